@@ -1,0 +1,29 @@
+# Relay Desk: `make demo` and `make test` work on a fresh machine (Python 3.11, pip, venv).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+
+.PHONY: demo test bench package lint-infra local clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+demo: $(STAMP)  ## the main job on an embedded local AWS (moto): tickets, threads, acknowledgements, metrics
+	POWERTOOLS_LOG_LEVEL=WARNING $(PY) -m chalicelib.local.demo
+
+test: $(STAMP)  ## the whole suite, against moto
+	$(PY) -m pytest -n 2 -q
+
+bench: $(STAMP)  ## benchmarks (figures, not pass/fail)
+	POWERTOOLS_LOG_LEVEL=ERROR $(PY) benchmarks/run.py
+
+package: $(STAMP)  ## CloudFormation for deployment: Chalice's template merged with infra/resources.yaml
+	rm -rf build && $(VENV)/bin/chalice package --stage dev --merge-template infra/resources.yaml build/
+
+lint-infra: package
+	$(VENV)/bin/cfn-lint build/sam.json
+
+clean:
+	rm -rf build .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The agent API: authenticated JSON over API Gateway."""

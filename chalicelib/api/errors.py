@@ -1,0 +1,60 @@
+"""Typed API errors, mapped to one JSON shape at the HTTP edge: ``{"error", "reason"}``."""
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+
+class ApiError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BadRequest(ApiError):
+    pass
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
+    from chalice import Response
+
+    return Response(
+        body=json.dumps(body, default=str),
+        status_code=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def error_response(err: ApiError) -> Any:
+    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+    return json_response({"error": err.code, "reason": err.reason}, err.status, headers)
+
+
+def api_endpoint(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn typed errors into JSON responses; anything else is a real bug and stays a 500."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return json_response(func(*args, **kwargs))
+        except ApiError as err:
+            return error_response(err)
+
+    return wrapper

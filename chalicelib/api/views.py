@@ -1,0 +1,122 @@
+"""How tickets, messages and customers look in the API (and in ``LocalDesk.tickets()``)."""
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from chalicelib.api.errors import BadRequest
+
+STATUSES = ("open", "pending", "on_hold", "solved", "closed", "spam")
+_MESSAGES_SHOWN = 200
+_PAST_TICKETS_SHOWN = 10
+
+
+def ticket_summary(ticket: Any) -> dict[str, Any]:
+    ack = ticket.acknowledgement
+    return {
+        "id": ticket.ticket_id,
+        "number": int(ticket.number),
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "channel": ticket.channel,
+        "channels": sorted(ticket.channels or []),
+        "customer_id": ticket.customer_id,
+        "requester": ticket.requester,
+        "requester_name": ticket.requester_name,
+        "created_at": ticket.created_at,
+        "last_activity_at": ticket.last_activity_at,
+        "last_customer_message_at": ticket.last_customer_message_at,
+        "first_response_at": ticket.first_response_at,
+        "message_count": int(ticket.message_count or 0),
+        "reopen_count": int(ticket.reopen_count or 0),
+        "quarantine_reason": ticket.quarantine_reason,
+        "acknowledgement": None
+        if ack is None
+        else {
+            "status": ack.status,
+            "reason": ack.reason,
+            "message_id": ack.message_id,
+            "provider_message_id": ack.provider_message_id,
+            "to": ack.to,
+            "sent_at": ack.sent_at,
+        },
+        "version": int(ticket.version or 0),
+    }
+
+
+def message_view(message: Any) -> dict[str, Any]:
+    return {
+        "id": message.sk,
+        "direction": message.direction,
+        "kind": message.kind,
+        "channel": message.channel,
+        "from": message.sender,
+        "from_name": message.sender_name,
+        "to": list(message.recipients or []),
+        "subject": message.subject,
+        "text": message.reply_text or message.text,
+        "full_text": message.text,
+        "html": message.html,
+        "body_s3_key": message.body_s3_key,
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": int(a.size), "s3_key": a.s3_key}
+            for a in message.attachments or []
+        ],
+        "message_id": message.message_id,
+        "auto_reply_reason": message.auto_reply_reason,
+        "created_at": message.created_at,
+    }
+
+
+def customer_view(customer: Any) -> dict[str, Any] | None:
+    if customer is None:
+        return None
+    inquiry = customer.last_inquiry
+    return {
+        "id": customer.customer_id,
+        "name": customer.name,
+        "identities": sorted(customer.identities or []),
+        "first_seen_at": customer.first_seen_at,
+        "last_seen_at": customer.last_seen_at,
+        "ticket_count": int(customer.ticket_count or 0),
+        "last_inquiry": None if inquiry is None else inquiry.as_dict(),
+    }
+
+
+def ticket_detail(ticket: Any) -> dict[str, Any]:
+    """The ticket with its messages, its customer and the customer's other tickets."""
+    from pynamodb.exceptions import DoesNotExist
+
+    from chalicelib.storage.models import CustomerModel, MessageModel, TicketModel
+
+    messages = [message_view(m) for m in MessageModel.query(ticket.ticket_id, limit=_MESSAGES_SHOWN)]
+    try:
+        customer = CustomerModel.get(ticket.customer_id)
+    except DoesNotExist:
+        customer = None
+    past = [
+        {"id": t.ticket_id, "number": int(t.number), "subject": t.subject, "status": t.status, "created_at": t.created_at}
+        for t in TicketModel.by_customer.query(ticket.customer_id, scan_index_forward=False, limit=_PAST_TICKETS_SHOWN + 1)
+        if t.ticket_id != ticket.ticket_id
+    ][:_PAST_TICKETS_SHOWN]
+    return {**ticket_summary(ticket), "messages": messages, "customer": customer_view(customer), "customer_tickets": past}
+
+
+def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError, UnicodeDecodeError) as err:
+        raise BadRequest("cursor is not one this API issued") from err
+    if not isinstance(key, dict) or not all(isinstance(v, dict) for v in key.values()):
+        raise BadRequest("cursor is not one this API issued")
+    return key

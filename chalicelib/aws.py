@@ -1,0 +1,37 @@
+"""boto3 clients, created on first use and cached per process.
+
+No AWS call (and no client) at import: Lambda bills the cold start, and moto
+must be active before a client exists to intercept it. botocore itself
+honours ``AWS_ENDPOINT_URL`` (and ``AWS_ENDPOINT_URL_<SERVICE>``), so the same
+code talks to AWS, moto server or another emulator.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from chalicelib import config
+
+_clients: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def client(service: str) -> Any:
+    cached = _clients.get(service)
+    if cached is not None:
+        return cached
+    with _lock:
+        if service not in _clients:
+            import boto3  # heavy: imported only by the functions that call AWS
+
+            _clients[service] = boto3.session.Session().client(service, region_name=config.region())
+        return _clients[service]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (boto3 and PynamoDB), e.g. when LocalDesk switches endpoint."""
+    with _lock:
+        _clients.clear()
+    from chalicelib.storage import models
+
+    models.reset_connections()

@@ -1,0 +1,1 @@
+"""The email channel: SES receipt rule in, parsed and normalised to InboundMessage."""

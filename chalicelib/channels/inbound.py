@@ -1,0 +1,70 @@
+"""The one inbound-message type every channel adapter produces.
+
+The pipeline never sees a platform's payload: email, Slack or WhatsApp all
+arrive here as the same dataclass, so threading, triage and acknowledgement
+are written once.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How a customer is reachable on one channel, e.g. ``email:ann@example.com``."""
+
+    kind: str
+    value: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+@dataclass(frozen=True)
+class AttachmentRef:
+    """An attachment already stored in S3; only its reference travels on."""
+
+    filename: str
+    content_type: str
+    size: int
+    s3_key: str
+
+
+@dataclass
+class InboundMessage:
+    channel: str
+    external_id: str  # the platform's own id: SES message id, Slack event id, ...
+    received_at: datetime
+    sender: Identity
+    sender_name: str = ""
+    subject: str = ""
+    text: str = ""  # the full text as received
+    reply_text: str = ""  # the new part only: quoted history and signature stripped
+    html: str | None = None  # sanitised
+    attachments: list[AttachmentRef] = field(default_factory=list)
+    message_id: str | None = None  # RFC 5322 Message-ID, without angle brackets
+    thread_refs: list[str] = field(default_factory=list)  # most specific first
+    recipients: list[str] = field(default_factory=list)
+    auto_reply_reason: str | None = None  # set when the message was machine-sent
+    quarantine_reason: str | None = None  # set when a spam/virus verdict failed
+    conversation_key: str = ""
+
+    @property
+    def dedup_key(self) -> str:
+        return f"in:{self.channel}:{self.external_id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["received_at"] = self.received_at.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "InboundMessage":
+        data = dict(data)
+        data["received_at"] = datetime.fromisoformat(data["received_at"])
+        data["sender"] = Identity(**data["sender"])
+        data["attachments"] = [AttachmentRef(**a) for a in data.get("attachments", [])]
+        return cls(**data)

@@ -1,0 +1,57 @@
+"""Deployment settings, read from the environment on every call.
+
+Why functions and not module constants: the Chalice test client (and Lambda
+itself) sets a stage's environment only while a function runs, so a value
+captured at import time would be the wrong one.
+"""
+from __future__ import annotations
+
+import os
+
+_DEFAULTS = {
+    "TICKETS_TABLE": "relay-desk-tickets",
+    "MESSAGES_TABLE": "relay-desk-messages",
+    "CUSTOMERS_TABLE": "relay-desk-customers",
+    "LOOKUPS_TABLE": "relay-desk-lookups",
+    "AGENTS_TABLE": "relay-desk-agents",
+    "MAIL_BUCKET": "relay-desk-mail",
+    "INBOUND_PREFIX": "inbound/",
+    "INBOUND_QUEUE": "relay-desk-inbound.fifo",
+    "INBOUND_DLQ": "relay-desk-inbound-dlq.fifo",
+    "INBOUND_MAX_RECEIVES": "5",
+    "SUPPORT_ADDRESS": "support@example.com",
+    "SUPPORT_NAME": "Relay Desk Support",
+    "REPLY_ADDRESS_SECRET": "",
+    "DESK_SETTINGS": "",
+    "TICKET_NUMBER_BLOCK": "1",
+    "METRICS_NAMESPACE": "RelayDesk",
+}
+
+
+def setting(name: str) -> str:
+    """One deployment setting; the default is the name the dev stage uses."""
+    return os.environ.get(name) or _DEFAULTS[name]
+
+
+def int_setting(name: str) -> int:
+    return int(setting(name))
+
+
+def region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def support_address() -> str:
+    return setting("SUPPORT_ADDRESS").lower()
+
+
+def support_domain() -> str:
+    return support_address().rpartition("@")[2]
+
+
+def reply_address_secret() -> bytes:
+    """HMAC key for signed reply addresses; refusing to run without one keeps tokens unguessable."""
+    secret = setting("REPLY_ADDRESS_SECRET")
+    if not secret:
+        raise RuntimeError("REPLY_ADDRESS_SECRET is not set: signed reply addresses need a secret")
+    return secret.encode()

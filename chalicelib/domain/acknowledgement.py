@@ -1,0 +1,53 @@
+"""When a new ticket gets an instant acknowledgement, and what it promises.
+
+Never to machine-sent mail (RFC 3834 §2: no replies to automatic responses),
+never to quarantined mail, and at most ``max_per_sender`` per window so two
+auto-responders cannot ping-pong even when every header check misses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class AckDecision:
+    send: bool
+    reason: str | None = None  # why it was suppressed
+    window: str | None = None  # the rate window the count belongs to
+    count: int = 0  # acknowledgements to this sender in that window, this one included
+
+
+def window_key(moment: datetime, window_minutes: int) -> str:
+    bucket = int(moment.timestamp()) // (window_minutes * 60)
+    return f"{window_minutes}m:{bucket}"
+
+
+def decide(
+    *,
+    quarantine_reason: str | None,
+    auto_reply_reason: str | None,
+    window: str,
+    observed_window: str | None,
+    observed_count: int,
+    max_per_sender: int,
+) -> AckDecision:
+    if quarantine_reason:
+        return AckDecision(False, f"quarantined: {quarantine_reason}")
+    if auto_reply_reason:
+        return AckDecision(False, f"machine-sent: {auto_reply_reason}")
+    sent_in_window = observed_count if observed_window == window else 0
+    if sent_in_window >= max_per_sender:
+        return AckDecision(False, f"rate limit: {sent_in_window} acknowledgements to this sender in window")
+    return AckDecision(True, None, window, sent_in_window + 1)
+
+
+def humanise_minutes(minutes: int) -> str:
+    """'1 hour', '4 hours', '1 day', '90 minutes' — how the promise reads to a customer."""
+    if minutes % 1440 == 0:
+        days = minutes // 1440
+        return f"{days} day" + ("s" if days != 1 else "")
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour" + ("s" if hours != 1 else "")
+    return f"{minutes} minutes"

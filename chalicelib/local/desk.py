@@ -1,0 +1,313 @@
+"""LocalDesk: provisions the deployment's own resources in moto and drives the real handlers.
+
+Used by our tests, ``make demo`` and teams testing their rules offline::
+
+    with LocalDesk() as desk:
+        desk.receive_email(raw_bytes)
+        desk.pump()
+        desk.tickets()[0]["status"]  # "open"
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import os
+import time
+import uuid
+from datetime import datetime, timezone
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+_ACCOUNT = "123456789012"  # moto's default account
+_QUEUE_FUNCTIONS = {"INBOUND_QUEUE": "process_inbound"}
+
+
+class LocalDesk:
+    """The desk on an embedded local AWS.
+
+    Without ``AWS_ENDPOINT_URL`` it runs moto in-process (``mock_aws``); with it,
+    it provisions and drives whatever that endpoint is (moto server, another
+    emulator). ``server=True`` starts a moto server in this process and points
+    ``AWS_ENDPOINT_URL`` at it, for code that needs a real HTTP endpoint.
+    """
+
+    def __init__(self, *, stage: str = "dev", project_dir: str | Path = PROJECT_DIR,
+                 settings_path: str | Path | None = None, server: bool = False,
+                 environment: dict[str, str] | None = None) -> None:
+        self.stage = stage
+        self.project_dir = Path(project_dir)
+        self._settings_path = settings_path
+        self._want_server = server
+        self._extra_env = dict(environment or {})
+        self._saved_env: dict[str, str] | None = None
+        self._mock: Any = None
+        self._server: Any = None
+        self._client: Any = None
+        self.metrics: list[dict[str, Any]] = []  # EMF documents the functions emitted
+
+    # --- lifecycle -------------------------------------------------------
+    def __enter__(self) -> "LocalDesk":
+        self._saved_env = dict(os.environ)
+        os.environ.update(self._stage_environment())
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        os.environ.update(self._extra_env)
+        if self._settings_path:
+            os.environ["DESK_SETTINGS"] = str(self._settings_path)
+        from chalicelib.local import moto_patch
+
+        moto_patch.apply()
+        if self._want_server:
+            from moto.server import ThreadedMotoServer
+
+            os.environ.update(_FAKE_CREDENTIALS)
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            self._server.start()
+            host, port = self._server.get_host_and_port()
+            os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
+        elif not os.environ.get("AWS_ENDPOINT_URL"):
+            from moto import mock_aws
+
+            os.environ.update(_FAKE_CREDENTIALS)
+            self._mock = mock_aws()
+            self._mock.start()
+        self._reset_process_state()
+        from chalicelib.local.provision import provision
+
+        provision(self.project_dir / "infra" / "resources.yaml")
+        self._aws("ses").verify_domain_identity(Domain=self._env("SUPPORT_ADDRESS").rpartition("@")[2])
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+        if self._server is not None:
+            self._server.stop()
+        self._reset_process_state()
+        if self._saved_env is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_env)
+
+    # --- where things are ------------------------------------------------
+    @property
+    def inbound_bucket(self) -> str:
+        return self._env("MAIL_BUCKET")
+
+    @property
+    def inbound_prefix(self) -> str:
+        return self._env("INBOUND_PREFIX")
+
+    @property
+    def client(self) -> Any:
+        """``chalice.test.Client`` on the real app: ``desk.client.http.get('/tickets', ...)``."""
+        if self._client is None:
+            from chalice.cli.factory import CLIFactory
+            from chalice.test import Client
+
+            app = CLIFactory(str(self.project_dir)).load_chalice_app()
+            self._client = Client(app, stage_name=self.stage, project_dir=str(self.project_dir))
+        return self._client
+
+    @property
+    def http(self) -> Any:
+        return self.client.http
+
+    # --- feeding it ------------------------------------------------------
+    def receive_email(self, raw: bytes, *, spam: str = "PASS", virus: str = "PASS", spf: str = "PASS",
+                      dkim: str = "PASS", dmarc: str = "PASS", recipients: list[str] | None = None) -> str:
+        """Store ``raw`` as SES's S3 action would and invoke ``ses_inbound`` with the Lambda-action event."""
+        message_id = uuid.uuid4().hex + "00000000"  # SES ids are opaque, URL-safe strings
+        self._aws("s3").put_object(Bucket=self.inbound_bucket, Key=self.inbound_prefix + message_id, Body=raw)
+        event = ses_event(raw, message_id, recipients=recipients or [self._env("SUPPORT_ADDRESS")],
+                          verdicts={"spam": spam, "virus": virus, "spf": spf, "dkim": dkim, "dmarc": dmarc})
+        self.invoke("ses_inbound", event)
+        return message_id
+
+    def invoke(self, function_name: str, event: Any) -> Any:
+        """Invoke one of the app's functions as Lambda would, capturing the EMF it prints."""
+        buffer = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(buffer):
+                return self.client.lambda_.invoke(function_name, event).payload
+        finally:
+            self._collect_metrics(buffer.getvalue())
+
+    def pump(self, *, max_batches: int = 100_000) -> int:
+        """Deliver queued messages to the SQS handlers as Lambda's event source mapping does.
+
+        Batches of up to 10; records reported in ``batchItemFailures`` (or a whole
+        batch whose invocation raised) become visible again at once — the
+        visibility timeout elapsing, without the wait — and SQS's redrive policy
+        moves them to the DLQ after ``maxReceiveCount`` receives. Returns how many
+        deliveries were made; stops when every queue is idle.
+        """
+        sqs = self._aws("sqs")
+        delivered = 0
+        for _ in range(max_batches):
+            busy = False
+            for queue_setting, function_name in _QUEUE_FUNCTIONS.items():
+                url = sqs.get_queue_url(QueueName=self._env(queue_setting))["QueueUrl"]
+                received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                               MessageAttributeNames=["All"], WaitTimeSeconds=0)
+                records = received.get("Messages", [])
+                if not records:
+                    continue
+                busy = True
+                delivered += len(records)
+                failed = self._deliver(function_name, url, records)
+                for record in records:
+                    if record["MessageId"] in failed:
+                        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=record["ReceiptHandle"],
+                                                      VisibilityTimeout=0)
+                    else:
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=record["ReceiptHandle"])
+            if not busy:
+                return delivered
+        return delivered
+
+    def add_agent(self, name: str, email: str, *, role: str = "agent") -> tuple[str, str]:
+        """Create an agent; returns ``(agent_id, bearer_token)`` for the API."""
+        from chalicelib.api.auth import issue_token
+
+        return issue_token(name, email, role)
+
+    # --- reading it back -------------------------------------------------
+    def tickets(self) -> list[dict[str, Any]]:
+        """Every ticket, oldest first, each with messages and customer as ``GET /tickets/{id}`` shows."""
+        from chalicelib.api import views
+        from chalicelib.storage.models import TicketModel
+
+        found = [t for status in views.STATUSES for t in TicketModel.by_status.query(status)]
+        return [views.ticket_detail(t) for t in sorted(found, key=lambda t: int(t.number))]
+
+    def sent_emails(self) -> list[EmailMessage]:
+        """What SES was asked to send, parsed (moto keeps it; nothing leaves the machine)."""
+        raws = [m.raw_data for m in self._ses_backend().sent_messages if hasattr(m, "raw_data")]
+        return [BytesParser(policy=policy.default).parsebytes(
+            raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw) for raw in raws]
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Messages parked in dead-letter queues: ``{"queue", "reason", "body"}`` each."""
+        from moto.sqs.models import sqs_backends
+
+        backend = sqs_backends[_ACCOUNT][os.environ["AWS_DEFAULT_REGION"]]
+        letters = []
+        for name in (self._env("INBOUND_DLQ"),):
+            for message in backend.queues[name]._messages:
+                letters.append({"queue": name, **_parked(message.body, message.approximate_receive_count)})
+        return letters
+
+    # --- internals -------------------------------------------------------
+    def _deliver(self, function_name: str, url: str, records: list[dict[str, Any]]) -> set[str]:
+        arn = self._aws("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        event = {"Records": [_lambda_record(r, arn, os.environ["AWS_DEFAULT_REGION"]) for r in records]}
+        try:
+            response = self.invoke(function_name, event) or {}
+        except Exception:  # the whole invocation failed: Lambda retries the whole batch
+            return {r["MessageId"] for r in records}
+        return {failure["itemIdentifier"] for failure in response.get("batchItemFailures", [])}
+
+    def _collect_metrics(self, printed: str) -> None:
+        for line in printed.splitlines():
+            try:
+                document = json.loads(line)
+            except ValueError:
+                print(line)
+                continue
+            if isinstance(document, dict) and "_aws" in document:
+                self.metrics.append(document)
+            else:
+                print(line)
+
+    def _ses_backend(self) -> Any:
+        from moto.ses.models import ses_backends
+
+        return ses_backends[_ACCOUNT][os.environ["AWS_DEFAULT_REGION"]]
+
+    def _aws(self, service: str) -> Any:
+        from chalicelib import aws
+
+        return aws.client(service)
+
+    def _env(self, name: str) -> str:
+        from chalicelib import config
+
+        return config.setting(name)
+
+    def _stage_environment(self) -> dict[str, str]:
+        document = json.loads((self.project_dir / ".chalice" / "config.json").read_text())
+        env = dict(document.get("environment_variables", {}))
+        env.update(document.get("stages", {}).get(self.stage, {}).get("environment_variables", {}))
+        return env
+
+    def _reset_process_state(self) -> None:
+        from chalicelib import aws
+        from chalicelib.pipeline import queue
+        from chalicelib.storage import repository
+
+        aws.reset_clients()
+        queue.reset()
+        repository.reset_number_block()
+        self.metrics = []
+
+
+def ses_event(raw: bytes, message_id: str, *, recipients: list[str], verdicts: dict[str, str]) -> dict[str, Any]:
+    """The event an SES receipt rule's Lambda action delivers, headers taken from ``raw``."""
+    parsed = BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    headers = [{"name": k, "value": str(v)} for k, v in parsed.items()]
+    common: dict[str, Any] = {"returnPath": str(parsed.get("Return-Path", "")), "messageId": str(parsed.get("Message-ID", ""))}
+    for header, key in (("From", "from"), ("To", "to"), ("Cc", "cc")):
+        if parsed.get(header):
+            common[key] = [str(parsed.get(header))]
+    for header, key in (("Subject", "subject"), ("Date", "date")):
+        if parsed.get(header):
+            common[key] = str(parsed.get(header))
+    return {"Records": [{
+        "eventSource": "aws:ses",
+        "eventVersion": "1.0",
+        "ses": {
+            "mail": {"timestamp": now, "source": common.get("returnPath") or "unknown@unknown",
+                     "messageId": message_id, "destination": recipients, "headersTruncated": False,
+                     "headers": headers, "commonHeaders": common},
+            "receipt": {"timestamp": now, "processingTimeMillis": 120, "recipients": recipients,
+                        **{f"{k}Verdict": {"status": v} for k, v in verdicts.items()},
+                        "dmarcPolicy": "none",
+                        "action": {"type": "Lambda", "invocationType": "Event",
+                                   "functionArn": f"arn:aws:lambda:us-east-1:{_ACCOUNT}:function:relay-desk-dev-ses_inbound"}},
+        },
+    }]}
+
+
+def _lambda_record(message: dict[str, Any], arn: str, region: str) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": arn,
+        "awsRegion": region,
+    }
+
+
+def _parked(body: str, receives: int) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and "reason" in document and "body" in document:
+        return {"reason": document["reason"], "source": document.get("source"), "body": document["body"]}
+    return {"reason": f"redriven by SQS after {receives} receives", "source": "sqs-redrive", "body": body}

@@ -1,0 +1,1 @@
+"""Outbound: rendering and sending what the desk says to customers."""

@@ -1,0 +1,44 @@
+"""What the pipeline steps know about one message as it moves through them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chalicelib.channels.inbound import InboundMessage
+from chalicelib.domain.acknowledgement import AckDecision
+from chalicelib.settings import DeskSettings
+
+
+@dataclass
+class Context:
+    message: InboundMessage
+    now: datetime
+    settings: DeskSettings
+    found: dict[str, Any] = field(default_factory=dict)  # lookup key → LookupModel
+    customer_id: str = ""
+    ticket: Any = None  # TicketModel, existing (threaded) or new
+    is_new: bool = False
+    thread_method: str | None = None
+    duplicate: bool = False
+    reopened: bool = False
+    ack: AckDecision | None = None
+    ack_sent: bool = False
+    done: bool = False  # a step decided nothing more is to be written
+
+    @property
+    def outcome(self) -> str:
+        if self.duplicate:
+            return "duplicate"
+        return "created" if self.is_new else "threaded"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one inbound message; logged, returned to tests and the demo."""
+
+    ticket_id: str | None
+    ticket_number: int | None
+    outcome: str  # created | threaded | duplicate
+    thread_method: str | None
+    acknowledgement: str | None  # sent | suppressed: <reason> | None (not a new ticket)

@@ -1,0 +1,58 @@
+"""The inbound FIFO queue and its dead-letter queue.
+
+SQS FIFO keeps order per ``MessageGroupId`` (one group per conversation) and
+drops a repeated ``MessageDeduplicationId`` within 5 minutes; the pipeline's
+conditional writes cover redeliveries after that. Parked messages carry the
+reason in their body so nobody has to dig through logs to learn why.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from chalicelib import aws, clock, config
+from chalicelib.observability import logger
+
+_queue_urls: dict[str, str] = {}
+
+
+def _url(name: str) -> str:
+    if name not in _queue_urls:
+        _queue_urls[name] = aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+    return _queue_urls[name]
+
+
+def reset() -> None:
+    _queue_urls.clear()
+
+
+def group_id(conversation_key: str) -> str:
+    """A stable, opaque MessageGroupId (max 128 chars) that keeps addresses out of SQS metadata."""
+    return hashlib.sha256(conversation_key.encode()).hexdigest()[:40]
+
+
+def _dedup_id(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()  # 64 chars ≤ SQS's 128
+
+
+def enqueue(envelope: dict[str, Any], *, conversation_key: str, dedup_key: str) -> None:
+    aws.client("sqs").send_message(
+        QueueUrl=_url(config.setting("INBOUND_QUEUE")),
+        MessageBody=json.dumps(envelope, separators=(",", ":")),
+        MessageGroupId=group_id(conversation_key),
+        MessageDeduplicationId=_dedup_id(dedup_key),
+    )
+
+
+def park(body: Any, reason: str, *, source: str, group: str = "parked") -> None:
+    """Put a message we cannot process in the dead-letter queue, with the reason."""
+    parked = {"reason": reason, "source": source, "parked_at": clock.iso(clock.now()), "body": body}
+    text = json.dumps(parked, separators=(",", ":"), default=str)
+    logger.error("message parked in dead-letter queue", extra={"reason": reason, "source": source})
+    aws.client("sqs").send_message(
+        QueueUrl=_url(config.setting("INBOUND_DLQ")),
+        MessageBody=text,
+        MessageGroupId=group,
+        MessageDeduplicationId=_dedup_id(text),
+    )

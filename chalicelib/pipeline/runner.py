@@ -1,0 +1,35 @@
+"""Runs the steps over one message and reports what happened."""
+from __future__ import annotations
+
+from chalicelib import clock
+from chalicelib.channels.inbound import InboundMessage
+from chalicelib.pipeline.context import Context, Outcome
+from chalicelib.pipeline.steps import AFTER, STEPS
+from chalicelib.settings import desk_settings
+
+
+def run(message: InboundMessage) -> Outcome:
+    ctx = Context(message=message, now=clock.now(), settings=desk_settings())
+    for step in STEPS:
+        if ctx.done:
+            break
+        step(ctx)
+    for step in AFTER:
+        step(ctx)
+    return _outcome(ctx)
+
+
+def _outcome(ctx: Context) -> Outcome:
+    ticket = ctx.ticket
+    ack = None
+    if ticket is not None and ticket.acknowledgement is not None and (ctx.is_new or ctx.duplicate):
+        ack = "sent" if ctx.ack_sent else ticket.acknowledgement.status
+        if ack == "suppressed":
+            ack = f"suppressed: {ticket.acknowledgement.reason}"
+    return Outcome(
+        ticket_id=ticket.ticket_id if ticket else None,
+        ticket_number=int(ticket.number) if ticket else None,
+        outcome=ctx.outcome,
+        thread_method=ctx.thread_method,
+        acknowledgement=ack,
+    )

@@ -1,0 +1,347 @@
+"""The pipeline as an ordered list of small steps (Zammad's mail filters, one job each).
+
+Each step takes the ``Context`` and reads or annotates it; AWS is reached only
+through ``storage`` and ``outbound``. Adding a rule is adding a function and
+one line in ``STEPS``.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from chalicelib import clock, config
+from chalicelib.domain import acknowledgement as ack_policy
+from chalicelib.domain import ids, reply_address, threading
+from chalicelib.observability import count, logger
+from chalicelib.outbound import email as email_out
+from chalicelib.pipeline.context import Context
+from chalicelib.storage import blobs, repository
+from chalicelib.storage.exceptions import DuplicateDelivery
+from chalicelib.storage.models import (
+    Acknowledgement,
+    AttachmentInfo,
+    CustomerModel,
+    LastInquiry,
+    LookupModel,
+    MessageModel,
+    TicketModel,
+)
+
+_REOPENABLE = ("solved", "closed")
+_RESUMED_BY_CUSTOMER = ("pending",)
+_INLINE_BODY_BYTES = 300_000  # DynamoDB items are at most 400 KB; the rest of the item needs room
+_PREVIEW_CHARS = 4_000
+_THREAD_IDS_KEPT = 10
+
+
+def read_lookups(ctx: Context) -> None:
+    """Every key this message could need, in one BatchGetItem."""
+    message = ctx.message
+    keys = [message.dedup_key, f"id:{message.sender.key}"]
+    if message.message_id:
+        keys.append(f"mid:{message.message_id}")
+    keys += threading.lookup_keys(message.thread_refs, message.subject)
+    ctx.found = repository.fetch_lookups(keys)
+
+
+def skip_duplicate(ctx: Context) -> None:
+    """SQS redelivers and SES may deliver one mail twice: the same message is stored once."""
+    message = ctx.message
+    seen = ctx.found.get(message.dedup_key)
+    if seen is None and message.message_id:
+        seen = ctx.found.get(f"mid:{message.message_id}")
+    if seen is not None and seen.ticket_id:
+        ctx.duplicate, ctx.done = True, True
+        ctx.ticket = repository.get_ticket(seen.ticket_id)
+        logger.info("duplicate delivery; nothing new stored", extra={"ticket_id": seen.ticket_id})
+
+
+def identify_customer(ctx: Context) -> None:
+    identity = ctx.found.get(f"id:{ctx.message.sender.key}")
+    ctx.customer_id = (identity.customer_id if identity else None) or ids.customer_id_for(ctx.message.sender.key)
+
+
+def find_thread(ctx: Context) -> None:
+    message = ctx.message
+    signed = None
+    if message.channel == "email":
+        signed = reply_address.ticket_from_addresses(
+            message.recipients, config.support_address(), config.reply_address_secret()
+        )
+    found = {key: item.ticket_id for key, item in ctx.found.items() if item.ticket_id}
+    for candidate in threading.candidates(message.thread_refs, message.subject, found, signed):
+        ticket = repository.get_ticket(candidate.ticket_id)
+        if ticket is None:
+            continue
+        if candidate.requires_participant and message.sender.key not in (ticket.participants or set()):
+            logger.warning(
+                "subject token ignored: sender is not a participant of that ticket",
+                extra={"ticket_id": ticket.ticket_id, "sender": message.sender.key},
+            )
+            continue
+        ctx.ticket, ctx.thread_method = ticket, candidate.method
+        return
+    ctx.is_new = True
+
+
+def decide_acknowledgement(ctx: Context) -> None:
+    if not ctx.is_new:
+        return
+    limit = ctx.settings.acknowledgement_limit
+    identity = ctx.found.get(f"id:{ctx.message.sender.key}")
+    ctx.ack = ack_policy.decide(
+        quarantine_reason=ctx.message.quarantine_reason,
+        auto_reply_reason=ctx.message.auto_reply_reason,
+        window=ack_policy.window_key(ctx.now, limit.window_minutes),
+        observed_window=identity.ack_window if identity else None,
+        observed_count=int(identity.ack_count or 0) if identity else 0,
+        max_per_sender=limit.max_per_sender,
+    )
+
+
+def write(ctx: Context) -> None:
+    """All of this message's writes in one transaction; a lost race means a duplicate."""
+    writes = repository.Writes(idempotency_key=ctx.message.dedup_key)
+    if ctx.is_new:
+        _new_ticket(ctx, writes)
+    else:
+        _append(ctx, writes)
+    try:
+        repository.commit(writes)
+    except DuplicateDelivery:
+        ctx.duplicate = True
+        ctx.ticket = repository.get_ticket(ctx.ticket.ticket_id)
+        logger.info("another delivery of this message won the write", extra={"ticket_id": ctx.ticket.ticket_id})
+
+
+def acknowledge(ctx: Context) -> None:
+    """Send the acknowledgement owed by the ticket's own record, then mark it sent.
+
+    The owed acknowledgement was written with the ticket, so a crash before or
+    during sending is repaired by the next delivery of the same message.
+    """
+    ticket = ctx.ticket
+    if ticket is None or ticket.acknowledgement is None or ticket.acknowledgement.status != "pending":
+        return
+    if ticket.channel != "email":
+        return
+    mail = email_out.build(_acknowledgement_of(ticket, ctx.settings))
+    provider_id = email_out.send(mail, ticket.acknowledgement.to)
+    writes = repository.Writes()
+    writes.update(
+        TicketModel(ticket.ticket_id),
+        [
+            TicketModel.acknowledgement.status.set("sent"),
+            TicketModel.acknowledgement.sent_at.set(clock.iso(clock.now())),
+            TicketModel.acknowledgement.provider_message_id.set(provider_id),
+        ],
+        TicketModel.acknowledgement.status == "pending",
+        version_check=False,
+    )
+    writes.save(LookupModel(f"mid:{provider_id}", ticket_id=ticket.ticket_id, created_at=clock.iso(ctx.now)))
+    repository.commit(writes)
+    ctx.ack_sent = True
+
+
+def measure(ctx: Context) -> None:
+    channel = ctx.message.channel
+    if ctx.duplicate:
+        count("DuplicatesIgnored", channel=channel)
+    elif ctx.is_new:
+        count("TicketsCreated", channel=channel, priority=ctx.ticket.priority)
+    else:
+        count("RepliesThreaded", channel=channel)
+        if ctx.reopened:
+            count("TicketsReopened", channel=channel)
+    if ctx.ack_sent:
+        count("AutoRepliesSent", channel=channel)
+    elif ctx.ack is not None and not ctx.ack.send and not ctx.duplicate:
+        count("AutoRepliesSuppressed", channel=channel)
+
+
+STEPS: list[Callable[[Context], None]] = [
+    read_lookups,
+    skip_duplicate,
+    identify_customer,
+    find_thread,
+    decide_acknowledgement,
+    write,
+]
+AFTER: list[Callable[[Context], None]] = [acknowledge, measure]  # also run for duplicates
+
+
+# --- building the writes ------------------------------------------------------
+
+
+def _new_ticket(ctx: Context, writes: repository.Writes) -> None:
+    message, now = ctx.message, clock.iso(ctx.now)
+    number = repository.next_ticket_number()
+    ticket_id = ids.ticket_id_for(message.dedup_key)
+    decision = ctx.ack
+    ack = Acknowledgement(status="suppressed", reason=decision.reason if decision else "not owed")
+    if decision is not None and decision.send:
+        ack = Acknowledgement(
+            status="pending",
+            message_id=ids.acknowledgement_message_id(ticket_id, config.support_domain()),
+            to=message.sender.value,
+        )
+    ticket = TicketModel(
+        ticket_id,
+        number=number,
+        subject=message.subject,
+        status="spam" if message.quarantine_reason else "open",
+        priority=ctx.settings.default_priority,
+        channel=message.channel,
+        channels={message.channel},
+        customer_id=ctx.customer_id,
+        requester=message.sender.key,
+        requester_name=message.sender_name,
+        participants={message.sender.key},
+        thread_message_ids=_thread_ids(message),
+        created_at=now,
+        last_activity_at=now,
+        last_customer_message_at=None if message.auto_reply_reason else now,
+        message_count=1,
+        quarantine_reason=message.quarantine_reason,
+        acknowledgement=ack,
+    )
+    ctx.ticket = ticket
+    writes.save(ticket, TicketModel.ticket_id.does_not_exist())
+    writes.save(_message_item(ctx, ticket_id))
+    writes.save(_lookup(message.dedup_key, ticket_id, now), LookupModel.lookup_key.does_not_exist())
+    writes.save(_lookup(f"tno:{number}", ticket_id, now), LookupModel.lookup_key.does_not_exist())
+    if message.message_id and f"mid:{message.message_id}" not in ctx.found:
+        writes.save(_lookup(f"mid:{message.message_id}", ticket_id, now))
+    if ack.message_id:
+        writes.save(_lookup(f"mid:{ack.message_id}", ticket_id, now))
+    _identity_and_customer(ctx, writes, new_ticket=True)
+
+
+def _append(ctx: Context, writes: repository.Writes) -> None:
+    message, ticket, now = ctx.message, ctx.ticket, clock.iso(ctx.now)
+    writes.save(_message_item(ctx, ticket.ticket_id))
+    writes.save(_lookup(message.dedup_key, ticket.ticket_id, now), LookupModel.lookup_key.does_not_exist())
+    if message.message_id and f"mid:{message.message_id}" not in ctx.found:
+        writes.save(_lookup(f"mid:{message.message_id}", ticket.ticket_id, now))
+    actions = [
+        TicketModel.message_count.add(1),
+        TicketModel.channels.add({message.channel}),
+        TicketModel.participants.add({message.sender.key}),
+    ]
+    if not message.auto_reply_reason:  # an out-of-office never changes the ticket's state
+        actions += [TicketModel.last_activity_at.set(now), TicketModel.last_customer_message_at.set(now)]
+        if ticket.status in _REOPENABLE and ctx.settings.reopen_on_reply:
+            actions += [TicketModel.status.set("open"), TicketModel.reopen_count.add(1)]
+            ctx.reopened = True
+        elif ticket.status in _RESUMED_BY_CUSTOMER:
+            actions.append(TicketModel.status.set("open"))
+    writes.update(ticket, actions)
+    _identity_and_customer(ctx, writes, new_ticket=False)
+
+
+def _identity_and_customer(ctx: Context, writes: repository.Writes, *, new_ticket: bool) -> None:
+    message, now = ctx.message, clock.iso(ctx.now)
+    key = f"id:{message.sender.key}"
+    identity = ctx.found.get(key)
+    actions = [
+        LookupModel.customer_id.set(LookupModel.customer_id | ctx.customer_id),
+        LookupModel.created_at.set(LookupModel.created_at | now),
+    ]
+    condition = None
+    if ctx.ack is not None and ctx.ack.send:
+        actions += [LookupModel.ack_window.set(ctx.ack.window), LookupModel.ack_count.set(ctx.ack.count)]
+        if identity is None:  # first contact: nobody else may have counted meanwhile
+            condition = LookupModel.lookup_key.does_not_exist()
+        elif identity.ack_window is None:
+            condition = LookupModel.ack_window.does_not_exist()
+        else:
+            condition = (LookupModel.ack_window == identity.ack_window) & (
+                LookupModel.ack_count == identity.ack_count
+            )
+    writes.update(LookupModel(key), actions, condition)
+
+    customer_actions = [
+        CustomerModel.identities.add({message.sender.key}),
+        CustomerModel.first_seen_at.set(CustomerModel.first_seen_at | now),
+        CustomerModel.last_seen_at.set(now),
+    ]
+    if message.sender_name:
+        customer_actions.append(CustomerModel.name.set(message.sender_name))
+    if not message.auto_reply_reason:
+        customer_actions.append(
+            CustomerModel.last_inquiry.set(
+                LastInquiry(
+                    ticket_id=ctx.ticket.ticket_id,
+                    channel=message.channel,
+                    subject=message.subject,
+                    excerpt=(message.reply_text or message.text)[:280],
+                    at=now,
+                )
+            )
+        )
+    if new_ticket:
+        customer_actions.append(CustomerModel.ticket_count.add(1))
+    writes.update(CustomerModel(ctx.customer_id), customer_actions)
+
+
+def _message_item(ctx: Context, ticket_id: str) -> MessageModel:
+    message = ctx.message
+    digest = ids.message_key_digest(message.dedup_key)
+    text, reply_text, html, body_key = message.text, message.reply_text, message.html, None
+    size = sum(len((part or "").encode("utf-8")) for part in (text, reply_text, html))
+    if size > _INLINE_BODY_BYTES:
+        body = json.dumps({"text": text, "reply_text": reply_text, "html": html}).encode("utf-8")
+        body_key = blobs.put(f"bodies/{digest}.json", body, "application/json")
+        text, reply_text, html = text[:_PREVIEW_CHARS], reply_text[:_PREVIEW_CHARS], None
+    return MessageModel(
+        ticket_id,
+        f"{clock.iso(message.received_at)}#{digest}",
+        message_key=message.dedup_key,
+        direction="inbound",
+        kind="auto_reply" if message.auto_reply_reason else "customer",
+        channel=message.channel,
+        sender=message.sender.key,
+        sender_name=message.sender_name,
+        recipients=message.recipients,
+        subject=message.subject,
+        text=text,
+        reply_text=reply_text,
+        html=html,
+        body_s3_key=body_key,
+        attachments=[
+            AttachmentInfo(filename=a.filename, content_type=a.content_type, size=a.size, s3_key=a.s3_key)
+            for a in message.attachments
+        ],
+        message_id=message.message_id,
+        auto_reply_reason=message.auto_reply_reason,
+        created_at=clock.iso(ctx.now),
+    )
+
+
+def _lookup(key: str, ticket_id: str, now: str) -> LookupModel:
+    return LookupModel(key, ticket_id=ticket_id, created_at=now)
+
+
+def _thread_ids(message) -> list[str]:
+    """The References chain our replies carry: theirs oldest → newest, then their message."""
+    chain = list(reversed(message.thread_refs))
+    if message.message_id:
+        chain.append(message.message_id)
+    return chain[-_THREAD_IDS_KEPT:]
+
+
+def _acknowledgement_of(ticket: TicketModel, settings) -> email_out.Acknowledgement:
+    return email_out.Acknowledgement(
+        ticket_id=ticket.ticket_id,
+        ticket_number=int(ticket.number),
+        to_address=ticket.acknowledgement.to,
+        customer_name=ticket.requester_name or "",
+        subject=ticket.subject,
+        priority=ticket.priority,
+        response_time=ack_policy.humanise_minutes(settings.response_time_minutes[ticket.priority]),
+        links=[{"title": link.title, "url": str(link.url)} for link in settings.self_help_links],
+        message_id=ticket.acknowledgement.message_id,
+        thread_message_ids=list(ticket.thread_message_ids or []),
+        reply_to=reply_address.reply_address(ticket.ticket_id, config.support_address(), config.reply_address_secret()),
+        created_at=clock.parse_iso(ticket.created_at),
+    )

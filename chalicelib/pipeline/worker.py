@@ -1,0 +1,93 @@
+"""The ``process_inbound`` SQS consumer: one record → one pipeline run.
+
+FIFO queue, so ``SqsFifoPartialProcessor``: after a failure the rest of that
+conversation's records wait for the retry (order kept) while other
+conversations go on. A message that can never succeed is parked in the DLQ at
+once with its reason; a transient failure is retried by SQS, and on its last
+allowed receive it is parked with the last error rather than redriven blind.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib import config
+from chalicelib.observability import count, logger
+from chalicelib.pipeline import queue
+
+_processor = None
+
+
+def process_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+
+    global _processor
+    if _processor is None:
+        _processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    return process_partial_response(event=event, record_handler=_handle, processor=_processor, context=context)
+
+
+class UnusableMessage(ValueError):
+    """The queue message itself cannot be processed, now or ever."""
+
+
+def _handle(record: Any) -> None:
+    from chalicelib.channels.email.exceptions import MalformedEmail
+    from chalicelib.pipeline.runner import run
+    from chalicelib.storage.exceptions import BlobMissing
+
+    body: Any = record.body
+    try:
+        envelope = _decode(body)
+        body = envelope
+        message = _to_message(envelope)
+        logger.set_correlation_id(message.external_id)
+        outcome = run(message)
+        logger.info("message processed", extra={"outcome": outcome.__dict__})
+    except (UnusableMessage, MalformedEmail, BlobMissing) as err:
+        reason = getattr(err, "reason", None) or str(err)
+        queue.park(body, reason, source="process_inbound", group=_group(record))
+        count("MessagesParked", channel=_channel(body))
+    except Exception as err:
+        receives = int(record.attributes.approximate_receive_count or 1)
+        if receives >= config.int_setting("INBOUND_MAX_RECEIVES"):
+            logger.exception("giving up after the last allowed receive")
+            queue.park(body, f"failed {receives} times; last error: {err!r}", source="process_inbound", group=_group(record))
+            count("MessagesParked", channel=_channel(body))
+            return
+        raise
+
+
+def _decode(body: str) -> dict[str, Any]:
+    try:
+        envelope = json.loads(body)
+    except (TypeError, ValueError) as err:
+        raise UnusableMessage(f"queue message is not JSON: {err}") from err
+    if not isinstance(envelope, dict) or envelope.get("kind") not in ("ses", "message"):
+        raise UnusableMessage("queue message has no known kind (expected 'ses' or 'message')")
+    return envelope
+
+
+def _to_message(envelope: dict[str, Any]) -> Any:
+    from chalicelib.channels.inbound import InboundMessage
+
+    try:
+        if envelope["kind"] == "ses":
+            from chalicelib.channels.email.intake import to_inbound_message
+
+            return to_inbound_message(envelope)
+        return InboundMessage.from_dict(envelope["message"])
+    except (KeyError, TypeError) as err:
+        raise UnusableMessage(f"queue message lacks a field: {err!r}") from err
+
+
+def _group(record: Any) -> str:
+    return record.attributes.message_group_id or "parked"
+
+
+def _channel(body: Any) -> str:
+    if isinstance(body, dict):
+        if body.get("kind") == "ses":
+            return "email"
+        return str((body.get("message") or {}).get("channel", "unknown"))
+    return "unknown"

@@ -1,0 +1,24 @@
+"""Test set-up: fake credentials and region before any boto3 client exists, then moto."""
+import os
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+    os.environ.setdefault(_name, "testing")
+os.environ.pop("AWS_ENDPOINT_URL", None)  # tests use in-process moto unless they start a server
+os.environ.pop("AWS_PROFILE", None)
+
+import moto  # noqa: E402,F401  (imported before any client so moto can intercept it)
+import pytest  # noqa: E402
+
+from chalicelib.local import LocalDesk  # noqa: E402
+
+
+@pytest.fixture
+def desk():
+    with LocalDesk() as local_desk:
+        yield local_desk
+
+
+@pytest.fixture
+def admin_token(desk):
+    return desk.add_agent("Ada Admin", "ada@example.com", role="admin")[1]
