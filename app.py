@@ -9,12 +9,11 @@ from chalice import Chalice, ConvertToMiddleware
 from chalicelib import config
 from chalicelib.api import agent_api
 from chalicelib.channels.email import ses_inbound as ses_adapter
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import logger
 from chalicelib.pipeline import worker
 
 app = Chalice(app_name="relay-desk")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
-app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 
 
 # --- Email: SES receipt rule (S3 action, then this Lambda action) -----------

@@ -1,8 +1,10 @@
-"""Powertools Logger and Metrics, shared by every function.
+"""Powertools Logger and EMF metrics, shared by every function.
 
-Created once per process. Logger and Metrics are attached to every Chalice
-function as middleware in ``app.py``; the correlation id is set per message
-(SES message id, then ticket id) by the code that knows it.
+The Logger is created once per process and attached to every Chalice function
+as middleware in ``app.py``; the correlation id is set per message by the code
+that knows it. Metrics are emitted one document at a time with
+``single_metric`` because one SQS batch mixes channels and priorities, which
+are dimensions.
 
 No Powertools Tracer: it imports the X-Ray SDK and botocore at start-up
 (~0.4 s measured here), doubling every cold start. Lambda's own active tracing
@@ -12,15 +14,11 @@ from __future__ import annotations
 
 import os
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "relay-desk"))
-metrics = Metrics(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RelayDesk"),
-    service=os.environ.get("POWERTOOLS_SERVICE_NAME", "relay-desk"),
-)
 
-__all__ = ["count", "logger", "metrics"]
+__all__ = ["count", "logger"]
 
 
 def count(name: str, *, channel: str, value: float = 1, **dimensions: str) -> None:

@@ -404,6 +404,8 @@ def _client(service: str, region: str) -> Any:
     key = (service, region, endpoint)
     cached = _client_cache.get(key)
     if cached is None:
+        if any(other[2] != endpoint for other in _client_cache):
+            _client_cache.clear()  # a moto server on a new port each run: keep only the current one
         cached = _client_cache[key] = _session().client(service, region_name=region)
     return cached
 

@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import SESEvent
 
 from chalicelib import config
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import count, logger
 from chalicelib.pipeline import queue
 
 VERDICTS = ("spam", "virus", "spf", "dkim", "dmarc")
@@ -32,7 +32,7 @@ def handle(event: Any) -> dict[str, str]:
         logger.append_keys(correlation_id=pointer["ses_message_id"])
         queue.enqueue(pointer, conversation_key=f"email:{sender}", dedup_key=pointer["ses_message_id"])
         logger.info("email enqueued", extra={"bucket": pointer["bucket"], "key": pointer["key"]})
-    metrics.add_metric(name="EmailsReceived", unit="Count", value=len(pointers))
+    count("EmailsReceived", channel="email", value=len(pointers))
     return {"disposition": "CONTINUE"}
 
 

@@ -1,0 +1,100 @@
+"""``make demo``: realistic mail through the real handlers on an embedded local AWS.
+
+Everything printed is read back from moto (DynamoDB, SES, SQS) or from the
+EMF metrics the functions emitted; nothing here is computed for show.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from datetime import datetime, timezone
+
+from chalicelib.local import LocalDesk
+
+_DATE = format_datetime(datetime(2026, 11, 23, 8, 15, tzinfo=timezone.utc))
+
+
+def _mail(sender: str, subject: str, body: str, **headers: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "Relay Desk Support <support@example.com>"
+    message["Subject"] = subject
+    message["Date"] = _DATE
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].rstrip(">"))
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return message
+
+
+def _table(title: str, header: list[str], rows: list[list[object]]) -> None:
+    cells = [header] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    line = "  ".join("-" * w for w in widths)
+    print(line)
+    for index, row in enumerate(cells):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        if index == 0:
+            print(line)
+
+
+def main() -> None:
+    with LocalDesk() as desk:
+        ann = _mail("Ann Jensen <ann@jensen.example>", "Order 5521 never arrived",
+                    "Hi,\n\nmy order 5521 was due last week and has not arrived. Can you check?\n\nAnn")
+        bjorn = _mail("=?utf-8?q?Bj=C3=B8rn_Haugen?= <bjorn@haugen.example>", "Faktura stemmer ikke",
+                      "Hei,\n\nfakturaen for oktober viser feil beløp. Kan dere se på det?\n\nMvh Bjørn")
+        dana = _mail("Dana Smith <dana@smith.example>", "Broken hinge on delivery",
+                     "The cabinet arrived with a broken hinge, photo attached.")
+        dana.add_attachment(b"%PDF-1.7\n" + b"0" * 48_000, maintype="application", subtype="pdf",
+                            filename="delivery-note.pdf")
+        newsletter = _mail("Deals Weekly <news@deals.example>", "50% off everything",
+                           "Unsubscribe any time.", List_Id="<deals.deals.example>",
+                           Precedence="bulk")
+        spam = _mail("Prince <prince@lottery.example>", "You have won", "Send your bank details.")
+        for message, verdict in ((ann, "PASS"), (bjorn, "PASS"), (dana, "PASS"), (newsletter, "PASS"),
+                                 (spam, "FAIL")):
+            desk.receive_email(message.as_bytes(), spam=verdict)
+        desk.pump()
+
+        # Ann answers the acknowledgement from her mail client: it threads by In-Reply-To.
+        ack_to_ann = next(m for m in desk.sent_emails() if "ann@jensen.example" in m["To"])
+        reply = _mail("Ann Jensen <ann@jensen.example>", ack_to_ann["Subject"],
+                      "It is order 5521, placed on 2 November.\n\nOn Mon, Relay Desk wrote:\n> We have received it",
+                      In_Reply_To=ack_to_ann["Message-ID"],
+                      References=f"{ann['Message-ID']} {ack_to_ann['Message-ID']}")
+        # Bjørn's out-of-office answers his acknowledgement: threads, gets no auto-reply.
+        ack_to_bjorn = next(m for m in desk.sent_emails() if "bjorn@haugen.example" in m["To"])
+        away = _mail("=?utf-8?q?Bj=C3=B8rn_Haugen?= <bjorn@haugen.example>", "Automatisk svar: " + ack_to_bjorn["Subject"],
+                     "Jeg er på ferie til 1. desember.", Auto_Submitted="auto-replied",
+                     In_Reply_To=ack_to_bjorn["Message-ID"])
+        for message in (reply, away):
+            desk.receive_email(message.as_bytes())
+        desk.pump()
+
+        tickets = desk.tickets()
+        _table("Tickets (DynamoDB)", ["#", "status", "priority", "customer", "subject", "messages", "acknowledgement"],
+               [[t["number"], t["status"], t["priority"], t["customer"]["name"] or t["requester"], t["subject"],
+                 t["message_count"], t["acknowledgement"]["status"] + (f" ({t['acknowledgement']['reason']})"
+                                                                      if t["acknowledgement"]["reason"] else "")]
+                for t in tickets])
+        _table("Messages by ticket", ["#", "kind", "from", "text", "attachments"],
+               [[t["number"], m["kind"], m["from"], (m["text"] or "").replace("\n", " ")[:48],
+                 ", ".join(f"{a['filename']} ({a['size']:,} B)" for a in m["attachments"]) or "-"]
+                for t in tickets for m in t["messages"]])
+        _table("Acknowledgements sent (read back from SES)", ["to", "subject", "in reply to", "auto-submitted"],
+               [[m["To"], m["Subject"], m["In-Reply-To"], m["Auto-Submitted"]] for m in desk.sent_emails()])
+        totals: Counter[str] = Counter()
+        for document in desk.metrics:
+            for definition in document["_aws"]["CloudWatchMetrics"]:
+                for metric in definition["Metrics"]:
+                    totals[metric["Name"]] += int(document.get(metric["Name"], 0))
+        _table("Metrics emitted (CloudWatch EMF)", ["metric", "count"], sorted(totals.items()))
+        letters = desk.dead_letters()
+        print(f"\nDead letters: {len(letters)}" + "".join(f"\n  - {d['reason']}" for d in letters))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,432 @@
+"""The deployment template: what Chalice packages, cfn-lint accepts, moto deploys, provision() builds.
+
+``chalice package --merge-template infra/resources.yaml`` runs once per module
+(about 1 s once Chalice's dependency cache in .chalice/deployments is warm;
+the first run in a checkout builds it from requirements.txt). Chalice writes
+``sam.yaml``, not ``sam.json``: a YAML merge template switches its output to YAML.
+"""
+from __future__ import annotations
+
+import fnmatch
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[2]
+POLICY_FILE = PROJECT / ".chalice" / "policy.json"
+MERGE_TEMPLATE = "infra/resources.yaml"
+ACCOUNT_ID = "123456789012"  # moto's default account
+REGION = "us-east-1"
+
+requires_chalice = pytest.mark.skipif(
+    importlib.util.find_spec("chalice") is None,
+    reason="chalice is not installed, so `chalice package` cannot build the deployment template",
+)
+
+# moto 5.2.5's CloudFormation has no model for these types: it warns
+# "Tried to parse <type> but it's not supported" and skips the resource.
+# test_packaged_template_deploys_into_moto creates them through their own APIs
+# from the template's properties instead, so they are still checked.
+MOTO_CFN_UNSUPPORTED = {
+    "InboundReceiptRuleSet": "AWS::SES::ReceiptRuleSet",
+    "InboundReceiptRule": "AWS::SES::ReceiptRule",
+    "MailBucketPolicy": "AWS::S3::BucketPolicy",
+}
+
+
+# --- Fixtures ---------------------------------------------------------------
+
+
+def _console_script(name: str, module: str) -> list[str]:
+    """The venv's console script (what `make` runs), or its entry point through this Python."""
+    script = Path(sys.executable).with_name(name)
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", f"import sys; from {module} import main; sys.exit(main())"]
+
+
+@pytest.fixture(scope="module")
+def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("chalice-package") / "build"
+    env = dict(os.environ)
+    env.setdefault("AWS_DEFAULT_REGION", REGION)  # chalice package refuses to run without a region
+    result = subprocess.run(
+        [*_console_script("chalice", "chalice.cli"), "package", "--stage", "dev", "--merge-template", MERGE_TEMPLATE, str(out)],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,  # a cold dependency cache downloads and builds requirements.txt
+    )
+    assert result.returncode == 0, f"chalice package failed:\n{result.stdout}\n{result.stderr}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def packaged_template_path(package_dir: Path) -> Path:
+    path = package_dir / "sam.yaml"
+    assert path.exists(), f"chalice package wrote {sorted(p.name for p in package_dir.iterdir())}"
+    return path
+
+
+@pytest.fixture(scope="module")
+def packaged(packaged_template_path: Path) -> dict[str, Any]:
+    # Chalice serialises with yaml.safe_dump, so intrinsics are already in long form.
+    return yaml.safe_load(packaged_template_path.read_text())
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto in-process, with fake credentials and no endpoint override leaking in."""
+    from moto import mock_aws
+
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield
+
+
+def _boto(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name=REGION)
+
+
+# --- (a) What chalice package produces --------------------------------------
+
+
+@requires_chalice
+def test_process_inbound_reports_batch_item_failures(packaged: dict[str, Any]) -> None:
+    # Without ReportBatchItemFailures Lambda deletes the whole batch on return and
+    # the records process_inbound reports as failed are lost.
+    function = packaged["Resources"]["ProcessInbound"]
+    assert function["Type"] == "AWS::Serverless::Function"  # the override merged, not replaced
+    assert function["Properties"]["Handler"] == "app.process_inbound"
+    event = function["Properties"]["Events"]["ProcessInboundSqsEventSource"]
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["BatchSize"] == 10
+    assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":relay-desk-inbound.fifo")
+    # The queue is named in a Fn::Sub, invisible to CloudFormation's ordering.
+    assert function["DependsOn"] == "InboundQueue"
+
+
+@requires_chalice
+def test_ses_rule_stores_raw_mail_then_invokes_ses_inbound(packaged: dict[str, Any]) -> None:
+    resources = packaged["Resources"]
+    assert resources["SesInbound"]["Properties"]["Handler"] == "app.ses_inbound"
+    rule = resources["InboundReceiptRule"]["Properties"]["Rule"]
+    assert rule["ScanEnabled"] is True
+    assert rule["Recipients"] == {"Ref": "InboundRecipients"}
+    s3_action, lambda_action = (action for action in rule["Actions"])
+    assert s3_action == {"S3Action": {"BucketName": {"Ref": "MailBucket"}, "ObjectKeyPrefix": "inbound/"}}
+    assert lambda_action == {
+        "LambdaAction": {"FunctionArn": {"Fn::GetAtt": ["SesInbound", "Arn"]}, "InvocationType": "Event"}
+    }
+    permission = resources["SesInboundInvokePermission"]["Properties"]
+    assert permission["Principal"] == "ses.amazonaws.com"
+    assert permission["FunctionName"] == {"Fn::GetAtt": ["SesInbound", "Arn"]}
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert packaged["Parameters"]["InboundRecipients"]["Default"] == "support@example.com"
+
+
+def _allowed_actions(role: dict[str, Any]) -> list[str]:
+    actions: list[str] = []
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Allow":
+                listed = statement["Action"]
+                actions += [listed] if isinstance(listed, str) else listed
+    return actions
+
+
+@requires_chalice
+def test_every_function_role_uses_policy_json_and_cannot_scan(packaged: dict[str, Any]) -> None:
+    roles = {name: r for name, r in packaged["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    assert set(roles) == {"SesInboundRole", "ProcessInboundRole", "ApiHandlerRole"}
+    policy_file = json.loads(POLICY_FILE.read_text())
+    for name, role in roles.items():
+        assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [policy_file], name
+        actions = _allowed_actions(role)
+        # fnmatch: an action pattern such as dynamodb:* or * would also grant Scan.
+        assert not [a for a in actions if fnmatch.fnmatchcase("dynamodb:Scan", a)], name
+        assert "dynamodb:ConditionCheckItem" in actions  # TransactWriteItems checks per item action
+        # Lambda's SQS poller runs as the function's role (Chalice gives SAM a role, so SAM adds none).
+        assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= set(actions)
+
+
+# --- (b) cfn-lint on the packaged output -------------------------------------
+
+
+@requires_chalice
+def test_cfn_lint_reports_nothing_on_the_packaged_template(packaged_template_path: Path) -> None:
+    result = subprocess.run(
+        [*_console_script("cfn-lint", "cfnlint.runner"), str(packaged_template_path)],
+        cwd=PROJECT,  # picks up a .cfnlintrc there, as `make lint-infra` would
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+# --- (c) The packaged template in moto's CloudFormation ----------------------
+
+
+def _expand_serverless(template: dict[str, Any], code_bucket: str, code_key: str) -> dict[str, Any]:
+    """Chalice's SAM resources as the plain CloudFormation the SAM transform would make.
+
+    moto has no SAM transform (and cfn-lint 1.58 validates SAM without the
+    translator), and `chalice package` has no plain-CloudFormation output:
+    --pkg-format offers only cloudformation (SAM) and terraform. So this expands
+    the two types Chalice emits, for the properties Chalice sets: a function
+    becomes AWS::Lambda::Function plus one AWS::Lambda::EventSourceMapping per
+    SQS event (logical id <function><event>, as SAM names it), and the API
+    becomes a bare AWS::ApiGateway::RestApi (moto does not import the swagger
+    body through CloudFormation, so routes are not deployed here).
+    """
+    expanded = {key: value for key, value in template.items() if key != "Transform"}
+    resources: dict[str, Any] = {}
+    for logical_id, resource in template["Resources"].items():
+        kind = resource["Type"]
+        if kind == "AWS::Serverless::Api":
+            title = resource["Properties"]["DefinitionBody"]["info"]["title"]
+            resources[logical_id] = {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": title}}
+            continue
+        if kind != "AWS::Serverless::Function":
+            resources[logical_id] = resource
+            continue
+        properties = dict(resource["Properties"])
+        events = properties.pop("Events", {})
+        properties.pop("CodeUri")
+        properties["Code"] = {"S3Bucket": code_bucket, "S3Key": code_key}
+        properties["Tags"] = [{"Key": k, "Value": v} for k, v in properties.get("Tags", {}).items()]
+        if "Tracing" in properties:
+            properties["TracingConfig"] = {"Mode": properties.pop("Tracing")}
+        function = {"Type": "AWS::Lambda::Function", "Properties": properties}
+        if "DependsOn" in resource:
+            function["DependsOn"] = resource["DependsOn"]
+        resources[logical_id] = function
+        for event_id, event in events.items():
+            assert event["Type"] == "SQS", f"{logical_id}.{event_id}: only SQS events are expanded here"
+            source = dict(event["Properties"])
+            mapping = {"EventSourceArn": source.pop("Queue"), "FunctionName": {"Ref": logical_id}, **source}
+            resources[f"{logical_id}{event_id}"] = {"Type": "AWS::Lambda::EventSourceMapping", "Properties": mapping}
+    expanded["Resources"] = resources
+    return expanded
+
+
+def _resolver(refs: dict[str, Any], arns: dict[str, str]) -> Any:
+    """Resolve Ref, GetAtt …Arn and Sub with deployed values (for what moto could not deploy)."""
+
+    def name(variable: str) -> str:
+        return arns[variable.split(".")[0]] if variable.endswith(".Arn") else str(refs[variable])
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, list):
+            return [resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if "Ref" in value:
+            return refs[value["Ref"]]
+        if "Fn::GetAtt" in value:
+            return arns[value["Fn::GetAtt"][0]]
+        if "Fn::Sub" in value:
+            return re.sub(r"\$\{([^}]+)\}", lambda m: name(m.group(1)), value["Fn::Sub"])
+        return {key: resolve(item) for key, item in value.items()}
+
+    return resolve
+
+
+@requires_chalice
+@pytest.mark.filterwarnings("ignore:Tried to parse .* not supported by moto:UserWarning")
+def test_packaged_template_deploys_into_moto(aws: None, packaged: dict[str, Any], package_dir: Path) -> None:
+    s3, cloudformation, awslambda = _boto("s3"), _boto("cloudformation"), _boto("lambda")
+    s3.create_bucket(Bucket="relay-desk-artifacts")
+    s3.upload_file(str(package_dir / "deployment.zip"), "relay-desk-artifacts", "deployment.zip")
+    template = _expand_serverless(packaged, "relay-desk-artifacts", "deployment.zip")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cloudformation.create_stack(
+            StackName="relay-desk", TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"]
+        )
+    skipped = {str(w.message).split()[3] for w in caught if "not supported by moto" in str(w.message)}
+    assert skipped == set(MOTO_CFN_UNSUPPORTED.values())
+    stack = cloudformation.describe_stacks(StackName="relay-desk")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    deployed = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cloudformation.list_stack_resources(StackName="relay-desk")["StackResourceSummaries"]
+        if r["LogicalResourceId"]  # moto lists each skipped resource as a blank row
+    }
+    assert set(deployed) == set(template["Resources"]) - set(MOTO_CFN_UNSUPPORTED)
+
+    # Tables, with their keys and indexes.
+    dynamodb = _boto("dynamodb")
+    tickets = dynamodb.describe_table(TableName="relay-desk-tickets")["Table"]
+    assert tickets["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert {index["IndexName"]: [k["AttributeName"] for k in index["KeySchema"]]
+            for index in tickets["GlobalSecondaryIndexes"]} == {
+        "by_status": ["status", "last_activity_at"],
+        "by_customer": ["customer_id", "created_at"],
+    }
+    messages = dynamodb.describe_table(TableName="relay-desk-messages")["Table"]
+    assert [k["AttributeName"] for k in messages["KeySchema"]] == ["ticket_id", "sk"]
+    for table in ("relay-desk-customers", "relay-desk-lookups", "relay-desk-agents"):
+        assert table in deployed.values()
+
+    # Queues: high-throughput FIFO, redriving to the FIFO dead-letter queue.
+    sqs = _boto("sqs")
+    queue = sqs.get_queue_attributes(QueueUrl=deployed["InboundQueue"], AttributeNames=["All"])["Attributes"]
+    dlq = sqs.get_queue_attributes(QueueUrl=deployed["InboundDeadLetterQueue"], AttributeNames=["All"])["Attributes"]
+    assert json.loads(queue["RedrivePolicy"]) == {"deadLetterTargetArn": dlq["QueueArn"], "maxReceiveCount": 5}
+    assert (queue["FifoQueue"], queue["ContentBasedDeduplication"], queue["VisibilityTimeout"]) == ("true", "false", "360")
+    assert (queue["DeduplicationScope"], queue["FifoThroughputLimit"]) == ("messageGroup", "perMessageGroupId")
+    assert (dlq["FifoQueue"], dlq["MessageRetentionPeriod"]) == ("true", "1209600")
+
+    # The functions, and process_inbound's event source on the queue.
+    ses_inbound = awslambda.get_function(FunctionName=deployed["SesInbound"])["Configuration"]
+    process_inbound = awslambda.get_function(FunctionName=deployed["ProcessInbound"])["Configuration"]
+    assert (ses_inbound["Handler"], ses_inbound["Timeout"]) == ("app.ses_inbound", 10)
+    assert (process_inbound["Handler"], process_inbound["Timeout"]) == ("app.process_inbound", 60)
+    [mapping] = awslambda.list_event_source_mappings(FunctionName=deployed["ProcessInbound"])["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == queue["QueueArn"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == 10
+    permission = json.loads(awslambda.get_policy(FunctionName=deployed["SesInbound"])["Policy"])["Statement"]
+    assert [(p["Principal"], p["Condition"]["StringEquals"]["AWS:SourceAccount"]) for p in permission] == [
+        ({"Service": "ses.amazonaws.com"}, ACCOUNT_ID)
+    ]
+
+    # What moto's CloudFormation skipped, created through the services' own APIs
+    # from the template's properties. moto's SES checks that the S3 action's
+    # bucket and the Lambda action's function exist.
+    resources = template["Resources"]
+    refs = {
+        "AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID,
+        "InboundRecipients": template["Parameters"]["InboundRecipients"]["Default"].split(","),
+        **deployed,
+    }
+    arns = {"MailBucket": f"arn:aws:s3:::{deployed['MailBucket']}", "SesInbound": ses_inbound["FunctionArn"]}
+    resolve = _resolver(refs, arns)
+    ses = _boto("ses")
+    rule_set = resources["InboundReceiptRuleSet"]["Properties"]["RuleSetName"]
+    ses.create_receipt_rule_set(RuleSetName=rule_set)
+    refs["InboundReceiptRuleSet"] = rule_set
+    bucket_policy = resolve(resources["MailBucketPolicy"]["Properties"])
+    s3.put_bucket_policy(Bucket=bucket_policy["Bucket"], Policy=json.dumps(bucket_policy["PolicyDocument"]))
+    rule = resolve(resources["InboundReceiptRule"]["Properties"])
+    ses.create_receipt_rule(RuleSetName=rule["RuleSetName"], Rule=rule["Rule"])
+    [stored] = ses.describe_receipt_rule_set(RuleSetName=rule_set)["Rules"]
+    assert stored["Recipients"] == ["support@example.com"]
+    assert [list(action) for action in stored["Actions"]] == [["S3Action"], ["LambdaAction"]]
+    assert stored["Actions"][1]["LambdaAction"]["FunctionArn"] == ses_inbound["FunctionArn"]
+    ses_statement = json.loads(s3.get_bucket_policy(Bucket="relay-desk-mail")["Policy"])["Statement"][0]
+    assert ses_statement["Resource"] == "arn:aws:s3:::relay-desk-mail/inbound/*"
+    assert ses_statement["Condition"] == {
+        "StringEquals": {
+            "aws:SourceAccount": ACCOUNT_ID,
+            "aws:SourceArn": f"arn:aws:ses:{REGION}:{ACCOUNT_ID}:receipt-rule-set/{rule_set}:receipt-rule/{rule['Rule']['Name']}",
+        }
+    }
+
+
+# --- (d) provision(): the offline harness from the same template ------------
+
+
+def _template_resources(kind: str) -> dict[str, dict[str, Any]]:
+    from chalicelib.local.provision import load_template
+
+    return {
+        logical_id: resource["Properties"]
+        for logical_id, resource in load_template()["Resources"].items()
+        if resource.get("Type") == kind
+    }
+
+
+def test_provision_creates_what_the_template_declares_and_is_repeatable(aws: None) -> None:
+    from chalicelib.local.provision import provision
+
+    created = provision()
+
+    tables = _template_resources("AWS::DynamoDB::Table")
+    queues = _template_resources("AWS::SQS::Queue")
+    buckets = _template_resources("AWS::S3::Bucket")
+    assert set(created) == set(tables) | set(queues) | set(buckets)
+
+    dynamodb = _boto("dynamodb")
+    for logical_id, declared in tables.items():
+        assert created[logical_id] == declared["TableName"]
+        actual = dynamodb.describe_table(TableName=declared["TableName"])["Table"]
+        assert actual["KeySchema"] == declared["KeySchema"]
+        assert sorted(actual["AttributeDefinitions"], key=str) == sorted(declared["AttributeDefinitions"], key=str)
+        assert actual["BillingModeSummary"]["BillingMode"] == declared["BillingMode"]
+        assert [
+            (index["IndexName"], index["KeySchema"], index["Projection"])
+            for index in actual.get("GlobalSecondaryIndexes", [])
+        ] == [
+            (index["IndexName"], index["KeySchema"], index["Projection"])
+            for index in declared.get("GlobalSecondaryIndexes", [])
+        ]
+        backups = dynamodb.describe_continuous_backups(TableName=declared["TableName"])
+        assert backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"][
+            "PointInTimeRecoveryStatus"
+        ] == "ENABLED"
+
+    sqs = _boto("sqs")
+    arns = {}
+    for logical_id, declared in queues.items():
+        url = sqs.get_queue_url(QueueName=declared["QueueName"])["QueueUrl"]
+        assert created[logical_id] == url
+        actual = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        arns[logical_id] = actual["QueueArn"]
+        for name, value in declared.items():
+            if name == "QueueName":
+                continue
+            if name == "RedrivePolicy":
+                target = value["deadLetterTargetArn"]["Fn::GetAtt"][0]
+                assert json.loads(actual[name]) == {"deadLetterTargetArn": arns[target], "maxReceiveCount": 5}
+            else:
+                assert actual[name] == (str(value).lower() if isinstance(value, bool) else str(value)), name
+
+    s3 = _boto("s3")
+    [(bucket_id, bucket)] = buckets.items()
+    assert created[bucket_id] == bucket["BucketName"] == "relay-desk-mail"
+    [expiry, _abort] = s3.get_bucket_lifecycle_configuration(Bucket="relay-desk-mail")["Rules"]
+    assert (expiry["Filter"], expiry["Expiration"]) == ({"Prefix": "inbound/"}, {"Days": 90})
+    block = s3.get_public_access_block(Bucket="relay-desk-mail")["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+
+    s3.put_object(Bucket="relay-desk-mail", Key="inbound/kept", Body=b"raw mail")
+    assert provision() == created  # second call: everything exists, nothing replaced
+    assert s3.get_object(Bucket="relay-desk-mail", Key="inbound/kept")["Body"].read() == b"raw mail"
+
+
+def test_provision_refuses_a_property_it_cannot_reproduce(aws: None, tmp_path: Path) -> None:
+    from chalicelib.local.provision import UnsupportedTemplate, load_template, provision
+
+    template = load_template()
+    template["Resources"]["InboundQueue"]["Properties"]["MaximumMessageSizeInKb"] = 256  # unknown to the harness
+    drifted = tmp_path / "resources.yaml"
+    drifted.write_text(yaml.safe_dump(template))
+
+    with pytest.raises(UnsupportedTemplate, match="InboundQueue.*MaximumMessageSizeInKb"):
+        provision(drifted)
