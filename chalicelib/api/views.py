@@ -66,6 +66,7 @@ def message_view(message: Any) -> dict[str, Any]:
         ],
         "message_id": message.message_id,
         "auto_reply_reason": message.auto_reply_reason,
+        "joined_by": message.joined_by,
         "created_at": message.created_at,
     }
 

@@ -80,8 +80,8 @@ def main() -> None:
                  t["message_count"], t["acknowledgement"]["status"] + (f" ({t['acknowledgement']['reason']})"
                                                                       if t["acknowledgement"]["reason"] else "")]
                 for t in tickets])
-        _table("Messages by ticket", ["#", "kind", "from", "text", "attachments"],
-               [[t["number"], m["kind"], m["from"], (m["text"] or "").replace("\n", " ")[:48],
+        _table("Messages by ticket", ["#", "kind", "joined by", "from", "text", "attachments"],
+               [[t["number"], m["kind"], m["joined_by"], m["from"], (m["text"] or "").replace("\n", " ")[:40],
                  ", ".join(f"{a['filename']} ({a['size']:,} B)" for a in m["attachments"]) or "-"]
                 for t in tickets for m in t["messages"]])
         _table("Acknowledgements sent (read back from SES)", ["to", "subject", "in reply to", "auto-submitted"],
@@ -90,7 +90,8 @@ def main() -> None:
         for document in desk.metrics:
             for definition in document["_aws"]["CloudWatchMetrics"]:
                 for metric in definition["Metrics"]:
-                    totals[metric["Name"]] += int(document.get(metric["Name"], 0))
+                    value = document.get(metric["Name"], 0)
+                    totals[metric["Name"]] += int(sum(value) if isinstance(value, list) else value)
         _table("Metrics emitted (CloudWatch EMF)", ["metric", "count"], sorted(totals.items()))
         letters = desk.dead_letters()
         print(f"\nDead letters: {len(letters)}" + "".join(f"\n  - {d['reason']}" for d in letters))

@@ -314,6 +314,7 @@ def _message_item(ctx: Context, ticket_id: str) -> MessageModel:
         ],
         message_id=message.message_id,
         auto_reply_reason=message.auto_reply_reason,
+        joined_by=ctx.thread_method or "new-ticket",
         created_at=clock.iso(ctx.now),
     )
 

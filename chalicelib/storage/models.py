@@ -121,6 +121,7 @@ class MessageModel(Model):
     attachments = ListAttribute(of=AttachmentInfo, default=list)
     message_id = UnicodeAttribute(null=True)
     auto_reply_reason = UnicodeAttribute(null=True)
+    joined_by = UnicodeAttribute(null=True)  # new-ticket | message-id | reply-address | subject-token
     created_at = UnicodeAttribute()
 
 

@@ -1,12 +1,13 @@
 """The deployment template: what Chalice packages, cfn-lint accepts, moto deploys, provision() builds.
 
-``chalice package --merge-template infra/resources.yaml`` runs once per module
-(about 1 s once Chalice's dependency cache in .chalice/deployments is warm;
-the first run in a checkout builds it from requirements.txt). Chalice writes
-``sam.yaml``, not ``sam.json``: a YAML merge template switches its output to YAML.
+``chalice package --stage dev --merge-template infra/resources.yaml`` runs once
+per session (about 1 s when Chalice's cache in .chalice/deployments matches the
+code, ~8 s after a change). Chalice writes ``sam.yaml``, not ``sam.json``: a
+YAML merge template switches its output to YAML.
 """
 from __future__ import annotations
 
+import fcntl
 import fnmatch
 import importlib.util
 import json
@@ -57,19 +58,35 @@ def _console_script(name: str, module: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("chalice-package") / "build"
+    # Under pytest-xdist every worker would package, and Chalice writes its
+    # cache zip in .chalice/deployments without a lock: package once per session,
+    # in the directory the workers share (the xdist docs' pattern), under a lock.
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    out = root / "chalice-package" / "build"
+    with open(root / "chalice-package.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "sam.yaml").exists():
+            _chalice_package(out)
+    return out
+
+
+def _chalice_package(out: Path) -> None:
     env = dict(os.environ)
     env.setdefault("AWS_DEFAULT_REGION", REGION)  # chalice package refuses to run without a region
     result = subprocess.run(
-        [*_console_script("chalice", "chalice.cli"), "package", "--stage", "dev", "--merge-template", MERGE_TEMPLATE, str(out)],
+        [*_console_script("chalice", "chalice.cli"), "package", "--stage", "dev",
+         "--merge-template", MERGE_TEMPLATE, str(out)],
         cwd=PROJECT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,  # a cold dependency cache downloads and builds requirements.txt
+        # Chalice's dependency cache is keyed on requirements.txt and the app's
+        # files, so after any code change it rebuilds requirements.txt (~8 s).
+        timeout=600,
     )
     assert result.returncode == 0, f"chalice package failed:\n{result.stdout}\n{result.stderr}"
-    return out
 
 
 @pytest.fixture(scope="module")

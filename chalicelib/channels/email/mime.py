@@ -34,6 +34,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses
 from io import BytesIO
 from types import MappingProxyType
+from typing import Any
 
 from chalicelib.channels.email.exceptions import MalformedEmail
 
@@ -108,35 +109,45 @@ def parse_email(raw: bytes) -> ParsedEmail:
         raise MalformedEmail("no header section: the input does not look like an email")
 
     defects: list[str] = []
+    envelope = _envelope(raw_headers, defects)
+    content = _content(message, _line_ending(raw), defects)
+    return ParsedEmail(**envelope, **content, defects=_unique(defects))
+
+
+def _envelope(raw_headers: list[tuple[str, str]], defects: list[str]) -> dict[str, Any]:
+    """The ParsedEmail fields that come from the header section."""
     headers = _decoded_headers(raw_headers, defects)
     from_address, from_name = _sender(raw_headers, defects)
+    return {
+        "message_id": _first(_message_ids(_values(raw_headers, "message-id"), require_at=False)),
+        "in_reply_to": _message_ids(_values(raw_headers, "in-reply-to")),
+        "references": _message_ids(_values(raw_headers, "references")),
+        "subject": _display_text(_first(headers.get("subject", [])) or ""),
+        "from_address": from_address,
+        "from_name": from_name,
+        "reply_to": _first([address for _, address in _addresses(raw_headers, "reply-to", defects)]),
+        "to": _unique(address for _, address in _addresses(raw_headers, "to", defects)),
+        "cc": _unique(address for _, address in _addresses(raw_headers, "cc", defects)),
+        "date": _date(raw_headers, defects),
+        "headers": MappingProxyType(headers),
+        "return_path": _return_path(headers),
+    }
+
+
+def _content(message: Message, linesep: str, defects: list[str]) -> dict[str, Any]:
+    """The ParsedEmail fields that come from the MIME body."""
     visited: list[tuple[str, Message]] = []
     body = _walk(message, "1", 0, visited, defects)
     text_body = _text_body(body)
-    html_body = _sanitise_html("\n".join(body.html)).strip() if body.html else None
-    attachments = _attachments(body.attachments, _line_ending(raw))
+    attachments = _attachments(body.attachments, linesep)
     # Decoding adds defects to the parts (bad base64 ...), so read them last.
     defects += [f"{where}: {_describe(defect)}" for where, part in visited for defect in part.defects]
-
-    return ParsedEmail(
-        message_id=_first(_message_ids(_values(raw_headers, "message-id"), require_at=False)),
-        in_reply_to=_message_ids(_values(raw_headers, "in-reply-to")),
-        references=_message_ids(_values(raw_headers, "references")),
-        subject=_display_text(_first(headers.get("subject", [])) or ""),
-        from_address=from_address,
-        from_name=from_name,
-        reply_to=_first([addr for _, addr in _addresses(raw_headers, "reply-to", defects)]),
-        to=_unique(addr for _, addr in _addresses(raw_headers, "to", defects)),
-        cc=_unique(addr for _, addr in _addresses(raw_headers, "cc", defects)),
-        date=_date(raw_headers, defects),
-        text_body=text_body,
-        reply_text=_reply_text(text_body),
-        html_body=html_body,
-        attachments=attachments,
-        headers=MappingProxyType(headers),
-        return_path=_return_path(headers),
-        defects=_unique(defects),
-    )
+    return {
+        "text_body": text_body,
+        "reply_text": _reply_text(text_body),
+        "html_body": _sanitise_html("\n".join(body.html)).strip() if body.html else None,
+        "attachments": attachments,
+    }
 
 
 # --- Headers -----------------------------------------------------------------
@@ -163,7 +174,7 @@ def _values(raw_headers: list[tuple[str, str]], name: str) -> list[str]:
 def _decoded_headers(raw_headers: list[tuple[str, str]], defects: list[str]) -> dict[str, list[str]]:
     decoded: dict[str, list[str]] = {}
     for name, value in raw_headers:
-        decoded.setdefault(name, []).append(_decode_unstructured(name, value, defects))
+        decoded.setdefault(name, []).append(_decode_unstructured(name.title(), value, defects))
     return decoded
 
 
@@ -284,11 +295,12 @@ def _addresses(raw_headers: list[tuple[str, str]], name: str, defects: list[str]
     """(display name, lowercased addr-spec) pairs from every header called ``name``."""
     found: list[tuple[str, str]] = []
     for value in _values(raw_headers, name):
-        found.extend(_parse_address_list(name, _repair_surrogates(value, f"{name} header", defects), defects))
+        label = name.title()
+        found.extend(_parse_address_list(name, label, _repair_surrogates(value, f"{label} header", defects), defects))
     return found
 
 
-def _parse_address_list(name: str, value: str, defects: list[str]) -> list[tuple[str, str]]:
+def _parse_address_list(name: str, label: str, value: str, defects: list[str]) -> list[tuple[str, str]]:
     """Parse with the header registry first, then getaddresses, then a plain addr-spec search."""
     parsed: list[tuple[str, str]] = []
     incomplete = False
@@ -298,10 +310,10 @@ def _parse_address_list(name: str, value: str, defects: list[str]) -> list[tuple
             parsed.append((address.display_name, address.addr_spec))
         incomplete = bool(header.defects)
         if header.defects:
-            defects.extend(f"{name} header: {_describe(defect)}" for defect in header.defects)
+            defects.extend(f"{label} header: {_describe(defect)}" for defect in header.defects)
     except Exception:  # noqa: BLE001 - the address parser has raised on hostile input before
         incomplete = True
-        defects.append(f"{name} header could not be parsed: {_shorten(value)}")
+        defects.append(f"{label} header could not be parsed: {_shorten(value)}")
 
     usable = [(n, a) for n, a in parsed if _is_usable_address(a)]
     legacy = [(n, a) for n, a in getaddresses([value]) if _is_usable_address(a)]
@@ -319,7 +331,7 @@ def _parse_address_list(name: str, value: str, defects: list[str]) -> list[tuple
         address = address.lower()
         if address not in seen:
             seen.add(address)
-            result.append((_display_text(_repair_surrogates(display_name, f"{name} header", defects)), address))
+            result.append((_display_text(_repair_surrogates(display_name, f"{label} header", defects)), address))
     return result
 
 
