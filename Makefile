@@ -20,10 +20,11 @@ bench: $(STAMP)  ## benchmarks (figures, not pass/fail)
 	POWERTOOLS_LOG_LEVEL=ERROR $(PY) benchmarks/run.py
 
 package: $(STAMP)  ## CloudFormation for deployment: Chalice's template merged with infra/resources.yaml
-	rm -rf build && $(VENV)/bin/chalice package --stage dev --merge-template infra/resources.yaml build/
+	rm -rf build
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage dev --merge-template infra/resources.yaml build/
 
 lint-infra: package
-	$(VENV)/bin/cfn-lint build/sam.json
+	$(VENV)/bin/cfn-lint build/sam.yaml  # a YAML merge template makes Chalice write YAML
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -273,11 +273,9 @@ def _create_bucket(client: _ClientFor, logical_id: str, properties: dict[str, An
     if "OwnershipControls" in properties:
         s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=properties["OwnershipControls"])
     if "BucketEncryption" in properties:
+        rules = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
         s3.put_bucket_encryption(
-            Bucket=name,
-            ServerSideEncryptionConfiguration={
-                "Rules": [_encryption_rule(rule) for rule in properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
-            },
+            Bucket=name, ServerSideEncryptionConfiguration={"Rules": [_encryption_rule(rule) for rule in rules]}
         )
     if "VersioningConfiguration" in properties:
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=properties["VersioningConfiguration"])
