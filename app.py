@@ -8,8 +8,10 @@ from chalice import Chalice, ConvertToMiddleware
 
 from chalicelib import config
 from chalicelib.api import agent_api
+from chalicelib.channels import receive
 from chalicelib.channels.email import ses_inbound as ses_adapter
 from chalicelib.observability import logger
+from chalicelib.outbound import worker as outbound_worker
 from chalicelib.pipeline import worker
 
 app = Chalice(app_name="relay-desk")
@@ -26,6 +28,51 @@ def ses_inbound(event, context):
 @app.on_sqs_message(queue=config.setting("INBOUND_QUEUE"), batch_size=10, name="process_inbound")
 def process_inbound(event):
     return worker.process_batch(event.to_dict(), event.context)
+
+
+# --- Replies out: every chat reply through the ticket's channel --------------
+@app.on_sqs_message(queue=config.setting("OUTBOUND_QUEUE"), batch_size=10, name="send_outbound")
+def send_outbound(event):
+    return outbound_worker.process_batch(event.to_dict(), event.context)
+
+
+# --- Chat webhooks (API Gateway): authenticate, parse, enqueue, answer fast ---
+_WEBHOOK_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
+
+
+@app.route("/webhooks/slack", methods=["POST"], content_types=_WEBHOOK_TYPES)
+def slack_webhook():
+    return receive.receive("slack", app.current_request)
+
+
+@app.route("/webhooks/whatsapp", methods=["GET", "POST"], content_types=_WEBHOOK_TYPES)
+def whatsapp_webhook():
+    return receive.receive("whatsapp", app.current_request)
+
+
+@app.route("/webhooks/messenger", methods=["GET", "POST"], content_types=_WEBHOOK_TYPES)
+def messenger_webhook():
+    return receive.receive("messenger", app.current_request)
+
+
+@app.route("/webhooks/telegram", methods=["POST"], content_types=_WEBHOOK_TYPES)
+def telegram_webhook():
+    return receive.receive("telegram", app.current_request)
+
+
+@app.route("/webhooks/twilio", methods=["POST"], content_types=_WEBHOOK_TYPES)
+def twilio_webhook():
+    return receive.receive("twilio", app.current_request)
+
+
+@app.route("/webhooks/webchat", methods=["POST"], content_types=_WEBHOOK_TYPES)
+def webchat_webhook():
+    return receive.receive("webchat", app.current_request)
+
+
+@app.route("/webchat/sessions", methods=["POST"], content_types=_WEBHOOK_TYPES)
+def webchat_sessions():
+    return receive.webchat_session(app.current_request)
 
 
 # --- Agent API ---------------------------------------------------------------

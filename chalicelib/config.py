@@ -19,6 +19,8 @@ _DEFAULTS = {
     "INBOUND_QUEUE": "relay-desk-inbound.fifo",
     "INBOUND_DLQ": "relay-desk-inbound-dlq.fifo",
     "INBOUND_MAX_RECEIVES": "5",
+    "OUTBOUND_QUEUE": "relay-desk-outbound.fifo",
+    "OUTBOUND_DLQ": "relay-desk-outbound-dlq.fifo",
     "SUPPORT_ADDRESS": "support@example.com",
     "SUPPORT_NAME": "Relay Desk Support",
     "REPLY_ADDRESS_SECRET": "",

@@ -50,7 +50,11 @@ class InboundMessage:
     recipients: list[str] = field(default_factory=list)
     auto_reply_reason: str | None = None  # set when the message was machine-sent
     quarantine_reason: str | None = None  # set when a spam/virus verdict failed
-    conversation_key: str = ""
+    conversation_key: str = ""  # one FIFO group (and one open ticket) per conversation
+    # Where replies go on this channel, e.g. {"provider": "slack", "channel": "C1", "thread_ts": "..."}.
+    reply_route: dict[str, str] = field(default_factory=dict)
+    # Platform media not yet in S3: {"kind", "ref" (platform id or URL), "content_type", "filename"}.
+    media: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def dedup_key(self) -> str:

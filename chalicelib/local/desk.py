@@ -30,7 +30,7 @@ _FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
 }
 _ACCOUNT = "123456789012"  # moto's default account
-_QUEUE_FUNCTIONS = {"INBOUND_QUEUE": "process_inbound"}
+_QUEUE_FUNCTIONS = {"INBOUND_QUEUE": "process_inbound", "OUTBOUND_QUEUE": "send_outbound"}
 
 
 class LocalDesk:
@@ -55,6 +55,8 @@ class LocalDesk:
         self._server: Any = None
         self._client: Any = None
         self.metrics: list[dict[str, Any]] = []  # EMF documents the functions emitted
+        self.platform_responses: Any = None  # responses.RequestsMock standing in for the chat platforms
+        self._chat_messages: list[dict[str, Any]] = []
 
     # --- lifecycle -------------------------------------------------------
     def __enter__(self) -> "LocalDesk":
@@ -82,6 +84,7 @@ class LocalDesk:
             self._mock = mock_aws()
             self._mock.start()
         self._reset_process_state()
+        self._start_platform_stubs()
         from chalicelib.local.provision import provision
 
         provision(self.project_dir / "infra" / "resources.yaml")
@@ -89,6 +92,9 @@ class LocalDesk:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        if self.platform_responses is not None:
+            self.platform_responses.stop()
+            self.platform_responses.reset()
         if self._mock is not None:
             self._mock.stop()
         if self._server is not None:
@@ -196,13 +202,22 @@ class LocalDesk:
         return [BytesParser(policy=policy.default).parsebytes(
             raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw) for raw in raws]
 
+    def sent_chat_messages(self) -> list[dict[str, Any]]:
+        """What each platform's send API received: ``{"platform", "recipient", "text", "request"}``.
+
+        The platforms are stubbed at the HTTP layer (``responses``), so the
+        real senders build and send real requests; nothing leaves the machine.
+        Replace a stub to simulate failures: ``desk.platform_responses.replace(...)``.
+        """
+        return list(self._chat_messages)
+
     def dead_letters(self) -> list[dict[str, Any]]:
         """Messages parked in dead-letter queues: ``{"queue", "reason", "body"}`` each."""
         from moto.sqs.models import sqs_backends
 
         backend = sqs_backends[_ACCOUNT][os.environ["AWS_DEFAULT_REGION"]]
         letters = []
-        for name in (self._env("INBOUND_DLQ"),):
+        for name in (self._env("INBOUND_DLQ"), self._env("OUTBOUND_DLQ")):
             for message in backend.queues[name]._messages:
                 letters.append({"queue": name, **_parked(message.body, message.approximate_receive_count)})
         return letters
@@ -216,6 +231,34 @@ class LocalDesk:
         except Exception:  # the whole invocation failed: Lambda retries the whole batch
             return {r["MessageId"] for r in records}
         return {failure["itemIdentifier"] for failure in response.get("batchItemFailures", [])}
+
+    def _start_platform_stubs(self) -> None:
+        import re
+
+        import responses
+
+        mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        mock.add_passthru(re.compile(r"https?://(127\.0\.0\.1|localhost)[:/]"))
+        stubs = [
+            ("slack", r"https://slack\.com/api/chat\.postMessage", _slack_stub),
+            ("whatsapp", r"https://graph\.facebook\.com/v[\d.]+/\d+/messages", _whatsapp_stub),
+            ("messenger", r"https://graph\.facebook\.com/v[\d.]+/me/messages.*", _messenger_stub),
+            ("telegram", r"https://api\.telegram\.org/bot[^/]+/sendMessage", _telegram_stub),
+            ("twilio", r"https://api\.twilio\.com/2010-04-01/Accounts/[^/]+/Messages\.json", _twilio_stub),
+        ]
+        for platform, pattern, stub in stubs:
+            mock.add_callback(responses.POST, re.compile(pattern), callback=self._recording(platform, stub))
+        mock.start()
+        self.platform_responses = mock
+
+    def _recording(self, platform: str, stub: Any) -> Any:
+        def callback(request: Any) -> tuple[int, dict[str, str], str]:
+            recipient, text, reply = stub(request, len(self._chat_messages) + 1)
+            self._chat_messages.append({"platform": platform, "recipient": recipient, "text": text,
+                                        "request": {"url": request.url, "headers": dict(request.headers),
+                                                    "body": request.body}})
+            return reply
+        return callback
 
     def _collect_metrics(self, printed: str) -> None:
         for line in printed.splitlines():
@@ -259,6 +302,7 @@ class LocalDesk:
         queue.reset()
         repository.reset_number_block()
         self.metrics = []
+        self._chat_messages = []
 
 
 def ses_event(raw: bytes, message_id: str, *, recipients: list[str], verdicts: dict[str, str]) -> dict[str, Any]:
@@ -287,6 +331,45 @@ def ses_event(raw: bytes, message_id: str, *, recipients: list[str], verdicts: d
                                    "functionArn": f"arn:aws:lambda:us-east-1:{_ACCOUNT}:function:relay-desk-dev-ses_inbound"}},
         },
     }]}
+
+
+def _json_body(request: Any) -> dict[str, Any]:
+    body = request.body or b"{}"
+    return json.loads(body.decode() if isinstance(body, bytes) else body)
+
+
+def _slack_stub(request: Any, n: int) -> tuple[str, str, Any]:
+    body = _json_body(request)
+    return body["channel"], body["text"], (200, {}, json.dumps({"ok": True, "channel": body["channel"], "ts": f"1700000000.{n:06d}"}))
+
+
+def _whatsapp_stub(request: Any, n: int) -> tuple[str, str, Any]:
+    body = _json_body(request)
+    text = body["text"]["body"] if body.get("type") == "text" else f"template:{body['template']['name']}"
+    reply = {"messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+             "messages": [{"id": f"wamid.local{n}"}]}
+    return body["to"], text, (200, {}, json.dumps(reply))
+
+
+def _messenger_stub(request: Any, n: int) -> tuple[str, str, Any]:
+    body = _json_body(request)
+    recipient = body["recipient"]["id"]
+    return recipient, body["message"]["text"], (200, {}, json.dumps({"recipient_id": recipient, "message_id": f"m_local{n}"}))
+
+
+def _telegram_stub(request: Any, n: int) -> tuple[str, str, Any]:
+    body = _json_body(request)
+    reply = {"ok": True, "result": {"message_id": n, "chat": {"id": body["chat_id"]}, "text": body["text"]}}
+    return str(body["chat_id"]), body["text"], (200, {}, json.dumps(reply))
+
+
+def _twilio_stub(request: Any, n: int) -> tuple[str, str, Any]:
+    from urllib.parse import parse_qs
+
+    raw = request.body.decode() if isinstance(request.body, bytes) else request.body
+    form = {k: v[0] for k, v in parse_qs(raw or "").items()}
+    reply = {"sid": f"SM{n:032d}", "to": form["To"], "from": form["From"], "body": form["Body"], "status": "queued"}
+    return form["To"], form["Body"], (201, {}, json.dumps(reply))
 
 
 def _lambda_record(message: dict[str, Any], arn: str, region: str) -> dict[str, Any]:

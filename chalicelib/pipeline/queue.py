@@ -45,14 +45,44 @@ def enqueue(envelope: dict[str, Any], *, conversation_key: str, dedup_key: str) 
     )
 
 
-def park(body: Any, reason: str, *, source: str, group: str = "parked") -> None:
-    """Put a message we cannot process in the dead-letter queue, with the reason."""
+def enqueue_reply(reply: dict[str, Any], *, ticket_id: str, dedup_key: str) -> None:
+    """A reply for the outbound sender; one group per ticket keeps a ticket's replies in order."""
+    aws.client("sqs").send_message(
+        QueueUrl=_url(config.setting("OUTBOUND_QUEUE")),
+        MessageBody=json.dumps(reply, separators=(",", ":")),
+        MessageGroupId=group_id(ticket_id),
+        MessageDeduplicationId=_dedup_id(dedup_key),
+    )
+
+
+def park(body: Any, reason: str, *, source: str, group: str = "parked", dlq_setting: str = "INBOUND_DLQ") -> None:
+    """Put a message we cannot process in a dead-letter queue, with the reason."""
     parked = {"reason": reason, "source": source, "parked_at": clock.iso(clock.now()), "body": body}
     text = json.dumps(parked, separators=(",", ":"), default=str)
     logger.error("message parked in dead-letter queue", extra={"reason": reason, "source": source})
     aws.client("sqs").send_message(
-        QueueUrl=_url(config.setting("INBOUND_DLQ")),
+        QueueUrl=_url(config.setting(dlq_setting)),
         MessageBody=text,
         MessageGroupId=group,
         MessageDeduplicationId=_dedup_id(text),
     )
+
+
+def enqueue_messages(messages: list[Any]) -> None:
+    """Chat messages from one webhook: one SendMessageBatch per 10 (SQS's batch limit)."""
+    sqs = aws.client("sqs")
+    url = _url(config.setting("INBOUND_QUEUE"))
+    for start in range(0, len(messages), 10):
+        chunk = messages[start:start + 10]
+        entries = [
+            {
+                "Id": str(index),
+                "MessageBody": json.dumps({"v": 1, "kind": "message", "message": m.to_dict()}, separators=(",", ":")),
+                "MessageGroupId": group_id(m.conversation_key),
+                "MessageDeduplicationId": _dedup_id(m.dedup_key),
+            }
+            for index, m in enumerate(chunk)
+        ]
+        response = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        if response.get("Failed"):
+            raise RuntimeError(f"SQS refused {len(response['Failed'])} message(s): {response['Failed'][0]}")

@@ -28,6 +28,7 @@ from chalicelib.storage.models import (
 )
 
 _REOPENABLE = ("solved", "closed")
+_CONTINUABLE = ("open", "pending", "on_hold")
 _RESUMED_BY_CUSTOMER = ("pending",)
 _INLINE_BODY_BYTES = 300_000  # DynamoDB items are at most 400 KB; the rest of the item needs room
 _PREVIEW_CHARS = 4_000
@@ -40,7 +41,10 @@ def read_lookups(ctx: Context) -> None:
     keys = [message.dedup_key, f"id:{message.sender.key}"]
     if message.message_id:
         keys.append(f"mid:{message.message_id}")
-    keys += threading.lookup_keys(message.thread_refs, message.subject)
+    if message.channel == "email":
+        keys += threading.lookup_keys(message.thread_refs, message.subject)
+    else:
+        keys.append(f"conv:{message.conversation_key}")
     ctx.found = repository.fetch_lookups(keys)
 
 
@@ -62,12 +66,14 @@ def identify_customer(ctx: Context) -> None:
 
 
 def find_thread(ctx: Context) -> None:
+    """Email threads by headers, reply address or subject token; chat by conversation."""
     message = ctx.message
-    signed = None
-    if message.channel == "email":
-        signed = reply_address.ticket_from_addresses(
-            message.recipients, config.support_address(), config.reply_address_secret()
-        )
+    if message.channel != "email":
+        _continue_conversation(ctx)
+        return
+    signed = reply_address.ticket_from_addresses(
+        message.recipients, config.support_address(), config.reply_address_secret()
+    )
     found = {key: item.ticket_id for key, item in ctx.found.items() if item.ticket_id}
     for candidate in threading.candidates(message.thread_refs, message.subject, found, signed):
         ticket = repository.get_ticket(candidate.ticket_id)
@@ -81,6 +87,23 @@ def find_thread(ctx: Context) -> None:
             continue
         ctx.ticket, ctx.thread_method = ticket, candidate.method
         return
+    identity = ctx.found.get(f"id:{message.sender.key}")
+    if identity is not None and identity.open_ticket_id and not message.auto_reply_reason:
+        ticket = repository.get_ticket(identity.open_ticket_id)
+        if ticket is not None and ticket.channel != "email" and ticket.status in _CONTINUABLE:
+            ctx.ticket, ctx.thread_method = ticket, "open-chat-ticket"  # the chat continues by email
+            return
+    ctx.is_new = True
+
+
+def _continue_conversation(ctx: Context) -> None:
+    """A chat message joins its conversation's ticket while that ticket is not solved or closed."""
+    item = ctx.found.get(f"conv:{ctx.message.conversation_key}")
+    if item is not None and item.ticket_id:
+        ticket = repository.get_ticket(item.ticket_id)
+        if ticket is not None and ticket.status in _CONTINUABLE:
+            ctx.ticket, ctx.thread_method = ticket, "conversation"
+            return
     ctx.is_new = True
 
 
@@ -124,6 +147,7 @@ def acknowledge(ctx: Context) -> None:
     if ticket is None or ticket.acknowledgement is None or ticket.acknowledgement.status != "pending":
         return
     if ticket.channel != "email":
+        _queue_chat_acknowledgement(ticket, ctx.settings)
         return
     mail = email_out.build(_acknowledgement_of(ticket, ctx.settings))
     provider_id = email_out.send(mail, ticket.acknowledgement.to)
@@ -182,7 +206,9 @@ def _new_ticket(ctx: Context, writes: repository.Writes) -> None:
     if decision is not None and decision.send:
         ack = Acknowledgement(
             status="pending",
-            message_id=ids.acknowledgement_message_id(ticket_id, config.support_domain()),
+            message_id=ids.acknowledgement_message_id(ticket_id, config.support_domain())
+            if message.channel == "email"
+            else None,
             to=message.sender.value,
         )
     ticket = TicketModel(
@@ -204,6 +230,7 @@ def _new_ticket(ctx: Context, writes: repository.Writes) -> None:
         message_count=1,
         quarantine_reason=message.quarantine_reason,
         acknowledgement=ack,
+        reply_routes=_routes_with(None, message, now),
     )
     ctx.ticket = ticket
     writes.save(ticket, TicketModel.ticket_id.does_not_exist())
@@ -214,6 +241,8 @@ def _new_ticket(ctx: Context, writes: repository.Writes) -> None:
         writes.save(_lookup(f"mid:{message.message_id}", ticket_id, now))
     if ack.message_id:
         writes.save(_lookup(f"mid:{ack.message_id}", ticket_id, now))
+    if message.channel != "email":
+        writes.save(_lookup(f"conv:{message.conversation_key}", ticket_id, now))
     _identity_and_customer(ctx, writes, new_ticket=True)
 
 
@@ -228,6 +257,8 @@ def _append(ctx: Context, writes: repository.Writes) -> None:
         TicketModel.channels.add({message.channel}),
         TicketModel.participants.add({message.sender.key}),
     ]
+    if message.reply_route:
+        actions.append(TicketModel.reply_routes.set(_routes_with(ticket.reply_routes, message, now)))
     if not message.auto_reply_reason:  # an out-of-office never changes the ticket's state
         actions += [TicketModel.last_activity_at.set(now), TicketModel.last_customer_message_at.set(now)]
         if ticket.status in _REOPENABLE and ctx.settings.reopen_on_reply:
@@ -247,6 +278,8 @@ def _identity_and_customer(ctx: Context, writes: repository.Writes, *, new_ticke
         LookupModel.customer_id.set(LookupModel.customer_id | ctx.customer_id),
         LookupModel.created_at.set(LookupModel.created_at | now),
     ]
+    if ctx.is_new and message.channel != "email":
+        actions.append(LookupModel.open_ticket_id.set(ctx.ticket.ticket_id))
     condition = None
     if ctx.ack is not None and ctx.ack.send:
         actions += [LookupModel.ack_window.set(ctx.ack.window), LookupModel.ack_count.set(ctx.ack.count)]
@@ -319,6 +352,15 @@ def _message_item(ctx: Context, ticket_id: str) -> MessageModel:
     )
 
 
+def _routes_with(routes: dict | None, message, now: str) -> dict | None:
+    """The ticket's reply routes with this message's channel updated (and when it last wrote)."""
+    if not message.reply_route:
+        return routes
+    updated = dict(routes or {})
+    updated[message.channel] = {**message.reply_route, "last_inbound_at": now}
+    return updated
+
+
 def _lookup(key: str, ticket_id: str, now: str) -> LookupModel:
     return LookupModel(key, ticket_id=ticket_id, created_at=now)
 
@@ -329,6 +371,24 @@ def _thread_ids(message) -> list[str]:
     if message.message_id:
         chain.append(message.message_id)
     return chain[-_THREAD_IDS_KEPT:]
+
+
+def _queue_chat_acknowledgement(ticket: TicketModel, settings) -> None:
+    """Chat acknowledgements are short and go out through the outbound sender, like every chat reply."""
+    from chalicelib.outbound.templates import render
+    from chalicelib.pipeline import queue
+
+    text = render(
+        "acknowledgement.chat.j2",
+        customer_name=(ticket.requester_name or "").split(" ")[0],
+        ticket_number=int(ticket.number),
+        response_time=ack_policy.humanise_minutes(settings.response_time_minutes[ticket.priority]),
+        links=[{"title": link.title, "url": str(link.url)} for link in settings.self_help_links],
+    ).strip()
+    key = f"ack:{ticket.ticket_id}"
+    reply = {"v": 1, "kind": "reply", "ticket_id": ticket.ticket_id, "channel": ticket.channel,
+             "purpose": "acknowledgement", "text": text, "key": key}
+    queue.enqueue_reply(reply, ticket_id=ticket.ticket_id, dedup_key=key)
 
 
 def _acknowledgement_of(ticket: TicketModel, settings) -> email_out.Acknowledgement:

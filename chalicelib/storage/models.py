@@ -8,6 +8,7 @@ first use and honour ``AWS_ENDPOINT_URL`` through botocore.
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    JSONAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -85,6 +86,8 @@ class TicketModel(Model):
     reopen_count = NumberAttribute(default=0)
     quarantine_reason = UnicodeAttribute(null=True)
     acknowledgement = Acknowledgement(null=True)
+    reply_routes = JSONAttribute(null=True)  # channel → where replies go (see InboundMessage.reply_route)
+    delivery_failures = ListAttribute(of=MapAttribute, null=True)  # replies that could not be delivered
     version = VersionAttribute()
 
     by_status = TicketsByStatus()
@@ -151,7 +154,8 @@ class LookupModel(Model):
 
     Keys: ``in:<channel>:<external id>`` (inbound idempotency), ``mid:<Message-ID>``
     (threading), ``tno:<number>`` (subject token), ``id:<kind>:<value>`` (identity →
-    customer, plus the acknowledgement rate window), ``counter:ticket-number``.
+    customer, plus the acknowledgement rate window), ``conv:<conversation>`` (a chat
+    conversation's current ticket), ``counter:ticket-number``.
     Several kinds share one table so the pipeline fetches all of them in one
     BatchGetItem.
     """
@@ -165,6 +169,7 @@ class LookupModel(Model):
     value = NumberAttribute(null=True)
     ack_window = UnicodeAttribute(null=True)
     ack_count = NumberAttribute(null=True)
+    open_ticket_id = UnicodeAttribute(null=True)  # on identities: the chat ticket an email may continue
     created_at = UnicodeAttribute(null=True)
 
 

@@ -17,7 +17,6 @@ sender to answer (empty input, no header section, no usable From).
 """
 from __future__ import annotations
 
-import codecs
 import functools
 import mimetypes
 import re
@@ -27,12 +26,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email import errors as email_errors
 from email import policy
-from email.generator import BytesGenerator
+from email.generator import BytesGenerator, Generator
 from email.headerregistry import UnstructuredHeader
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
-from io import BytesIO
+from io import BytesIO, StringIO
 from types import MappingProxyType
 from typing import Any
 
@@ -48,6 +47,12 @@ _MAX_FILENAME_CHARS = 150
 _MAX_NESTING = 64  # deeper MIME trees are hostile, not mail
 _REPLY_SCAN_CHARS = 100_000  # the new reply sits at the top; the quoting regexes are not cheap
 _MAX_SIGNATURE_CANDIDATES = 20
+# The stdlib's header value parsers slow down quadratically (20,000 recipients
+# in one To header take 15 s). Real headers stay far below this; longer ones
+# are read leniently.
+_MAX_STRICT_HEADER = 32_768
+_STRICT_HEADER_BUDGET = 8 * _MAX_STRICT_HEADER
+_MAX_ADDRESS_HEADERS = 10  # per name; more than a few To headers is already broken
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ def _envelope(raw_headers: list[tuple[str, str]], defects: list[str]) -> dict[st
 def _content(message: Message, linesep: str, defects: list[str]) -> dict[str, Any]:
     """The ParsedEmail fields that come from the MIME body."""
     visited: list[tuple[str, Message]] = []
-    body = _walk(message, "1", 0, visited, defects)
+    body = _walk(message, "", 0, visited, defects)
     text_body = _text_body(body)
     attachments = _attachments(body.attachments, linesep)
     # Decoding adds defects to the parts (bad base64 ...), so read them last.
@@ -173,21 +178,29 @@ def _values(raw_headers: list[tuple[str, str]], name: str) -> list[str]:
 
 def _decoded_headers(raw_headers: list[tuple[str, str]], defects: list[str]) -> dict[str, list[str]]:
     decoded: dict[str, list[str]] = {}
+    budget = _STRICT_HEADER_BUDGET  # a thousand huge Subject headers must not cost minutes
     for name, value in raw_headers:
-        decoded.setdefault(name, []).append(_decode_unstructured(name.title(), value, defects))
+        decoded.setdefault(name, []).append(_decode_unstructured(name.title(), value, defects, budget > 0))
+        if "=?" in value:
+            budget -= len(value)
     return decoded
 
 
-def _decode_unstructured(name: str, value: str, defects: list[str]) -> str:
+def _decode_unstructured(name: str, value: str, defects: list[str], strict: bool = True) -> str:
     """Decode RFC 2047 encoded words and raw 8-bit bytes (RFC 6532) in a header value.
 
     ``str(msg[name])`` would already decode, but it turns bytes an unknown or
     wrong charset cannot decode into U+FFFD. The value parser keeps them as
     surrogate escapes, so our own fallback can still read them as UTF-8 or Latin-1.
     """
+    if "=?" not in value:
+        return _repair_surrogates(value, f"{name} header", defects)  # no encoded words to decode
+    if len(value) > _MAX_STRICT_HEADER or not strict:
+        defects.append(f"{name} header: too much header text to decode; encoded words left as written")
+        return _repair_surrogates(value, f"{name} header", defects)
     try:
         parse_tree = UnstructuredHeader.value_parser(value)
-    except Exception:  # noqa: BLE001 - the header parser is not meant to raise; never lose the mail if it does
+    except Exception:  # the header parser is not meant to raise; never lose the mail if it does
         defects.append(f"{name} header could not be parsed; kept as written")
         return _repair_surrogates(value, f"{name} header", defects)
     defects.extend(
@@ -264,7 +277,7 @@ def _date(raw_headers: list[tuple[str, str]], defects: list[str]) -> datetime | 
         return None
     try:
         parsed = _HEADER_FACTORY("date", _repair_surrogates(value, "Date header", defects)).datetime
-    except Exception:  # noqa: BLE001 - date parsing raises a zoo of types on hostile input
+    except Exception:  # date parsing raises a zoo of types on hostile input
         parsed = None
     if parsed is None:
         defects.append(f"Date header is not a valid date: {_shorten(value)}")
@@ -294,7 +307,10 @@ def _sender(raw_headers: list[tuple[str, str]], defects: list[str]) -> tuple[str
 def _addresses(raw_headers: list[tuple[str, str]], name: str, defects: list[str]) -> list[tuple[str, str]]:
     """(display name, lowercased addr-spec) pairs from every header called ``name``."""
     found: list[tuple[str, str]] = []
-    for value in _values(raw_headers, name):
+    values = _values(raw_headers, name)
+    if len(values) > _MAX_ADDRESS_HEADERS:
+        defects.append(f"{name.title()} header repeated {len(values)} times; read the first {_MAX_ADDRESS_HEADERS}")
+    for value in values[:_MAX_ADDRESS_HEADERS]:
         label = name.title()
         found.extend(_parse_address_list(name, label, _repair_surrogates(value, f"{label} header", defects), defects))
     return found
@@ -302,37 +318,48 @@ def _addresses(raw_headers: list[tuple[str, str]], name: str, defects: list[str]
 
 def _parse_address_list(name: str, label: str, value: str, defects: list[str]) -> list[tuple[str, str]]:
     """Parse with the header registry first, then getaddresses, then a plain addr-spec search."""
-    parsed: list[tuple[str, str]] = []
-    incomplete = False
-    try:
-        header = _HEADER_FACTORY(name, value)
-        for address in header.addresses:
-            parsed.append((address.display_name, address.addr_spec))
-        incomplete = bool(header.defects)
-        if header.defects:
-            defects.extend(f"{label} header: {_describe(defect)}" for defect in header.defects)
-    except Exception:  # noqa: BLE001 - the address parser has raised on hostile input before
-        incomplete = True
-        defects.append(f"{label} header could not be parsed: {_shorten(value)}")
-
+    parsed, complete = _registry_addresses(name, label, value, defects)
     usable = [(n, a) for n, a in parsed if _is_usable_address(a)]
     legacy = [(n, a) for n, a in getaddresses([value]) if _is_usable_address(a)]
-    if incomplete or len(usable) < len(parsed):
+    if not complete or len(usable) < len(parsed):
         usable += legacy
-    # RFC 822's "addr (Name)" form (MAILER-DAEMON still uses it): the name is a comment
-    # to the header registry, but getaddresses reads it as the display name.
-    legacy_names = {a.lower(): n for n, a in legacy if n}
-    usable = [(n or legacy_names.get(a.lower(), ""), a) for n, a in usable]
     if not usable:
         usable = [("", found) for found in _ADDR_SPEC_FALLBACK.findall(value)]
+
+    legacy_names = {a.lower(): n for n, a in legacy if n}
     result: list[tuple[str, str]] = []
     seen: set[str] = set()
     for display_name, address in usable:
         address = address.lower()
-        if address not in seen:
-            seen.add(address)
-            result.append((_display_text(_repair_surrogates(display_name, f"{label} header", defects)), address))
+        if address in seen:
+            continue
+        seen.add(address)
+        legacy_name = legacy_names.get(address, "")
+        if "=?" in legacy_name:
+            # RFC 2047 §6.2: whitespace between adjacent encoded words is not text, but the
+            # header registry keeps it inside display names; the unstructured parser drops it.
+            display_name = _decode_unstructured(label, legacy_name, defects)
+        elif not display_name:
+            # RFC 822's "addr (Name)" form (MAILER-DAEMON still uses it): a comment to
+            # the header registry, the display name to getaddresses.
+            display_name = legacy_name
+        result.append((_display_text(_repair_surrogates(display_name, f"{label} header", defects)), address))
     return result
+
+
+def _registry_addresses(name: str, label: str, value: str, defects: list[str]) -> tuple[list[tuple[str, str]], bool]:
+    """(display name, addr-spec) pairs from the strict RFC 5322 parser, and whether it was happy."""
+    if len(value) > _MAX_STRICT_HEADER:
+        defects.append(f"{label} header is {len(value)} characters long; parsed leniently")
+        return [], False
+    try:
+        header = _HEADER_FACTORY(name, value)
+        parsed = [(address.display_name, address.addr_spec) for address in header.addresses]
+    except Exception:  # the address parser has raised on hostile input before
+        defects.append(f"{label} header could not be parsed: {_shorten(value)}")
+        return [], False
+    defects.extend(f"{label} header: {_describe(defect)}" for defect in header.defects)
+    return parsed, not header.defects
 
 
 def _is_usable_address(address: str) -> bool:
@@ -377,7 +404,8 @@ def _walk(
             defects.append(f"{where}: nested more than {_MAX_NESTING} levels; inner parts skipped")
             return body
         results = [
-            _walk(child, f"{section}.{i}", depth + 1, visited, defects) for i, child in enumerate(children, 1)
+            _walk(child, f"{section}.{i}" if section else str(i), depth + 1, visited, defects)
+            for i, child in enumerate(children, 1)
         ]
         if content_type == "multipart/alternative":
             # RFC 2046 §5.1.4: same content, increasingly faithful. Take the
@@ -421,9 +449,15 @@ def _related_root(part: Message, children: list[Message]) -> int:
 
 
 def _leaves(part: Message) -> list[Message]:
-    if part.is_multipart() and part.get_content_type().startswith("multipart/"):
-        return [leaf for child in part.iter_parts() for leaf in _leaves(child)]
-    return [part]
+    """Every non-multipart part below ``part``, in order (iterative: the tree may be deep)."""
+    leaves, stack = [], [part]
+    while stack:
+        current = stack.pop()
+        if current.is_multipart() and current.get_content_type().startswith("multipart/"):
+            stack.extend(reversed(list(current.iter_parts())))
+        else:
+            leaves.append(current)
+    return leaves
 
 
 def _is_body_part(part: Message) -> bool:
@@ -441,31 +475,31 @@ def _decode_part(part: Message, where: str, defects: list[str]) -> str:
 
 def _decode_bytes(data: bytes, charset: str | None, where: str, defects: list[str]) -> str:
     """Declared charset, then UTF-8, then Latin-1 (which cannot fail); note each fallback."""
-    declared = charset or "us-ascii"  # RFC 2045 §5.2: the default charset
     try:
-        return data.decode(declared)
-    except (LookupError, UnicodeError, ValueError, TypeError):
-        pass
-    try:
-        text = data.decode("utf-8")
-        used = "utf-8"
-    except UnicodeDecodeError:
-        text = data.decode("latin-1", errors="replace")
-        used = "latin-1"
-    if charset is None:
-        defects.append(f"{where}: 8-bit text without a declared charset; decoded as {used}")
-    elif not _is_known_text_charset(charset):
-        defects.append(f"{where}: unknown charset {charset!r}; decoded as {used}")
-    else:
-        defects.append(f"{where}: text is not valid {charset!r}; decoded as {used}")
+        return data.decode(charset or "us-ascii")  # RFC 2045 §5.2: the default charset
+    except LookupError:  # also raised for bytes-to-bytes codecs such as "base64"
+        problem = f"unknown charset {charset!r}"
+    except (UnicodeError, ValueError, TypeError):
+        problem = f"text is not valid {charset!r}" if charset else "8-bit text without a declared charset"
+    text, used = _utf8_or_latin1(data)
+    defects.append(f"{where}: {problem}; decoded as {used}")
     return text
 
 
-def _is_known_text_charset(charset: str) -> bool:
-    try:
-        return codecs.lookup(charset)._is_text_encoding  # bytes-to-bytes codecs like "base64" are not
-    except (LookupError, ValueError, TypeError):
-        return False
+def _utf8_or_latin1(data: bytes) -> tuple[str, str]:
+    """UTF-8 when the bytes are mostly UTF-8 (stray bad bytes become U+FFFD), else Latin-1.
+
+    One broken byte in a UTF-8 mail must not turn every ü and ø into mojibake;
+    legacy 8-bit text, where no UTF-8 sequence is valid, reads right as Latin-1.
+    """
+    text = data.decode("utf-8", errors="replace")
+    replaced = text.count("\ufffd")
+    if not replaced:
+        return text, "utf-8"
+    decoded = sum(1 for ch in text if ord(ch) > 0x7F) - replaced
+    if decoded > replaced:
+        return text, "utf-8 (invalid bytes replaced)"
+    return data.decode("latin-1", errors="replace"), "latin-1"
 
 
 # --- Body text ---------------------------------------------------------------
@@ -594,11 +628,7 @@ def _attachments(parts: list[Message], linesep: str) -> list[Attachment]:
         content_type = part.get_content_type()
         content_id = _content_id(part)
         disposition = part.get_content_disposition()
-        name = _filename(part)
-        if not name and content_type in ("message/rfc822", "message/global"):
-            inner = _inner_message(part)
-            subject = inner.get("subject") if inner is not None else None
-            name = f"{subject}.eml" if subject and str(subject).strip() else None
+        name = _filename(part) or _attached_message_name(part)
         attachments.append(
             Attachment(
                 filename=_safe_filename(name, index, content_type),
@@ -614,7 +644,7 @@ def _attachments(parts: list[Message], linesep: str) -> list[Attachment]:
 def _filename(part: Message) -> str | None:
     try:
         name = part.get_filename()
-    except Exception:  # noqa: BLE001 - RFC 2231 parameters in the wild break the param parser
+    except Exception:  # RFC 2231 parameters in the wild break the param parser
         return None
     if not isinstance(name, str) or not name.strip():
         return None
@@ -629,11 +659,13 @@ def _content_id(part: Message) -> str | None:
     return None
 
 
-def _inner_message(part: Message) -> Message | None:
+def _attached_message_name(part: Message) -> str | None:
+    """An attached email without a filename is named after its subject, like mail clients do."""
     payload = part.get_payload()
-    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        return payload[0]
-    return None
+    if part.get_content_maintype() != "message" or not isinstance(payload, list) or not payload:
+        return None
+    subject = _first(_values(_unfolded_headers(payload[0]), "subject"))
+    return f"{_decode_unstructured('Subject', subject, [])}.eml" if subject else None
 
 
 def _part_bytes(part: Message, linesep: str) -> bytes:
@@ -650,10 +682,14 @@ def _serialise(message: Message, linesep: str) -> bytes:
     out_policy = policy.default.clone(refold_source="none", linesep=linesep)
     try:
         BytesGenerator(buffer, policy=out_policy).flatten(message)
-    except Exception:  # noqa: BLE001 - the generator trips over some malformed headers
-        buffer = BytesIO()
-        BytesGenerator(buffer, policy=policy.compat32.clone(linesep=linesep)).flatten(message)
-    return buffer.getvalue()
+        return buffer.getvalue()
+    except (UnicodeError, LookupError, ValueError, TypeError, AttributeError):
+        # BytesGenerator writes a multipart whose boundary never appears through
+        # get_payload(), which has already turned its 8-bit bytes into U+FFFD,
+        # then fails to encode that as ASCII. The text generator has no such step.
+        text = StringIO()
+        Generator(text, policy=policy.compat32.clone(linesep=linesep)).flatten(message)
+        return text.getvalue().encode("utf-8", "surrogateescape")
 
 
 def _safe_filename(name: str | None, index: int, content_type: str) -> str:

@@ -1,0 +1,218 @@
+"""Slack Events API → ``InboundMessage``: verify Slack's signature, answer the URL check, keep user messages.
+
+Slack signs every request with the app's signing secret
+(https://docs.slack.dev/authentication/verifying-requests-from-slack/):
+``X-Slack-Signature = "v0=" + hex(HMAC-SHA256(secret, "v0:" + X-Slack-Request-Timestamp + ":" + raw body))``.
+A timestamp more than five minutes from our clock is refused, so a captured request cannot be replayed.
+
+When Slack thinks a delivery failed it sends the same event again with ``X-Slack-Retry-Num``; we parse it
+like the first one: the ``event_id`` becomes ``external_id`` and the downstream dedup makes N deliveries one.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.channels.webhook import (
+    MAX_BODY_BYTES,
+    BadWebhook,
+    PayloadTooLarge,
+    Secrets,
+    Unauthenticated,
+    UnsupportedMediaType,
+    WebhookReply,
+    WebhookRequest,
+    require,
+)
+
+__all__ = ["MAX_CLOCK_SKEW_SECONDS", "handle"]
+
+MAX_CLOCK_SKEW_SECONDS = 5 * 60  # Slack's own verifiers refuse requests older (or newer) than this
+_USER_MESSAGE_SUBTYPES = (None, "file_share")  # others are edits, deletions, joins, bot posts...
+_SUBJECT_LENGTH = 80
+
+
+class _NotAMessage(Exception):
+    """An authentic event that is not a customer message; its text is the logged reason."""
+
+
+def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookReply:
+    signing_secret = require(secrets, "SLACK_SIGNING_SECRET")
+    if len(request.body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body of {len(request.body)} bytes is over {MAX_BODY_BYTES}")
+    if _media_type(request) != "application/json":
+        raise UnsupportedMediaType("Slack Events API requests are application/json")
+    _verify_signature(request, signing_secret, now)
+    envelope = _json_object(request.body)
+
+    kind = envelope.get("type")
+    if kind == "url_verification":  # sent once when the Request URL is saved in the app settings
+        challenge = envelope.get("challenge")
+        if not isinstance(challenge, str):
+            raise BadWebhook("url_verification without a challenge")
+        return WebhookReply(body=json.dumps({"challenge": challenge}))
+    if kind != "event_callback":
+        return WebhookReply(skipped=[f"slack request type {_label(kind)} is not handled"])
+    try:
+        message = _to_message(envelope, _own_bot_users(envelope, secrets), now)
+    except _NotAMessage as reason:
+        return WebhookReply(skipped=[str(reason)])
+    return WebhookReply(messages=[message])
+
+
+def _verify_signature(request: WebhookRequest, signing_secret: str, now: datetime) -> None:
+    timestamp = _header(request, "x-slack-request-timestamp")
+    signature = _header(request, "x-slack-signature")
+    if not timestamp or not signature:
+        raise Unauthenticated("missing X-Slack-Request-Timestamp or X-Slack-Signature")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise Unauthenticated("X-Slack-Request-Timestamp is not a Unix time")
+    if abs(now.timestamp() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
+        raise Unauthenticated("X-Slack-Request-Timestamp is more than five minutes from now")
+    base = b"v0:" + timestamp.encode("ascii") + b":" + request.body
+    expected = "v0=" + hmac.new(signing_secret.encode("utf-8"), base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
+        raise Unauthenticated("X-Slack-Signature does not match the body")
+
+
+def _own_bot_users(envelope: dict[str, Any], secrets: Secrets) -> set[str]:
+    """Our bot's user ids: its own posts come back as message events and must not open tickets."""
+    users = {secrets("SLACK_BOT_USER_ID") or ""}
+    for authorization in _list(envelope.get("authorizations")):
+        authorization = _dict(authorization)
+        if authorization.get("is_bot", True) is not False:  # a human installer's messages still count
+            users.add(_str(authorization.get("user_id")))
+    users.discard("")
+    return users
+
+
+def _to_message(envelope: dict[str, Any], own_bot_users: set[str], now: datetime) -> InboundMessage:
+    event_id = _str(envelope.get("event_id"))
+    event = _dict(envelope.get("event"))
+    event_type = event.get("type")
+    if not event_id:
+        raise _NotAMessage("slack event_callback without event_id")
+    if event_type != "message":
+        raise _NotAMessage(f"slack event {event_id}: type {_label(event_type)} is not handled")
+    subtype = event.get("subtype")
+    if event.get("bot_id") or subtype == "bot_message":
+        raise _NotAMessage(f"slack event {event_id}: posted by a bot")
+    if subtype not in _USER_MESSAGE_SUBTYPES:
+        raise _NotAMessage(f"slack event {event_id}: message subtype {_label(subtype)} is not handled")
+    user, channel, ts = _str(event.get("user")), _str(event.get("channel")), _str(event.get("ts"))
+    team = _str(envelope.get("team_id")) or _str(event.get("team"))
+    if user in own_bot_users:
+        raise _NotAMessage(f"slack event {event_id}: posted by our own bot user")
+    if not (user and channel and team):
+        raise _NotAMessage(f"slack event {event_id}: message without user, channel or team")
+    # Slack Connect: a guest from another workspace carries its own team in user_team.
+    user_team = _str(event.get("user_team")) or _str(event.get("team")) or team
+    text = _unescape(_str(event.get("text")))
+    return InboundMessage(
+        channel="slack",
+        external_id=event_id,
+        received_at=_from_epoch(ts, now) if ts else _from_epoch(envelope.get("event_time"), now),
+        sender=Identity("slack", f"{user_team}:{user}"),
+        sender_name=_display_name(event),
+        subject=_subject(text),
+        text=text,
+        reply_text=text,
+        conversation_key=f"slack:{team}:{channel}",
+        reply_route={
+            "provider": "slack",
+            "team": team,
+            "channel": channel,
+            "thread_ts": _str(event.get("thread_ts")) or ts,  # answer in the message's thread
+        },
+        media=[_file_ref(_dict(file)) for file in _list(event.get("files")) if _dict(file)],
+    )
+
+
+def _file_ref(file: dict[str, Any]) -> dict[str, str]:
+    # Slack Connect files can arrive as {"file_access": "check_file_info"} without URLs:
+    # the id is then the reference, to look up with files.info.
+    content_type = _str(file.get("mimetype"))
+    return {
+        "kind": _kind(content_type),
+        "ref": _str(file.get("url_private")) or _str(file.get("url_private_download")) or _str(file.get("id")),
+        "content_type": content_type,
+        "filename": _str(file.get("name")),
+    }
+
+
+def _display_name(event: dict[str, Any]) -> str:
+    profile = _dict(event.get("user_profile"))  # present on many user messages, not all
+    for key in ("display_name", "real_name", "name"):
+        if _str(profile.get(key)):
+            return _str(profile.get(key))
+    return ""
+
+
+def _unescape(text: str) -> str:
+    # Slack escapes only &, < and > in message text (https://api.slack.com/reference/surfaces/formatting#escaping);
+    # &amp; last, so "&amp;lt;" (a literal "&lt;" typed by the user) stays "&lt;".
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _kind(content_type: str) -> str:
+    major = content_type.split("/", 1)[0].lower()
+    return major if major in ("image", "audio", "video") else "file"
+
+
+def _subject(text: str) -> str:
+    """The first non-blank line, so a ticket opened from chat still has a title."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:_SUBJECT_LENGTH]
+    return ""
+
+
+def _from_epoch(value: Any, now: datetime) -> datetime:
+    """A Slack time ("1670631527.874149" or 1670631527) as UTC; ``now`` when absent or absurd."""
+    try:
+        seconds = float(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+        if seconds is not None:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        pass
+    return now.astimezone(timezone.utc)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise BadWebhook(f"body is not valid JSON: {type(error).__name__}") from None
+    if not isinstance(payload, dict):
+        raise BadWebhook("body is not a JSON object")
+    return payload
+
+
+def _media_type(request: WebhookRequest) -> str:
+    return _header(request, "content-type").split(";", 1)[0].strip().lower()
+
+
+def _header(request: WebhookRequest, name: str) -> str:
+    value = request.headers.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _label(value: Any) -> str:
+    """A payload value for a log line: short, whatever its type."""
+    return repr(value)[:40]

@@ -1,0 +1,186 @@
+"""Telegram Bot API webhook → ``InboundMessage``: check the secret token, keep new messages.
+
+Telegram does not sign updates; ``setWebhook(secret_token=...)`` makes it send that token back in
+``X-Telegram-Bot-Api-Secret-Token`` on every request (https://core.telegram.org/bots/api#setwebhook),
+which we compare in constant time. One request carries one ``Update``; its ``update_id`` is the
+platform's id for dedup ("handy ... to ignore repeated updates", https://core.telegram.org/bots/api#update).
+Update ids are per bot, so with ``TELEGRAM_BOT_TOKEN`` configured the bot id (the token's part before
+":") prefixes the external id and two bots' updates never collide.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.channels.webhook import (
+    MAX_BODY_BYTES,
+    BadWebhook,
+    PayloadTooLarge,
+    Secrets,
+    Unauthenticated,
+    UnsupportedMediaType,
+    WebhookReply,
+    WebhookRequest,
+    require,
+)
+
+__all__ = ["handle"]
+
+_SUBJECT_LENGTH = 80
+# Message fields that carry one file, in the order we look for them, with their media kind.
+# An animation also fills "document" for backward compatibility, so it must be seen first.
+_FILE_FIELDS = (
+    ("animation", "video"),
+    ("video", "video"),
+    ("video_note", "video"),
+    ("voice", "audio"),
+    ("audio", "audio"),
+    ("document", "document"),
+    ("sticker", "sticker"),
+)
+
+
+class _NotAMessage(Exception):
+    """An authentic update that is not a customer message; its text is the logged reason."""
+
+
+def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookReply:
+    secret_token = require(secrets, "TELEGRAM_SECRET_TOKEN")
+    if len(request.body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body of {len(request.body)} bytes is over {MAX_BODY_BYTES}")
+    if _header(request, "content-type").split(";", 1)[0].strip().lower() != "application/json":
+        raise UnsupportedMediaType("Telegram webhook updates are application/json")
+    given = _header(request, "x-telegram-bot-api-secret-token")
+    if not given or not hmac.compare_digest(given.encode("utf-8", "replace"), secret_token.encode("utf-8")):
+        raise Unauthenticated("X-Telegram-Bot-Api-Secret-Token is missing or wrong")
+    update = _json_object(request.body)
+    update_id = update.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        raise BadWebhook("body is not a Telegram Update: no integer update_id")
+
+    bot_id = _bot_id(secrets("TELEGRAM_BOT_TOKEN") or "")
+    external_id = f"{bot_id}:{update_id}" if bot_id else str(update_id)
+    message = update.get("message")
+    if not isinstance(message, dict):  # edited_message, channel_post, callback_query, ...: not yet
+        kind = next((key for key in update if key != "update_id"), "nothing")
+        return WebhookReply(skipped=[f"telegram update {external_id}: {kind[:40]} is not handled"])
+    try:
+        return WebhookReply(messages=[_to_message(message, external_id, bot_id, now)])
+    except _NotAMessage as reason:
+        return WebhookReply(skipped=[f"telegram update {external_id}: {reason}"])
+
+
+def _bot_id(bot_token: str) -> str:
+    """The numeric bot id that starts a bot token ("123456:ABC..."); never any of the secret part."""
+    bot_id, separator, _ = bot_token.partition(":")
+    return bot_id if separator and bot_id.isascii() and bot_id.isdigit() else ""
+
+
+def _to_message(message: dict[str, Any], external_id: str, bot_id: str, now: datetime) -> InboundMessage:
+    chat_id = _id(_dict(message.get("chat")).get("id"))
+    sender = _dict(message.get("from"))
+    user_id = _id(sender.get("id"))
+    if not chat_id:
+        raise _NotAMessage("message without chat.id")
+    if not user_id:  # a channel post or an anonymous group admin speaking as the group
+        raise _NotAMessage("message without a sending user")
+    if sender.get("is_bot") is True:
+        raise _NotAMessage("message sent by a bot")
+    text = _str(message.get("text")) or _str(message.get("caption"))
+    route = {"provider": "telegram", "chat_id": chat_id}
+    if bot_id:
+        route["bot_id"] = bot_id  # which bot's token answers
+    return InboundMessage(
+        channel="telegram",
+        external_id=external_id,
+        received_at=_from_epoch(message.get("date"), now),
+        sender=Identity("telegram", user_id),
+        sender_name=_name(sender),
+        subject=_subject(text),
+        text=text,
+        reply_text=text,
+        conversation_key=f"telegram:{chat_id}",
+        reply_route=route,
+        media=_media(message),
+    )
+
+
+def _media(message: dict[str, Any]) -> list[dict[str, str]]:
+    media = []
+    sizes = [size for size in map(_dict, _list(message.get("photo"))) if _str(size.get("file_id"))]
+    if sizes:  # the same photo in several sizes: keep the largest
+        largest = max(sizes, key=lambda size: (_int(size.get("width")) * _int(size.get("height")),
+                                               _int(size.get("file_size"))))
+        media.append({"kind": "image", "ref": _str(largest.get("file_id")), "content_type": "", "filename": ""})
+    for field, kind in _FILE_FIELDS:
+        file = _dict(message.get(field))
+        if _str(file.get("file_id")):
+            media.append({
+                "kind": kind,
+                "ref": _str(file.get("file_id")),  # resolved to a download path with getFile
+                "content_type": _str(file.get("mime_type")),
+                "filename": _str(file.get("file_name")),
+            })
+            break  # a message carries at most one of these
+    return media
+
+
+def _name(user: dict[str, Any]) -> str:
+    full_name = " ".join(part for part in (_str(user.get("first_name")), _str(user.get("last_name"))) if part)
+    return full_name or _str(user.get("username"))
+
+
+def _subject(text: str) -> str:
+    """The first non-blank line, so a ticket opened from chat still has a title."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:_SUBJECT_LENGTH]
+    return ""
+
+
+def _from_epoch(value: Any, now: datetime) -> datetime:
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            pass
+    return now.astimezone(timezone.utc)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise BadWebhook(f"body is not valid JSON: {type(error).__name__}") from None
+    if not isinstance(payload, dict):
+        raise BadWebhook("body is not a JSON object")
+    return payload
+
+
+def _header(request: WebhookRequest, name: str) -> str:
+    value = request.headers.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _id(value: Any) -> str:
+    """Telegram ids are integers (up to 52 bits); as text for keys and routes."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else ""
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,116 @@
+"""The web-chat widget: signed, expiring session tokens instead of platform signatures.
+
+``POST /webchat/sessions`` issues a token (HMAC-SHA256 over the session
+claims with ``WEBCHAT_SECRET``); every message carries it. A visitor who gives
+an email is recognised as the same customer as their email tickets.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets as token_source
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.channels.webhook import (
+    BadWebhook,
+    Secrets,
+    Unauthenticated,
+    UnsupportedMediaType,
+    WebhookReply,
+    WebhookRequest,
+    require,
+)
+
+SESSION_HOURS = 24
+MAX_TEXT_CHARS = 4_000
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BadWebhook(f"body is not valid JSON: {err}") from err
+    if not isinstance(document, dict):
+        raise BadWebhook("body must be a JSON object")
+    return document
+
+
+def issue_session(body: bytes, secrets: Secrets, now: datetime) -> dict[str, Any]:
+    """A new chat session for a visitor, with an optional name and email."""
+    secret = require(secrets, "WEBCHAT_SECRET").encode()
+    document = _json_object(body)
+    unknown = set(document) - {"name", "email"}
+    if unknown:
+        raise BadWebhook(f"unknown field(s): {', '.join(sorted(unknown))}")
+    name, email = document.get("name") or "", document.get("email") or ""
+    if not isinstance(name, str) or len(name) > 120:
+        raise BadWebhook("name must be a string of at most 120 characters")
+    if not isinstance(email, str) or (email and not _EMAIL.match(email)):
+        raise BadWebhook("email is not a valid address")
+    expires = now + timedelta(hours=SESSION_HOURS)
+    claims = {"sid": "ws-" + token_source.token_hex(10), "name": name, "email": email.lower(),
+              "exp": int(expires.timestamp())}
+    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    signature = _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
+    return {"session_token": f"{payload}.{signature}", "session_id": claims["sid"], "expires_at": expires.isoformat()}
+
+
+def verify_session(token: str, secret: bytes, now: datetime) -> dict[str, Any]:
+    payload, _, signature = (token or "").partition(".")
+    expected = _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
+    if not payload or not hmac.compare_digest(signature.encode(), expected.encode()):
+        raise Unauthenticated("session token is missing or forged")
+    claims = json.loads(_unb64(payload))
+    if int(claims["exp"]) < now.timestamp():
+        raise Unauthenticated("session token has expired; start a new session")
+    return claims
+
+
+def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookReply:
+    secret = require(secrets, "WEBCHAT_SECRET").encode()
+    if not request.headers.get("content-type", "").lower().startswith("application/json"):
+        raise UnsupportedMediaType("web chat messages are application/json")
+    document = _json_object(request.body)
+    claims = verify_session(str(document.get("session_token") or _bearer(request)), secret, now)
+    text, message_id = document.get("text"), document.get("message_id")
+    if not isinstance(text, str) or not text.strip():
+        raise BadWebhook("text must be a non-empty string")
+    if len(text) > MAX_TEXT_CHARS:
+        raise BadWebhook(f"text is longer than {MAX_TEXT_CHARS} characters")
+    if not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id):
+        raise BadWebhook("message_id must be 8-64 characters of [A-Za-z0-9._:-], unique per message")
+    session = claims["sid"]
+    sender = Identity("email", claims["email"]) if claims.get("email") else Identity("webchat", session)
+    message = InboundMessage(
+        channel="webchat",
+        external_id=f"{session}:{message_id}",
+        received_at=now,
+        sender=sender,
+        sender_name=claims.get("name") or "",
+        subject=text.strip().splitlines()[0][:80],
+        text=text,
+        reply_text=text,
+        conversation_key=f"webchat:{session}",
+        reply_route={"provider": "webchat", "session": session},
+    )
+    return WebhookReply(status=202, body=json.dumps({"accepted": True, "message_id": message_id}), messages=[message])
+
+
+def _bearer(request: WebhookRequest) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" else ""

@@ -1,0 +1,92 @@
+"""One small HTTP client for every platform's send API: timeouts, bounded retries, clear failures.
+
+Retries 429 and 5xx with exponential backoff, honouring ``Retry-After`` (RFC
+9110 §10.2.3) up to a cap, because a Lambda must not sleep past its timeout.
+Any other 4xx is permanent: retrying cannot fix a bad token or a blocked user.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+CONNECT_TIMEOUT = 3.05
+READ_TIMEOUT = 10
+MAX_ATTEMPTS = 3
+MAX_WAIT_SECONDS = 20
+
+
+class DeliveryError(Exception):
+    """The platform did not take the message."""
+
+    permanent = False
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PermanentDeliveryError(DeliveryError):
+    permanent = True
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    status: int
+    body: Any  # parsed JSON when the platform answered JSON, else text
+
+
+_session: Any = None
+sleep: Callable[[float], None] = time.sleep  # replaced in tests
+
+
+def request(method: str, url: str, *, platform: str, **kwargs: Any) -> HttpResult:
+    import requests
+
+    global _session
+    if _session is None:
+        _session = requests.Session()
+    wait = 1.0
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            response = _session.request(method, url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **kwargs)
+        except requests.RequestException as err:
+            if attempt == MAX_ATTEMPTS:
+                raise DeliveryError(f"{platform}: {type(err).__name__}: {err}") from err
+            sleep(wait)
+            wait *= 2
+            continue
+        body = _body(response)
+        if response.status_code < 400:
+            return HttpResult(response.status_code, body)
+        if response.status_code == 429 or response.status_code >= 500:
+            if attempt == MAX_ATTEMPTS:
+                raise DeliveryError(f"{platform}: HTTP {response.status_code} after {attempt} attempts: {body}")
+            sleep(min(_retry_after(response) or wait, MAX_WAIT_SECONDS))
+            wait *= 2
+            continue
+        raise PermanentDeliveryError(f"{platform}: HTTP {response.status_code}: {body}")
+    raise AssertionError("unreachable")
+
+
+def _body(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:500]
+
+
+def _retry_after(response: Any) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None

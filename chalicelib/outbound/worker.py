@@ -1,0 +1,112 @@
+"""The ``send_outbound`` SQS consumer: deliver replies through the ticket's channel.
+
+Each record names a ticket and the text; the route comes from the ticket (what
+the customer's own message told us). A reply already delivered is not sent
+again (SQS delivers at least once). A permanent failure (4xx, outside a
+platform's messaging window) is recorded on the ticket and parked with its
+reason; a transient one is retried by SQS and parked on the last receive.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib import clock, config
+from chalicelib.observability import count, logger
+
+_processor = None
+
+
+def process_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+
+    global _processor
+    if _processor is None:
+        _processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    return process_partial_response(event=event, record_handler=_handle, processor=_processor, context=context)
+
+
+def _handle(record: Any) -> None:
+    from chalicelib.outbound.http import DeliveryError
+    from chalicelib.pipeline import queue
+
+    try:
+        reply = json.loads(record.body)
+        if not isinstance(reply, dict) or reply.get("kind") != "reply":
+            raise ValueError("not a reply")
+        logger.set_correlation_id(reply["ticket_id"])
+        deliver(reply)
+    except (ValueError, KeyError, TypeError) as err:
+        queue.park(record.body, f"unusable outbound message: {err!r}", source="send_outbound",
+                   group=record.attributes.message_group_id or "parked", dlq_setting="OUTBOUND_DLQ")
+    except DeliveryError as err:
+        receives = int(record.attributes.approximate_receive_count or 1)
+        if err.permanent or receives >= config.int_setting("INBOUND_MAX_RECEIVES"):
+            _record_failure(reply, err.reason)
+            queue.park(reply, err.reason, source="send_outbound",
+                       group=record.attributes.message_group_id or "parked", dlq_setting="OUTBOUND_DLQ")
+            count("RepliesUndeliverable", channel=reply.get("channel", "unknown"))
+            return
+        raise
+
+
+def deliver(reply: dict[str, Any]) -> None:
+    from chalicelib.outbound import platforms
+    from chalicelib.outbound.http import PermanentDeliveryError
+    from chalicelib.storage import repository
+    from chalicelib.storage.models import MessageModel, TicketModel
+
+    ticket = repository.get_ticket(reply["ticket_id"])
+    if ticket is None:
+        raise PermanentDeliveryError(f"ticket {reply['ticket_id']} does not exist")
+    is_ack = reply["purpose"] == "acknowledgement"
+    if is_ack and (ticket.acknowledgement is None or ticket.acknowledgement.status != "pending"):
+        logger.info("acknowledgement already delivered; not sending again")
+        return
+    route = (ticket.reply_routes or {}).get(reply["channel"])
+    if not route:
+        raise PermanentDeliveryError(f"ticket has no reply route for channel {reply['channel']!r}")
+    now = clock.now()
+    last_inbound = clock.parse_iso(route["last_inbound_at"]) if route.get("last_inbound_at") else None
+    platform_id = platforms.deliver(route, reply["text"], now, last_inbound)
+
+    writes = repository.Writes()
+    writes.save(
+        MessageModel(
+            ticket.ticket_id,
+            f"{clock.iso(now)}#{reply['key']}",
+            message_key=reply["key"],
+            direction="outbound",
+            kind="acknowledgement" if is_ack else "agent",
+            channel=reply["channel"],
+            sender="desk",
+            recipients=[route.get("to") or route.get("recipient") or route.get("chat_id") or route.get("channel") or ""],
+            text=reply["text"],
+            message_id=platform_id or None,
+            created_at=clock.iso(now),
+        )
+    )
+    if is_ack:
+        writes.update(
+            TicketModel(ticket.ticket_id),
+            [TicketModel.acknowledgement.status.set("sent"), TicketModel.acknowledgement.sent_at.set(clock.iso(now)),
+             TicketModel.acknowledgement.provider_message_id.set(platform_id)],
+            TicketModel.acknowledgement.status == "pending",
+            version_check=False,
+        )
+    repository.commit(writes)
+    count("AutoRepliesSent" if is_ack else "RepliesSent", channel=reply["channel"])
+
+
+def _record_failure(reply: dict[str, Any], reason: str) -> None:
+    from chalicelib.storage.models import TicketModel
+
+    failure = {"at": clock.iso(clock.now()), "channel": reply.get("channel", ""), "reason": reason[:500]}
+    try:
+        TicketModel(reply["ticket_id"]).update(
+            actions=[TicketModel.delivery_failures.set((TicketModel.delivery_failures | []).append([failure]))],
+            condition=TicketModel.ticket_id.exists(),
+            add_version_condition=False,
+        )
+    except Exception:  # recording is best effort; the DLQ keeps the reason either way
+        logger.exception("could not record the delivery failure on the ticket")
