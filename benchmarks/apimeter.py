@@ -95,6 +95,8 @@ class Invocation:
     scope: Scope
     kind: str | None = None  # the corpus kind, for ses_inbound (one mail per invocation)
     ses_message_id: str | None = None
+    error: str | None = None  # what the invocation raised, if it did
+    failed_records: int = 0  # batchItemFailures it reported
 
     @property
     def own(self) -> float:
@@ -162,13 +164,21 @@ class DeskProbe:
             ses_id = ((records[0].get("ses") or {}).get("mail") or {}).get("messageId")
         scope = self.meter.open()
         started = time.perf_counter()
+        error, failures = None, 0
         try:
-            return self._invoke(function_name, event)
+            payload = self._invoke(function_name, event)
+            if isinstance(payload, dict):
+                failures = len(payload.get("batchItemFailures") or [])
+            return payload
+        except BaseException as err:
+            error = repr(err)[:300]
+            raise
         finally:
             wall = time.perf_counter() - started
             self.meter.close(scope)
             kind = self.current_kind if function_name == "ses_inbound" else None
-            self.invocations.append(Invocation(function_name, max(1, len(records)), wall, scope, kind, ses_id))
+            self.invocations.append(Invocation(function_name, max(1, len(records)), wall, scope, kind, ses_id,
+                                               error, failures))
 
     def _timed_handle(self, record: Any) -> Any:
         scope = self.meter.open()

@@ -425,9 +425,15 @@ def _print_throughput(run: Throughput, info: CorpusInfo, summary: dict[str, str]
     table("Read back from moto after the run", ["", "found", "expected"], rows,
           note=("joined by: " + ", ".join(f"{k} {v}" for k, v in joined.most_common()) + "\n"
                 "ticket acknowledgements: " + ", ".join(f"{k} {v}" for k, v in acks.most_common())))
-    if run.dead:
-        for letter in run.dead[:5]:
-            print(f"  dead letter: {letter.get('reason')}")
+    by_function = Counter(i.function for i in run.invocations)
+    errors = Counter(f"{i.function}: {i.error}" for i in run.invocations if i.error)
+    item_failures = sum(i.failed_records for i in run.invocations)
+    print("\n  invocations: " + ", ".join(f"{name} {n}" for name, n in by_function.most_common())
+          + f"; raised: {sum(errors.values())}; batchItemFailures reported: {item_failures}")
+    for error, n in errors.most_common(3):
+        print(f"    {n}x {error}")
+    for reason, n in Counter(str(letter.get("reason"))[:160] for letter in run.dead).most_common(3):
+        print(f"  dead letter ({n}x): {reason}")
 
     first, last = run.chunk_walls[0], run.chunk_walls[-2] if len(run.chunk_walls) > 2 else run.chunk_walls[-1]
     print(f"\n  end-to-end ms/msg by chunk of {PUMP_EVERY}: first {ms(first[1] / first[0])}, "

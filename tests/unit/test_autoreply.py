@@ -193,6 +193,9 @@ def test_own_addresses_may_be_any_iterable_and_plus_addressed():
         "sender is one of our own addresses"
     )
     assert auto_reply_reason(mail(sender="desk@relaydesk.example"), []) is None
+    assert auto_reply_reason(mail(sender="desk@relaydesk.example"), "desk@relaydesk.example") == (
+        "sender is one of our own addresses"
+    )
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,8 @@ Check = Callable[[ParsedEmail, frozenset[str]], "str | None"]
 
 def auto_reply_reason(mail: ParsedEmail, own_addresses: Iterable[str]) -> str | None:
     """The first reason the mail looks machine-sent, or None when a person wrote it."""
+    if isinstance(own_addresses, str):  # one address, not its characters
+        own_addresses = [own_addresses]
     own = frozenset(_normalise(address) for address in own_addresses if address and "@" in address)
     for check in CHECKS:
         reason = check(mail, own)

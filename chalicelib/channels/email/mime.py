@@ -5,8 +5,8 @@ broken, base64 is truncated. The standard ``email`` package already copes with
 most of that (``policy.default`` records defects instead of raising), so this
 module only adds what a help desk needs on top:
 
-* a charset fallback that never raises (declared, then UTF-8, then Latin-1), and
-  a readable note in ``defects`` each time it was needed;
+* a charset fallback that never raises (declared, then UTF-8 if the bytes are
+  mostly UTF-8, else Latin-1), and a readable note in ``defects`` each time;
 * one walk over the MIME tree that splits body text from attachments;
 * the *new* part of a reply (quoted history and signature removed), so agents
   and triage read what the customer just wrote;
