@@ -22,7 +22,7 @@ from typing import Any, Callable
 __all__ = ["ApiMeter", "DeskProbe", "Invocation", "RecordRun", "Scope"]
 
 
-@dataclass
+@dataclass(eq=False)  # scopes are closed by identity: two empty scopes must not compare equal
 class Scope:
     """Calls (``service.Operation`` → count) and seconds spent inside them, for one unit of work."""
 
@@ -84,7 +84,10 @@ class ApiMeter:
         return scope
 
     def close(self, scope: Scope) -> None:
-        self._stack.remove(scope)
+        for index in range(len(self._stack) - 1, -1, -1):
+            if self._stack[index] is scope:
+                del self._stack[index]
+                return
 
 
 @dataclass

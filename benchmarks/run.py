@@ -114,8 +114,9 @@ def _looks_numeric(text: str) -> bool:
     return bool(_NUMERIC.match(text.strip()))
 
 
-def section(number: int | str, title: str) -> None:
-    print(f"\n{'=' * 100}\n{number}. {title}\n{'=' * 100}", flush=True)
+def section(number: int | None, title: str) -> None:
+    heading = f"{number}. {title}" if number is not None else title
+    print(f"\n{'=' * 100}\n{heading}\n{'=' * 100}", flush=True)
 
 
 # --- 1. cold import ----------------------------------------------------------------------
@@ -224,9 +225,9 @@ def build_corpus(plan: Plan, summary: dict[str, str]) -> CorpusInfo:
     encoded_subjects = 0
     for _, raw in items:
         head, _, _ = raw.partition(b"\r\n\r\n")
-        for charset in set(re.findall(rb'charset="?([\w-]+)"?', raw[:200_000], re.I)):
+        for charset in set(re.findall(rb'^Content-Type:[^\r\n]*charset="?([\w-]+)', raw[:200_000], re.I | re.M)):
             charsets[charset.decode().lower()] += 1
-        for cte in set(re.findall(rb"Content-Transfer-Encoding: ([\w-]+)", raw[:200_000], re.I)):
+        for cte in set(re.findall(rb"^Content-Transfer-Encoding: ([\w-]+)", raw[:200_000], re.I | re.M)):
             transfer[cte.decode().lower()] += 1
         if re.search(rb"^Subject: [^\r\n]*=\?", head, re.M):
             encoded_subjects += 1
@@ -403,7 +404,7 @@ def _print_throughput(run: Throughput, info: CorpusInfo, summary: dict[str, str]
             right += 1
         else:
             wrong += 1
-    acks = Counter()
+    acks: Counter = Counter()
     for ticket in run.tickets:
         ack = ticket.get("acknowledgement") or {}
         status = ack.get("status", "none")
@@ -417,12 +418,12 @@ def _print_throughput(run: Throughput, info: CorpusInfo, summary: dict[str, str]
         ["replies threaded (joined an existing ticket)", threaded, corpus_threading],
         ["  ... to the ticket of the message they answer", right, corpus_threading],
         ["  ... to another ticket / not stored", f"{wrong} / {missing}", "0 / 0"],
-        ["acknowledgements sent (read back from SES)", run.sent, None],
+        ["acknowledgements sent (read back from SES)", run.sent, acks.get("sent", 0)],
         ["dead letters", len(run.dead), 0],
         ["pipeline records that raised (retried)", failed, 0],
         ["DynamoDB Scan calls by the app", scans, 0],
     ]
-    table("Read back from moto after the run", ["", "found", "expected"], rows,
+    table("Read back from moto after the run", ["", "found", "expected (acks: tickets marked sent)"], rows,
           note=("joined by: " + ", ".join(f"{k} {v}" for k, v in joined.most_common()) + "\n"
                 "ticket acknowledgements: " + ", ".join(f"{k} {v}" for k, v in acks.most_common())))
     by_function = Counter(i.function for i in run.invocations)
@@ -726,7 +727,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         meter.uninstall()
 
-    section("", "Summary")
+    section(None, "Summary")
     for key in ("import", "corpus", "throughput", "calls", "own_time", "moto", "table_size"):
         if key in summary:
             print(f"  {key:<11} {summary[key]}")

@@ -215,4 +215,4 @@ def _str(value: Any) -> str:
 
 def _label(value: Any) -> str:
     """A payload value for a log line: short, whatever its type."""
-    return repr(value)[:40]
+    return repr(value)[:100]

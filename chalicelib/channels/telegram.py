@@ -102,7 +102,7 @@ def _to_message(message: dict[str, Any], external_id: str, bot_id: str, now: dat
         subject=_subject(text),
         text=text,
         reply_text=text,
-        conversation_key=f"telegram:{chat_id}",
+        conversation_key=f"telegram:{bot_id}:{chat_id}" if bot_id else f"telegram:{chat_id}",
         reply_route=route,
         media=_media(message),
     )

@@ -36,9 +36,9 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 _REQUIRED_FIELDS = ("MessageSid", "From", "To")
 _MAX_MEDIA = 10  # Twilio's limit per message; NumMedia above it is not trusted to size a loop
 _SUBJECT_LENGTH = 80
-# Address prefixes Twilio puts on non-SMS senders ("whatsapp:+14155550100"), and the identity kind
-# of the address behind them. Unknown prefixes keep their own name as channel and identity kind.
-_PHONE_PREFIXES = ("whatsapp", "rcs", "mms")
+# Twilio prefixes non-SMS addresses with their channel ("whatsapp:+14155550100"). Behind these
+# prefixes is a phone number; other prefixes ("messenger:<psid>") name the identity kind themselves.
+_PHONE_PREFIXES = ("whatsapp", "rcs")
 
 _Fields = dict[str, list[str]]
 
@@ -82,8 +82,8 @@ def _verify_signature(request: WebhookRequest, fields: _Fields, auth_token: str)
 
 
 def _signed_url_forms(url: str) -> list[str]:
-    """The URL as given, then with and without its default port: Twilio's SDKs accept all three
-    because Twilio has signed some webhooks with the port (":443") and some without."""
+    """The URL as given, without its port, and with the scheme's default port when it has none:
+    Twilio has signed some webhooks with the port (":443") and some without, so its SDKs accept both."""
     forms = [url]
     try:
         parts = urlsplit(url)

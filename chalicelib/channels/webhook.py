@@ -1,6 +1,6 @@
 """What every chat-platform adapter receives and returns, independent of Chalice.
 
-An adapter is a module with ``handle(request, secrets) -> WebhookReply``: it
+An adapter is a module with ``handle(request, secrets, now) -> WebhookReply``: it
 authenticates the request exactly as its platform specifies, parses the body
 into ``InboundMessage``s and says what to answer. It makes no AWS call; the
 route enqueues the messages (one SQS call) so the webhook answers fast.

@@ -30,7 +30,11 @@ def request(body: bytes, *, secret: str = SECRET, at: datetime = NOW, headers: d
     """A request as Slack sends it, signed by the official SDK's signature code."""
     timestamp = str(int(at.timestamp()))
     signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-    signed = {"content-type": "application/json", "x-slack-request-timestamp": timestamp, "x-slack-signature": signature}
+    signed = {
+        "content-type": "application/json",
+        "x-slack-request-timestamp": timestamp,
+        "x-slack-signature": signature,
+    }
     return WebhookRequest("POST", "https://desk.example/webhooks/slack", {**signed, **(headers or {})}, {}, body)
 
 
@@ -88,11 +92,9 @@ def test_url_verification_echoes_the_challenge_once_signed():
 def test_retried_delivery_is_the_same_message_for_downstream_dedup():
     body = fixture("message_im.json")
     first = slack.handle(request(body), secrets(), NOW).messages
-    retry = slack.handle(
-        request(body, at=NOW + timedelta(minutes=1), headers={"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"}),
-        secrets(),
-        NOW + timedelta(minutes=1),
-    ).messages
+    retry_headers = {"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"}
+    later = NOW + timedelta(minutes=1)
+    retry = slack.handle(request(body, at=later, headers=retry_headers), secrets(), later).messages
 
     assert [m.dedup_key for m in retry] == [m.dedup_key for m in first] == ["in:slack:Ev0HELP0001"]
 
@@ -184,14 +186,15 @@ def test_signature_made_with_another_secret_is_refused():
 
 
 def test_unconfigured_secret_is_checked_before_anything_else():
-    oversized_and_unsigned = WebhookRequest("POST", "https://desk.example/webhooks/slack", {}, {}, b"x" * (MAX_BODY_BYTES + 1))
+    oversized_and_unsigned = WebhookRequest("POST", "https://desk.example/", {}, {}, b"x" * (MAX_BODY_BYTES + 1))
 
     assert refused(oversized_and_unsigned, {}.get).status == 503
 
 
 def test_oversized_body_wrong_content_type_and_bad_json_are_refused():
     assert refused(request(b" " * (MAX_BODY_BYTES + 1))).status == 413
-    assert refused(request(fixture("message_im.json"), headers={"content-type": "application/x-www-form-urlencoded"})).status == 415
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    assert refused(request(fixture("message_im.json"), headers=form)).status == 415
     assert refused(request(b'{"type": "event_callback", "event": ')).status == 400  # truncated
     assert refused(request(b'["not", "an", "object"]')).status == 400
 

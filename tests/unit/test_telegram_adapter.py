@@ -1,0 +1,210 @@
+"""Telegram adapter: the setWebhook secret token, and Update objects shaped like the Bot API's."""
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chalicelib.channels import telegram
+from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.channels.webhook import MAX_BODY_BYTES, WebhookError, WebhookRequest
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "webhooks" / "telegram"
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc)
+TOKEN = "relay-desk_webhook-Secret-42"  # setWebhook allows A-Z, a-z, 0-9, _ and -
+BOT_TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+FAST = settings(max_examples=150, deadline=None)
+
+
+def secrets(**extra):
+    return {"TELEGRAM_SECRET_TOKEN": TOKEN, **extra}.get
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def update(body: bytes, *, token: str | None = TOKEN, content_type: str = "application/json") -> WebhookRequest:
+    headers = {"content-type": content_type}
+    if token is not None:
+        headers["x-telegram-bot-api-secret-token"] = token
+    return WebhookRequest("POST", "https://desk.example/webhooks/telegram", headers, {}, body)
+
+
+def refused(req: WebhookRequest, secrets_=None) -> WebhookError:
+    with pytest.raises(WebhookError) as raised:
+        telegram.handle(req, secrets_ or secrets(), NOW)
+    return raised.value
+
+
+def test_text_message():
+    reply = telegram.handle(update(fixture("text.json")), secrets(), NOW)
+
+    assert reply.skipped == []
+    [message] = reply.messages
+    assert message.channel == "telegram"
+    assert message.external_id == "918273645"
+    assert message.sender == Identity("telegram", "5012345678")
+    assert message.sender_name == "Ana Lima"
+    assert message.text == message.reply_text == "/start\nMy subscription renewal failed twice today"
+    assert message.subject == "/start"
+    assert message.received_at == datetime(2026, 11, 23, 9, 29, tzinfo=timezone.utc)
+    assert message.conversation_key == "telegram:5012345678"
+    assert message.reply_route == {"provider": "telegram", "chat_id": "5012345678"}
+    assert message.media == []
+    assert InboundMessage.from_dict(json.loads(json.dumps(message.to_dict()))) == message
+
+
+def test_update_id_is_prefixed_with_the_bot_id_so_two_bots_never_collide():
+    [message] = telegram.handle(update(fixture("text.json")), secrets(TELEGRAM_BOT_TOKEN=BOT_TOKEN), NOW).messages
+
+    assert message.external_id == "7012345678:918273645"
+    assert message.reply_route == {"provider": "telegram", "chat_id": "5012345678", "bot_id": "7012345678"}
+
+
+def test_a_malformed_bot_token_never_leaks_into_ids():
+    no_bot_id = secrets(TELEGRAM_BOT_TOKEN="AAHdqTcvCH1vGWJx")
+
+    [message] = telegram.handle(update(fixture("text.json")), no_bot_id, NOW).messages
+
+    assert message.external_id == "918273645" and "bot_id" not in message.reply_route
+
+
+def test_photo_keeps_the_largest_size_and_the_caption():
+    [message] = telegram.handle(update(fixture("photo.json")), secrets(), NOW).messages
+
+    assert message.text == "The error screen I get"
+    assert message.sender_name == "Ana"
+    assert message.media == [{"kind": "image", "ref": "AgACAgQAAxkBAAIEsmXlarge", "content_type": "", "filename": ""}]
+
+
+def test_voice_note_is_audio():
+    [message] = telegram.handle(update(fixture("voice.json")), secrets(), NOW).messages
+
+    assert message.text == "" and message.subject == ""
+    assert message.media == [
+        {"kind": "audio", "ref": "AwACAgQAAxkBAAIEs2Xvoice", "content_type": "audio/ogg", "filename": ""}
+    ]
+
+
+def test_document_in_a_group_is_one_conversation_per_chat():
+    [message] = telegram.handle(update(fixture("document.json")), secrets(), NOW).messages
+
+    assert message.text == "Charged twice, see lines 3 and 4"
+    assert message.media == [{"kind": "document", "ref": "BQACAgQAAxkBAAIEtGXdocument",
+                              "content_type": "application/pdf", "filename": "bank-statement.pdf"}]
+    assert message.conversation_key == "telegram:-1001987654321"
+    assert message.sender == Identity("telegram", "5012345678")
+
+
+def test_animation_is_one_video_not_also_a_document():
+    payload = json.loads(fixture("document.json"))
+    gif = {"file_id": "CgACAgQAAxkBanimation", "file_unique_id": "AgADanim", "mime_type": "video/mp4",
+           "file_name": "oops.mp4", "width": 320, "height": 240, "duration": 3}
+    payload["message"].update(animation=gif, document={**gif})
+
+    [message] = telegram.handle(update(json.dumps(payload).encode()), secrets(), NOW).messages
+
+    assert message.media == [{"kind": "video", "ref": "CgACAgQAAxkBanimation", "content_type": "video/mp4",
+                              "filename": "oops.mp4"}]
+
+
+def test_edited_messages_and_other_updates_are_skipped():
+    edited = telegram.handle(update(fixture("edited_message.json")), secrets(), NOW)
+    callback = telegram.handle(update(b'{"update_id": 7, "callback_query": {"id": "1", "data": "x"}}'), secrets(), NOW)
+
+    assert edited.messages == [] and edited.skipped == ["telegram update 918273649: edited_message is not handled"]
+    assert callback.skipped == ["telegram update 7: callback_query is not handled"]
+
+
+def test_messages_from_bots_and_channels_are_skipped():
+    from_bot = json.loads(fixture("text.json"))
+    from_bot["message"]["from"]["is_bot"] = True
+    channel_post = json.loads(fixture("text.json"))
+    del channel_post["message"]["from"]
+
+    assert telegram.handle(update(json.dumps(from_bot).encode()), secrets(), NOW).skipped == [
+        "telegram update 918273645: message sent by a bot"
+    ]
+    assert telegram.handle(update(json.dumps(channel_post).encode()), secrets(), NOW).skipped == [
+        "telegram update 918273645: message without a sending user"
+    ]
+
+
+@pytest.mark.parametrize("token", [None, "", "relay-desk_webhook-Secret-43", TOKEN + " ", TOKEN.lower()])
+def test_missing_or_wrong_secret_token_is_refused(token):
+    assert refused(update(fixture("text.json"), token=token)).status == 401
+
+
+def test_unconfigured_secret_token_is_checked_before_anything_else():
+    unsigned_and_oversized = update(b"x" * (MAX_BODY_BYTES + 1), token=None, content_type="text/plain")
+
+    assert refused(unsigned_and_oversized, {"TELEGRAM_BOT_TOKEN": BOT_TOKEN}.get).status == 503
+
+
+def test_oversized_wrong_type_bad_json_and_non_updates_are_refused():
+    assert refused(update(b" " * (MAX_BODY_BYTES + 1))).status == 413
+    assert refused(update(fixture("text.json"), content_type="multipart/form-data")).status == 415
+    assert refused(update(b'{"update_id": 918273645, "message": {')).status == 400
+    assert refused(update(b'{"message": {"text": "no update id"}}')).status == 400
+    assert refused(update(b'{"update_id": true}')).status == 400
+
+
+# --- properties -------------------------------------------------------------------------------
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@st.composite
+def mutations(draw, value):
+    """The value with any part kept (mostly), dropped or replaced by other JSON: shapes a parser must survive."""
+    if draw(st.integers(0, 19)) == 0:
+        return draw(JSON)
+    if isinstance(value, dict):
+        return {key: draw(mutations(item)) for key, item in value.items() if draw(st.integers(0, 19)) != 0}
+    if isinstance(value, list):
+        return [draw(mutations(item)) for item in value]
+    return value
+
+
+UPDATES = st.sampled_from(sorted(FIXTURES.glob("*.json"))).flatmap(
+    lambda path: mutations(json.loads(path.read_bytes()))
+)
+
+
+@FAST
+@given(payload=UPDATES, bot_token=st.sampled_from([None, BOT_TOKEN, "garbage"]))
+def test_any_authentic_update_gives_a_reply_or_a_webhook_error(payload, bot_token):
+    try:
+        reply = telegram.handle(update(json.dumps(payload).encode()), secrets(TELEGRAM_BOT_TOKEN=bot_token), NOW)
+    except WebhookError as error:
+        assert error.status == 400
+        return
+    assert len(reply.messages) + len(reply.skipped) == 1  # one update, one outcome
+    for message in reply.messages:
+        assert message.external_id.split(":")[-1] == str(payload["update_id"])
+        assert message.sender.kind == "telegram" and message.sender.value
+        assert message.received_at.tzinfo is not None and len(message.subject) <= 80
+        bot, chat = message.reply_route.get("bot_id"), message.reply_route["chat_id"]
+        assert message.conversation_key == (f"telegram:{bot}:{chat}" if bot else f"telegram:{chat}")
+        assert all(isinstance(v, str) for v in message.reply_route.values())
+        assert all(isinstance(v, str) and ref["ref"] for ref in message.media for v in ref.values())
+        assert "AAHdqTcv" not in json.dumps(message.to_dict())  # the bot token's secret part
+
+
+@FAST
+@given(token=st.text(max_size=80), body=st.binary(max_size=200))
+def test_only_the_exact_secret_token_is_accepted(token, body):
+    try:
+        telegram.handle(update(body, token=token), secrets(), NOW)
+    except WebhookError as error:
+        assert error.status == (400 if token == TOKEN else 401)
+    else:
+        assert token == TOKEN
