@@ -61,7 +61,8 @@ def message_view(message: Any) -> dict[str, Any]:
         "html": message.html,
         "body_s3_key": message.body_s3_key,
         "attachments": [
-            {"filename": a.filename, "content_type": a.content_type, "size": int(a.size), "s3_key": a.s3_key}
+            {"filename": a.filename, "content_type": a.content_type, "size": int(a.size), "s3_key": a.s3_key,
+             "ref": a.ref}
             for a in message.attachments or []
         ],
         "message_id": message.message_id,

@@ -30,7 +30,8 @@ class AttachmentRef:
     filename: str
     content_type: str
     size: int
-    s3_key: str
+    s3_key: str  # "" when the platform would not let us fetch the content
+    ref: str = ""  # the platform's own media id or URL
 
 
 @dataclass

@@ -41,7 +41,8 @@ _session: Any = None
 sleep: Callable[[float], None] = time.sleep  # replaced in tests
 
 
-def request(method: str, url: str, *, platform: str, **kwargs: Any) -> HttpResult:
+def request(method: str, url: str, *, platform: str, raw: bool = False, **kwargs: Any) -> HttpResult:
+    """``raw=True`` returns the body as bytes (media downloads) instead of parsed JSON."""
     import requests
 
     global _session
@@ -57,7 +58,7 @@ def request(method: str, url: str, *, platform: str, **kwargs: Any) -> HttpResul
             sleep(wait)
             wait *= 2
             continue
-        body = _body(response)
+        body = response.content if raw and response.status_code < 400 else _body(response)
         if response.status_code < 400:
             return HttpResult(response.status_code, body)
         if response.status_code == 429 or response.status_code >= 500:

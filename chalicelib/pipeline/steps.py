@@ -342,7 +342,8 @@ def _message_item(ctx: Context, ticket_id: str) -> MessageModel:
         html=html,
         body_s3_key=body_key,
         attachments=[
-            AttachmentInfo(filename=a.filename, content_type=a.content_type, size=a.size, s3_key=a.s3_key)
+            AttachmentInfo(filename=a.filename, content_type=a.content_type, size=a.size, s3_key=a.s3_key,
+                           ref=a.ref or None)
             for a in message.attachments
         ],
         message_id=message.message_id,

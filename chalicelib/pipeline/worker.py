@@ -76,9 +76,14 @@ def _to_message(envelope: dict[str, Any]) -> Any:
             from chalicelib.channels.email.intake import to_inbound_message
 
             return to_inbound_message(envelope)
-        return InboundMessage.from_dict(envelope["message"])
-    except (KeyError, TypeError) as err:
+        message = InboundMessage.from_dict(envelope["message"])
+    except (KeyError, TypeError, ValueError) as err:
         raise UnusableMessage(f"queue message lacks a field: {err!r}") from err
+    if message.media:
+        from chalicelib.channels.media import store_media
+
+        store_media(message)
+    return message
 
 
 def _group(record: Any) -> str:

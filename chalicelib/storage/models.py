@@ -98,7 +98,8 @@ class AttachmentInfo(MapAttribute):
     filename = UnicodeAttribute()
     content_type = UnicodeAttribute()
     size = NumberAttribute()
-    s3_key = UnicodeAttribute()
+    s3_key = UnicodeAttribute(default="")
+    ref = UnicodeAttribute(null=True)  # the platform's media id or URL
 
 
 class MessageModel(Model):
