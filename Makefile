@@ -16,6 +16,9 @@ demo: $(STAMP)  ## the main job on an embedded local AWS (moto): tickets, thread
 test: $(STAMP)  ## the whole suite, against moto
 	$(PY) -m pytest -n 2 -q
 
+local: $(STAMP)  ## webhooks on http://127.0.0.1:8000, queues pumped continuously, AWS in a moto server
+	POWERTOOLS_LOG_LEVEL=WARNING $(PY) -m chalicelib.local.serve
+
 bench: $(STAMP)  ## benchmarks (figures, not pass/fail)
 	POWERTOOLS_LOG_LEVEL=ERROR $(PY) benchmarks/run.py
 

@@ -74,7 +74,7 @@ print(json.dumps({"calls": calls, "connects": connects, "clients": clients, "err
 """
 
 _TIMED = r"""
-import sys, time
+import json, sys, time
 names = {names!r}
 failed = []
 started = time.perf_counter()
@@ -84,7 +84,7 @@ for name in names:
     except Exception:
         failed.append(name)
 elapsed = time.perf_counter() - started
-print(repr((elapsed, failed)))
+print(json.dumps([elapsed, failed]))
 """
 
 
@@ -212,7 +212,7 @@ def measure(project: Path, repeats: int = 9, env: dict[str, str] | None = None) 
     for round_ in range(repeats + 1):  # round 0 warms the page cache and .pyc files; not counted
         for variant in variants if round_ % 2 == 0 else reversed(variants):
             out, wall = _python(variant.code, project, env)
-            elapsed, failed = eval(out)  # noqa: S307 - our own subprocess printed a tuple literal
+            elapsed, failed = json.loads(out)
             if round_ == 0:
                 variant.failed = failed
                 continue

@@ -20,7 +20,6 @@ Sections:
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
@@ -62,8 +61,12 @@ class Plan:
 
 def _plan(args: argparse.Namespace) -> Plan:
     if args.quick:
-        return Plan(True, args.messages or 120, args.seed, 7, (100, 1000), 0.5, (100, 500), 10, 0, 2)
-    return Plan(False, args.messages or 1000, args.seed, 9, (100, 1000, 10000), None, (100, 2000), 30, 2, 3)
+        return Plan(quick=True, messages=args.messages or 120, seed=args.seed, import_repeats=7,
+                    moto_sizes=(100, 1000), moto_budget_s=0.5, table_sizes=(100, 500), tickets_per_size=10,
+                    stock_tickets_per_size=0, call_repeats=2)
+    return Plan(quick=False, messages=args.messages or 1000, seed=args.seed, import_repeats=9,
+                moto_sizes=(100, 1000, 10000), moto_budget_s=None, table_sizes=(100, 2000), tickets_per_size=30,
+                stock_tickets_per_size=2, call_repeats=3)
 
 
 # --- small statistics and tables ---------------------------------------------------
@@ -107,7 +110,7 @@ def table(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], *, n
             print(f"  {line}")
 
 
-_NUMERIC = re.compile(r"^[-+]?[\d,]*\.?\d+(?:[x×%]| ms| s| MB| KB)?$|^-$|^[\d.]+[x×]$")
+_NUMERIC = re.compile(r"^(?:[-+]?[\d,]*\.?\d+x?%?|-)$")  # 1,234.5  0.97x  12.5%  -
 
 
 def _looks_numeric(text: str) -> bool:
@@ -506,9 +509,8 @@ def bench_calls(plan: Plan, meter: ApiMeter, throughput: Throughput | None, summ
             return total
 
         cold = one(compose(sender="Cold Start <cold@calls.example>", message_id="<cold@calls.example>"))
-        warm_reply = one(compose(sender="Cold Start <cold@calls.example>", subject="Re: My order never arrived",
-                                 in_reply_to="<cold@calls.example>", references=["<cold@calls.example>"]))
-        del warm_reply
+        one(compose(sender="Cold Start <cold@calls.example>", subject="Re: My order never arrived",  # warm the
+                    in_reply_to="<cold@calls.example>", references=["<cold@calls.example>"]))  # reply path too
         for rep in range(plan.call_repeats):
             sender = f"Calls Customer {rep} <calls{rep}@calls.example>"
             root_id = f"<root{rep}@calls.example>"
@@ -609,6 +611,7 @@ def bench_table_size(plan: Plan, meter: ApiMeter, summary: dict[str, str]) -> No
     started = time.perf_counter()
     seed_tickets = 10
     rows, medians = [], {}
+    held: dict[int, int] = {}  # planned size → tickets the tables actually held
     counter = iter(range(10**9))
 
     def new_tickets(desk: Any, probe: DeskProbe, count: int) -> list[RecordRun]:
@@ -631,8 +634,9 @@ def bench_table_size(plan: Plan, meter: ApiMeter, summary: dict[str, str]) -> No
             _fill(ddb, templates, range(filled, filled + copies))
             filled += copies
             fill_seconds = time.perf_counter() - fill_started
-            items = sum(ddb.scan(TableName=name, Select="COUNT")["Count"] for name in templates)
-            tickets = ddb.scan(TableName=templates and _tickets_table(), Select="COUNT")["Count"]
+            items = sum(_count(ddb, name) for name in ddb.list_tables()["TableNames"])
+            tickets = _count(ddb, _tickets_table())
+            held[size] = tickets
             variants = [("patched (LocalDesk default)", plan.tickets_per_size)]
             if plan.stock_tickets_per_size:
                 variants.append(("stock moto", plan.stock_tickets_per_size))
@@ -657,7 +661,7 @@ def bench_table_size(plan: Plan, meter: ApiMeter, summary: dict[str, str]) -> No
                 "by the harness; then new tickets go through ses_inbound -> SQS -> process_inbound as usual."))
     small, large = plan.table_sizes[0], plan.table_sizes[-1]
     patched = medians[("patched (LocalDesk default)", large)] / medians[("patched (LocalDesk default)", small)]
-    line = f"{large:,} vs {small:,} tickets: patched {patched:.2f}x"
+    line = f"{held[large]:,} vs {held[small]:,} tickets: patched {patched:.2f}x"
     if plan.stock_tickets_per_size:
         stock = medians[("stock moto", large)] / medians[("stock moto", small)]
         line += f", stock moto {stock:.1f}x"
@@ -672,11 +676,32 @@ def _tickets_table() -> str:
     return config.setting("TICKETS_TABLE")
 
 
+def _count(ddb: Any, table_name: str) -> int:
+    """Items in a table (Scan pages stop at 1 MB, so follow LastEvaluatedKey)."""
+    total, start = 0, None
+    while True:
+        page = ddb.scan(TableName=table_name, Select="COUNT", **({"ExclusiveStartKey": start} if start else {}))
+        total += page["Count"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return total
+
+
+def _scan_all(ddb: Any, table_name: str) -> list[dict[str, Any]]:
+    items, start = [], None
+    while True:
+        page = ddb.scan(TableName=table_name, **({"ExclusiveStartKey": start} if start else {}))
+        items += page["Items"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items
+
+
 def _templates(ddb: Any) -> dict[str, tuple[list[str], list[dict[str, Any]]]]:
     """table → (key attribute names, its items): everything the seed tickets wrote."""
     templates = {}
     for name in ddb.list_tables()["TableNames"]:
-        items = ddb.scan(TableName=name)["Items"]
+        items = _scan_all(ddb, name)
         if items:
             keys = [k["AttributeName"] for k in ddb.describe_table(TableName=name)["Table"]["KeySchema"]]
             templates[name] = (keys, items)
