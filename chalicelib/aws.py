@@ -13,6 +13,7 @@ from typing import Any
 from chalicelib import config
 
 _clients: dict[str, Any] = {}
+_session: Any = None
 _lock = threading.Lock()
 
 
@@ -22,16 +23,21 @@ def client(service: str) -> Any:
         return cached
     with _lock:
         if service not in _clients:
-            import boto3  # heavy: imported only by the functions that call AWS
+            global _session
+            if _session is None:
+                import boto3  # heavy: imported only by the functions that call AWS
 
-            _clients[service] = boto3.session.Session().client(service, region_name=config.region())
+                _session = boto3.session.Session()  # one session: each new one reloads botocore's data
+            _clients[service] = _session.client(service, region_name=config.region())
         return _clients[service]
 
 
 def reset_clients() -> None:
     """Forget cached clients (boto3 and PynamoDB), e.g. when LocalDesk switches endpoint."""
+    global _session
     with _lock:
         _clients.clear()
+        _session = None
     from chalicelib.storage import models
 
     models.reset_connections()

@@ -64,6 +64,7 @@ def fixture(path: str) -> Any:
 
 def slack_message(*, event_id: str = "Ev0HELP0001", text: str | None = None, ts: str | None = None,
                   thread_ts: str | None = None) -> dict[str, Any]:
+    """``ts`` is Slack's message id and time ("1795426140.000200")."""
     envelope = fixture("slack/message_im.json")
     envelope["event_id"] = event_id
     if text is not None:
@@ -75,10 +76,14 @@ def slack_message(*, event_id: str = "Ev0HELP0001", text: str | None = None, ts:
     return envelope
 
 
-def whatsapp_text(*, message_id: str | None = None, text: str | None = None, phone: str | None = None) -> dict[str, Any]:
+def whatsapp_text(*, message_id: str | None = None, text: str | None = None, phone: str | None = None,
+                  at: int | None = None) -> dict[str, Any]:
+    """``at``: the message's Unix time (WhatsApp sends seconds, as a string)."""
     payload = fixture("whatsapp/text.json")
     value = payload["entry"][0]["changes"][0]["value"]
     message = value["messages"][0]
+    if at is not None:
+        message["timestamp"] = str(at)
     if message_id is not None:
         message["id"] = message_id
     if text is not None:
@@ -88,9 +93,13 @@ def whatsapp_text(*, message_id: str | None = None, text: str | None = None, pho
     return payload
 
 
-def messenger_text(*, mid: str | None = None, text: str | None = None) -> dict[str, Any]:
+def messenger_text(*, mid: str | None = None, text: str | None = None, at: int | None = None) -> dict[str, Any]:
+    """``at``: the event's Unix time (Messenger sends milliseconds)."""
     payload = fixture("messenger/text.json")
-    message = payload["entry"][0]["messaging"][0]["message"]
+    event = payload["entry"][0]["messaging"][0]
+    message = event["message"]
+    if at is not None:
+        event["timestamp"] = at * 1000
     if mid is not None:
         message["mid"] = mid
     if text is not None:
@@ -98,8 +107,11 @@ def messenger_text(*, mid: str | None = None, text: str | None = None) -> dict[s
     return payload
 
 
-def telegram_text(*, update_id: int | None = None, text: str | None = None) -> dict[str, Any]:
+def telegram_text(*, update_id: int | None = None, text: str | None = None, at: int | None = None) -> dict[str, Any]:
+    """``at``: the message's Unix time (Telegram's ``date``)."""
     update = fixture("telegram/text.json")
+    if at is not None:
+        update["message"]["date"] = at
     if update_id is not None:
         update["update_id"] = update_id
     if text is not None:
@@ -181,10 +193,6 @@ def post_webchat(desk: Any, session_token: str, text: str, *, message_id: str = 
 
 
 # --- reading what the platforms received -------------------------------------------------------
-
-
-def json_of(response: Any) -> Any:
-    return json.loads(response.body)
 
 
 def request_json(sent: dict[str, Any]) -> dict[str, Any]:

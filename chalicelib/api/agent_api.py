@@ -54,6 +54,6 @@ def get_ticket(request: Any, ticket_id: str) -> dict[str, Any]:
 def _limit(value: str | None) -> int:
     if value is None:
         return 25
-    if not value.isdigit() or not 1 <= int(value) <= _MAX_LIMIT:
+    if not (value.isascii() and value.isdigit() and len(value) <= 3) or not 1 <= int(value) <= _MAX_LIMIT:
         raise BadRequest(f"limit must be a whole number from 1 to {_MAX_LIMIT}")
     return int(value)

@@ -5,10 +5,7 @@ Scan); the hash comparison is constant-time.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
 from typing import Any
 
 from chalicelib import clock
@@ -19,11 +16,15 @@ ROLES = ("agent", "admin")
 
 
 def _hash(secret: str) -> str:
+    import hashlib  # with hmac and secrets, imported on use: app.py imports this module at cold start
+
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def issue_token(name: str, email: str, role: str = "agent") -> tuple[str, str]:
     """Create an agent and return ``(agent_id, token)``; the token is shown once, never stored."""
+    import secrets
+
     from chalicelib.storage.models import AgentModel
 
     if role not in ROLES:
@@ -43,6 +44,8 @@ def issue_token(name: str, email: str, role: str = "agent") -> tuple[str, str]:
 
 def authenticate(headers: Any) -> Any:
     """The agent behind ``Authorization: Bearer <token>``; Unauthorized otherwise."""
+    import hmac
+
     from pynamodb.exceptions import DoesNotExist
 
     from chalicelib.storage.models import AgentModel

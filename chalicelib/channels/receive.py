@@ -11,9 +11,13 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+from typing import TYPE_CHECKING
+
 from chalicelib import clock, secrets
-from chalicelib.channels.webhook import MAX_BODY_BYTES, PayloadTooLarge, WebhookError, WebhookReply, WebhookRequest
 from chalicelib.observability import count, logger
+
+if TYPE_CHECKING:
+    from chalicelib.channels.webhook import WebhookReply, WebhookRequest
 
 # platform → (adapter module, function)
 ADAPTERS: dict[str, tuple[str, str]] = {
@@ -28,6 +32,8 @@ ADAPTERS: dict[str, tuple[str, str]] = {
 
 def receive(platform: str, request: Any) -> Any:
     """Authenticate, parse and enqueue one webhook request; answer as the platform expects."""
+    from chalicelib.channels.webhook import WebhookError
+
     try:
         web_request = to_webhook_request(request, f"/webhooks/{platform}")
         module_name, function_name = ADAPTERS[platform]
@@ -54,6 +60,7 @@ def receive(platform: str, request: Any) -> Any:
 
 def webchat_session(request: Any) -> Any:
     from chalicelib.channels.webchat import issue_session
+    from chalicelib.channels.webhook import MAX_BODY_BYTES, PayloadTooLarge, WebhookError
 
     try:
         if len(request.raw_body or b"") > MAX_BODY_BYTES:
@@ -64,7 +71,9 @@ def webchat_session(request: Any) -> Any:
     return _response(json.dumps(session), 201, "application/json")
 
 
-def to_webhook_request(request: Any, path: str) -> WebhookRequest:
+def to_webhook_request(request: Any, path: str) -> "WebhookRequest":
+    from chalicelib.channels.webhook import MAX_BODY_BYTES, PayloadTooLarge, WebhookRequest
+
     body = request.raw_body or b""
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body is larger than {MAX_BODY_BYTES} bytes")

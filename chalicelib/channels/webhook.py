@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from chalicelib.channels.inbound import InboundMessage
+if TYPE_CHECKING:
+    from chalicelib.channels.inbound import InboundMessage
 
 MAX_BODY_BYTES = 256 * 1024  # above any platform's real payload; larger bodies are refused (413)
 
@@ -29,7 +31,7 @@ class WebhookReply:
     status: int = 200
     body: str = ""
     content_type: str = "application/json"
-    messages: list[InboundMessage] = field(default_factory=list)
+    messages: list["InboundMessage"] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # why events were not messages (logged)
 
 

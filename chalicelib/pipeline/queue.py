@@ -7,7 +7,6 @@ reason in their body so nobody has to dig through logs to learn why.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -27,13 +26,19 @@ def reset() -> None:
     _queue_urls.clear()
 
 
+def _sha256(text: str) -> str:
+    import hashlib  # on use: ses_inbound imports this module at every cold start
+
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()  # JSON allows lone surrogates
+
+
 def group_id(conversation_key: str) -> str:
     """A stable, opaque MessageGroupId (max 128 chars) that keeps addresses out of SQS metadata."""
-    return hashlib.sha256(conversation_key.encode()).hexdigest()[:40]
+    return _sha256(conversation_key)[:40]
 
 
 def _dedup_id(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()  # 64 chars ≤ SQS's 128
+    return _sha256(text)  # 64 chars ≤ SQS's 128
 
 
 def enqueue(envelope: dict[str, Any], *, conversation_key: str, dedup_key: str) -> None:

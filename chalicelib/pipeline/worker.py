@@ -77,7 +77,7 @@ def _to_message(envelope: dict[str, Any]) -> Any:
 
             return to_inbound_message(envelope)
         message = InboundMessage.from_dict(envelope["message"])
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise UnusableMessage(f"queue message lacks a field: {err!r}") from err
     if message.media:
         from chalicelib.channels.media import store_media

@@ -10,6 +10,7 @@ batch processor and the test client's ``os.environ`` swap, which one Lambda copy
 shares with another.
 """
 import multiprocessing
+import os
 import threading
 import time
 
@@ -83,9 +84,13 @@ def test_lambda_copies_with_their_own_number_blocks_never_hand_out_a_number_twic
     assert all(per_copy == sorted(per_copy) for per_copy in taken)
 
 
-def _lambda_copy(name, start, results, batch_size):
+def _lambda_copy(name, environment, start, results, batch_size):
     """One Lambda execution environment, in its own process: poll the inbound queue, invoke
     ``process_inbound`` through Chalice's test client, delete what succeeded."""
+    import os
+
+    os.environ.update(environment)  # the moto server's endpoint, the stage's settings
+
     from chalice.cli.factory import CLIFactory
     from chalice.test import Client
 
@@ -132,7 +137,7 @@ def test_thirty_mails_processed_by_four_lambda_copies_at_once_are_tickets_one_to
 
     context = multiprocessing.get_context("spawn")  # a fresh interpreter per copy, as Lambda gives
     start, results = context.Barrier(_CONTAINERS), context.Queue()
-    copies = [context.Process(target=_lambda_copy, args=(f"copy-{n}", start, results, 3)) for n in range(_CONTAINERS)]
+    copies = [context.Process(target=_lambda_copy, args=(f"copy-{n}", dict(os.environ), start, results, 3)) for n in range(_CONTAINERS)]
     for copy in copies:
         copy.start()
     outcomes = [results.get(timeout=120) for _ in copies]

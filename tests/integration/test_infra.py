@@ -132,19 +132,19 @@ def _boto(service: str) -> Any:
 
 
 @requires_chalice
-def test_process_inbound_reports_batch_item_failures(packaged: dict[str, Any]) -> None:
+@pytest.mark.parametrize("function_id, queue", [("ProcessInbound", "InboundQueue"), ("SendOutbound", "OutboundQueue")])
+def test_sqs_functions_report_batch_item_failures(packaged: dict[str, Any], function_id: str, queue: str) -> None:
     # Without ReportBatchItemFailures Lambda deletes the whole batch on return and
-    # the records process_inbound reports as failed are lost.
-    function = packaged["Resources"]["ProcessInbound"]
+    # the records the function reports as failed are lost.
+    function = packaged["Resources"][function_id]
     assert function["Type"] == "AWS::Serverless::Function"  # the override merged, not replaced
-    assert function["Properties"]["Handler"] == "app.process_inbound"
-    event = function["Properties"]["Events"]["ProcessInboundSqsEventSource"]
+    event = function["Properties"]["Events"][f"{function_id}SqsEventSource"]
     assert event["Type"] == "SQS"
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert event["Properties"]["BatchSize"] == 10
-    assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":relay-desk-inbound.fifo")
+    assert event["Properties"]["Queue"]["Fn::Sub"].endswith(".fifo")
     # The queue is named in a Fn::Sub, invisible to CloudFormation's ordering.
-    assert function["DependsOn"] == "InboundQueue"
+    assert function["DependsOn"] == queue
 
 
 @requires_chalice
@@ -179,7 +179,7 @@ def _allowed_actions(role: dict[str, Any]) -> list[str]:
 @requires_chalice
 def test_every_function_role_uses_policy_json_and_cannot_scan(packaged: dict[str, Any]) -> None:
     roles = {name: r for name, r in packaged["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
-    assert set(roles) == {"SesInboundRole", "ProcessInboundRole", "ApiHandlerRole"}
+    assert set(roles) == {"SesInboundRole", "ProcessInboundRole", "SendOutboundRole", "ApiHandlerRole"}
     policy_file = json.loads(POLICY_FILE.read_text())
     for name, role in roles.items():
         assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [policy_file], name

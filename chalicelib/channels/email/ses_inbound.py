@@ -7,7 +7,6 @@ retries and dead-lettering are SQS's job.
 """
 from __future__ import annotations
 
-from email.utils import parseaddr
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SESEvent
@@ -62,6 +61,7 @@ def _verdict(receipt: Any, name: str) -> str:
 
 
 def _sender(mail: Any) -> str:
+    from email.utils import parseaddr  # pulls in socket, locale, calendar: not on every cold start
     from_header = (mail.raw_event.get("commonHeaders") or {}).get("from") or []
     for value in from_header if isinstance(from_header, list) else [from_header]:
         address = parseaddr(str(value))[1].lower()
