@@ -94,5 +94,6 @@ def _channel(body: Any) -> str:
     if isinstance(body, dict):
         if body.get("kind") == "ses":
             return "email"
-        return str((body.get("message") or {}).get("channel", "unknown"))
+        message = body.get("message")
+        return str(message.get("channel", "unknown")) if isinstance(message, dict) else "unknown"
     return "unknown"
