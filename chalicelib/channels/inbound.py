@@ -57,6 +57,14 @@ class InboundMessage:
     # Platform media not yet in S3: {"kind", "ref" (platform id or URL), "content_type", "filename"}.
     media: list[dict[str, str]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # JSON may carry lone UTF-16 surrogates ("\ud83d"); they cannot be stored or
+        # encoded, so a valid pair is rejoined and a lone half becomes U+FFFD here, once.
+        for name in ("subject", "text", "reply_text", "sender_name"):
+            setattr(self, name, _valid_text(getattr(self, name)))
+        if self.html is not None:
+            self.html = _valid_text(self.html)
+
     @property
     def dedup_key(self) -> str:
         return f"in:{self.channel}:{self.external_id}"
@@ -73,3 +81,7 @@ class InboundMessage:
         data["sender"] = Identity(**data["sender"])
         data["attachments"] = [AttachmentRef(**a) for a in data.get("attachments", [])]
         return cls(**data)
+
+
+def _valid_text(text: str) -> str:
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")

@@ -71,7 +71,9 @@ def issue_session(body: bytes, secrets: Secrets, now: datetime) -> dict[str, Any
 
 
 def verify_session(token: str, secret: bytes, now: datetime) -> dict[str, Any]:
-    payload, _, signature = (token or "").partition(".")
+    if not token or not token.isascii():  # real tokens are base64url
+        raise Unauthenticated("session token is missing or forged")
+    payload, _, signature = token.partition(".")
     expected = _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
     if not payload or not hmac.compare_digest(signature.encode(), expected.encode()):
         raise Unauthenticated("session token is missing or forged")

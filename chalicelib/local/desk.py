@@ -368,8 +368,9 @@ def _twilio_stub(request: Any, n: int) -> tuple[str, str, Any]:
 
     raw = request.body.decode() if isinstance(request.body, bytes) else request.body
     form = {k: v[0] for k, v in parse_qs(raw or "").items()}
-    reply = {"sid": f"SM{n:032d}", "to": form["To"], "from": form["From"], "body": form["Body"], "status": "queued"}
-    return form["To"], form["Body"], (201, {}, json.dumps(reply))
+    text = form.get("Body") or f"template:{form.get('ContentSid', '')}"
+    reply = {"sid": f"SM{n:032d}", "to": form["To"], "from": form["From"], "body": text, "status": "queued"}
+    return form["To"], text, (201, {}, json.dumps(reply))
 
 
 def _lambda_record(message: dict[str, Any], arn: str, region: str) -> dict[str, Any]:

@@ -83,9 +83,17 @@ def send_telegram(route: dict, text: str, since_customer: timedelta) -> str:
 
 def send_twilio(route: dict, text: str, since_customer: timedelta) -> str:
     account = _secret("TWILIO_ACCOUNT_SID")
+    form = {"To": route["to"], "From": route["from"], "Body": text}
+    if route["to"].startswith("whatsapp:") and since_customer > CUSTOMER_SERVICE_WINDOW:
+        template = secrets.get("TWILIO_WHATSAPP_TEMPLATE_SID")  # WhatsApp's rule holds through Twilio too
+        if not template:
+            raise PermanentDeliveryError(
+                "twilio whatsapp: outside the 24-hour customer service window and no "
+                "TWILIO_WHATSAPP_TEMPLATE_SID is configured; only template messages may be sent"
+            )
+        form = {"To": route["to"], "From": route["from"], "ContentSid": template}
     result = request("POST", f"https://api.twilio.com/2010-04-01/Accounts/{account}/Messages.json",
-                     platform="twilio", data={"To": route["to"], "From": route["from"], "Body": text},
-                     auth=(account, _secret("TWILIO_AUTH_TOKEN")))
+                     platform="twilio", data=form, auth=(account, _secret("TWILIO_AUTH_TOKEN")))
     return str(result.body.get("sid", "")) if isinstance(result.body, dict) else ""
 
 

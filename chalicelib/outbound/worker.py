@@ -80,7 +80,8 @@ def deliver(reply: dict[str, Any]) -> None:
             kind="acknowledgement" if is_ack else "agent",
             channel=reply["channel"],
             sender="desk",
-            recipients=[route.get("to") or route.get("recipient") or route.get("chat_id") or route.get("channel") or ""],
+            recipients=[route.get("to") or route.get("recipient") or route.get("chat_id") or route.get("channel")
+                        or route.get("session") or ""],
             text=reply["text"],
             message_id=platform_id or None,
             created_at=clock.iso(now),
@@ -102,9 +103,12 @@ def _record_failure(reply: dict[str, Any], reason: str) -> None:
     from chalicelib.storage.models import TicketModel
 
     failure = {"at": clock.iso(clock.now()), "channel": reply.get("channel", ""), "reason": reason[:500]}
+    actions = [TicketModel.delivery_failures.set((TicketModel.delivery_failures | []).append([failure]))]
+    if reply.get("purpose") == "acknowledgement":  # so agents see at a glance that it never arrived
+        actions += [TicketModel.acknowledgement.status.set("failed"), TicketModel.acknowledgement.reason.set(reason[:500])]
     try:
         TicketModel(reply["ticket_id"]).update(
-            actions=[TicketModel.delivery_failures.set((TicketModel.delivery_failures | []).append([failure]))],
+            actions=actions,
             condition=TicketModel.ticket_id.exists(),
             add_version_condition=False,
         )

@@ -328,7 +328,7 @@ def _message_item(ctx: Context, ticket_id: str) -> MessageModel:
         text, reply_text, html = text[:_PREVIEW_CHARS], reply_text[:_PREVIEW_CHARS], None
     return MessageModel(
         ticket_id,
-        f"{clock.iso(message.received_at)}#{digest}",
+        f"{clock.iso(ctx.now)}#{digest}",  # receipt order: FIFO processes a conversation in order
         message_key=message.dedup_key,
         direction="inbound",
         kind="auto_reply" if message.auto_reply_reason else "customer",

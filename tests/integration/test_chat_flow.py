@@ -722,9 +722,6 @@ def test_unicode_oddities_arrive_intact_on_every_channel(desk):
     assert desk.dead_letters() == []
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: a lone UTF-16 surrogate escape in a chat text is accepted "
-                                       "(200) and then fails the pipeline 5 times (UnicodeEncodeError in "
-                                       "steps._message_item) before it is parked: the customer's message is lost")
 def test_a_lone_surrogate_in_a_chat_text_is_refused_or_kept_never_accepted_then_lost(desk):
     # JSON allows a lone "\ud83d"; JavaScript's JSON.stringify writes one for a string cut inside an emoji.
     body = json.dumps(chat.whatsapp_text(text="my order \ud83d is late")).encode()
@@ -739,8 +736,6 @@ def test_a_lone_surrogate_in_a_chat_text_is_refused_or_kept_never_accepted_then_
     assert _only(_customer_messages(ticket))["full_text"].startswith("my order ")
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: a web-chat session_token with a lone surrogate is a 500 "
-                                       "(UnicodeEncodeError in webchat.verify_session) instead of a 401")
 def test_a_web_chat_token_that_is_not_text_is_a_401_not_a_500(desk):
     body = json.dumps({"session_token": "\ud800.signature", "text": "hi", "message_id": "msg-00000001"}).encode()
     _error(_webchat_raw(desk, body), 401)
