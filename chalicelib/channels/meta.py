@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.channels.payload import (
+    as_dict as _dict,
+    as_list as _list,
+    as_str as _str,
+    header as _header,
+    json_object as _json_object,
+    label as _label,
+    subject as _subject,
+)
 from chalicelib.channels.webhook import (
     MAX_BODY_BYTES,
     BadWebhook,
@@ -36,7 +44,6 @@ from chalicelib.channels.webhook import (
 
 __all__ = ["handle_messenger", "handle_whatsapp"]
 
-_SUBJECT_LENGTH = 80
 # WhatsApp message type → media kind. Voice notes are "audio" with "voice": true in Cloud API payloads.
 _WHATSAPP_MEDIA = {"image": "image", "audio": "audio", "voice": "audio", "video": "video",
                    "document": "document", "sticker": "sticker"}
@@ -261,14 +268,6 @@ def _messenger_attachment(attachment: Any) -> dict[str, str] | None:
 # --- shared parsing -----------------------------------------------------------------------------
 
 
-def _subject(text: str) -> str:
-    """The first non-blank line, so a ticket opened from chat still has a title."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:_SUBJECT_LENGTH]
-    return ""
-
-
 def _from_epoch(value: Any, per_second: int, now: datetime) -> datetime:
     """A platform time (seconds as a string on WhatsApp, ms on Messenger) as UTC; ``now`` when absent or absurd."""
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -279,33 +278,3 @@ def _from_epoch(value: Any, per_second: int, now: datetime) -> datetime:
     return now.astimezone(timezone.utc)
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise BadWebhook(f"body is not valid JSON: {type(error).__name__}") from None
-    if not isinstance(payload, dict):
-        raise BadWebhook("body is not a JSON object")
-    return payload
-
-
-def _header(request: WebhookRequest, name: str) -> str:
-    value = request.headers.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _label(value: Any) -> str:
-    """A payload value for a log line: short, whatever its type."""
-    return repr(value)[:100]

@@ -17,6 +17,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.channels.payload import (
+    as_dict as _dict,
+    as_list as _list,
+    as_str as _str,
+    header as _header,
+    json_object as _json_object,
+    label as _label,
+    media_type as _media_type,
+    subject as _subject,
+)
 from chalicelib.channels.webhook import (
     MAX_BODY_BYTES,
     BadWebhook,
@@ -33,7 +43,6 @@ __all__ = ["MAX_CLOCK_SKEW_SECONDS", "handle"]
 
 MAX_CLOCK_SKEW_SECONDS = 5 * 60  # Slack's own verifiers refuse requests older (or newer) than this
 _USER_MESSAGE_SUBTYPES = (None, "file_share")  # others are edits, deletions, joins, bot posts...
-_SUBJECT_LENGTH = 80
 
 
 class _NotAMessage(Exception):
@@ -163,14 +172,6 @@ def _kind(content_type: str) -> str:
     return major if major in ("image", "audio", "video") else "file"
 
 
-def _subject(text: str) -> str:
-    """The first non-blank line, so a ticket opened from chat still has a title."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:_SUBJECT_LENGTH]
-    return ""
-
-
 def _from_epoch(value: Any, now: datetime) -> datetime:
     """A Slack time ("1670631527.874149" or 1670631527) as UTC; ``now`` when absent or absurd."""
     try:
@@ -182,37 +183,3 @@ def _from_epoch(value: Any, now: datetime) -> datetime:
     return now.astimezone(timezone.utc)
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise BadWebhook(f"body is not valid JSON: {type(error).__name__}") from None
-    if not isinstance(payload, dict):
-        raise BadWebhook("body is not a JSON object")
-    return payload
-
-
-def _media_type(request: WebhookRequest) -> str:
-    return _header(request, "content-type").split(";", 1)[0].strip().lower()
-
-
-def _header(request: WebhookRequest, name: str) -> str:
-    value = request.headers.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _label(value: Any) -> str:
-    """A payload value for a log line: short, whatever its type."""
-    return repr(value)[:100]

@@ -10,11 +10,18 @@ Update ids are per bot, so with ``TELEGRAM_BOT_TOKEN`` configured the bot id (th
 from __future__ import annotations
 
 import hmac
-import json
 from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.channels.payload import (
+    as_dict as _dict,
+    as_list as _list,
+    as_str as _str,
+    header as _header,
+    json_object as _json_object,
+    subject as _subject,
+)
 from chalicelib.channels.webhook import (
     MAX_BODY_BYTES,
     BadWebhook,
@@ -29,7 +36,6 @@ from chalicelib.channels.webhook import (
 
 __all__ = ["handle"]
 
-_SUBJECT_LENGTH = 80
 # Message fields that carry one file, in the order we look for them, with their media kind.
 # An animation also fills "document" for backward compatibility, so it must be seen first.
 _FILE_FIELDS = (
@@ -133,14 +139,6 @@ def _name(user: dict[str, Any]) -> str:
     return full_name or _str(user.get("username"))
 
 
-def _subject(text: str) -> str:
-    """The first non-blank line, so a ticket opened from chat still has a title."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:_SUBJECT_LENGTH]
-    return ""
-
-
 def _from_epoch(value: Any, now: datetime) -> datetime:
     if isinstance(value, int) and not isinstance(value, bool):
         try:
@@ -148,21 +146,6 @@ def _from_epoch(value: Any, now: datetime) -> datetime:
         except (ValueError, OverflowError, OSError):
             pass
     return now.astimezone(timezone.utc)
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise BadWebhook(f"body is not valid JSON: {type(error).__name__}") from None
-    if not isinstance(payload, dict):
-        raise BadWebhook("body is not a JSON object")
-    return payload
-
-
-def _header(request: WebhookRequest, name: str) -> str:
-    value = request.headers.get(name)
-    return value if isinstance(value, str) else ""
 
 
 def _id(value: Any) -> str:
@@ -174,13 +157,3 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""

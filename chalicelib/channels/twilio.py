@@ -17,6 +17,10 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlsplit
 
 from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.channels.payload import (
+    header as _header,
+    subject as _subject,
+)
 from chalicelib.channels.webhook import (
     MAX_BODY_BYTES,
     BadWebhook,
@@ -35,7 +39,6 @@ __all__ = ["EMPTY_TWIML", "handle"]
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 _REQUIRED_FIELDS = ("MessageSid", "From", "To")
 _MAX_MEDIA = 10  # Twilio's limit per message; NumMedia above it is not trusted to size a loop
-_SUBJECT_LENGTH = 80
 # Twilio prefixes non-SMS addresses with their channel ("whatsapp:+14155550100"). Behind these
 # prefixes is a phone number; other prefixes ("messenger:<psid>") name the identity kind themselves.
 _PHONE_PREFIXES = ("whatsapp", "rcs")
@@ -152,14 +155,6 @@ def _kind(content_type: str) -> str:
     return major if major in ("image", "audio", "video") else "file"
 
 
-def _subject(text: str) -> str:
-    """The first non-blank line, so a ticket opened from chat still has a title."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:_SUBJECT_LENGTH]
-    return ""
-
-
 def _form_fields(body: bytes) -> _Fields:
     try:
         text = body.decode("utf-8")  # Twilio percent-encodes; raw bytes must still be UTF-8
@@ -181,6 +176,3 @@ def _twiml(*, messages: list[InboundMessage] | None = None, skipped: list[str] |
     return WebhookReply(body=EMPTY_TWIML, content_type="text/xml", messages=messages or [], skipped=skipped or [])
 
 
-def _header(request: WebhookRequest, name: str) -> str:
-    value = request.headers.get(name)
-    return value if isinstance(value, str) else ""

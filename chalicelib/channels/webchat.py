@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.channels.payload import json_object as _json_object
 from chalicelib.channels.webhook import (
     BadWebhook,
     Secrets,
@@ -40,20 +41,10 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError) as err:
-        raise BadWebhook(f"body is not valid JSON: {err}") from err
-    if not isinstance(document, dict):
-        raise BadWebhook("body must be a JSON object")
-    return document
-
-
 def issue_session(body: bytes, secrets: Secrets, now: datetime) -> dict[str, Any]:
     """A new chat session for a visitor, with an optional name and email."""
     secret = require(secrets, "WEBCHAT_SECRET").encode()
-    document = _json_object(body)
+    document = _json_object(body or b"{}")
     unknown = set(document) - {"name", "email"}
     if unknown:
         raise BadWebhook(f"unknown field(s): {', '.join(sorted(unknown))}")

@@ -9,12 +9,10 @@ Used by our tests, ``make demo`` and teams testing their rules offline::
 """
 from __future__ import annotations
 
-import base64
 import contextlib
 import io
 import json
 import os
-import time
 import uuid
 from datetime import datetime, timezone
 from email import policy

@@ -28,6 +28,8 @@ def _parked_by_ses_message_id(desk):
     for letter in desk.dead_letters():
         assert letter["source"] == "process_inbound", letter
         assert letter["reason"] and not letter["reason"].startswith(_GAVE_UP), letter["reason"]
+        # The reason names what is wrong with the mail; the queue message pointing to it is fine.
+        assert not letter["reason"].startswith("queue message"), letter["reason"]
         letters[letter["body"]["ses_message_id"]] = letter
     return letters
 
