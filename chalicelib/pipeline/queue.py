@@ -8,6 +8,7 @@ reason in their body so nobody has to dig through logs to learn why.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from chalicelib import aws, clock, config
@@ -17,8 +18,11 @@ _queue_urls: dict[str, str] = {}
 
 
 def _url(name: str) -> str:
+    """The queue's URL: from ``<queue setting>_URL`` when the deployment set it (no call), else looked up once."""
     if name not in _queue_urls:
-        _queue_urls[name] = aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+        given = {config.setting(s): os.environ.get(f"{s}_URL") for s in ("INBOUND_QUEUE", "INBOUND_DLQ",
+                                                                          "OUTBOUND_QUEUE", "OUTBOUND_DLQ")}
+        _queue_urls[name] = given.get(name) or aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
     return _queue_urls[name]
 
 

@@ -132,8 +132,10 @@ def _boto(service: str) -> Any:
 
 
 @requires_chalice
-@pytest.mark.parametrize("function_id, queue", [("ProcessInbound", "InboundQueue"), ("SendOutbound", "OutboundQueue")])
-def test_sqs_functions_report_batch_item_failures(packaged: dict[str, Any], function_id: str, queue: str) -> None:
+@pytest.mark.parametrize("function_id, queue, queue_setting", [
+    ("ProcessInbound", "InboundQueue", "INBOUND_QUEUE"), ("SendOutbound", "OutboundQueue", "OUTBOUND_QUEUE")])
+def test_sqs_functions_report_batch_item_failures(packaged: dict[str, Any], function_id: str, queue: str,
+                                                  queue_setting: str) -> None:
     # Without ReportBatchItemFailures Lambda deletes the whole batch on return and
     # the records the function reports as failed are lost.
     function = packaged["Resources"][function_id]
@@ -143,8 +145,9 @@ def test_sqs_functions_report_batch_item_failures(packaged: dict[str, Any], func
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert event["Properties"]["BatchSize"] == 10
     assert event["Properties"]["Queue"]["Fn::Sub"].endswith(".fifo")
-    # The queue is named in a Fn::Sub, invisible to CloudFormation's ordering.
-    assert function["DependsOn"] == queue
+    # The queue is named in a Fn::Sub, invisible to CloudFormation's ordering; the
+    # queue URL passed by !Ref (which also saves a GetQueueUrl per cold start) orders it.
+    assert function["Properties"]["Environment"]["Variables"][f"{queue_setting}_URL"] == {"Ref": queue}
 
 
 @requires_chalice
