@@ -196,7 +196,13 @@ class LocalDesk:
 
     def sent_emails(self) -> list[EmailMessage]:
         """What SES was asked to send, parsed (moto keeps it; nothing leaves the machine)."""
-        raws = [m.raw_data for m in self._ses_backend().sent_messages if hasattr(m, "raw_data")]
+        if self._mock is not None or self._server is not None:
+            raws = [m.raw_data for m in self._ses_backend().sent_messages if hasattr(m, "raw_data")]
+        else:  # an external moto server: its model dump has every raw message SES accepted
+            import urllib.request
+
+            with urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"].rstrip("/") + "/moto-api/data.json") as page:
+                raws = [m["raw_data"] for m in json.load(page).get("ses", {}).get("RawMessage", [])]
         return [BytesParser(policy=policy.default).parsebytes(
             raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw) for raw in raws]
 
@@ -211,14 +217,29 @@ class LocalDesk:
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """Messages parked in dead-letter queues: ``{"queue", "reason", "body"}`` each."""
+        names = (self._env("INBOUND_DLQ"), self._env("OUTBOUND_DLQ"))
+        if self._mock is None and self._server is None:
+            return [letter for name in names for letter in self._peek(name)]
         from moto.sqs.models import sqs_backends
 
         backend = sqs_backends[_ACCOUNT][os.environ["AWS_DEFAULT_REGION"]]
-        letters = []
-        for name in (self._env("INBOUND_DLQ"), self._env("OUTBOUND_DLQ")):
-            for message in backend.queues[name]._messages:
-                letters.append({"queue": name, **_parked(message.body, message.approximate_receive_count)})
-        return letters
+        return [{"queue": name, **_parked(message.body, message.approximate_receive_count)}
+                for name in names for message in backend.queues[name]._messages]
+
+    def _peek(self, name: str) -> list[dict[str, Any]]:
+        """Read a queue over the API without consuming it (an external endpoint: up to 10 per message group)."""
+        sqs = self._aws("sqs")
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        seen: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30,
+                                        AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+            if not batch:
+                break
+            seen += batch
+        for message in seen:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+        return [{"queue": name, **_parked(m["Body"], int(m["Attributes"]["ApproximateReceiveCount"]))} for m in seen]
 
     # --- internals -------------------------------------------------------
     def _deliver(self, function_name: str, url: str, records: list[dict[str, Any]]) -> set[str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from chalicelib import clock
 from chalicelib.channels.inbound import InboundMessage
+from chalicelib.observability import logger
 from chalicelib.pipeline.context import Context, Outcome
 from chalicelib.pipeline.steps import AFTER, STEPS
 from chalicelib.settings import desk_settings
@@ -14,6 +15,8 @@ def run(message: InboundMessage) -> Outcome:
         if ctx.done:
             break
         step(ctx)
+        if ctx.ticket is not None:
+            logger.append_keys(ticket_id=ctx.ticket.ticket_id)
     for step in AFTER:
         step(ctx)
     return _outcome(ctx)

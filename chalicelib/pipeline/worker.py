@@ -41,6 +41,7 @@ def _handle(record: Any) -> None:
         envelope = _decode(body)
         body = envelope
         message = _to_message(envelope)
+        logger.remove_keys(["ticket_id"])
         logger.set_correlation_id(message.external_id)
         outcome = run(message)
         logger.info("message processed", extra={"outcome": outcome.__dict__})

@@ -28,7 +28,7 @@ def handle(event: Any) -> dict[str, str]:
         queue.park(event, f"SES event of the wrong shape: {err!r}", source="ses_inbound")
         return {"disposition": "CONTINUE"}
     for pointer, sender in pointers:
-        logger.append_keys(correlation_id=pointer["ses_message_id"])
+        logger.set_correlation_id(pointer["ses_message_id"])
         queue.enqueue(pointer, conversation_key=f"email:{sender}", dedup_key=pointer["ses_message_id"])
         logger.info("email enqueued", extra={"bucket": pointer["bucket"], "key": pointer["key"]})
     count("EmailsReceived", channel="email", value=len(pointers))
