@@ -7,29 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 
-class ApiError(Exception):
-    status = 400
-    code = "bad_request"
+from chalicelib.errors import BadRequest, Forbidden, HttpError, NotFound, Unauthorized
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+ApiError = HttpError  # the API's name for the shared refusal type
 
-
-class BadRequest(ApiError):
-    pass
-
-
-class Unauthorized(ApiError):
-    status, code = 401, "unauthorized"
-
-
-class Forbidden(ApiError):
-    status, code = 403, "forbidden"
-
-
-class NotFound(ApiError):
-    status, code = 404, "not_found"
+__all__ = ["ApiError", "BadRequest", "Forbidden", "NotFound", "Unauthorized", "api_endpoint", "error_response",
+           "json_response"]
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:

@@ -11,6 +11,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from chalicelib.errors import (
+    BadRequest,
+    Forbidden,
+    HttpError,
+    NotConfigured,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+
+__all__ = ["MAX_BODY_BYTES", "BadWebhook", "Forbidden", "NotConfigured", "PayloadTooLarge", "Secrets",
+           "Unauthenticated", "UnsupportedMediaType", "WebhookError", "WebhookReply", "WebhookRequest", "require"]
+
 if TYPE_CHECKING:
     from chalicelib.channels.inbound import InboundMessage
 
@@ -35,41 +48,10 @@ class WebhookReply:
     skipped: list[str] = field(default_factory=list)  # why events were not messages (logged)
 
 
-class WebhookError(Exception):
-    """A request we refuse; ``status`` and ``reason`` become the JSON answer."""
-
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class BadWebhook(WebhookError):
-    pass
-
-
-class Unauthenticated(WebhookError):
-    status, code = 401, "unauthorized"
-
-
-class Forbidden(WebhookError):
-    status, code = 403, "forbidden"
-
-
-class UnsupportedMediaType(WebhookError):
-    status, code = 415, "unsupported_media_type"
-
-
-class PayloadTooLarge(WebhookError):
-    status, code = 413, "payload_too_large"
-
-
-class NotConfigured(WebhookError):
-    """The platform's secret is not configured: we never accept unsigned traffic."""
-
-    status, code = 503, "not_configured"
+# The adapters' names for the shared refusals (chalicelib/errors.py), as platforms' docs call them.
+WebhookError = HttpError
+BadWebhook = BadRequest
+Unauthenticated = Unauthorized
 
 
 Secrets = Callable[[str], str | None]  # name (e.g. "SLACK_SIGNING_SECRET") → value or None

@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import os
+import threading
 import uuid
 from datetime import datetime, timezone
 from email import policy
@@ -55,6 +56,9 @@ class LocalDesk:
         self.metrics: list[dict[str, Any]] = []  # EMF documents the functions emitted
         self.platform_responses: Any = None  # responses.RequestsMock standing in for the chat platforms
         self._chat_messages: list[dict[str, Any]] = []
+        # The Chalice test client swaps os.environ per call and invoke() redirects stdout:
+        # one invocation at a time keeps both sane when several threads pump.
+        self._invoke_lock = threading.RLock()
 
     # --- lifecycle -------------------------------------------------------
     def __enter__(self) -> "LocalDesk":
@@ -72,6 +76,9 @@ class LocalDesk:
 
             os.environ.update(_FAKE_CREDENTIALS)
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            from moto.core.base_backend import BackendDict
+
+            BackendDict.reset()  # the in-process server shares moto's global state: start empty
             self._server.start()
             host, port = self._server.get_host_and_port()
             os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
@@ -96,7 +103,10 @@ class LocalDesk:
         if self._mock is not None:
             self._mock.stop()
         if self._server is not None:
+            from moto.core.base_backend import BackendDict
+
             self._server.stop()
+            BackendDict.reset()
         self._reset_process_state()
         if self._saved_env is not None:
             os.environ.clear()
@@ -139,12 +149,13 @@ class LocalDesk:
 
     def invoke(self, function_name: str, event: Any) -> Any:
         """Invoke one of the app's functions as Lambda would, capturing the EMF it prints."""
-        buffer = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(buffer):
-                return self.client.lambda_.invoke(function_name, event).payload
-        finally:
-            self._collect_metrics(buffer.getvalue())
+        with self._invoke_lock:
+            buffer = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(buffer):
+                    return self.client.lambda_.invoke(function_name, event).payload
+            finally:
+                self._collect_metrics(buffer.getvalue())
 
     def pump(self, *, max_batches: int = 100_000) -> int:
         """Deliver queued messages to the SQS handlers as Lambda's event source mapping does.

@@ -70,6 +70,7 @@ def _decode(body: str) -> dict[str, Any]:
 
 
 def _to_message(envelope: dict[str, Any]) -> Any:
+    from chalicelib.channels.email.exceptions import MalformedEmail
     from chalicelib.channels.inbound import InboundMessage
 
     try:
@@ -78,6 +79,8 @@ def _to_message(envelope: dict[str, Any]) -> Any:
 
             return to_inbound_message(envelope)
         message = InboundMessage.from_dict(envelope["message"])
+    except MalformedEmail:
+        raise  # the mail is at fault, not the queue message: keep its own reason
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise UnusableMessage(f"queue message lacks a field: {err!r}") from err
     if message.media:

@@ -738,4 +738,4 @@ def test_a_lone_surrogate_in_a_chat_text_is_refused_or_kept_never_accepted_then_
 
 def test_a_web_chat_token_that_is_not_text_is_a_401_not_a_500(desk):
     body = json.dumps({"session_token": "\ud800.signature", "text": "hi", "message_id": "msg-00000001"}).encode()
-    _error(_webchat_raw(desk, body), 401)
+    assert _error(_webchat_raw(desk, body), 401)["error"] == "unauthorized"

@@ -56,7 +56,7 @@ def _handle(event):
     return result, enqueued, parked
 
 
-def _assert_enqueued_or_parked(event):
+def assert_enqueued_or_parked(event):
     from chalicelib import config
 
     result, enqueued, parked = _handle(event)
@@ -160,13 +160,13 @@ def _mutated_events(draw):
 @settings(max_examples=150, deadline=None)
 @given(_events)
 def test_any_json_value_as_the_event_is_enqueued_or_parked_never_raised(event):
-    _assert_enqueued_or_parked(event)
+    assert_enqueued_or_parked(event)
 
 
 @settings(max_examples=150, deadline=None)
 @given(_mutated_events())
 def test_a_valid_ses_event_with_keys_dropped_or_replaced_is_enqueued_or_parked_never_raised(event):
-    _assert_enqueued_or_parked(event)
+    assert_enqueued_or_parked(event)
 
 
 # --- Fixed cases the properties rely on ------------------------------------------------
@@ -187,7 +187,7 @@ def test_a_valid_event_is_one_pointer_per_record_in_the_senders_conversation():
     {}, [], "", 0, None, {"Records": {}}, {"Records": [None]}, {"Records": [{"ses": {"mail": {}, "receipt": {}}}]},
 ])
 def test_events_with_nothing_usable_are_parked(event):
-    assert _assert_enqueued_or_parked(event) == "parked"
+    assert assert_enqueued_or_parked(event) == "parked"
 
 
 @pytest.mark.parametrize("where", ["messageId", "from"])
@@ -199,4 +199,4 @@ def test_lone_surrogates_from_json_escapes_are_enqueued_or_parked_never_raised(w
         mail["messageId"] = json.loads('"abc\\ud800"')
     else:
         mail["commonHeaders"]["from"] = [json.loads('"Ann <ann\\udcff@customer.example>"')]
-    _assert_enqueued_or_parked(event)
+    assert_enqueued_or_parked(event)
