@@ -39,7 +39,6 @@ EXPECTED_STATUS = {"slack": 200, "whatsapp": 200, "messenger": 200, "telegram": 
                    "webchat": 202, BASELINE: 401}
 TICKET_CHANNEL = {"twilio": "sms"}  # Twilio SMS tickets are "sms"; every other route is its own channel
 WEBHOOK_CONVERSATIONS = 50  # senders measure_webhooks cycles through (conversations do not matter there)
-DRAIN_EVERY = 50  # rounds between emptying the inbound queue in measure_webhooks (nothing consumes it there)
 _MARK = re.compile(r"\[bench c(\d+) m(\d+)\]")
 
 
@@ -194,15 +193,20 @@ class Traffic:
 class WebhookReport:
     repeats: int
     samples: dict[str, list[Sample]]  # route → the measured requests (warm)
-    cold: dict[str, Sample]  # route → its first request after a cold start (clients and queue URLs dropped)
+    cold: dict[str, list[Sample]]  # route → its first requests after cold starts (clients and queue URLs dropped)
     cold_with_url: Sample | None  # the same, with INBOUND_QUEUE_URL set as the stack sets it
     session_samples: list[Sample]
     unexpected: Counter  # "route status" → count, for answers other than EXPECTED_STATUS
     seconds: float
 
 
-def measure_webhooks(meter: ApiMeter, *, repeats: int, warmup: int = 5) -> WebhookReport:
-    """``repeats`` requests per route, interleaved with the baseline; cold requests measured first."""
+def measure_webhooks(meter: ApiMeter, *, repeats: int, cold_repeats: int = 1, warmup: int = 5) -> WebhookReport:
+    """``repeats`` requests per route, interleaved with the baseline; ``cold_repeats`` cold starts per route first.
+
+    A cold start here drops the boto3 clients and the looked-up queue URLs, as a new container
+    has neither; the app stays imported (section 1 measures that), and the first cold request
+    of each route also imports its adapter module.
+    """
     from tests import chat
 
     from chalicelib.local import LocalDesk
@@ -229,10 +233,11 @@ def measure_webhooks(meter: ApiMeter, *, repeats: int, warmup: int = 5) -> Webho
             serial = next(serials)
             return check(traffic.send(traffic.build(route, serial % WEBHOOK_CONVERSATIONS, serial)))
 
-        cold = {}
-        for platform in PLATFORMS:  # each as the first request a new container serves
-            _cold_start()
-            cold[platform] = one(platform)
+        cold: dict[str, list[Sample]] = {platform: [] for platform in PLATFORMS}
+        for _ in range(cold_repeats):
+            for platform in PLATFORMS:  # each as the first request a new container serves
+                _cold_start()
+                cold[platform].append(one(platform))
         cold_with_url = None
         queue_url = _queue_url("INBOUND_QUEUE")
         if queue_url:
@@ -251,8 +256,7 @@ def measure_webhooks(meter: ApiMeter, *, repeats: int, warmup: int = 5) -> Webho
             shift = round_ % len(routes)
             for route in routes[shift:] + routes[:shift]:
                 samples[route].append(one(route))
-            if round_ % DRAIN_EVERY == DRAIN_EVERY - 1:
-                _drain(queue_url)
+            _drain(queue_url)  # one message per route queued at most (see _drain)
     return WebhookReport(repeats, samples, cold, cold_with_url, traffic.session_samples, unexpected,
                          time.perf_counter() - started)
 
@@ -277,8 +281,9 @@ def _queue_url(setting: str) -> str | None:
 
 
 def _drain(queue_url: str | None) -> None:
-    """Empty the inbound queue between rounds: in AWS process_inbound keeps it short; moto's FIFO
-    deduplication check walks every queued message, so an ever-growing queue would slow each send."""
+    """Empty the inbound queue after each round: nothing consumes it here, and moto's SendMessageBatch
+    walks every queued message several times per entry (``Queue.attributes``, the FIFO deduplication
+    check), so a growing queue would make each send slower (measure_pipeline reports by how much)."""
     from chalicelib import aws
 
     if queue_url:
@@ -296,8 +301,8 @@ class PipelineReport:
     first_serial: dict[int, int]  # conversation → the serial of its first message
     webhooks: list[Sample]
     wall: float  # posting + pumping until idle
-    post_wall: float
-    pump_wall: float
+    post_wall: float  # inside desk.http.post, summed
+    pump_wall: float  # inside desk.pump(), summed
     invocations: list[Invocation]
     records: list[RecordRun]
     record_marks: list[tuple[int, int] | None]  # (conversation, serial) of each record in ``records``
@@ -307,6 +312,7 @@ class PipelineReport:
     deliveries: int = 0  # SQS messages pump() handed to the functions
     unexpected: Counter = field(default_factory=Counter)
     warmup_tickets: int = 0
+    pump_every: int | None = None
     seconds: float = 0.0
 
     def platform_of(self, conversation: int) -> str:
@@ -322,8 +328,12 @@ def schedule(messages: int, conversations: int) -> list[tuple[str, int, int]]:
     return [(PLATFORMS[(i % conversations) % len(PLATFORMS)], i % conversations, i + 1) for i in range(messages)]
 
 
-def measure_pipeline(meter: ApiMeter, *, messages: int, conversations: int | None = None) -> PipelineReport:
-    """Post ``messages`` chat messages through the routes, then pump both queues until idle."""
+def measure_pipeline(meter: ApiMeter, *, messages: int, conversations: int | None = None,
+                     pump_every: int | None = None) -> PipelineReport:
+    """Post ``messages`` chat messages through the routes, then pump both queues until idle.
+
+    ``pump_every``: also pump after every that many messages (None: post them all first).
+    """
     from tests import chat
 
     from chalicelib.local import LocalDesk
@@ -353,21 +363,26 @@ def measure_pipeline(meter: ApiMeter, *, messages: int, conversations: int | Non
         requests = [traffic.build(platform, conversation, serial) for platform, conversation, serial in plan]
         unexpected: Counter = Counter()
         webhooks = []
+        post_wall = pump_wall = 0.0
+        deliveries = 0
         started = time.perf_counter()
-        for request in requests:
+        for index, request in enumerate(requests, 1):
             sample = traffic.send(request)
+            post_wall += sample.wall
             if sample.status != EXPECTED_STATUS[request.platform]:
                 unexpected[f"{request.platform} {sample.status}"] += 1
             webhooks.append(sample)
-        posted = time.perf_counter()
-        deliveries = desk.pump()
+            if index == len(requests) or (pump_every and index % pump_every == 0):
+                pumping = time.perf_counter()
+                deliveries += desk.pump()
+                pump_wall += time.perf_counter() - pumping
         finished = time.perf_counter()
 
         invocations, records = probe.since(probe_mark)
         report = PipelineReport(messages, conversations, plan, first_serial, webhooks, finished - started,
-                                posted - started, finished - posted, list(invocations), list(records),
+                                post_wall, pump_wall, list(invocations), list(records),
                                 list(marks.marks[marks_mark:]), deliveries=deliveries, unexpected=unexpected,
-                                warmup_tickets=len(warm_ticket_ids))
+                                warmup_tickets=len(warm_ticket_ids), pump_every=pump_every)
         report.tickets = [t for t in desk.tickets() if t["id"] not in warm_ticket_ids]
         report.sent = desk.sent_chat_messages()[warm_sent:]
         report.dead = desk.dead_letters()[warm_dead:]

@@ -6,7 +6,7 @@ medians (or percentiles) over repeats.
 
     .venv/bin/python benchmarks/run.py               # the full run (~3-4 minutes)
     .venv/bin/python benchmarks/run.py --quick       # smoke version (~30 s)
-    .venv/bin/python benchmarks/run.py --messages 400
+    .venv/bin/python benchmarks/run.py --messages 400 --chat-messages 600
 
 Sections:
  1. cold import of ``app`` vs the third-party modules it loads; no AWS call at import
@@ -16,10 +16,13 @@ Sections:
  5. the pipeline's own time (AWS time subtracted), p50 / p99
  6. moto TransactWriteItems, stock vs patched (``bench_moto_transactions.run``)
  7. time per new ticket as the tables grow (LocalDesk applies ``moto_patch``)
+ 8. chat webhooks: handler time and AWS calls per request on each platform's route, and chat
+    messages/s through the pipeline to the acknowledgement (``benchmarks/chat.py``)
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import re
@@ -57,16 +60,20 @@ class Plan:
     tickets_per_size: int
     stock_tickets_per_size: int  # 0: skip the unpatched-moto contrast in section 7
     call_repeats: int
+    chat_repeats: int  # signed requests per webhook route in section 8
+    chat_messages: int  # chat messages through the pipeline in section 8
 
 
 def _plan(args: argparse.Namespace) -> Plan:
     if args.quick:
         return Plan(quick=True, messages=args.messages or 120, seed=args.seed, import_repeats=7,
                     moto_sizes=(100, 1000), moto_budget_s=0.5, table_sizes=(100, 500), tickets_per_size=10,
-                    stock_tickets_per_size=0, call_repeats=2)
+                    stock_tickets_per_size=0, call_repeats=2, chat_repeats=40,
+                    chat_messages=args.chat_messages or 60)
     return Plan(quick=False, messages=args.messages or 1000, seed=args.seed, import_repeats=9,
                 moto_sizes=(100, 1000, 10000), moto_budget_s=None, table_sizes=(100, 2000), tickets_per_size=30,
-                stock_tickets_per_size=2, call_repeats=3)
+                stock_tickets_per_size=2, call_repeats=3, chat_repeats=300,
+                chat_messages=args.chat_messages or 300)
 
 
 # --- small statistics and tables ---------------------------------------------------
@@ -234,8 +241,8 @@ def build_corpus(plan: Plan, summary: dict[str, str]) -> CorpusInfo:
             transfer[cte.decode().lower()] += 1
         if re.search(rb"^Subject: [^\r\n]*=\?", head, re.M):
             encoded_subjects += 1
-    print(f"\n  messages declaring each charset: " + ", ".join(f"{k} {v}" for k, v in charsets.most_common()))
-    print(f"  messages using each transfer encoding: " + ", ".join(f"{k} {v}" for k, v in transfer.most_common()))
+    print("\n  messages declaring each charset: " + ", ".join(f"{k} {v}" for k, v in charsets.most_common()))
+    print("  messages using each transfer encoding: " + ", ".join(f"{k} {v}" for k, v in transfer.most_common()))
     print(f"  encoded-word (RFC 2047) subjects: {encoded_subjects}")
     threading = sum(1 for p in parents if p)
     print(f"  threading messages: {threading}, all answering an earlier corpus message: "
@@ -259,13 +266,11 @@ def _prepare_environment() -> None:
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         os.environ.pop(name, None)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    import moto  # noqa: F401  (before any boto3 client, as tests/conftest.py does)
+    importlib.import_module("moto")  # before any boto3 client, as tests/conftest.py does
 
 
 def _prewarm() -> None:
     """Import what the pipeline imports lazily, so timings are warm Lambdas (cold start is section 1)."""
-    import importlib
-
     for name in ("chalicelib.pipeline.runner", "chalicelib.pipeline.steps", "chalicelib.channels.email.intake",
                  "chalicelib.channels.email.mime", "chalicelib.channels.email.autoreply",
                  "chalicelib.outbound.email", "aws_lambda_powertools.utilities.batch", "html2text", "nh3",
@@ -722,6 +727,246 @@ def _fill(ddb: Any, templates: dict[str, tuple[list[str], list[dict[str, Any]]]]
                 ddb.batch_write_item(RequestItems={name: requests[start:start + 25]})
 
 
+# --- 8. chat webhooks ---------------------------------------------------------------------------
+
+
+def bench_chat(plan: Plan, meter: ApiMeter, summary: dict[str, str]) -> None:
+    from benchmarks import chat as chat_bench
+
+    section(8, f"Chat webhooks: signed requests through each platform's route (Chalice test client, in-process), "
+               f"then {plan.chat_messages} chat messages through the pipeline")
+    started = time.perf_counter()
+    _prewarm()
+    hooks = chat_bench.measure_webhooks(meter, repeats=plan.chat_repeats, cold_repeats=1 if plan.quick else 3)
+    _print_webhooks(hooks, summary)
+    print(f"\n  (webhooks: {hooks.seconds:.1f} s)", flush=True)
+    flow = chat_bench.measure_pipeline(meter, messages=plan.chat_messages)
+    _print_chat_flow(flow, summary)
+    print(f"\n  (section 8: {time.perf_counter() - started:.1f} s, of which pipeline run {flow.seconds:.1f} s)")
+
+
+def _counts(values: Sequence[int]) -> str:
+    """Per-unit counts: "1" when all agree, "1/2" for a few distinct values, else the mean."""
+    distinct = sorted(set(values))
+    if not distinct or distinct == [0]:
+        return "-"
+    return "/".join(str(v) for v in distinct) if len(distinct) <= 3 else f"{statistics.mean(values):.2f}"
+
+
+def _print_webhooks(report: Any, summary: dict[str, str]) -> None:
+    from benchmarks.chat import BASELINE, PLATFORMS, calls
+
+    base = report.samples[BASELINE]
+    base_p50 = med([s.wall for s in base])
+    rows = []
+    for route in (*PLATFORMS, BASELINE):
+        samples = report.samples[route]
+        own = [s.own for s in samples]
+        label = f"POST /webhooks/{route}" if route != BASELINE else "GET /tickets, no token (baseline)"
+        rows.append([label, len(samples), "/".join(sorted({str(s.status) for s in samples})),
+                     f"{med([s.body_bytes for s in samples]):,.0f}" if route != BASELINE else "-",
+                     ms(med([s.wall for s in samples])), ms(pct([s.wall for s in samples], 99)),
+                     ms(med([s.scope.api_seconds for s in samples])), ms(pct(own, 50)), ms(pct(own, 99)),
+                     f"{pct(own, 50) / base_p50:.2f}x"])
+    sessions = report.session_samples[1:]  # the first one loaded the app into the test client
+    rows.append(["POST /webchat/sessions (opening the widget)", len(sessions), "201", "-",
+                 ms(med([s.wall for s in sessions])), ms(pct([s.wall for s in sessions], 99)),
+                 ms(med([s.scope.api_seconds for s in sessions])), ms(pct([s.own for s in sessions], 50)),
+                 ms(pct([s.own for s in sessions], 99)), f"{pct([s.own for s in sessions], 50) / base_p50:.2f}x"])
+    table(f"Webhook handler time per request (ms): {report.repeats} distinct signed messages per route, "
+          f"interleaved with the baseline", ["route", "n", "answer", "body B", "wall p50", "wall p99", "AWS p50",
+                                            "own p50", "own p99", "own p50 / baseline"], rows,
+          note=("wall = desk.http.post(...) (Chalice's test client builds the API Gateway event, routes it, runs the\n"
+                "Powertools middleware and the handler); AWS = time inside BaseClient._make_api_call (moto in-process:\n"
+                "the inbound queue is emptied after every round, see chat._drain); own = wall - AWS. Baseline: the same\n"
+                "round trip for a route that answers 401 before any lookup, measured in turn with the routes."))
+    hook_samples = [s for route in PLATFORMS for s in report.samples[route]]
+    own_all = [s.own for s in hook_samples]
+    slowest = max(PLATFORMS, key=lambda r: pct([s.own for s in report.samples[r]], 50))
+    ratio = pct(own_all, 50) / base_p50
+    print(f"\n  all routes: own p50 {ms(pct(own_all, 50))} ms = {ratio:.2f}x the baseline round trip "
+          f"({ms(base_p50)} ms), own p99 {ms(pct(own_all, 99))} ms; slowest route by own p50: {slowest}")
+    if report.unexpected:
+        print("  unexpected answers: " + ", ".join(f"{k} x{v}" for k, v in report.unexpected.most_common()))
+    emf = Counter(s.emf for s in hook_samples)
+    print("  EMF documents printed per request: " + ", ".join(f"{k} ({v} requests)" for k, v in sorted(emf.items())))
+
+    warm = {route: [s.scope.calls for s in report.samples[route]] for route in (*PLATFORMS, BASELINE)}
+    cold = report.cold
+    operations = sorted({op for runs in warm.values() for c in runs for op in c}
+                        | {op for samples in cold.values() for s in samples for op in s.scope.calls})
+
+    def cold_extra(op: str | None) -> str:
+        """Calls a cold request made beyond a warm request of the same route ("a/b" when they differed)."""
+        extras = set()
+        for route in PLATFORMS:
+            warm_calls = warm[route][0] if warm[route] else Counter()
+            for sample in cold[route]:
+                extras.add(sample.scope.total_calls - sum(warm_calls.values()) if op is None
+                           else sample.scope.calls.get(op, 0) - warm_calls.get(op, 0))
+        return "/".join(str(v) for v in sorted(extras)) if extras - {0} else "-"
+
+    rows = [[op, *[_counts([c.get(op, 0) for c in warm[route]]) for route in (*PLATFORMS, BASELINE)], cold_extra(op)]
+            for op in operations]
+    rows.append(["TOTAL", *["/".join(str(v) for v in sorted({sum(c.values()) for c in warm[route]}))
+                            for route in (*PLATFORMS, BASELINE)], cold_extra(None)])
+    with_url = report.cold_with_url
+    slack_warm = sum(warm["slack"][0].values()) if warm["slack"] else 0
+    url_note = (f"{with_url.scope.total_calls - slack_warm} extra call(s): "
+                + ", ".join(f"{k} {v}" for k, v in with_url.scope.calls.items()) if with_url is not None else "not measured")
+    cold_n = len(cold[PLATFORMS[0]])
+    table("AWS calls per webhook request (app calls only; a/b = counts differed)",
+          ["service.operation", *PLATFORMS, "baseline", "cold extra"], rows,
+          note=("'cold extra' = a route's first request after the boto3 clients and looked-up queue URLs were dropped\n"
+                "(a new container), minus a warm request. Locally INBOUND_QUEUE_URL is not set, so the first request\n"
+                "looks the queue URL up; with it set, as infra/resources.yaml sets it in AWS, a cold request made\n"
+                f"{url_note}.\n"
+                f"cold request wall ms, median of {cold_n} per route (new SQS client + URL lookup; the first also imports\n"
+                "the route's adapter): " + ", ".join(f"{route} {ms(med([s.wall for s in cold[route]]))}"
+                                                   for route in PLATFORMS)
+                + f"; warm p50 {ms(med([s.wall for s in hook_samples]))}"))
+    warm_all = calls(s.scope for s in hook_samples)
+    per = sum(warm_all.values()) / max(1, len(hook_samples))
+    extra_ops = [op for op in operations if cold_extra(op) != "-"]
+    summary["chat_hooks"] = (f"webhook own p50 {ms(pct(own_all, 50))} ms / p99 {ms(pct(own_all, 99))} ms = {ratio:.2f}x "
+                             f"the Chalice round trip of a 401 ({ms(base_p50)} ms), slowest {slowest}; AWS calls/request "
+                             f"{per:.2f} (" + ", ".join(f"{op} {n / len(hook_samples):.2f}" for op, n in warm_all.most_common())
+                             + f"), cold extra {cold_extra(None)}" + (f" ({', '.join(extra_ops)})" if extra_ops else ""))
+
+
+def _print_chat_flow(run: Any, summary: dict[str, str]) -> None:
+    from benchmarks.chat import PLATFORMS, TICKET_CHANNEL, calls
+
+    n = run.messages
+    hooks_wall = sum(s.wall for s in run.webhooks)
+    inbound = [i for i in run.invocations if i.function == "process_inbound"]
+    outbound = [i for i in run.invocations if i.function == "send_outbound"]
+    in_app = hooks_wall + sum(i.wall for i in run.invocations)
+    own = sum(s.own for s in run.webhooks) + sum(i.own for i in run.invocations)
+    rows = [["end to end: posting + pump() until idle (harness SQS receive/delete included)", n, f"{run.wall:.2f}",
+             f"{n / run.wall:.1f}", ms(run.wall / n)],
+            ["  posting through the routes", n, f"{run.post_wall:.2f}", f"{n / run.post_wall:.1f}", ms(run.post_wall / n)],
+            ["  pump(): process_inbound + send_outbound + the harness's SQS calls", n, f"{run.pump_wall:.2f}",
+             f"{n / run.pump_wall:.1f}", ms(run.pump_wall / n)],
+            ["inside the app only (webhook requests + function invocations)", n, f"{in_app:.2f}", f"{n / in_app:.1f}",
+             ms(in_app / n)],
+            ["  the app's own time (AWS time subtracted)", n, f"{own:.2f}", f"{n / own:.1f}", ms(own / n)]]
+    when = f"pump every {run.pump_every}" if run.pump_every else "all posted, then pumped"
+    table(f"Chat messages through the pipeline: {n} messages in {run.conversations} conversations on "
+          f"{len(PLATFORMS)} platforms, {when} (LocalDesk, moto in-process; warmed up first)",
+          ["", "messages", "seconds", "msgs/s", "ms/msg"], rows,
+          note=("Message i goes to conversation i % conversations, conversation c to platform c % 6: every\n"
+                "conversation's first message opens a ticket, the others join it.\n"
+                "Requests are signed before the clock starts; web-chat sessions are opened before it too."))
+
+    # What the desk holds afterwards.
+    inbound_messages = [m for t in run.tickets for m in t["messages"] if m["direction"] == "inbound"]
+    joined = Counter(m.get("joined_by") or "?" for m in inbound_messages)
+    acks = Counter((t.get("acknowledgement") or {}).get("status", "none") for t in run.tickets)
+    chat_conversations = {c for _, c, _ in run.plan}
+    platform_conversations = [c for c in chat_conversations if run.platform_of(c) != "webchat"]
+    failed = sum(1 for r in run.records if r.failed)
+    by_platform_sent = Counter(m["platform"] for m in run.sent)
+    rows = [["tickets created", len(run.tickets), len(chat_conversations)],
+            ["customer messages stored", len(inbound_messages), n],
+            ["  ... joined their conversation's open ticket", sum(v for k, v in joined.items() if k != "new-ticket"),
+             n - len(chat_conversations)],
+            ["acknowledgements marked sent on the tickets", acks.get("sent", 0), len(chat_conversations)],
+            ["acknowledgements the platforms' send APIs received", len(run.sent), len(platform_conversations)],
+            ["dead letters", len(run.dead), 0],
+            ["pipeline records that raised (retried)", failed, 0],
+            ["webhook answers other than 200/202", sum(run.unexpected.values()), 0],
+            ["SQS messages pump() delivered (inbound + outbound)", run.deliveries,
+             n + len(chat_conversations)]]
+    table("Read back after the run", ["", "found", "expected"], rows,
+          note=("joined by: " + ", ".join(f"{k} {v}" for k, v in joined.most_common()) + "; acknowledgements: "
+                + ", ".join(f"{k} {v}" for k, v in acks.most_common()) + "\nplatform send APIs: "
+                + ", ".join(f"{k} {v}" for k, v in by_platform_sent.most_common())
+                + " (web chat: the reply stored on the ticket is the delivery)"))
+    for reason, count in Counter(str(letter.get("reason"))[:160] for letter in run.dead).most_common(3):
+        print(f"  dead letter ({count}x): {reason}")
+    errors = Counter(f"{i.function}: {i.error}" for i in run.invocations if i.error)
+    for error, count in errors.most_common(3):
+        print(f"  {count}x {error}")
+
+    # Calls by operation: per webhook, per pipeline record (new ticket / joining), per outbound record, all-in.
+    first = set(run.first_serial.values())
+    new_records = [r for r, mark in zip(run.records, run.record_marks) if mark and mark[1] in first]
+    join_records = [r for r, mark in zip(run.records, run.record_marks) if mark and mark[1] not in first]
+    outbound_records = sum(i.records for i in outbound)
+    hooks_calls = calls(s.scope for s in run.webhooks)
+    inbound_calls, outbound_calls = calls(i.scope for i in inbound), calls(i.scope for i in outbound)
+    record_calls = calls(r.scope for r in run.records)
+    everything = hooks_calls + inbound_calls + outbound_calls
+    operations = sorted(everything)
+    op_seconds: dict[str, list[float]] = defaultdict(list)
+    for scope in [*(s.scope for s in run.webhooks), *(i.scope for i in run.invocations)]:
+        for op, seconds in scope.op_seconds.items():
+            op_seconds[op] += seconds
+    rows = []
+    for op in operations:
+        batch_only = inbound_calls.get(op, 0) - record_calls.get(op, 0)
+        rows.append([op, _counts([s.scope.calls.get(op, 0) for s in run.webhooks]),
+                     _counts([r.scope.calls.get(op, 0) for r in new_records]),
+                     _counts([r.scope.calls.get(op, 0) for r in join_records]),
+                     f"{batch_only / n:.2f}" if batch_only else "-",
+                     f"{outbound_calls.get(op, 0) / outbound_records:.2f}" if outbound_calls.get(op) else "-",
+                     f"{(inbound_calls.get(op, 0) + outbound_calls.get(op, 0)) / n:.2f}", f"{everything[op] / n:.2f}",
+                     ms(med(op_seconds[op]))])
+    rows.append(["TOTAL", _counts([s.scope.total_calls for s in run.webhooks]),
+                 _counts([r.scope.total_calls for r in new_records]), _counts([r.scope.total_calls for r in join_records]),
+                 f"{(sum(inbound_calls.values()) - sum(record_calls.values())) / n:.2f}",
+                 f"{sum(outbound_calls.values()) / max(1, outbound_records):.2f}",
+                 f"{(sum(inbound_calls.values()) + sum(outbound_calls.values())) / n:.2f}",
+                 f"{sum(everything.values()) / n:.2f}", None])
+    table("AWS calls by operation (app calls only; a/b = counts differed, decimals = means)",
+          ["service.operation", "webhook", "inbound: new ticket", "inbound: joins", "inbound batch/msg",
+           "outbound/ack", "pipeline/msg", "all-in/msg", "moto ms/call p50"], rows,
+          note=(f"inbound: per process_inbound record (worker._handle): {len(new_records)} opened a ticket, "
+                f"{len(join_records)} joined one.\n'inbound batch/msg' = process_inbound calls outside the records, "
+                f"per message. outbound/ack = send_outbound calls per record\n({outbound_records} records in "
+                f"{len(outbound)} invocations). pipeline/msg = process_inbound + send_outbound, per chat message;\n"
+                "all-in/msg adds the webhook's call."))
+
+    rows = []
+    for platform in PLATFORMS:
+        channel = TICKET_CHANNEL.get(platform, platform)
+        hooks = [s for s, (p, _, _) in zip(run.webhooks, run.plan) if p == platform]
+        new = [r for r, mark in zip(run.records, run.record_marks)
+               if mark and run.platform_of(mark[0]) == platform and mark[1] in first]
+        join = [r for r, mark in zip(run.records, run.record_marks)
+                if mark and run.platform_of(mark[0]) == platform and mark[1] not in first]
+        both = new + join
+        tickets = [t for t in run.tickets if t["channel"] == channel]
+        acked = sum(1 for t in tickets if (t.get("acknowledgement") or {}).get("status") == "sent")
+        rows.append([platform, len(hooks), len(tickets), acked,
+                     by_platform_sent.get(platform, 0) if platform != "webchat" else None, ms(pct([s.own for s in hooks], 50)), ms(med([r.wall for r in new])), ms(med([r.wall for r in join])),
+                     ms(med([r.scope.api_seconds for r in both])), ms(pct([r.own for r in both], 50)),
+                     ms(pct([r.own for r in both], 99))])
+    per_ack = [i.wall / i.records for i in outbound]
+    table("By platform (ms; pipeline = one process_inbound record through worker._handle)",
+          ["platform", "msgs", "tickets", "acks sent", "platform got", "webhook own p50", "pipeline p50 new",
+           "pipeline p50 joins", "pipeline AWS p50", "pipeline own p50", "pipeline own p99"], rows,
+          note=("acks sent = tickets whose acknowledgement is marked sent; platform got = requests the stubbed send API\n"
+                "received (web chat has none: the reply stored on the ticket is the delivery).\n"
+                f"send_outbound: {ms(med(per_ack))} ms per acknowledgement (invocation wall / records, median of "
+                f"{len(outbound)} invocations), own {ms(med([i.own / i.records for i in outbound]))} ms"))
+
+    sends = [s.scope.op_seconds.get("sqs.SendMessageBatch", [0.0])[0] for s in run.webhooks]
+    tenth = max(1, n // 10)
+    depth = run.pump_every or n
+    print(f"\n  moto SendMessageBatch while posting: first {tenth} posts {ms(med(sends[:tenth]))} ms p50 (queue nearly "
+          f"empty), last {tenth} {ms(med(sends[-tenth:]))} ms (up to ~{depth - 1} queued):\n  moto walks the queue "
+          f"several times per entry, so posting slows as the queue fills (the webhook's own time does not)")
+    total_calls = sum(everything.values())
+    summary["chat_flow"] = (f"{n / run.wall:.1f} chat msgs/s end to end ({when}), {n / in_app:.1f} msgs/s inside the "
+                            f"app, {n / own:.0f} msgs/s of the app's own time; tickets "
+                            f"{len(run.tickets)}/{len(chat_conversations)}, acks delivered {len(run.sent)}/"
+                            f"{len(platform_conversations)} (+ web chat {acks.get('sent', 0) - len(run.sent)} on tickets), "
+                            f"dead letters {len(run.dead)}; {total_calls / n:.2f} AWS calls/chat message all-in "
+                            f"({(sum(inbound_calls.values()) + sum(outbound_calls.values())) / n:.2f} in the pipeline)")
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -730,6 +975,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke version, about 30 s")
     parser.add_argument("--messages", type=int, default=None, help="corpus size (default 1000; --quick 120)")
     parser.add_argument("--seed", type=int, default=20261123, help="corpus seed")
+    parser.add_argument("--chat-messages", type=int, default=None,
+                        help="chat messages through the pipeline in section 8 (default 300; --quick 60)")
     args = parser.parse_args(argv)
     plan = _plan(args)
     started = time.perf_counter()
@@ -749,11 +996,13 @@ def main(argv: list[str] | None = None) -> int:
         bench_own_time(throughput, summary)
         bench_moto(plan, summary)
         bench_table_size(plan, meter, summary)
+        bench_chat(plan, meter, summary)
     finally:
         meter.uninstall()
 
     section(None, "Summary")
-    for key in ("import", "corpus", "throughput", "calls", "own_time", "moto", "table_size"):
+    for key in ("import", "corpus", "throughput", "calls", "own_time", "moto", "table_size", "chat_hooks",
+                "chat_flow"):
         if key in summary:
             print(f"  {key:<11} {summary[key]}")
     print(f"\n  total {time.perf_counter() - started:.0f} s; load average now "

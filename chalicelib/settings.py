@@ -36,7 +36,6 @@ class AcknowledgementLimit(BaseModel):
 
 class DeskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    default_priority: Priority = "normal"
     response_time_minutes: dict[Priority, int]
     self_help_links: list[SelfHelpLink] = []
     acknowledgement_limit: AcknowledgementLimit

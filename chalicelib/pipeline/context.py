@@ -23,6 +23,7 @@ class Context:
     duplicate: bool = False
     reopened: bool = False
     ack: AckDecision | None = None
+    triage: Any = None  # TriageResult for a new ticket
     ack_sent: bool = False
     done: bool = False  # a step decided nothing more is to be written
 

@@ -107,6 +107,22 @@ def _continue_conversation(ctx: Context) -> None:
     ctx.is_new = True
 
 
+def triage(ctx: Context) -> None:
+    """Priority, category and tags for a new ticket from the deployment's rules (triage_rules.yaml)."""
+    if not ctx.is_new:
+        return
+    from chalicelib.domain import triage as rules
+
+    identity = ctx.found.get(f"id:{ctx.message.sender.key}")
+    week = _contacts_week(ctx.now)
+    repeat = int(identity.contacts_count or 0) if identity is not None and identity.contacts_week == week else 0
+    ctx.triage = rules.triage(rules.TriageInput.from_message(ctx.message, repeat_contacts=repeat), rules.rules())
+
+
+def _contacts_week(moment) -> str:
+    return f"7d:{int(moment.timestamp()) // (7 * 86400)}"
+
+
 def decide_acknowledgement(ctx: Context) -> None:
     if not ctx.is_new:
         return
@@ -188,6 +204,7 @@ STEPS: list[Callable[[Context], None]] = [
     skip_duplicate,
     identify_customer,
     find_thread,
+    triage,
     decide_acknowledgement,
     write,
 ]
@@ -216,7 +233,10 @@ def _new_ticket(ctx: Context, writes: repository.Writes) -> None:
         number=number,
         subject=message.subject,
         status="spam" if message.quarantine_reason else "open",
-        priority=ctx.settings.default_priority,
+        priority=ctx.triage.priority,
+        category=ctx.triage.category,
+        tags=set(ctx.triage.tags) or None,
+        triage={"rules_fired": list(ctx.triage.rules_fired), "reasons": list(ctx.triage.reasons)},
         channel=message.channel,
         channels={message.channel},
         customer_id=ctx.customer_id,
@@ -280,6 +300,11 @@ def _identity_and_customer(ctx: Context, writes: repository.Writes, *, new_ticke
     ]
     if ctx.is_new and message.channel != "email":
         actions.append(LookupModel.open_ticket_id.set(ctx.ticket.ticket_id))
+    if ctx.is_new:
+        week = _contacts_week(ctx.now)
+        same_week = identity is not None and identity.contacts_week == week
+        actions += [LookupModel.contacts_week.set(week),
+                    LookupModel.contacts_count.set(int(identity.contacts_count or 0) + 1 if same_week else 1)]
     condition = None
     if ctx.ack is not None and ctx.ack.send:
         actions += [LookupModel.ack_window.set(ctx.ack.window), LookupModel.ack_count.set(ctx.ack.count)]

@@ -71,6 +71,9 @@ class TicketModel(Model):
     subject = UnicodeAttribute(default="")
     status = UnicodeAttribute()
     priority = UnicodeAttribute()
+    category = UnicodeAttribute(default="general")  # the queue it belongs to
+    tags = UnicodeSetAttribute(null=True)
+    triage = MapAttribute(null=True)  # {"rules_fired": [...], "reasons": [...]}: why it got its priority
     channel = UnicodeAttribute()  # where the conversation started
     channels = UnicodeSetAttribute(null=True)  # every channel used
     customer_id = UnicodeAttribute()
@@ -171,6 +174,8 @@ class LookupModel(Model):
     ack_window = UnicodeAttribute(null=True)
     ack_count = NumberAttribute(null=True)
     open_ticket_id = UnicodeAttribute(null=True)  # on identities: the chat ticket an email may continue
+    contacts_week = UnicodeAttribute(null=True)  # on identities: tickets opened in this 7-day bucket...
+    contacts_count = NumberAttribute(null=True)  # ...for triage's repeat-contact rule
     created_at = UnicodeAttribute(null=True)
 
 

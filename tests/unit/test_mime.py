@@ -472,7 +472,8 @@ _CRLF = str.maketrans({"\r": " ", "\n": " "})
 
 def _normalised(text: str) -> str:
     """What parse_email promises for one-line text: whitespace collapsed, controls dropped."""
-    return "".join(ch for ch in " ".join(text.split()) if unicodedata.category(ch) != "Cc")
+    without_controls = "".join(ch for ch in text if unicodedata.category(ch) != "Cc" or ch.isspace())
+    return " ".join(without_controls.split())
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
@@ -497,7 +498,14 @@ def test_messages_built_by_the_email_package_round_trip(subject, name, body):
 
     assert mail.from_address == "ann@example.com"
     assert mail.subject == _normalised(subject)
-    assert mail.from_name == _normalised(name)
+    if _normalised(name).isascii():
+        assert mail.from_name == _normalised(name)
+    else:
+        # Python's folder may split a non-ASCII name into encoded words at a space and drop
+        # that space between them; RFC 2047 §6.2 says to ignore whitespace between encoded
+        # words, so a compliant parser cannot restore it. Every other character must survive.
+        assert mail.from_name.split() == _normalised(name).split() or \
+            "".join(mail.from_name.split()) == "".join(_normalised(name).split())
     assert mail.text_body.split() == body.split()
     assert mail.reply_text.strip() == mail.reply_text
 

@@ -233,10 +233,9 @@ def _repair_surrogates(text: str, where: str, defects: list[str]) -> str:
 
 def _display_text(text: str) -> str:
     """One line for people: whitespace runs collapsed, other control characters dropped."""
-    collapsed = " ".join(text.split())
-    if collapsed.isprintable():
-        return collapsed
-    return "".join(ch for ch in collapsed if unicodedata.category(ch) != "Cc")
+    if not text.isprintable():  # drop controls first, so none leaves a stray space behind
+        text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
+    return " ".join(text.split())
 
 
 _MSG_ID = re.compile(r"<([^<>]*)>")

@@ -1,0 +1,658 @@
+"""Triage: the priority and queue (category) a new ticket gets, and the rules that said so.
+
+Rules are data (``chalicelib/triage_rules.yaml``, or the file named by env
+``TRIAGE_RULES``), validated with pydantic when loaded: a bad rule file raises
+``TriageRulesError`` naming the rule and field, in the first test or invocation
+that reads it, instead of quietly misrouting tickets.
+
+How a ticket is triaged (``triage``):
+
+* every rule whose ``when`` conditions *all* hold fires; ``rules_fired`` lists them
+  in file order, and ``reasons`` says, per fired rule, what matched (the audit trail);
+* priority is the most urgent priority set by a fired rule; ``defaults.priority``
+  applies only when no fired rule sets one (so a rule may also *lower* priority);
+* category is the first fired rule's category, in file order (``defaults.category``
+  when none sets one) — so put the more specific queue's rule first;
+* tags are the union of the fired rules' tags, first seen first.
+
+Word matching (``any_words`` / ``all_words`` / ``none_words``) is on whole words or
+phrases in subject and text, after Unicode NFKC normalisation and case folding, with
+Unicode word boundaries (``\\w`` covers æ, ø, å): "down" does not match "downstairs"
+or "meltdown", "nede" does not match "nedenfor". A phrase's words may be separated by
+any run of whitespace ("ikke  modtaget" across a line break still matches). A trailing
+``*`` on a word matches any ending: "refund*" matches refund, refunds, refunded,
+refunding, and "faktura*" matches fakturaen, fakturanummer. Without ``*`` a word
+matches only itself, so "refund" does *not* match "refunded" (Danish and Norwegian
+inflect with suffixes: -en, -et, -er, -erne, so the default rules use ``*`` there).
+Hyphens separate words: "down" matches in "drop-down", which is why the default
+outage rule lists such phrases under ``none_words``.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from chalicelib.settings import PRIORITIES, Priority
+
+if TYPE_CHECKING:
+    from chalicelib.channels.inbound import InboundMessage
+
+__all__ = [
+    "DEFAULT_RULES_PATH",
+    "EVERYONE",
+    "BusinessHours",
+    "Rule",
+    "RuleSet",
+    "TriageInput",
+    "TriageResult",
+    "TriageRulesError",
+    "load_rules",
+    "parse_rules",
+    "rules",
+    "triage",
+    "users_affected",
+]
+
+DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "triage_rules.yaml"
+
+# "all our users", "alle brugere", "hele teamet": no number, but as large as it gets.
+EVERYONE = 1_000_000
+
+
+class TriageRulesError(Exception):
+    """The rule file cannot be used; the message names the file, rule and field."""
+
+
+# --------------------------------------------------------------------------- ticket in, result out
+
+
+@dataclass(frozen=True)
+class TriageInput:
+    """What triage looks at: one new ticket's first message and what we know of its sender."""
+
+    channel: str  # email, slack, webchat, whatsapp, ...
+    subject: str
+    text: str
+    sender: str  # identity key, e.g. "email:ann@example.com" or "slack:T1:U2"
+    received_at: datetime  # timezone-aware
+    repeat_contacts: int = 0  # tickets this customer opened in the last 7 days; 0 if unknown
+
+    def __post_init__(self) -> None:
+        if self.received_at.tzinfo is None or self.received_at.utcoffset() is None:
+            raise ValueError("received_at must be timezone-aware: business hours depend on the instant")
+        if self.repeat_contacts < 0:
+            raise ValueError("repeat_contacts cannot be negative")
+
+    @classmethod
+    def from_message(cls, message: InboundMessage, repeat_contacts: int = 0) -> TriageInput:
+        # reply_text is the new part without quoted history and signature: a quoted
+        # "urgent" from last month or a "Sent from my iPhone today" footer should not count.
+        return cls(
+            channel=message.channel,
+            subject=message.subject,
+            text=message.reply_text or message.text,
+            sender=message.sender.key,
+            received_at=message.received_at,
+            repeat_contacts=repeat_contacts,
+        )
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    priority: Priority
+    category: str
+    tags: tuple[str, ...] = ()
+    rules_fired: tuple[str, ...] = ()  # every rule that fired, in file order
+    reasons: tuple[str, ...] = ()  # one line per fired rule, same order: what matched
+
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def _fold(text: str) -> str:
+    """Compatibility-normalised, case-folded text: "ÆRGERLIGT", "ærgerligt" and a
+    decomposed "a\\u030a" (macOS mail) all compare as equal."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+def _phrase_pattern(phrase: str) -> str:
+    """Regex source for one word or phrase, already folded; raises ValueError if unusable."""
+    tokens = phrase.split()
+    if not tokens:
+        raise ValueError("empty word or phrase")
+    parts = []
+    for token in tokens:
+        stem, star = (token[:-1], True) if token.endswith("*") else (token, False)
+        if "*" in stem:
+            raise ValueError(f"{phrase!r}: '*' is only allowed at the end of a word")
+        if not any(ch.isalnum() for ch in stem):
+            raise ValueError(f"{phrase!r}: each word needs a letter or digit")
+        if star and len(stem) < 3:
+            raise ValueError(f"{phrase!r}: a word ending in '*' needs at least 3 letters before it")
+        parts.append(re.escape(stem) + (r"\w*" if star else ""))
+    # Lookarounds rather than \b so a word ending in punctuation ("c++", "24/7") still works.
+    return r"(?<!\w)" + r"\s+".join(parts) + r"(?!\w)"
+
+
+def _compile_words(phrases: tuple[str, ...]) -> tuple[str, ...]:
+    folded = tuple(_fold(p).strip() for p in phrases)
+    for original, phrase in zip(phrases, folded):
+        if not phrase:
+            raise ValueError(f"empty word or phrase ({original!r})")
+        _phrase_pattern(phrase)  # validates
+    return folded
+
+
+# Counting affected people: "50 users", "100 medarbejdere", "1.000 brugere", "20+ ansatte",
+# "all our users", "alle vores brugere", "hele teamet", "the whole company".
+_GROUP_NOUNS = (
+    # English
+    r"users?|employees?|staff|people|persons?|colleagues?|co-?workers?|agents?|teams?|"
+    r"company|office|offices|organi[sz]ations?|departments?|"
+    # Danish
+    r"bruger(?:e|en|ne)?|medarbejder(?:e|en|ne)?|ansatte(?:ne)?|kolleg(?:a|aer|aerne|er|erne)|"
+    r"personer(?:ne)?|folk|teamet|firma(?:et)?|virksomhed(?:en)?|kontor(?:et)?|afdeling(?:en)?|"
+    r"organisation(?:en)?|"
+    # Norwegian (where it differs)
+    r"bruker(?:e|en|ne)?|medarbeider(?:e|en|ne)?|bedrift(?:en)?|avdeling(?:a)?|organisasjon(?:en)?"
+)
+_FILLER = r"(?:\w+\s+){0,2}?"  # "50 of our users", "alle vores brugere", "av våre ansatte"
+_COUNTED = re.compile(
+    r"(?<![\w.,])(\d{1,3}(?:[.,\u00a0 ]\d{3}){1,3}|\d{1,9})(?![\d])\+?\s+" + _FILLER
+    + r"(?:" + _GROUP_NOUNS + r")(?!\w)"
+)
+_EVERYONE = re.compile(
+    r"(?<!\w)(?:all|alle|hele|every|entire|whole|samtlige)\s+" + _FILLER
+    + r"(?:" + _GROUP_NOUNS + r")(?!\w)"
+)
+
+
+def users_affected(text: str) -> int:
+    """How many people a message says are affected: the largest count found, ``EVERYONE``
+    for "all/alle/hele ..." and 0 when it does not say (a single customer)."""
+    folded = _fold(text)
+    if _EVERYONE.search(folded):
+        return EVERYONE
+    counts = [int(re.sub(r"\D", "", m.group(1))) for m in _COUNTED.finditer(folded)]
+    return max(counts, default=0)
+
+
+# --------------------------------------------------------------------------- rule file schema
+
+_NAME = r"^[a-z0-9][a-z0-9_.-]*$"
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_empty_keys(cls, data: Any) -> Any:
+        # YAML reads "any_words:" with nothing after it as null; taken as "not set" that
+        # would silently drop a condition, so an empty key is an error.
+        if isinstance(data, dict):
+            empty = [key for key, value in data.items() if value is None]
+            if empty:
+                raise ValueError(f"{', '.join(map(str, empty))} has no value (remove the key or give one)")
+        return data
+
+
+class When(_Strict):
+    """Conditions; every one given must hold for the rule to fire."""
+
+    channel_in: tuple[str, ...] | None = None
+    any_words: tuple[str, ...] | None = None
+    all_words: tuple[str, ...] | None = None
+    none_words: tuple[str, ...] | None = None
+    sender_in: tuple[str, ...] | None = None
+    sender_domain_in: tuple[str, ...] | None = None
+    impact_users_at_least: StrictInt | None = Field(None, ge=1)
+    outside_business_hours: StrictBool | None = None
+    repeat_contacts_at_least: StrictInt | None = Field(None, ge=1)
+
+    _any: re.Pattern[str] | None = PrivateAttr(None)
+    _all: tuple[re.Pattern[str], ...] = PrivateAttr(())
+    _none: re.Pattern[str] | None = PrivateAttr(None)
+
+    @field_validator("any_words", "all_words", "none_words")
+    @classmethod
+    def _words(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("needs at least one word or phrase")
+            value = _compile_words(value)
+        return value
+
+    @field_validator("channel_in")
+    @classmethod
+    def _channels(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("needs at least one channel")
+            for channel in value:
+                if not re.match(r"^[a-z][a-z0-9_-]*$", channel):
+                    raise ValueError(f"{channel!r} is not a channel name (lowercase, e.g. email, slack, webchat)")
+        return value
+
+    @field_validator("sender_in")
+    @classmethod
+    def _senders(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("needs at least one address or identity key")
+            value = tuple(_fold(v).strip() for v in value)
+            if not all(value):
+                raise ValueError("empty address or identity key")
+        return value
+
+    @field_validator("sender_domain_in")
+    @classmethod
+    def _domains(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("needs at least one domain")
+            value = tuple(_fold(v).strip().lstrip("@").rstrip(".") for v in value)
+            for domain in value:
+                if not re.match(r"^[^\s@/:]+\.[^\s@/:]+$", domain):
+                    raise ValueError(f"{domain!r} is not a mail domain (e.g. example.com)")
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> When:
+        if not self.model_fields_set:
+            raise ValueError("needs at least one condition (use defaults for what applies to every ticket)")
+        return self
+
+    def model_post_init(self, context: Any) -> None:
+        def alternation(words: tuple[str, ...]) -> re.Pattern[str]:
+            return re.compile("|".join(_phrase_pattern(w) for w in words))
+
+        if self.any_words:
+            self._any = alternation(self.any_words)
+        if self.all_words:
+            self._all = tuple(re.compile(_phrase_pattern(w)) for w in self.all_words)
+        if self.none_words:
+            self._none = alternation(self.none_words)
+
+
+class Then(_Strict):
+    """What a fired rule sets; at least one of these."""
+
+    priority: Priority | None = None
+    category: str | None = Field(None, pattern=_NAME)
+    tags: tuple[str, ...] = ()
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for tag in value:
+            if not re.match(_NAME, tag):
+                raise ValueError(f"{tag!r} is not a tag (lowercase letters, digits, _ . -)")
+        return value
+
+    @model_validator(mode="after")
+    def _sets_something(self) -> Then:
+        if self.priority is None and self.category is None and not self.tags:
+            raise ValueError("needs a priority, a category or tags")
+        return self
+
+
+class Rule(_Strict):
+    name: str = Field(pattern=_NAME)
+    description: str = ""
+    when: When
+    then: Then
+
+
+class BusinessHours(_Strict):
+    """When the desk is staffed, in its own time zone (DST handled by zoneinfo)."""
+
+    timezone: str
+    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...]
+    start: str  # "08:00", local time, inclusive
+    end: str  # "17:00", local time, exclusive; "24:00" for midnight
+    holidays: tuple[date, ...] = ()  # local dates the desk is closed all day
+
+    _zone: ZoneInfo = PrivateAttr()
+    _weekdays: frozenset[int] = PrivateAttr(frozenset())
+    _start: int = PrivateAttr(0)  # minutes after local midnight
+    _end: int = PrivateAttr(0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Copenhagen)") from None
+        return value
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _expand_days(cls, value: Any) -> Any:
+        """"mon-fri", ["mon-wed", "fri"], "mon, wed" → day names; ranges may wrap ("fri-mon")."""
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            return value
+        days: list[Any] = []
+        for item in items:
+            if isinstance(item, str) and "-" in item:
+                first, _, last = (_day(part) for part in item.partition("-"))
+                if first not in _DAYS or last not in _DAYS:
+                    raise ValueError(f"{item!r} is not a day range such as mon-fri")
+                i, j = _DAYS.index(first), _DAYS.index(last)
+                days.extend(_DAYS[(i + k) % 7] for k in range((j - i) % 7 + 1))
+            else:
+                days.append(_day(item) if isinstance(item, str) else item)
+        if not days:
+            raise ValueError("needs at least one day")
+        return tuple(dict.fromkeys(days))
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _clock_time(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            # YAML 1.1 reads an unquoted 17:00 as the base-60 number 1020.
+            hint = f"{value // 60:02d}:{value % 60:02d}" if 0 <= value < 24 * 60 else "17:00"
+            raise ValueError(f"write times in quotes, e.g. \"{hint}\" (YAML read this one as the number {value})")
+        if isinstance(value, str) and not (_TIME.match(value.strip()) or value.strip() == "24:00"):
+            raise ValueError(f"{value!r} is not a time of day as \"HH:MM\"")
+        return value.strip() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> BusinessHours:
+        if _minutes(self.start) >= _minutes(self.end):
+            raise ValueError(f"start {self.start} must be before end {self.end} (the same day)")
+        return self
+
+    def model_post_init(self, context: Any) -> None:
+        self._zone = ZoneInfo(self.timezone)
+        self._weekdays = frozenset(_DAYS.index(d) for d in self.days)
+        self._start, self._end = _minutes(self.start), _minutes(self.end)
+
+    def is_open(self, moment: datetime) -> bool:
+        local = moment.astimezone(self._zone)
+        minutes = local.hour * 60 + local.minute
+        return (local.weekday() in self._weekdays and local.date() not in self.holidays
+                and self._start <= minutes < self._end)
+
+
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _day(name: str) -> str:
+    """"mon", "Monday", "MON" → "mon"; anything else unchanged, for the error message."""
+    folded = name.strip().lower()
+    for short, full in zip(_DAYS, _DAY_NAMES):
+        if len(folded) >= 3 and full.startswith(folded):
+            return short
+    return name
+
+
+def _minutes(clock: str) -> int:
+    hours, _, minutes = clock.partition(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class Defaults(_Strict):
+    priority: Priority = "normal"
+    category: str = Field("general", pattern=_NAME)
+
+
+class RuleSet(_Strict):
+    """A validated rule file. Build it with ``load_rules``; pass it to ``triage``."""
+
+    version: Literal[1] = 1
+    defaults: Defaults = Defaults()
+    # The queues this desk has; when given, every category must be one of them, so a
+    # typo ("biling") fails at load instead of creating a queue nobody watches.
+    categories: tuple[str, ...] | None = None
+    business_hours: BusinessHours | None = None
+    rules: tuple[Rule, ...]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RuleSet:
+        problems = []
+        seen: set[str] = set()
+        for index, rule in enumerate(self.rules):
+            label = f"rule {rule.name!r} (rules[{index}])"
+            if rule.name in seen:
+                problems.append(f"{label}: name used twice; names must be unique for the audit trail")
+            seen.add(rule.name)
+            if rule.when.outside_business_hours is not None and self.business_hours is None:
+                problems.append(f"{label}: when.outside_business_hours needs a top-level business_hours block")
+            if self.categories is not None and rule.then.category is not None \
+                    and rule.then.category not in self.categories:
+                problems.append(f"{label}: then.category {rule.then.category!r} is not one of categories "
+                                f"({', '.join(self.categories)})")
+        if self.categories is not None and self.defaults.category not in self.categories:
+            problems.append(f"defaults.category {self.defaults.category!r} is not one of categories")
+        if problems:
+            raise ValueError("\n".join(problems))  # parse_rules lists each line as its own problem
+        return self
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def rules() -> RuleSet:
+    """This deployment's rules: env ``TRIAGE_RULES`` or the bundled file, loaded once per path."""
+    return _cached_rules(os.environ.get("TRIAGE_RULES") or str(DEFAULT_RULES_PATH))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_rules(path: str) -> RuleSet:
+    return load_rules(path)  # a failure is not cached: a bad file fails every time it is asked for
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    """Read and validate a rule file; ``TriageRulesError`` says what is wrong and where."""
+    try:
+        raw_text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise TriageRulesError(f"{path}: cannot read triage rules: {error}") from None
+    return parse_rules(raw_text, source=str(path))
+
+
+def parse_rules(text: str, source: str = "<triage rules>") -> RuleSet:
+    """Validate rule-file text (YAML); ``source`` names it in error messages."""
+    import yaml  # only where rules are read, not on every cold start's import
+
+    try:
+        raw = yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as error:
+        raise TriageRulesError(f"{source}: not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise TriageRulesError(f"{source}: expected a mapping with a 'rules' list at the top")
+    try:
+        return RuleSet.model_validate(raw)
+    except ValidationError as error:
+        problems = [line for e in error.errors() for line in _describe(e, raw).splitlines()]
+        raise TriageRulesError(
+            f"{source}: {len(problems)} problem(s) in triage rules:\n  - " + "\n  - ".join(problems)
+        ) from None
+
+
+@functools.lru_cache(maxsize=1)
+def _unique_key_loader() -> type:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """SafeLoader that refuses duplicate keys: PyYAML would keep the last silently,
+        so a rule with two ``when:`` blocks would lose one without a word."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            keys = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in keys:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark)
+                keys.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return Loader
+
+
+_KNOWN_FIELDS = sorted({f for model in (RuleSet, Rule, When, Then, BusinessHours, Defaults)
+                        for f in model.model_fields})
+
+
+def _describe(error: Any, raw: dict[str, Any]) -> str:
+    """One pydantic error as a rule author reads it: which rule, which field, what is wrong."""
+    loc = list(error["loc"])
+    where = ""
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        entries = raw.get("rules")
+        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        where = f"rule {name!r} (rules[{loc[1]}])" if name else f"rules[{loc[1]}]"
+        loc = loc[2:]
+    kind, message = error["type"], error["msg"].removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        field = str(loc.pop())
+        close = difflib.get_close_matches(field, _KNOWN_FIELDS, n=1)
+        message = f"unknown field {field!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    elif kind == "missing":
+        message = "required field is missing"
+    elif kind == "string_pattern_mismatch":
+        message = f"{error['input']!r} is not a valid name (lowercase letters, digits, _ . -)"
+    elif kind in ("literal_error", "string_type", "int_type", "bool_type"):
+        message += f", got {error['input']!r}"
+        if kind == "string_type" and isinstance(error["input"], bool):
+            message += " (YAML reads unquoted yes/no/on/off as true/false: quote it, e.g. \"no\")"
+    path = ".".join(str(part) for part in loc)
+    return ": ".join(part for part in (where, path, message) if part)
+
+
+# --------------------------------------------------------------------------- triage
+
+
+class _Facts:
+    """What the rules ask about one ticket, each worked out at most once."""
+
+    def __init__(self, ticket: TriageInput, rule_set: RuleSet) -> None:
+        self.ticket = ticket
+        self.fields = (_fold(ticket.subject), _fold(ticket.text))
+        self.channel = ticket.channel.casefold()
+        self.sender = _fold(ticket.sender).strip()
+        kind, colon, value = self.sender.partition(":")
+        self.sender_value = value if colon else self.sender
+        self.sender_domain = self.sender_value.rpartition("@")[2].rstrip(".") if "@" in self.sender_value else ""
+        self._rule_set = rule_set
+
+    def search(self, pattern: re.Pattern[str]) -> str | None:
+        for field in self.fields:
+            match = pattern.search(field)
+            if match:
+                return match.group(0)
+        return None
+
+    @functools.cached_property
+    def users_affected(self) -> int:
+        return max(users_affected(self.ticket.subject), users_affected(self.ticket.text))
+
+    @functools.cached_property
+    def open(self) -> bool | None:
+        hours = self._rule_set.business_hours
+        if hours is None:
+            return None
+        try:
+            return hours.is_open(self.ticket.received_at)
+        except (OverflowError, ValueError):  # year 1 or 9999 in a far zone: cannot say
+            return None
+
+
+def _why(when: When, facts: _Facts) -> str | None:
+    """Why this rule fires for this ticket (for the audit trail), or None if it does not."""
+    reasons = []
+    if when.channel_in is not None:
+        if facts.channel not in when.channel_in:
+            return None
+        reasons.append(f"channel {facts.channel}")
+    if when._any is not None:
+        found = facts.search(when._any)
+        if found is None:
+            return None
+        reasons.append(f"words {found!r}")
+    if when._all:
+        found_all = [facts.search(pattern) for pattern in when._all]
+        if None in found_all:
+            return None
+        reasons.append("all words " + ", ".join(repr(f) for f in found_all))
+    if when._none is not None and facts.search(when._none) is not None:
+        return None
+    if when.sender_in is not None:
+        if facts.sender not in when.sender_in and facts.sender_value not in when.sender_in:
+            return None
+        reasons.append(f"sender {facts.sender}")
+    if when.sender_domain_in is not None:
+        domain = facts.sender_domain
+        if not domain or not any(domain == d or domain.endswith("." + d) for d in when.sender_domain_in):
+            return None
+        reasons.append(f"sender domain {domain}")
+    if when.impact_users_at_least is not None:
+        if facts.users_affected < when.impact_users_at_least:
+            return None
+        affected = facts.users_affected
+        reasons.append("everyone affected" if affected >= EVERYONE else f"{affected} people affected")
+    if when.outside_business_hours is not None:
+        if facts.open is None or facts.open == when.outside_business_hours:
+            return None
+        reasons.append("outside business hours" if when.outside_business_hours else "in business hours")
+    if when.repeat_contacts_at_least is not None:
+        if facts.ticket.repeat_contacts < when.repeat_contacts_at_least:
+            return None
+        reasons.append(f"{facts.ticket.repeat_contacts} earlier tickets in 7 days")
+    return "; ".join(reasons)
+
+
+def triage(ticket: TriageInput, rule_set: RuleSet) -> TriageResult:
+    """Priority, category and tags for a new ticket, with every rule that fired and why."""
+    facts = _Facts(ticket, rule_set)
+    fired: list[str] = []
+    reasons: list[str] = []
+    priorities: list[str] = []
+    category: str | None = None
+    tags: dict[str, None] = {}
+    for rule in rule_set.rules:
+        why = _why(rule.when, facts)
+        if why is None:
+            continue
+        fired.append(rule.name)
+        reasons.append(f"{rule.name}: {why}")
+        if rule.then.priority is not None:
+            priorities.append(rule.then.priority)
+        if category is None and rule.then.category is not None:
+            category = rule.then.category
+        tags.update(dict.fromkeys(rule.then.tags))
+    priority = min(priorities, key=PRIORITIES.index) if priorities else rule_set.defaults.priority
+    return TriageResult(
+        priority=priority,  # type: ignore[arg-type]  (one of PRIORITIES by construction)
+        category=category or rule_set.defaults.category,
+        tags=tuple(tags),
+        rules_fired=tuple(fired),
+        reasons=tuple(reasons),
+    )
