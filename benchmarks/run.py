@@ -831,7 +831,9 @@ def _print_webhooks(report: Any, summary: dict[str, str]) -> None:
     summary["chat_hooks"] = (f"webhook own p50 {ms(pct(own_all, 50))} ms / p99 {ms(pct(own_all, 99))} ms = {ratio:.2f}x "
                              f"the Chalice round trip of a 401 ({ms(base_p50)} ms), slowest {slowest}; AWS calls/request "
                              f"{per:.2f} (" + ", ".join(f"{op} {n / len(hook_samples):.2f}" for op, n in warm_all.most_common())
-                             + f"), cold extra {cold_extra(None)}" + (f" ({', '.join(extra_ops)})" if extra_ops else ""))
+                             + f"), cold extra {cold_extra(None)}" + (f" ({', '.join(extra_ops)})" if extra_ops else "")
+                             + (f", {with_url.scope.total_calls - slack_warm} with INBOUND_QUEUE_URL set"
+                                if with_url is not None else ""))
 
 
 def _print_chat_flow(run: Any, summary: dict[str, str]) -> None:

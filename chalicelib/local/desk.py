@@ -134,7 +134,8 @@ class LocalDesk:
 
     @property
     def http(self) -> Any:
-        return self.client.http
+        """The API through Chalice's test client; EMF the routes print lands in ``desk.metrics``."""
+        return _CapturingHttp(self)
 
     # --- feeding it ------------------------------------------------------
     def receive_email(self, raw: bytes, *, spam: str = "PASS", virus: str = "PASS", spf: str = "PASS",
@@ -149,11 +150,14 @@ class LocalDesk:
 
     def invoke(self, function_name: str, event: Any) -> Any:
         """Invoke one of the app's functions as Lambda would, capturing the EMF it prints."""
+        return self._captured(lambda: self.client.lambda_.invoke(function_name, event).payload)
+
+    def _captured(self, call: Any) -> Any:
         with self._invoke_lock:
             buffer = io.StringIO()
             try:
                 with contextlib.redirect_stdout(buffer):
-                    return self.client.lambda_.invoke(function_name, event).payload
+                    return call()
             finally:
                 self._collect_metrics(buffer.getvalue())
 
@@ -333,6 +337,17 @@ class LocalDesk:
         repository.reset_number_block()
         self.metrics = []
         self._chat_messages = []
+
+
+class _CapturingHttp:
+    """``client.http`` with each request run like an invocation: one at a time, EMF captured."""
+
+    def __init__(self, desk: LocalDesk) -> None:
+        self._desk = desk
+
+    def __getattr__(self, method: str) -> Any:
+        request = getattr(self._desk.client.http, method)
+        return lambda *args, **kwargs: self._desk._captured(lambda: request(*args, **kwargs))
 
 
 def ses_event(raw: bytes, message_id: str, *, recipients: list[str], verdicts: dict[str, str]) -> dict[str, Any]:
