@@ -21,6 +21,7 @@ _DEFAULTS = {
     "INBOUND_MAX_RECEIVES": "5",
     "OUTBOUND_QUEUE": "relay-desk-outbound.fifo",
     "OUTBOUND_DLQ": "relay-desk-outbound-dlq.fifo",
+    "SES_FAILURE_QUEUE": "relay-desk-ses-inbound-failures",
     "SUPPORT_ADDRESS": "support@example.com",
     "SUPPORT_NAME": "Relay Desk Support",
     "REPLY_ADDRESS_SECRET": "",

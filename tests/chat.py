@@ -34,6 +34,7 @@ TWILIO_ACCOUNT_SID = "AC00112233445566778899aabbccddeeff"  # the fixtures' Accou
 TWILIO_AUTH_TOKEN = "12345678901234567890123456789012"
 WEBCHAT_SECRET = "webchat-secret-for-tests-5d2c"
 
+WEBCHAT_IDENTITY_SECRET = "site-backend-identity-secret"
 SECRETS = {
     "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
     "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
@@ -48,6 +49,7 @@ SECRETS = {
     "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID,
     "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
     "WEBCHAT_SECRET": WEBCHAT_SECRET,
+    "WEBCHAT_IDENTITY_SECRET": WEBCHAT_IDENTITY_SECRET,
 }
 
 GRAPH = "https://graph.facebook.com/v21.0"  # META_GRAPH_VERSION's default
@@ -179,7 +181,7 @@ def post_twilio(desk: Any, fields: dict[str, str], *, token: str = TWILIO_AUTH_T
 
 
 def start_webchat(desk: Any, **visitor: str) -> str:
-    """A web-chat session for a visitor (optional ``name``, ``email``); returns its token."""
+    """A web-chat session for a visitor (optional ``name``, ``email``, ``email_hash``); returns its token."""
     response = desk.http.post("/webchat/sessions", headers={"Content-Type": "application/json"},
                               body=json.dumps(visitor).encode())
     assert response.status_code == 201, response.body
@@ -217,3 +219,11 @@ def path_of(sent: dict[str, Any]) -> str:
 
 def basic_auth(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def vouch_for(email: str, secret: str) -> str:
+    """What the site's backend computes for its logged-in user: hex HMAC-SHA256(secret, email)."""
+    import hashlib
+    import hmac
+
+    return hmac.new(secret.encode(), email.lower().encode(), hashlib.sha256).hexdigest()

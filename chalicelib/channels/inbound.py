@@ -11,6 +11,10 @@ from datetime import datetime
 from typing import Any
 
 
+MAX_SUBJECT_CHARS = 1_000
+MAX_RECIPIENTS = 100
+
+
 @dataclass(frozen=True)
 class Identity:
     """How a customer is reachable on one channel, e.g. ``email:ann@example.com``."""
@@ -62,6 +66,9 @@ class InboundMessage:
         # encoded, so a valid pair is rejoined and a lone half becomes U+FFFD here, once.
         for name in ("subject", "text", "reply_text", "sender_name"):
             setattr(self, name, _valid_text(getattr(self, name)))
+        self.subject = self.subject[:MAX_SUBJECT_CHARS]  # it is copied into ticket, message and customer items
+        self.sender_name = self.sender_name[:MAX_SUBJECT_CHARS]
+        self.recipients = self.recipients[:MAX_RECIPIENTS]
         if self.html is not None:
             self.html = _valid_text(self.html)
 

@@ -22,7 +22,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 def _get(url: str, platform: str, **kwargs) -> bytes:
     from chalicelib.outbound.http import request
 
-    result = request("GET", url, platform=platform, raw=True, **kwargs)
+    result = request("GET", url, platform=platform, raw=True, attempts=1, **kwargs)  # keep the ref rather than wait
     return result.body
 
 

@@ -1,8 +1,14 @@
 """The web-chat widget: signed, expiring session tokens instead of platform signatures.
 
 ``POST /webchat/sessions`` issues a token (HMAC-SHA256 over the session
-claims with ``WEBCHAT_SECRET``); every message carries it. A visitor who gives
-an email is recognised as the same customer as their email tickets.
+claims with ``WEBCHAT_SECRET``); every message carries it.
+
+An email typed into a widget proves nothing: trusting it would let anyone read
+along in that customer's tickets. So a visitor becomes the customer behind an
+address only when the site vouches for it — ``email_hash`` = hex
+HMAC-SHA256(``WEBCHAT_IDENTITY_SECRET``, email), computed by the site's backend
+for its logged-in user (the identity-verification scheme chat widgets use).
+Otherwise the session is its own identity and the address only a hint.
 """
 from __future__ import annotations
 
@@ -45,20 +51,35 @@ def issue_session(body: bytes, secrets: Secrets, now: datetime) -> dict[str, Any
     """A new chat session for a visitor, with an optional name and email."""
     secret = require(secrets, "WEBCHAT_SECRET").encode()
     document = _json_object(body or b"{}")
-    unknown = set(document) - {"name", "email"}
+    unknown = set(document) - {"name", "email", "email_hash"}
     if unknown:
         raise BadWebhook(f"unknown field(s): {', '.join(sorted(unknown))}")
     name, email = document.get("name") or "", document.get("email") or ""
+    email_hash = document.get("email_hash") or ""
     if not isinstance(name, str) or len(name) > 120:
         raise BadWebhook("name must be a string of at most 120 characters")
     if not isinstance(email, str) or (email and not _EMAIL.match(email)):
         raise BadWebhook("email is not a valid address")
+    if not isinstance(email_hash, str):
+        raise BadWebhook("email_hash must be a string")
+    verified = bool(email and email_hash) and _email_vouched(email.lower(), email_hash, secrets)
+    if email_hash and not verified:
+        raise Unauthenticated("email_hash does not match email (or WEBCHAT_IDENTITY_SECRET is not configured)")
     expires = now + timedelta(hours=SESSION_HOURS)
     claims = {"sid": "ws-" + token_source.token_hex(10), "name": name, "email": email.lower(),
-              "exp": int(expires.timestamp())}
+              "verified": verified, "exp": int(expires.timestamp())}
     payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
     signature = _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
-    return {"session_token": f"{payload}.{signature}", "session_id": claims["sid"], "expires_at": expires.isoformat()}
+    return {"session_token": f"{payload}.{signature}", "session_id": claims["sid"], "email_verified": verified,
+            "expires_at": expires.isoformat()}
+
+
+def _email_vouched(email: str, email_hash: str, secrets: Secrets) -> bool:
+    key = secrets("WEBCHAT_IDENTITY_SECRET")
+    if not key or not email_hash.isascii():
+        return False
+    expected = hmac.new(key.encode(), email.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, email_hash.lower())
 
 
 def verify_session(token: str, secret: bytes, now: datetime) -> dict[str, Any]:
@@ -88,7 +109,8 @@ def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookR
     if not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id):
         raise BadWebhook("message_id must be 8-64 characters of [A-Za-z0-9._:-], unique per message")
     session = claims["sid"]
-    sender = Identity("email", claims["email"]) if claims.get("email") else Identity("webchat", session)
+    verified_email = claims.get("email") if claims.get("verified") else None
+    sender = Identity("email", verified_email) if verified_email else Identity("webchat", session)
     message = InboundMessage(
         channel="webchat",
         external_id=f"{session}:{message_id}",
@@ -99,7 +121,8 @@ def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookR
         text=text,
         reply_text=text,
         conversation_key=f"webchat:{session}",
-        reply_route={"provider": "webchat", "session": session},
+        reply_route={"provider": "webchat", "session": session,
+                     **({"claimed_email": claims["email"]} if claims.get("email") and not verified_email else {})},
     )
     return WebhookReply(status=202, body=json.dumps({"accepted": True, "message_id": message_id}), messages=[message])
 

@@ -150,7 +150,23 @@ class LocalDesk:
 
     def invoke(self, function_name: str, event: Any) -> Any:
         """Invoke one of the app's functions as Lambda would, capturing the EMF it prints."""
-        return self._captured(lambda: self.client.lambda_.invoke(function_name, event).payload)
+        return self._captured(lambda: self._invoke(function_name, event))
+
+    def _invoke(self, function_name: str, event: Any) -> Any:
+        """Chalice's test client invoke, but the context has the function's configured timeout.
+
+        (The test client's context always says 3 s, and the functions bound their
+        HTTP retries by the time the context says is left.)
+        """
+        from chalice.local import LambdaContext
+
+        client = self.client
+        scoped = client._chalice_config.scope(client._chalice_config.chalice_stage, function_name)
+        context = LambdaContext(function_name, memory_size=scoped.lambda_memory_size,
+                                max_runtime_ms=int(scoped.lambda_timeout or 60) * 1000)
+        handler = client._app.handler_map[function_name]
+        with client.lambda_._patched_env_vars(scoped.environment_variables):
+            return handler(event, context)
 
     def _captured(self, call: Any) -> Any:
         with self._invoke_lock:
@@ -232,7 +248,7 @@ class LocalDesk:
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """Messages parked in dead-letter queues: ``{"queue", "reason", "body"}`` each."""
-        names = (self._env("INBOUND_DLQ"), self._env("OUTBOUND_DLQ"))
+        names = (self._env("INBOUND_DLQ"), self._env("OUTBOUND_DLQ"), self._env("SES_FAILURE_QUEUE"))
         if self._mock is None and self._server is None:
             return [letter for name in names for letter in self._peek(name)]
         from moto.sqs.models import sqs_backends

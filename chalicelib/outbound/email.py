@@ -13,6 +13,7 @@ import hashlib
 import struct
 from dataclasses import dataclass
 from datetime import datetime
+from email import errors as email_errors
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -21,6 +22,15 @@ from chalicelib import aws, config
 from chalicelib.outbound.templates import render
 
 _FILETIME_EPOCH_OFFSET = 116444736000000000  # 1601-01-01 → 1970-01-01 in 100 ns ticks
+_PERMANENT_SES_ERRORS = ("MessageRejected", "InvalidParameterValue", "MailFromDomainNotVerified")
+
+
+class Undeliverable(Exception):
+    """This mail can never be sent (an address SES or RFC 5322 cannot carry, a rejected recipient)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,13 @@ def thread_index(ticket_id: str, created_at: datetime) -> str:
 
 
 def build(ack: Acknowledgement) -> EmailMessage:
+    try:
+        return _build(ack)
+    except (ValueError, TypeError, email_errors.MessageError) as err:  # e.g. a non-ASCII local part
+        raise Undeliverable(f"cannot address the acknowledgement: {err!r}") from err
+
+
+def _build(ack: Acknowledgement) -> EmailMessage:
     context = {
         "customer_name": ack.customer_name,
         "ticket_number": ack.ticket_number,
@@ -85,11 +102,20 @@ def build(ack: Acknowledgement) -> EmailMessage:
 
 def send(message: EmailMessage, to_address: str) -> str:
     """Send through SES; returns the Message-ID SES assigned (it replaces ours on delivery)."""
-    response = aws.client("ses").send_raw_email(
-        Source=config.support_address(),
-        Destinations=[to_address],
-        RawMessage={"Data": message.as_bytes()},
-    )
+    from botocore.exceptions import ClientError
+
+    try:
+        data = message.as_bytes()
+    except (ValueError, TypeError, email_errors.MessageError) as err:
+        raise Undeliverable(f"cannot serialise the acknowledgement: {err!r}") from err
+    try:
+        response = aws.client("ses").send_raw_email(
+            Source=config.support_address(), Destinations=[to_address], RawMessage={"Data": data}
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in _PERMANENT_SES_ERRORS:
+            raise Undeliverable(f"SES refused it: {err}") from err
+        raise  # throttling, outages: SQS retries the message
     return f"{response['MessageId']}@{_ses_message_id_domain()}"
 
 

@@ -39,9 +39,24 @@ class HttpResult:
 
 _session: Any = None
 sleep: Callable[[float], None] = time.sleep  # replaced in tests
+_deadline: float | None = None  # time.monotonic() by which the invocation must be done with HTTP
+_DEADLINE_MARGIN = 0.1  # share of the invocation kept for writing results after the last request
+_MIN_ATTEMPT_SECONDS = 1.0
 
 
-def request(method: str, url: str, *, platform: str, raw: bool = False, **kwargs: Any) -> HttpResult:
+def set_deadline(context: Any) -> None:
+    """Bound retries by the Lambda invocation's remaining time, so a hung platform cannot time it out."""
+    global _deadline
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    _deadline = time.monotonic() + remaining() / 1000 * (1 - _DEADLINE_MARGIN) if callable(remaining) else None
+
+
+def _time_left() -> float:
+    return float("inf") if _deadline is None else _deadline - time.monotonic()
+
+
+def request(method: str, url: str, *, platform: str, raw: bool = False, attempts: int = MAX_ATTEMPTS,
+            **kwargs: Any) -> HttpResult:
     """``raw=True`` returns the body as bytes (media downloads) instead of parsed JSON."""
     import requests
 
@@ -49,25 +64,28 @@ def request(method: str, url: str, *, platform: str, raw: bool = False, **kwargs
     if _session is None:
         _session = requests.Session()
     wait = 1.0
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    for attempt in range(1, attempts + 1):
+        left = _time_left()
+        if left < _MIN_ATTEMPT_SECONDS:
+            raise DeliveryError(f"{platform}: no time left in this invocation for another attempt")
+        timeout = (min(CONNECT_TIMEOUT, left), min(READ_TIMEOUT, left))
         try:
-            response = _session.request(method, url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **kwargs)
+            response = _session.request(method, url, timeout=timeout, **kwargs)
         except requests.RequestException as err:
-            if attempt == MAX_ATTEMPTS:
-                raise DeliveryError(f"{platform}: {type(err).__name__}: {err}") from err
-            sleep(wait)
-            wait *= 2
-            continue
-        body = response.content if raw and response.status_code < 400 else _body(response)
-        if response.status_code < 400:
-            return HttpResult(response.status_code, body)
-        if response.status_code == 429 or response.status_code >= 500:
-            if attempt == MAX_ATTEMPTS:
-                raise DeliveryError(f"{platform}: HTTP {response.status_code} after {attempt} attempts: {body}")
-            sleep(min(_retry_after(response) or wait, MAX_WAIT_SECONDS))
-            wait *= 2
-            continue
-        raise PermanentDeliveryError(f"{platform}: HTTP {response.status_code}: {body}")
+            failure: str = f"{platform}: {type(err).__name__}: {err}"
+            pause = wait
+        else:
+            body = response.content if raw and response.status_code < 400 else _body(response)
+            if response.status_code < 400:
+                return HttpResult(response.status_code, body)
+            if response.status_code != 429 and response.status_code < 500:
+                raise PermanentDeliveryError(f"{platform}: HTTP {response.status_code}: {body}")
+            failure = f"{platform}: HTTP {response.status_code} after {attempt} attempts: {body}"
+            pause = min(_retry_after(response) or wait, MAX_WAIT_SECONDS)
+        if attempt == attempts or pause > _time_left() - _MIN_ATTEMPT_SECONDS:
+            raise DeliveryError(failure)
+        sleep(pause)
+        wait *= 2
     raise AssertionError("unreachable")
 
 

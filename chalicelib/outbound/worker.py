@@ -1,8 +1,8 @@
 """The ``send_outbound`` SQS consumer: deliver replies through the ticket's channel.
 
 Each record names a ticket and the text; the route comes from the ticket (what
-the customer's own message told us). A reply already delivered is not sent
-again (SQS delivers at least once). A permanent failure (4xx, outside a
+the customer's own message told us). An acknowledgement already delivered is
+not sent again (SQS delivers at least once). A permanent failure (4xx, outside a
 platform's messaging window) is recorded on the ticket and parked with its
 reason; a transient one is retried by SQS and parked on the last receive.
 """
@@ -20,9 +20,12 @@ _processor = None
 def process_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 
+    from chalicelib.outbound import http
+
     global _processor
     if _processor is None:
         _processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    http.set_deadline(context)
     return process_partial_response(event=event, record_handler=_handle, processor=_processor, context=context)
 
 
@@ -34,11 +37,16 @@ def _handle(record: Any) -> None:
         reply = json.loads(record.body)
         if not isinstance(reply, dict) or reply.get("kind") != "reply":
             raise ValueError("not a reply")
-        logger.set_correlation_id(reply["ticket_id"])
-        deliver(reply)
-    except (ValueError, KeyError, TypeError) as err:
+        missing = [f for f in ("ticket_id", "channel", "purpose", "text", "key") if not isinstance(reply.get(f), str)]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)}")
+    except (ValueError, TypeError) as err:
         queue.park(record.body, f"unusable outbound message: {err!r}", source="send_outbound",
                    group=record.attributes.message_group_id or "parked", dlq_setting="OUTBOUND_DLQ")
+        return
+    logger.set_correlation_id(reply["ticket_id"])
+    try:
+        deliver(reply)
     except DeliveryError as err:
         receives = int(record.attributes.approximate_receive_count or 1)
         if err.permanent or receives >= config.int_setting("INBOUND_MAX_RECEIVES"):
@@ -67,8 +75,14 @@ def deliver(reply: dict[str, Any]) -> None:
     if not route:
         raise PermanentDeliveryError(f"ticket has no reply route for channel {reply['channel']!r}")
     now = clock.now()
-    last_inbound = clock.parse_iso(route["last_inbound_at"]) if route.get("last_inbound_at") else None
-    platform_id = platforms.deliver(route, reply["text"], now, last_inbound)
+    try:
+        last_inbound = clock.parse_iso(route["last_inbound_at"]) if route.get("last_inbound_at") else None
+    except (TypeError, ValueError):
+        last_inbound = None
+    try:
+        platform_id = platforms.deliver(route, reply["text"], now, last_inbound)
+    except (KeyError, TypeError) as err:  # a route recorded without what this platform needs
+        raise PermanentDeliveryError(f"reply route for {reply['channel']!r} is unusable: {err!r}") from err
 
     writes = repository.Writes()
     writes.save(
@@ -89,7 +103,7 @@ def deliver(reply: dict[str, Any]) -> None:
     )
     if is_ack:
         writes.update(
-            TicketModel(ticket.ticket_id),
+            ticket,  # the loaded item, so its version moves on instead of restarting
             [TicketModel.acknowledgement.status.set("sent"), TicketModel.acknowledgement.sent_at.set(clock.iso(now)),
              TicketModel.acknowledgement.provider_message_id.set(platform_id)],
             TicketModel.acknowledgement.status == "pending",
@@ -107,10 +121,10 @@ def _record_failure(reply: dict[str, Any], reason: str) -> None:
     if reply.get("purpose") == "acknowledgement":  # so agents see at a glance that it never arrived
         actions += [TicketModel.acknowledgement.status.set("failed"), TicketModel.acknowledgement.reason.set(reason[:500])]
     try:
-        TicketModel(reply["ticket_id"]).update(
-            actions=actions,
-            condition=TicketModel.ticket_id.exists(),
-            add_version_condition=False,
-        )
+        from chalicelib.storage import repository
+
+        ticket = repository.get_ticket(reply["ticket_id"])
+        if ticket is not None:  # loaded, so PynamoDB moves its version on rather than resetting it
+            ticket.update(actions=actions, add_version_condition=False)
     except Exception:  # recording is best effort; the DLQ keeps the reason either way
         logger.exception("could not record the delivery failure on the ticket")

@@ -40,7 +40,7 @@ def read_lookups(ctx: Context) -> None:
     message = ctx.message
     keys = [message.dedup_key, f"id:{message.sender.key}"]
     if message.message_id:
-        keys.append(f"mid:{message.message_id}")
+        keys.append(threading.message_id_key(message.message_id))
     if message.channel == "email":
         keys += threading.lookup_keys(message.thread_refs, message.subject)
     else:
@@ -53,7 +53,7 @@ def skip_duplicate(ctx: Context) -> None:
     message = ctx.message
     seen = ctx.found.get(message.dedup_key)
     if seen is None and message.message_id:
-        seen = ctx.found.get(f"mid:{message.message_id}")
+        seen = ctx.found.get(threading.message_id_key(message.message_id))
     if seen is not None and seen.ticket_id:
         ctx.duplicate, ctx.done = True, True
         ctx.ticket = repository.get_ticket(seen.ticket_id)
@@ -157,30 +157,46 @@ def acknowledge(ctx: Context) -> None:
     """Send the acknowledgement owed by the ticket's own record, then mark it sent.
 
     The owed acknowledgement was written with the ticket, so a crash before or
-    during sending is repaired by the next delivery of the same message.
+    during sending is repaired by the next delivery of the same message. Only
+    that message's deliveries try: a later reply must not inherit the attempt.
+    A mail SES will never accept (a non-ASCII local part, a rejected address)
+    marks the acknowledgement failed instead of retrying for ever.
     """
     ticket = ctx.ticket
+    if not (ctx.is_new or ctx.duplicate):
+        return
     if ticket is None or ticket.acknowledgement is None or ticket.acknowledgement.status != "pending":
         return
     if ticket.channel != "email":
         _queue_chat_acknowledgement(ticket, ctx.settings)
         return
-    mail = email_out.build(_acknowledgement_of(ticket, ctx.settings))
-    provider_id = email_out.send(mail, ticket.acknowledgement.to)
-    writes = repository.Writes()
-    writes.update(
-        TicketModel(ticket.ticket_id),
+    try:
+        mail = email_out.build(_acknowledgement_of(ticket, ctx.settings))
+        provider_id = email_out.send(mail, ticket.acknowledgement.to)
+    except email_out.Undeliverable as err:
+        logger.warning("acknowledgement cannot be sent", extra={"reason": err.reason})
+        _mark_acknowledgement(ticket, [TicketModel.acknowledgement.status.set("failed"),
+                                       TicketModel.acknowledgement.reason.set(err.reason[:500])])
+        return
+    _mark_acknowledgement(
+        ticket,
         [
             TicketModel.acknowledgement.status.set("sent"),
             TicketModel.acknowledgement.sent_at.set(clock.iso(clock.now())),
             TicketModel.acknowledgement.provider_message_id.set(provider_id),
         ],
-        TicketModel.acknowledgement.status == "pending",
-        version_check=False,
+        also=LookupModel(threading.message_id_key(provider_id), ticket_id=ticket.ticket_id, created_at=clock.iso(ctx.now)),
     )
-    writes.save(LookupModel(f"mid:{provider_id}", ticket_id=ticket.ticket_id, created_at=clock.iso(ctx.now)))
-    repository.commit(writes)
     ctx.ack_sent = True
+
+
+def _mark_acknowledgement(ticket: TicketModel, actions: list, also: LookupModel | None = None) -> None:
+    """Record the outcome on the loaded ticket (its version moves on; no version check: agents may edit meanwhile)."""
+    writes = repository.Writes()
+    writes.update(ticket, actions, TicketModel.acknowledgement.status == "pending", version_check=False)
+    if also is not None:
+        writes.save(also)
+    repository.commit(writes)
 
 
 def measure(ctx: Context) -> None:
@@ -257,10 +273,10 @@ def _new_ticket(ctx: Context, writes: repository.Writes) -> None:
     writes.save(_message_item(ctx, ticket_id))
     writes.save(_lookup(message.dedup_key, ticket_id, now), LookupModel.lookup_key.does_not_exist())
     writes.save(_lookup(f"tno:{number}", ticket_id, now), LookupModel.lookup_key.does_not_exist())
-    if message.message_id and f"mid:{message.message_id}" not in ctx.found:
-        writes.save(_lookup(f"mid:{message.message_id}", ticket_id, now))
+    if message.message_id and threading.message_id_key(message.message_id) not in ctx.found:
+        writes.save(_lookup(threading.message_id_key(message.message_id), ticket_id, now))
     if ack.message_id:
-        writes.save(_lookup(f"mid:{ack.message_id}", ticket_id, now))
+        writes.save(_lookup(threading.message_id_key(ack.message_id), ticket_id, now))
     if message.channel != "email":
         writes.save(_lookup(f"conv:{message.conversation_key}", ticket_id, now))
     _identity_and_customer(ctx, writes, new_ticket=True)
@@ -270,8 +286,8 @@ def _append(ctx: Context, writes: repository.Writes) -> None:
     message, ticket, now = ctx.message, ctx.ticket, clock.iso(ctx.now)
     writes.save(_message_item(ctx, ticket.ticket_id))
     writes.save(_lookup(message.dedup_key, ticket.ticket_id, now), LookupModel.lookup_key.does_not_exist())
-    if message.message_id and f"mid:{message.message_id}" not in ctx.found:
-        writes.save(_lookup(f"mid:{message.message_id}", ticket.ticket_id, now))
+    if message.message_id and threading.message_id_key(message.message_id) not in ctx.found:
+        writes.save(_lookup(threading.message_id_key(message.message_id), ticket.ticket_id, now))
     actions = [
         TicketModel.message_count.add(1),
         TicketModel.channels.add({message.channel}),
@@ -346,7 +362,8 @@ def _message_item(ctx: Context, ticket_id: str) -> MessageModel:
     message = ctx.message
     digest = ids.message_key_digest(message.dedup_key)
     text, reply_text, html, body_key = message.text, message.reply_text, message.html, None
-    size = sum(len((part or "").encode("utf-8")) for part in (text, reply_text, html))
+    size = sum(len((part or "").encode("utf-8", "replace"))
+               for part in (text, reply_text, html, message.subject, " ".join(message.recipients)))
     if size > _INLINE_BODY_BYTES:
         body = json.dumps({"text": text, "reply_text": reply_text, "html": html}).encode("utf-8")
         body_key = blobs.put(f"bodies/{digest}.json", body, "application/json")

@@ -21,9 +21,12 @@ _processor = None
 def process_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 
+    from chalicelib.outbound import http  # media downloads must not outlive the invocation
+
     global _processor
     if _processor is None:
         _processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    http.set_deadline(context)
     return process_partial_response(event=event, record_handler=_handle, processor=_processor, context=context)
 
 

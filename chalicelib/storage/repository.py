@@ -26,7 +26,8 @@ def fetch_lookups(keys: Iterable[str]) -> dict[str, LookupModel]:
     unique = list(dict.fromkeys(keys))[:_MAX_BATCH_GET]
     if not unique:
         return {}
-    return {item.lookup_key: item for item in LookupModel.batch_get(unique)}
+    # Strongly consistent: the previous message of the conversation may have written these a moment ago.
+    return {item.lookup_key: item for item in LookupModel.batch_get(unique, consistent_read=True)}
 
 
 def get_ticket(ticket_id: str) -> TicketModel | None:

@@ -404,7 +404,9 @@ def test_the_same_phone_on_whatsapp_and_sms_is_one_customer_with_both_tickets(de
 
 
 def test_an_email_from_a_web_chat_visitors_address_continues_the_chat_ticket(desk):
-    token = chat.start_webchat(desk, name="Ann Customer", email="Ann@Customer.example")
+    email = "Ann@Customer.example"  # vouched for by the site's backend, as a logged-in user
+    token = chat.start_webchat(desk, name="Ann Customer", email=email,
+                               email_hash=chat.vouch_for(email, chat.WEBCHAT_IDENTITY_SECRET))
     assert chat.post_webchat(desk, token, "Is my order shipped?").status_code == 202
     desk.pump()
     desk.receive_email(compose(sender="Ann Customer <ann@customer.example>", subject="Order 1234",
@@ -739,3 +741,22 @@ def test_a_lone_surrogate_in_a_chat_text_is_refused_or_kept_never_accepted_then_
 def test_a_web_chat_token_that_is_not_text_is_a_401_not_a_500(desk):
     body = json.dumps({"session_token": "\ud800.signature", "text": "hi", "message_id": "msg-00000001"}).encode()
     assert _error(_webchat_raw(desk, body), 401)["error"] == "unauthorized"
+
+
+def test_an_email_typed_into_the_widget_does_not_take_over_that_customers_mail(desk):
+    token = chat.start_webchat(desk, name="Mallory", email="ann@customer.example")  # nobody vouched
+    assert chat.post_webchat(desk, token, "what is the status of my account?").status_code == 202
+    desk.pump()
+    desk.receive_email(compose(sender="Ann Customer <ann@customer.example>", subject="Charged twice"))
+    desk.pump()
+    chat_ticket, email_ticket = desk.tickets()
+    assert chat_ticket["channels"] == ["webchat"] and chat_ticket["customer"]["identities"][0].startswith("webchat:")
+    assert email_ticket["channels"] == ["email"] and email_ticket["customer"]["identities"] == [
+        "email:ann@customer.example"]
+    assert len(desk.sent_emails()) == 1  # Ann's own acknowledgement
+
+
+def test_a_forged_email_hash_is_refused(desk):
+    response = desk.http.post("/webchat/sessions", headers={"Content-Type": "application/json"},
+                              body=json.dumps({"email": "ann@customer.example", "email_hash": "0" * 64}).encode())
+    assert _error(response, 401)["reason"].startswith("email_hash does not match")

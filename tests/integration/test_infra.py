@@ -44,6 +44,7 @@ MOTO_CFN_UNSUPPORTED = {
     "InboundReceiptRuleSet": "AWS::SES::ReceiptRuleSet",
     "InboundReceiptRule": "AWS::SES::ReceiptRule",
     "MailBucketPolicy": "AWS::S3::BucketPolicy",
+    "SesInboundInvokeConfig": "AWS::Lambda::EventInvokeConfig",
 }
 
 
@@ -376,6 +377,15 @@ def test_packaged_template_deploys_into_moto(aws: None, packaged: dict[str, Any]
     assert ses_statement["Condition"] == {
         "StringEquals": {"aws:SourceAccount": ACCOUNT_ID, "aws:SourceArn": rule_arn}
     }
+    # A failed ses_inbound event lands in a queue (Lambda destinations take standard queues only).
+    invoke_config = resolve({k: v for k, v in resources["SesInboundInvokeConfig"]["Properties"].items()
+                             if k != "DestinationConfig"})
+    failures = resources["SesInboundInvokeConfig"]["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+    assert failures == {"Fn::GetAtt": ["SesInboundFailureQueue", "Arn"]}
+    assert invoke_config["MaximumRetryAttempts"] == 2
+    failure_queue = _boto("sqs").get_queue_url(QueueName="relay-desk-ses-inbound-failures")["QueueUrl"]
+    assert _boto("sqs").get_queue_attributes(QueueUrl=failure_queue, AttributeNames=["All"])["Attributes"].get(
+        "FifoQueue", "false") == "false"
 
 
 # --- (d) provision(): the offline harness from the same template ------------
