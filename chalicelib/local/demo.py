@@ -75,8 +75,10 @@ def main() -> None:
         desk.pump()
 
         tickets = desk.tickets()
-        _table("Tickets (DynamoDB)", ["#", "status", "priority", "customer", "subject", "messages", "acknowledgement"],
-               [[t["number"], t["status"], t["priority"], t["customer"]["name"] or t["requester"], t["subject"],
+        _table("Tickets (DynamoDB)", ["#", "status", "priority", "category", "customer", "subject", "messages",
+                                      "acknowledgement"],
+               [[t["number"], t["status"], t["priority"], t["category"], t["customer"]["name"] or t["requester"],
+                 t["subject"],
                  t["message_count"], t["acknowledgement"]["status"] + (f" ({t['acknowledgement']['reason']})"
                                                                       if t["acknowledgement"]["reason"] else "")]
                 for t in tickets])
@@ -84,6 +86,9 @@ def main() -> None:
                [[t["number"], m["kind"], m["joined_by"], m["from"], (m["text"] or "").replace("\n", " ")[:40],
                  ", ".join(f"{a['filename']} ({a['size']:,} B)" for a in m["attachments"]) or "-"]
                 for t in tickets for m in t["messages"]])
+        _table("Why (triage rules that fired)", ["#", "rules", "reasons"],
+               [[t["number"], ", ".join(t["triage"]["rules_fired"]) or "-", "; ".join(t["triage"]["reasons"]) or "-"]
+                for t in tickets])
         _table("Acknowledgements sent (read back from SES)", ["to", "subject", "in reply to", "auto-submitted"],
                [[m["To"], m["Subject"], m["In-Reply-To"], m["Auto-Submitted"]] for m in desk.sent_emails()])
         totals: Counter[str] = Counter()
