@@ -14,19 +14,11 @@ from typing import Any
 from chalicelib import clock, config
 from chalicelib.observability import count, logger
 
-_processor = None
-
 
 def process_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+    from chalicelib.pipeline.batch import process_fifo_batch
 
-    from chalicelib.outbound import http
-
-    global _processor
-    if _processor is None:
-        _processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-    http.set_deadline(context)
-    return process_partial_response(event=event, record_handler=_handle, processor=_processor, context=context)
+    return process_fifo_batch(event, context, _handle)
 
 
 def _handle(record: Any) -> None:

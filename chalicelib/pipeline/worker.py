@@ -1,10 +1,9 @@
 """The ``process_inbound`` SQS consumer: one record → one pipeline run.
 
-FIFO queue, so ``SqsFifoPartialProcessor``: after a failure the rest of that
-conversation's records wait for the retry (order kept) while other
-conversations go on. A message that can never succeed is parked in the DLQ at
-once with its reason; a transient failure is retried by SQS, and on its last
-allowed receive it is parked with the last error rather than redriven blind.
+Batches go through ``pipeline.batch`` (FIFO partial batch failures). A
+message that can never succeed is parked in the DLQ at once with its reason; a
+transient failure is retried by SQS, and on its last allowed receive it is
+parked with the last error rather than redriven blind.
 """
 from __future__ import annotations
 
@@ -15,19 +14,11 @@ from chalicelib import config
 from chalicelib.observability import count, logger
 from chalicelib.pipeline import queue
 
-_processor = None
-
 
 def process_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+    from chalicelib.pipeline.batch import process_fifo_batch
 
-    from chalicelib.outbound import http  # media downloads must not outlive the invocation
-
-    global _processor
-    if _processor is None:
-        _processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-    http.set_deadline(context)
-    return process_partial_response(event=event, record_handler=_handle, processor=_processor, context=context)
+    return process_fifo_batch(event, context, _handle)
 
 
 class UnusableMessage(ValueError):
