@@ -25,3 +25,15 @@ def get(name: str) -> str | None:
         return parameters.get_parameter(prefix + name, decrypt=True, max_age=_CACHE_SECONDS)
     except parameters.exceptions.GetParameterError:
         return None
+
+
+def reset() -> None:
+    """Forget cached SSM values and clients (LocalDesk, between desks)."""
+    import sys
+
+    if "aws_lambda_powertools.utilities.parameters" in sys.modules:
+        from aws_lambda_powertools.utilities import parameters
+        from aws_lambda_powertools.utilities.parameters import base
+
+        parameters.clear_caches()
+        base.DEFAULT_PROVIDERS.clear()  # its SSM client may point at the previous desk's endpoint

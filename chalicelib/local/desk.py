@@ -344,11 +344,12 @@ class LocalDesk:
         return env
 
     def _reset_process_state(self) -> None:
-        from chalicelib import aws
+        from chalicelib import aws, secrets
         from chalicelib.pipeline import queue
         from chalicelib.storage import repository
 
         aws.reset_clients()
+        secrets.reset()
         queue.reset()
         repository.reset_number_block()
         self.metrics = []
