@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from chalicelib.channels import meta
 from chalicelib.channels.inbound import Identity, InboundMessage
 from chalicelib.channels.webhook import MAX_BODY_BYTES, WebhookError, WebhookRequest
+from tests.strategies import mutations
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "webhooks"
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc)
@@ -247,25 +248,6 @@ def test_oversized_body_wrong_content_type_and_bad_json_are_refused():
 
 
 # --- properties -------------------------------------------------------------------------------
-
-
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=10,
-)
-
-
-@st.composite
-def mutations(draw, value):
-    """The value with any part kept (mostly), dropped or replaced by other JSON: shapes a parser must survive."""
-    if draw(st.integers(0, 19)) == 0:
-        return draw(JSON)
-    if isinstance(value, dict):
-        return {key: draw(mutations(item)) for key, item in value.items() if draw(st.integers(0, 19)) != 0}
-    if isinstance(value, list):
-        return [draw(mutations(item)) for item in value]
-    return value
 
 
 def _payloads(folder: str):

@@ -11,6 +11,7 @@ from slack_sdk.signature import SignatureVerifier
 from chalicelib.channels import slack
 from chalicelib.channels.inbound import Identity, InboundMessage
 from chalicelib.channels.webhook import MAX_BODY_BYTES, WebhookError, WebhookRequest
+from tests.strategies import mutations
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "webhooks" / "slack"
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -208,25 +209,6 @@ class _Clock:
 
     def now(self) -> float:
         return self.at.timestamp()
-
-
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=10,
-)
-
-
-@st.composite
-def mutations(draw, value):
-    """The value with any part kept (mostly), dropped or replaced by other JSON: shapes a parser must survive."""
-    if draw(st.integers(0, 19)) == 0:
-        return draw(JSON)
-    if isinstance(value, dict):
-        return {key: draw(mutations(item)) for key, item in value.items() if draw(st.integers(0, 19)) != 0}
-    if isinstance(value, list):
-        return [draw(mutations(item)) for item in value]
-    return value
 
 
 ENVELOPES = st.sampled_from(sorted(FIXTURES.glob("*.json"))).flatmap(
