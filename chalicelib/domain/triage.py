@@ -35,10 +35,9 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -52,6 +51,7 @@ from pydantic import (
     model_validator,
 )
 
+from chalicelib.domain.business_time import Schedule
 from chalicelib.settings import PRIORITIES, Priority
 
 if TYPE_CHECKING:
@@ -200,8 +200,6 @@ def users_affected(text: str) -> int:
 # --------------------------------------------------------------------------- rule file schema
 
 _NAME = r"^[a-z0-9][a-z0-9_.-]*$"
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 class _Strict(BaseModel):
@@ -326,94 +324,9 @@ class Rule(_Strict):
     then: Then
 
 
-class BusinessHours(_Strict):
-    """When the desk is staffed, in its own time zone (DST handled by zoneinfo)."""
-
-    timezone: str
-    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...]
-    start: str  # "08:00", local time, inclusive
-    end: str  # "17:00", local time, exclusive; "24:00" for midnight
-    holidays: tuple[date, ...] = ()  # local dates the desk is closed all day
-
-    _zone: ZoneInfo = PrivateAttr()
-    _weekdays: frozenset[int] = PrivateAttr(frozenset())
-    _start: int = PrivateAttr(0)  # minutes after local midnight
-    _end: int = PrivateAttr(0)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Copenhagen)") from None
-        return value
-
-    @field_validator("days", mode="before")
-    @classmethod
-    def _expand_days(cls, value: Any) -> Any:
-        """"mon-fri", ["mon-wed", "fri"], "mon, wed" → day names; ranges may wrap ("fri-mon")."""
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)):
-            return value
-        days: list[Any] = []
-        for item in items:
-            if isinstance(item, str) and "-" in item:
-                first, _, last = (_day(part) for part in item.partition("-"))
-                if first not in _DAYS or last not in _DAYS:
-                    raise ValueError(f"{item!r} is not a day range such as mon-fri")
-                i, j = _DAYS.index(first), _DAYS.index(last)
-                days.extend(_DAYS[(i + k) % 7] for k in range((j - i) % 7 + 1))
-            else:
-                days.append(_day(item) if isinstance(item, str) else item)
-        if not days:
-            raise ValueError("needs at least one day")
-        return tuple(dict.fromkeys(days))
-
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _clock_time(cls, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            # YAML 1.1 reads an unquoted 17:00 as the base-60 number 1020.
-            hint = f"{value // 60:02d}:{value % 60:02d}" if 0 <= value < 24 * 60 else "17:00"
-            raise ValueError(f"write times in quotes, e.g. \"{hint}\" (YAML read this one as the number {value})")
-        if isinstance(value, str) and not (_TIME.match(value.strip()) or value.strip() == "24:00"):
-            raise ValueError(f"{value!r} is not a time of day as \"HH:MM\"")
-        return value.strip() if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _start_before_end(self) -> BusinessHours:
-        if _minutes(self.start) >= _minutes(self.end):
-            raise ValueError(f"start {self.start} must be before end {self.end} (the same day)")
-        return self
-
-    def model_post_init(self, context: Any) -> None:
-        self._zone = ZoneInfo(self.timezone)
-        self._weekdays = frozenset(_DAYS.index(d) for d in self.days)
-        self._start, self._end = _minutes(self.start), _minutes(self.end)
-
-    def is_open(self, moment: datetime) -> bool:
-        local = moment.astimezone(self._zone)
-        minutes = local.hour * 60 + local.minute
-        return (local.weekday() in self._weekdays and local.date() not in self.holidays
-                and self._start <= minutes < self._end)
-
-
-_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def _day(name: str) -> str:
-    """"mon", "Monday", "MON" → "mon"; anything else unchanged, for the error message."""
-    folded = name.strip().lower()
-    for short, full in zip(_DAYS, _DAY_NAMES):
-        if len(folded) >= 3 and full.startswith(folded):
-            return short
-    return name
-
-
-def _minutes(clock: str) -> int:
-    hours, _, minutes = clock.partition(":")
-    return int(hours) * 60 + int(minutes)
+# Business hours are the same model SLA clocks use (schedule, holidays, public-holiday
+# calendars), so "outside business hours" here and an SLA's business time never disagree.
+BusinessHours = Schedule
 
 
 class Defaults(_Strict):
