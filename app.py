@@ -7,12 +7,13 @@ triages and acknowledges, storage and outbound live at the edges.
 from chalice import Chalice, ConvertToMiddleware
 
 from chalicelib import config
-from chalicelib.api import agent_api
+from chalicelib.api import agent_api, agents_api, customers_api, macros_api, openapi, ticket_api
 from chalicelib.channels import receive
 from chalicelib.channels.email import ses_inbound as ses_adapter
 from chalicelib.observability import logger
 from chalicelib.outbound import worker as outbound_worker
 from chalicelib.pipeline import worker
+from chalicelib.service import sweeps
 
 app = Chalice(app_name="relay-desk")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
@@ -75,7 +76,7 @@ def webchat_sessions():
     return receive.webchat_session(app.current_request)
 
 
-# --- Agent API ---------------------------------------------------------------
+# --- Agent API: tickets ---------------------------------------------------------
 @app.route("/tickets", methods=["GET"])
 def list_tickets():
     return agent_api.list_tickets(app.current_request)
@@ -84,3 +85,70 @@ def list_tickets():
 @app.route("/tickets/{ticket_id}", methods=["GET"])
 def get_ticket(ticket_id):
     return agent_api.get_ticket(app.current_request, ticket_id)
+
+
+@app.route("/tickets/{ticket_id}", methods=["PATCH"])
+def update_ticket(ticket_id):
+    return ticket_api.update_ticket(app.current_request, ticket_id)
+
+
+@app.route("/tickets/{ticket_id}/replies", methods=["POST"])
+def reply_to_ticket(ticket_id):
+    return ticket_api.reply(app.current_request, ticket_id)
+
+
+@app.route("/tickets/{ticket_id}/notes", methods=["POST"])
+def add_note(ticket_id):
+    return ticket_api.add_note(app.current_request, ticket_id)
+
+
+@app.route("/tickets/{ticket_id}/merge", methods=["POST"])
+def merge_ticket(ticket_id):
+    return ticket_api.merge(app.current_request, ticket_id)
+
+
+# --- Agent API: agents, customers, macros --------------------------------------
+@app.route("/agents", methods=["GET", "POST"])
+def agents():
+    return agents_api.collection(app.current_request)
+
+
+@app.route("/agents/{agent_id}", methods=["GET", "PATCH", "DELETE"])
+def agent(agent_id):
+    return agents_api.item(app.current_request, agent_id)
+
+
+@app.route("/customers/import", methods=["POST"])
+def import_customers():
+    return customers_api.import_customers(app.current_request)
+
+
+@app.route("/customers/{customer_id}", methods=["GET", "PATCH"])
+def customer(customer_id):
+    return customers_api.item(app.current_request, customer_id)
+
+
+@app.route("/customers/{customer_id}/merge", methods=["POST"])
+def merge_customer(customer_id):
+    return customers_api.merge(app.current_request, customer_id)
+
+
+@app.route("/macros", methods=["GET", "POST"])
+def macros():
+    return macros_api.collection(app.current_request)
+
+
+@app.route("/macros/{macro_id}", methods=["GET", "PUT", "DELETE"])
+def macro(macro_id):
+    return macros_api.item(app.current_request, macro_id)
+
+
+@app.route("/openapi.json", methods=["GET"])
+def openapi_document():
+    return openapi.document(app.current_request)
+
+
+# --- Schedules (EventBridge) ----------------------------------------------------
+@app.schedule("rate(1 minute)", name="sweep")
+def sweep(event):
+    return sweeps.run(event.to_dict())

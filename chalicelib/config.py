@@ -14,6 +14,9 @@ _DEFAULTS = {
     "CUSTOMERS_TABLE": "relay-desk-customers",
     "LOOKUPS_TABLE": "relay-desk-lookups",
     "AGENTS_TABLE": "relay-desk-agents",
+    "AUDIT_TABLE": "relay-desk-audit",
+    "MACROS_TABLE": "relay-desk-macros",
+    "AGGREGATES_TABLE": "relay-desk-aggregates",
     "MAIL_BUCKET": "relay-desk-mail",
     "INBOUND_PREFIX": "inbound/",
     "INBOUND_QUEUE": "relay-desk-inbound.fifo",
@@ -28,6 +31,7 @@ _DEFAULTS = {
     "DESK_SETTINGS": "",
     "TICKET_NUMBER_BLOCK": "1",
     "METRICS_NAMESPACE": "RelayDesk",
+    "TEAM_LEAD": "",  # where escalations go: email:<address> or slack:<channel id>
 }
 
 

@@ -31,6 +31,12 @@ class NotFound(HttpError):
     status, code = 404, "not_found"
 
 
+class Conflict(HttpError):
+    """The resource changed since the client read it (optimistic concurrency), or the change cannot apply now."""
+
+    status, code = 409, "conflict"
+
+
 class PayloadTooLarge(HttpError):
     status, code = 413, "payload_too_large"
 

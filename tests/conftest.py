@@ -21,4 +21,5 @@ def desk():
 
 @pytest.fixture
 def admin_token(desk):
-    return desk.add_agent("Ada Admin", "ada@example.com", role="admin")[1]
+    # Away: an admin who manages the desk but takes no tickets, so assignment tests count only their agents.
+    return desk.add_agent("Ada Admin", "ada@example.com", role="admin", status="away")[1]

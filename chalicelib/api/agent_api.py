@@ -1,4 +1,10 @@
-"""Agent API handlers: every list is a Query on an index, paginated by key, never a Scan."""
+"""Agent API reads: every list is a Query on an index, paginated by key, never a Scan.
+
+``GET /tickets`` picks its index from the filter: ``assignee`` (``me``, ``none`` or
+an agent id), ``queue``, ``priority`` or ``channel`` — each combined with
+``status`` (default open) — or ``overdue=true`` (the SLA due-time index,
+shard by shard).
+"""
 from __future__ import annotations
 
 import re
@@ -9,7 +15,11 @@ from chalicelib.api.auth import authenticate
 from chalicelib.api.errors import BadRequest, NotFound, api_endpoint
 
 _TICKET_ID = re.compile(r"^t-[0-9a-f]{20}$")
+_AGENT_ID = re.compile(r"^a-[0-9a-f]{12}$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 _MAX_LIMIT = 100
+_FILTERS = ("assignee", "queue", "priority", "channel")
+_CHANNELS = ("email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat")
 
 
 @api_endpoint
@@ -18,9 +28,9 @@ def list_tickets(request: Any) -> dict[str, Any]:
 
     from chalicelib.storage.models import TicketModel
 
-    authenticate(request.headers)
+    agent = authenticate(request.headers)
     params = request.query_params or {}
-    unknown = sorted(set(params) - {"status", "limit", "cursor"})
+    unknown = sorted(set(params) - {"status", "limit", "cursor", "overdue", *_FILTERS})
     if unknown:
         raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}")
     status = params.get("status", "open")
@@ -28,14 +38,86 @@ def list_tickets(request: Any) -> dict[str, Any]:
         raise BadRequest(f"status must be one of {', '.join(views.STATUSES)}")
     limit = _limit(params.get("limit"))
     cursor = views.decode_cursor(params.get("cursor"))
+    chosen = [name for name in _FILTERS if name in params]
+    if params.get("overdue") not in (None, "true"):
+        raise BadRequest("overdue must be true (or left out)")
+    if params.get("overdue") == "true":
+        if chosen or "status" in params:
+            raise BadRequest("overdue lists every overdue active ticket; it takes no other filter")
+        return _overdue(limit, cursor)
+    if len(chosen) > 1:
+        raise BadRequest(f"use one of {', '.join(_FILTERS)} at a time (each is its own index)")
+    index, key, described = TicketModel.by_status, status, {"status": status}
+    if chosen:
+        name, value = chosen[0], params[chosen[0]]
+        _check_filter(name, value)
+        if name == "assignee" and value == "me":
+            value = agent.agent_id
+        index = {"assignee": TicketModel.by_assignee, "queue": TicketModel.by_queue,
+                 "priority": TicketModel.by_priority, "channel": TicketModel.by_channel}[name]
+        key, described = f"{value}#{status}", {"status": status, name: value}
     try:
-        page = TicketModel.by_status.query(
-            status, scan_index_forward=False, limit=limit, last_evaluated_key=cursor, page_size=limit
-        )
+        page = index.query(key, scan_index_forward=False, limit=limit, last_evaluated_key=cursor, page_size=limit)
         tickets = [views.ticket_summary(ticket) for ticket in page]
     except (QueryError, ValueError, KeyError) as err:
         raise BadRequest("cursor is not one this API issued") from err
-    return {"status": status, "tickets": tickets, "next_cursor": views.encode_cursor(page.last_evaluated_key)}
+    return {**described, "tickets": tickets, "next_cursor": views.encode_cursor(page.last_evaluated_key)}
+
+
+def _overdue(limit: int, cursor: dict[str, Any] | None) -> dict[str, Any]:
+    """Active tickets past an SLA due time, most overdue first within each shard."""
+    from pynamodb.exceptions import QueryError
+
+    from chalicelib import clock
+    from chalicelib.storage import ticket_keys
+    from chalicelib.storage.models import TicketModel
+
+    shards = ticket_keys.all_shards()
+    position = cursor or {}
+    start = position.get("shard", {}).get("S", shards[0]) if isinstance(position.get("shard"), dict) else shards[0]
+    if start not in shards:
+        raise BadRequest("cursor is not one this API issued")
+    last_key = position.get("key", {}).get("M") if isinstance(position.get("key"), dict) else None
+    now = clock.iso(clock.now())
+    found: list[Any] = []
+    next_cursor = None
+    for shard in shards[shards.index(start):]:
+        try:
+            page = TicketModel.by_sla_due.query(shard, TicketModel.sla_check_at <= now, limit=limit - len(found),
+                                                last_evaluated_key=last_key, page_size=limit)
+            items = [t for t in page]
+        except (QueryError, ValueError, KeyError) as err:
+            raise BadRequest("cursor is not one this API issued") from err
+        last_key = None
+        found += [t for t in items if _overdue_now(t, now)]
+        if page.last_evaluated_key:
+            next_cursor = {"shard": {"S": shard}, "key": {"M": page.last_evaluated_key}}
+            break
+        if len(found) >= limit:
+            following = shards.index(shard) + 1
+            next_cursor = {"shard": {"S": shards[following]}} if following < len(shards) else None
+            break
+    return {"overdue": True, "tickets": [views.ticket_summary(t) for t in found],
+            "next_cursor": views.encode_cursor(next_cursor)}
+
+
+def _overdue_now(ticket: Any, now: str) -> bool:
+    """The index holds the next check (a warning or a due time); overdue means a due time has passed."""
+    due = (ticket.sla or {}).get("due_at") or (ticket.sla or {}).get("first_response_due")
+    return bool(due) and due <= now
+
+
+def _check_filter(name: str, value: str) -> None:
+    from chalicelib.settings import PRIORITIES
+
+    if name == "assignee" and not (value in ("me", "none") or _AGENT_ID.match(value)):
+        raise BadRequest("assignee must be me, none or an agent id")
+    if name == "queue" and not _SLUG.match(value):
+        raise BadRequest("queue must be a queue name such as billing")
+    if name == "priority" and value not in PRIORITIES:
+        raise BadRequest(f"priority must be one of {', '.join(PRIORITIES)}")
+    if name == "channel" and value not in _CHANNELS:
+        raise BadRequest(f"channel must be one of {', '.join(_CHANNELS)}")
 
 
 @api_endpoint

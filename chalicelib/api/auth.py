@@ -21,7 +21,9 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def issue_token(name: str, email: str, role: str = "agent") -> tuple[str, str]:
+def issue_token(name: str, email: str, role: str = "agent", *, skills: Any = None, languages: Any = None,
+                capacity: int | None = None, status: str | None = None,
+                working_hours: dict[str, Any] | None = None) -> tuple[str, str]:
     """Create an agent and return ``(agent_id, token)``; the token is shown once, never stored."""
     import secrets
 
@@ -38,6 +40,11 @@ def issue_token(name: str, email: str, role: str = "agent") -> tuple[str, str]:
         role=role,
         token_hash=_hash(secret),
         created_at=clock.iso(clock.now()),
+        skills=set(skills) if skills else {"*"},
+        languages=set(languages) if languages else None,
+        capacity=10 if capacity is None else capacity,
+        status=status or "online",
+        working_hours=working_hours,
     ).save(condition=AgentModel.agent_id.does_not_exist())
     return agent_id, f"rd_{agent_id}_{secret}"
 
@@ -61,7 +68,7 @@ def authenticate(headers: Any) -> Any:
         agent = AgentModel.get(match["agent"])
     except DoesNotExist:
         raise Unauthorized("unknown or revoked token") from None
-    if not hmac.compare_digest(agent.token_hash, _hash(match["secret"])):
+    if not agent.active or not hmac.compare_digest(agent.token_hash, _hash(match["secret"])):
         raise Unauthorized("unknown or revoked token")
     return agent
 

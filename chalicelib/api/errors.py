@@ -7,12 +7,19 @@ from collections.abc import Callable
 from typing import Any
 
 
-from chalicelib.errors import BadRequest, Forbidden, HttpError, NotFound, Unauthorized
+from chalicelib.errors import BadRequest, Conflict, Forbidden, HttpError, NotFound, PayloadTooLarge, Unauthorized
 
 ApiError = HttpError  # the API's name for the shared refusal type
 
-__all__ = ["ApiError", "BadRequest", "Forbidden", "NotFound", "Unauthorized", "api_endpoint", "error_response",
-           "json_response"]
+__all__ = ["ApiError", "BadRequest", "Conflict", "Forbidden", "NotFound", "PayloadTooLarge", "Unauthorized",
+           "api_endpoint", "error_response", "json_response"]
+
+
+class Created:
+    """Return ``Created(body)`` from an endpoint to answer 201."""
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
@@ -36,8 +43,11 @@ def api_endpoint(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return json_response(func(*args, **kwargs))
+            result = func(*args, **kwargs)
         except ApiError as err:
             return error_response(err)
+        if isinstance(result, Created):
+            return json_response(result.body, 201)
+        return json_response(result)
 
     return wrapper

@@ -10,6 +10,8 @@ from chalicelib.api.errors import BadRequest
 STATUSES = ("open", "pending", "on_hold", "solved", "closed", "spam")
 _MESSAGES_SHOWN = 200
 _PAST_TICKETS_SHOWN = 10
+_PURCHASES_SHOWN = 20
+_AUDIT_SHOWN = 200
 
 
 def ticket_summary(ticket: Any) -> dict[str, Any]:
@@ -45,6 +47,19 @@ def ticket_summary(ticket: Any) -> dict[str, Any]:
             "to": ack.to,
             "sent_at": ack.sent_at,
         },
+        "language": ticket.language,
+        "customer_tier": ticket.customer_tier,
+        "assignee_id": ticket.assignee_id,
+        "assignee_name": ticket.assignee_name,
+        "assigned_at": ticket.assigned_at,
+        "assignment_source": ticket.assignment_source,
+        "status_changed_at": ticket.status_changed_at,
+        "last_agent_reply_at": ticket.last_agent_reply_at,
+        "agent_reply_count": int(ticket.agent_reply_count or 0),
+        "solved_at": ticket.solved_at,
+        "sla": ticket.sla,
+        "merged_into": ticket.merged_into,
+        "merged_from": sorted(ticket.merged_from or []),
         "version": int(ticket.version or 0),
     }
 
@@ -71,6 +86,7 @@ def message_view(message: Any) -> dict[str, Any]:
         "message_id": message.message_id,
         "auto_reply_reason": message.auto_reply_reason,
         "joined_by": message.joined_by,
+        "delivery": message.delivery,
         "created_at": message.created_at,
     }
 
@@ -87,26 +103,46 @@ def customer_view(customer: Any) -> dict[str, Any] | None:
         "last_seen_at": customer.last_seen_at,
         "ticket_count": int(customer.ticket_count or 0),
         "last_inquiry": None if inquiry is None else inquiry.as_dict(),
+        "tier": customer.tier,
+        "attributes": customer.attributes or {},
+        "purchases": (customer.purchases or [])[:_PURCHASES_SHOWN],
+        "merged_into": customer.merged_into,
     }
 
 
 def ticket_detail(ticket: Any) -> dict[str, Any]:
-    """The ticket with its messages, its customer and the customer's other tickets."""
+    """The ticket with its messages (and merged duplicates'), audit trail, customer and their other tickets."""
     from pynamodb.exceptions import DoesNotExist
 
-    from chalicelib.storage.models import CustomerModel, MessageModel, TicketModel
+    from chalicelib.storage.models import AuditModel, CustomerModel, MessageModel, TicketModel
 
-    messages = [message_view(m) for m in MessageModel.query(ticket.ticket_id, limit=_MESSAGES_SHOWN)]
-    try:
-        customer = CustomerModel.get(ticket.customer_id)
-    except DoesNotExist:
-        customer = None
+    sources = [ticket.ticket_id, *sorted(ticket.merged_from or [])]
+    messages = sorted((message_view(m) for source in sources for m in MessageModel.query(source, limit=_MESSAGES_SHOWN)),
+                      key=lambda m: m["created_at"])
+    audit = [audit_view(entry) for entry in AuditModel.query(ticket.ticket_id, limit=_AUDIT_SHOWN)]
+    customer_id = ticket.customer_id
+    customer = None
+    for _ in range(3):  # follow a customer merge to the survivor
+        try:
+            customer = CustomerModel.get(customer_id)
+        except DoesNotExist:
+            customer = None
+            break
+        if not customer.merged_into:
+            break
+        customer_id = customer.merged_into
     past = [
         {"id": t.ticket_id, "number": int(t.number), "subject": t.subject, "status": t.status, "created_at": t.created_at}
-        for t in TicketModel.by_customer.query(ticket.customer_id, scan_index_forward=False, limit=_PAST_TICKETS_SHOWN + 1)
+        for t in TicketModel.by_customer.query(customer_id, scan_index_forward=False, limit=_PAST_TICKETS_SHOWN + 1)
         if t.ticket_id != ticket.ticket_id
     ][:_PAST_TICKETS_SHOWN]
-    return {**ticket_summary(ticket), "messages": messages, "customer": customer_view(customer), "customer_tickets": past}
+    return {**ticket_summary(ticket), "messages": messages[:_MESSAGES_SHOWN], "audit": audit,
+            "customer": customer_view(customer), "customer_tickets": past}
+
+
+def audit_view(entry: Any) -> dict[str, Any]:
+    return {"at": entry.at, "actor": entry.actor, "actor_name": entry.actor_name, "action": entry.action,
+            "changes": entry.changes, "detail": entry.detail}
 
 
 def encode_cursor(last_key: dict[str, Any] | None) -> str | None:

@@ -43,10 +43,16 @@ class LocalDesk:
 
     def __init__(self, *, stage: str = "dev", project_dir: str | Path = PROJECT_DIR,
                  settings_path: str | Path | None = None, server: bool = False,
-                 environment: dict[str, str] | None = None) -> None:
+                 environment: dict[str, str] | None = None, triage_rules: str | Path | None = None,
+                 automation_rules: str | Path | None = None, routing_rules: str | Path | None = None,
+                 macros: str | Path | None = None, sla_policies: str | Path | None = None) -> None:
+        """Rule files default to the deployment's own (``chalicelib/*.yaml``); pass paths to test yours."""
         self.stage = stage
         self.project_dir = Path(project_dir)
         self._settings_path = settings_path
+        rule_files = {"TRIAGE_RULES": triage_rules, "AUTOMATION_RULES": automation_rules,
+                      "ROUTING_RULES": routing_rules, "MACROS_FILE": macros, "SLA_POLICIES": sla_policies}
+        environment = {**{k: str(v) for k, v in rule_files.items() if v is not None}, **(environment or {})}
         self._want_server = server
         self._extra_env = dict(environment or {})
         self._saved_env: dict[str, str] | None = None
@@ -210,11 +216,41 @@ class LocalDesk:
                 return delivered
         return delivered
 
-    def add_agent(self, name: str, email: str, *, role: str = "agent") -> tuple[str, str]:
-        """Create an agent; returns ``(agent_id, bearer_token)`` for the API."""
-        from chalicelib.api.auth import issue_token
+    def add_agent(self, name: str, email: str, *, role: str = "agent", skills: tuple[str, ...] = (),
+                  capacity: int = 10, status: str = "online", languages: tuple[str, ...] = (),
+                  working_hours: dict[str, Any] | None = None) -> tuple[str, str]:
+        """Create an agent (no skills = every queue); returns ``(agent_id, bearer_token)`` for the API.
 
-        return issue_token(name, email, role)
+        Like ``POST /agents``: an agent created online picks up tickets waiting in its queues.
+        """
+        from chalicelib.service.agents import Profile, create
+
+        agent, token = self._captured(lambda: create(Profile(
+            name=name, email=email, role=role, skills=frozenset(skills) or None, capacity=capacity, status=status,
+            languages=frozenset(languages) or None, working_hours=working_hours)))
+        return agent.agent_id, token
+
+    def advance(self, *, minutes: float = 0, hours: float = 0, days: float = 0) -> datetime:
+        """Move the desk's clock forward (SLA and timer tests without waiting); returns the new now."""
+        from datetime import timedelta
+
+        from chalicelib import clock
+
+        clock.advance(timedelta(minutes=minutes, hours=hours, days=days))
+        return clock.now()
+
+    def run_schedules(self) -> list[Any]:
+        """Run every ``@app.schedule`` function once, as EventBridge would; returns what each returned."""
+        from chalice.app import ScheduledEventConfig
+
+        from chalicelib import clock
+
+        event = {"version": "0", "id": uuid.uuid4().hex, "detail-type": "Scheduled Event", "source": "aws.events",
+                 "account": _ACCOUNT, "time": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 "region": os.environ["AWS_DEFAULT_REGION"], "resources": [], "detail": {}}
+        schedules = [source.name for source in self.client._app.event_sources
+                     if isinstance(source, ScheduledEventConfig)]
+        return [self.invoke(name, event) for name in schedules]
 
     # --- reading it back -------------------------------------------------
     def tickets(self) -> list[dict[str, Any]]:
@@ -344,11 +380,13 @@ class LocalDesk:
         return env
 
     def _reset_process_state(self) -> None:
-        from chalicelib import aws, secrets
+        from chalicelib import aws, clock, secrets
         from chalicelib.pipeline import queue
-        from chalicelib.storage import repository
+        from chalicelib.storage import agents, repository
 
         aws.reset_clients()
+        agents.forget()
+        clock.reset()
         secrets.reset()
         queue.reset()
         repository.reset_number_block()

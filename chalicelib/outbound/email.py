@@ -100,6 +100,45 @@ def _build(ack: Acknowledgement) -> EmailMessage:
     return message
 
 
+def build_reply(*, ticket_id: str, ticket_number: int, to_address: str, customer_name: str, subject: str,
+                text: str, agent_name: str, message_id: str, thread_message_ids: list[str], reply_to: str,
+                sent_at: datetime) -> EmailMessage:
+    """An agent's (or a rule's) reply in the customer's thread: same threading headers as the acknowledgement."""
+    try:
+        message = EmailMessage()
+        message["From"] = Address(f"{agent_name} ({config.setting('SUPPORT_NAME')})" if agent_name
+                                  else config.setting("SUPPORT_NAME"), addr_spec=config.support_address())
+        message["To"] = Address(customer_name, addr_spec=to_address) if customer_name else to_address
+        message["Reply-To"] = reply_to
+        message["Subject"] = reply_subject(subject, ticket_number)
+        message["Date"] = format_datetime(sent_at)
+        message["Message-ID"] = f"<{message_id}>"
+        if thread_message_ids:
+            message["In-Reply-To"] = f"<{thread_message_ids[-1]}>"
+            message["References"] = " ".join(f"<{mid}>" for mid in thread_message_ids)
+        message["Thread-Topic"] = subject or f"Request #{ticket_number}"
+        message["Thread-Index"] = thread_index(ticket_id, sent_at)
+        message["X-Relay-Desk-Ticket"] = str(ticket_number)
+        message.set_content(text)
+        return message
+    except (ValueError, TypeError, email_errors.MessageError) as err:
+        raise Undeliverable(f"cannot address the reply: {err!r}") from err
+
+
+def build_notification(to_address: str, subject: str, text: str) -> EmailMessage:
+    """A note to an agent or team lead (SLA warnings, automation notices): plain, auto-generated."""
+    try:
+        message = EmailMessage()
+        message["From"] = Address(config.setting("SUPPORT_NAME"), addr_spec=config.support_address())
+        message["To"] = to_address
+        message["Subject"] = subject
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(text)
+        return message
+    except (ValueError, TypeError, email_errors.MessageError) as err:
+        raise Undeliverable(f"cannot address the notification: {err!r}") from err
+
+
 def send(message: EmailMessage, to_address: str) -> str:
     """Send through SES; returns the Message-ID SES assigned (it replaces ours on delivery)."""
     from botocore.exceptions import ClientError

@@ -27,9 +27,11 @@ def _handle(record: Any) -> None:
 
     try:
         reply = json.loads(record.body)
-        if not isinstance(reply, dict) or reply.get("kind") != "reply":
-            raise ValueError("not a reply")
-        missing = [f for f in ("ticket_id", "channel", "purpose", "text", "key") if not isinstance(reply.get(f), str)]
+        if not isinstance(reply, dict) or reply.get("kind") not in ("reply", "notify"):
+            raise ValueError("not a reply or notification")
+        required = ("ticket_id", "channel", "purpose", "text", "key") if reply["kind"] == "reply" \
+            else ("ticket_id", "to", "subject", "text", "key")
+        missing = [f for f in required if not isinstance(reply.get(f), str)]
         if missing:
             raise ValueError(f"missing {', '.join(missing)}")
     except (ValueError, TypeError) as err:
@@ -38,7 +40,10 @@ def _handle(record: Any) -> None:
         return
     logger.set_correlation_id(reply["ticket_id"])
     try:
-        deliver(reply)
+        if reply["kind"] == "notify":
+            notify(reply)
+        else:
+            deliver(reply)
     except DeliveryError as err:
         receives = int(record.attributes.approximate_receive_count or 1)
         if err.permanent or receives >= config.int_setting("INBOUND_MAX_RECEIVES"):
@@ -63,10 +68,13 @@ def deliver(reply: dict[str, Any]) -> None:
     if is_ack and (ticket.acknowledgement is None or ticket.acknowledgement.status != "pending"):
         logger.info("acknowledgement already delivered; not sending again")
         return
+    now = clock.now()
+    if reply["channel"] == "email":
+        _deliver_email(ticket, reply, now)
+        return
     route = (ticket.reply_routes or {}).get(reply["channel"])
     if not route:
         raise PermanentDeliveryError(f"ticket has no reply route for channel {reply['channel']!r}")
-    now = clock.now()
     try:
         last_inbound = clock.parse_iso(route["last_inbound_at"]) if route.get("last_inbound_at") else None
     except (TypeError, ValueError):
@@ -76,6 +84,10 @@ def deliver(reply: dict[str, Any]) -> None:
     except (KeyError, TypeError) as err:  # a route recorded without what this platform needs
         raise PermanentDeliveryError(f"reply route for {reply['channel']!r} is unusable: {err!r}") from err
 
+    if reply.get("message_sk"):  # an agent's reply, stored when it was written: record its delivery
+        _mark_delivered(ticket.ticket_id, reply, platform_id, now)
+        count("RepliesSent", channel=reply["channel"])
+        return
     writes = repository.Writes()
     writes.save(
         MessageModel(
@@ -103,6 +115,65 @@ def deliver(reply: dict[str, Any]) -> None:
         )
     repository.commit(writes)
     count("AutoRepliesSent" if is_ack else "RepliesSent", channel=reply["channel"])
+
+
+def _deliver_email(ticket: Any, reply: dict[str, Any], now: Any) -> None:
+    """An agent's reply by email, threaded into the customer's conversation."""
+    from chalicelib.domain import reply_address, threading
+    from chalicelib.outbound import email as email_out
+    from chalicelib.outbound.http import PermanentDeliveryError
+
+    if not (ticket.requester or "").startswith("email:"):
+        raise PermanentDeliveryError("the ticket's customer has no email address")
+    message_id = f"reply.{reply['key'].rpartition(':')[2]}.{ticket.ticket_id}@{config.support_domain()}"
+    try:
+        mail = email_out.build_reply(
+            ticket_id=ticket.ticket_id, ticket_number=int(ticket.number), to_address=ticket.requester[len("email:"):],
+            customer_name=ticket.requester_name or "", subject=ticket.subject, text=reply["text"],
+            agent_name=reply.get("agent_name") or "", message_id=message_id,
+            thread_message_ids=list(ticket.thread_message_ids or []),
+            reply_to=reply_address.reply_address(ticket.ticket_id, config.support_address(),
+                                                 config.reply_address_secret()),
+            sent_at=now)
+        provider_id = email_out.send(mail, ticket.requester[len("email:"):])
+    except email_out.Undeliverable as err:
+        raise PermanentDeliveryError(err.reason) from err
+    from chalicelib.storage.models import LookupModel
+
+    for mid in (message_id, provider_id):  # the customer's answer threads by either id
+        LookupModel(threading.message_id_key(mid), ticket_id=ticket.ticket_id, created_at=clock.iso(now)).save()
+    _mark_delivered(ticket.ticket_id, reply, provider_id, now)
+    count("RepliesSent", channel="email")
+
+
+def _mark_delivered(ticket_id: str, reply: dict[str, Any], provider_id: str, now: Any) -> None:
+    from chalicelib.storage.models import MessageModel
+
+    if not reply.get("message_sk"):
+        return
+    MessageModel(ticket_id, reply["message_sk"]).update(actions=[
+        MessageModel.delivery.set("sent"), MessageModel.delivered_at.set(clock.iso(now)),
+        MessageModel.message_id.set(provider_id or None),
+    ])
+
+
+def notify(note: dict[str, Any]) -> None:
+    """A notification to an agent or team lead: by email (SES) or to a Slack channel."""
+    from chalicelib.outbound import email as email_out
+    from chalicelib.outbound import platforms
+    from chalicelib.outbound.http import PermanentDeliveryError
+
+    kind, _, target = note["to"].partition(":")
+    if kind == "email":
+        try:
+            email_out.send(email_out.build_notification(target, note["subject"], note["text"]), target)
+        except email_out.Undeliverable as err:
+            raise PermanentDeliveryError(err.reason) from err
+    elif kind == "slack":
+        platforms.send_slack({"channel": target}, f"*{note['subject']}*\n{note['text']}", platforms.timedelta(0))
+    else:
+        raise PermanentDeliveryError(f"cannot notify {note['to']!r}: use email:<address> or slack:<channel id>")
+    count("NotificationsSent", channel=kind)
 
 
 def _record_failure(reply: dict[str, Any], reason: str) -> None:

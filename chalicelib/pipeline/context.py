@@ -24,6 +24,8 @@ class Context:
     reopened: bool = False
     ack: AckDecision | None = None
     triage: Any = None  # TriageResult for a new ticket
+    language: str | None = None  # detected for a new ticket (skill-based routing)
+    assignee_id: str | None = None  # set when the assign step gave the ticket to an agent
     ack_sent: bool = False
     done: bool = False  # a step decided nothing more is to be written
 

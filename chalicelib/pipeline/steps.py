@@ -15,10 +15,12 @@ from chalicelib.domain import ids, reply_address, threading
 from chalicelib.observability import count, logger
 from chalicelib.outbound import email as email_out
 from chalicelib.pipeline.context import Context
-from chalicelib.storage import blobs, repository
+from chalicelib.service import clocks
+from chalicelib.storage import blobs, repository, ticket_keys
 from chalicelib.storage.exceptions import DuplicateDelivery
 from chalicelib.storage.models import (
     Acknowledgement,
+    AuditModel,
     AttachmentInfo,
     CustomerModel,
     LastInquiry,
@@ -76,7 +78,7 @@ def find_thread(ctx: Context) -> None:
     )
     found = {key: item.ticket_id for key, item in ctx.found.items() if item.ticket_id}
     for candidate in threading.candidates(message.thread_refs, message.subject, found, signed):
-        ticket = repository.get_ticket(candidate.ticket_id)
+        ticket = _survivor(repository.get_ticket(candidate.ticket_id))
         if ticket is None:
             continue
         if candidate.requires_participant and message.sender.key not in (ticket.participants or set()):
@@ -100,11 +102,20 @@ def _continue_conversation(ctx: Context) -> None:
     """A chat message joins its conversation's ticket while that ticket is not solved or closed."""
     item = ctx.found.get(f"conv:{ctx.message.conversation_key}")
     if item is not None and item.ticket_id:
-        ticket = repository.get_ticket(item.ticket_id)
+        ticket = _survivor(repository.get_ticket(item.ticket_id))
         if ticket is not None and ticket.status in _CONTINUABLE:
             ctx.ticket, ctx.thread_method = ticket, "conversation"
             return
     ctx.is_new = True
+
+
+def _survivor(ticket):
+    """A merged duplicate's messages go to the ticket it was merged into."""
+    for _ in range(3):
+        if ticket is None or not ticket.merged_into:
+            return ticket
+        ticket = repository.get_ticket(ticket.merged_into)
+    return ticket
 
 
 def triage(ctx: Context) -> None:
@@ -117,6 +128,9 @@ def triage(ctx: Context) -> None:
     week = _contacts_week(ctx.now)
     repeat = int(identity.contacts_count or 0) if identity is not None and identity.contacts_week == week else 0
     ctx.triage = rules.triage(rules.TriageInput.from_message(ctx.message, repeat_contacts=repeat), rules.rules())
+    from chalicelib.domain import language
+
+    ctx.language = language.detect(f"{ctx.message.subject}\n{ctx.message.reply_text or ctx.message.text}")
 
 
 def _contacts_week(moment) -> str:
@@ -199,6 +213,38 @@ def _mark_acknowledgement(ticket: TicketModel, actions: list, also: LookupModel 
     repository.commit(writes)
 
 
+def automate(ctx: Context) -> None:
+    """The automation rules' triggers: on a new ticket, and on a customer's message to an existing one."""
+    from chalicelib.service import automate as automation
+
+    if ctx.duplicate or ctx.ticket is None or ctx.message.auto_reply_reason:
+        return
+    text = ctx.message.reply_text or ctx.message.text
+    if ctx.is_new:
+        outcome = automation.on_created(ctx.ticket, text, now=ctx.now)
+    else:
+        ticket = repository.get_ticket(ctx.ticket.ticket_id)
+        outcome = automation.on_customer_message(ticket, text, frozenset({"status"}) if ctx.reopened else frozenset(),
+                                                 now=ctx.now)
+    if outcome.fired:
+        ctx.ticket = repository.get_ticket(ctx.ticket.ticket_id)
+
+
+def assign(ctx: Context) -> None:
+    """A new (or reopened) ticket goes to an available agent by its queue's strategy, or waits.
+
+    Runs for duplicate deliveries too: a crash between the ticket's write and
+    its assignment is repaired by the redelivery (the claim is conditional).
+    """
+    from chalicelib.service import assign as assignment
+
+    if ctx.ticket is None or not (ctx.is_new or ctx.reopened or ctx.duplicate):
+        return
+    ticket = ctx.ticket if ctx.is_new else repository.get_ticket(ctx.ticket.ticket_id)  # the stored state
+    if assignment.needs_agent(ticket):
+        ctx.assignee_id = assignment.auto_assign(ticket)
+
+
 def measure(ctx: Context) -> None:
     channel = ctx.message.channel
     if ctx.duplicate:
@@ -224,7 +270,7 @@ STEPS: list[Callable[[Context], None]] = [
     decide_acknowledgement,
     write,
 ]
-AFTER: list[Callable[[Context], None]] = [acknowledge, measure]  # also run for duplicates
+AFTER: list[Callable[[Context], None]] = [automate, assign, acknowledge, measure]  # also run for duplicates
 
 
 # --- building the writes ------------------------------------------------------
@@ -267,9 +313,19 @@ def _new_ticket(ctx: Context, writes: repository.Writes) -> None:
         quarantine_reason=message.quarantine_reason,
         acknowledgement=ack,
         reply_routes=_routes_with(None, message, now),
+        language=ctx.language,
+        customer_tier=_tier(ctx),
+        status_changed_at=now,
     )
+    planned = clocks.schedule(clocks.fields_of(ticket), ctx.now)
+    ticket.sla, ticket.sla_check_at, ticket.timer_at = planned["sla"], planned["sla_check_at"], planned["timer_at"]
+    ticket_keys.apply_to_new(ticket)
     ctx.ticket = ticket
     writes.save(ticket, TicketModel.ticket_id.does_not_exist())
+    writes.save(AuditModel(ticket_id, f"{now}#created", at=now, actor="customer", actor_name=message.sender_name,
+                           action="created", changes={"status": [None, ticket.status], "priority": [None, ticket.priority],
+                                                      "category": [None, ticket.category]},
+                           detail="; ".join(ctx.triage.reasons)[:2000] or None))
     writes.save(_message_item(ctx, ticket_id))
     writes.save(_lookup(message.dedup_key, ticket_id, now), LookupModel.lookup_key.does_not_exist())
     writes.save(_lookup(f"tno:{number}", ticket_id, now), LookupModel.lookup_key.does_not_exist())
@@ -297,11 +353,28 @@ def _append(ctx: Context, writes: repository.Writes) -> None:
         actions.append(TicketModel.reply_routes.set(_routes_with(ticket.reply_routes, message, now)))
     if not message.auto_reply_reason:  # an out-of-office never changes the ticket's state
         actions += [TicketModel.last_activity_at.set(now), TicketModel.last_customer_message_at.set(now)]
+        after: dict = {"last_customer_message_at": now}
         if ticket.status in _REOPENABLE and ctx.settings.reopen_on_reply:
-            actions += [TicketModel.status.set("open"), TicketModel.reopen_count.add(1)]
+            actions += [TicketModel.status.set("open"), TicketModel.reopen_count.add(1),
+                        TicketModel.status_changed_at.set(now), TicketModel.automation_fired.remove()]
+            after.update(status="open", status_changed_at=now, automation_fired=None)
+            if ticket.assignee_id:  # back to the queue; sticky routing prefers the previous owner
+                actions += [TicketModel.previous_assignee_id.set(ticket.assignee_id), TicketModel.assignee_id.remove(),
+                            TicketModel.assignee_name.remove(), TicketModel.assigned_at.remove(),
+                            TicketModel.assignment_source.remove()]
+                after["assignee_id"] = None
             ctx.reopened = True
         elif ticket.status in _RESUMED_BY_CUSTOMER:
-            actions.append(TicketModel.status.set("open"))
+            actions += [TicketModel.status.set("open"), TicketModel.status_changed_at.set(now),
+                        TicketModel.automation_fired.remove()]
+            after.update(status="open", status_changed_at=now, automation_fired=None)
+        clock_actions, clock_keys = clocks.recompute(ticket, after, ctx.now)
+        actions += clock_actions + ticket_keys.update_actions(ticket, {**after, **clock_keys})
+        if "status" in after:
+            writes.save(AuditModel(ticket.ticket_id, f"{now}#{ids.message_key_digest(message.dedup_key)[:8]}", at=now,
+                                   actor="customer", actor_name=message.sender_name,
+                                   action="reopened" if ctx.reopened else "updated",
+                                   changes={"status": [ticket.status, "open"]}, detail="the customer wrote again"))
     writes.update(ticket, actions)
     _identity_and_customer(ctx, writes, new_ticket=False)
 
@@ -339,8 +412,8 @@ def _identity_and_customer(ctx: Context, writes: repository.Writes, *, new_ticke
         CustomerModel.first_seen_at.set(CustomerModel.first_seen_at | now),
         CustomerModel.last_seen_at.set(now),
     ]
-    if message.sender_name:
-        customer_actions.append(CustomerModel.name.set(message.sender_name))
+    if message.sender_name:  # the first name we learn (or import) stays: a display name is not an edit
+        customer_actions.append(CustomerModel.name.set(CustomerModel.name | message.sender_name))
     if not message.auto_reply_reason:
         customer_actions.append(
             CustomerModel.last_inquiry.set(
@@ -402,6 +475,11 @@ def _routes_with(routes: dict | None, message, now: str) -> dict | None:
     updated = dict(routes or {})
     updated[message.channel] = {**message.reply_route, "last_inbound_at": now}
     return updated
+
+
+def _tier(ctx: Context) -> str | None:
+    identity = ctx.found.get(f"id:{ctx.message.sender.key}")
+    return identity.tier if identity is not None else None
 
 
 def _lookup(key: str, ticket_id: str, now: str) -> LookupModel:

@@ -8,6 +8,7 @@ first use and honour ``AWS_ENDPOINT_URL`` through botocore.
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     ListAttribute,
     MapAttribute,
@@ -46,6 +47,73 @@ class TicketsByCustomer(GlobalSecondaryIndex["TicketModel"]):
 
     customer_id = UnicodeAttribute(hash_key=True)
     created_at = UnicodeAttribute(range_key=True)
+
+
+def _view_index(name: str, key: str, doc: str) -> type:
+    """A view index keyed ``<value>#<status>`` by newest activity: one Query per agent view.
+
+    Composite keys keep each view one partition read (``a-1#open``, ``billing#pending``)
+    instead of a filter over every ticket of that assignee, queue, priority or channel.
+    """
+
+    class Meta:
+        index_name = name
+        projection = AllProjection()
+
+    attributes = {
+        "Meta": Meta,
+        "__doc__": doc,
+        key: UnicodeAttribute(hash_key=True),
+        "last_activity_at": UnicodeAttribute(range_key=True),
+    }
+    return type(f"TicketsBy{name.title().replace('_', '')}", (GlobalSecondaryIndex,), attributes)
+
+
+TicketsByAssignee = _view_index("by_assignee", "view_assignee", "My tickets / unassigned (``none#open``).")
+TicketsByQueue = _view_index("by_queue", "view_queue", "A queue's tickets by status.")
+TicketsByPriority = _view_index("by_priority", "view_priority", "Tickets of one priority by status.")
+TicketsByChannel = _view_index("by_channel", "view_channel", "Tickets from one channel by status.")
+
+
+class TicketsWaiting(GlobalSecondaryIndex["TicketModel"]):
+    """Unassigned active tickets per queue, oldest first: what a freed agent picks up.
+
+    Sparse: ``waiting_queue`` exists only while a ticket is active and unassigned,
+    so the index holds the waiting line and nothing else (Chatwoot #10583).
+    """
+
+    class Meta:
+        index_name = "waiting"
+        projection = AllProjection()
+
+    waiting_queue = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class TicketsBySlaDue(GlobalSecondaryIndex["TicketModel"]):
+    """The next SLA check (warning or due time) per shard: the SLA sweep and the overdue view.
+
+    Sparse (only tickets with a running clock) and sharded by ticket id so the
+    minute-by-minute sweep reads N small partitions instead of one hot one.
+    """
+
+    class Meta:
+        index_name = "sla_due"
+        projection = AllProjection()
+
+    sla_shard = UnicodeAttribute(hash_key=True)
+    sla_check_at = UnicodeAttribute(range_key=True)
+
+
+class TicketsByTimer(GlobalSecondaryIndex["TicketModel"]):
+    """The next time-based automation rule due per shard (pending 3 days → reminder...)."""
+
+    class Meta:
+        index_name = "timers"
+        projection = AllProjection()
+
+    timer_shard = UnicodeAttribute(hash_key=True)
+    timer_at = UnicodeAttribute(range_key=True)
 
 
 class Acknowledgement(MapAttribute):
@@ -91,10 +159,42 @@ class TicketModel(Model):
     acknowledgement = Acknowledgement(null=True)
     reply_routes = JSONAttribute(null=True)  # channel → where replies go (see InboundMessage.reply_route)
     delivery_failures = ListAttribute(of=MapAttribute, null=True)  # replies that could not be delivered
+    language = UnicodeAttribute(null=True)  # en | da | no ...: for skill-based routing
+    customer_tier = UnicodeAttribute(null=True)  # the customer's tier when the ticket opened (automation, SLA)
+    status_changed_at = UnicodeAttribute(null=True)
+    assignee_id = UnicodeAttribute(null=True)
+    assignee_name = UnicodeAttribute(null=True)
+    assigned_at = UnicodeAttribute(null=True)
+    assignment_source = UnicodeAttribute(null=True)  # auto:<strategy> | manual | automation:<rule>
+    previous_assignee_id = UnicodeAttribute(null=True)  # for sticky reopen
+    last_agent_reply_at = UnicodeAttribute(null=True)
+    agent_reply_count = NumberAttribute(default=0)
+    solved_at = UnicodeAttribute(null=True)
+    merged_into = UnicodeAttribute(null=True)
+    merged_from = UnicodeSetAttribute(null=True)
+    automation_fired = UnicodeSetAttribute(null=True)  # timer rules fired in the current status period
+    sla = JSONAttribute(null=True)  # the SLA clocks' state (targets, due times, breaches)
+    # Derived keys for the views and sweeps: always written by chalicelib.storage.ticket_keys.
+    view_assignee = UnicodeAttribute(null=True)
+    view_queue = UnicodeAttribute(null=True)
+    view_priority = UnicodeAttribute(null=True)
+    view_channel = UnicodeAttribute(null=True)
+    waiting_queue = UnicodeAttribute(null=True)
+    sla_shard = UnicodeAttribute(null=True)
+    sla_check_at = UnicodeAttribute(null=True)
+    timer_shard = UnicodeAttribute(null=True)
+    timer_at = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
     by_status = TicketsByStatus()
     by_customer = TicketsByCustomer()
+    by_assignee = TicketsByAssignee()
+    by_queue = TicketsByQueue()
+    by_priority = TicketsByPriority()
+    by_channel = TicketsByChannel()
+    waiting = TicketsWaiting()
+    by_sla_due = TicketsBySlaDue()
+    by_timer = TicketsByTimer()
 
 
 class AttachmentInfo(MapAttribute):
@@ -129,6 +229,8 @@ class MessageModel(Model):
     message_id = UnicodeAttribute(null=True)
     auto_reply_reason = UnicodeAttribute(null=True)
     joined_by = UnicodeAttribute(null=True)  # new-ticket | message-id | reply-address | subject-token
+    delivery = UnicodeAttribute(null=True)  # outbound replies: queued → sent (failures: ticket.delivery_failures)
+    delivered_at = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
 
 
@@ -151,6 +253,10 @@ class CustomerModel(Model):
     last_seen_at = UnicodeAttribute(null=True)
     last_inquiry = LastInquiry(null=True)
     ticket_count = NumberAttribute(default=0)
+    tier = UnicodeAttribute(null=True)  # e.g. vip: from the customer import, read by triage
+    attributes = JSONAttribute(null=True)  # what the shop knows: plan, account size, country...
+    purchases = JSONAttribute(null=True)  # [{order_id, at, total, currency, items}], newest first
+    merged_into = UnicodeAttribute(null=True)
 
 
 class LookupModel(Model):
@@ -176,24 +282,102 @@ class LookupModel(Model):
     open_ticket_id = UnicodeAttribute(null=True)  # on identities: the chat ticket an email may continue
     contacts_week = UnicodeAttribute(null=True)  # on identities: tickets opened in this 7-day bucket...
     contacts_count = NumberAttribute(null=True)  # ...for triage's repeat-contact rule
+    tier = UnicodeAttribute(null=True)  # on identities: the customer's tier, so triage needs no extra read
     created_at = UnicodeAttribute(null=True)
 
 
+class AgentDirectory(GlobalSecondaryIndex["AgentModel"]):
+    """Every agent in one Query (the directory is small: 1,000 agents fit a page or two)."""
+
+    class Meta:
+        index_name = "directory"
+        projection = AllProjection()
+
+    directory = UnicodeAttribute(hash_key=True)
+    agent_id = UnicodeAttribute(range_key=True)
+
+
 class AgentModel(Model):
-    """An agent; the API token is stored only as a SHA-256 hash."""
+    """An agent; the API token is stored only as a SHA-256 hash.
+
+    ``open_count`` is the agent's load (active tickets assigned), changed only in
+    the same transaction that assigns or releases a ticket, with ``open_count <
+    capacity`` as the condition, so no agent ever exceeds capacity.
+    ``last_assigned_at`` is round robin's cursor, per agent (no shared hot key).
+    """
 
     class Meta:
         table_name = _table("AGENTS_TABLE")
 
     agent_id = UnicodeAttribute(hash_key=True)
+    directory = UnicodeAttribute(default="agents")
     name = UnicodeAttribute()
     email = UnicodeAttribute()
     role = UnicodeAttribute(default="agent")  # agent | admin
     token_hash = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    skills = UnicodeSetAttribute(null=True)  # queues served; "*" = every queue
+    languages = UnicodeSetAttribute(null=True)
+    capacity = NumberAttribute(default=10)
+    status = UnicodeAttribute(default="online")  # online | away | offline
+    working_hours = JSONAttribute(null=True)  # {timezone, days, start, end}; none = always
+    open_count = NumberAttribute(default=0)
+    last_assigned_at = UnicodeAttribute(default="")
+    active = BooleanAttribute(default=True)  # False once removed (kept for the audit trail)
+    updated_at = UnicodeAttribute(null=True)
+
+    by_directory = AgentDirectory()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (TicketModel, MessageModel, CustomerModel, LookupModel, AgentModel)
+class AuditModel(Model):
+    """A ticket's audit trail: one item per change, written in the change's own transaction."""
+
+    class Meta:
+        table_name = _table("AUDIT_TABLE")
+
+    ticket_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # <iso time>#<random>: sorts by time
+    at = UnicodeAttribute()
+    actor = UnicodeAttribute()  # agent id | customer | system | automation:<rule> | sla
+    actor_name = UnicodeAttribute(default="")
+    action = UnicodeAttribute()  # created | updated | assigned | replied | note | merged | ...
+    changes = JSONAttribute(null=True)  # {field: [old, new]}
+    detail = UnicodeAttribute(null=True)
+
+
+class MacroModel(Model):
+    """Canned responses; one partition (``kind``) so listing is a Query, never a Scan."""
+
+    class Meta:
+        table_name = _table("MACROS_TABLE")
+
+    kind = UnicodeAttribute(hash_key=True, default="macro")
+    macro_id = UnicodeAttribute(range_key=True)
+    definition = JSONAttribute()  # the validated chalicelib.domain.macros.Macro as JSON
+    updated_by = UnicodeAttribute(default="")
+    updated_at = UnicodeAttribute()
+    deleted = BooleanAttribute(default=False)  # a tombstone hides a starter macro
+    version = VersionAttribute()
+
+
+class AggregateModel(Model):
+    """Rolling daily KPI aggregates: a report over a year reads days × groups items, not tickets.
+
+    ``series`` is ``<group kind>#<group>`` (e.g. ``channel#email``, ``all#all``);
+    counters are atomic ADDs, histograms are maps of bucket → count.
+    """
+
+    class Meta:
+        table_name = _table("AGGREGATES_TABLE")
+
+    series = UnicodeAttribute(hash_key=True)
+    day = UnicodeAttribute(range_key=True)  # YYYY-MM-DD (UTC)
+    counters = MapAttribute(null=True)
+    histograms = MapAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (TicketModel, MessageModel, CustomerModel, LookupModel, AgentModel,
+                                       AuditModel, MacroModel, AggregateModel)
 
 
 def reset_connections() -> None:

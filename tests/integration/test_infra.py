@@ -183,7 +183,7 @@ def _allowed_actions(role: dict[str, Any]) -> list[str]:
 @requires_chalice
 def test_every_function_role_uses_policy_json_and_cannot_scan(packaged: dict[str, Any]) -> None:
     roles = {name: r for name, r in packaged["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
-    assert set(roles) == {"SesInboundRole", "ProcessInboundRole", "SendOutboundRole", "ApiHandlerRole"}
+    assert set(roles) == {"SesInboundRole", "ProcessInboundRole", "SendOutboundRole", "SweepRole", "ApiHandlerRole"}
     policy_file = json.loads(POLICY_FILE.read_text())
     for name, role in roles.items():
         assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [policy_file], name
@@ -248,7 +248,12 @@ def _expand_serverless(template: dict[str, Any], code_bucket: str, code_key: str
             function["DependsOn"] = resource["DependsOn"]
         resources[logical_id] = function
         for event_id, event in events.items():
-            assert event["Type"] == "SQS", f"{logical_id}.{event_id}: only SQS events are expanded here"
+            if event["Type"] == "Schedule":  # SAM: an EventBridge rule targeting the function
+                resources[f"{logical_id}{event_id}"] = {"Type": "AWS::Events::Rule", "Properties": {
+                    "ScheduleExpression": event["Properties"]["Schedule"], "State": "ENABLED",
+                    "Targets": [{"Arn": {"Fn::GetAtt": [logical_id, "Arn"]}, "Id": logical_id}]}}
+                continue
+            assert event["Type"] == "SQS", f"{logical_id}.{event_id}: only SQS and Schedule events are expanded here"
             source = dict(event["Properties"])
             mapping = {"EventSourceArn": source.pop("Queue"), "FunctionName": {"Ref": logical_id}, **source}
             resources[f"{logical_id}{event_id}"] = {"Type": "AWS::Lambda::EventSourceMapping", "Properties": mapping}
@@ -318,10 +323,18 @@ def test_packaged_template_deploys_into_moto(aws: None, packaged: dict[str, Any]
             for index in tickets["GlobalSecondaryIndexes"]} == {
         "by_status": ["status", "last_activity_at"],
         "by_customer": ["customer_id", "created_at"],
+        "by_assignee": ["view_assignee", "last_activity_at"],
+        "by_queue": ["view_queue", "last_activity_at"],
+        "by_priority": ["view_priority", "last_activity_at"],
+        "by_channel": ["view_channel", "last_activity_at"],
+        "waiting": ["waiting_queue", "created_at"],
+        "sla_due": ["sla_shard", "sla_check_at"],
+        "timers": ["timer_shard", "timer_at"],
     }
     messages = dynamodb.describe_table(TableName="relay-desk-messages")["Table"]
     assert [k["AttributeName"] for k in messages["KeySchema"]] == ["ticket_id", "sk"]
-    for table in ("relay-desk-customers", "relay-desk-lookups", "relay-desk-agents"):
+    for table in ("relay-desk-customers", "relay-desk-lookups", "relay-desk-agents", "relay-desk-audit",
+                  "relay-desk-macros", "relay-desk-aggregates"):
         assert table in deployed.values()
 
     # Queues: high-throughput FIFO, redriving to the FIFO dead-letter queue.

@@ -1,0 +1,161 @@
+"""Agent API writes on tickets: edit, reply, note, merge — each a JSON body validated strictly."""
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field
+
+from chalicelib.api.auth import authenticate
+from chalicelib.api.errors import BadRequest, Conflict, Created, NotFound, api_endpoint
+from chalicelib.api.requests import Body, parse
+
+_TICKET_ID = re.compile(r"^t-[0-9a-f]{20}$")
+Tag = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
+
+
+class TicketUpdate(Body):
+    status: Literal["open", "pending", "on_hold", "solved", "closed", "spam"] | None = None
+    priority: Literal["urgent", "high", "normal", "low"] | None = None
+    category: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
+    assignee_id: str | None = Field(None, pattern=r"^a-[0-9a-f]{12}$")
+    add_tags: list[str] = Field(default_factory=list, max_length=20)
+    remove_tags: list[str] = Field(default_factory=list, max_length=20)
+    version: int | None = Field(None, ge=0)  # optimistic concurrency: the version you read (or If-Match)
+    force: bool = False
+
+
+class ReplyBody(Body):
+    text: str | None = Field(None, min_length=1, max_length=50_000)
+    macro_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    channel: Literal["email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat"] | None = None
+    order_number: str | None = Field(None, max_length=100)  # fills {{ order_number }} in a macro
+
+
+class NoteBody(Body):
+    text: str = Field(min_length=1, max_length=50_000)
+
+
+class MergeBody(Body):
+    into: str = Field(pattern=r"^t-[0-9a-f]{20}$")
+
+
+def load(ticket_id: str) -> Any:
+    from chalicelib.storage import repository
+
+    ticket = repository.get_ticket(ticket_id) if _TICKET_ID.match(ticket_id or "") else None
+    if ticket is None:
+        raise NotFound(f"no ticket {ticket_id!r}")
+    return ticket
+
+
+@api_endpoint
+def update_ticket(request: Any, ticket_id: str) -> dict[str, Any]:
+    from chalicelib.api import views
+    from chalicelib.service import changes, tickets
+
+    agent = authenticate(request.headers)
+    body = parse(request, TicketUpdate)
+    for tag in body.add_tags + body.remove_tags:
+        if not re.match(r"^[a-z0-9][a-z0-9_-]{0,49}$", tag):
+            raise BadRequest(f"tag {tag!r} must be lower-case letters, digits, - or _ (max 50)")
+    if body.force and agent.role != "admin":
+        raise BadRequest("force needs an admin token")
+    fields = body.model_fields_set - {"version", "force"}
+    if not fields:
+        raise BadRequest("nothing to change: send status, priority, category, assignee_id, add_tags or remove_tags")
+    ticket = load(ticket_id)
+    expected = body.version if body.version is not None else _if_match(request)
+    update = tickets.Update(
+        status=body.status, priority=body.priority, category=body.category,
+        assignee_id=body.assignee_id if "assignee_id" in fields else changes.UNSET,
+        add_tags=frozenset(body.add_tags), remove_tags=frozenset(body.remove_tags), force=body.force,
+    )
+    if body.category is not None:
+        _known_queue(body.category)
+    try:
+        diff = tickets.update(ticket, update, changes.Actor.of_agent(agent), expected_version=expected)
+    except changes.Conflict as err:
+        raise Conflict(f"{err}; GET the ticket again and re-apply your change") from None
+    except changes.AgentUnavailable as err:
+        raise Conflict(f"cannot assign: {err}") from None
+    except tickets.NotAllowed as err:
+        raise Conflict(str(err)) from None
+    return {"changed": diff, "ticket": views.ticket_summary(load(ticket_id))}
+
+
+@api_endpoint
+def reply(request: Any, ticket_id: str) -> Any:
+    from chalicelib.service import changes, macros, tickets
+
+    agent = authenticate(request.headers)
+    body = parse(request, ReplyBody)
+    if (body.text is None) == (body.macro_id is None):
+        raise BadRequest("send either text or macro_id")
+    ticket = load(ticket_id)
+    actor = changes.Actor.of_agent(agent)
+    text, actions = body.text, None
+    if body.macro_id is not None:
+        from chalicelib.domain.macros import MacroError
+
+        try:
+            text, actions = macros.render_for(body.macro_id, ticket, agent, order_number=body.order_number)
+        except macros.MacroNotFound:
+            raise NotFound(f"no macro {body.macro_id!r}") from None
+        except MacroError as err:
+            raise BadRequest(f"macro {body.macro_id!r} cannot render: {'; '.join(err.problems)}") from None
+    try:
+        sent = tickets.reply(ticket, text, actor, channel=body.channel)
+        if actions is not None:
+            macros.apply_actions(ticket.ticket_id, actions, actor)
+    except tickets.NotAllowed as err:
+        raise Conflict(str(err)) from None
+    except changes.Conflict as err:
+        raise Conflict(str(err)) from None
+    return Created({**sent, "text": text})
+
+
+@api_endpoint
+def add_note(request: Any, ticket_id: str) -> Any:
+    from chalicelib.service import changes, tickets
+
+    agent = authenticate(request.headers)
+    body = parse(request, NoteBody)
+    try:
+        return Created(tickets.add_note(load(ticket_id), body.text, changes.Actor.of_agent(agent)))
+    except changes.Conflict as err:
+        raise Conflict(str(err)) from None
+
+
+@api_endpoint
+def merge(request: Any, ticket_id: str) -> dict[str, Any]:
+    from chalicelib.api import views
+    from chalicelib.service import changes, tickets
+
+    agent = authenticate(request.headers)
+    body = parse(request, MergeBody)
+    source, target = load(ticket_id), load(body.into)
+    try:
+        tickets.merge(source, target, changes.Actor.of_agent(agent))
+    except tickets.NotAllowed as err:
+        raise Conflict(str(err)) from None
+    except changes.Conflict as err:
+        raise Conflict(str(err)) from None
+    return {"merged": ticket_id, "into": views.ticket_summary(load(body.into))}
+
+
+def _if_match(request: Any) -> int | None:
+    header = (request.headers or {}).get("if-match")
+    if header is None:
+        return None
+    value = header.strip().strip('"').removeprefix("W/").strip('"')
+    if not (value.isascii() and value.isdigit() and len(value) <= 12):
+        raise BadRequest("If-Match must be the ticket's version number")
+    return int(value)
+
+
+def _known_queue(category: str) -> None:
+    from chalicelib.service import assign
+
+    if category not in assign.queues():
+        raise BadRequest(f"category must be one of {', '.join(assign.queues())}")

@@ -1,0 +1,139 @@
+"""Automatic assignment: pick candidates by the queue's strategy, claim one with a conditional write.
+
+Many Lambda copies assign at once. Each orders candidates from a (possibly
+stale) directory, then claims the first in one transaction that checks, on the
+agent's own item, that it is online, below capacity and that round robin's
+cursor (its ``last_assigned_at``) is what was read; and on the ticket that it
+is still unassigned. A lost race refreshes that agent and tries the next.
+Nobody exceeds capacity, no ticket is assigned twice, and a human's manual
+assignment (which never waits for the condition) always wins.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.observability import count, logger
+from chalicelib.service import changes
+from chalicelib.storage import agents as directory
+from chalicelib.storage import repository, ticket_keys
+
+_MAX_CLAIMS = 8  # attempts per ticket before it waits for the sweep
+
+
+def _ticket_to_assign(ticket: Any) -> Any:
+    from chalicelib.domain import assignment
+
+    return assignment.TicketToAssign(ticket_id=ticket.ticket_id, queue=ticket.category, language=ticket.language,
+                                     priority=ticket.priority, previous_assignee=ticket.previous_assignee_id)
+
+
+def needs_agent(ticket: Any) -> bool:
+    return ticket is not None and not ticket.assignee_id and ticket.status in ticket_keys.ACTIVE \
+        and not ticket.merged_into
+
+
+def auto_assign(ticket: Any, *, now: datetime | None = None) -> str | None:
+    """Assign ``ticket`` to the best available agent; None when nobody can take it (it waits)."""
+    from chalicelib.domain import assignment
+
+    moment = now or clock.now()
+    config = assignment.routing()
+    agents = {a.agent_id: a for a in directory.directory()}
+    for _ in range(_MAX_CLAIMS):
+        if not needs_agent(ticket):
+            return ticket.assignee_id if ticket is not None else None
+        wanted = _ticket_to_assign(ticket)
+        states = [directory.state(a) for a in agents.values()]
+        order = assignment.candidates(wanted, states, config, moment)
+        if not order:
+            logger.info("no agent available; the ticket waits in its queue",
+                        extra={"queue": ticket.category, "why": assignment.explain(wanted, states, config, moment)})
+            count("TicketsWaiting", channel=ticket.channel, queue=ticket.category)
+            return None
+        chosen = order[0]
+        strategy = config.for_queue(ticket.category).strategy
+        claim = changes.Claim(chosen.agent_id, chosen.name, f"auto:{strategy}",
+                              expected_last_assigned_at=chosen.last_assigned_at)
+        try:
+            changes.apply(ticket, changes.TicketChange(assignee=claim, only_if_unassigned=True), changes.SYSTEM,
+                          action="assigned", detail=f"{strategy}: {chosen.name} ({chosen.open_count + 1}/"
+                                                    f"{chosen.capacity} open)", now=moment)
+        except changes.AgentUnavailable:
+            fresh = directory.get(chosen.agent_id)  # lost a race for this agent: see its real state
+            if fresh is None:
+                agents.pop(chosen.agent_id, None)
+            else:
+                agents[chosen.agent_id] = fresh
+            continue
+        except changes.Conflict:
+            ticket = repository.get_ticket(ticket.ticket_id)  # changed meanwhile: maybe assigned already
+            continue
+        directory.forget()
+        count("TicketsAssigned", channel=ticket.channel, queue=ticket.category, strategy=strategy)
+        return chosen.agent_id
+    logger.warning("assignment kept losing races; the sweep will retry", extra={"ticket_id": ticket.ticket_id})
+    return None
+
+
+def waiting_tickets(queue: str, limit: int) -> list[Any]:
+    """A queue's waiting line, oldest first (one Query on the sparse ``waiting`` index)."""
+    from chalicelib.storage.models import TicketModel
+
+    return list(TicketModel.waiting.query(queue, scan_index_forward=True, limit=limit, page_size=limit))
+
+
+def queues() -> list[str]:
+    """Every queue tickets can wait in: the triage categories."""
+    from chalicelib.domain import triage
+
+    rule_set = triage.rules()
+    return sorted(set(rule_set.categories or ()) | {rule_set.defaults.category})
+
+
+def drain(queue_names: Iterable[str] | None = None, *, now: datetime | None = None, per_queue: int = 50) -> int:
+    """Assign waiting tickets oldest first, as long as agents can take them. Returns how many were assigned.
+
+    Called when an agent comes online or frees capacity, and every minute by the
+    schedule, so a waiting ticket is never forgotten (Chatwoot #10583).
+    """
+    moment = now or clock.now()
+    assigned = 0
+    for queue in queue_names if queue_names is not None else queues():
+        for waiting in waiting_tickets(queue, per_queue):
+            ticket = repository.get_ticket(waiting.ticket_id)  # the index is eventually consistent
+            if not needs_agent(ticket):
+                continue
+            if auto_assign(ticket, now=moment) is not None:  # an unassignable head (language) blocks nobody
+                assigned += 1
+    return assigned
+
+
+def queues_of(agent: Any) -> list[str]:
+    skills = set(agent.skills or ())
+    return queues() if "*" in skills else sorted(skills)
+
+
+def release(agent: Any, *, reason: str, now: datetime | None = None) -> int:
+    """Hand an agent's active tickets to others (offline or removed); returns how many moved."""
+    from chalicelib.storage.models import TicketModel
+
+    moment = now or clock.now()
+    moved = 0
+    for status in ticket_keys.ACTIVE:
+        for held in TicketModel.by_assignee.query(f"{agent.agent_id}#{status}"):
+            for _ in range(3):
+                ticket = repository.get_ticket(held.ticket_id)
+                if ticket is None or ticket.assignee_id != agent.agent_id:
+                    break
+                try:
+                    changes.apply(ticket, changes.TicketChange(assignee=None), changes.SYSTEM, action="unassigned",
+                                  detail=reason, now=moment)
+                except changes.Conflict:
+                    continue
+                moved += 1
+                auto_assign(repository.get_ticket(ticket.ticket_id), now=moment)
+                break
+    return moved

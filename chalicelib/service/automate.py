@@ -1,0 +1,140 @@
+"""Automation rules carried out: triggers on created/updated, timers from the sweep.
+
+``chalicelib.domain.automation`` decides; this module builds its facts from a
+ticket and applies the outcome through ``changes.apply`` — so every automated
+change is audited as ``automation:<rule>`` and moves due times like any other.
+Macros sent by rules are automated replies: they never stamp first response.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.observability import count, logger
+from chalicelib.service import changes
+from chalicelib.storage import repository
+
+
+def facts(ticket: Any, *, event: str, actor: str, changed: frozenset[str] = frozenset(), text: str = "",
+          fields: dict[str, Any] | None = None) -> Any:
+    """The rules' view of a ticket; ``fields`` overrides stored values (a ticket not yet written)."""
+    from chalicelib.domain.automation import TicketFacts
+
+    values = {name: getattr(ticket, name, None) for name in (
+        "ticket_id", "channel", "status", "priority", "category", "tags", "subject", "assignee_id",
+        "customer_tier", "created_at", "status_changed_at", "automation_fired")}
+    values.update(fields or {})
+    created = clock.parse_iso(values["created_at"])
+    return TicketFacts(
+        ticket_id=values["ticket_id"], event=event, channel=values["channel"], status=values["status"],
+        priority=values["priority"], category=values["category"], tags=frozenset(values["tags"] or ()),
+        subject=values["subject"] or "", text=text or "", assignee_id=values["assignee_id"],
+        customer_tier=values["customer_tier"], created_at=created,
+        status_changed_at=clock.parse_iso(values["status_changed_at"]) if values["status_changed_at"] else created,
+        changed=changed, actor=actor, fired=frozenset(values["automation_fired"] or ()),
+    )
+
+
+def on_created(ticket: Any, text: str, *, now: datetime | None = None) -> Any:
+    """Triggers for a new ticket (after triage, after the ticket is stored)."""
+    from chalicelib.domain import automation
+
+    outcome = automation.evaluate_triggers(facts(ticket, event="created", actor="customer", text=text),
+                                           automation.rules())
+    return carry_out(ticket, outcome, now=now)
+
+
+def on_customer_message(ticket: Any, text: str, changed: frozenset[str], *, now: datetime | None = None) -> Any:
+    from chalicelib.domain import automation
+
+    outcome = automation.evaluate_triggers(
+        facts(ticket, event="updated", actor="customer", text=text, changed=changed), automation.rules())
+    return carry_out(ticket, outcome, now=now)
+
+
+def on_updated(ticket: Any, diff: dict[str, list[Any]], actor: changes.Actor, *, now: datetime | None = None) -> Any:
+    """Triggers after an agent's change."""
+    from chalicelib.domain import automation
+
+    who = "agent" if actor.role in ("agent", "admin") else "system"
+    outcome = automation.evaluate_triggers(
+        facts(ticket, event="updated", actor=who, changed=frozenset(diff)), automation.rules())
+    return carry_out(ticket, outcome, now=now)
+
+
+def run_timers(ticket: Any, *, now: datetime) -> Any:
+    """The time-based rules due on this ticket, fired once: their names are saved with their changes."""
+    from chalicelib.domain import automation
+
+    outcome = automation.due_timers(facts(ticket, event="updated", actor="system"), automation.rules(), now)
+    if not outcome.fired:
+        return outcome
+    fired = set(ticket.automation_fired or ()) | set(outcome.fired)
+    return carry_out(ticket, outcome, now=now, fired=fired)
+
+
+def carry_out(ticket: Any, outcome: Any, *, now: datetime | None = None, fired: set[str] | None = None) -> Any:
+    """Apply an outcome: field changes and tags in one audited write, then macros, notifications, routing."""
+    from chalicelib.service import assign
+
+    if not outcome.fired:
+        return outcome
+    moment = now or clock.now()
+    actor = changes.Actor(f"automation:{outcome.fired[0]}", ", ".join(outcome.fired))
+    values = outcome.changes
+    claim: Any = changes.UNSET
+    if values.get("assignee_id"):
+        from chalicelib.storage import agents as directory
+
+        agent = directory.get(values["assignee_id"])
+        if agent is not None and agent.active:
+            claim = changes.Claim(agent.agent_id, agent.name, f"automation:{outcome.fired[0]}")
+    elif outcome.route_via_queue and ticket.assignee_id:
+        claim = None  # unassign, then route below
+    change = changes.TicketChange(status=values.get("status"), priority=values.get("priority"),
+                                  category=values.get("category"), assignee=claim,
+                                  add_tags=frozenset(outcome.add_tags), remove_tags=frozenset(outcome.remove_tags))
+    if fired is not None:
+        change.sets["automation_fired"] = fired
+    for _ in range(3):
+        try:
+            changes.apply(ticket, change, actor, action="automation", detail="; ".join(outcome.reasons)[:2000],
+                          now=moment)
+            break
+        except changes.AgentUnavailable:
+            change.assignee = changes.UNSET  # the named agent cannot take it: the queue decides instead
+        except changes.Conflict:
+            ticket = repository.get_ticket(ticket.ticket_id)
+            if ticket is None or (fired is not None and set(outcome.fired) <= set(ticket.automation_fired or ())):
+                return outcome  # another sweep fired these timers already
+    else:
+        logger.warning("automation could not apply; it runs again on the next change or sweep")
+        return outcome
+    for rule in outcome.fired:
+        count("AutomationFired", channel=ticket.channel, rule=rule)
+    fresh = repository.get_ticket(ticket.ticket_id)
+    for macro_id in outcome.macros:
+        _send_macro(fresh, macro_id, actor)
+    for notification in outcome.notifications:
+        _notify(fresh, notification)
+    if outcome.route_via_queue and assign.needs_agent(fresh):
+        assign.auto_assign(fresh, now=moment)
+    return outcome
+
+
+def _send_macro(ticket: Any, macro_id: str, actor: changes.Actor) -> None:
+    from chalicelib.service import macros, tickets
+
+    try:
+        text, actions = macros.render_for(macro_id, ticket, None)
+        tickets.reply(ticket, text, actor)
+        macros.apply_actions(ticket.ticket_id, actions, actor)
+    except Exception as err:  # a missing or broken macro must not undo the rule's other effects
+        logger.warning("automation macro not sent", extra={"macro_id": macro_id, "reason": repr(err)})
+
+
+def _notify(ticket: Any, notification: Any) -> None:
+    from chalicelib.service import notify
+
+    notify.send(ticket, notification.to, notification.message, rule=notification.rule)

@@ -1,0 +1,214 @@
+"""One way to change a ticket: fields, views, agent load and audit trail in one transaction.
+
+Every writer — agents through the API, automatic assignment, automation rules,
+the SLA sweep — goes through ``apply``. The transaction holds:
+
+- the ticket update, conditioned on the version the writer read (two agents
+  cannot overwrite each other silently: the loser gets ``Conflict`` → 409);
+- the agent load changes: releasing a ticket decrements the previous owner's
+  ``open_count``; taking one increments the new owner's on condition it is
+  online, active and below capacity (so no agent ever exceeds capacity);
+- one audit item saying who changed what from what to what.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.storage import repository, ticket_keys
+
+UNSET: Any = object()  # "leave the assignee alone" (None means "unassign")
+STATUSES = ("open", "pending", "on_hold", "solved", "closed", "spam")
+PRIORITIES = ("urgent", "high", "normal", "low")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: an agent, or the desk itself (system, automation:<rule>, sla, customer)."""
+
+    id: str
+    name: str = ""
+    role: str = "system"  # agent | admin | system
+
+    @classmethod
+    def of_agent(cls, agent: Any) -> Actor:
+        return cls(agent.agent_id, agent.name, agent.role)
+
+
+SYSTEM = Actor("system", "Relay Desk")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An assignee to take the ticket, and what the writer believed about them."""
+
+    agent_id: str
+    name: str
+    source: str  # manual | auto:<strategy> | automation:<rule>
+    expected_last_assigned_at: str | None = None  # round robin's derived cursor, checked in the write
+    force: bool = False  # an admin assigning over capacity or to an agent who is away
+
+
+@dataclass
+class TicketChange:
+    status: str | None = None
+    priority: str | None = None
+    category: str | None = None
+    assignee: Claim | None | Any = UNSET  # a Claim, None (unassign) or UNSET
+    add_tags: frozenset[str] = frozenset()
+    remove_tags: frozenset[str] = frozenset()
+    only_if_unassigned: bool = False  # automatic assignment never overrides a human's choice
+    extra_actions: list[Any] = field(default_factory=list)  # e.g. first response stamps, SLA state
+    extra_writes: list[Any] = field(default_factory=list)  # models to save in the same transaction
+    sets: dict[str, Any] = field(default_factory=dict)  # other fields' new values (also seen by the clocks)
+    set_once: dict[str, Any] = field(default_factory=dict)  # written only if absent: first response, first solve
+    version_check: bool = True  # False for appends that cannot conflict (replies, notes)
+
+
+class Conflict(Exception):
+    """The ticket changed since it was read (or no longer meets the change's condition)."""
+
+
+class AgentUnavailable(Exception):
+    """The agent cannot take the ticket now: offline, removed, at capacity, or another copy got there first."""
+
+
+def holds_capacity(status: str, assignee_id: str | None) -> bool:
+    return bool(assignee_id) and status in ticket_keys.ACTIVE
+
+
+def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "updated", detail: str | None = None,
+          now: datetime | None = None, expected_version: int | None = None) -> dict[str, list[Any]]:
+    """Commit ``change`` to the loaded ``ticket``; returns the audit diff ``{field: [old, new]}``.
+
+    Raises ``Conflict`` when the ticket moved on (or ``expected_version`` is not its
+    version), ``AgentUnavailable`` when the new owner cannot take it.
+    """
+    from pynamodb.exceptions import TransactWriteError
+
+    from chalicelib.storage.models import AgentModel, AuditModel, TicketModel
+
+    if expected_version is not None and int(ticket.version or 0) != expected_version:
+        raise Conflict(f"ticket is at version {int(ticket.version or 0)}, not {expected_version}")
+    moment = now or clock.now()
+    stamp = clock.iso(moment)
+    after, diff, actions = _field_actions(ticket, change, stamp)
+    for name, value in change.sets.items():
+        actions.append(getattr(TicketModel, name).set(value))
+    for name, value in change.set_once.items():
+        attribute = getattr(TicketModel, name)
+        actions.append(attribute.set(attribute | value))
+        if getattr(ticket, name) is None:
+            after[name] = value
+    actions += change.extra_actions
+    if not diff and not actions and not change.extra_writes:
+        return {}
+    actions.append(TicketModel.last_activity_at.set(stamp))
+    after.update(change.sets)
+    if after:  # due times follow status, priority, queue, owner and replies
+        from chalicelib.service import clocks
+
+        clock_actions, clock_keys = clocks.recompute(ticket, after, moment)
+        actions += clock_actions
+        after.update(clock_keys)
+    actions += ticket_keys.update_actions(ticket, after)
+
+    writes = repository.Writes()
+    writes.save(AuditModel(ticket.ticket_id, f"{stamp}#{secrets.token_hex(4)}", at=stamp, actor=actor.id,
+                           actor_name=actor.name, action=action, changes=diff or None, detail=detail))
+    for model in change.extra_writes:
+        writes.save(model)
+    condition = None
+    if change.only_if_unassigned:
+        condition = TicketModel.assignee_id.does_not_exist() & TicketModel.status.is_in(*ticket_keys.ACTIVE)
+    writes.update(ticket, actions, condition, version_check=change.version_check)  # "version = <the one read>"
+    agent_updates = _load_changes(ticket, after, change, stamp)
+    for agent_id, agent_actions, agent_condition in agent_updates:
+        writes.update(AgentModel(agent_id), agent_actions, agent_condition, version_check=False)
+    try:
+        repository.commit(writes)
+    except TransactWriteError as err:
+        reasons = list(err.cancellation_reasons or [])
+        ticket_index = len(writes.saves)
+        failed = [i for i, reason in enumerate(reasons) if reason is not None and reason.code == "ConditionalCheckFailed"]
+        if ticket_index in failed:
+            raise Conflict("the ticket changed since it was read; reload it and try again") from err
+        if any(i > ticket_index for i in failed):
+            raise AgentUnavailable("the agent is offline, removed or at capacity") from err
+        raise
+    if agent_updates:  # this container's directory cache no longer knows these agents' load
+        from chalicelib.storage import agents as directory
+
+        directory.forget()
+    return diff
+
+
+def _field_actions(ticket: Any, change: TicketChange, stamp: str) -> tuple[dict[str, Any], dict[str, list], list]:
+    from chalicelib.storage.models import TicketModel
+
+    after: dict[str, Any] = {}
+    diff: dict[str, list[Any]] = {}
+    actions: list[Any] = []
+    for name in ("status", "priority", "category"):
+        value = getattr(change, name)
+        if value is not None and value != getattr(ticket, name):
+            after[name] = value
+            diff[name] = [getattr(ticket, name), value]
+            actions.append(getattr(TicketModel, name).set(value))
+    if "status" in after:  # a new status period: its timers start over
+        actions += [TicketModel.status_changed_at.set(stamp), TicketModel.automation_fired.remove()]
+        after.update(status_changed_at=stamp, automation_fired=None)
+        if after["status"] == "solved":
+            actions.append(TicketModel.solved_at.set(stamp))
+        if ticket.status in ("solved", "closed") and after["status"] in ticket_keys.ACTIVE:
+            actions.append(TicketModel.reopen_count.add(1))
+    claim = change.assignee
+    if claim is not UNSET:
+        new_id = claim.agent_id if claim is not None else None
+        if new_id != ticket.assignee_id:
+            after["assignee_id"] = new_id
+            diff["assignee_id"] = [ticket.assignee_id, new_id]
+            if ticket.assignee_id:
+                actions.append(TicketModel.previous_assignee_id.set(ticket.assignee_id))
+            if claim is None:
+                actions += [TicketModel.assignee_id.remove(), TicketModel.assignee_name.remove(),
+                            TicketModel.assigned_at.remove(), TicketModel.assignment_source.remove()]
+            else:
+                actions += [TicketModel.assignee_id.set(claim.agent_id), TicketModel.assignee_name.set(claim.name),
+                            TicketModel.assigned_at.set(stamp), TicketModel.assignment_source.set(claim.source)]
+    tags = set(ticket.tags or ())
+    added, removed = set(change.add_tags) - tags, set(change.remove_tags) & tags
+    if added:
+        actions.append(TicketModel.tags.add(added))
+    if removed:
+        actions.append(TicketModel.tags.delete(removed))
+    if added or removed:
+        diff["tags"] = [sorted(tags), sorted((tags | added) - removed)]
+    return after, diff, actions
+
+
+def _load_changes(ticket: Any, after: dict[str, Any], change: TicketChange, stamp: str) -> list[tuple[str, list, Any]]:
+    """Agent items to update: release the old owner's slot, take one of the new owner's."""
+    from chalicelib.storage.models import AgentModel
+
+    old_owner, new_owner = ticket.assignee_id, after.get("assignee_id", ticket.assignee_id)
+    old_status, new_status = ticket.status, after.get("status", ticket.status)
+    held_before, held_after = holds_capacity(old_status, old_owner), holds_capacity(new_status, new_owner)
+    updates = []
+    if held_before and (not held_after or new_owner != old_owner):
+        updates.append((old_owner, [AgentModel.open_count.add(-1)], AgentModel.agent_id.exists()))
+    if held_after and (not held_before or new_owner != old_owner):
+        claim = change.assignee if change.assignee is not UNSET else None
+        condition = AgentModel.agent_id.exists() & (AgentModel.active == True)  # noqa: E712 (a condition)
+        if not (claim is not None and claim.force):
+            condition &= (AgentModel.status == "online") & (AgentModel.open_count < AgentModel.capacity)
+        actions = [AgentModel.open_count.add(1)]
+        if claim is not None and claim.agent_id == new_owner:
+            actions.append(AgentModel.last_assigned_at.set(stamp))
+            if claim.expected_last_assigned_at is not None:
+                condition &= AgentModel.last_assigned_at == claim.expected_last_assigned_at
+        updates.append((new_owner, actions, condition))
+    return updates

@@ -1,0 +1,219 @@
+"""What agents do to tickets: change fields, reply, add notes, merge duplicates.
+
+Each operation is one ``changes.apply`` (ticket + audit + agent load in one
+transaction) followed by what the change sets in motion: a freed agent picks
+up a waiting ticket, an unassigned active ticket is routed again, the
+"updated" automation triggers run.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.observability import count, logger
+from chalicelib.service import changes
+from chalicelib.storage import repository
+
+_RETRIES = 3  # for appends (replies, notes) that should not bounce on an unrelated concurrent edit
+
+
+class NotAllowed(Exception):
+    """The change is well-formed but cannot apply to this ticket (merged, spam, same ticket...)."""
+
+
+@dataclass(frozen=True)
+class Update:
+    status: str | None = None
+    priority: str | None = None
+    category: str | None = None
+    assignee_id: Any = changes.UNSET  # an agent id, None to unassign, UNSET to leave
+    add_tags: frozenset[str] = frozenset()
+    remove_tags: frozenset[str] = frozenset()
+    force: bool = False  # admin: assign over capacity or to an agent who is away
+
+
+def update(ticket: Any, request: Update, actor: changes.Actor, *, expected_version: int | None = None,
+           now: datetime | None = None) -> dict[str, list[Any]]:
+    """An agent's edit. Manual assignment wins over automatic: automatic claims only unassigned tickets."""
+    from chalicelib.storage import agents as directory
+
+    if ticket.merged_into:
+        raise NotAllowed(f"ticket was merged into {ticket.merged_into}; change that one")
+    claim: Any = changes.UNSET
+    if request.assignee_id is None:
+        claim = None
+    elif request.assignee_id is not changes.UNSET:
+        agent = directory.get(request.assignee_id)
+        if agent is None or not agent.active:
+            raise NotAllowed(f"no active agent {request.assignee_id!r}")
+        claim = changes.Claim(agent.agent_id, agent.name, "manual", force=request.force)
+    change = changes.TicketChange(status=request.status, priority=request.priority, category=request.category,
+                                  assignee=claim, add_tags=request.add_tags, remove_tags=request.remove_tags)
+    diff = changes.apply(ticket, change, actor, now=now, expected_version=expected_version)
+    if diff:
+        after_change(ticket.ticket_id, diff, actor, now=now)
+    return diff
+
+
+def after_change(ticket_id: str, diff: dict[str, list[Any]], actor: changes.Actor, *, now: datetime | None = None) -> None:
+    """What a committed change sets in motion: automation triggers, routing, freed capacity."""
+    from chalicelib.service import assign, automate
+
+    moment = now or clock.now()
+    ticket = repository.get_ticket(ticket_id)
+    if ticket is None:
+        return
+    if actor.id != "system" and not actor.id.startswith("automation:"):
+        automate.on_updated(ticket, diff, actor, now=moment)
+        ticket = repository.get_ticket(ticket_id)
+    if assign.needs_agent(ticket):  # reopened, unassigned or moved to another queue: route it again
+        assign.auto_assign(ticket, now=moment)
+    released = _released_agent(ticket, diff)
+    if released:
+        from chalicelib.storage import agents as directory
+
+        agent = directory.get(released)
+        if agent is not None:
+            assign.drain(assign.queues_of(agent), now=moment)
+
+
+def _released_agent(ticket: Any, diff: dict[str, list[Any]]) -> str | None:
+    """The agent this change freed a slot for (solved, closed, or handed to someone else), if any."""
+    old_owner = diff["assignee_id"][0] if "assignee_id" in diff else ticket.assignee_id
+    old_status = diff["status"][0] if "status" in diff else ticket.status
+    held_before = changes.holds_capacity(old_status, old_owner)
+    held_after = changes.holds_capacity(ticket.status, ticket.assignee_id)
+    if held_before and (not held_after or ticket.assignee_id != old_owner):
+        return old_owner
+    return None
+
+
+def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None = None,
+          now: datetime | None = None) -> dict[str, Any]:
+    """Queue an agent's reply on the ticket's channel; the first one stamps the first-response time.
+
+    The message is stored with the change (so the agent sees it at once) and sent by
+    ``send_outbound``, which records delivery on it. Auto-replies and notes never
+    stamp first response: only this function does.
+    """
+    from chalicelib.pipeline import queue
+    from chalicelib.storage.models import MessageModel
+
+    if ticket.merged_into:
+        raise NotAllowed(f"ticket was merged into {ticket.merged_into}; reply there")
+    if ticket.status == "spam":
+        raise NotAllowed("ticket is spam; mark it open before replying")
+    routes = ticket.reply_routes or {}
+    target = channel or _reply_channel(ticket)
+    if target != "email" and target not in routes:
+        raise NotAllowed(f"the customer has not written on {target!r}; replies can go to "
+                         f"{', '.join(sorted({'email'} & {ticket.channel} | set(routes))) or 'no channel'}")
+    if target == "email" and not ticket.requester.startswith("email:"):
+        raise NotAllowed("the customer has no email address on this ticket")
+    moment = now or clock.now()
+    stamp = clock.iso(moment)
+    key = f"reply:{ticket.ticket_id}:{secrets.token_hex(8)}"
+    human = actor.role in ("agent", "admin")  # a rule's macro is an automated reply: never a first response
+    message = MessageModel(ticket.ticket_id, f"{stamp}#{key[-16:]}", message_key=key, direction="outbound",
+                           kind="agent" if human else "automated", channel=target, sender=f"agent:{actor.id}"
+                           if human else actor.id, sender_name=actor.name, text=text, delivery="queued",
+                           created_at=stamp)
+    for _ in range(_RETRIES):
+        change = changes.TicketChange(
+            sets={"last_agent_reply_at": stamp} if human else {},
+            set_once={"first_response_at": stamp} if human else {},
+            extra_actions=[_reply_count()] if human else [],
+            extra_writes=[message],
+        )
+        try:
+            changes.apply(ticket, change, actor, action="replied", detail=f"{target}: {text[:200]}", now=moment)
+            break
+        except changes.Conflict:
+            ticket = repository.get_ticket(ticket.ticket_id)
+    else:
+        raise changes.Conflict("the ticket kept changing; try again")
+    queue.enqueue_reply({"v": 1, "kind": "reply", "ticket_id": ticket.ticket_id, "channel": target,
+                         "purpose": "agent" if human else "automated", "text": text, "key": key,
+                         "message_sk": message.sk,
+                         "agent_name": actor.name},
+                        ticket_id=ticket.ticket_id, dedup_key=key)
+    first = human and ticket.first_response_at is None
+    count("AgentReplies" if human else "AutomatedReplies", channel=target, priority=ticket.priority)
+    if first:
+        logger.info("first response", extra={"ticket_id": ticket.ticket_id})
+    return {"message_id": message.sk, "channel": target, "queued": True, "first_response": first}
+
+
+def _reply_count() -> Any:
+    from chalicelib.storage.models import TicketModel
+
+    return TicketModel.agent_reply_count.add(1)
+
+
+def _reply_channel(ticket: Any) -> str:
+    """Answer where the customer last wrote (a chat continued by email is answered by email)."""
+    routes = ticket.reply_routes or {}
+    latest = max(routes.items(), key=lambda item: item[1].get("last_inbound_at", ""), default=None)
+    if ticket.channel == "email" and (latest is None or ticket.last_customer_message_at is None):
+        return "email"
+    if latest is None:
+        return ticket.channel
+    if ticket.requester.startswith("email:") and (ticket.last_customer_message_at or "") > \
+            latest[1].get("last_inbound_at", ""):
+        return "email"
+    return latest[0]
+
+
+def add_note(ticket: Any, text: str, actor: changes.Actor, *, now: datetime | None = None) -> dict[str, Any]:
+    """An internal note: visible to agents, never sent, never a response."""
+    from chalicelib.storage.models import MessageModel
+
+    moment = now or clock.now()
+    stamp = clock.iso(moment)
+    note = MessageModel(ticket.ticket_id, f"{stamp}#note-{secrets.token_hex(4)}",
+                        message_key=f"note:{ticket.ticket_id}:{secrets.token_hex(8)}", direction="internal",
+                        kind="note", channel="internal", sender=f"agent:{actor.id}", sender_name=actor.name,
+                        text=text, created_at=stamp)
+    for _ in range(_RETRIES):
+        try:
+            changes.apply(ticket, changes.TicketChange(extra_writes=[note]), actor, action="note",
+                          detail=text[:200], now=moment)
+            return {"message_id": note.sk}
+        except changes.Conflict:
+            ticket = repository.get_ticket(ticket.ticket_id)
+    raise changes.Conflict("the ticket kept changing; try again")
+
+
+def merge(source: Any, target: Any, actor: changes.Actor, *, now: datetime | None = None) -> None:
+    """Merge a duplicate into ``target``: the duplicate closes and points at the survivor.
+
+    Messages stay where they are (moving items between partitions buys nothing);
+    the survivor's detail shows both, and new messages for the duplicate's
+    conversation follow ``merged_into`` in the pipeline.
+    """
+    from chalicelib.storage.models import TicketModel
+
+    if source.ticket_id == target.ticket_id:
+        raise NotAllowed("a ticket cannot be merged into itself")
+    if target.merged_into:
+        raise NotAllowed(f"target was itself merged into {target.merged_into}; merge into that one")
+    if source.merged_into:
+        raise NotAllowed(f"ticket was already merged into {source.merged_into}")
+    moment = now or clock.now()
+    changes.apply(source, changes.TicketChange(status="closed", assignee=None if source.assignee_id else changes.UNSET,
+                                               sets={"merged_into": target.ticket_id}),
+                  actor, action="merged", detail=f"merged into #{int(target.number)}", now=moment)
+    for _ in range(_RETRIES):
+        try:
+            changes.apply(target, changes.TicketChange(
+                extra_actions=[TicketModel.merged_from.add({source.ticket_id}),
+                               TicketModel.channels.add(set(source.channels or {source.channel})),
+                               TicketModel.participants.add(set(source.participants or {source.requester}))]),
+                actor, action="merged", detail=f"#{int(source.number)} merged in", now=moment)
+            return
+        except changes.Conflict:
+            target = repository.get_ticket(target.ticket_id)
+    raise changes.Conflict("the target ticket kept changing; the duplicate is closed, merge it again")

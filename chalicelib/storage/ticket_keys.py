@@ -1,0 +1,78 @@
+"""The derived attributes that put a ticket into its views and sweeps.
+
+Every write that changes a ticket's status, priority, queue, channel or owner
+also rewrites these, through this one module, so the indexes never disagree
+with the fields they are derived from.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+ACTIVE = ("open", "pending", "on_hold")  # statuses that hold an agent's capacity
+SHARDS = 16  # partitions of each time index: the sweeps read 16 small ones, never one hot one
+
+
+def shard(ticket_id: str) -> str:
+    return f"s{int(hashlib.sha256(ticket_id.encode()).hexdigest()[:8], 16) % SHARDS:02d}"
+
+
+def all_shards() -> list[str]:
+    return [f"s{n:02d}" for n in range(SHARDS)]
+
+
+def derived(fields: dict[str, Any]) -> dict[str, Any]:
+    """View and sweep keys from a ticket's fields; ``None`` means the attribute must not exist.
+
+    ``fields`` needs ticket_id, status, priority, category, channel, assignee_id,
+    and optionally sla_check_at / timer_at (ISO strings or None).
+    """
+    status = fields["status"]
+    assignee = fields.get("assignee_id")
+    active = status in ACTIVE
+    return {
+        "view_assignee": f"{assignee or 'none'}#{status}",
+        "view_queue": f"{fields['category']}#{status}",
+        "view_priority": f"{fields['priority']}#{status}",
+        "view_channel": f"{fields['channel']}#{status}",
+        "waiting_queue": fields["category"] if active and not assignee else None,
+        "sla_shard": shard(fields["ticket_id"]) if active and fields.get("sla_check_at") else None,
+        "sla_check_at": fields.get("sla_check_at") if active else None,
+        "timer_shard": shard(fields["ticket_id"]) if fields.get("timer_at") else None,
+        "timer_at": fields.get("timer_at"),
+    }
+
+
+def fields_of(ticket: Any) -> dict[str, Any]:
+    """The fields ``derived`` reads, from a loaded TicketModel."""
+    return {
+        "ticket_id": ticket.ticket_id,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "category": ticket.category,
+        "channel": ticket.channel,
+        "assignee_id": ticket.assignee_id,
+        "sla_check_at": ticket.sla_check_at,
+        "timer_at": ticket.timer_at,
+    }
+
+
+def update_actions(ticket: Any, after: dict[str, Any]) -> list[Any]:
+    """PynamoDB update actions that move the derived keys from the loaded ticket's to ``after``'s."""
+    from chalicelib.storage.models import TicketModel
+
+    before = derived(fields_of(ticket))
+    wanted = derived({**fields_of(ticket), **after})
+    actions = []
+    for name, value in wanted.items():
+        if value == before[name] and getattr(ticket, name) == value:
+            continue
+        attribute = getattr(TicketModel, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    return actions
+
+
+def apply_to_new(ticket: Any) -> None:
+    """Set the derived keys on a ticket being created."""
+    for name, value in derived(fields_of(ticket)).items():
+        setattr(ticket, name, value)

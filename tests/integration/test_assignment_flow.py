@@ -1,0 +1,130 @@
+"""Tickets land with an available agent, wait when nobody can take them, move when agents leave.
+
+Every assertion is made through the handlers and the HTTP API: the pipeline
+assigns, the agent API changes agents and tickets, ``desk.tickets()`` reads back.
+"""
+import json
+
+from chalicelib.local import LocalDesk
+from tests.mail import compose
+
+
+def _call(desk, method, path, token, body=None, headers=None):
+    response = getattr(desk.http, method)(
+        path, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", **(headers or {})},
+        body=json.dumps(body) if body is not None else None)
+    return response.status_code, json.loads(response.body or b"null")
+
+
+def _mail(desk, n, **kwargs):
+    desk.receive_email(compose(sender=f"Customer {n} <c{n}@shop.example>", subject=kwargs.pop("subject", f"q{n}"),
+                               **kwargs))
+    desk.pump()
+
+
+def _ticket(desk, subject):
+    return next(t for t in desk.tickets() if t["subject"] == subject)
+
+
+def _agent(desk, token, agent_id):
+    return _call(desk, "get", f"/agents/{agent_id}", token)[1]
+
+
+def test_round_robin_alternates_between_online_agents_and_skips_offline_ones(desk, admin_token):
+    ann, _ = desk.add_agent("Ann", "ann@example.com")
+    bob, _ = desk.add_agent("Bob", "bob@example.com")
+    cat, _ = desk.add_agent("Cat", "cat@example.com", status="offline")
+    for n in range(6):
+        _mail(desk, n)
+    owners = [_ticket(desk, f"q{n}")["assignee_id"] for n in range(6)]
+    assert sorted(owners) == sorted([ann, bob] * 3)  # fair: three each
+    assert all(owners[i] != owners[i + 1] for i in range(5))  # alternating: nobody gets two in a row
+    assert cat not in owners
+    detail = _ticket(desk, "q0")
+    assert [entry["action"] for entry in detail["audit"]][:2] == ["created", "assigned"]
+    assert detail["assignment_source"] == "auto:round_robin"
+
+
+def test_with_nobody_available_the_ticket_waits_and_is_assigned_when_an_agent_comes_online(desk, admin_token):
+    ann, ann_token = desk.add_agent("Ann", "ann@example.com", status="offline")
+    _mail(desk, 1)
+    assert _ticket(desk, "q1")["assignee_id"] is None
+    status, waiting = _call(desk, "get", "/tickets?assignee=none", admin_token)
+    assert status == 200 and [t["subject"] for t in waiting["tickets"]] == ["q1"]
+
+    status, body = _call(desk, "patch", f"/agents/{ann}", ann_token, {"status": "online"})  # Chatwoot #10583
+    assert status == 200 and body["open_count"] == 1
+    assert _ticket(desk, "q1")["assignee_id"] == ann
+    status, mine = _call(desk, "get", "/tickets?assignee=me", ann_token)
+    assert [t["subject"] for t in mine["tickets"]] == ["q1"]
+
+
+def test_capacity_is_never_exceeded_and_a_freed_slot_takes_the_oldest_waiting_ticket(desk, admin_token):
+    ann, ann_token = desk.add_agent("Ann", "ann@example.com", capacity=1)
+    for n in (1, 2, 3):
+        _mail(desk, n)
+    assert [_ticket(desk, f"q{n}")["assignee_id"] for n in (1, 2, 3)] == [ann, None, None]
+    assert _agent(desk, admin_token, ann)["open_count"] == 1
+
+    first = _ticket(desk, "q1")
+    status, _ = _call(desk, "patch", f"/tickets/{first['id']}", ann_token, {"status": "solved"})
+    assert status == 200
+    assert [_ticket(desk, f"q{n}")["assignee_id"] for n in (1, 2, 3)] == [ann, ann, None]  # oldest first
+    assert _agent(desk, admin_token, ann)["open_count"] == 1
+
+
+def test_going_offline_or_being_removed_hands_tickets_to_another_agent(desk, admin_token):
+    ann, ann_token = desk.add_agent("Ann", "ann@example.com")
+    _mail(desk, 1)
+    _mail(desk, 2)
+    bob, _ = desk.add_agent("Bob", "bob@example.com", status="offline")
+    assert {_ticket(desk, f"q{n}")["assignee_id"] for n in (1, 2)} == {ann}
+
+    _call(desk, "patch", f"/agents/{bob}", admin_token, {"status": "online"})
+    status, _ = _call(desk, "patch", f"/agents/{ann}", ann_token, {"status": "offline"})
+    assert status == 200
+    assert {_ticket(desk, f"q{n}")["assignee_id"] for n in (1, 2)} == {bob}
+    assert _agent(desk, admin_token, ann)["open_count"] == 0
+    assert _agent(desk, admin_token, bob)["open_count"] == 2
+
+    status, _ = _call(desk, "delete", f"/agents/{bob}", admin_token)
+    assert status == 200
+    assert {_ticket(desk, f"q{n}")["assignee_id"] for n in (1, 2)} == {None}  # nobody left online: they wait
+    assert _call(desk, "get", "/tickets", ann_token)[0] == 200
+    status, body = _call(desk, "get", f"/agents/{bob}", admin_token)
+    assert status == 404
+
+
+def test_manual_assignment_wins_and_respects_capacity_unless_an_admin_forces_it(desk, admin_token):
+    ann, ann_token = desk.add_agent("Ann", "ann@example.com", capacity=1)
+    bob, _ = desk.add_agent("Bob", "bob@example.com", capacity=1, status="away")
+    _mail(desk, 1)
+    _mail(desk, 2)
+    first, second = _ticket(desk, "q1"), _ticket(desk, "q2")
+    assert (first["assignee_id"], second["assignee_id"]) == (ann, None)
+
+    status, body = _call(desk, "patch", f"/tickets/{second['id']}", ann_token, {"assignee_id": ann})
+    assert status == 409 and "capacity" in body["reason"]
+    status, body = _call(desk, "patch", f"/tickets/{second['id']}", admin_token, {"assignee_id": ann, "force": True})
+    assert status == 200 and body["ticket"]["assignee_id"] == ann
+    assert body["ticket"]["assignment_source"] == "manual"
+    assert _agent(desk, admin_token, ann)["open_count"] == 2
+
+    status, body = _call(desk, "patch", f"/tickets/{first['id']}", ann_token, {"assignee_id": bob, "force": False})
+    assert status == 409  # Bob is away: manual assignment to him needs an admin's force
+    assert _ticket(desk, "q1")["assignee_id"] == ann
+
+
+def test_skill_based_queue_needs_the_customers_language(tmp_path):
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("version: 1\ndefault: {strategy: skill_based, require_language: true}\n")
+    with LocalDesk(routing_rules=routing) as desk:
+        ann, _ = desk.add_agent("Ann", "ann@example.com", languages=("en",))
+        mette, _ = desk.add_agent("Mette", "mette@example.com", languages=("da",))
+        _mail(desk, 1, subject="Pakke", body="Hej, jeg har ikke modtaget min pakke endnu. Venlig hilsen")
+        _mail(desk, 2, subject="Parcel", body="Hello, my parcel has not arrived and I would like to know why.")
+        _mail(desk, 3, subject="Hm", body="?")
+        assert _ticket(desk, "Pakke")["language"] == "da"
+        assert _ticket(desk, "Pakke")["assignee_id"] == mette
+        assert _ticket(desk, "Parcel")["assignee_id"] == ann
+        assert _ticket(desk, "Hm")["language"] is None
