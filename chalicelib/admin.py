@@ -1,5 +1,10 @@
 """Admin command line: ``python -m chalicelib.admin create-agent --name Ann --email ann@example.com``.
 
+Agents: ``create-agent`` (``--skills billing,logistics --languages da,en --capacity 8
+--status offline``), ``list-agents``, ``set-agent --agent a-... --status online`` (or
+``--capacity``, ``--skills``, ``--languages``), ``remove-agent --agent a-...``. Coming
+online picks up waiting tickets; going offline or removal hands tickets over.
+
 ``python -m chalicelib.admin import-customers customers.json`` (or ``.csv``) creates or
 updates customers from the shop's records; it exits 1 when a record was not imported.
 
@@ -24,21 +29,63 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--name", required=True)
     create.add_argument("--email", required=True)
     create.add_argument("--role", choices=("agent", "admin"), default="agent")
+    _routing_options(create)
+    commands.add_parser("list-agents", help="the agent directory with status and load")
+    change = commands.add_parser("set-agent", help="change an agent's status or routing profile")
+    change.add_argument("--agent", required=True)
+    _routing_options(change)
+    remove = commands.add_parser("remove-agent", help="deactivate an agent, revoke the token, hand over tickets")
+    remove.add_argument("--agent", required=True)
     customers = commands.add_parser(
         "import-customers", help="create or update customers from a JSON file (a list of records or "
                                  "{customers: [...]}) or a CSV file with columns email, phone, name, tier")
     customers.add_argument("file")
     args = parser.parse_args(argv)
 
-    if args.command == "create-agent":
-        from chalicelib.api.auth import issue_token
+    if args.command in ("create-agent", "list-agents", "set-agent", "remove-agent"):
+        return _agents(args)
+    if args.command == "import-customers":
+        return _import_customers(Path(args.file))
+    return 0
 
-        agent_id, token = issue_token(args.name, args.email, args.role)
-        print(f"agent_id: {agent_id}")
+
+def _routing_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--skills", help="queues served, comma-separated (default: every queue)")
+    parser.add_argument("--languages", help="ISO 639-1 codes, comma-separated")
+    parser.add_argument("--capacity", type=int, help="most open tickets at once")
+    parser.add_argument("--status", choices=("online", "away", "offline"))
+
+
+def _agents(args: argparse.Namespace) -> int:
+    from chalicelib.api.agents_api import view
+    from chalicelib.service import agents
+    from chalicelib.storage import agents as directory
+
+    if args.command == "list-agents":
+        for agent in directory.directory(fresh=True):
+            shown = view(agent)
+            print(f"{shown['id']}  {shown['status']:<7}  {shown['open_count']}/{shown['capacity']}  "
+                  f"{','.join(shown['skills'])}  {shown['name']} <{shown['email']}>{'' if shown['active'] else '  (removed)'}")
+        return 0
+    split = (lambda text: frozenset(part.strip() for part in text.split(",") if part.strip()) if text else None)
+    if args.command == "create-agent":
+        agent, token = agents.create(agents.Profile(
+            name=args.name, email=args.email, role=args.role, skills=split(args.skills),
+            languages=split(args.languages), capacity=args.capacity, status=args.status))
+        print(f"agent_id: {agent.agent_id}")
         print(f"token:    {token}")
         print("Store the token now: only its hash is kept.", file=sys.stderr)
-    elif args.command == "import-customers":
-        return _import_customers(Path(args.file))
+        return 0
+    agent = directory.get(args.agent)
+    if agent is None or not agent.active:
+        print(f"no agent {args.agent!r}", file=sys.stderr)
+        return 1
+    if args.command == "remove-agent":
+        agents.remove(agent)
+    else:
+        agents.update(agent, agents.Profile(skills=split(args.skills), languages=split(args.languages),
+                                            capacity=args.capacity, status=args.status))
+    print(f"{args.command}: {args.agent} done")
     return 0
 
 

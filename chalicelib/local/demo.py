@@ -40,8 +40,24 @@ def _table(title: str, header: list[str], rows: list[list[object]]) -> None:
             print(line)
 
 
+def _api(desk: LocalDesk, method: str, path: str, token: str, body: dict | None = None) -> dict:
+    import json
+
+    response = getattr(desk.http, method)(path, headers={"Authorization": f"Bearer {token}",
+                                                         "Content-Type": "application/json"},
+                                          body=json.dumps(body) if body is not None else None)
+    return json.loads(response.body)
+
+
 def main() -> None:
     with LocalDesk() as desk:
+        # The team: Mette answers logistics and account questions in Danish and English; Ola
+        # takes billing in Norwegian and English, at most 2 tickets at once; Kim is off today.
+        _, mette = desk.add_agent("Mette Holm", "mette@example.com", skills=("logistics", "account", "general"),
+                                  languages=("da", "en"))
+        _, ola = desk.add_agent("Ola Nordmann", "ola@example.com", skills=("billing", "general"),
+                                languages=("no", "en"), capacity=2)
+        desk.add_agent("Kim Lund", "kim@example.com", status="offline")
         ann = _mail("Ann Jensen <ann@jensen.example>", "Order 5521 never arrived",
                     "Hi,\n\nmy order 5521 was due last week and has not arrived. Can you check?\n\nAnn")
         bjorn = _mail("=?utf-8?q?Bj=C3=B8rn_Haugen?= <bjorn@haugen.example>", "Faktura stemmer ikke",
@@ -74,14 +90,34 @@ def main() -> None:
             desk.receive_email(message.as_bytes())
         desk.pump()
 
+        # Mette answers Ann with the "ask-order-number" macro... Ann gave it already, so she
+        # writes her own reply; Ola answers Bjørn with a canned response and its actions.
+        tickets = {t["number"]: t for t in desk.tickets()}
+        ann_ticket = next(t for t in tickets.values() if t["requester"] == "email:ann@jensen.example")
+        bjorn_ticket = next(t for t in tickets.values() if t["requester"] == "email:bjorn@haugen.example")
+        _api(desk, "post", f"/tickets/{ann_ticket['id']}/replies", mette,
+             {"text": "Hi Ann, order 5521 left our warehouse today; you will have it on Thursday. Mette"})
+        _api(desk, "post", f"/tickets/{bjorn_ticket['id']}/notes", ola, {"text": "Credit note issued in the ERP."})
+        _api(desk, "post", f"/tickets/{bjorn_ticket['id']}/replies", ola, {"macro_id": "refund-received"})
+        desk.pump()
+
         tickets = desk.tickets()
         _table("Tickets (DynamoDB)", ["#", "status", "priority", "category", "customer", "subject", "messages",
-                                      "acknowledgement"],
+                                      "acknowledgement", "assignee", "first response"],
                [[t["number"], t["status"], t["priority"], t["category"], t["customer"]["name"] or t["requester"],
                  t["subject"],
                  t["message_count"], t["acknowledgement"]["status"] + (f" ({t['acknowledgement']['reason']})"
-                                                                      if t["acknowledgement"]["reason"] else "")]
+                                                                      if t["acknowledgement"]["reason"] else ""),
+                 t["assignee_name"] or "-", _minutes_after(t["created_at"], t["first_response_at"])]
                 for t in tickets])
+        _table("Agents (GET /agents)", ["agent", "status", "skills", "languages", "open / capacity"],
+               [[a["name"], a["status"], ", ".join(a["skills"]), ", ".join(a["languages"]) or "-",
+                 f"{a['open_count']} / {a['capacity']}"]
+                for a in _api(desk, "get", "/agents", mette)["agents"]])
+        _table("Audit trail of the billing ticket", ["at", "who", "what", "changes / detail"],
+               [[e["at"][11:19], e["actor_name"] or e["actor"], e["action"],
+                 (json_changes(e["changes"]) or e["detail"] or "").replace("\n", " ")[:70]]
+                for e in next(t for t in tickets if t["id"] == bjorn_ticket["id"])["audit"]])
         _table("Messages by ticket", ["#", "kind", "joined by", "from", "text", "attachments"],
                [[t["number"], m["kind"], m["joined_by"], m["from"], (m["text"] or "").replace("\n", " ")[:40],
                  ", ".join(f"{a['filename']} ({a['size']:,} B)" for a in m["attachments"]) or "-"]
@@ -89,8 +125,9 @@ def main() -> None:
         _table("Why (triage rules that fired)", ["#", "rules", "reasons"],
                [[t["number"], ", ".join(t["triage"]["rules_fired"]) or "-", "; ".join(t["triage"]["reasons"]) or "-"]
                 for t in tickets])
-        _table("Acknowledgements sent (read back from SES)", ["to", "subject", "in reply to", "auto-submitted"],
-               [[m["To"], m["Subject"], m["In-Reply-To"], m["Auto-Submitted"]] for m in desk.sent_emails()])
+        _table("Mail sent (read back from SES)", ["to", "from", "subject", "in reply to", "auto-submitted"],
+               [[m["To"], m["From"], m["Subject"], m["In-Reply-To"], m["Auto-Submitted"] or "-"]
+                for m in desk.sent_emails()])
         totals: Counter[str] = Counter()
         for document in desk.metrics:
             for definition in document["_aws"]["CloudWatchMetrics"]:
@@ -100,6 +137,18 @@ def main() -> None:
         _table("Metrics emitted (CloudWatch EMF)", ["metric", "count"], sorted(totals.items()))
         letters = desk.dead_letters()
         print(f"\nDead letters: {len(letters)}" + "".join(f"\n  - {d['reason']}" for d in letters))
+
+
+def _minutes_after(start: str, end: str | None) -> str:
+    from chalicelib import clock
+
+    if not end:
+        return "-"
+    return f"{(clock.parse_iso(end) - clock.parse_iso(start)).total_seconds():.1f} s"
+
+
+def json_changes(changes: dict | None) -> str:
+    return ", ".join(f"{field}: {old} → {new}" for field, (old, new) in (changes or {}).items())
 
 
 if __name__ == "__main__":

@@ -97,6 +97,8 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
     stamp = clock.iso(moment)
     after, diff, actions = _field_actions(ticket, change, stamp)
     for name, value in change.sets.items():
+        if name in after:
+            continue  # a new status period already reset it (e.g. the timers that fired)
         actions.append(getattr(TicketModel, name).set(value))
     for name, value in change.set_once.items():
         attribute = getattr(TicketModel, name)
@@ -107,7 +109,7 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
     if not diff and not actions and not change.extra_writes:
         return {}
     actions.append(TicketModel.last_activity_at.set(stamp))
-    after.update(change.sets)
+    after.update({name: value for name, value in change.sets.items() if name not in after})
     if after:  # due times follow status, priority, queue, owner and replies
         from chalicelib.service import clocks
 

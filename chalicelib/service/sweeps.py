@@ -26,10 +26,9 @@ def run(event: dict[str, Any] | None = None, *, now: datetime | None = None) -> 
     return report
 
 
-def due(index: Any, moment: datetime, *, per_shard: int = _PER_SHARD) -> list[Any]:
-    """Tickets whose key in ``index`` is at or before ``moment``, across every shard."""
+def due(index: Any, key_attribute: Any, moment: datetime, *, per_shard: int = _PER_SHARD) -> list[Any]:
+    """Tickets whose ``key_attribute`` in ``index`` is at or before ``moment``, across every shard."""
     stamp = clock.iso(moment)
-    key_attribute = index._range_key_attribute()
     found = []
     for shard in ticket_keys.all_shards():
         found += list(index.query(shard, key_attribute <= stamp, limit=per_shard, page_size=per_shard))
@@ -41,7 +40,7 @@ def run_timers(moment: datetime) -> int:
     from chalicelib.storage.models import TicketModel
 
     fired = 0
-    for item in due(TicketModel.by_timer, moment):
+    for item in due(TicketModel.by_timer, TicketModel.timer_at, moment):
         ticket = repository.get_ticket(item.ticket_id)  # the index is eventually consistent
         if ticket is None or not ticket.timer_at or ticket.timer_at > clock.iso(moment):
             continue

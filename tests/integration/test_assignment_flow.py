@@ -128,3 +128,21 @@ def test_skill_based_queue_needs_the_customers_language(tmp_path):
         assert _ticket(desk, "Pakke")["assignee_id"] == mette
         assert _ticket(desk, "Parcel")["assignee_id"] == ann
         assert _ticket(desk, "Hm")["language"] is None
+
+
+def test_admin_cli_manages_agents_and_their_routing(desk, capsys):
+    from chalicelib import admin
+
+    assert admin.main(["create-agent", "--name", "Liv", "--email", "liv@example.com", "--skills", "billing",
+                       "--languages", "no,en", "--capacity", "2", "--status", "offline"]) == 0
+    agent_id = capsys.readouterr().out.split()[1]
+    _mail(desk, 1, subject="Invoice", body="My invoice is wrong, I was charged twice.")
+    assert _ticket(desk, "Invoice")["assignee_id"] is None
+    assert admin.main(["set-agent", "--agent", agent_id, "--status", "online"]) == 0
+    assert _ticket(desk, "Invoice")["assignee_id"] == agent_id
+    assert admin.main(["list-agents"]) == 0
+    listing = capsys.readouterr().out
+    assert f"{agent_id}  online   1/2  billing  Liv <liv@example.com>" in listing
+    assert admin.main(["remove-agent", "--agent", agent_id]) == 0
+    assert _ticket(desk, "Invoice")["assignee_id"] is None
+    assert admin.main(["set-agent", "--agent", agent_id, "--status", "online"]) == 1
