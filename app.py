@@ -7,7 +7,7 @@ triages and acknowledges, storage and outbound live at the edges.
 from chalice import Chalice, ConvertToMiddleware
 
 from chalicelib import config
-from chalicelib.api import agent_api, agents_api, customers_api, macros_api, openapi, ticket_api
+from chalicelib.api import agent_api, agents_api, customers_api, macros_api, openapi, ticket_api  # TEMP
 from chalicelib.channels import receive
 from chalicelib.channels.email import ses_inbound as ses_adapter
 from chalicelib.observability import logger
@@ -141,6 +141,23 @@ def macros():
 @app.route("/macros/{macro_id}", methods=["GET", "PUT", "DELETE"])
 def macro(macro_id):
     return macros_api.item(app.current_request, macro_id)
+
+
+# --- Public: satisfaction surveys (signed, expiring links; no agent token) -------
+@app.route("/surveys/{token}", methods=["GET", "POST"], content_types=["application/json",
+                                                                      "application/x-www-form-urlencoded"])
+def survey(token):
+    from chalicelib.api import surveys_api  # TEMP
+
+    return surveys_api.respond(app.current_request, token)
+
+
+# --- Admin: reports --------------------------------------------------------------
+@app.route("/reports/kpis", methods=["GET"])
+def kpi_report():
+    from chalicelib.api import reports_api  # TEMP
+
+    return reports_api.kpis(app.current_request)
 
 
 @app.route("/openapi.json", methods=["GET"])

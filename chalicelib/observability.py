@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "relay-desk"))
 
-__all__ = ["count", "logger"]
+__all__ = ["count", "duration", "logger"]
 
 
 def count(name: str, *, channel: str, value: float = 1, **dimensions: str) -> None:
@@ -31,6 +31,17 @@ def count(name: str, *, channel: str, value: float = 1, **dimensions: str) -> No
 
     namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RelayDesk")
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=namespace) as metric:
+        metric.add_dimension(name="channel", value=channel)
+        for key, dimension_value in dimensions.items():
+            metric.add_dimension(name=key, value=dimension_value)
+
+
+def duration(name: str, seconds: float, *, channel: str, **dimensions: str) -> None:
+    """One EMF timing in seconds (response, resolution, handle time), with its own dimensions."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RelayDesk")
+    with single_metric(name=name, unit=MetricUnit.Seconds, value=round(seconds, 3), namespace=namespace) as metric:
         metric.add_dimension(name="channel", value=channel)
         for key, dimension_value in dimensions.items():
             metric.add_dimension(name=key, value=dimension_value)

@@ -65,10 +65,9 @@ def list_tickets(request: Any) -> dict[str, Any]:
 
 
 def _overdue(limit: int, cursor: dict[str, Any] | None) -> dict[str, Any]:
-    """Active tickets past an SLA due time, most overdue first within each shard."""
+    """Active tickets past an SLA due time (the sparse ``overdue`` index), most overdue first per shard."""
     from pynamodb.exceptions import QueryError
 
-    from chalicelib import clock
     from chalicelib.storage import ticket_keys
     from chalicelib.storage.models import TicketModel
 
@@ -78,33 +77,24 @@ def _overdue(limit: int, cursor: dict[str, Any] | None) -> dict[str, Any]:
     if start not in shards:
         raise BadRequest("cursor is not one this API issued")
     last_key = position.get("key", {}).get("M") if isinstance(position.get("key"), dict) else None
-    now = clock.iso(clock.now())
     found: list[Any] = []
     next_cursor = None
-    for shard in shards[shards.index(start):]:
+    for index, shard in enumerate(shards[shards.index(start):], start=shards.index(start)):
         try:
-            page = TicketModel.by_sla_due.query(shard, TicketModel.sla_check_at <= now, limit=limit - len(found),
-                                                last_evaluated_key=last_key, page_size=limit)
-            items = [t for t in page]
+            page = TicketModel.overdue.query(shard, limit=limit - len(found), last_evaluated_key=last_key,
+                                             page_size=limit)
+            found += list(page)
         except (QueryError, ValueError, KeyError) as err:
             raise BadRequest("cursor is not one this API issued") from err
         last_key = None
-        found += [t for t in items if _overdue_now(t, now)]
         if page.last_evaluated_key:
             next_cursor = {"shard": {"S": shard}, "key": {"M": page.last_evaluated_key}}
             break
         if len(found) >= limit:
-            following = shards.index(shard) + 1
-            next_cursor = {"shard": {"S": shards[following]}} if following < len(shards) else None
+            next_cursor = {"shard": {"S": shards[index + 1]}} if index + 1 < len(shards) else None
             break
     return {"overdue": True, "tickets": [views.ticket_summary(t) for t in found],
             "next_cursor": views.encode_cursor(next_cursor)}
-
-
-def _overdue_now(ticket: Any, now: str) -> bool:
-    """The index holds the next check (a warning or a due time); overdue means a due time has passed."""
-    due = (ticket.sla or {}).get("due_at") or (ticket.sla or {}).get("first_response_due")
-    return bool(due) and due <= now
 
 
 def _check_filter(name: str, value: str) -> None:

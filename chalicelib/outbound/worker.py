@@ -114,7 +114,12 @@ def deliver(reply: dict[str, Any]) -> None:
             version_check=False,
         )
     repository.commit(writes)
-    count("AutoRepliesSent" if is_ack else "RepliesSent", channel=reply["channel"])
+    if is_ack:
+        from chalicelib.service import measure
+
+        measure.auto_reply_sent(ticket, now)
+    else:
+        count("RepliesSent", channel=reply["channel"])
 
 
 def _deliver_email(ticket: Any, reply: dict[str, Any], now: Any) -> None:

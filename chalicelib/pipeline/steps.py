@@ -246,17 +246,19 @@ def assign(ctx: Context) -> None:
 
 
 def measure(ctx: Context) -> None:
+    from chalicelib.service import measure as measured
+
     channel = ctx.message.channel
     if ctx.duplicate:
         count("DuplicatesIgnored", channel=channel)
     elif ctx.is_new:
-        count("TicketsCreated", channel=channel, priority=ctx.ticket.priority)
+        measured.ticket_created(ctx.ticket, ctx.now)
     else:
         count("RepliesThreaded", channel=channel)
         if ctx.reopened:
-            count("TicketsReopened", channel=channel)
+            measured.status_changed(ctx.ticket, "solved", "open", ctx.now)
     if ctx.ack_sent:
-        count("AutoRepliesSent", channel=channel)
+        measured.auto_reply_sent(ctx.ticket, ctx.now)
     elif ctx.ack is not None and not ctx.ack.send and not ctx.duplicate:
         count("AutoRepliesSuppressed", channel=channel)
 
@@ -315,10 +317,14 @@ def _new_ticket(ctx: Context, writes: repository.Writes) -> None:
         reply_routes=_routes_with(None, message, now),
         language=ctx.language,
         customer_tier=_tier(ctx),
+        auto_submitted=bool(message.auto_reply_reason) or None,
         status_changed_at=now,
+        timeline=clocks.initial_timeline(now, priority=ctx.triage.priority,
+                                         customer_wrote=not message.auto_reply_reason),
     )
     planned = clocks.schedule(clocks.fields_of(ticket), ctx.now)
     ticket.sla, ticket.sla_check_at, ticket.timer_at = planned["sla"], planned["sla_check_at"], planned["timer_at"]
+    ticket.overdue_at = planned["overdue_at"]
     ticket_keys.apply_to_new(ticket)
     ctx.ticket = ticket
     writes.save(ticket, TicketModel.ticket_id.does_not_exist())
@@ -368,6 +374,10 @@ def _append(ctx: Context, writes: repository.Writes) -> None:
             actions += [TicketModel.status.set("open"), TicketModel.status_changed_at.set(now),
                         TicketModel.automation_fired.remove()]
             after.update(status="open", status_changed_at=now, automation_fired=None)
+        events = ([("status", "open")] if "status" in after else []) \
+            + ([("assigned", None)] if "assignee_id" in after else []) + [("customer_message", None)]
+        after["timeline"] = clocks.append(ticket.timeline, now, events)
+        actions.append(TicketModel.timeline.set(after["timeline"]))
         clock_actions, clock_keys = clocks.recompute(ticket, after, ctx.now)
         actions += clock_actions + ticket_keys.update_actions(ticket, {**after, **clock_keys})
         if "status" in after:

@@ -118,6 +118,10 @@ def carry_out(ticket: Any, outcome: Any, *, now: datetime | None = None, fired: 
         _send_macro(fresh, macro_id, actor)
     for notification in outcome.notifications:
         _notify(fresh, notification)
+    if outcome.survey:  # the service refuses spam, machine-opened, merged and already-surveyed tickets
+        from chalicelib.service import surveys
+
+        surveys.send(fresh, now=moment)
     if outcome.route_via_queue and assign.needs_agent(fresh):
         assign.auto_assign(fresh, now=moment)
     return outcome

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import clock
+from chalicelib.service import clocks
 from chalicelib.storage import repository, ticket_keys
 
 UNSET: Any = object()  # "leave the assignee alone" (None means "unassign")
@@ -66,6 +67,7 @@ class TicketChange:
     sets: dict[str, Any] = field(default_factory=dict)  # other fields' new values (also seen by the clocks)
     set_once: dict[str, Any] = field(default_factory=dict)  # written only if absent: first response, first solve
     version_check: bool = True  # False for appends that cannot conflict (replies, notes)
+    events: list[tuple[str, str | None]] = field(default_factory=list)  # timeline: (kind, value), e.g. agent_reply
 
 
 class Conflict(Exception):
@@ -81,7 +83,8 @@ def holds_capacity(status: str, assignee_id: str | None) -> bool:
 
 
 def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "updated", detail: str | None = None,
-          now: datetime | None = None, expected_version: int | None = None) -> dict[str, list[Any]]:
+          now: datetime | None = None, expected_version: int | None = None,
+          audited: bool = True) -> dict[str, list[Any]]:
     """Commit ``change`` to the loaded ``ticket``; returns the audit diff ``{field: [old, new]}``.
 
     Raises ``Conflict`` when the ticket moved on (or ``expected_version`` is not its
@@ -96,9 +99,13 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
     moment = now or clock.now()
     stamp = clock.iso(moment)
     after, diff, actions = _field_actions(ticket, change, stamp)
+    events = _events(ticket, after, change)
+    if events:  # the SLA clocks are computed from this, so it moves with the change that made it
+        timeline = clocks.append(ticket.timeline, stamp, events)
+        change.sets["timeline"] = timeline
     for name, value in change.sets.items():
-        if name in after:
-            continue  # a new status period already reset it (e.g. the timers that fired)
+        if name in after or name == "sla":
+            continue  # a new status period reset it (timers fired); the clocks write sla (escalations given)
         actions.append(getattr(TicketModel, name).set(value))
     for name, value in change.set_once.items():
         attribute = getattr(TicketModel, name)
@@ -106,21 +113,21 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
         if getattr(ticket, name) is None:
             after[name] = value
     actions += change.extra_actions
-    if not diff and not actions and not change.extra_writes:
+    if not diff and not actions and not change.extra_writes and not change.sets:
         return {}
-    actions.append(TicketModel.last_activity_at.set(stamp))
+    if audited:
+        actions.append(TicketModel.last_activity_at.set(stamp))
     after.update({name: value for name, value in change.sets.items() if name not in after})
     if after:  # due times follow status, priority, queue, owner and replies
-        from chalicelib.service import clocks
-
         clock_actions, clock_keys = clocks.recompute(ticket, after, moment)
         actions += clock_actions
         after.update(clock_keys)
     actions += ticket_keys.update_actions(ticket, after)
 
     writes = repository.Writes()
-    writes.save(AuditModel(ticket.ticket_id, f"{stamp}#{secrets.token_hex(4)}", at=stamp, actor=actor.id,
-                           actor_name=actor.name, action=action, changes=diff or None, detail=detail))
+    if audited:  # only bookkeeping (a stale SLA check cleared) goes unaudited
+        writes.save(AuditModel(ticket.ticket_id, f"{stamp}#{secrets.token_hex(4)}", at=stamp, actor=actor.id,
+                               actor_name=actor.name, action=action, changes=diff or None, detail=detail))
     for model in change.extra_writes:
         writes.save(model)
     condition = None
@@ -141,11 +148,28 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
         if any(i > ticket_index for i in failed):
             raise AgentUnavailable("the agent is offline, removed or at capacity") from err
         raise
+    if "status" in diff:
+        from chalicelib.service import measure
+
+        fresh = repository.get_ticket(ticket.ticket_id)
+        if fresh is not None:
+            measure.status_changed(fresh, diff["status"][0], diff["status"][1], moment)
     if agent_updates:  # this container's directory cache no longer knows these agents' load
         from chalicelib.storage import agents as directory
 
         directory.forget()
     return diff
+
+
+def _events(ticket: Any, after: dict[str, Any], change: TicketChange) -> list[tuple[str, str | None]]:
+    events = list(change.events)
+    if "status" in after:
+        events.append(("status", after["status"]))
+    if "priority" in after:
+        events.append(("priority", after["priority"]))
+    if "assignee_id" in after:
+        events.append(("assigned", after["assignee_id"]))
+    return events
 
 
 def _field_actions(ticket: Any, change: TicketChange, stamp: str) -> tuple[dict[str, Any], dict[str, list], list]:

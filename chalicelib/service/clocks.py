@@ -1,28 +1,70 @@
-"""A ticket's running clocks: when the SLA sweep and the automation timers must look at it.
+"""A ticket's running clocks: its SLA state, and when the sweeps must look at it next.
 
-Recomputed by every change (``changes.apply``) and at creation, so a priority,
-status or owner change moves the due times in the same write, and the sweeps
-find due tickets by querying their indexes instead of scanning.
+The clocks are computed (``chalicelib.domain.sla``) from the ticket's own
+timeline — customer messages, human replies, status, priority and owner
+changes — kept on the ticket item, so recomputing needs no extra read. Every
+change recomputes them in the same write (``changes.apply``, the pipeline),
+so a priority, status or business-hours change moves the due times at once,
+and the sweeps find due tickets by querying their indexes instead of scanning.
+
+Escalations are remembered per target instance (``<target>@<its start>``), so a
+warning or a breach is acted on once even when the due time moves.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.storage import ticket_keys
 
 _FIELDS = ("ticket_id", "status", "priority", "category", "channel", "assignee_id", "created_at", "subject",
-           "customer_tier", "first_response_at", "status_changed_at", "tags", "automation_fired")
+           "customer_tier", "first_response_at", "status_changed_at", "tags", "automation_fired", "timeline", "sla")
+MAX_TIMELINE = 400  # ~25 KB: far inside DynamoDB's 400 KB item, and years of back-and-forth
 
 
 def fields_of(ticket: Any) -> dict[str, Any]:
     return {name: getattr(ticket, name, None) for name in _FIELDS}
 
 
+def append(timeline: list | None, stamp: str, events: list[tuple[str, str | None]]) -> list:
+    """The timeline with ``events`` added at ``stamp``; notes and auto-replies go first when it is full."""
+    merged = list(timeline or []) + [[stamp, kind, value] for kind, value in events]
+    while len(merged) > MAX_TIMELINE:
+        droppable = next((i for i, entry in enumerate(merged) if entry[1] in ("note", "auto_reply")), 1)
+        merged.pop(droppable)  # never the first entry: it is the ticket's creation
+    return merged
+
+
+def initial_timeline(stamp: str, *, priority: str, customer_wrote: bool) -> list:
+    events = [("customer_message", None)] if customer_wrote else []
+    return append(None, stamp, events + [("status", "open"), ("priority", priority)])
+
+
+def measure(fields: dict[str, Any], now: datetime) -> Any | None:
+    """The SLA clocks (``sla.Clocks``) at ``now``, or None for a ticket without a timeline."""
+    from chalicelib.domain import sla
+
+    timeline = fields.get("timeline") or []
+    if not timeline:
+        return None
+    events = []
+    for stamp, kind, value in timeline:
+        events.append(sla.Event(at=clock.parse_iso(stamp), kind=kind,
+                                status=value if kind == "status" else None,
+                                priority=value if kind == "priority" else None,
+                                agent=value if kind == "assigned" else None))
+    return sla.clocks(events, queue=fields.get("category"), channel=fields.get("channel"),
+                      tier=fields.get("customer_tier"), now=max(now, clock.parse_iso(timeline[-1][0])))
+
+
+def instance(target: Any) -> str:
+    """One target's identity across re-targeting: its name and when it started."""
+    return f"{target.name}@{clock.iso(target.started_at)}"
+
+
 def schedule(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
     """``{"sla", "sla_check_at", "timer_at"}`` for a ticket with these fields."""
-    return {**_sla(fields), "timer_at": _next_timer(fields)}
+    return {**_sla(fields, now), "timer_at": _next_timer(fields)}
 
 
 def recompute(ticket: Any, after: dict[str, Any], now: datetime) -> tuple[list[Any], dict[str, Any]]:
@@ -32,18 +74,49 @@ def recompute(ticket: Any, after: dict[str, Any], now: datetime) -> tuple[list[A
     planned = schedule({**fields_of(ticket), **after}, now)
     sla = planned["sla"]
     actions = [TicketModel.sla.set(sla) if sla else TicketModel.sla.remove()]
-    return actions, {"sla_check_at": planned["sla_check_at"], "timer_at": planned["timer_at"]}
+    return actions, {"sla_check_at": planned["sla_check_at"], "timer_at": planned["timer_at"],
+                     "overdue_at": planned["overdue_at"]}
 
 
-def _sla(fields: dict[str, Any]) -> dict[str, Any]:
-    """The first-response target from the desk settings' response time per priority."""
-    from chalicelib.settings import desk_settings
+def _sla(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
+    measured = measure(fields, now)
+    if measured is None:
+        return {"sla": None, "sla_check_at": None, "overdue_at": None}
+    previous = fields.get("sla") or {}
+    warned, escalated = list(previous.get("warned", [])), list(previous.get("escalated", []))
+    running = _running(measured)
+    state = {
+        "policy": measured.policy.name,
+        "state": measured.state,
+        "due_at": clock.iso(running.due) if running else None,  # none while paused: it keeps moving
+        "due_target": running.name if running else None,
+        "warning_at": clock.iso(running.warning_at) if running else None,
+        "breaches": [{"target": b.target, "due": clock.iso(b.due), "by_minutes": round(b.by.calendar_minutes, 1),
+                      "by_business_minutes": round(b.by.business_minutes, 1), "running": b.running}
+                     for b in measured.breaches][-20:],
+        "warned": warned[-20:],
+        "escalated": escalated[-20:],
+    }
+    check = None
+    if running is not None:
+        key = instance(running)
+        if key not in warned and key not in escalated:
+            check = clock.iso(running.warning_at)
+        elif key not in escalated:
+            check = clock.iso(running.due)
+    overdue = clock.iso(running.due) if running is not None and running.due <= now else None
+    return {"sla": state, "sla_check_at": check, "overdue_at": overdue}
 
-    if fields["status"] not in ticket_keys.ACTIVE or fields.get("first_response_at") or not fields.get("created_at"):
-        return {"sla": None, "sla_check_at": None}
-    minutes = desk_settings().response_time_minutes[fields["priority"]]
-    due = clock.parse_iso(fields["created_at"]) + timedelta(minutes=minutes)
-    return {"sla": {"first_response_due": clock.iso(due)}, "sla_check_at": clock.iso(due)}
+
+def _running(measured: Any) -> Any | None:
+    """The target the sweep must watch: the earliest due one that is running and not paused."""
+    return next((t for t in measured.targets if t.stopped_at is None and t.due == measured.due
+                 and t.state != "paused"), None)
+
+
+def running_target(fields: dict[str, Any], now: datetime) -> Any | None:
+    measured = measure(fields, now)
+    return _running(measured) if measured is not None else None
 
 
 def _next_timer(fields: dict[str, Any]) -> str | None:

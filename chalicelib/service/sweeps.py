@@ -50,4 +50,18 @@ def run_timers(moment: datetime) -> int:
 
 
 def run_sla(moment: datetime) -> dict[str, int]:
-    return {}
+    """Tickets whose SLA warning or due time has come: escalate each once."""
+    from chalicelib.service import escalation
+    from chalicelib.storage.models import TicketModel
+
+    outcome = {"sla_warnings": 0, "sla_breaches": 0}
+    for item in due(TicketModel.by_sla_due, TicketModel.sla_check_at, moment):
+        ticket = repository.get_ticket(item.ticket_id)
+        if ticket is None or not ticket.sla_check_at or ticket.sla_check_at > clock.iso(moment):
+            continue
+        result = escalation.check(ticket, moment)
+        if result == "warning":
+            outcome["sla_warnings"] += 1
+        elif result == "breach":
+            outcome["sla_breaches"] += 1
+    return outcome

@@ -127,6 +127,7 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
             set_once={"first_response_at": stamp} if human else {},
             extra_actions=[_reply_count()] if human else [],
             extra_writes=[message],
+            events=[("agent_reply" if human else "auto_reply", None)],
         )
         try:
             changes.apply(ticket, change, actor, action="replied", detail=f"{target}: {text[:200]}", now=moment)
@@ -142,6 +143,10 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
                         ticket_id=ticket.ticket_id, dedup_key=key)
     first = human and ticket.first_response_at is None
     count("AgentReplies" if human else "AutomatedReplies", channel=target, priority=ticket.priority)
+    if human:
+        from chalicelib.service import measure
+
+        measure.agent_replied(repository.get_ticket(ticket.ticket_id), moment)
     if first:
         logger.info("first response", extra={"ticket_id": ticket.ticket_id})
     return {"message_id": message.sk, "channel": target, "queued": True, "first_response": first}
@@ -179,7 +184,8 @@ def add_note(ticket: Any, text: str, actor: changes.Actor, *, now: datetime | No
                         text=text, created_at=stamp)
     for _ in range(_RETRIES):
         try:
-            changes.apply(ticket, changes.TicketChange(extra_writes=[note]), actor, action="note",
+            changes.apply(ticket, changes.TicketChange(extra_writes=[note], events=[("note", None)]), actor,
+                          action="note",
                           detail=text[:200], now=moment)
             return {"message_id": note.sk}
         except changes.Conflict:

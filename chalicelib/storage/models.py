@@ -105,6 +105,21 @@ class TicketsBySlaDue(GlobalSecondaryIndex["TicketModel"]):
     sla_check_at = UnicodeAttribute(range_key=True)
 
 
+class TicketsOverdue(GlobalSecondaryIndex["TicketModel"]):
+    """Tickets past an SLA due time, by how long (sparse, sharded): the overdue view.
+
+    Set by the write that escalates the breach (the sweep, within a minute of the
+    due time) and removed by the write that stops the clock (reply, solve).
+    """
+
+    class Meta:
+        index_name = "overdue"
+        projection = AllProjection()
+
+    overdue_shard = UnicodeAttribute(hash_key=True)
+    overdue_at = UnicodeAttribute(range_key=True)
+
+
 class TicketsByTimer(GlobalSecondaryIndex["TicketModel"]):
     """The next time-based automation rule due per shard (pending 3 days → reminder...)."""
 
@@ -173,7 +188,10 @@ class TicketModel(Model):
     merged_into = UnicodeAttribute(null=True)
     merged_from = UnicodeSetAttribute(null=True)
     automation_fired = UnicodeSetAttribute(null=True)  # timer rules fired in the current status period
-    sla = JSONAttribute(null=True)  # the SLA clocks' state (targets, due times, breaches)
+    sla = JSONAttribute(null=True)  # the SLA clocks' state (targets, due times, breaches, escalations)
+    timeline = JSONAttribute(null=True)  # [[iso time, kind, value]]: what the SLA clocks are computed from
+    auto_submitted = BooleanAttribute(null=True)  # opened by a machine (bulk, auto-reply): no survey
+    survey = JSONAttribute(null=True)  # CSAT: {sent_at, nonce, answered_at, rating, comment, nps, ces}
     # Derived keys for the views and sweeps: always written by chalicelib.storage.ticket_keys.
     view_assignee = UnicodeAttribute(null=True)
     view_queue = UnicodeAttribute(null=True)
@@ -184,6 +202,8 @@ class TicketModel(Model):
     sla_check_at = UnicodeAttribute(null=True)
     timer_shard = UnicodeAttribute(null=True)
     timer_at = UnicodeAttribute(null=True)
+    overdue_shard = UnicodeAttribute(null=True)
+    overdue_at = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
     by_status = TicketsByStatus()
@@ -195,6 +215,7 @@ class TicketModel(Model):
     waiting = TicketsWaiting()
     by_sla_due = TicketsBySlaDue()
     by_timer = TicketsByTimer()
+    overdue = TicketsOverdue()
 
 
 class AttachmentInfo(MapAttribute):
@@ -361,19 +382,71 @@ class MacroModel(Model):
 
 
 class AggregateModel(Model):
-    """Rolling daily KPI aggregates: a report over a year reads days × groups items, not tickets.
+    """Daily KPI aggregates: a report over a year reads days × groups items, never tickets.
 
-    ``series`` is ``<group kind>#<group>`` (e.g. ``channel#email``, ``all#all``);
-    counters are atomic ADDs, histograms are maps of bucket → count.
+    ``series`` is ``<group kind>#<group>`` (``channel#email``, ``all#all``); ``day`` is
+    ``YYYY-MM-DD`` in UTC. Writes and reads go through ``chalicelib.storage.aggregates``.
+
+    Every count is a flat, top-level number attribute: ``c_<counter>`` (``c_created``)
+    and ``h_<histogram>_<bucket>`` (``h_first_response_minutes_57``), so each increment
+    is one atomic ``ADD`` that creates the attribute (and the item) when it is missing
+    and never loses a concurrent Lambda's count. Nested maps cannot do that: DynamoDB
+    refuses ``ADD counters.created`` while ``counters`` does not exist yet, and
+    ``SET counters = if_not_exists(counters, :empty)`` with ``ADD counters.created`` in
+    one expression is refused as overlapping paths.
+
+    The names are not declared one by one (4 histograms × ``histogram.BUCKETS`` would
+    be ~1,500 attributes): ``counter`` and ``bucket`` make the ``NumberAttribute`` for a
+    name on the fly for update actions, and ``from_raw_data`` (which every query and get
+    goes through) keeps the numbers it finds for ``counter_values`` / ``bucket_values``.
+    ``histogram_scheme`` is the ``histogram.SCHEME_VERSION`` the buckets were counted
+    with, set with the first bucket; an item with counters only has none.
     """
 
     class Meta:
         table_name = _table("AGGREGATES_TABLE")
 
+    COUNTER_PREFIX = "c_"
+    BUCKET_PREFIX = "h_"
+
     series = UnicodeAttribute(hash_key=True)
     day = UnicodeAttribute(range_key=True)  # YYYY-MM-DD (UTC)
-    counters = MapAttribute(null=True)
-    histograms = MapAttribute(null=True)
+    histogram_scheme = NumberAttribute(null=True)
+
+    @classmethod
+    def counter(cls, name: str) -> NumberAttribute:
+        """The top-level number attribute of a counter, e.g. ``c_created``, for ``.add(n)``."""
+        return NumberAttribute(attr_name=cls.COUNTER_PREFIX + name)
+
+    @classmethod
+    def bucket(cls, histogram_name: str, key: str) -> NumberAttribute:
+        """The attribute of one histogram bucket, e.g. ``h_first_response_minutes_57``."""
+        return NumberAttribute(attr_name=f"{cls.BUCKET_PREFIX}{histogram_name}_{key}")
+
+    @classmethod
+    def from_raw_data(cls, data: dict) -> "AggregateModel":
+        item = super().from_raw_data(data)
+        # int() refuses "1.5": a count that is not whole is corrupt, and the report should say so.
+        item._numbers = {name: int(value["N"]) for name, value in data.items()
+                         if name.startswith((cls.COUNTER_PREFIX, cls.BUCKET_PREFIX)) and "N" in value}
+        return item
+
+    def counter_values(self) -> dict[str, int]:
+        """Counter name → count, for the counters this item has (as read; empty on a new instance)."""
+        prefix = self.COUNTER_PREFIX
+        return {name[len(prefix):]: value for name, value in self._read_numbers().items() if name.startswith(prefix)}
+
+    def bucket_values(self) -> dict[str, dict[str, int]]:
+        """Histogram name → {bucket key → count}, for the buckets this item has."""
+        found: dict[str, dict[str, int]] = {}
+        for name, value in self._read_numbers().items():
+            if name.startswith(self.BUCKET_PREFIX):
+                histogram_name, _, key = name[len(self.BUCKET_PREFIX):].rpartition("_")
+                found.setdefault(histogram_name, {})[key] = value
+        return found
+
+    def _read_numbers(self) -> dict[str, int]:
+        return getattr(self, "_numbers", {})
 
 
 ALL_MODELS: tuple[type[Model], ...] = (TicketModel, MessageModel, CustomerModel, LookupModel, AgentModel,

@@ -25,7 +25,7 @@ def derived(fields: dict[str, Any]) -> dict[str, Any]:
     """View and sweep keys from a ticket's fields; ``None`` means the attribute must not exist.
 
     ``fields`` needs ticket_id, status, priority, category, channel, assignee_id,
-    and optionally sla_check_at / timer_at (ISO strings or None).
+    and optionally sla_check_at / timer_at / overdue_at (ISO strings or None).
     """
     status = fields["status"]
     assignee = fields.get("assignee_id")
@@ -40,6 +40,8 @@ def derived(fields: dict[str, Any]) -> dict[str, Any]:
         "sla_check_at": fields.get("sla_check_at") if active else None,
         "timer_shard": shard(fields["ticket_id"]) if fields.get("timer_at") else None,
         "timer_at": fields.get("timer_at"),
+        "overdue_shard": shard(fields["ticket_id"]) if active and fields.get("overdue_at") else None,
+        "overdue_at": fields.get("overdue_at") if active else None,
     }
 
 
@@ -54,6 +56,7 @@ def fields_of(ticket: Any) -> dict[str, Any]:
         "assignee_id": ticket.assignee_id,
         "sla_check_at": ticket.sla_check_at,
         "timer_at": ticket.timer_at,
+        "overdue_at": ticket.overdue_at,
     }
 
 

@@ -330,6 +330,7 @@ def test_packaged_template_deploys_into_moto(aws: None, packaged: dict[str, Any]
         "waiting": ["waiting_queue", "created_at"],
         "sla_due": ["sla_shard", "sla_check_at"],
         "timers": ["timer_shard", "timer_at"],
+        "overdue": ["overdue_shard", "overdue_at"],
     }
     messages = dynamodb.describe_table(TableName="relay-desk-messages")["Table"]
     assert [k["AttributeName"] for k in messages["KeySchema"]] == ["ticket_id", "sk"]

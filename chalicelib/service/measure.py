@@ -1,0 +1,106 @@
+"""What happened, measured: EMF metrics for CloudWatch and the daily KPI aggregates, from one place.
+
+Durations come from the ticket's SLA clocks (``clocks.measure``), so the
+metric, the aggregate and the ticket's own ``sla`` agree — in calendar and in
+business time. Auto-replies and notes never produce a response time; only a
+human reply does (Zammad #5177).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.observability import count, duration, logger
+
+
+def _groups(ticket: Any) -> dict[str, str | None]:
+    return {"channel": ticket.channel, "priority": ticket.priority, "queue": ticket.category,
+            "agent": ticket.assignee_id}
+
+
+def _record(ticket: Any, moment: datetime, *, counters: dict[str, int] | None = None,
+            durations: dict[str, float] | None = None) -> None:
+    from chalicelib.storage import aggregates
+
+    try:
+        aggregates.record(moment, groups=_groups(ticket), counters=counters or {}, durations=durations or {})
+    except Exception:  # the report loses one count; the ticket and its metrics are already right
+        logger.exception("could not update the KPI aggregates")
+
+
+def _dims(ticket: Any) -> dict[str, str]:
+    return {"priority": ticket.priority, "queue": ticket.category}
+
+
+def ticket_created(ticket: Any, moment: datetime) -> None:
+    count("TicketsCreated", channel=ticket.channel, **_dims(ticket))
+    _record(ticket, moment, counters={"created": 1})
+
+
+def auto_reply_sent(ticket: Any, moment: datetime) -> None:
+    count("AutoRepliesSent", channel=ticket.channel, **_dims(ticket))
+    _record(ticket, moment, counters={"auto_replies": 1})
+
+
+def agent_replied(ticket: Any, moment: datetime) -> None:
+    """First response (once) or the next reply that ended a customer's wait."""
+    from chalicelib.service import clocks
+
+    measured = clocks.measure(clocks.fields_of(ticket), moment)
+    if measured is None:
+        return
+    stamp = clock.iso(moment)
+    if measured.first_response is not None and measured.first_response_at is not None \
+            and clock.iso(measured.first_response_at) == stamp:
+        took = measured.first_response
+        target = next((t for t in measured.targets if t.name == "first_response"), None)
+        met = target is None or target.overdue is None
+        duration("FirstResponseTime", took.calendar_minutes * 60, channel=ticket.channel, clock="calendar",
+                 **_dims(ticket))
+        duration("FirstResponseTime", took.business_minutes * 60, channel=ticket.channel, clock="business",
+                 **_dims(ticket))
+        _record(ticket, moment, counters={f"sla_first_response_{'met' if met else 'breached'}": 1},
+                durations={"first_response_minutes": took.calendar_minutes,
+                           "first_response_business_minutes": took.business_minutes})
+        return
+    ended = [w for w in measured.next_replies if w.ended_at is not None and w.answered
+             and clock.iso(w.ended_at) == stamp]
+    for wait in ended:
+        duration("NextReplyTime", wait.duration.calendar_minutes * 60, channel=ticket.channel, clock="calendar",
+                 **_dims(ticket))
+        duration("NextReplyTime", wait.duration.business_minutes * 60, channel=ticket.channel, clock="business",
+                 **_dims(ticket))
+
+
+def status_changed(ticket: Any, old: str, new: str, moment: datetime) -> None:
+    """Solved: resolution and handle time, resolution SLA; reopened: counted."""
+    from chalicelib.service import clocks
+
+    if new == "solved" and old != "closed":
+        count("TicketsSolved", channel=ticket.channel, **_dims(ticket))
+        measured = clocks.measure(clocks.fields_of(ticket), moment)
+        resolution = measured.last_resolution or measured.resolution if measured is not None else None
+        counters = {"solved": 1}
+        durations: dict[str, float] = {}
+        if resolution is not None:
+            duration("ResolutionTime", resolution.calendar_minutes * 60, channel=ticket.channel, clock="calendar",
+                     **_dims(ticket))
+            duration("ResolutionTime", resolution.business_minutes * 60, channel=ticket.channel, clock="business",
+                     **_dims(ticket))
+            duration("HandleTime", measured.handle_time.calendar_minutes * 60, channel=ticket.channel,
+                     clock="calendar", **_dims(ticket))
+            durations = {"resolution_minutes": resolution.calendar_minutes,
+                         "resolution_business_minutes": resolution.business_minutes}
+            target = next((t for t in measured.targets if t.name == "resolution"), None)
+            if target is not None:
+                counters[f"sla_resolution_{'breached' if target.overdue is not None else 'met'}"] = 1
+        _record(ticket, moment, counters=counters, durations=durations)
+    elif old in ("solved", "closed") and new in ("open", "pending", "on_hold"):
+        count("TicketsReopened", channel=ticket.channel, **_dims(ticket))
+        _record(ticket, moment, counters={"reopened": 1})
+
+
+def sla_event(ticket: Any, kind: str, target: str) -> None:
+    """SlaWarning / SlaBreached, once per target instance (the sweep makes sure of that)."""
+    count(kind, channel=ticket.channel, target=target, **_dims(ticket))

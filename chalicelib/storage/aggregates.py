@@ -1,0 +1,244 @@
+"""Daily KPI aggregates in DynamoDB: counted as events happen, read by reports.
+
+Storage (``AggregateModel``, table relay-desk-aggregates): one item per series and
+UTC day. ``series`` is ``<group kind>#<group>`` (``channel#email``, ``priority#high``,
+``queue#billing``, ``agent#a-0123456789ab``, and ``all#all`` for the whole desk);
+``day`` is ``YYYY-MM-DD``. Counts are flat top-level numbers, ``c_created`` for a
+counter and ``h_first_response_minutes_57`` for a histogram bucket
+(``histogram.item_key``), plus ``histogram_scheme``. Flat, because every increment
+must be an atomic ``ADD`` that also works on the day's first event: DynamoDB cannot
+``ADD`` into a map that does not exist yet, and initialising the map in the same
+expression is refused as overlapping paths.
+
+``record`` writes one event to every series it belongs to (its channel, priority,
+queue, agent and ``all#all``: at most 5 items) in ONE TransactWriteItems, so an
+event is counted everywhere or nowhere and a report's rows always add up to its
+totals. ``ADD`` is applied by DynamoDB, so concurrent Lambdas never lose a count.
+Two transactions on the same item at the same moment make DynamoDB cancel one with
+``TransactionConflict`` (nothing of it applied): that one is retried with backoff.
+botocore gives each TransactWriteItems call a ClientRequestToken, so its own retries
+of one call (a timeout, a 500) cannot count an event twice.
+
+The histogram scheme is written with the first bucket of a day and every later bucket
+write requires the same scheme: after a ``SCHEME_VERSION`` bump, writing buckets into
+a day counted with the old scheme fails loudly (``HistogramSchemeConflict``) instead
+of mixing bucket meanings. Bump the scheme at a UTC midnight, or migrate the day.
+
+``read`` never scans: the groups of each kind are known (the channels, the
+priorities, the triage rules' queues, the agent directory), so it queries each
+series for ``day BETWEEN start AND end``: O(days × groups) items. A queue dropped
+from the triage rules is therefore no longer listed (its days stay in ``all#all``).
+
+``backlog`` is a snapshot of the open tickets by age (``kpis.backlog_by_age``), read
+from the tickets' ``by_status`` index, created_at only.
+"""
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timezone
+from typing import Any
+
+from chalicelib.domain import histogram, kpis
+from chalicelib.settings import PRIORITIES
+
+__all__ = [
+    "CHANNELS",
+    "HistogramSchemeConflict",
+    "backlog",
+    "groups_of",
+    "read",
+    "record",
+    "series_key",
+]
+
+CHANNELS: tuple[str, ...] = ("email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat")
+_ALL_SERIES = "all#all"
+_CONFLICT_ATTEMPTS = 8  # TransactionConflict retries: contention on all#all is brief, but real
+_BACKOFF_BASE_S = 0.02
+_READ_THREADS = 8  # concurrent series Queries (botocore's default pool holds 10 connections)
+
+
+class HistogramSchemeConflict(RuntimeError):
+    """The day's buckets were counted with another ``histogram.SCHEME_VERSION``; see the module docstring."""
+
+
+def series_key(group_kind: str, group: str) -> str:
+    """The aggregate item's hash key: ``channel#email``."""
+    return f"{group_kind}#{group}"
+
+
+def record(
+    moment: datetime,
+    *,
+    groups: Mapping[str, str | None],
+    counters: Mapping[str, int] = {},  # noqa: B006 - read only
+    durations: Mapping[str, float] = {},  # noqa: B006 - read only
+) -> None:
+    """Count one event on ``moment``'s UTC day in each of its groups and in ``all#all``, atomically.
+
+    ``groups``: group kind → group, e.g. ``{"channel": "email", "priority": "high",
+    "queue": "billing", "agent": "a-0123456789ab"}``; a kind left out or None is skipped.
+    ``counters``: ``kpis.COUNTERS`` name → increment (0 is skipped). ``durations``:
+    ``kpis.HISTOGRAMS`` name → minutes (adds 1 to that duration's bucket). Anything
+    unknown, negative or naive raises ``ValueError`` before anything is written.
+    """
+    from pynamodb.exceptions import TransactWriteError
+    from pynamodb.transactions import TransactWrite
+
+    from chalicelib.storage.models import AggregateModel
+
+    day = _utc_day(moment)
+    series = [series_key(kind, group) for kind, group in _checked_groups(groups)] + [_ALL_SERIES]
+    actions = _actions(counters, durations)
+    if not actions:
+        return
+    same_scheme = None
+    if durations:
+        actions.append(AggregateModel.histogram_scheme.set(histogram.SCHEME_VERSION))
+        same_scheme = (AggregateModel.histogram_scheme.does_not_exist()
+                       | (AggregateModel.histogram_scheme == histogram.SCHEME_VERSION))
+    connection = AggregateModel._get_connection().connection
+    for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+        try:
+            with TransactWrite(connection=connection) as transaction:
+                for key in series:
+                    transaction.update(AggregateModel(key, day), actions=actions, condition=same_scheme)
+            return
+        except TransactWriteError as err:
+            codes = {reason.code for reason in (err.cancellation_reasons or []) if reason is not None}
+            if "ConditionalCheckFailed" in codes:
+                raise HistogramSchemeConflict(
+                    f"aggregates of {day} were counted with another histogram scheme than "
+                    f"{histogram.SCHEME_VERSION}: {', '.join(series)}") from err
+            if "TransactionConflict" not in codes or attempt == _CONFLICT_ATTEMPTS:
+                raise
+            # Cancelled means nothing was applied: a new call (new token) cannot double count.
+            time.sleep(random.uniform(0, _BACKOFF_BASE_S * 2 ** attempt))  # noqa: S311 - jitter, not crypto
+
+
+def read(start: date, end: date, group_kind: str) -> list[kpis.DailyAggregate]:
+    """Every aggregate of ``group_kind`` from ``start`` to ``end`` (inclusive): one Query per series.
+
+    ``group_kind`` is one of ``kpis.GROUP_KINDS``. Queries run concurrently (a report by
+    agent has one series per agent); each is paginated. Days without events have no item.
+    """
+    from chalicelib.storage.models import AggregateModel
+
+    if group_kind not in kpis.GROUP_KINDS:
+        raise ValueError(f"group_kind must be one of {', '.join(kpis.GROUP_KINDS)}, got {group_kind!r}")
+    if start > end:
+        return []
+    condition = AggregateModel.day.between(start.isoformat(), end.isoformat())
+
+    def query(group: str) -> list[kpis.DailyAggregate]:
+        return [_aggregate(item, group_kind, group)
+                for item in AggregateModel.query(series_key(group_kind, group), condition)]
+
+    groups = groups_of(group_kind)
+    if len(groups) == 1:
+        return query(groups[0])
+    with ThreadPoolExecutor(max_workers=min(_READ_THREADS, len(groups)), thread_name_prefix="aggregates") as pool:
+        return [aggregate for found in pool.map(query, groups) for aggregate in found]
+
+
+def groups_of(group_kind: str) -> list[str]:
+    """The groups ``read`` queries for a kind: fixed lists, the triage rules' queues, the agent directory."""
+    if group_kind == "all":
+        return ["all"]
+    if group_kind == "channel":
+        return list(CHANNELS)
+    if group_kind == "priority":
+        return list(PRIORITIES)
+    if group_kind == "queue":
+        from chalicelib.domain import triage
+
+        rule_set = triage.rules()
+        if rule_set.categories is not None:
+            return list(rule_set.categories)
+        named = [rule_set.defaults.category, *(rule.then.category for rule in rule_set.rules)]
+        return list(dict.fromkeys(name for name in named if name))
+    if group_kind == "agent":
+        from chalicelib.storage import agents
+
+        return [agent.agent_id for agent in agents.directory()]  # removed agents too: their history counts
+    raise ValueError(f"group_kind must be one of {', '.join(kpis.GROUP_KINDS)}, got {group_kind!r}")
+
+
+def backlog(now: datetime) -> dict[str, int]:
+    """Open, pending and on-hold tickets by age at ``now`` (``kpis.BACKLOG_BUCKETS``), from ``by_status``.
+
+    Only ``created_at`` is asked for (a ProjectionExpression: less to transfer; the index
+    projects every attribute, so the read units are those of whole items).
+    """
+    from chalicelib import clock
+    from chalicelib.storage.models import TicketModel
+    from chalicelib.storage.ticket_keys import ACTIVE
+
+    created = (clock.parse_iso(ticket.created_at)
+               for status in ACTIVE
+               for ticket in TicketModel.by_status.query(status, attributes_to_get=["created_at"]))
+    return kpis.backlog_by_age(created, now)
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _utc_day(moment: datetime) -> str:
+    if not isinstance(moment, datetime) or moment.utcoffset() is None:
+        raise ValueError(f"moment must be a timezone-aware datetime, got {moment!r}")
+    return moment.astimezone(timezone.utc).date().isoformat()
+
+
+def _checked_groups(groups: Mapping[str, str | None]) -> list[tuple[str, str]]:
+    unknown = sorted(set(groups) - set(kpis.GROUP_BY))
+    if unknown:
+        raise ValueError(f"unknown group kind(s) {', '.join(map(repr, unknown))}: use {', '.join(kpis.GROUP_BY)} "
+                         f"(all#all is always counted)")
+    checked = []
+    for kind in kpis.GROUP_BY:  # a fixed order: the transaction's items in a stable order
+        group = groups.get(kind)
+        if group is None:
+            continue
+        if not isinstance(group, str) or not group.strip() or group != group.strip():
+            raise ValueError(f"{kind} must be a non-empty name, got {group!r}")
+        # Channels and priorities are fixed lists: one outside them would be counted where no report reads.
+        if kind == "channel" and group not in CHANNELS:
+            raise ValueError(f"channel must be one of {', '.join(CHANNELS)}, got {group!r}")
+        if kind == "priority" and group not in PRIORITIES:
+            raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, got {group!r}")
+        checked.append((kind, group))
+    return checked
+
+
+def _actions(counters: Mapping[str, int], durations: Mapping[str, float]) -> list[Any]:
+    from chalicelib.storage.models import AggregateModel
+
+    unknown = sorted(set(counters) - set(kpis.COUNTERS)) + sorted(set(durations) - set(kpis.HISTOGRAMS))
+    if unknown:
+        raise ValueError(f"unknown counter or histogram name(s): {', '.join(map(repr, unknown))}")
+    actions = []
+    for name, value in counters.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"counter {name} must be a non-negative int, got {value!r}")
+        if value:
+            actions.append(AggregateModel.counter(name).add(value))
+    for name, minutes in durations.items():
+        actions.append(AggregateModel.bucket(name, histogram.item_key(minutes)).add(1))  # ValueError if < 0 / NaN
+    return actions
+
+
+def _aggregate(item: Any, group_kind: str, group: str) -> kpis.DailyAggregate:
+    counters = {name: value for name, value in item.counter_values().items() if value}
+    histograms = {name: histogram.from_item(buckets) for name, buckets in item.bucket_values().items()}
+    scheme = item.histogram_scheme
+    return kpis.DailyAggregate(
+        day=date.fromisoformat(item.day),
+        group_kind=group_kind,
+        group=group,
+        counters=counters,
+        histograms=histograms,
+        histogram_scheme=histogram.SCHEME_VERSION if scheme is None else int(scheme),
+    )
