@@ -1,4 +1,7 @@
-"""Desk behaviour as data: response times, self-help links, acknowledgement cap.
+"""Desk behaviour as data: self-help links, acknowledgement cap, reopening.
+
+Response-time promises come from the SLA policies (``chalicelib/sla_policies.yaml``),
+so the acknowledgement promises exactly what the SLA clocks measure.
 
 Validated with pydantic on first use, so a bad settings file fails loudly in the
 first test or invocation that reads it, not silently at 3 a.m. The file is
@@ -11,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from chalicelib import config
 
@@ -36,20 +39,9 @@ class AcknowledgementLimit(BaseModel):
 
 class DeskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    response_time_minutes: dict[Priority, int]
     self_help_links: list[SelfHelpLink] = []
     acknowledgement_limit: AcknowledgementLimit
     reopen_on_reply: bool = True
-
-    @field_validator("response_time_minutes")
-    @classmethod
-    def _every_priority(cls, value: dict[str, int]) -> dict[str, int]:
-        missing = [p for p in PRIORITIES if p not in value]
-        if missing:
-            raise ValueError(f"response_time_minutes lacks {', '.join(missing)}")
-        if any(minutes <= 0 for minutes in value.values()):
-            raise ValueError("response times must be positive minutes")
-        return value
 
 
 def desk_settings() -> DeskSettings:

@@ -513,13 +513,24 @@ def _queue_chat_acknowledgement(ticket: TicketModel, settings) -> None:
         "acknowledgement.chat.j2",
         customer_name=(ticket.requester_name or "").split(" ")[0],
         ticket_number=int(ticket.number),
-        response_time=ack_policy.humanise_minutes(settings.response_time_minutes[ticket.priority]),
+        response_time=_promise(ticket),
         links=[{"title": link.title, "url": str(link.url)} for link in settings.self_help_links],
     ).strip()
     key = f"ack:{ticket.ticket_id}"
     reply = {"v": 1, "kind": "reply", "ticket_id": ticket.ticket_id, "channel": ticket.channel,
              "purpose": "acknowledgement", "text": text, "key": key}
     queue.enqueue_reply(reply, ticket_id=ticket.ticket_id, dedup_key=key)
+
+
+def _promise(ticket: TicketModel) -> str:
+    """The first-response promise, from the ticket's own SLA policy ("4 business hours", "1 hour")."""
+    from chalicelib.domain import sla
+
+    policy = sla.policy_for(ticket.priority, ticket.channel, ticket.customer_tier, ticket.category)
+    if policy.first_response is None:
+        return "as soon as we can"
+    promise = ack_policy.humanise_minutes(policy.first_response)
+    return promise.replace(" ", " business ", 1) if policy.business_hours else promise
 
 
 def _acknowledgement_of(ticket: TicketModel, settings) -> email_out.Acknowledgement:
@@ -530,7 +541,7 @@ def _acknowledgement_of(ticket: TicketModel, settings) -> email_out.Acknowledgem
         customer_name=ticket.requester_name or "",
         subject=ticket.subject,
         priority=ticket.priority,
-        response_time=ack_policy.humanise_minutes(settings.response_time_minutes[ticket.priority]),
+        response_time=_promise(ticket),
         links=[{"title": link.title, "url": str(link.url)} for link in settings.self_help_links],
         message_id=ticket.acknowledgement.message_id,
         thread_message_ids=list(ticket.thread_message_ids or []),

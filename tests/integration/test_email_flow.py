@@ -35,7 +35,7 @@ def test_new_email_becomes_a_ticket_with_an_acknowledgement_that_threads(desk):
     assert ack["Message-ID"] == f"<ack.{ticket['id']}@example.com>"
     assert ack["Reply-To"].addresses[0].addr_spec.startswith(f"support+{ticket['id']}.")
     text = ack.get_body(("plain",)).get_content()
-    assert "#1" in text and "within 1 day" in text and "https://help.example.com/articles/track-order" in text
+    assert "#1" in text and "within 9 business hours" in text and "https://help.example.com/articles/track-order" in text
     assert ack.get_body(("html",)) is not None
     assert ticket["acknowledgement"]["status"] == "sent"
 
