@@ -7,7 +7,8 @@ triages and acknowledges, storage and outbound live at the edges.
 from chalice import Chalice, ConvertToMiddleware
 
 from chalicelib import config
-from chalicelib.api import agent_api, agents_api, customers_api, macros_api, openapi, ticket_api  # TEMP
+from chalicelib.api import (agent_api, agents_api, customers_api, macros_api, openapi, reports_api, surveys_api,
+                            ticket_api)
 from chalicelib.channels import receive
 from chalicelib.channels.email import ses_inbound as ses_adapter
 from chalicelib.observability import logger
@@ -147,16 +148,12 @@ def macro(macro_id):
 @app.route("/surveys/{token}", methods=["GET", "POST"], content_types=["application/json",
                                                                       "application/x-www-form-urlencoded"])
 def survey(token):
-    from chalicelib.api import surveys_api  # TEMP
-
     return surveys_api.respond(app.current_request, token)
 
 
 # --- Admin: reports --------------------------------------------------------------
 @app.route("/reports/kpis", methods=["GET"])
 def kpi_report():
-    from chalicelib.api import reports_api  # TEMP
-
     return reports_api.kpis(app.current_request)
 
 

@@ -60,8 +60,14 @@ def ticket_summary(ticket: Any) -> dict[str, Any]:
         "sla": ticket.sla,
         "merged_into": ticket.merged_into,
         "merged_from": sorted(ticket.merged_from or []),
+        "survey": _survey(ticket.survey),
         "version": int(ticket.version or 0),
     }
+
+
+def _survey(survey: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The CSAT survey without its nonce (the nonce is half of a valid answer link)."""
+    return None if survey is None else {k: v for k, v in survey.items() if k != "nonce"}
 
 
 def message_view(message: Any) -> dict[str, Any]:

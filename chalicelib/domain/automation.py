@@ -15,7 +15,7 @@ Triggers (``evaluate_triggers``), run after a ticket is created or updated:
 * their actions are applied in file order, so for ``set_*`` and ``assign_to`` the
   **last fired rule wins**; ``add_tags`` / ``remove_tags`` are applied in the same
   order (a later rule's remove undoes an earlier rule's add); macros and notifications
-  accumulate, identical ones once;
+  accumulate, identical ones once; ``send_survey`` holds if any fired rule asked for it;
 * the result is then judged again as an "updated" event by the system actor (``changed``
   = the fields the pass changed), because one rule's change may be another rule's
   condition ("priority became urgent → tell the team lead"). At most ``MAX_PASSES``
@@ -32,6 +32,12 @@ Timers (``next_timer_due`` / ``due_timers``), run by a scheduled sweep:
   retried sweep does not remind twice) and clears them when the status changes;
 * ``next_timer_due`` is what the caller stores in its due-time index, so the sweep
   queries "due before now" instead of scanning every ticket.
+
+Surveys (``send_survey: true``): the caller sends the ticket's satisfaction survey
+(``chalicelib.service.surveys``), which itself refuses spam, machine-opened, merged and
+already-surveyed tickets. A survey only makes sense for a solved ticket, so a timer with
+``send_survey`` must watch ``solved`` (and leave the status alone) and a trigger must have
+``status_in: [solved]``; the delay ("an hour after solving") is the timer's ``after_minutes``.
 
 Words (``any_words`` / ``none_words``) match as in triage (``chalicelib/domain/triage.py``):
 whole words or phrases in subject and latest customer text, case-folded, ``*`` for any
@@ -169,6 +175,7 @@ class Outcome:
     remove_tags: tuple[str, ...] = ()  # on the ticket now, to remove
     macros: tuple[str, ...] = ()  # macro ids to send, in order, each once
     notifications: tuple[Notification, ...] = ()
+    survey: bool = False  # a fired rule said send_survey: send the satisfaction survey (once per ticket)
     fired: tuple[str, ...] = ()  # rule names, in firing order
     reasons: tuple[str, ...] = ()  # one line per fired rule, same order: what matched
     # Trigger passes evaluated (1..MAX_PASSES; a pass runs only when the previous one changed
@@ -325,6 +332,8 @@ class Actions(_Strict):
     remove_tags: tuple[str, ...] = ()
     send_macro: str | None = Field(None, pattern=_NAME)
     notify: tuple[NotifyAction, ...] = ()
+    # Literal[True], as ``always``: "send_survey: false" would be a rule that does nothing.
+    send_survey: Literal[True] | None = None
 
     @field_validator("assign_to")
     @classmethod
@@ -345,7 +354,7 @@ class Actions(_Strict):
     def _does_something(self) -> Actions:
         if not self.model_fields_set or not any(getattr(self, f) for f in self.model_fields_set):
             raise ValueError("needs at least one action (set_priority, set_category, set_status, "
-                             "assign_to, add_tags, remove_tags, send_macro or notify)")
+                             "assign_to, add_tags, remove_tags, send_macro, notify or send_survey)")
         both = sorted(set(self.add_tags) & set(self.remove_tags))
         if both:
             raise ValueError(f"adds and removes the same tag ({', '.join(both)})")
@@ -358,6 +367,13 @@ class Trigger(_Strict):
     on: tuple[Event, ...]
     when: TriggerConditions = Field(alias="if")
     then: Actions
+
+    @model_validator(mode="after")
+    def _survey_only_when_solved(self) -> Trigger:
+        if self.then.send_survey and self.when.status_in != ("solved",):
+            raise ValueError("send_survey needs `if: {status_in: [solved]}`: a survey goes out for a solved "
+                             "ticket only (or use a timer on status solved, which also gives the delay)")
+        return self
 
     @field_validator("on")
     @classmethod
@@ -382,6 +398,9 @@ class Timer(_Strict):
         if self.then.set_status == self.status:
             raise ValueError(f"then.set_status {self.status!r} is the status this timer watches: it changes "
                              "nothing (to act again later, add a second timer with a longer after_minutes)")
+        if self.then.send_survey and (self.status != "solved" or self.then.set_status is not None):
+            raise ValueError("send_survey needs a timer on status solved that leaves the status alone: "
+                             "a survey goes out for a solved ticket only")
         return self
 
 
@@ -593,6 +612,7 @@ class _Merge:
         self.route_via_queue = False
         self.macros: dict[str, None] = {}
         self.notifications: dict[tuple[str, str], Notification] = {}
+        self.survey = False
         self.fired: list[str] = []
         self.reasons: list[str] = []
 
@@ -615,6 +635,7 @@ class _Merge:
             self.macros.setdefault(then.send_macro)
         for note in then.notify:
             self.notifications.setdefault((note.to, note.message), Notification(note.to, note.message, name))
+        self.survey = self.survey or bool(then.send_survey)
 
     def facts(self) -> TicketFacts:
         """The ticket as the rules left it, as an update by the system."""
@@ -633,6 +654,7 @@ class _Merge:
             remove_tags=tuple(sorted(original.tags - set(self.tags))),
             macros=tuple(self.macros),
             notifications=tuple(self.notifications.values()),
+            survey=self.survey,
             fired=tuple(self.fired),
             reasons=tuple(self.reasons),
             passes=passes,

@@ -63,7 +63,7 @@ class TicketChange:
     remove_tags: frozenset[str] = frozenset()
     only_if_unassigned: bool = False  # automatic assignment never overrides a human's choice
     extra_actions: list[Any] = field(default_factory=list)  # e.g. first response stamps, SLA state
-    extra_writes: list[Any] = field(default_factory=list)  # models to save in the same transaction
+    extra_writes: list[Any] = field(default_factory=list)  # models (or (model, condition)) saved in the same write
     sets: dict[str, Any] = field(default_factory=dict)  # other fields' new values (also seen by the clocks)
     set_once: dict[str, Any] = field(default_factory=dict)  # written only if absent: first response, first solve
     version_check: bool = True  # False for appends that cannot conflict (replies, notes)
@@ -128,8 +128,9 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
     if audited:  # only bookkeeping (a stale SLA check cleared) goes unaudited
         writes.save(AuditModel(ticket.ticket_id, f"{stamp}#{secrets.token_hex(4)}", at=stamp, actor=actor.id,
                                actor_name=actor.name, action=action, changes=diff or None, detail=detail))
-    for model in change.extra_writes:
-        writes.save(model)
+    for extra in change.extra_writes:
+        model, condition = extra if isinstance(extra, tuple) else (extra, None)
+        writes.save(model, condition)
     condition = None
     if change.only_if_unassigned:
         condition = TicketModel.assignee_id.does_not_exist() & TicketModel.status.is_in(*ticket_keys.ACTIVE)

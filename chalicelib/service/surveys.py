@@ -3,7 +3,7 @@
 ``send`` is called by the automation rule with ``send_survey: true`` (the default
 "csat-survey" timer: solved for an hour). It refuses tickets that must never get a
 survey — spam, machine-opened (``auto_submitted``), merged, already surveyed, not
-solved — and otherwise records ``survey = {sent_at, nonce, expires_at, channel}`` on
+solved — and otherwise records ``survey = {sent_at, nonce, expires_at}`` on
 the ticket (a versioned, audited write: two sweeps cannot both send) and queues the
 question as an automated reply on the ticket's own channel, with one signed link per
 rating: ``{PUBLIC_BASE_URL}/surveys/<token>?rating=N``.
@@ -47,6 +47,7 @@ from chalicelib.storage.models import LookupModel
 __all__ = [
     "LOW_RATING_MAX",
     "LOW_RATING_TAG",
+    "QUESTIONS",
     "AlreadyAnswered",
     "ExpiredSurvey",
     "ForgedSurvey",
@@ -283,8 +284,9 @@ def answer(token: str, payload: Any, *, now: datetime | None = None) -> dict[str
         recorded = {**survey, "answered_at": stamp, "rating": response.rating, "comment": response.comment,
                     "nps": response.nps, "ces": response.ces}
         change = changes.TicketChange(sets={"survey": recorded},
-                                      extra_writes=[_NonceClaim(f"survey:{claim.nonce}", ticket_id=ticket.ticket_id,
-                                                                created_at=stamp)])
+                                      extra_writes=[(LookupModel(f"survey:{claim.nonce}", ticket_id=ticket.ticket_id,
+                                                                 created_at=stamp),
+                                                     LookupModel.lookup_key.does_not_exist())])
         try:
             changes.apply(ticket, change, _customer(ticket), action="survey_answered", detail=_summary(response),
                           now=moment)
@@ -304,19 +306,6 @@ def answer(token: str, payload: Any, *, now: datetime | None = None) -> dict[str
     follow_up = _follow_up(ticket.ticket_id, moment) if response.rating <= LOW_RATING_MAX else None
     return {"ticket_number": int(ticket.number), "rating": response.rating, "comment": response.comment,
             "nps": response.nps, "ces": response.ces, "answered_at": stamp, "follow_up": follow_up}
-
-
-class _NonceClaim(LookupModel):
-    """The ``survey:<nonce>`` lookup, put only if absent: what refuses a second answer.
-
-    ``changes.apply`` saves its ``extra_writes`` without a condition; this item carries
-    its own, so the claim and the ticket's survey commit together or not at all.
-    """
-
-    def get_save_kwargs_from_instance(self, condition: Any = None, **kwargs: Any) -> dict[str, Any]:
-        absent = LookupModel.lookup_key.does_not_exist()
-        return super().get_save_kwargs_from_instance(condition=absent if condition is None else absent & condition,
-                                                     **kwargs)
 
 
 def _verify(token: Any, moment: datetime) -> Any:

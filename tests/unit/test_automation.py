@@ -74,6 +74,7 @@ def test_default_rules_load_with_the_documented_rules(default_rules):
     assert [(t.name, t.status, t.after_minutes) for t in default_rules.timers] == [
         ("pending-reminder", "pending", 3 * 1440),
         ("pending-auto-solve", "pending", 7 * 1440),
+        ("csat-survey", "solved", 60),
         ("solved-auto-close", "solved", 4 * 1440),
     ]
 
@@ -144,6 +145,35 @@ def test_default_timers_walk_a_silent_customer_from_pending_to_closed(default_ru
     assert next_timer_due(solved, default_rules) == solved_at + timedelta(days=4)
     assert due_timers(solved, default_rules, solved_at + timedelta(days=4)).changes == {"status": "closed"}
     assert next_timer_due(facts(status="closed"), default_rules) is None
+
+
+def test_default_survey_goes_out_an_hour_after_solving_once_then_the_ticket_closes(default_rules):
+    solved = facts(event="updated", status="solved", status_changed_at=T0)
+    assert next_timer_due(solved, default_rules) == T0 + timedelta(minutes=60)
+    assert due_timers(solved, default_rules, T0 + timedelta(minutes=59)).survey is False
+    survey = due_timers(solved, default_rules, T0 + timedelta(minutes=60))
+    assert survey.survey is True and survey.fired == ("csat-survey",)
+    assert survey.changes == {} and survey.macros == () and survey.add_tags == ()
+    assert survey.reasons == ("csat-survey: solved for 1 hour",)
+
+    surveyed = facts(event="updated", status="solved", status_changed_at=T0, fired=frozenset(survey.fired))
+    assert next_timer_due(surveyed, default_rules) == T0 + timedelta(days=4)
+    closing = due_timers(surveyed, default_rules, T0 + timedelta(days=4))
+    assert closing.survey is False and closing.changes == {"status": "closed"}
+
+
+@pytest.mark.parametrize("tag", ["auto_solved", "legal", "no_survey"])
+def test_default_survey_skips_auto_solved_legal_and_opted_out_tickets(default_rules, tag):
+    solved = facts(event="updated", status="solved", status_changed_at=T0, tags={tag, "vip"})
+    assert next_timer_due(solved, default_rules) == T0 + timedelta(days=4)
+    assert due_timers(solved, default_rules, T0 + timedelta(days=3)).survey is False
+
+
+@pytest.mark.parametrize("status", ["open", "pending", "on_hold", "closed", "spam"])
+def test_default_survey_is_only_for_solved_tickets(default_rules, status):
+    outcome = due_timers(facts(event="updated", status=status, status_changed_at=T0), default_rules,
+                         T0 + timedelta(days=30))
+    assert outcome.survey is False and "csat-survey" not in outcome.fired
 
 
 def test_rules_reads_env_override_and_caches_per_path(tmp_path, monkeypatch):
@@ -257,6 +287,35 @@ TIMER = "timers:\n  - name: w\n    status: pending\n    after_minutes: 60\n"
 ])
 def test_schema_errors_name_the_rule_and_field(yaml_text, expected):
     assert expected in problems(yaml_text)
+
+
+@pytest.mark.parametrize("yaml_text,expected", [
+    pytest.param("timers:\n  - {name: w, status: solved, after_minutes: 60, then: {send_survey: false}}\n",
+                 "timer 'w' (timers[0]): then.send_survey: Input should be True, got False", id="survey-false"),
+    pytest.param("timers:\n  - {name: w, status: solved, after_minutes: 60, then: {send_survey: 'true'}}\n",
+                 "timer 'w' (timers[0]): then.send_survey: Input should be True, got 'true'", id="survey-text"),
+    pytest.param("timers:\n  - {name: w, status: solved, after_minutes: 60, then: {send_survey:}}\n",
+                 "timer 'w' (timers[0]): then: send_survey has no value", id="survey-empty"),
+    pytest.param("timers:\n  - {name: w, status: pending, after_minutes: 60, then: {send_survey: true}}\n",
+                 "timer 'w' (timers[0]): send_survey needs a timer on status solved", id="survey-on-pending"),
+    pytest.param("timers:\n  - {name: w, status: solved, after_minutes: 60, "
+                 "then: {send_survey: true, set_status: closed}}\n",
+                 "timer 'w' (timers[0]): send_survey needs a timer on status solved that leaves the status alone",
+                 id="survey-and-close"),
+    pytest.param("triggers:\n  - {name: r, on: [updated], if: {changed: [status]}, then: {send_survey: true}}\n",
+                 "trigger 'r' (triggers[0]): send_survey needs `if: {status_in: [solved]}`", id="trigger-any-status"),
+    pytest.param("triggers:\n  - {name: r, on: [updated], if: {status_in: [solved, closed]}, "
+                 "then: {send_survey: true}}\n",
+                 "trigger 'r' (triggers[0]): send_survey needs `if: {status_in: [solved]}`", id="trigger-closed-too"),
+    pytest.param("timers:\n  - {name: w, status: solved, after_minutes: 60, then: {send_surveys: true}}\n",
+                 "unknown field 'send_surveys' (did you mean 'send_survey'?)", id="survey-typo"),
+])
+def test_survey_rule_errors_say_what_to_fix(yaml_text, expected):
+    assert expected in problems(yaml_text)
+
+
+def test_no_actions_message_lists_send_survey():
+    assert "notify or send_survey" in problems(TRIGGER + "    if: {always: true}\n    then: {}\n")
 
 
 def test_every_problem_is_listed_at_once():
@@ -419,6 +478,24 @@ def test_macros_and_notifications_accumulate_and_identical_ones_go_once():
     assert outcome.macros == ("thanks", "survey")
     assert outcome.notifications == (Notification("team_lead", "Look", "a"), Notification("assignee", "Hi", "a"),
                                      Notification("team_lead", "Other", "b"))
+
+
+def test_send_survey_from_a_trigger_on_solving_and_merged_with_other_actions():
+    rs = rule_set("""
+        triggers:
+          - {name: thank, on: [updated], if: {status_in: [solved], changed: [status]}, then: {send_macro: thanks}}
+          - {name: ask, on: [updated], if: {status_in: [solved], changed: [status], actor_in: [agent]},
+             then: {send_survey: true, add_tags: [surveyed]}}
+          - {name: ask-again, on: [updated], if: {status_in: [solved], has_tags: [vip]}, then: {send_survey: yes}}
+    """)
+    solved = facts(event="updated", status="solved", actor="agent", changed=frozenset({"status"}), tags={"vip"})
+    outcome = evaluate_triggers(solved, rs)
+    assert outcome.survey is True and outcome.fired == ("thank", "ask", "ask-again")
+    assert outcome.macros == ("thanks",) and outcome.add_tags == ("surveyed",)
+    by_customer = evaluate_triggers(facts(event="updated", status="solved", actor="customer",
+                                          changed=frozenset({"status"})), rs)
+    assert by_customer.fired == ("thank",) and by_customer.survey is False
+    assert evaluate_triggers(facts(event="updated", status="open", changed=frozenset({"status"})), rs).survey is False
 
 
 def test_setting_a_field_to_its_current_value_is_not_a_change():
@@ -640,5 +717,6 @@ def test_next_due_is_never_before_the_status_began_and_fires_exactly_once(defaul
     if due is not None:
         swept = due_timers(ticket, rs, due)
         assert swept.fired and not set(swept.fired) & ticket.fired
+        assert swept.survey == ("csat-survey" in swept.fired)  # only the survey timer asks for one
         after = facts(**{**ticket.__dict__, "fired": ticket.fired | set(swept.fired)})
         assert due_timers(after, rs, due).fired == ()  # a retried sweep does nothing
