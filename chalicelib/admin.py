@@ -8,6 +8,11 @@ online picks up waiting tickets; going offline or removal hands tickets over.
 ``python -m chalicelib.admin import-customers customers.json`` (or ``.csv``) creates or
 updates customers from the shop's records; it exits 1 when a record was not imported.
 
+``python -m chalicelib.admin kpi-report --from 2025-01-01 --to 2025-03-31 --group-by queue``
+prints the KPI report as a table (the same numbers as ``GET /reports/kpis``);
+``--chart fr.png`` also draws the daily first-response p50/p90 against the SLA target
+(needs matplotlib from requirements-dev.txt: the CLI runs on an admin's machine).
+
 Runs against the AWS account and region of your environment (or
 ``AWS_ENDPOINT_URL``); table names come from the same variables as the
 functions use (see .chalice/config.json).
@@ -23,6 +28,8 @@ _CSV_COLUMNS = ("email", "phone", "name", "tier")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from chalicelib.domain.kpis import GROUP_BY
+
     parser = argparse.ArgumentParser(prog="python -m chalicelib.admin", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-agent", help="create an agent and print its API token once")
@@ -40,12 +47,19 @@ def main(argv: list[str] | None = None) -> int:
         "import-customers", help="create or update customers from a JSON file (a list of records or "
                                  "{customers: [...]}) or a CSV file with columns email, phone, name, tier")
     customers.add_argument("file")
+    report = commands.add_parser("kpi-report", help="KPIs from the daily aggregates, as a table (and a chart)")
+    report.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="first UTC day (default: 30 days back)")
+    report.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last UTC day, inclusive (default: today)")
+    report.add_argument("--group-by", choices=GROUP_BY, default="channel")
+    report.add_argument("--chart", metavar="OUT.png", help="also write a PNG of daily first-response p50/p90")
     args = parser.parse_args(argv)
 
     if args.command in ("create-agent", "list-agents", "set-agent", "remove-agent"):
         return _agents(args)
     if args.command == "import-customers":
         return _import_customers(Path(args.file))
+    if args.command == "kpi-report":
+        return _kpi_report(args)
     return 0
 
 
@@ -105,6 +119,72 @@ def _import_customers(path: Path) -> int:
         if outcome.status in ("conflict", "invalid"):
             print(f"record {outcome.index + 1}: {outcome.status}: {outcome.reason}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def _kpi_report(args: argparse.Namespace) -> int:
+    """0 with the table printed (and the chart written); 2 for a range or date the report refuses."""
+    from chalicelib import clock
+    from chalicelib.api import reports_api
+
+    now = clock.now()
+    try:
+        start = reports_api.parse_day(args.start, "--from") if args.start else None
+        end = reports_api.parse_day(args.end, "--to") if args.end else None
+        start, end, group_by = reports_api.resolve(start, end, args.group_by, now=now)
+    except ValueError as err:
+        print(f"kpi-report: {err}", file=sys.stderr)
+        return 2
+    report = reports_api.kpi_report(start, end, group_by, now=now)
+    print(report.as_table(), end="")
+    if args.chart:
+        _first_response_chart(start, end, Path(args.chart))
+        print(f"chart: {args.chart}")
+    return 0
+
+
+def _first_response_chart(start: Any, end: Any, out: Path) -> None:
+    """Daily first-response p50/p90 of the whole desk (calendar minutes) against the normal-priority target.
+
+    The days come from the ``all#all`` series, so every ticket counts once whatever the
+    report is grouped by. The target is the first-response minutes of the policy a
+    normal-priority email to the general queue gets; when that policy runs on business
+    hours the line is labelled so, since calendar p90s include nights and weekends.
+    """
+    import math
+    from datetime import timedelta
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server or in CI
+    import matplotlib.pyplot as plt
+
+    from chalicelib.domain import histogram, sla
+    from chalicelib.storage import aggregates
+
+    by_day = {a.day: a.histograms.get("first_response_minutes", {}) for a in aggregates.read(start, end, "all")}
+    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+    def series(q: float) -> list[float]:
+        values = [histogram.percentile(by_day.get(day, {}), q) for day in days]
+        return [math.nan if value is None else value for value in values]  # NaN: a gap, not a zero
+
+    policy = sla.policy_for("normal", "email", None, "general", sla.policies())
+    figure, axes = plt.subplots(figsize=(10, 4.5))
+    axes.plot(days, series(0.5), marker=".", label="first response p50")
+    axes.plot(days, series(0.9), marker=".", label="first response p90")
+    if policy.first_response is not None:
+        clock_name = "business hours" if policy.business_hours else "calendar"
+        axes.axhline(policy.first_response, color="tab:red", linestyle="--",
+                     label=f"SLA target, normal priority ({policy.name}): {policy.first_response} min, {clock_name}")
+    axes.set_title(f"Daily first response (calendar minutes), {start.isoformat()} to {end.isoformat()}")
+    axes.set_ylabel("minutes")
+    axes.set_ylim(bottom=0)
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="upper left", fontsize="small")
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    figure.savefig(out, format="png", dpi=100)
+    plt.close(figure)
 
 
 def _read_records(path: Path) -> list[Any]:

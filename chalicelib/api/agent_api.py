@@ -19,7 +19,6 @@ _AGENT_ID = re.compile(r"^a-[0-9a-f]{12}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 _MAX_LIMIT = 100
 _FILTERS = ("assignee", "queue", "priority", "channel")
-_CHANNELS = ("email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat")
 
 
 @api_endpoint
@@ -98,7 +97,7 @@ def _overdue(limit: int, cursor: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _check_filter(name: str, value: str) -> None:
-    from chalicelib.settings import PRIORITIES
+    from chalicelib.settings import CHANNELS, PRIORITIES
 
     if name == "assignee" and not (value in ("me", "none") or _AGENT_ID.match(value)):
         raise BadRequest("assignee must be me, none or an agent id")
@@ -106,8 +105,8 @@ def _check_filter(name: str, value: str) -> None:
         raise BadRequest("queue must be a queue name such as billing")
     if name == "priority" and value not in PRIORITIES:
         raise BadRequest(f"priority must be one of {', '.join(PRIORITIES)}")
-    if name == "channel" and value not in _CHANNELS:
-        raise BadRequest(f"channel must be one of {', '.join(_CHANNELS)}")
+    if name == "channel" and value not in CHANNELS:
+        raise BadRequest(f"channel must be one of {', '.join(CHANNELS)}")
 
 
 @api_endpoint

@@ -9,6 +9,7 @@ from pydantic import Field
 from chalicelib.api.auth import authenticate
 from chalicelib.api.errors import BadRequest, Conflict, Created, NotFound, api_endpoint
 from chalicelib.api.requests import Body, parse
+from chalicelib.settings import Channel
 
 _TICKET_ID = re.compile(r"^t-[0-9a-f]{20}$")
 Tag = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
@@ -28,7 +29,7 @@ class TicketUpdate(Body):
 class ReplyBody(Body):
     text: str | None = Field(None, min_length=1, max_length=50_000)
     macro_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
-    channel: Literal["email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat"] | None = None
+    channel: Channel | None = None
     order_number: str | None = Field(None, max_length=100)  # fills {{ order_number }} in a macro
 
 

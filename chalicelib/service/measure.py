@@ -15,8 +15,10 @@ from chalicelib.observability import count, duration, logger
 
 
 def _groups(ticket: Any) -> dict[str, str | None]:
-    return {"channel": ticket.channel, "priority": ticket.priority, "queue": ticket.category,
-            "agent": ticket.assignee_id}
+    from chalicelib.settings import CHANNELS
+
+    return {"channel": ticket.channel if ticket.channel in CHANNELS else "other", "priority": ticket.priority,
+            "queue": ticket.category, "agent": ticket.assignee_id}
 
 
 def _record(ticket: Any, moment: datetime, *, counters: dict[str, int] | None = None,

@@ -1,0 +1,325 @@
+"""KPI reports: aggregates recorded as events happen, read back by GET /reports/kpis and the admin CLI."""
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib.domain import histogram, kpis
+from tests.mail import compose
+
+MONDAY = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
+TUESDAY = MONDAY + timedelta(days=1)
+EMAIL = {"channel": "email", "priority": "normal", "queue": "general"}
+SLACK = {"channel": "slack", "priority": "high", "queue": "billing"}
+FIRST_RESPONSES = [10.0, 20.0, 30.0, 40.0, 100.0]  # email, Monday: p50 30, p90 100 (nearest rank)
+
+
+def _get(desk, path, token=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = desk.http.get(path, headers=headers)
+    return response.status_code, json.loads(response.body or b"null")
+
+
+def _aggregate_items(desk):
+    """Every aggregate item, read straight from the table (the test may scan; the app never does)."""
+    return desk._aws("dynamodb").scan(TableName="relay-desk-aggregates")["Items"]
+
+
+def _record_known_week(aggregates):
+    """Monday: 4 email + 1 slack tickets, 1 bot deflection, SLA 3 met / 1 breached, 3 CSAT, 4 NPS. Tuesday: 1 email."""
+    for minutes in FIRST_RESPONSES[:4]:
+        aggregates.record(MONDAY, groups=EMAIL, counters={"created": 1})
+    aggregates.record(MONDAY, groups=SLACK, counters={"created": 1})
+    aggregates.record(MONDAY, groups={"channel": "webchat"}, counters={"bot_deflected": 1})
+    for n, minutes in enumerate(FIRST_RESPONSES):
+        met = "sla_first_response_met" if n < 3 else "sla_first_response_breached"
+        aggregates.record(MONDAY + timedelta(minutes=minutes), groups=EMAIL if n < 4 else {"channel": "email"},
+                          counters={met: 1} if n < 4 else {}, durations={"first_response_minutes": minutes})
+    for rating, nps in ((5, 10), (4, 9), (2, 3)):
+        aggregates.record(MONDAY, groups=EMAIL, counters=kpis.survey_counters(rating, nps))
+    aggregates.record(MONDAY, groups=SLACK, counters={"nps_responses": 1})  # a passive (7-8): counts in NPS only
+    aggregates.record(TUESDAY, groups=EMAIL, counters={"created": 1})
+
+
+def _within_bound(estimate, exact):
+    return abs(estimate - exact) <= histogram.RELATIVE_ERROR * exact
+
+
+def test_report_by_channel_has_exact_counts_and_percentiles_within_the_histogram_bound(desk, admin_token):
+    from chalicelib.storage import aggregates
+
+    _record_known_week(aggregates)
+    status, body = _get(desk, "/reports/kpis?from=2025-03-01&to=2025-03-31&group_by=channel", admin_token)
+
+    assert status == 200
+    assert (body["group_by"], body["start"], body["end"]) == ("channel", "2025-03-01", "2025-03-31")
+    rows = {row["group"]: row for row in body["rows"]}
+    assert list(rows) == ["email", "slack", "webchat"]
+    email, slack, webchat, totals = rows["email"], rows["slack"], rows["webchat"], body["totals"]
+    assert (email["volume"], slack["volume"], webchat["volume"], totals["volume"]) == (5, 1, 0, 6)
+    assert email["sla_first_response_pct"] == 75.0 and email["sla_pct"] == 75.0 and slack["sla_pct"] is None
+    assert email["csat_responses"] == 3 and email["csat_pct"] == 66.67
+    assert email["nps_responses"] == 3 and email["nps"] == round(100 * 2 / 3 - 100 / 3, 2)
+    assert totals["nps_responses"] == 4 and totals["nps"] == 25.0  # 2 promoters, 1 passive, 1 detractor
+    assert webchat["deflection_pct"] == 100.0 and totals["deflection_pct"] == round(100 / 7, 2)
+    assert _within_bound(email["first_response_p50"], 30.0) and _within_bound(email["first_response_p90"], 100.0)
+    assert slack["first_response_p50"] is None and email["resolution_p50"] is None
+    assert body["percentile_relative_error"] == histogram.RELATIVE_ERROR
+    assert body["backlog"] == dict.fromkeys(kpis.BACKLOG_BUCKETS, 0)
+
+
+def test_report_by_priority_and_queue_use_the_same_events(desk, admin_token):
+    from chalicelib.storage import aggregates
+
+    _record_known_week(aggregates)
+    status, by_priority = _get(desk, "/reports/kpis?from=2025-03-03&to=2025-03-03&group_by=priority", admin_token)
+    assert status == 200
+    assert [(r["group"], r["volume"]) for r in by_priority["rows"]] == [("high", 1), ("normal", 4)]
+    status, by_queue = _get(desk, "/reports/kpis?from=2025-03-03&to=2025-03-04&group_by=queue", admin_token)
+    assert status == 200
+    assert [(r["group"], r["volume"]) for r in by_queue["rows"]] == [("billing", 1), ("general", 5)]
+    normal = by_priority["rows"][1]
+    # The fifth first response was recorded for the channel only: the priority row has four.
+    assert _within_bound(normal["first_response_p90"], 40.0) and normal["sla_first_response_pct"] == 75.0
+
+
+def test_report_by_agent_lists_agents_from_the_directory(desk, admin_token):
+    from chalicelib.storage import aggregates
+
+    agent_id, _ = desk.add_agent("Ann Agent", "ann@example.com")
+    aggregates.record(MONDAY, groups={**EMAIL, "agent": agent_id}, counters={"solved": 2},
+                      durations={"resolution_minutes": 90.0})
+    aggregates.record(MONDAY, groups=EMAIL, counters={"solved": 1})  # no agent: not in the agent rows
+    status, body = _get(desk, "/reports/kpis?from=2025-03-03&to=2025-03-03&group_by=agent", admin_token)
+    assert status == 200
+    assert [(r["group"], r["solved"]) for r in body["rows"]] == [(agent_id, 2)]
+    assert _within_bound(body["rows"][0]["resolution_p50"], 90.0) and body["totals"]["solved"] == 2
+
+
+def test_defaults_are_the_last_30_days_by_channel_with_the_open_backlog(desk, admin_token):
+    from chalicelib import clock
+    from chalicelib.storage import aggregates
+
+    for n in range(2):
+        desk.receive_email(compose(sender=f"c{n}@shop.example", subject=f"question {n}"))
+    desk.pump()
+    now = desk.advance(hours=2)
+    aggregates.record(now, groups={"channel": "sms"}, counters={"created": 3})
+    aggregates.record(now - timedelta(days=30), groups={"channel": "sms"}, counters={"created": 100})
+
+    status, body = _get(desk, "/reports/kpis", admin_token)
+    assert status == 200
+    today = clock.now().date()
+    assert body["group_by"] == "channel"
+    assert (body["start"], body["end"]) == ((today - timedelta(days=29)).isoformat(), today.isoformat())
+    assert {r["group"]: r["volume"] for r in body["rows"]}["sms"] == 3
+    assert body["backlog"]["1-4h"] == 2 and sum(body["backlog"].values()) == 2
+
+
+@pytest.fixture
+def atomic_requests(desk, monkeypatch):
+    """Apply each TransactWriteItems whole, as DynamoDB does: moto runs them in Python without a lock.
+
+    Without it, moto itself loses increments under threads (397 of 400 in one run). With it,
+    what is tested is ours: increments travel as ADDs inside one request; a read-modify-write
+    in our code would still lose counts between its read and its write.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.Lock()
+    apply = DynamoDBBackend.transact_write_items
+
+    def atomic(self, *args, **kwargs):
+        with lock:
+            return apply(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", atomic)
+
+
+def test_concurrent_records_on_one_series_lose_no_count(desk, atomic_requests):
+    from chalicelib.storage import aggregates
+
+    def work():  # one "Lambda": 50 events on the same day and series as the seven others
+        for n in range(50):
+            aggregates.record(MONDAY, groups={"channel": "email"}, counters={"created": 1, "solved": 2},
+                              durations={"first_response_minutes": float(n % 5)})
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    email, = aggregates.read(MONDAY.date(), MONDAY.date(), "channel")
+    everyone, = aggregates.read(MONDAY.date(), MONDAY.date(), "all")
+
+    for aggregate in (email, everyone):
+        assert dict(aggregate.counters) == {"created": 400, "solved": 800}
+        assert sum(aggregate.histograms["first_response_minutes"].values()) == 400
+        assert aggregate.histograms["first_response_minutes"][histogram.bucket_of(4.0)] == 80
+
+
+def test_a_transaction_conflict_is_retried_and_counted_once(desk, monkeypatch):
+    from moto.dynamodb.exceptions import TransactionCanceledException
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from chalicelib.storage import aggregates
+
+    apply = DynamoDBBackend.transact_write_items
+    attempts = []
+
+    def conflict_once(self, *args, **kwargs):  # what DynamoDB answers while another transaction holds all#all
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise TransactionCanceledException([(None, None, None), ("TransactionConflict", "in progress", None)])
+        return apply(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", conflict_once)
+    aggregates.record(MONDAY, groups={"channel": "email"}, counters={"created": 1})
+    everyone, = aggregates.read(MONDAY.date(), MONDAY.date(), "all")
+    assert len(attempts) == 2 and dict(everyone.counters) == {"created": 1}
+
+
+def test_buckets_of_another_histogram_scheme_are_refused_and_nothing_is_counted(desk):
+    from chalicelib.storage import aggregates
+
+    desk._aws("dynamodb").put_item(TableName="relay-desk-aggregates", Item={
+        "series": {"S": "all#all"}, "day": {"S": "2025-03-03"}, "histogram_scheme": {"N": "999"},
+        "c_created": {"N": "7"}})
+    with pytest.raises(aggregates.HistogramSchemeConflict):
+        aggregates.record(MONDAY, groups={"channel": "email"}, counters={"created": 1},
+                          durations={"first_response_minutes": 3.0})
+    assert [item["series"]["S"] for item in _aggregate_items(desk)] == ["all#all"]  # channel#email not written
+    aggregates.record(MONDAY, groups={"channel": "email"}, counters={"created": 1})  # counters alone: no buckets
+    assert {item["series"]["S"]: item["c_created"]["N"] for item in _aggregate_items(desk)} == {
+        "all#all": "8", "channel#email": "1"}
+
+
+@pytest.mark.parametrize("query, reason", [
+    ("from=2025-03-31&to=2025-03-01", "after end"),
+    ("from=2024-01-01&to=2025-02-03", "at most 366 days"),
+    ("group_by=colour", "cannot group a report by 'colour'"),
+    ("group_by=all", "cannot group"),
+    ("from=2025-02-30", "from must be a date"),
+    ("from=20250301", "from must be a date"),
+    ("to=yesterday", "to must be a date"),
+    ("from=2999-01-01&to=2999-01-02", "in the future"),
+    ("colour=red", "unknown query parameter(s): colour"),
+])
+def test_bad_requests_are_400_with_a_reason_and_record_nothing(desk, admin_token, query, reason):
+    status, body = _get(desk, f"/reports/kpis?{query}", admin_token)
+    assert status == 400 and body["error"] == "bad_request"
+    assert reason in body["reason"]
+    assert _aggregate_items(desk) == []
+
+
+def test_reports_are_for_admins_only(desk, admin_token):
+    _, agent_token = desk.add_agent("Ann Agent", "ann@example.com")
+    status, body = _get(desk, "/reports/kpis", agent_token)
+    assert status == 403 and body == {"error": "forbidden", "reason": "this needs an admin token"}
+    status, body = _get(desk, "/reports/kpis", None)
+    assert status == 401 and body["error"] == "unauthorized"
+    assert _aggregate_items(desk) == []
+
+
+def test_record_refuses_unknown_names_before_writing_anything(desk):
+    from chalicelib.storage import aggregates
+
+    bad_calls = [
+        dict(groups=EMAIL, counters={"created": 1, "solve": 1}),
+        dict(groups=EMAIL, counters={"created": 1}, durations={"first_response": 3.0}),
+        dict(groups=EMAIL, durations={"first_response_minutes": -1.0}),
+        dict(groups={"channel": "fax"}, counters={"created": 1}),
+        dict(groups={"team": "x"}, counters={"created": 1}),
+        dict(groups={"all": "all"}, counters={"created": 1}),
+        dict(groups=EMAIL, counters={"created": -1}),
+    ]
+    for call in bad_calls:
+        with pytest.raises(ValueError):
+            aggregates.record(MONDAY, **call)
+    with pytest.raises(ValueError):
+        aggregates.record(MONDAY.replace(tzinfo=None), groups=EMAIL, counters={"created": 1})
+    aggregates.record(MONDAY, groups=EMAIL, counters={"created": 0})  # nothing to add: no write
+    assert _aggregate_items(desk) == []
+
+
+def test_one_event_is_one_transaction_over_its_series_and_all(desk, monkeypatch):
+    from chalicelib.storage import aggregates
+
+    calls = _watch_dynamodb(monkeypatch)
+    aggregates.record(MONDAY, groups={**EMAIL, "agent": "a-0123456789ab"}, counters={"solved": 1},
+                      durations={"resolution_minutes": 5.0})
+    assert [call["operation"] for call in calls] == ["TransactWriteItems"]
+    assert calls[0]["items"] == 5
+    items = {item["series"]["S"]: item for item in _aggregate_items(desk)}
+    assert sorted(items) == ["agent#a-0123456789ab", "all#all", "channel#email", "priority#normal", "queue#general"]
+    bucket = f"h_resolution_minutes_{histogram.item_key(5.0)}"
+    assert all(item["c_solved"] == {"N": "1"} and item[bucket] == {"N": "1"} for item in items.values())
+    assert all(item["histogram_scheme"] == {"N": str(histogram.SCHEME_VERSION)} for item in items.values())
+
+
+def test_a_report_reads_aggregates_and_the_status_index_only(desk, admin_token, monkeypatch):
+    from chalicelib.storage import aggregates
+
+    _record_known_week(aggregates)
+    calls = _watch_dynamodb(monkeypatch)
+    status, _ = _get(desk, "/reports/kpis?from=2025-01-01&to=2025-03-31&group_by=channel", admin_token)
+    assert status == 200
+
+    assert not [call for call in calls if call["operation"] == "Scan"]
+    aggregate_queries = [c for c in calls if c["table"] == "relay-desk-aggregates"]
+    ticket_queries = [c for c in calls if c["table"] == "relay-desk-tickets"]
+    assert {c["operation"] for c in aggregate_queries} == {"Query"}
+    assert len(aggregate_queries) == 7  # one per channel
+    assert sum(c["count"] for c in aggregate_queries) == 4  # email Mon+Tue, slack Mon, webchat Mon
+    assert [(c["operation"], c["index"]) for c in ticket_queries] == [("Query", "by_status")] * 3
+    assert all(c["projection"] == ["created_at"] for c in ticket_queries)
+    others = [c for c in calls if c not in aggregate_queries and c not in ticket_queries]
+    assert [(c["operation"], c["table"]) for c in others] == [("GetItem", "relay-desk-agents")]  # the token
+
+
+def test_admin_cli_prints_the_table_and_writes_a_png_chart(desk, tmp_path, capsys):
+    from chalicelib import admin
+    from chalicelib.storage import aggregates
+
+    _record_known_week(aggregates)
+    chart = tmp_path / "first-response.png"
+    code = admin.main(["kpi-report", "--from", "2025-03-01", "--to", "2025-03-07", "--group-by", "channel",
+                       "--chart", str(chart)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "KPIs by channel, 2025-03-01 to 2025-03-07" in printed
+    email_line = next(line for line in printed.splitlines() if line.startswith("email"))
+    assert email_line.split()[1:3] == ["5", "0"] and "75.0%" in email_line
+    assert "Open backlog by age" in printed
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_admin_cli_refuses_a_bad_range_with_exit_2(desk, capsys):
+    from chalicelib import admin
+
+    assert admin.main(["kpi-report", "--from", "2025-03-07", "--to", "2025-03-01"]) == 2
+    assert "after end" in capsys.readouterr().err
+
+
+def _watch_dynamodb(monkeypatch):
+    """Record every DynamoDB call PynamoDB makes (all the app's tables): operation, table, index, items."""
+    from pynamodb.connection.base import Connection
+
+    calls = []
+    send = Connection._make_api_call
+
+    def watched(self, operation_name, operation_kwargs):
+        names = operation_kwargs.get("ExpressionAttributeNames", {})
+        call = {"operation": operation_name, "table": operation_kwargs.get("TableName"),
+                "index": operation_kwargs.get("IndexName"),
+                "projection": [names.get(part.strip(), part.strip())
+                               for part in operation_kwargs.get("ProjectionExpression", "").split(",") if part],
+                "items": len(operation_kwargs.get("TransactItems", [])), "count": 0}
+        calls.append(call)
+        response = send(self, operation_name, operation_kwargs)
+        call["count"] = response.get("Count", 0)
+        return response
+
+    monkeypatch.setattr(Connection, "_make_api_call", watched)
+    return calls
