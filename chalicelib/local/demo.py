@@ -129,12 +129,33 @@ def main() -> None:
                [[m["To"], m["From"], m["Subject"], m["In-Reply-To"], m["Auto-Submitted"] or "-"]
                 for m in desk.sent_emails()])
         totals: Counter[str] = Counter()
+        timings: dict[str, list[float]] = {}
         for document in desk.metrics:
             for definition in document["_aws"]["CloudWatchMetrics"]:
                 for metric in definition["Metrics"]:
                     value = document.get(metric["Name"], 0)
-                    totals[metric["Name"]] += int(sum(value) if isinstance(value, list) else value)
-        _table("Metrics emitted (CloudWatch EMF)", ["metric", "count"], sorted(totals.items()))
+                    value = value[0] if isinstance(value, list) else value
+                    if metric.get("Unit") == "Seconds":
+                        timings.setdefault(f"{metric['Name']} ({document.get('clock', 'calendar')})", []).append(value)
+                    else:
+                        totals[metric["Name"]] += int(value)
+        _table("Metrics emitted (CloudWatch EMF)", ["metric", "count / values"],
+               sorted(totals.items()) + [[name, ", ".join(f"{v:.1f} s" for v in values)]
+                                         for name, values in sorted(timings.items())])
+        # An hour after Bjørn's ticket was solved, the schedule sends his satisfaction survey;
+        # he clicks "5" in the mail. Then the KPI report, read from the daily aggregates.
+        desk.advance(minutes=61)
+        desk.run_schedules()
+        desk.pump()
+        survey = next(m for m in desk.sent_emails() if "How did we do" in m.get_body(("plain",)).get_content())
+        link = next(line.strip() for line in survey.get_body(("plain",)).get_content().splitlines()
+                    if "rating=5" in line)
+        answer = desk.http.get("/surveys/" + link.split("/surveys/", 1)[1].split()[0])
+        print(f"\nSurvey sent to {survey['To']}; the customer answered 5: HTTP {answer.status_code}")
+        from chalicelib.api.reports_api import kpi_report
+
+        print("\nKPIs today (GET /reports/kpis, from the daily aggregates)")
+        print(kpi_report(None, None, "channel").as_table())
         letters = desk.dead_letters()
         print(f"\nDead letters: {len(letters)}" + "".join(f"\n  - {d['reason']}" for d in letters))
 
