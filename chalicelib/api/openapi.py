@@ -1,0 +1,669 @@
+"""``GET /openapi.json``: the agent API described as OpenAPI 3.1, built from the code it describes.
+
+Request bodies come from the pydantic models the handlers parse with
+(``model_json_schema()``, their ``$defs`` moved to ``components/schemas``);
+query and path parameters use the handlers' own patterns and limits; the
+response shapes mirror ``chalicelib.api.views`` and the services' ``as_dict``s.
+``tests/integration/test_openapi.py`` holds the document to that: every route
+is documented, every documented operation exists, and schemathesis finds no
+response outside what is written here.
+
+Public and unauthenticated (it is a description, not data); built once per
+process, on the first request, so a cold start that never serves it pays nothing.
+
+The platforms' webhooks (``/webhooks/*``, ``/webchat/sessions``) are listed
+only as minimal entries: the platforms sign them (Slack's, Meta's, Twilio's
+and Telegram's schemes), so their answers are whatever each platform expects.
+
+Some patterns and limits are private constants of the handlers' modules
+(``agent_api._TICKET_ID``, ``survey_tokens._TOKEN``...): read here rather than
+copied, so a change to a check changes the document with it.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import re
+import typing
+from typing import Any
+
+from chalicelib.api.errors import json_response
+
+__all__ = ["OPENAPI_VERSION", "build", "document"]
+
+OPENAPI_VERSION = "3.1.0"
+_REF = "#/components/schemas/{model}"
+_JSON = "application/json"
+
+
+def document(request: Any) -> Any:
+    """The OpenAPI document as JSON; no token needed."""
+    return json_response(_built())
+
+
+def build() -> dict[str, Any]:
+    """A copy of the document (the cached one is shared by every request in this process)."""
+    return copy.deepcopy(_built())
+
+
+@functools.lru_cache(maxsize=1)
+def _built() -> dict[str, Any]:
+    components = _Components()
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, operation in _operations(components):
+        paths.setdefault(path, {})[method.lower()] = operation
+    for name, schema in _response_schemas(components).items():
+        components.add(name, schema)
+    path_parameters = _path_parameters()
+    for path, item in paths.items():
+        names = re.findall(r"{(\w+)}", path)
+        if names:
+            item["parameters"] = [path_parameters[name] for name in names]
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Relay Desk agent API",
+            "version": "1",
+            "description": (
+                "Tickets, agents, customers, macros and reports for a support team. Every call needs "
+                "`Authorization: Bearer <token>` (an agent's token, `rd_<agent id>_<secret>`) except "
+                "those marked with no security: this document, the customers' survey links (the signed "
+                "token in the path is the credential) and the platforms' webhooks. Admin-only calls "
+                "answer 403 to an agent's token. Every refusal is JSON `{\"error\": code, \"reason\": text}` "
+                "except a body of a media type the call does not take (415, answered by Chalice as "
+                "`{\"Code\", \"Message\"}`). Bodies are strict: unknown fields and wrong types are refused "
+                "with 400, naming the field.\n\n"
+                "The chat platforms' webhooks (`/webhooks/*`, `/webchat/sessions`) are listed only as "
+                "minimal entries: each platform signs its calls and gets the answer its documentation "
+                "asks for."
+            ),
+        },
+        "tags": [
+            {"name": "tickets", "description": "The queue of customer conversations."},
+            {"name": "agents", "description": "The agent directory; admins manage it."},
+            {"name": "customers", "description": "The shop's customer data, merges and context."},
+            {"name": "macros", "description": "Canned responses with their ticket changes."},
+            {"name": "reports", "description": "KPIs from the daily aggregates."},
+            {"name": "surveys", "description": "Customers' satisfaction answers (public: the link is signed)."},
+            {"name": "webhooks", "description": "Platforms' inbound calls (signed by the platform)."},
+            {"name": "meta", "description": "This document."},
+        ],
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "rd_<agent id>_<64 hex>",
+                               "description": "An agent's token, shown once when the agent is created."},
+            },
+            "responses": _error_responses(),
+            "schemas": components.schemas,
+        },
+    }
+
+
+# --- request bodies: the handlers' pydantic models ----------------------------------------------
+
+
+class _Components:
+    """Collects request-body schemas from pydantic models, ``$defs`` lifted into one namespace."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {}
+
+    def model(self, name: str, model: Any) -> dict[str, str]:
+        """Add ``model``'s validation schema as ``name`` (its nested models under their own names)."""
+        schema = model.model_json_schema(ref_template=_REF)
+        for nested, definition in schema.pop("$defs", {}).items():
+            self.add(nested, definition)
+        self.add(name, schema)
+        return _ref(name)
+
+    def add(self, name: str, schema: dict[str, Any]) -> None:
+        if self.schemas.get(name, schema) != schema:
+            # Two models define different schemas under one name: refuse rather than let one win.
+            raise ValueError(f"two different schemas are both called {name!r}")
+        self.schemas[name] = schema
+
+
+def _request_bodies(components: _Components) -> dict[str, dict[str, str]]:
+    from chalicelib.api import agents_api, customers_api, ticket_api
+    from chalicelib.domain import macros
+
+    refs = {
+        "TicketUpdate": components.model("TicketUpdate", ticket_api.TicketUpdate),
+        "Reply": components.model("Reply", ticket_api.ReplyBody),
+        "Note": components.model("Note", ticket_api.NoteBody),
+        "TicketMerge": components.model("TicketMerge", ticket_api.MergeBody),
+        "NewAgent": components.model("NewAgent", agents_api.NewAgent),
+        "AgentFields": components.model("AgentFields", agents_api.AgentFields),
+        "Macro": components.model("Macro", macros.Macro),
+        "CustomerImport": components.model("CustomerImport", customers_api.ImportBody),
+        "CustomerPatch": components.model("CustomerPatch", customers_api.CustomerPatch),
+        "CustomerMerge": components.model("CustomerMerge", customers_api.MergeBody),
+    }
+    _refine(components.schemas)
+    return refs
+
+
+def _refine(schemas: dict[str, Any]) -> None:
+    """What the handlers check beyond the models' fields, so the document tells the whole rule.
+
+    Each constant is read from the module that checks it, so the two cannot drift.
+    """
+    from chalicelib.api import agents_api, ticket_api
+    from chalicelib.domain import macros
+
+    tag = ticket_api.Tag.metadata[0].pattern  # update_ticket checks each tag against it
+    for name in ("add_tags", "remove_tags"):
+        _array_of(schemas["TicketUpdate"], name)["items"]["pattern"] = tag
+        actions = _array_of(schemas["MacroActions"], name)
+        actions["items"]["pattern"] = macros._TAG.pattern
+        actions["uniqueItems"] = True
+    _array_of(schemas["Macro"], "categories")["items"]["pattern"] = macros._CATEGORY.pattern
+    for model in ("NewAgent", "AgentFields"):
+        _array_of(schemas[model], "skills")["items"]["pattern"] = agents_api._SLUG
+        _array_of(schemas[model], "languages")["items"]["pattern"] = r"^[a-z]{2}$"
+    # reply: exactly one of text and macro_id (null counts as left out)
+    schemas["Reply"]["oneOf"] = [
+        {"required": [field], "properties": {field: {"type": "string"}}} for field in ("text", "macro_id")
+    ]
+    # update: at least one change besides version and force
+    changes = ("status", "priority", "category", "assignee_id", "add_tags", "remove_tags")
+    schemas["TicketUpdate"]["anyOf"] = [{"required": [field]} for field in changes]
+    schemas["AgentFields"]["minProperties"] = 1  # "nothing to change"
+    schemas["CustomerPatch"]["minProperties"] = 1
+
+
+def _array_of(schema: dict[str, Any], field: str) -> dict[str, Any]:
+    """The array schema of ``field`` (an ``X | None`` field keeps it inside ``anyOf``)."""
+    prop = schema["properties"][field]
+    for candidate in [prop, *prop.get("anyOf", [])]:
+        if candidate.get("type") == "array":
+            return candidate
+    raise KeyError(f"{field} is not an array field")
+
+
+# --- parameters ----------------------------------------------------------------------------------
+
+
+def _path_parameters() -> dict[str, dict[str, Any]]:
+    from chalicelib.api import agent_api, customers_api, macros_api
+    from chalicelib.domain import survey_tokens
+
+    def parameter(name: str, pattern: str, description: str, **limits: Any) -> dict[str, Any]:
+        return {"name": name, "in": "path", "required": True, "description": description,
+                "schema": {"type": "string", "pattern": pattern, **limits}}
+
+    return {
+        "ticket_id": parameter("ticket_id", agent_api._TICKET_ID.pattern, "A ticket id: t- and 20 hex digits."),
+        "agent_id": parameter("agent_id", agent_api._AGENT_ID.pattern, "An agent id: a- and 12 hex digits."),
+        "customer_id": parameter("customer_id", customers_api._CUSTOMER_ID.pattern,
+                                 "A customer id: c- and 20 hex digits."),
+        "macro_id": parameter("macro_id", macros_api._MACRO_ID.pattern,
+                              "A macro id: lower-case letters, digits and -, at most 63."),
+        "token": parameter("token", f"^{survey_tokens._TOKEN.pattern}$", "The survey link's signed token.",
+                           maxLength=survey_tokens._MAX_TOKEN_CHARS),
+    }
+
+
+def _ticket_list_parameters() -> list[dict[str, Any]]:
+    """GET /tickets' query, exactly as ``agent_api.list_tickets`` validates it."""
+    from chalicelib.api import agent_api, views
+    from chalicelib.settings import CHANNELS, PRIORITIES
+
+    def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+    agent_id = agent_api._AGENT_ID.pattern.removeprefix("^").removesuffix("$")
+    return [
+        query("status", {"type": "string", "enum": list(views.STATUSES), "default": "open"},
+              "Tickets in this status (default open). Not with overdue."),
+        query("assignee", {"type": "string", "pattern": f"^(me|none|{agent_id})$"},
+              "me, none (unassigned) or an agent id. One of assignee, queue, priority, channel at a time."),
+        query("queue", {"type": "string", "pattern": agent_api._SLUG.pattern},
+              "A queue (category) name. One of assignee, queue, priority, channel at a time."),
+        query("priority", {"type": "string", "enum": list(PRIORITIES)},
+              "One of assignee, queue, priority, channel at a time."),
+        query("channel", {"type": "string", "enum": list(CHANNELS)},
+              "The channel the conversation started on. One of assignee, queue, priority, channel at a time."),
+        query("overdue", {"type": "string", "enum": ["true"]},
+              "Every active ticket past an SLA due time, most overdue first; takes no other filter."),
+        query("limit", {"type": "integer", "minimum": 1, "maximum": agent_api._MAX_LIMIT, "default": 25},
+              "Page size."),
+        query("cursor", {"type": "string"}, "next_cursor of the previous page."),
+    ]
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+_ERROR_STATUSES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
+                   413: "PayloadTooLarge"}
+
+
+def _error_responses() -> dict[str, Any]:
+    """One reusable response per refusal, its ``error`` code fixed by ``chalicelib.errors``."""
+    from chalicelib import errors
+
+    codes = {cls.status: cls.code for cls in (errors.BadRequest, errors.Unauthorized, errors.Forbidden,
+                                               errors.NotFound, errors.Conflict, errors.PayloadTooLarge)}
+    described = {
+        400: "The request is malformed or breaks a rule; `reason` names the field.",
+        401: "No token, or a malformed, unknown or revoked one.",
+        403: "The token is valid but this call needs an admin token.",
+        404: "Nothing with that id.",
+        409: "The change conflicts with the current state (a newer version, a merge); read again and retry.",
+        413: "The body is larger than the API accepts.",
+    }
+    responses: dict[str, Any] = {
+        name: {
+            "description": described[status],
+            "content": {_JSON: {"schema": {
+                "allOf": [{"$ref": _REF.format(model="Error")}],
+                "properties": {"error": {"const": codes[status]}},
+            }}},
+        }
+        for status, name in _ERROR_STATUSES.items()
+    }
+    responses["Unauthorized"]["headers"] = {
+        "WWW-Authenticate": {"required": True, "schema": {"type": "string", "const": "Bearer"}},
+    }
+    responses["UnsupportedMediaType"] = {
+        "description": "The body is not application/json (refused by Chalice before the handler runs).",
+        "content": {_JSON: {"schema": {"$ref": _REF.format(model="GatewayError")}}},
+    }
+    return responses
+
+
+def _nullable(kind: str) -> dict[str, Any]:
+    return {"type": [kind, "null"]}
+
+
+def _strings() -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "string"}}
+
+
+def _object(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A closed object: every property listed, all required but ``optional``."""
+    return {"type": "object", "properties": properties, "additionalProperties": False,
+            "required": [name for name in properties if name not in optional]}
+
+
+def _json_type(hint: Any) -> dict[str, Any]:
+    """int, float, str and their Optional forms, as JSON Schema types."""
+    names = {int: "integer", float: "number", str: "string", type(None): "null"}
+    kinds = [names[arg] for arg in (typing.get_args(hint) or (hint,))]
+    return {"type": kinds[0] if len(kinds) == 1 else kinds}
+
+
+def _survey_field(name: str) -> dict[str, Any]:
+    """A survey answer's field, with the bounds ``survey_tokens.validate_response`` checks."""
+    from chalicelib.domain import survey_tokens
+
+    if name == "comment":
+        return {"type": ["string", "null"], "maxLength": survey_tokens.COMMENT_MAX_CHARS}
+    low, high = survey_tokens._SCORES[name]
+    score = {"type": "integer", "minimum": low, "maximum": high}
+    return score if name == "rating" else {"anyOf": [score, {"type": "null"}]}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF.format(model=name)}
+
+
+def _response_schemas(components: _Components) -> dict[str, Any]:
+    """What the handlers answer with, field by field (``chalicelib.api.views`` and the services)."""
+    from chalicelib.api import views
+    from chalicelib.domain import kpis
+    from chalicelib.service import agents
+    from chalicelib.settings import PRIORITIES
+
+    hints = typing.get_type_hints(kpis.ReportRow)
+
+    text, integer, boolean = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+    summary_fields = {
+        "id": text, "number": integer, "subject": text,
+        "status": {"type": "string", "enum": list(views.STATUSES)},
+        "priority": {"type": "string", "enum": list(PRIORITIES)},
+        "category": text, "tags": _strings(), "triage": _nullable("object"), "channel": text,
+        "channels": _strings(), "customer_id": text, "requester": _nullable("string"),
+        "requester_name": _nullable("string"), "created_at": text, "last_activity_at": text,
+        "last_customer_message_at": _nullable("string"), "first_response_at": _nullable("string"),
+        "message_count": integer, "reopen_count": integer, "quarantine_reason": _nullable("string"),
+        "acknowledgement": {"anyOf": [{"type": "null"}, _object({
+            "status": text, "reason": _nullable("string"), "message_id": _nullable("string"),
+            "provider_message_id": _nullable("string"), "to": _nullable("string"), "sent_at": _nullable("string"),
+        })]},
+        "language": _nullable("string"), "customer_tier": _nullable("string"), "assignee_id": _nullable("string"),
+        "assignee_name": _nullable("string"), "assigned_at": _nullable("string"),
+        "assignment_source": _nullable("string"), "status_changed_at": _nullable("string"),
+        "last_agent_reply_at": _nullable("string"), "agent_reply_count": integer, "solved_at": _nullable("string"),
+        "sla": _nullable("object"), "merged_into": _nullable("string"), "merged_from": _strings(),
+        "survey": {"anyOf": [{"type": "null"}, {
+            "type": "object", "description": "The satisfaction survey sent, and its answer once given.",
+            "properties": {"sent_at": text, "expires_at": text, "answered_at": text,
+                           **{name: _survey_field(name) for name in ("rating", "comment", "nps", "ces")}},
+            "not": {"required": ["nonce"]},  # half of a valid answer link: never shown
+        }]},
+        "version": integer,
+    }
+    past_ticket = {"id": text, "number": integer, "subject": text, "status": text, "created_at": text}
+    customer_fields = {
+        "id": text, "name": _nullable("string"), "identities": _strings(), "first_seen_at": _nullable("string"),
+        "last_seen_at": _nullable("string"), "ticket_count": integer, "last_inquiry": _nullable("object"),
+        "tier": _nullable("string"), "attributes": {"type": "object"},
+        "purchases": {"type": "array", "items": {"type": "object"}}, "merged_into": _nullable("string"),
+    }
+    context_fields = {
+        "id": text, "name": _nullable("string"), "tier": _nullable("string"), "identities": _strings(),
+        "channels": {"type": "object", "additionalProperties": _strings()}, "attributes": {"type": "object"},
+        "purchases": {"type": "array", "items": {"type": "object"}}, "purchase_count": integer,
+        "last_inquiry": _nullable("object"),
+        "previous_tickets": {"type": "array", "items": _object({**past_ticket, "channel": text})},
+        "ticket_count": integer, "first_seen_at": _nullable("string"), "last_seen_at": _nullable("string"),
+        "redirected_from": _nullable("string"),
+    }
+    macro = copy.deepcopy(components.schemas["Macro"])  # the view is model_dump(mode="json") plus starter
+    macro["properties"]["starter"] = {"type": "boolean", "description": "Shipped with the deployment."}
+    macro["required"] = sorted(macro["properties"])  # model_dump writes every field
+    for rule in ("anyOf", "oneOf"):
+        macro.pop(rule, None)
+    return {
+        "Error": {"type": "object", "additionalProperties": False, "required": ["error", "reason"],
+                  "properties": {"error": {"type": "string", "description": "A stable code, e.g. not_found."},
+                                 "reason": {"type": "string", "description": "What to fix, for a person."}}},
+        "GatewayError": _object({"Code": text, "Message": text}),
+        "TicketSummary": _object(summary_fields),
+        "TicketDetail": _object({
+            **summary_fields,
+            "messages": {"type": "array", "items": _ref("Message")},
+            "audit": {"type": "array", "items": _ref("AuditEntry")},
+            "customer": {"anyOf": [{"type": "null"}, _object(customer_fields)]},
+            "customer_tickets": {"type": "array", "items": _object(past_ticket)},
+        }),
+        "Message": _object({
+            "id": text, "direction": text, "kind": text, "channel": text, "from": text, "from_name": text,
+            "to": _strings(), "subject": text, "text": _nullable("string"), "full_text": _nullable("string"),
+            "html": _nullable("string"), "body_s3_key": _nullable("string"),
+            "attachments": {"type": "array", "items": _object({
+                "filename": text, "content_type": text, "size": integer, "s3_key": text, "ref": _nullable("string"),
+            })},
+            "message_id": _nullable("string"), "auto_reply_reason": _nullable("string"),
+            "joined_by": _nullable("string"), "delivery": _nullable("string"), "created_at": text,
+        }),
+        "AuditEntry": _object({"at": text, "actor": text, "actor_name": text, "action": text,
+                               "changes": _nullable("object"), "detail": _nullable("string")}),
+        "TicketList": {"anyOf": [_ref("TicketPage"), _ref("OverduePage")]},
+        "TicketPage": _object({
+            "status": {"type": "string", "enum": list(views.STATUSES)},
+            "assignee": text, "queue": text, "priority": text, "channel": text,
+            "tickets": {"type": "array", "items": _ref("TicketSummary")},
+            "next_cursor": _nullable("string"),
+        }, optional=("assignee", "queue", "priority", "channel")),
+        "OverduePage": _object({"overdue": {"const": True},
+                                "tickets": {"type": "array", "items": _ref("TicketSummary")},
+                                "next_cursor": _nullable("string")}),
+        "TicketChanged": _object({
+            "changed": {"type": "object", "description": "field → [before, after]",
+                        "additionalProperties": {"type": "array", "minItems": 2, "maxItems": 2}},
+            "ticket": _ref("TicketSummary"),
+        }),
+        "ReplyQueued": _object({"message_id": text, "channel": text, "queued": {"const": True},
+                                "first_response": boolean, "text": text}),
+        "NoteAdded": _object({"message_id": text}),
+        "TicketMerged": _object({"merged": text, "into": _ref("TicketSummary")}),
+        "Agent": _object({
+            "id": text, "name": text, "email": text, "role": {"type": "string", "enum": list(agents.ROLES)},
+            "skills": _strings(), "languages": _strings(), "capacity": integer, "open_count": integer,
+            "status": {"type": "string", "enum": list(agents.AGENT_STATUSES)},
+            "working_hours": _nullable("object"), "last_assigned_at": _nullable("string"), "active": boolean,
+            "created_at": text,
+        }),
+        "AgentList": _object({"agents": {"type": "array", "items": _ref("Agent")}}),
+        "AgentCreated": _object({"agent": _ref("Agent"), "token": {
+            "type": "string", "description": "The agent's bearer token; shown this once."}}),
+        "MacroView": macro,
+        "MacroList": _object({"macros": {"type": "array", "items": _ref("MacroView")}}),
+        "MacroDeleted": _object({"deleted": text}),
+        "CustomerContext": _object(context_fields),
+        "CustomerMerged": _object({**context_fields, "merge": _object({
+            "source_id": text, "target_id": text, "identities_moved": integer, "tickets_moved": integer,
+            "repeated": boolean, "identities_skipped": _strings(),
+        })}),
+        "CustomerImported": _object({
+            "created": integer, "updated": integer, "unchanged": integer, "conflicts": integer, "invalid": integer,
+            "records": {"type": "array", "items": _object({
+                "index": integer,
+                "status": {"type": "string", "enum": ["created", "updated", "unchanged", "conflict", "invalid"]},
+                "customer_id": _nullable("string"), "reason": _nullable("string"),
+            })},
+        }),
+        "KpiRow": _object({field.name: _json_type(hints[field.name]) for field in dataclasses.fields(kpis.ReportRow)}),
+        "KpiReport": _object({
+            "group_by": {"type": "string", "enum": list(kpis.GROUP_BY)},
+            "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"},
+            "percentile_relative_error": {"type": "number"},
+            "rows": {"type": "array", "items": _ref("KpiRow")}, "totals": _ref("KpiRow"),
+            "backlog": {"anyOf": [{"type": "null"}, {
+                "type": "object", "additionalProperties": False, "required": list(kpis.BACKLOG_BUCKETS),
+                "properties": {bucket: integer for bucket in kpis.BACKLOG_BUCKETS}}]},
+        }),
+        "SurveyAnswer": {
+            "type": "object", "additionalProperties": False, "required": ["rating"],
+            "properties": {name: _survey_field(name) for name in ("rating", "comment", "nps", "ces")},
+        },
+        "SurveyForm": _object({
+            "ticket_number": integer, "expires_at": _nullable("string"), "answered": boolean,
+            "answered_at": _nullable("string"), "questions": {"type": "array", "items": {"type": "object"}},
+        }),
+        "SurveyRecorded": _object({
+            "status": {"const": "recorded"}, "message": text, "ticket_number": integer,
+            **{name: _survey_field(name) for name in ("rating", "comment", "nps", "ces")}, "answered_at": text,
+        }),
+        "SurveyView": {"anyOf": [_ref("SurveyForm"), _ref("SurveyRecorded")]},
+        "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"], "properties": {
+            "openapi": {"const": OPENAPI_VERSION}, "info": {"type": "object"}, "paths": {"type": "object"},
+        }},
+    }
+
+
+# --- operations ----------------------------------------------------------------------------------
+
+
+def _operation(operation_id: str, tag: str, summary: str, ok: tuple[int, str, str], refusals: tuple[int, ...], *,
+               body: dict[str, str] | None = None, parameters: list[dict[str, Any]] | None = None,
+               description: str | None = None) -> dict[str, Any]:
+    status, schema, what = ok
+    responses: dict[str, Any] = {str(status): {"description": what, "content": {_JSON: {"schema": _ref(schema)}}}}
+    if body is not None:  # every body is read by requests.read_object: 400 and 413, and Chalice's 415
+        refusals = (*refusals, 400, 413, 415)
+    for code in sorted(set(refusals)):
+        name = "UnsupportedMediaType" if code == 415 else _ERROR_STATUSES[code]
+        responses[str(code)] = {"$ref": f"#/components/responses/{name}"}
+    operation: dict[str, Any] = {"operationId": operation_id, "tags": [tag], "summary": summary,
+                                 "responses": responses}
+    if description:
+        operation["description"] = description
+    if parameters:
+        operation["parameters"] = parameters
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {_JSON: {"schema": body}}}
+    return operation
+
+
+def _operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]]:
+    """(path, method, operation) for every route in app.py."""
+    bodies = _request_bodies(components)
+    if_match = {"name": "If-Match", "in": "header", "required": False,
+                "description": 'The ticket version you read, e.g. 7, "7" or W/"7" (as `version` in the body; '
+                               "the body wins).",
+                # ticket_api._if_match: quotes stripped, then W/, then quotes again; 1-12 digits left
+                "schema": {"type": "string", "pattern": r'^"*(W/"*)?[0-9]{1,12}"*$'}}
+    admin = "Admin token only."
+    return [
+        ("/tickets", "GET", _operation(
+            "listTickets", "tickets", "List tickets, newest activity first.", (200, "TicketList", "A page."),
+            (400, 401), parameters=_ticket_list_parameters(),
+            description="Each filter is its own index: use at most one of assignee, queue, priority and "
+                        "channel (each combined with status), or overdue alone. Unknown parameters are refused.")),
+        ("/tickets/{ticket_id}", "GET", _operation(
+            "getTicket", "tickets", "A ticket with its messages, audit trail and customer.",
+            (200, "TicketDetail", "The ticket."), (401, 404))),
+        ("/tickets/{ticket_id}", "PATCH", _operation(
+            "updateTicket", "tickets", "Change status, priority, queue, assignee or tags.",
+            (200, "TicketChanged", "What changed, and the ticket after it."), (401, 404, 409),
+            body=bodies["TicketUpdate"], parameters=[if_match],
+            description="Send `version` (or If-Match) to refuse the change if someone changed the ticket since "
+                        "you read it (409). `force` (admins) assigns over capacity or to an away agent.")),
+        ("/tickets/{ticket_id}/replies", "POST", _operation(
+            "replyToTicket", "tickets", "Reply to the customer, with text or a macro.",
+            (201, "ReplyQueued", "The reply is stored and queued for sending."), (401, 404, 409),
+            body=bodies["Reply"])),
+        ("/tickets/{ticket_id}/notes", "POST", _operation(
+            "addNote", "tickets", "An internal note (never sent to the customer).",
+            (201, "NoteAdded", "The note is stored."), (401, 404, 409), body=bodies["Note"])),
+        ("/tickets/{ticket_id}/merge", "POST", _operation(
+            "mergeTicket", "tickets", "Merge this ticket into another.",
+            (200, "TicketMerged", "The surviving ticket."), (401, 404, 409), body=bodies["TicketMerge"])),
+        ("/agents", "GET", _operation(
+            "listAgents", "agents", "Every active agent.", (200, "AgentList", "The agents."), (401,))),
+        ("/agents", "POST", _operation(
+            "createAgent", "agents", "Create an agent and its token.", (201, "AgentCreated", "The new agent."),
+            (401, 403), body=bodies["NewAgent"], description=admin)),
+        ("/agents/{agent_id}", "GET", _operation(
+            "getAgent", "agents", "One agent.", (200, "Agent", "The agent."), (401, 404))),
+        ("/agents/{agent_id}", "PATCH", _operation(
+            "updateAgent", "agents", "Change an agent's profile or status.", (200, "Agent", "The agent after it."),
+            (401, 403, 404), body=bodies["AgentFields"],
+            description="Admins change anything; an agent may change only their own status.")),
+        ("/agents/{agent_id}", "DELETE", _operation(
+            "removeAgent", "agents", "Remove an agent: token revoked, tickets handed over.",
+            (200, "Agent", "The removed agent."), (401, 403, 404, 409), description=admin)),
+        ("/customers/import", "POST", _operation(
+            "importCustomers", "customers", "Create or update customers from the shop's records.",
+            (200, "CustomerImported", "An outcome per record; a bad record does not stop the rest."),
+            (401, 403), body=bodies["CustomerImport"], description=admin)),
+        ("/customers/{customer_id}", "GET", _operation(
+            "getCustomer", "customers", "A customer's context: identities, purchases, past tickets.",
+            (200, "CustomerContext", "The customer (the survivor, if it was merged)."), (400, 401, 404))),
+        ("/customers/{customer_id}", "PATCH", _operation(
+            "updateCustomer", "customers", "Change a customer's name, tier, attributes or purchases.",
+            (200, "CustomerContext", "The customer after it."), (401, 403, 404, 409), body=bodies["CustomerPatch"],
+            description=admin)),
+        ("/customers/{customer_id}/merge", "POST", _operation(
+            "mergeCustomer", "customers", "Merge this customer into another.",
+            (200, "CustomerMerged", "The surviving customer and what moved."), (401, 404, 409),
+            body=bodies["CustomerMerge"])),
+        ("/macros", "GET", _operation(
+            "listMacros", "macros", "Every macro; with queue, those suggested for it first.",
+            (200, "MacroList", "The macros."), (401,),
+            parameters=[{"name": "queue", "in": "query", "required": False, "schema": {"type": "string"},
+                         "description": "Only macros for this queue and for every queue."}])),
+        ("/macros", "POST", _operation(
+            "createMacro", "macros", "Create a macro.", (201, "MacroView", "The macro."), (401, 403, 409),
+            body=bodies["Macro"], description=admin)),
+        ("/macros/{macro_id}", "GET", _operation(
+            "getMacro", "macros", "One macro.", (200, "MacroView", "The macro."), (401, 404))),
+        ("/macros/{macro_id}", "PUT", _operation(
+            "replaceMacro", "macros", "Create or replace a macro (the body's id must be the URL's).",
+            (200, "MacroView", "The macro."), (401, 403, 404), body=bodies["Macro"],
+            description=admin + " An id that is not a macro id is 404, as on every /macros/{macro_id} call.")),
+        ("/macros/{macro_id}", "DELETE", _operation(
+            "deleteMacro", "macros", "Delete a macro (a starter macro is hidden).",
+            (200, "MacroDeleted", "Deleted."), (401, 403, 404), description=admin)),
+        ("/reports/kpis", "GET", _operation(
+            "kpiReport", "reports", "KPIs per channel, priority, queue or agent over a range of UTC days.",
+            (200, "KpiReport", "The report, a totals row and the open backlog by age."), (400, 401, 403),
+            parameters=_kpi_parameters(),
+            description=admin + " `to` defaults to today, `from` to 29 days before `to`; at most 366 days, "
+                                "not reversed, not starting in the future. Unknown parameters are refused.")),
+        *_survey_operations(),
+        ("/openapi.json", "GET", {
+            "operationId": "getOpenApiDocument", "tags": ["meta"], "summary": "This document.", "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1.",
+                                  "content": {_JSON: {"schema": _ref("OpenApiDocument")}}}},
+        }),
+        *_webhooks(),
+    ]
+
+
+def _kpi_parameters() -> list[dict[str, Any]]:
+    """GET /reports/kpis' query, as ``reports_api.kpis`` reads it."""
+    from chalicelib.api import reports_api
+    from chalicelib.domain import kpis
+
+    day = {"type": "string", "format": "date", "pattern": reports_api._DAY.pattern}
+    return [
+        {"name": "from", "in": "query", "required": False, "schema": day, "description": "First day, inclusive."},
+        {"name": "to", "in": "query", "required": False, "schema": day, "description": "Last day, inclusive."},
+        {"name": "group_by", "in": "query", "required": False,
+         "schema": {"type": "string", "enum": list(kpis.GROUP_BY), "default": reports_api.DEFAULT_GROUP_BY}},
+    ]
+
+
+def _survey_operations() -> list[tuple[str, str, dict[str, Any]]]:
+    """The public survey link: the signed token in the path is the credential, refusals carry survey codes."""
+    from chalicelib.api import surveys_api
+
+    codes: dict[int, list[str]] = {400: ["bad_request"], 409: ["conflict"], 413: ["payload_too_large"]}
+    for code, status in surveys_api._STATUS.items():
+        codes.setdefault(status, []).append(code)
+    no_cache = {name: {"required": True, "schema": {"type": "string", "const": value}}
+                for name, value in surveys_api._HEADERS.items()}
+
+    def refusals(*statuses: int) -> dict[str, Any]:
+        return {str(status): {
+            "description": f"Refused: {', '.join(sorted(codes[status]))}.", "headers": no_cache,
+            "content": {_JSON: {"schema": {"allOf": [_ref("Error")],
+                                           "properties": {"error": {"enum": sorted(codes[status])}}}}},
+        } for status in statuses}
+
+    def answered(schema: str, what: str) -> dict[str, Any]:
+        return {"description": what, "headers": no_cache, "content": {_JSON: {"schema": _ref(schema)}}}
+
+    rating = {"name": "rating", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1,
+                                                                             "maximum": 5},
+              "description": "The one-click rating from the survey message: records it."}
+    answer = {"required": True, "content": {media: {"schema": _ref("SurveyAnswer")} for media in
+                                            (_JSON, "application/x-www-form-urlencoded")}}
+    common = {"tags": ["surveys"], "security": []}
+    return [
+        ("/surveys/{token}", "GET", {
+            **common, "operationId": "getSurvey", "summary": "The survey behind a link; with rating, answer it.",
+            "parameters": [rating],
+            "responses": {"200": answered("SurveyView", "The survey (no rating) or the recorded answer (rating)."),
+                          **refusals(400, 403, 409, 410, 503)},
+        }),
+        ("/surveys/{token}", "POST", {
+            **common, "operationId": "answerSurvey", "summary": "Answer the survey: rating, comment, NPS, CES.",
+            "requestBody": answer,
+            "responses": {"200": answered("SurveyRecorded", "The recorded answer."),
+                          **refusals(400, 403, 409, 410, 413, 503),
+                          "415": {"$ref": "#/components/responses/UnsupportedMediaType"}},
+        }),
+    ]
+
+
+def _webhooks() -> list[tuple[str, str, dict[str, Any]]]:
+    """Minimal entries: the platform signs the call and gets the answer its documentation asks for."""
+    def webhook(operation_id: str, summary: str, *, body: str | None = _JSON) -> dict[str, Any]:
+        operation: dict[str, Any] = {
+            "operationId": operation_id, "tags": ["webhooks"], "summary": summary, "security": [],
+            "responses": {"default": {"description": "What the platform expects; refusals are "
+                                                     "`{\"error\", \"reason\"}` (401/403 when the signature "
+                                                     "is missing or wrong, 503 when a secret is not configured)."}},
+        }
+        if body:
+            operation["requestBody"] = {"required": False, "content": {body: {"schema": {"type": "object"}}}}
+        return operation
+
+    platforms = {"slack": "Slack Events API", "whatsapp": "WhatsApp Cloud API", "messenger": "Messenger Platform",
+                 "telegram": "Telegram Bot API", "twilio": "Twilio Messaging (SMS)", "webchat": "The web chat widget"}
+    entries = [(f"/webhooks/{name}", "POST", webhook(f"{name}Webhook", f"{label} events.", body=(
+                   "application/x-www-form-urlencoded" if name == "twilio" else _JSON)))
+               for name, label in platforms.items()]
+    entries += [(f"/webhooks/{name}", "GET", webhook(f"{name}WebhookVerify", "Meta's subscription check "
+                                                     "(hub.challenge echoed back).", body=None))
+                for name in ("whatsapp", "messenger")]
+    entries.append(("/webchat/sessions", "POST", webhook("webchatSession", "Start a web chat session.")))
+    return entries
