@@ -75,7 +75,10 @@ def resolve(start: date | None, end: date | None, group_by: str = DEFAULT_GROUP_
 
     today = now.astimezone(timezone.utc).date()
     end = end or today
-    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
+    if start is None:
+        if end < date.min + timedelta(days=DEFAULT_DAYS):
+            raise kpi_rules.ReportRangeError(f"to {end.isoformat()} is before any day this desk can report on")
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
     kpi_rules.check_group_by(group_by)
     kpi_rules.validate_range(start, end, today=today)
     return start, end, group_by

@@ -60,6 +60,9 @@ def update_ticket(request: Any, ticket_id: str) -> dict[str, Any]:
     for tag in body.add_tags + body.remove_tags:
         if not re.match(r"^[a-z0-9][a-z0-9_-]{0,49}$", tag):
             raise BadRequest(f"tag {tag!r} must be lower-case letters, digits, - or _ (max 50)")
+    both = sorted(set(body.add_tags) & set(body.remove_tags))
+    if both:
+        raise BadRequest(f"tag(s) {', '.join(both)} both added and removed")
     if body.force and agent.role != "admin":
         raise BadRequest("force needs an admin token")
     fields = body.model_fields_set - {"version", "force"}

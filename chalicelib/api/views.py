@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 from chalicelib.api.errors import BadRequest
@@ -164,6 +165,20 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError, UnicodeDecodeError) as err:
         raise BadRequest("cursor is not one this API issued") from err
-    if not isinstance(key, dict) or not all(isinstance(v, dict) for v in key.values()):
+    if not isinstance(key, dict) or not key or len(key) > 8 or not all(_key_value(v) for v in key.values()):
         raise BadRequest("cursor is not one this API issued")
     return key
+
+
+def _key_value(value: Any) -> bool:
+    """A DynamoDB key attribute as a cursor carries it: {"S": text}, {"N": number text} or nested {"M": {...}}."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    (kind, inner), = value.items()
+    if kind == "S":
+        return isinstance(inner, str)
+    if kind == "N":
+        return isinstance(inner, str) and bool(re.fullmatch(r"-?\d{1,38}(\.\d{1,38})?", inner))
+    if kind == "M":
+        return isinstance(inner, dict) and 0 < len(inner) <= 8 and all(_key_value(v) for v in inner.values())
+    return False

@@ -208,12 +208,10 @@ def _field_actions(ticket: Any, change: TicketChange, stamp: str) -> tuple[dict[
                             TicketModel.assigned_at.set(stamp), TicketModel.assignment_source.set(claim.source)]
     tags = set(ticket.tags or ())
     added, removed = set(change.add_tags) - tags, set(change.remove_tags) & tags
-    if added:
-        actions.append(TicketModel.tags.add(added))
-    if removed:
-        actions.append(TicketModel.tags.delete(removed))
-    if added or removed:
-        diff["tags"] = [sorted(tags), sorted((tags | added) - removed)]
+    if added or removed:  # one SET of the result: DynamoDB refuses ADD and DELETE on one path together
+        final = (tags | added) - removed
+        actions.append(TicketModel.tags.set(final) if final else TicketModel.tags.remove())
+        diff["tags"] = [sorted(tags), sorted(final)]
     return after, diff, actions
 
 
