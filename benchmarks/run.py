@@ -18,6 +18,9 @@ Sections:
  7. time per new ticket as the tables grow (LocalDesk applies ``moto_patch``)
  8. chat webhooks: handler time and AWS calls per request on each platform's route, and chat
     messages/s through the pipeline to the acknowledgement (``benchmarks/chat.py``)
+ 9. assignment decisions/s with 50 agents and 16 concurrent workers against a moto server, vs one
+    conditional UpdateItem per decision; p50/p99 of the agent API's ticket views vs an authenticated
+    404, with their DynamoDB calls and a no-Scan check (``benchmarks/assignment.py``)
 """
 from __future__ import annotations
 
@@ -969,6 +972,101 @@ def _print_chat_flow(run: Any, summary: dict[str, str]) -> None:
                             f"({(sum(inbound_calls.values()) + sum(outbound_calls.values())) / n:.2f} in the pipeline)")
 
 
+# --- 9. assignment and the agent API's views -----------------------------------------------------
+
+
+def bench_assignment(plan: Plan, meter: ApiMeter, summary: dict[str, str]) -> None:
+    from benchmarks import assignment as assignment_bench
+
+    decisions, view_tickets, view_repeats = (16, 25, 6) if plan.quick else (96, 200, 50)
+    section(9, f"Assignment: {decisions} decisions by 16 workers over {assignment_bench.AGENTS} agents (moto server, "
+               f"HTTP); agent API views with ~{view_tickets} tickets (Chalice test client, moto in-process)")
+    started = time.perf_counter()
+    _prewarm()
+    report = assignment_bench.measure_assignment(tickets=decisions, workers=16)
+    _print_assignment(report, summary)
+    print(f"\n  (assignment: {report.seconds:.1f} s, of which set-up {report.setup_seconds:.1f} s)", flush=True)
+    views = assignment_bench.measure_views(meter, tickets=view_tickets, repeats=view_repeats)
+    _print_views(views, summary)
+    print(f"\n  (views: {views.seconds:.1f} s, of which set-up {views.setup_seconds:.1f} s)")
+    print(f"\n  (section 9: {time.perf_counter() - started:.1f} s)")
+
+
+def _print_assignment(report: Any, summary: dict[str, str]) -> None:
+    n = len(report.decisions)
+    seconds = [d.seconds for d in report.decisions]
+    base = [x for run in report.baselines for x in run.latencies]
+    base_rate = statistics.mean(len(run.latencies) / run.wall for run in report.baselines)
+    rate = n / report.wall
+    ops = sorted(set(report.calls) | set(report.baseline_calls))
+    rows = [["auto_assign (a decision)", n, f"{report.wall:.1f}", f"{rate:,.1f}", ms(pct(seconds, 50)),
+             ms(pct(seconds, 99)), f"{sum(report.calls.values()) / n:.2f}"]]
+    for label, run in zip(("baseline before", "baseline after"), report.baselines):
+        rows.append([f"{label}: 1 conditional UpdateItem", len(run.latencies), f"{run.wall:.1f}",
+                     f"{len(run.latencies) / run.wall:,.1f}", ms(pct(run.latencies, 50)), ms(pct(run.latencies, 99)),
+                     "1.00"])
+    rows.append(["decision / baseline (both runs)", None, None, f"{rate / base_rate:.3f}x",
+                 f"{pct(seconds, 50) / pct(base, 50):.1f}x", f"{pct(seconds, 99) / pct(base, 99):.1f}x", None])
+    table(f"Decisions vs the baseline: {report.workers} workers, {report.agents} online agents with room for all",
+          ["", "count", "seconds", "per s", "p50 ms", "p99 ms", "AWS calls each"], rows,
+          note=("a decision = one assign.auto_assign call, timed around the call; the baseline = the same workers\n"
+                "doing one conditional UpdateItem each per decision, on an item of their own, same server. Workers and\n"
+                "server share one interpreter (GIL): absolute latencies include that queueing, for both rows alike."))
+    agent_lost = sum(d.agent_lost for d in report.decisions)
+    ticket_lost = sum(d.ticket_lost for d in report.decisions)
+    gave_up = sum(1 for d in report.decisions if not d.assigned and not d.error)
+    print(f"\n  lost races per decision: {(agent_lost + ticket_lost) / n:.2f} ({agent_lost} on the agent, "
+          f"{ticket_lost} on the ticket); claims per decision {(agent_lost + ticket_lost) / n + 1 - gave_up / n:.2f}")
+    assigned = sum(report.shares.values())
+    print(f"  decisions that gave up after 8 lost races (ticket left for the minute's sweep): {gave_up} of {n} "
+          f"({100 * gave_up / n:.0f}%), with {report.seats - assigned} of {report.seats} seats still free at the end")
+    if report.errors:
+        print(f"  exceptions that escaped auto_assign: {dict(report.errors)}")
+    print("  AWS calls per decision: " + ", ".join(f"{op} {report.calls[op] / n:.2f}" for op in ops if report.calls[op]))
+    shares = sorted(report.shares.values())
+    checks = (f"over capacity {len(report.over_capacity)}, open_count != tickets held {len(report.load_mismatch)}, "
+              f"tickets assigned twice {len(report.doubly_assigned)}")
+    verdict = "OK" if not (report.over_capacity or report.load_mismatch or report.doubly_assigned) else "FAILED"
+    print(f"  checks after the run: {checks} -> {verdict}; tickets per agent min {shares[0] if shares else 0}, "
+          f"max {shares[-1] if shares else 0}")
+    summary["assignment"] = (f"{rate:,.1f} decisions/s = {rate / base_rate:.3f}x one conditional UpdateItem "
+                             f"({base_rate:,.0f}/s) with {report.workers} workers, {report.agents} agents; "
+                             f"p50 {ms(pct(seconds, 50))} ms, p99 {ms(pct(seconds, 99))} ms; "
+                             f"{(agent_lost + ticket_lost) / n:.2f} lost races/decision; gave up {gave_up}/{n}; "
+                             f"checks {verdict}")
+
+
+def _print_views(report: Any, summary: dict[str, str]) -> None:
+    from benchmarks.assignment import BASELINE_VIEW
+
+    base = report.samples[BASELINE_VIEW]
+    base_50, base_99 = pct([s.wall for s in base], 50), pct([s.wall for s in base], 99)
+    rows = []
+    for label, samples in report.samples.items():
+        walls, own = [s.wall for s in samples], [s.own for s in samples]
+        calls: Counter = Counter()
+        for sample in samples:
+            calls.update(sample.scope.calls)
+        per = ", ".join(f"{op.split('.', 1)[1]} {count / len(samples):g}" for op, count in sorted(calls.items()))
+        rows.append([label, len(samples), med([s.returned for s in samples]), ms(pct(walls, 50)), ms(pct(walls, 99)),
+                     ms(pct(own, 50)), ms(pct(own, 99)), f"{pct(walls, 50) / base_50:.1f}x",
+                     f"{pct(walls, 99) / base_99:.1f}x", per or "-"])
+    table(f"Agent API views, {report.tickets} open tickets, {report.repeats} interleaved rounds (ms)",
+          ["request", "n", "tickets", "p50", "p99", "own p50", "own p99", "p50/base", "p99/base", "DynamoDB calls each"],
+          rows, note=("own = wall minus the time inside AWS calls (moto in-process; most of a list's AWS time is moto\n"
+                      "serialising the returned items). Baseline: authenticated GET of a ticket id never issued -> 404."))
+    if report.unexpected:
+        print(f"\n  unexpected answers: {dict(report.unexpected)}")
+    requests = sum(len(samples) for samples in report.samples.values())
+    verdict = "OK" if report.scans == 0 else "FAILED"
+    print(f"\n  assert no Scan: {report.scans} Scan calls in {requests} requests -> {verdict}")
+    worst = max((label for label in report.samples if label != BASELINE_VIEW),
+                key=lambda label: pct([s.wall for s in report.samples[label]], 99))
+    worst_99 = pct([s.wall for s in report.samples[worst]], 99)
+    summary["api_views"] = (f"worst p99 {worst} {ms(worst_99)} ms = {worst_99 / base_99:.1f}x the 404 baseline "
+                            f"(p99 {ms(base_99)} ms); Scan calls {report.scans} ({verdict})")
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -999,12 +1097,13 @@ def main(argv: list[str] | None = None) -> int:
         bench_moto(plan, summary)
         bench_table_size(plan, meter, summary)
         bench_chat(plan, meter, summary)
+        bench_assignment(plan, meter, summary)
     finally:
         meter.uninstall()
 
     section(None, "Summary")
     for key in ("import", "corpus", "throughput", "calls", "own_time", "moto", "table_size", "chat_hooks",
-                "chat_flow"):
+                "chat_flow", "assignment", "api_views"):
         if key in summary:
             print(f"  {key:<11} {summary[key]}")
     print(f"\n  total {time.perf_counter() - started:.0f} s; load average now "

@@ -20,7 +20,7 @@ from chalicelib.service import changes
 from chalicelib.storage import agents as directory
 from chalicelib.storage import repository, ticket_keys
 
-_MAX_CLAIMS = 8  # attempts per ticket before it waits for the sweep
+_MAX_CLAIMS = 12  # attempts per ticket before it waits for the sweep
 
 
 def _ticket_to_assign(ticket: Any) -> Any:
@@ -62,11 +62,9 @@ def auto_assign(ticket: Any, *, now: datetime | None = None) -> str | None:
                           action="assigned", detail=f"{strategy}: {chosen.name} ({chosen.open_count + 1}/"
                                                     f"{chosen.capacity} open)", now=moment)
         except changes.AgentUnavailable:
-            fresh = directory.get(chosen.agent_id)  # lost a race for this agent: see its real state
-            if fresh is None:
-                agents.pop(chosen.agent_id, None)
-            else:
-                agents[chosen.agent_id] = fresh
+            # Lost a race: other copies moved agents' cursors and loads too, so re-read them all
+            # (one Query) rather than retrying from a list that every copy shares and is now stale.
+            agents = {a.agent_id: a for a in directory.directory(fresh=True)}
             continue
         except changes.Conflict:
             ticket = repository.get_ticket(ticket.ticket_id)  # changed meanwhile: maybe assigned already

@@ -143,7 +143,10 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
     except TransactWriteError as err:
         reasons = list(err.cancellation_reasons or [])
         ticket_index = len(writes.saves)
-        failed = [i for i, reason in enumerate(reasons) if reason is not None and reason.code == "ConditionalCheckFailed"]
+        # TransactionConflict: another transaction was writing the same item at that instant — the same
+        # outcome for us as a failed condition (the ticket or agent moved on): reload and try again.
+        failed = [i for i, reason in enumerate(reasons)
+                  if reason is not None and reason.code in ("ConditionalCheckFailed", "TransactionConflict")]
         if ticket_index in failed:
             raise Conflict("the ticket changed since it was read; reload it and try again") from err
         if any(i > ticket_index for i in failed):
