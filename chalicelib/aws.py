@@ -33,11 +33,13 @@ def client(service: str) -> Any:
 
 
 def reset_clients() -> None:
-    """Forget cached clients (boto3 and PynamoDB), e.g. when LocalDesk switches endpoint."""
-    global _session
+    """Forget cached clients (boto3 and PynamoDB), e.g. when LocalDesk switches endpoint.
+
+    The session stays: clients read the endpoint when created, and a new session
+    would reload botocore's service data (~70 ms per client).
+    """
     with _lock:
         _clients.clear()
-        _session = None
     from chalicelib.storage import models
 
     models.reset_connections()

@@ -252,12 +252,12 @@ def measure(ctx: Context) -> None:
     if ctx.duplicate:
         count("DuplicatesIgnored", channel=channel)
     elif ctx.is_new:
-        measured.ticket_created(ctx.ticket, ctx.now)
+        measured.ticket_created(ctx.ticket, ctx.now, acknowledged=ctx.ack_sent)
     else:
         count("RepliesThreaded", channel=channel)
         if ctx.reopened:
             measured.status_changed(ctx.ticket, "solved", "open", ctx.now)
-    if ctx.ack_sent:
+    if ctx.ack_sent and not ctx.is_new:  # a redelivery finished sending it
         measured.auto_reply_sent(ctx.ticket, ctx.now)
     elif ctx.ack is not None and not ctx.ack.send and not ctx.duplicate:
         count("AutoRepliesSuppressed", channel=channel)

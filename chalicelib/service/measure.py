@@ -35,9 +35,12 @@ def _dims(ticket: Any) -> dict[str, str]:
     return {"priority": ticket.priority, "queue": ticket.category}
 
 
-def ticket_created(ticket: Any, moment: datetime) -> None:
+def ticket_created(ticket: Any, moment: datetime, *, acknowledged: bool = False) -> None:
+    """A new ticket (and its acknowledgement, when it went out in the same run: one aggregate write)."""
     count("TicketsCreated", channel=ticket.channel, **_dims(ticket))
-    _record(ticket, moment, counters={"created": 1})
+    if acknowledged:
+        count("AutoRepliesSent", channel=ticket.channel, **_dims(ticket))
+    _record(ticket, moment, counters={"created": 1, **({"auto_replies": 1} if acknowledged else {})})
 
 
 def auto_reply_sent(ticket: Any, moment: datetime) -> None:

@@ -185,15 +185,15 @@ def _agents():
     return {agent.agent_id: agent for agent in directory.directory(fresh=True)}
 
 
-def test_twelve_copies_racing_for_sixty_tickets_never_exceed_capacity_or_assign_twice(server_desk, quiet_agents):
+def test_twelve_copies_racing_for_thirty_tickets_never_exceed_capacity_or_assign_twice(server_desk, quiet_agents):
     desk = server_desk
-    ticket_ids = _waiting_tickets(60)
+    ticket_ids = _waiting_tickets(30)
     online = [desk.add_agent(f"Agent {n}", f"agent{n}@example.com", capacity=3)[0] for n in range(7)]
     away = [desk.add_agent(f"Away {n}", f"away{n}@example.com", capacity=3, status="away")[0] for n in range(2)]
     offline = [desk.add_agent("Off", "off@example.com", capacity=3, status="offline")[0]]
 
-    # 12 copies in 6 groups of 2 over shares of 10 tickets plus the next group's first 3:
-    # every ticket is raced by 2 copies at once, 3 in 10 by 4.
+    # 12 copies in 6 groups of 2 over shares of 5 tickets plus the next group's first 3:
+    # every ticket is raced by 2 copies at once, 3 in 5 by 4.
     answers = _race(ticket_ids, threads=12, groups=6, overlap=3)
 
     agents = _agents()

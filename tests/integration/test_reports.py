@@ -140,8 +140,8 @@ def atomic_requests(desk, monkeypatch):
 def test_concurrent_records_on_one_series_lose_no_count(desk, atomic_requests):
     from chalicelib.storage import aggregates
 
-    def work():  # one "Lambda": 50 events on the same day and series as the seven others
-        for n in range(50):
+    def work():  # one "Lambda": 20 events on the same day and series as the seven others
+        for n in range(20):
             aggregates.record(MONDAY, groups={"channel": "email"}, counters={"created": 1, "solved": 2},
                               durations={"first_response_minutes": float(n % 5)})
 
@@ -154,9 +154,9 @@ def test_concurrent_records_on_one_series_lose_no_count(desk, atomic_requests):
     everyone, = aggregates.read(MONDAY.date(), MONDAY.date(), "all")
 
     for aggregate in (email, everyone):
-        assert dict(aggregate.counters) == {"created": 400, "solved": 800}
-        assert sum(aggregate.histograms["first_response_minutes"].values()) == 400
-        assert aggregate.histograms["first_response_minutes"][histogram.bucket_of(4.0)] == 80
+        assert dict(aggregate.counters) == {"created": 160, "solved": 320}
+        assert sum(aggregate.histograms["first_response_minutes"].values()) == 160
+        assert aggregate.histograms["first_response_minutes"][histogram.bucket_of(4.0)] == 32
 
 
 def test_a_transaction_conflict_is_retried_and_counted_once(desk, monkeypatch):
