@@ -96,6 +96,14 @@ def _sla(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
                      for b in measured.breaches][-20:],
         "warned": warned[-20:],
         "escalated": escalated[-20:],
+        # The clocks as measured at this write, in calendar and business minutes (None: not yet).
+        "first_response": _minutes(measured.first_response),
+        "resolution": _minutes(measured.last_resolution or measured.resolution),
+        "handle_time": _minutes(measured.handle_time),
+        "customer_wait": _minutes(measured.customer_wait),
+        "next_replies": [_minutes(w.duration) for w in measured.next_replies if w.ended_at is not None][-20:],
+        "replies_to_resolve": measured.replies_to_resolve,
+        "reopen_count": measured.reopen_count,
     }
     check = None
     if running is not None:
@@ -106,6 +114,12 @@ def _sla(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
             check = clock.iso(running.due)
     overdue = clock.iso(running.due) if running is not None and running.due <= now else None
     return {"sla": state, "sla_check_at": check, "overdue_at": overdue}
+
+
+def _minutes(duration: Any) -> dict[str, float] | None:
+    if duration is None:
+        return None
+    return {"calendar": round(duration.calendar_minutes, 2), "business": round(duration.business_minutes, 2)}
 
 
 def _running(measured: Any) -> Any | None:

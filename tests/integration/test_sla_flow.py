@@ -127,5 +127,9 @@ def test_pending_pauses_the_resolution_clock_and_solving_stops_it(friday_desk):
     _call(desk, "patch", f"/tickets/{ticket['id']}", ann, {"status": "solved"})
     solved = _only(desk)
     assert solved["sla"]["state"] == "met" and solved["solved_at"]
+    clocks = solved["sla"]
+    assert clocks["first_response"]["calendar"] >= 0 and clocks["resolution"]["calendar"] >= 0
+    assert clocks["replies_to_resolve"] == 1 and clocks["reopen_count"] == 0
+    assert set(clocks["handle_time"]) == {"calendar", "business"}
     assert [m for m in desk.metrics if "ResolutionTime" in m and m["clock"] == "calendar"]
     assert [m for m in desk.metrics if "TicketsSolved" in m][0]["queue"] == ticket["category"]
