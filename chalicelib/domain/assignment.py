@@ -80,6 +80,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError, field_validator, model_validator
 
+from chalicelib.domain import rule_files
 from chalicelib.domain.triage import BusinessHours
 
 __all__ = [
@@ -292,11 +293,8 @@ def _cached_routing(path: str, known_queues: tuple[str, ...] | None) -> Routing:
 
 def load_routing(path: str | Path, known_queues: Iterable[str] | None = None) -> Routing:
     """Read and validate a routing file; ``RoutingError`` says what is wrong and where."""
-    try:
-        raw_text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise RoutingError(f"{path}: cannot read routing rules: {error}") from None
-    return parse_routing(raw_text, source=str(path), known_queues=known_queues)
+    return parse_routing(rule_files.read(path, "routing rules", RoutingError), source=str(path),
+                         known_queues=known_queues)
 
 
 def parse_routing(text: str, source: str = "<routing rules>", known_queues: Iterable[str] | None = None) -> Routing:
@@ -304,20 +302,8 @@ def parse_routing(text: str, source: str = "<routing rules>", known_queues: Iter
 
     ``known_queues``, when given, are the desk's queues; a queue not among them is an error.
     """
-    import yaml  # only where routing is read, not on every cold start's import
-
-    try:
-        raw = yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as error:
-        raise RoutingError(f"{source}: not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise RoutingError(f"{source}: expected a mapping with 'version', 'default' and 'queues' at the top")
-    try:
-        parsed = Routing.model_validate(raw)
-    except ValidationError as error:
-        problems = [_describe(e) for e in error.errors()]
-        raise RoutingError(
-            f"{source}: {len(problems)} problem(s) in routing rules:\n  - " + "\n  - ".join(problems)) from None
+    raw = rule_files.load_yaml(text, source, RoutingError, top="'version', 'default' and 'queues'")
+    parsed = rule_files.validate(Routing, raw, source, "routing rules", RoutingError, lambda e, _: _describe(e))
     if known_queues is not None:
         known = tuple(known_queues)
         unknown = [name for name in parsed.queues if name not in known]
@@ -330,27 +316,6 @@ def parse_routing(text: str, source: str = "<routing rules>", known_queues: Iter
             raise RoutingError(
                 f"{source}: {len(lines)} problem(s) in routing rules:\n  - " + "\n  - ".join(lines))
     return parsed
-
-
-@functools.lru_cache(maxsize=1)
-def _unique_key_loader() -> type:
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        """SafeLoader that refuses duplicate keys: PyYAML keeps the last one silently,
-        so a queue listed twice would lose its first setting without a word."""
-
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            keys = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if key in keys:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark)
-                keys.add(key)
-            return super().construct_mapping(node, deep=deep)
-
-    return Loader
 
 
 _KNOWN_FIELDS = sorted({f for model in (Routing, QueueRouting, BusinessHours) for f in model.model_fields})

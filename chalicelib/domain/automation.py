@@ -62,13 +62,13 @@ from pydantic import (
     PrivateAttr,
     StrictBool,
     StrictInt,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 # Private in triage, shared on purpose: one definition of "whole word" for the whole desk.
-from chalicelib.domain.triage import _compile_words, _fold, _phrase_pattern, _unique_key_loader
+from chalicelib.domain import rule_files
+from chalicelib.domain.triage import _compile_words, _fold, _phrase_pattern
 from chalicelib.settings import PRIORITIES, Priority
 
 __all__ = [
@@ -441,37 +441,21 @@ def _cached_rules(path: str) -> RuleSet:
 
 def load_rules(path: str | Path) -> RuleSet:
     """Read and validate a rule file; ``AutomationRulesError`` says what is wrong and where."""
-    try:
-        raw_text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise AutomationRulesError(f"{path}: cannot read automation rules: {error}") from None
-    return parse_rules(raw_text, source=str(path))
+    return parse_rules(rule_files.read(path, "automation rules", AutomationRulesError), source=str(path))
 
 
 def parse_rules(text: str, source: str = "<automation rules>") -> RuleSet:
     """Validate rule-file text (YAML); ``source`` names it in error messages."""
-    import yaml  # only where rules are read, not on every cold start's import
-
-    try:
-        raw = yaml.load(text, Loader=_rule_file_loader())  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as error:
-        raise AutomationRulesError(f"{source}: not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise AutomationRulesError(f"{source}: expected a mapping with 'triggers' and/or 'timers' at the top")
-    try:
-        return RuleSet.model_validate(raw)
-    except ValidationError as error:
-        problems = [line for e in error.errors() for line in _describe(e, raw).splitlines()]
-        raise AutomationRulesError(
-            f"{source}: {len(problems)} problem(s) in automation rules:\n  - " + "\n  - ".join(problems)
-        ) from None
+    raw = rule_files.load_yaml(text, source, AutomationRulesError, top="'triggers' and/or 'timers'",
+                               loader=_rule_file_loader())
+    return rule_files.validate(RuleSet, raw, source, "automation rules", AutomationRulesError, _describe)
 
 
 @functools.lru_cache(maxsize=1)
 def _rule_file_loader() -> type:
     import yaml
 
-    class Loader(_unique_key_loader()):  # type: ignore[misc]  (triage's: refuses duplicate keys)
+    class Loader(rule_files.unique_key_loader()):  # type: ignore[misc]  (refuses duplicate keys)
         """Keys are always strings here. YAML 1.1 reads an unquoted ``on:`` key as the
         boolean true, which would turn every trigger's ``on: [created]`` into
         "unknown field True"; no key in this schema is a boolean, so read them as written."""

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from chalicelib.domain import rule_files
 from chalicelib.settings import Priority
 
 if TYPE_CHECKING:
@@ -702,11 +703,7 @@ def _cached_macros(path: str) -> tuple[Macro, ...]:
 
 def load_macros(path: str | Path) -> tuple[Macro, ...]:
     """Read and validate a macro file; ``MacroError`` says what is wrong and where."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise MacroError(f"{path}: cannot read macros: {error}") from None
-    return parse_macros(text, source=str(path))
+    return parse_macros(rule_files.read(path, "macros", MacroError), source=str(path))
 
 
 class _MacroFile(_Strict):
@@ -729,41 +726,13 @@ class _MacroFile(_Strict):
 def parse_macros(text: str, source: str = "<macros>") -> tuple[Macro, ...]:
     """Validate macro-file text (YAML: ``version: 1`` and a ``macros`` list); ``source``
     names it in error messages."""
-    import yaml  # only where macros are read, not on every cold start's import
-
-    try:
-        raw = yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as error:
-        raise MacroError(f"{source}: not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise MacroError(f"{source}: expected a mapping with a 'macros' list at the top")
+    raw = rule_files.load_yaml(text, source, MacroError, top="a 'macros' list")
     try:
         return _MacroFile.model_validate(raw).macros
     except ValidationError as error:
         problems = [line for e in error.errors() for line in _describe(e, raw)]
         heading = f"{source}: {len(problems)} problem(s) in macros:"
         raise MacroError([heading] + [f"  - {p}" for p in problems]) from None
-
-
-@functools.lru_cache(maxsize=1)
-def _unique_key_loader() -> type:
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        """SafeLoader that refuses duplicate keys: PyYAML keeps the last silently, so a
-        macro with two ``body:`` keys would lose one without a word (as triage's loader)."""
-
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            keys = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if key in keys:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark)
-                keys.add(key)
-            return super().construct_mapping(node, deep=deep)
-
-    return Loader
 
 
 _KNOWN_FIELDS = sorted({f for model in (_MacroFile, Macro, MacroActions) for f in model.model_fields})

@@ -61,11 +61,11 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
+from chalicelib.domain import rule_files
 from chalicelib.domain.business_time import (
     CALENDAR,
     Pause,
@@ -298,51 +298,13 @@ def _cached_policies(path: str) -> SlaPolicies:
 
 def load_policies(path: str | Path) -> SlaPolicies:
     """Read and validate a policy file; ``SlaPolicyError`` says what is wrong and where."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise SlaPolicyError(f"{path}: cannot read SLA policies: {error}") from None
-    return parse_policies(text, source=str(path))
+    return parse_policies(rule_files.read(path, "SLA policies", SlaPolicyError), source=str(path))
 
 
 def parse_policies(text: str, source: str = "<sla policies>") -> SlaPolicies:
     """Validate policy-file text (YAML); ``source`` names it in error messages."""
-    import yaml  # only where policies are read, not on every cold start's import
-
-    try:
-        raw = yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as error:
-        raise SlaPolicyError(f"{source}: not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise SlaPolicyError(f"{source}: expected a mapping with schedules and policies at the top")
-    try:
-        return SlaPolicies.model_validate(raw)
-    except ValidationError as error:
-        problems = [line for e in error.errors() for line in _describe(e, raw).splitlines()]
-        raise SlaPolicyError(
-            f"{source}: {len(problems)} problem(s) in SLA policies:\n  - " + "\n  - ".join(problems)
-        ) from None
-
-
-@functools.lru_cache(maxsize=1)
-def _unique_key_loader() -> type:
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        """SafeLoader that refuses duplicate keys: PyYAML would keep the last silently,
-        so a policy with two ``resolution:`` lines would lose one without a word."""
-
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            keys = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if key in keys:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark)
-                keys.add(key)
-            return super().construct_mapping(node, deep=deep)
-
-    return Loader
+    raw = rule_files.load_yaml(text, source, SlaPolicyError, top="schedules and policies")
+    return rule_files.validate(SlaPolicies, raw, source, "SLA policies", SlaPolicyError, _describe)
 
 
 def _known_fields() -> list[str]:

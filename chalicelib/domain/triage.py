@@ -46,11 +46,11 @@ from pydantic import (
     PrivateAttr,
     StrictBool,
     StrictInt,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
+from chalicelib.domain import rule_files
 from chalicelib.domain.business_time import Schedule
 from chalicelib.settings import PRIORITIES, Priority
 
@@ -382,51 +382,13 @@ def _cached_rules(path: str) -> RuleSet:
 
 def load_rules(path: str | Path) -> RuleSet:
     """Read and validate a rule file; ``TriageRulesError`` says what is wrong and where."""
-    try:
-        raw_text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise TriageRulesError(f"{path}: cannot read triage rules: {error}") from None
-    return parse_rules(raw_text, source=str(path))
+    return parse_rules(rule_files.read(path, "triage rules", TriageRulesError), source=str(path))
 
 
 def parse_rules(text: str, source: str = "<triage rules>") -> RuleSet:
     """Validate rule-file text (YAML); ``source`` names it in error messages."""
-    import yaml  # only where rules are read, not on every cold start's import
-
-    try:
-        raw = yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as error:
-        raise TriageRulesError(f"{source}: not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise TriageRulesError(f"{source}: expected a mapping with a 'rules' list at the top")
-    try:
-        return RuleSet.model_validate(raw)
-    except ValidationError as error:
-        problems = [line for e in error.errors() for line in _describe(e, raw).splitlines()]
-        raise TriageRulesError(
-            f"{source}: {len(problems)} problem(s) in triage rules:\n  - " + "\n  - ".join(problems)
-        ) from None
-
-
-@functools.lru_cache(maxsize=1)
-def _unique_key_loader() -> type:
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        """SafeLoader that refuses duplicate keys: PyYAML would keep the last silently,
-        so a rule with two ``when:`` blocks would lose one without a word."""
-
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            keys = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if key in keys:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark)
-                keys.add(key)
-            return super().construct_mapping(node, deep=deep)
-
-    return Loader
+    raw = rule_files.load_yaml(text, source, TriageRulesError, top="a 'rules' list")
+    return rule_files.validate(RuleSet, raw, source, "triage rules", TriageRulesError, _describe)
 
 
 _KNOWN_FIELDS = sorted({f for model in (RuleSet, Rule, When, Then, BusinessHours, Defaults)
