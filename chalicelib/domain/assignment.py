@@ -78,7 +78,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError, field_validator, model_validator
+from pydantic import StrictBool, ValidationError, field_validator, model_validator
 
 from chalicelib.domain import rule_files
 from chalicelib.domain.triage import BusinessHours
@@ -214,18 +214,7 @@ def parse_working_hours(mapping: Mapping[str, Any]) -> BusinessHours:
 _NAME = r"^[a-z0-9][a-z0-9_.-]*$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_empty_keys(cls, data: Any) -> Any:
-        # YAML reads "sticky_reopen:" with nothing after it as null; refuse rather than guess.
-        if isinstance(data, dict):
-            empty = [key for key, value in data.items() if value is None]
-            if empty:
-                raise ValueError(f"{', '.join(map(str, empty))} has no value (remove the key or give one)")
-        return data
+_Strict = rule_files.Strict  # unknown and empty keys are errors
 
 
 class QueueRouting(_Strict):

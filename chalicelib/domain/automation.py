@@ -55,16 +55,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    StrictBool,
-    StrictInt,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, PrivateAttr, StrictBool, StrictInt, field_validator, model_validator
 
 # Private in triage, shared on purpose: one definition of "whole word" for the whole desk.
 from chalicelib.domain import rule_files
@@ -191,19 +182,7 @@ _EMAIL = re.compile(r"^[^\s@:<>,;]+@[^\s@:<>,;]+\.[^\s@:<>,;.]+$")
 _SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{6,}$")  # ids, not names: names change, ids do not
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_empty_keys(cls, data: Any) -> Any:
-        # YAML reads "has_tags:" with nothing after it as null; taken as "not set" that
-        # would silently drop a condition, so an empty key is an error (as in triage).
-        if isinstance(data, dict):
-            empty = [key for key, value in data.items() if value is None]
-            if empty:
-                raise ValueError(f"{', '.join(map(str, empty))} has no value (remove the key or give one)")
-        return data
+_Strict = rule_files.Strict  # unknown and empty keys are errors
 
 
 def _slugs(value: tuple[str, ...] | None, what: str) -> tuple[str, ...] | None:

@@ -33,7 +33,9 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator, model_validator
+from pydantic import PrivateAttr, field_validator, model_validator
+
+from chalicelib.domain import rule_files
 
 __all__ = [
     "CALENDAR",
@@ -69,19 +71,7 @@ class ScheduleError(ValueError):
 # --------------------------------------------------------------------------- schema helpers
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_empty_keys(cls, data: Any) -> Any:
-        # YAML reads "holidays:" with nothing after it as null; taken as "not set" that
-        # would silently drop the setting, so an empty key is an error.
-        if isinstance(data, dict):
-            empty = [key for key, value in data.items() if value is None]
-            if empty:
-                raise ValueError(f"{', '.join(map(str, empty))} has no value (remove the key or give one)")
-        return data
+_Strict = rule_files.Strict  # unknown and empty keys are errors
 
 
 def _day(name: str) -> str:

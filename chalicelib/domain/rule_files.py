@@ -11,9 +11,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """Base of every rule-file model: unknown keys are errors, and so are empty ones.
+
+    YAML reads ``any_words:`` with nothing after it as null; taken as "not set" that
+    would silently drop a condition (or turn a filtered policy into a catch-all).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_empty_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            empty = [key for key, value in data.items() if value is None]
+            if empty:
+                raise ValueError(f"{', '.join(map(str, empty))} has no value (remove the key or give one)")
+        return data
 
 
 def read(path: str | Path, what: str, error: type[Exception]) -> str:

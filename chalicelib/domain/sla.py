@@ -55,15 +55,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictInt,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from chalicelib.domain import rule_files
 from chalicelib.domain.business_time import (
@@ -123,19 +115,7 @@ class SlaPolicyError(Exception):
 # --------------------------------------------------------------------------- policy file schema
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_empty_keys(cls, data: Any) -> Any:
-        # YAML reads "priority_in:" with nothing after it as null; taken as "not set" that
-        # would turn a filtered policy into a catch-all, so an empty key is an error.
-        if isinstance(data, dict):
-            empty = [key for key, value in data.items() if value is None]
-            if empty:
-                raise ValueError(f"{', '.join(map(str, empty))} has no value (remove the key or give one)")
-        return data
+_Strict = rule_files.Strict  # unknown and empty keys are errors
 
 
 _Minutes = StrictInt  # whole minutes; StrictInt also refuses YAML's true/false

@@ -39,16 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    StrictBool,
-    StrictInt,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, PrivateAttr, StrictBool, StrictInt, field_validator, model_validator
 
 from chalicelib.domain import rule_files
 from chalicelib.domain.business_time import Schedule
@@ -202,19 +193,7 @@ def users_affected(text: str) -> int:
 _NAME = r"^[a-z0-9][a-z0-9_.-]*$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_empty_keys(cls, data: Any) -> Any:
-        # YAML reads "any_words:" with nothing after it as null; taken as "not set" that
-        # would silently drop a condition, so an empty key is an error.
-        if isinstance(data, dict):
-            empty = [key for key, value in data.items() if value is None]
-            if empty:
-                raise ValueError(f"{', '.join(map(str, empty))} has no value (remove the key or give one)")
-        return data
+_Strict = rule_files.Strict  # unknown and empty keys are errors
 
 
 class When(_Strict):
