@@ -22,6 +22,8 @@ from collections import Counter
 
 import pytest
 
+from tests.concurrency import make_moto_requests_atomic, run_together
+
 _ACTIVE = ("open", "pending", "on_hold")
 
 
@@ -40,61 +42,11 @@ def server_desk(monkeypatch):
     try:
         # A number block per copy (as in production with TICKET_NUMBER_BLOCK): one counter write fewer per ticket.
         with LocalDesk(server=True, environment={"TICKET_NUMBER_BLOCK": "100"}) as desk:
-            _make_moto_requests_atomic(monkeypatch)
+            make_moto_requests_atomic(monkeypatch)
             yield desk
     finally:
         requests_log.setLevel(level)
         BackendDict.reset()
-
-
-def _make_moto_requests_atomic(monkeypatch):
-    """Serialise moto's DynamoDB requests, as DynamoDB isolates each one.
-
-    The moto server answers each request on its own thread without locking its backends,
-    so two TransactWriteItems could both pass the same condition (test_concurrency.py
-    saw it with the ticket counter). Reads are serialised too: moto applies a transaction
-    item by item and rolls back on a failed condition, so an unlocked GetItem can see a
-    claim that is then undone (seen here: a copy reported an owner the ticket never kept).
-    DynamoDB isolates GetItem from TransactWriteItems (serializable) and never shows a
-    transaction's partial writes. These tests are about our code, not moto's isolation.
-    """
-    import functools
-
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()  # re-entrant: transact_write_items calls put_item/update_item
-
-    def atomic(method):
-        @functools.wraps(method)
-        def locked(*args, **kwargs):
-            with lock:
-                return method(*args, **kwargs)
-
-        return locked
-
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query", "scan"):
-        monkeypatch.setattr(DynamoDBBackend, name, atomic(getattr(DynamoDBBackend, name)))
-
-
-def _run_together(count, target):
-    """Start ``count`` threads on ``target(index)`` at the same moment; re-raise the first error."""
-    start, errors = threading.Barrier(count), []
-
-    def run(index):
-        try:
-            start.wait(timeout=30)
-            target(index)
-        except BaseException as err:  # noqa: BLE001 - reported to the test below
-            errors.append(err)
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    if errors:
-        raise errors[0]
 
 
 @pytest.fixture
@@ -151,7 +103,7 @@ def _race(ticket_ids, *, threads, groups, overlap):
                 answers[ticket_id].append(answer)
 
     with contextlib.redirect_stdout(io.StringIO()):  # EMF metrics
-        _run_together(threads, copy)
+        run_together(threads, copy)
     return answers
 
 

@@ -11,10 +11,11 @@ shares with another.
 """
 import multiprocessing
 import os
-import threading
 import time
 
 import pytest
+
+from tests.concurrency import make_moto_requests_atomic, run_together
 
 from tests.mail import compose
 
@@ -32,67 +33,17 @@ def server_desk(monkeypatch):
     BackendDict.reset()
     try:
         with LocalDesk(server=True) as desk:
-            _make_moto_requests_atomic(monkeypatch)
+            make_moto_requests_atomic(monkeypatch)
             yield desk
     finally:
         BackendDict.reset()
-
-
-def _make_moto_requests_atomic(monkeypatch):
-    """Serialise moto's write and receive operations, as DynamoDB and SQS are atomic per request.
-
-    Why: the moto server answers each request on its own thread without locking its
-    backends. Two concurrent UpdateItem ADDs on the ticket counter then sometimes return
-    the same value (seen 2 runs in 15 here), and two TransactWriteItems could both pass a
-    does-not-exist condition. Real DynamoDB does neither; these tests are about our code.
-    """
-    import functools
-
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.sqs.models import SQSBackend
-
-    lock = threading.RLock()  # re-entrant: transact_write_items calls put_item/update_item
-
-    def atomic(method):
-        @functools.wraps(method)
-        def locked(*args, **kwargs):
-            with lock:
-                return method(*args, **kwargs)
-
-        return locked
-
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        monkeypatch.setattr(DynamoDBBackend, name, atomic(getattr(DynamoDBBackend, name)))
-    for name in ("send_message", "receive_message", "delete_message", "change_message_visibility"):
-        monkeypatch.setattr(SQSBackend, name, atomic(getattr(SQSBackend, name)))
-
-
-def _run_together(count, target):
-    """Start ``count`` threads on ``target(index)`` at the same moment; re-raise the first error."""
-    start, errors = threading.Barrier(count), []
-
-    def run(index):
-        try:
-            start.wait(timeout=30)
-            target(index)
-        except BaseException as err:  # noqa: BLE001 - reported to the test below
-            errors.append(err)
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    if errors:
-        raise errors[0]
 
 
 def test_ticket_numbers_from_eight_threads_are_exactly_one_to_two_hundred(server_desk):
     from chalicelib.storage import repository
 
     taken = [[] for _ in range(8)]
-    _run_together(8, lambda index: taken[index].extend(repository.next_ticket_number() for _ in range(25)))
+    run_together(8, lambda index: taken[index].extend(repository.next_ticket_number() for _ in range(25)))
     numbers = [number for per_thread in taken for number in per_thread]
     assert sorted(numbers) == list(range(1, 201))
     assert all(per_thread == sorted(per_thread) for per_thread in taken)  # each caller sees them rise
@@ -108,7 +59,7 @@ def test_lambda_copies_with_their_own_number_blocks_never_hand_out_a_number_twic
         block = repository._NumberBlock()  # each Lambda copy reserves its own blocks of the shared counter
         taken[index].extend(block.take() for _ in range(25))  # uses whole blocks: no gaps expected
 
-    _run_together(8, lambda_copy)
+    run_together(8, lambda_copy)
     numbers = [number for per_copy in taken for number in per_copy]
     assert sorted(numbers) == list(range(1, 201))
     assert all(per_copy == sorted(per_copy) for per_copy in taken)
