@@ -8,6 +8,10 @@ online picks up waiting tickets; going offline or removal hands tickets over.
 ``python -m chalicelib.admin import-customers customers.json`` (or ``.csv``) creates or
 updates customers from the shop's records; it exits 1 when a record was not imported.
 
+``python -m chalicelib.admin recompute-sla`` after deploying new SLA policies or business hours:
+every active ticket's due times follow the new rules (tickets otherwise pick them up at
+their next change).
+
 ``python -m chalicelib.admin kpi-report --from 2025-01-01 --to 2025-03-31 --group-by queue``
 prints the KPI report as a table (the same numbers as ``GET /reports/kpis``);
 ``--chart fr.png`` also draws the daily first-response p50/p90 against the SLA target
@@ -52,8 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last UTC day, inclusive (default: today)")
     report.add_argument("--group-by", choices=GROUP_BY, default="channel")
     report.add_argument("--chart", metavar="OUT.png", help="also write a PNG of daily first-response p50/p90")
+    commands.add_parser("recompute-sla", help="recompute every active ticket's SLA due times after a change "
+                                              "of SLA policies or business hours")
     args = parser.parse_args(argv)
 
+    if args.command == "recompute-sla":
+        from chalicelib.service import escalation
+
+        print(f"recompute-sla: {escalation.recompute_all()} active tickets' clocks recomputed")
+        return 0
     if args.command in ("create-agent", "list-agents", "set-agent", "remove-agent"):
         return _agents(args)
     if args.command == "import-customers":

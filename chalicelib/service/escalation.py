@@ -96,3 +96,26 @@ def _available(agent_id: str, moment: datetime) -> bool:
     state = directory.state(agent)
     return state.active and state.status == "online" and (state.working_hours is None
                                                            or state.working_hours.is_open(moment))
+
+
+def recompute_all(*, now: datetime | None = None) -> int:
+    """Recompute every active ticket's clocks (new SLA policies or business hours): Queries, never Scan."""
+    from chalicelib.storage import ticket_keys
+    from chalicelib.storage.models import TicketModel
+
+    moment = now or clock.now()
+    done = 0
+    for status in ticket_keys.ACTIVE:
+        for item in TicketModel.by_status.query(status):
+            for _ in range(3):
+                ticket = repository.get_ticket(item.ticket_id)
+                if ticket is None or ticket.status not in ticket_keys.ACTIVE:
+                    break
+                try:
+                    changes.apply(ticket, changes.TicketChange(sets={"sla": dict(ticket.sla or {})}), SLA_ACTOR,
+                                  action="sla_recomputed", now=moment, audited=False)
+                    done += 1
+                    break
+                except changes.Conflict:
+                    continue
+    return done

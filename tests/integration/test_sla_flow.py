@@ -133,3 +133,26 @@ def test_pending_pauses_the_resolution_clock_and_solving_stops_it(friday_desk):
     assert set(clocks["handle_time"]) == {"calendar", "business"}
     assert [m for m in desk.metrics if "ResolutionTime" in m and m["clock"] == "calendar"]
     assert [m for m in desk.metrics if "TicketsSolved" in m][0]["queue"] == ticket["category"]
+
+
+def test_new_business_hours_move_due_times_after_recompute_sla(friday_desk, tmp_path, capsys):
+    """Due times follow the rules in force: after a policy change, the admin command re-plans open tickets."""
+    import os
+
+    from chalicelib import admin
+    from chalicelib.domain import sla
+
+    desk = friday_desk
+    desk.add_agent("Ann", "ann@example.com")
+    desk.receive_email(compose(subject="Broken lamp", body="The lamp I bought is broken."))
+    desk.pump()
+    before = _only(desk)["sla"]["due_at"]
+    always_open = tmp_path / "sla.yaml"
+    always_open.write_text(sla.DEFAULT_POLICIES_PATH.read_text().replace("default_schedule: copenhagen",
+                                                                         "default_schedule: always"))
+    os.environ["SLA_POLICIES"] = str(always_open)  # the desk restores the environment when it closes
+    assert admin.main(["recompute-sla"]) == 0
+    assert "1 active tickets" in capsys.readouterr().out
+    after = _only(desk)["sla"]["due_at"]
+    assert after < before  # open around the clock: due on Saturday, not next week
+    assert not [e for e in _only(desk)["audit"] if e["action"] == "sla_recomputed"]  # bookkeeping, not a change
