@@ -993,6 +993,8 @@ def bench_assignment(plan: Plan, meter: ApiMeter, summary: dict[str, str]) -> No
 
 
 def _print_assignment(report: Any, summary: dict[str, str]) -> None:
+    from chalicelib.service import assign
+
     n = len(report.decisions)
     seconds = [d.seconds for d in report.decisions]
     base = [x for run in report.baselines for x in run.latencies]
@@ -1018,7 +1020,8 @@ def _print_assignment(report: Any, summary: dict[str, str]) -> None:
     print(f"\n  lost races per decision: {(agent_lost + ticket_lost) / n:.2f} ({agent_lost} on the agent, "
           f"{ticket_lost} on the ticket); claims per decision {(agent_lost + ticket_lost) / n + 1 - gave_up / n:.2f}")
     assigned = sum(report.shares.values())
-    print(f"  decisions that gave up after 8 lost races (ticket left for the minute's sweep): {gave_up} of {n} "
+    print(f"  decisions that gave up after {assign._MAX_CLAIMS} claims (ticket left for the minute's sweep): "
+          f"{gave_up} of {n} "
           f"({100 * gave_up / n:.0f}%), with {report.seats - assigned} of {report.seats} seats still free at the end")
     if report.errors:
         print(f"  exceptions that escaped auto_assign: {dict(report.errors)}")
