@@ -3,17 +3,10 @@
 Every assertion is made through the handlers and the HTTP API: the pipeline
 assigns, the agent API changes agents and tickets, ``desk.tickets()`` reads back.
 """
-import json
 
 from chalicelib.local import LocalDesk
 from tests.mail import compose
-
-
-def _call(desk, method, path, token, body=None, headers=None):
-    response = getattr(desk.http, method)(
-        path, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", **(headers or {})},
-        body=json.dumps(body) if body is not None else None)
-    return response.status_code, json.loads(response.body or b"null")
+from tests.api import call as _call
 
 
 def _mail(desk, n, **kwargs):

@@ -1,14 +1,7 @@
 """Automation rules through the real pipeline, API and schedule, with the desk's clock moved forward."""
-import json
 
 from tests.mail import compose
-
-
-def _call(desk, method, path, token, body=None):
-    response = getattr(desk.http, method)(path, headers={"Authorization": f"Bearer {token}",
-                                                         "Content-Type": "application/json"},
-                                          body=json.dumps(body) if body is not None else None)
-    return response.status_code, json.loads(response.body or b"null")
+from tests.api import call as _call
 
 
 def _only_ticket(desk):

@@ -15,6 +15,7 @@ from chalicelib.domain.ids import customer_id_for
 from chalicelib.local import LocalDesk
 from tests import chat
 from tests.mail import compose
+from tests.api import call as _call
 
 ANN_PHONE = "+4512345678"
 SHEENA_PHONE = "+16505551234"  # the WhatsApp fixture's sender
@@ -30,15 +31,6 @@ def desk():
 @pytest.fixture
 def agent_token(desk):
     return desk.add_agent("Ann Agent", "agent@example.com")[1]
-
-
-def _call(desk, method, path, token=None, body=None, raw=None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    response = getattr(desk.http, method)(path, headers=headers, body=data)
-    return response.status_code, json.loads(response.body or b"null")
 
 
 def _import(desk, token, records):

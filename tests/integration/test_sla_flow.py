@@ -4,7 +4,6 @@ The wall clock is pinned with time-machine (Friday 27 November 2026, 16:30 in
 Copenhagen) and moved with ``desk.advance``; the schedule runs as EventBridge
 would (``desk.run_schedules``).
 """
-import json
 from datetime import datetime, timezone
 
 import pytest
@@ -12,6 +11,7 @@ import time_machine
 
 from chalicelib.local import LocalDesk
 from tests.mail import compose
+from tests.api import call as _call
 
 FRIDAY_1630_CPH = datetime(2026, 11, 27, 15, 30, tzinfo=timezone.utc)
 
@@ -21,13 +21,6 @@ def friday_desk():
     with time_machine.travel(FRIDAY_1630_CPH, tick=True):
         with LocalDesk(environment={"TEAM_LEAD": "email:lead@example.com"}) as desk:
             yield desk
-
-
-def _call(desk, method, path, token, body=None):
-    response = getattr(desk.http, method)(path, headers={"Authorization": f"Bearer {token}",
-                                                         "Content-Type": "application/json"},
-                                          body=json.dumps(body) if body is not None else None)
-    return response.status_code, json.loads(response.body or b"null")
 
 
 def _only(desk):

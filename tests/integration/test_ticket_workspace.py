@@ -2,13 +2,7 @@
 import json
 
 from tests.mail import compose
-
-
-def _call(desk, method, path, token, body=None, headers=None, raw=None):
-    response = getattr(desk.http, method)(
-        path, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", **(headers or {})},
-        body=raw if raw is not None else (json.dumps(body) if body is not None else None))
-    return response.status_code, json.loads(response.body or b"null")
+from tests.api import call as _call
 
 
 def _open_ticket(desk, subject="My order never arrived", sender="Ann Customer <ann@customer.example>", body=None):
