@@ -32,17 +32,46 @@ class SelfHelpLink(BaseModel):
 
 
 class AcknowledgementLimit(BaseModel):
-    """RFC 3834 §2 asks responders to limit replies to one sender; this is the cap."""
+    """RFC 3834 §2 asks responders to limit replies to one sender; these are the caps.
+
+    The short window stops two robots ping-ponging; the daily cap stops one
+    sender (or a forger) from making us mail the same address all day.
+    """
 
     model_config = ConfigDict(extra="forbid")
     max_per_sender: int = Field(ge=1)
     window_minutes: int = Field(ge=1, le=7 * 24 * 60)
+    max_per_sender_per_day: int = Field(default=10, ge=1)
+
+
+class SenderAuthentication(BaseModel):
+    """What to do with mail whose sender SES could not authenticate (SPF, DKIM, DMARC verdicts).
+
+    ``enforce``: a mail that fails DMARC, or fails both SPF and DKIM where the
+    domain publishes no DMARC record, gets no acknowledgement, joins no existing
+    ticket and is held for review (status ``spam`` with the reason) until an
+    agent releases it. ``monitor``: the verdict is recorded on the message and
+    logged, nothing else changes. ``off``: verdicts are ignored.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["enforce", "monitor", "off"] = "enforce"
+
+
+class WebchatSessionLimit(BaseModel):
+    """Anonymous web-chat sessions one client address may open per window (each can open a ticket)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_per_client: int = Field(default=20, ge=1)
+    window_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
 
 class DeskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     self_help_links: list[SelfHelpLink] = []
     acknowledgement_limit: AcknowledgementLimit
+    sender_authentication: SenderAuthentication = SenderAuthentication()
+    webchat_session_limit: WebchatSessionLimit = WebchatSessionLimit()
     reopen_on_reply: bool = True
 
 
