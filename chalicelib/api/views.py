@@ -93,6 +93,8 @@ def message_view(message: Any) -> dict[str, Any]:
         "message_id": message.message_id,
         "auto_reply_reason": message.auto_reply_reason,
         "joined_by": message.joined_by,
+        "flags": sorted(message.flags or []),
+        "sender_auth": message.sender_auth,
         "delivery": message.delivery,
         "created_at": message.created_at,
     }

@@ -2,12 +2,14 @@
 
 Never to machine-sent mail (RFC 3834 §2: no replies to automatic responses),
 never to quarantined mail, and at most ``max_per_sender`` per window so two
-auto-responders cannot ping-pong even when every header check misses.
+auto-responders cannot ping-pong even when every header check misses — and at
+most ``max_per_day`` a day, so one sender opening three tickets an hour all day
+cannot make us mail an address seventy-five times.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 
 @dataclass(frozen=True)
@@ -16,11 +18,18 @@ class AckDecision:
     reason: str | None = None  # why it was suppressed
     window: str | None = None  # the rate window the count belongs to
     count: int = 0  # acknowledgements to this sender in that window, this one included
+    day: str | None = None  # the UTC day of the daily cap
+    day_count: int = 0  # acknowledgements to this sender that day, this one included
 
 
 def window_key(moment: datetime, window_minutes: int) -> str:
     bucket = int(moment.timestamp()) // (window_minutes * 60)
     return f"{window_minutes}m:{bucket}"
+
+
+def day_key(moment: datetime) -> str:
+    """The UTC day, e.g. "2026-12-04": one sender gets at most N acknowledgements in it."""
+    return moment.astimezone(timezone.utc).date().isoformat()
 
 
 def decide(
@@ -31,6 +40,10 @@ def decide(
     observed_window: str | None,
     observed_count: int,
     max_per_sender: int,
+    day: str | None = None,
+    observed_day: str | None = None,
+    observed_day_count: int = 0,
+    max_per_day: int | None = None,
 ) -> AckDecision:
     if quarantine_reason:
         return AckDecision(False, f"quarantined: {quarantine_reason}")
@@ -39,7 +52,10 @@ def decide(
     sent_in_window = observed_count if observed_window == window else 0
     if sent_in_window >= max_per_sender:
         return AckDecision(False, f"rate limit: {sent_in_window} acknowledgements to this sender in window")
-    return AckDecision(True, None, window, sent_in_window + 1)
+    sent_today = observed_day_count if day is not None and observed_day == day else 0
+    if max_per_day is not None and sent_today >= max_per_day:
+        return AckDecision(False, f"daily limit: {sent_today} acknowledgements to this sender on {day}")
+    return AckDecision(True, None, window, sent_in_window + 1, day, sent_today + 1)
 
 
 def humanise_minutes(minutes: int) -> str:

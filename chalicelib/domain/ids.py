@@ -10,7 +10,7 @@ import hashlib
 
 
 def _digest(text: str, length: int) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:length]
 
 
 def ticket_id_for(dedup_key: str) -> str:
@@ -23,6 +23,11 @@ def customer_id_for(identity_key: str) -> str:
 
 def message_key_digest(dedup_key: str) -> str:
     return _digest("message|" + dedup_key, 24)
+
+
+def content_digest(*parts: str) -> str:
+    """A digest of what a message says (sender, subject, text ...): tells a redelivery from a reused id."""
+    return _digest("content|" + "\x00".join(parts), 24)
 
 
 def acknowledgement_message_id(ticket_id: str, domain: str) -> str:

@@ -493,5 +493,6 @@ def _parked(body: str, receives: int) -> dict[str, Any]:
     except ValueError:
         document = None
     if isinstance(document, dict) and "reason" in document and "body" in document:
-        return {"reason": document["reason"], "source": document.get("source"), "body": document["body"]}
+        return {"reason": document["reason"], "source": document.get("source"), "body": document["body"],
+                "receives": document.get("receives")}
     return {"reason": f"redriven by SQS after {receives} receives", "source": "sqs-redrive", "body": body}

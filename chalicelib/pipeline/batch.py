@@ -16,9 +16,11 @@ def process_fifo_batch(event: dict[str, Any], context: Any, handler: Callable[[A
     from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 
     from chalicelib.outbound import http
+    from chalicelib.pipeline import watchdog
 
     processor = _processors.get(handler)
     if processor is None:
         processor = _processors[handler] = SqsFifoPartialProcessor(skip_group_on_error=True)
     http.set_deadline(context)
+    watchdog.set_deadline(context)
     return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)

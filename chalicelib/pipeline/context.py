@@ -27,6 +27,8 @@ class Context:
     language: str | None = None  # detected for a new ticket (skill-based routing)
     assignee_id: str | None = None  # set when the assign step gave the ticket to an agent
     ack_sent: bool = False
+    blobs: list[Any] = field(default_factory=list)  # PendingBlob: stored in S3 just before the write
+    message_id_reused: bool = False  # another message already carried this Message-ID
     done: bool = False  # a step decided nothing more is to be written
 
     @property

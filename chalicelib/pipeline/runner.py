@@ -1,6 +1,9 @@
 """Runs the steps over one message and reports what happened."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from chalicelib import clock
 from chalicelib.channels.inbound import InboundMessage
 from chalicelib.observability import logger
@@ -9,8 +12,9 @@ from chalicelib.pipeline.steps import AFTER, STEPS
 from chalicelib.settings import desk_settings
 
 
-def run(message: InboundMessage) -> Outcome:
-    ctx = Context(message=message, now=clock.now(), settings=desk_settings())
+def run(message: InboundMessage, *, blobs: Sequence[Any] = ()) -> Outcome:
+    """``blobs``: the message's attachment bytes, stored only if the message is kept (see ``steps.write``)."""
+    ctx = Context(message=message, now=clock.now(), settings=desk_settings(), blobs=list(blobs))
     for step in STEPS:
         if ctx.done:
             break

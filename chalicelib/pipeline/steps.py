@@ -51,15 +51,60 @@ def read_lookups(ctx: Context) -> None:
 
 
 def skip_duplicate(ctx: Context) -> None:
-    """SQS redelivers and SES may deliver one mail twice: the same message is stored once."""
+    """SQS redelivers and SES may deliver one mail twice: the same message is stored once.
+
+    A Message-ID we already stored marks a second delivery only when the mail
+    says the same thing from the same sender; another mail reusing the id (a
+    broken client, or someone probing) is stored as a new message, flagged.
+    """
     message = ctx.message
     seen = ctx.found.get(message.dedup_key)
     if seen is None and message.message_id:
-        seen = ctx.found.get(threading.message_id_key(message.message_id))
+        by_id = ctx.found.get(threading.message_id_key(message.message_id))
+        if by_id is not None and by_id.ticket_id:
+            if _same_message(by_id, message):
+                seen = by_id
+            else:
+                ctx.message_id_reused = True
+                logger.warning("Message-ID already used by a different message; stored as a new message",
+                               extra={"ticket_id": by_id.ticket_id, "sender": message.sender.key})
     if seen is not None and seen.ticket_id:
         ctx.duplicate, ctx.done = True, True
         ctx.ticket = repository.get_ticket(seen.ticket_id)
         logger.info("duplicate delivery; nothing new stored", extra={"ticket_id": seen.ticket_id})
+
+
+def _same_message(lookup: LookupModel, message) -> bool:
+    """Is the message that stored this Message-ID the one in hand? (Lookups from before digests: assume so.)"""
+    if lookup.digest:
+        return lookup.digest == _content_digest(message)
+    return lookup.sender is None or lookup.sender == message.sender.key
+
+
+def _content_digest(message) -> str:
+    attachments = ",".join(f"{a.filename}:{a.size}" for a in message.attachments)
+    return ids.content_digest(message.sender.key, message.subject, message.text, message.html or "", attachments)
+
+
+def check_sender(ctx: Context) -> None:
+    """Sender authentication as policy (``sender_authentication`` in the desk settings; domain/sender_auth.py).
+
+    ``enforce``: mail its sender's domain disowns is held for review (a ``spam``
+    ticket of its own with the reason, no acknowledgement) and joins no ticket.
+    ``monitor``: only flagged on the message and logged. ``off``: ignored.
+    """
+    message = ctx.message
+    if not (message.sender_auth or "").startswith("fail"):
+        return
+    mode = ctx.settings.sender_authentication.mode
+    if mode == "off":
+        message.sender_auth = None
+        return
+    logger.warning("sender not authenticated", extra={"sender": message.sender.key, "verdict": message.sender_auth,
+                                                      "policy": mode})
+    if mode == "enforce":
+        held = f"sender authentication failed: {message.sender_auth.partition(': ')[2]}"
+        message.quarantine_reason = ", ".join(filter(None, [message.quarantine_reason, held]))
 
 
 def identify_customer(ctx: Context) -> None:
@@ -70,6 +115,9 @@ def identify_customer(ctx: Context) -> None:
 def find_thread(ctx: Context) -> None:
     """Email threads by headers, reply address or subject token; chat by conversation."""
     message = ctx.message
+    if message.quarantine_reason:  # held mail waits for review on its own; it never joins a conversation
+        ctx.is_new = True
+        return
     if message.channel != "email":
         _continue_conversation(ctx)
         return
@@ -81,9 +129,11 @@ def find_thread(ctx: Context) -> None:
         ticket = _survivor(repository.get_ticket(candidate.ticket_id))
         if ticket is None:
             continue
-        if candidate.requires_participant and message.sender.key not in (ticket.participants or set()):
+        if candidate.requires_participant and not threading.may_join(
+            message.sender.key, ticket.participants or set(), ticket.copied or set()
+        ):
             logger.warning(
-                "subject token ignored: sender is not a participant of that ticket",
+                f"{candidate.method} ignored: sender is neither a participant of that ticket nor copied on it",
                 extra={"ticket_id": ticket.ticket_id, "sender": message.sender.key},
             )
             continue
@@ -149,6 +199,10 @@ def decide_acknowledgement(ctx: Context) -> None:
         observed_window=identity.ack_window if identity else None,
         observed_count=int(identity.ack_count or 0) if identity else 0,
         max_per_sender=limit.max_per_sender,
+        day=ack_policy.day_key(ctx.now),
+        observed_day=identity.ack_day if identity else None,
+        observed_day_count=int(identity.ack_day_count or 0) if identity else 0,
+        max_per_day=limit.max_per_sender_per_day,
     )
 
 
@@ -159,6 +213,9 @@ def write(ctx: Context) -> None:
         _new_ticket(ctx, writes)
     else:
         _append(ctx, writes)
+    repository.check(writes)  # a message DynamoDB can never take is refused before anything reaches S3
+    for blob in ctx.blobs:  # same key, same bytes: a redelivery that loses the race rewrites them harmlessly
+        blobs.put(blob.key, blob.content, blob.content_type)
     try:
         repository.commit(writes)
     except DuplicateDelivery:
@@ -266,6 +323,7 @@ def measure(ctx: Context) -> None:
 STEPS: list[Callable[[Context], None]] = [
     read_lookups,
     skip_duplicate,
+    check_sender,
     identify_customer,
     find_thread,
     triage,
@@ -307,6 +365,7 @@ def _new_ticket(ctx: Context, writes: repository.Writes) -> None:
         requester=message.sender.key,
         requester_name=message.sender_name,
         participants={message.sender.key},
+        copied=set(_copied(message)) or None,
         thread_message_ids=_thread_ids(message),
         created_at=now,
         last_activity_at=now,
@@ -336,7 +395,7 @@ def _new_ticket(ctx: Context, writes: repository.Writes) -> None:
     writes.save(_lookup(message.dedup_key, ticket_id, now), LookupModel.lookup_key.does_not_exist())
     writes.save(_lookup(f"tno:{number}", ticket_id, now), LookupModel.lookup_key.does_not_exist())
     if message.message_id and threading.message_id_key(message.message_id) not in ctx.found:
-        writes.save(_lookup(threading.message_id_key(message.message_id), ticket_id, now))
+        writes.save(_message_id_lookup(message, ticket_id, now))
     if ack.message_id:
         writes.save(_lookup(threading.message_id_key(ack.message_id), ticket_id, now))
     if message.channel != "email":
@@ -349,12 +408,15 @@ def _append(ctx: Context, writes: repository.Writes) -> None:
     writes.save(_message_item(ctx, ticket.ticket_id))
     writes.save(_lookup(message.dedup_key, ticket.ticket_id, now), LookupModel.lookup_key.does_not_exist())
     if message.message_id and threading.message_id_key(message.message_id) not in ctx.found:
-        writes.save(_lookup(threading.message_id_key(message.message_id), ticket.ticket_id, now))
+        writes.save(_message_id_lookup(message, ticket.ticket_id, now))
     actions = [
         TicketModel.message_count.add(1),
         TicketModel.channels.add({message.channel}),
         TicketModel.participants.add({message.sender.key}),
     ]
+    copied = set(_copied(message)) - set(ticket.participants or ())
+    if copied and not message.auto_reply_reason:
+        actions.append(TicketModel.copied.add(copied))
     if message.reply_route:
         actions.append(TicketModel.reply_routes.set(_routes_with(ticket.reply_routes, message, now)))
     if not message.auto_reply_reason:  # an out-of-office never changes the ticket's state
@@ -406,7 +468,8 @@ def _identity_and_customer(ctx: Context, writes: repository.Writes, *, new_ticke
                     LookupModel.contacts_count.set(int(identity.contacts_count or 0) + 1 if same_week else 1)]
     condition = None
     if ctx.ack is not None and ctx.ack.send:
-        actions += [LookupModel.ack_window.set(ctx.ack.window), LookupModel.ack_count.set(ctx.ack.count)]
+        actions += [LookupModel.ack_window.set(ctx.ack.window), LookupModel.ack_count.set(ctx.ack.count),
+                    LookupModel.ack_day.set(ctx.ack.day), LookupModel.ack_day_count.set(ctx.ack.day_count)]
         if identity is None:  # first contact: nobody else may have counted meanwhile
             condition = LookupModel.lookup_key.does_not_exist()
         elif identity.ack_window is None:
@@ -422,9 +485,10 @@ def _identity_and_customer(ctx: Context, writes: repository.Writes, *, new_ticke
         CustomerModel.first_seen_at.set(CustomerModel.first_seen_at | now),
         CustomerModel.last_seen_at.set(now),
     ]
-    if message.sender_name:  # the first name we learn (or import) stays: a display name is not an edit
+    held = bool(message.quarantine_reason)  # a forger must not name the customer or write their last inquiry
+    if message.sender_name and not held:  # the first name we learn (or import) stays: a display name is not an edit
         customer_actions.append(CustomerModel.name.set(CustomerModel.name | message.sender_name))
-    if not message.auto_reply_reason:
+    if not message.auto_reply_reason and not held:
         customer_actions.append(
             CustomerModel.last_inquiry.set(
                 LastInquiry(
@@ -474,8 +538,26 @@ def _message_item(ctx: Context, ticket_id: str) -> MessageModel:
         message_id=message.message_id,
         auto_reply_reason=message.auto_reply_reason,
         joined_by=ctx.thread_method or "new-ticket",
+        flags=_flags(ctx) or None,
+        sender_auth=message.sender_auth,
         created_at=clock.iso(ctx.now),
     )
+
+
+def _flags(ctx: Context) -> set[str]:
+    flags = set()
+    if ctx.message_id_reused:
+        flags.add("message-id-reused")
+    if (ctx.message.sender_auth or "").startswith("fail"):
+        flags.add("sender-unauthenticated")
+    return flags
+
+
+def _copied(message) -> list[str]:
+    """Identity keys of the people a customer's mail copies (To/Cc), our own addresses left out."""
+    if message.channel != "email" or message.quarantine_reason:
+        return []
+    return threading.copied_identities(message.recipients, config.support_address(), message.sender.key)
 
 
 def _routes_with(routes: dict | None, message, now: str) -> dict | None:
@@ -494,6 +576,12 @@ def _tier(ctx: Context) -> str | None:
 
 def _lookup(key: str, ticket_id: str, now: str) -> LookupModel:
     return LookupModel(key, ticket_id=ticket_id, created_at=now)
+
+
+def _message_id_lookup(message, ticket_id: str, now: str) -> LookupModel:
+    """The inbound Message-ID's lookup, with who sent it and what it said (see ``skip_duplicate``)."""
+    return LookupModel(threading.message_id_key(message.message_id), ticket_id=ticket_id, created_at=now,
+                       sender=message.sender.key, digest=_content_digest(message))
 
 
 def _thread_ids(message) -> list[str]:

@@ -1,9 +1,10 @@
 """The ``process_inbound`` SQS consumer: one record → one pipeline run.
 
 Batches go through ``pipeline.batch`` (FIFO partial batch failures). A
-message that can never succeed is parked in the DLQ at once with its reason; a
-transient failure is retried by SQS, and on its last allowed receive it is
-parked with the last error rather than redriven blind.
+message that can never succeed is parked in the DLQ at once with its reason —
+a malformed mail, one over a parser limit or its parsing time budget, one whose
+items DynamoDB would refuse; a transient failure is retried by SQS, and on its
+last allowed receive it is parked with the last error rather than redriven blind.
 """
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from typing import Any
 from chalicelib import config
 from chalicelib.observability import count, logger
 from chalicelib.pipeline import queue
+from chalicelib.pipeline.watchdog import TimeBudgetExceeded, time_budget, time_left
+
+_TIME_MARGIN_SECONDS = 5.0  # kept after a message's parse budget for its writes and the batch report
 
 
 def process_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -25,29 +29,34 @@ class UnusableMessage(ValueError):
     """The queue message itself cannot be processed, now or ever."""
 
 
+class OutOfTime(RuntimeError):
+    """Too little of the invocation is left to give this message its full budget: SQS delivers it again."""
+
+
 def _handle(record: Any) -> None:
     from chalicelib.channels.email.exceptions import MalformedEmail
     from chalicelib.pipeline.runner import run
-    from chalicelib.storage.exceptions import BlobMissing
+    from chalicelib.storage.exceptions import BlobMissing, RejectedWrite
 
     body: Any = record.body
+    receives = int(record.attributes.approximate_receive_count or 1)
     try:
         envelope = _decode(body)
         body = envelope
-        message = _to_message(envelope)
+        message, blobs = _to_message(envelope)
         logger.remove_keys(["ticket_id"])
         logger.set_correlation_id(message.external_id)
-        outcome = run(message)
+        outcome = run(message, blobs=blobs)
         logger.info("message processed", extra={"outcome": outcome.__dict__})
-    except (UnusableMessage, MalformedEmail, BlobMissing) as err:
+    except (UnusableMessage, MalformedEmail, BlobMissing, RejectedWrite, TimeBudgetExceeded) as err:
         reason = getattr(err, "reason", None) or str(err)
-        queue.park(body, reason, source="process_inbound", group=_group(record))
+        queue.park(body, reason, source="process_inbound", group=_group(record), receives=receives)
         count("MessagesParked", channel=_channel(body))
     except Exception as err:
-        receives = int(record.attributes.approximate_receive_count or 1)
         if receives >= config.int_setting("INBOUND_MAX_RECEIVES"):
             logger.exception("giving up after the last allowed receive")
-            queue.park(body, f"failed {receives} times; last error: {err!r}", source="process_inbound", group=_group(record))
+            queue.park(body, f"failed {receives} times; last error: {err!r}", source="process_inbound",
+                       group=_group(record), receives=receives)
             count("MessagesParked", channel=_channel(body))
             return
         raise
@@ -63,25 +72,38 @@ def _decode(body: str) -> dict[str, Any]:
     return envelope
 
 
-def _to_message(envelope: dict[str, Any]) -> Any:
+def _to_message(envelope: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """The InboundMessage and the blobs (email attachments) the pipeline stores if it keeps the message."""
     from chalicelib.channels.email.exceptions import MalformedEmail
     from chalicelib.channels.inbound import InboundMessage
 
     try:
         if envelope["kind"] == "ses":
-            from chalicelib.channels.email.intake import to_inbound_message
-
-            return to_inbound_message(envelope)
+            return _parse_mail(envelope)
         message = InboundMessage.from_dict(envelope["message"])
     except MalformedEmail:
         raise  # the mail is at fault, not the queue message: keep its own reason
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
+    except KeyError as err:
         raise UnusableMessage(f"queue message lacks a field: {err!r}") from err
+    except (TypeError, ValueError, AttributeError) as err:  # ValueError: e.g. an id too long for a key
+        raise UnusableMessage(f"queue message is unusable: {err}") from err
     if message.media:
         from chalicelib.channels.media import store_media
 
         store_media(message)
-    return message
+    return message, []
+
+
+def _parse_mail(envelope: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """Fetch, then parse within the message's time budget (a hostile mail cannot take the invocation's time)."""
+    from chalicelib.channels.email import intake
+
+    raw = intake.fetch(envelope)
+    budget = float(config.setting("PARSE_BUDGET_SECONDS"))
+    if time_left() < budget + _TIME_MARGIN_SECONDS:
+        raise OutOfTime(f"{time_left():.1f} s left in this invocation; the mail's parse budget is {budget:g} s")
+    with time_budget(budget, "parsing the mail"):
+        return intake.to_inbound_message(envelope, raw)
 
 
 def _group(record: Any) -> str:

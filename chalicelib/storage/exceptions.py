@@ -7,3 +7,15 @@ class BlobMissing(LookupError):
 
 class DuplicateDelivery(Exception):
     """A conditional write found the message already stored: another delivery won."""
+
+
+class RejectedWrite(ValueError):
+    """DynamoDB will never accept these writes (a key over 2 KB, an item over 400 KB): retrying cannot help.
+
+    Recognised before the first attempt where the size can be known, else from
+    DynamoDB's ``ValidationException``; the message is parked with ``reason``.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

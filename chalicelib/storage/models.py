@@ -195,7 +195,8 @@ class TicketModel(SharedConnection, Model):
     customer_id = UnicodeAttribute()
     requester = UnicodeAttribute(null=True)  # identity key of the customer who opened it
     requester_name = UnicodeAttribute(null=True)
-    participants = UnicodeSetAttribute(null=True)  # identity keys allowed to join by subject token
+    participants = UnicodeSetAttribute(null=True)  # identity keys that wrote on the ticket: they may thread into it
+    copied = UnicodeSetAttribute(null=True)  # identity keys a participant copied (To/Cc): colleagues who may join
     thread_message_ids = ListAttribute(of=UnicodeAttribute, default=list)  # for References on our replies
     created_at = UnicodeAttribute()
     last_activity_at = UnicodeAttribute()
@@ -283,6 +284,8 @@ class MessageModel(SharedConnection, Model):
     message_id = UnicodeAttribute(null=True)
     auto_reply_reason = UnicodeAttribute(null=True)
     joined_by = UnicodeAttribute(null=True)  # new-ticket | message-id | reply-address | subject-token
+    flags = UnicodeSetAttribute(null=True)  # what an agent should know: message-id-reused, sender-unauthenticated
+    sender_auth = UnicodeAttribute(null=True)  # email: "pass", or why SPF/DKIM/DMARC did not vouch for the sender
     delivery = UnicodeAttribute(null=True)  # outbound replies: queued → sent (failures: ticket.delivery_failures)
     delivered_at = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
@@ -317,7 +320,7 @@ class LookupModel(SharedConnection, Model):
     """Small key → value records that make every pipeline read a key lookup.
 
     Keys: ``in:<channel>:<external id>`` (inbound idempotency), ``mid:<Message-ID>``
-    (threading), ``tno:<number>`` (subject token), ``id:<kind>:<value>`` (identity →
+    (threading, and the sender and content digest of inbound mail with that id), ``tno:<number>`` (subject token), ``id:<kind>:<value>`` (identity →
     customer, plus the acknowledgement rate window), ``conv:<conversation>`` (a chat
     conversation's current ticket), ``counter:ticket-number``.
     Several kinds share one table so the pipeline fetches all of them in one
@@ -333,6 +336,10 @@ class LookupModel(SharedConnection, Model):
     value = NumberAttribute(null=True)
     ack_window = UnicodeAttribute(null=True)
     ack_count = NumberAttribute(null=True)
+    ack_day = UnicodeAttribute(null=True)  # on identities: the UTC day of the daily acknowledgement cap...
+    ack_day_count = NumberAttribute(null=True)  # ...and acknowledgements sent that day
+    sender = UnicodeAttribute(null=True)  # on mid: keys of inbound mail: who sent the message with that id...
+    digest = UnicodeAttribute(null=True)  # ...and a digest of its content, so a reused id is not a duplicate
     open_ticket_id = UnicodeAttribute(null=True)  # on identities: the chat ticket an email may continue
     contacts_week = UnicodeAttribute(null=True)  # on identities: tickets opened in this 7-day bucket...
     contacts_count = NumberAttribute(null=True)  # ...for triage's repeat-contact rule

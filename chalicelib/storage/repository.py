@@ -15,10 +15,13 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import config
-from chalicelib.storage.exceptions import DuplicateDelivery
+from chalicelib.storage.exceptions import DuplicateDelivery, RejectedWrite
 from chalicelib.storage.models import LookupModel, TicketModel
 
 _MAX_BATCH_GET = 100  # DynamoDB BatchGetItem limit
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit, attribute names included
+MAX_PARTITION_KEY_BYTES = 2048
+MAX_SORT_KEY_BYTES = 1024
 _COUNTER_KEY = "counter:ticket-number"
 
 
@@ -90,8 +93,51 @@ class Writes:
         self.updates.append((model, actions, condition, version_check))
 
 
+def check(writes: Writes) -> None:
+    """Raise ``RejectedWrite`` now for writes DynamoDB would refuse on every attempt (no AWS call).
+
+    Run before anything else is stored for the message (its attachments in S3),
+    so a message that can never be written leaves nothing behind.
+    """
+    for model, *_ in [*writes.saves, *writes.updates]:
+        hash_name, range_name = model._hash_keyname, model._range_keyname
+        for name, limit in ((hash_name, MAX_PARTITION_KEY_BYTES), (range_name, MAX_SORT_KEY_BYTES)):
+            value = getattr(model, name) if name else None
+            size = len(str(value).encode("utf-8", "surrogatepass")) if value is not None else 0
+            if size > limit:
+                raise RejectedWrite(f"{type(model).__name__} key {name} is {size:,} bytes; DynamoDB allows {limit:,}")
+    for model, _ in writes.saves:
+        size = item_size(model.serialize())
+        if size > MAX_ITEM_BYTES:
+            raise RejectedWrite(f"{type(model).__name__} item would be {size / 1024:,.0f} KB; "
+                                f"DynamoDB allows {MAX_ITEM_BYTES // 1024} KB")
+
+
+def item_size(serialized: dict[str, Any]) -> int:
+    """DynamoDB's size of an item: names plus values (UTF-8 strings, numbers ~1 byte per 2 digits)."""
+    return sum(len(name.encode("utf-8", "surrogatepass")) + _value_size(value) for name, value in serialized.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    (kind, data), = value.items()
+    if kind == "S":
+        return len(data.encode("utf-8", "surrogatepass"))
+    if kind == "N":
+        return len(str(data)) // 2 + 2
+    if kind == "B":
+        return len(data)
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_size({kind[0]: element}) for element in data)
+    if kind == "M":
+        return 3 + item_size(data)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(element) for element in data)
+    return 1  # BOOL, NULL
+
+
 def commit(writes: Writes) -> None:
-    """One TransactWriteItems. Raises DuplicateDelivery when the idempotency key already exists."""
+    """One TransactWriteItems. Raises DuplicateDelivery when the idempotency key already exists,
+    RejectedWrite when DynamoDB refuses the items themselves (ValidationException: no retry helps)."""
     try:
         with TransactWrite(connection=LookupModel._get_connection().connection) as transaction:
             for model, condition in writes.saves:
@@ -101,6 +147,8 @@ def commit(writes: Writes) -> None:
     except TransactWriteError as err:
         if writes.idempotency_key and _failed_on(err, writes):
             raise DuplicateDelivery(writes.idempotency_key) from err
+        if err.cause_response_code == "ValidationException":
+            raise RejectedWrite(f"DynamoDB refused the message's items: {err.cause_response_message}") from err
         raise
 
 
