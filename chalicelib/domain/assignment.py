@@ -37,27 +37,19 @@ makes two workers that read the same value race for the agent, and exactly one w
 Spreading concurrent workers without giving up fairness
 -------------------------------------------------------
 Several Lambda copies assigning at once read the same agents; if all try the same
-agent first, all but one lose and retry down the same list. Rotating the head among the
-k = min(3, n) least recently assigned by a hash of the ticket id spreads them, but on
-its own it is not fair for tickets assigned one after another: the snapshot does not
-record that an agent was passed over, so it can be passed over again and again. With
-three agents it is random assignment: in a 300-ticket simulation shares drifted up to
-30 tickets from the fair share and an agent waited up to 29 turns, against under 1 and
-2 for the strict order. So the rotation is limited to where it costs little:
-
-* the head rotates only among agents assigned within ``BURST_WINDOW`` of the least
-  recently assigned one. Assignments that close together happened in the same burst,
-  in parallel, so which of them came "first" carries no meaning; that is also exactly
-  when copies run concurrently. Nobody new joins the tie once ``BURST_WINDOW`` has
-  passed since the passed-over agent's own assignment, so it waits at most the
-  assignments made within that window plus one turn per other agent; between bursts
-  the head is strictly the least recently assigned;
-* the fallbacks behind the head (the rest of the k) are rotated by the ticket hash.
-  A worker only reaches them after losing a race (or if the head went offline since
-  it was read), so one-at-a-time assignment does not use them, while racing workers
-  spread out; an agent skipped in a race stays least
-  recently assigned and is first for the next ticket;
-* the most recently assigned agent is never among the rotated ones (no double turns).
+agent first, all but one lose and retry down the same list. So the agents *behind* the
+head — the fallbacks among the k = min(3, n) least recently assigned — are rotated by a
+hash of the ticket id: a worker only reaches them after losing a race (or if the head
+went offline since it was read), so one-at-a-time assignment never uses them, while
+racing workers spread out. The head itself is always strictly the least recently
+assigned agent. An earlier version also rotated the head among agents assigned within
+two seconds of each other (a "burst"), reasoning that their order carried no meaning;
+but tickets processed one after another are exactly such a burst, and the rotation
+passed one agent over turn after turn (three equal agents and twelve tickets split
+5/4/3 or 5/5/2 instead of 4/4/4). Strict order costs racing copies a lost race on the
+head, which the conditional claim turns into a retry on a fallback; it never costs
+fairness. The most recently assigned agent is never among the fallbacks rotated to the
+front (no double turns).
 
 The storage layer must therefore, in the claiming transaction, set the agent's
 ``last_assigned_at`` to the assignment instant (``clock.iso``: fixed-width UTC, so the
@@ -73,7 +65,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -84,7 +76,6 @@ from chalicelib.domain import rule_files
 from chalicelib.domain.triage import BusinessHours
 
 __all__ = [
-    "BURST_WINDOW",
     "DEFAULT_ROUTING_PATH",
     "SPREAD",
     "STRATEGIES",
@@ -109,7 +100,6 @@ __all__ = [
 DEFAULT_ROUTING_PATH = Path(__file__).resolve().parent.parent / "routing.yaml"
 
 SPREAD = 3  # k: how many of the front-runners concurrent workers are spread over
-BURST_WINDOW = timedelta(seconds=2)  # assignments this close together count as simultaneous
 
 Strategy = Literal["round_robin", "load_balanced", "skill_based", "manual"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
@@ -521,42 +511,21 @@ def _by_load(pool: list[AgentState], ticket_id: str) -> list[AgentState]:
 
 
 def _spread(ordered: list[AgentState], ticket_id: str) -> list[AgentState]:
-    """``ordered`` (least recently assigned first) with the front spread by the ticket's hash.
+    """``ordered`` (least recently assigned first) with only the fallbacks spread by the ticket's hash.
 
-    Of the first k = min(SPREAD, n), leaving out the most recently assigned agent
-    (no double turns): the head rotates among those assigned within BURST_WINDOW of the
-    least recently assigned; the rest of them, the fallbacks after a lost race, rotate
-    too. Everyone else keeps the strict order.
+    The head stays strictly first (fair one at a time); the next k - 1 of the first
+    k = min(SPREAD, n), leaving out the most recently assigned agent (no double turns),
+    rotate so racing workers that lost the head try different agents. Everyone else
+    keeps the strict order.
     """
     if len(ordered) < 2:
         return list(ordered)
+    head, rest = ordered[0], ordered[1:]
     newest = ordered[-1].last_assigned_at
-    all_tied = ordered[0].last_assigned_at == newest
-    window = [a for a in ordered[:SPREAD] if all_tied or a.last_assigned_at != newest]
-    heads = [a for a in window if _simultaneous(ordered[0].last_assigned_at, a.last_assigned_at)]
-    fallbacks = [a for a in window if a not in heads]
-    front = {a.agent_id for a in window}
-    head_turn, fallback_turn = _turns(ticket_id)
-    return _rotate(heads, head_turn) + _rotate(fallbacks, fallback_turn) + [
-        a for a in ordered if a.agent_id not in front]
-
-
-def _simultaneous(first: str, other: str) -> bool:
-    if first == other:
-        return True
-    a, b = _instant(first), _instant(other)
-    return a is not None and b is not None and abs(b - a) <= BURST_WINDOW
-
-
-@functools.lru_cache(maxsize=4096)
-def _instant(stamp: str) -> datetime | None:
-    if not stamp:
-        return None
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None  # not a time we can read: only exact equality ties
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    all_tied = head.last_assigned_at == newest
+    fallbacks = [a for a in rest[:SPREAD - 1] if all_tied or a.last_assigned_at != newest]
+    behind = {a.agent_id for a in fallbacks}
+    return [head] + _rotate(fallbacks, _turns(ticket_id)[1]) + [a for a in rest if a.agent_id not in behind]
 
 
 def _turns(ticket_id: str) -> tuple[int, int]:

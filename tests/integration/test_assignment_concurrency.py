@@ -179,18 +179,14 @@ def test_twelve_copies_racing_for_thirty_tickets_never_exceed_capacity_or_assign
 def test_round_robin_shares_stay_near_fair_when_sixteen_copies_race(server_desk, quiet_agents):
     """48 tickets, 8 online agents with room for all of them: the fair share is 6 each.
 
-    Bound: every agent ends with 2 to 10. Why not exactly 6: within a burst (assignments
-    less than BURST_WINDOW = 2 s apart, as here) round robin deliberately rotates the head
-    among the 3 least recently assigned by a hash of the ticket id, so that racing copies
-    spread out (chalicelib/domain/assignment.py). Even one at a time, with no race at all,
-    that rotation gives 8 agents and 48 random ticket ids shares of 1 to 8: in 20,000
-    simulated runs of ``assignment.candidates`` the most was always <= 8 (an agent just
-    assigned sorts last and needs 5 others assigned before it is among the 3 again) and
-    the least was >= 2 in all but one run (>= 3 in 99.97%). Racing adds a little on top:
-    a copy stamps ``last_assigned_at`` with the instant its attempt began, so a slow
-    copy's stamp may sort before a quicker one's. What the bound catches: a cursor that
-    is not honoured (copies piling onto the same agents: 3 agents get 16 each, the rest
-    none) or an assignment lost or doubled (the sums below).
+    Bound: every agent ends with 2 to 10. Why not exactly 6: copies that read the same
+    directory snapshot all try the least recently assigned agent first; the losers take
+    one of the next two, rotated by a hash of the ticket id (chalicelib/domain/assignment.py),
+    and a copy stamps ``last_assigned_at`` with the instant its attempt began, so a slow
+    copy's stamp may sort before a quicker one's. One at a time the split is exact (see
+    test_assignment_flow.py). What the bound catches: a cursor that is not honoured
+    (copies piling onto the same agents: 3 agents get 16 each, the rest none) or an
+    assignment lost or doubled (the sums below).
 
     A copy that loses ``_MAX_CLAIMS`` (8) races in a row leaves its ticket waiting "for
     the sweep" (assign.py); under this much contention a few do (1 to 4 of 48 here; see

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 
 from chalicelib import clock
 from chalicelib.domain.assignment import (
-    BURST_WINDOW,
     DEFAULT_ROUTING_PATH,
     SPREAD,
     AgentState,
@@ -291,21 +290,22 @@ def test_sticky_owner_may_take_back_a_ticket_in_a_language_they_do_not_list():
 # --------------------------------------------------------------------------- concurrency spread
 
 
-def test_parallel_workers_in_a_burst_start_on_different_agents():
-    # The three least recently assigned took their last tickets within one burst
-    # (BURST_WINDOW): which of them goes first carries no meaning, so tickets spread.
+def test_in_a_burst_the_head_stays_strict_and_racing_workers_spread_over_the_fallbacks():
+    # Tickets processed one after another are a "burst" too: rotating the head there
+    # passed one agent over turn after turn (issue 11: 5/4/3 for three equal agents).
     burst = NOW - timedelta(seconds=20)
     team = [agent(f"a{i}", last=stamp(burst + timedelta(milliseconds=300 * i))) for i in range(3)]
     team += [agent("later", last=ago(seconds=5)), agent("latest", last=ago(seconds=1))]
-    heads = collections.Counter(ids(candidates(ticket(f"t-{n:02d}"), team, ROUND_ROBIN, NOW))[0] for n in range(16))
-    assert len(heads) >= 2
-    assert set(heads) <= {"a0", "a1", "a2"}  # only among the k least recently assigned
+    orders = [ids(candidates(ticket(f"t-{n:02d}"), team, ROUND_ROBIN, NOW)) for n in range(16)]
+    assert {order[0] for order in orders} == {"a0"}
+    assert {order[1] for order in orders} == {"a1", "a2"}  # a worker that lost a0 tries one of these
 
 
-def test_a_fresh_desk_spreads_its_first_tickets():
+def test_a_fresh_desk_starts_with_the_first_agent_and_spreads_the_fallbacks():
     team = [agent(f"a{i}") for i in range(4)]  # never assigned: all tied
-    heads = {ids(candidates(ticket(f"t-{n:02d}"), team, ROUND_ROBIN, NOW))[0] for n in range(16)}
-    assert 2 <= len(heads) <= SPREAD
+    orders = [ids(candidates(ticket(f"t-{n:02d}"), team, ROUND_ROBIN, NOW)) for n in range(16)]
+    assert {order[0] for order in orders} == {"a0"}
+    assert {order[1] for order in orders} == {"a1", "a2"}
 
 
 def test_between_bursts_the_head_is_strict_and_only_the_fallbacks_spread():
@@ -320,8 +320,9 @@ def test_between_bursts_the_head_is_strict_and_only_the_fallbacks_spread():
 def test_load_balanced_spreads_only_among_exact_ties():
     team = [agent(f"tie{i}", capacity=4, open_count=1) for i in range(3)] + [agent("light", capacity=4, open_count=0)]
     assert {ids(candidates(ticket(f"t-{n}"), team, LOAD_BALANCED, NOW))[0] for n in range(16)} == {"light"}
-    tied = team[:3]
-    assert len({ids(candidates(ticket(f"t-{n}"), tied, LOAD_BALANCED, NOW))[0] for n in range(16)}) >= 2
+    tied = team[:3]  # equal load: least recently assigned first, the fallbacks spread for racing workers
+    orders = [ids(candidates(ticket(f"t-{n}"), tied, LOAD_BALANCED, NOW)) for n in range(16)]
+    assert {order[0] for order in orders} == {"tie0"} and {order[1] for order in orders} == {"tie1", "tie2"}
 
 
 def _claim_wave(snapshot: list[AgentState], orders: list[list[AgentState]]) -> tuple[list[str], int]:
@@ -355,7 +356,9 @@ def test_racing_workers_lose_fewer_claims_than_with_one_shared_order_and_no_agen
             team[agent_id] = dataclasses.replace(team[agent_id], open_count=team[agent_id].open_count + 1,
                                                  last_assigned_at=stamp(moment + timedelta(milliseconds=50 * n)))
     one_shared_order = workers * (workers - 1) // 2  # every worker walks the same list: 0 + 1 + 2
-    assert failed / waves <= 0.6 * one_shared_order
+    # Everyone tries the strict head first (fairness one at a time), so each loser pays one
+    # lost race there; the rotated fallbacks spare them the rest of the shared walk.
+    assert failed / waves < one_shared_order
 
 
 # --------------------------------------------------------------------------- fairness over time
@@ -444,21 +447,27 @@ def test_round_robin_is_fair_while_an_agent_toggles_offline(seed):
 
 
 @pytest.mark.parametrize("agents", [2, 3, 5])
-def test_in_a_sustained_burst_a_passed_over_agent_waits_a_bounded_number_of_turns(agents):
+def test_in_a_sustained_burst_nobody_waits_more_than_one_round(agents):
     step = timedelta(milliseconds=500)
     result = _simulate(step, agents=agents, toggle_every=0, capacity=1000)
-    # Passed over only while tied with agents assigned within BURST_WINDOW of it; after
-    # that the agents still tied take their turn and it is strictly first again.
-    bound = int(BURST_WINDOW / step) + agents - 1
-    assert result["worst_wait"] <= bound
-    assert result["double_turns"] == 0  # even when every agent is inside the burst
+    assert result["worst_wait"] <= agents - 1  # strict least-recently-assigned order: one round at most
+    assert result["double_turns"] == 0
+
+
+@pytest.mark.parametrize("agents, tickets", [(3, 12), (4, 40), (7, 50)])
+def test_tickets_one_after_another_are_shared_exactly(agents, tickets):
+    # Issue 11: three equal agents and twelve tickets split 5/4/3 or 5/5/2 when the head
+    # rotated inside a two-second "burst". One at a time, the share is floor or ceil.
+    result = _simulate(timedelta(milliseconds=100), agents=agents, toggle_every=0, capacity=1000, tickets=tickets)
+    counts = collections.Counter(chosen for chosen, _ in result["picks"])
+    assert len(counts) == agents and max(counts.values()) - min(counts.values()) <= 1
 
 
 def test_the_agent_just_assigned_never_goes_first_even_inside_a_burst():
     team = [agent("a", last=ago(milliseconds=900)), agent("b", last=ago(milliseconds=600)),
             agent("just", last=ago(milliseconds=100))]
     heads = {ids(candidates(ticket(f"t-{n:02d}"), team, ROUND_ROBIN, NOW))[0] for n in range(32)}
-    assert heads == {"a", "b"}
+    assert heads == {"a"}
     pair = team[1:]
     assert {ids(candidates(ticket(f"t-{n:02d}"), pair, ROUND_ROBIN, NOW))[0] for n in range(32)} == {"b"}
 
@@ -680,11 +689,7 @@ def test_round_robin_head_is_among_the_k_least_recently_assigned_and_never_the_l
     head = order[0].last_assigned_at
     assert head <= cursors[min(SPREAD, len(order)) - 1]
     assert head < cursors[-1] or cursors[0] == cursors[-1]  # the just-assigned agent never goes first
-    # Without a burst at the front, the head is strictly the least recently assigned.
-    runner_up = cursors[1]
-    if cursors[0] and runner_up != cursors[0] and (
-            clock.parse_iso(runner_up) - clock.parse_iso(cursors[0]) > BURST_WINDOW):
-        assert head == cursors[0]
+    assert head == cursors[0]  # strictly the least recently assigned, burst or not
 
 
 @settings(max_examples=150, deadline=None)
