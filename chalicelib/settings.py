@@ -18,8 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from chalicelib import config
 
-Priority = Literal["urgent", "high", "normal", "low"]
-PRIORITIES: tuple[str, ...] = ("urgent", "high", "normal", "low")
 CHANNELS: tuple[str, ...] = ("email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat")
 Channel = Literal["email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat"]
 _DEFAULT_PATH = Path(__file__).with_name("desk_settings.json")

@@ -13,6 +13,7 @@ from typing import Any
 from chalicelib.api import views
 from chalicelib.api.auth import authenticate
 from chalicelib.api.errors import BadRequest, NotFound, api_endpoint
+from chalicelib.domain.vocabulary import PRIORITIES, STATUSES
 
 _TICKET_ID = re.compile(r"^t-[0-9a-f]{20}$")
 _AGENT_ID = re.compile(r"^a-[0-9a-f]{12}$")
@@ -33,8 +34,8 @@ def list_tickets(request: Any) -> dict[str, Any]:
     if unknown:
         raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}")
     status = params.get("status", "open")
-    if status not in views.STATUSES:
-        raise BadRequest(f"status must be one of {', '.join(views.STATUSES)}")
+    if status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
     limit = _limit(params.get("limit"))
     cursor = views.decode_cursor(params.get("cursor"))
     chosen = [name for name in _FILTERS if name in params]
@@ -97,7 +98,7 @@ def _overdue(limit: int, cursor: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _check_filter(name: str, value: str) -> None:
-    from chalicelib.settings import CHANNELS, PRIORITIES
+    from chalicelib.settings import CHANNELS
 
     if name == "assignee" and not (value in ("me", "none") or _AGENT_ID.match(value)):
         raise BadRequest("assignee must be me, none or an agent id")

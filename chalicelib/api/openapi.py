@@ -29,6 +29,7 @@ import typing
 from typing import Any
 
 from chalicelib.api.errors import json_response
+from chalicelib.domain.vocabulary import PRIORITIES, STATUSES
 
 __all__ = ["OPENAPI_VERSION", "build", "document"]
 
@@ -210,14 +211,14 @@ def _path_parameters() -> dict[str, dict[str, Any]]:
 def _ticket_list_parameters() -> list[dict[str, Any]]:
     """GET /tickets' query, exactly as ``agent_api.list_tickets`` validates it."""
     from chalicelib.api import agent_api, views
-    from chalicelib.settings import CHANNELS, PRIORITIES
+    from chalicelib.settings import CHANNELS
 
     def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
     agent_id = agent_api._AGENT_ID.pattern.removeprefix("^").removesuffix("$")
     return [
-        query("status", {"type": "string", "enum": list(views.STATUSES), "default": "open"},
+        query("status", {"type": "string", "enum": list(STATUSES), "default": "open"},
               "Tickets in this status (default open). Not with overdue."),
         query("assignee", {"type": "string", "pattern": f"^(me|none|{agent_id})$"},
               "me, none (unassigned) or an agent id. One of assignee, queue, priority, channel at a time."),
@@ -316,14 +317,13 @@ def _response_schemas(components: _Components) -> dict[str, Any]:
     from chalicelib.api import views
     from chalicelib.domain import kpis
     from chalicelib.service import agents
-    from chalicelib.settings import PRIORITIES
 
     hints = typing.get_type_hints(kpis.ReportRow)
 
     text, integer, boolean = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
     summary_fields = {
         "id": text, "number": integer, "subject": text,
-        "status": {"type": "string", "enum": list(views.STATUSES)},
+        "status": {"type": "string", "enum": list(STATUSES)},
         "priority": {"type": "string", "enum": list(PRIORITIES)},
         "category": text, "tags": _strings(), "triage": _nullable("object"), "channel": text,
         "channels": _strings(), "customer_id": text, "requester": _nullable("string"),
@@ -396,7 +396,7 @@ def _response_schemas(components: _Components) -> dict[str, Any]:
                                "changes": _nullable("object"), "detail": _nullable("string")}),
         "TicketList": {"anyOf": [_ref("TicketPage"), _ref("OverduePage")]},
         "TicketPage": _object({
-            "status": {"type": "string", "enum": list(views.STATUSES)},
+            "status": {"type": "string", "enum": list(STATUSES)},
             "assignee": text, "queue": text, "priority": text, "channel": text,
             "tickets": {"type": "array", "items": _ref("TicketSummary")},
             "next_cursor": _nullable("string"),

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from chalicelib.api.auth import authenticate
 from chalicelib.api.errors import BadRequest, Conflict, Created, NotFound, api_endpoint
 from chalicelib.api.requests import Body, parse
+from chalicelib.domain.vocabulary import Priority, Status
 from chalicelib.settings import Channel
 
 _TICKET_ID = re.compile(r"^t-[0-9a-f]{20}$")
@@ -16,8 +17,8 @@ Tag = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
 
 
 class TicketUpdate(Body):
-    status: Literal["open", "pending", "on_hold", "solved", "closed", "spam"] | None = None
-    priority: Literal["urgent", "high", "normal", "low"] | None = None
+    status: Status | None = None
+    priority: Priority | None = None
     category: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
     assignee_id: str | None = Field(None, pattern=r"^a-[0-9a-f]{12}$")
     add_tags: list[str] = Field(default_factory=list, max_length=20)

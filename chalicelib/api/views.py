@@ -8,7 +8,6 @@ from typing import Any
 
 from chalicelib.api.errors import BadRequest
 
-STATUSES = ("open", "pending", "on_hold", "solved", "closed", "spam")
 _MESSAGES_SHOWN = 200
 _PAST_TICKETS_SHOWN = 10
 _PURCHASES_SHOWN = 20

@@ -60,7 +60,7 @@ from pydantic import Field, PrivateAttr, StrictBool, StrictInt, field_validator,
 # Private in triage, shared on purpose: one definition of "whole word" for the whole desk.
 from chalicelib.domain import rule_files
 from chalicelib.domain.triage import _compile_words, _fold, _phrase_pattern
-from chalicelib.settings import PRIORITIES, Priority
+from chalicelib.domain.vocabulary import PRIORITIES, STATUSES, Priority, Status
 
 __all__ = [
     "ASSIGN_VIA_QUEUE",
@@ -88,8 +88,6 @@ __all__ = [
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "automation_rules.yaml"
 
-Status = Literal["open", "pending", "on_hold", "solved", "closed", "spam"]
-STATUSES: tuple[str, ...] = ("open", "pending", "on_hold", "solved", "closed", "spam")
 Event = Literal["created", "updated"]
 Actor = Literal["customer", "agent", "system"]
 ChangeableField = Literal["status", "priority", "category", "assignee_id", "tags"]

@@ -47,7 +47,7 @@ from types import MappingProxyType
 from typing import Any
 
 from chalicelib.domain import histogram
-from chalicelib.settings import PRIORITIES
+from chalicelib.domain.vocabulary import PRIORITIES
 
 __all__ = [
     "BACKLOG_BUCKETS",

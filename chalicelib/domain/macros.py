@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chalicelib.domain import rule_files
-from chalicelib.settings import Priority
+from chalicelib.domain.vocabulary import Priority, SettableStatus
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -110,7 +110,7 @@ _STR_METHODS = frozenset({
     "split", "splitlines", "startswith", "strip", "swapcase", "title", "upper",
 })
 
-TicketStatus = Literal["open", "pending", "on_hold", "solved", "closed"]
+TicketStatus = SettableStatus
 
 _SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")

@@ -65,7 +65,7 @@ from chalicelib.domain.business_time import (
     add_business_minutes,
     business_minutes_between,
 )
-from chalicelib.settings import PRIORITIES, Priority
+from chalicelib.domain.vocabulary import PRIORITIES, STATUSES, Priority, Status
 
 __all__ = [
     "CALENDAR_SCHEDULE_NAME",
@@ -95,12 +95,11 @@ CALENDAR_SCHEDULE_NAME = "calendar"  # what ResolvedPolicy.schedule_name says wi
 _NAME = r"^[a-z0-9][a-z0-9_.-]*$"
 _MAX_TARGET_MINUTES = 366 * 24 * 60  # a target beyond a year is a typo, not a promise
 
-Status = Literal["open", "pending", "on_hold", "solved", "closed", "spam"]
 EventKind = Literal["customer_message", "agent_reply", "auto_reply", "note", "status", "priority", "assigned"]
 TargetName = Literal["first_response", "next_reply", "resolution"]
 State = Literal["ok", "warning", "breached", "paused", "met"]
 
-_STATUSES: tuple[str, ...] = ("open", "pending", "on_hold", "solved", "closed", "spam")
+_STATUSES = STATUSES
 _KINDS: tuple[str, ...] = ("customer_message", "agent_reply", "auto_reply", "note", "status", "priority", "assigned")
 _UTC = timezone.utc
 _TARGETS: tuple[TargetName, ...] = ("first_response", "next_reply", "resolution")

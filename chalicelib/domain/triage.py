@@ -43,7 +43,7 @@ from pydantic import Field, PrivateAttr, StrictBool, StrictInt, field_validator,
 
 from chalicelib.domain import rule_files
 from chalicelib.domain.business_time import Schedule
-from chalicelib.settings import PRIORITIES, Priority
+from chalicelib.domain.vocabulary import PRIORITIES, Priority
 
 if TYPE_CHECKING:
     from chalicelib.channels.inbound import InboundMessage

@@ -256,9 +256,10 @@ class LocalDesk:
     def tickets(self) -> list[dict[str, Any]]:
         """Every ticket, oldest first, each with messages and customer as ``GET /tickets/{id}`` shows."""
         from chalicelib.api import views
+        from chalicelib.domain.vocabulary import STATUSES
         from chalicelib.storage.models import TicketModel
 
-        found = [t for status in views.STATUSES for t in TicketModel.by_status.query(status)]
+        found = [t for status in STATUSES for t in TicketModel.by_status.query(status)]
         return [views.ticket_detail(t) for t in sorted(found, key=lambda t: int(t.number))]
 
     def sent_emails(self) -> list[EmailMessage]:

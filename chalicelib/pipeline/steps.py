@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from chalicelib import clock, config
 from chalicelib.domain import acknowledgement as ack_policy
-from chalicelib.domain import ids, reply_address, threading
+from chalicelib.domain import ids, reply_address, threading, vocabulary
 from chalicelib.observability import count, logger
 from chalicelib.outbound import email as email_out
 from chalicelib.pipeline.context import Context
@@ -29,9 +29,6 @@ from chalicelib.storage.models import (
     TicketModel,
 )
 
-_REOPENABLE = ("solved", "closed")
-_CONTINUABLE = ("open", "pending", "on_hold")
-_RESUMED_BY_CUSTOMER = ("pending",)
 _INLINE_BODY_BYTES = 300_000  # DynamoDB items are at most 400 KB; the rest of the item needs room
 _PREVIEW_CHARS = 4_000
 _THREAD_IDS_KEPT = 10
@@ -142,7 +139,7 @@ def find_thread(ctx: Context) -> None:
     identity = ctx.found.get(f"id:{message.sender.key}")
     if identity is not None and identity.open_ticket_id and not message.auto_reply_reason:
         ticket = repository.get_ticket(identity.open_ticket_id)
-        if ticket is not None and ticket.channel != "email" and ticket.status in _CONTINUABLE:
+        if ticket is not None and ticket.channel != "email" and ticket.status in vocabulary.CONTINUABLE:
             ctx.ticket, ctx.thread_method = ticket, "open-chat-ticket"  # the chat continues by email
             return
     ctx.is_new = True
@@ -153,7 +150,7 @@ def _continue_conversation(ctx: Context) -> None:
     item = ctx.found.get(f"conv:{ctx.message.conversation_key}")
     if item is not None and item.ticket_id:
         ticket = _survivor(repository.get_ticket(item.ticket_id))
-        if ticket is not None and ticket.status in _CONTINUABLE:
+        if ticket is not None and ticket.status in vocabulary.CONTINUABLE:
             ctx.ticket, ctx.thread_method = ticket, "conversation"
             return
     ctx.is_new = True
@@ -422,7 +419,7 @@ def _append(ctx: Context, writes: repository.Writes) -> None:
     if not message.auto_reply_reason:  # an out-of-office never changes the ticket's state
         actions += [TicketModel.last_activity_at.set(now), TicketModel.last_customer_message_at.set(now)]
         after: dict = {"last_customer_message_at": now}
-        if ticket.status in _REOPENABLE and ctx.settings.reopen_on_reply:
+        if ticket.status in vocabulary.REOPENABLE and ctx.settings.reopen_on_reply:
             actions += [TicketModel.status.set("open"), TicketModel.reopen_count.add(1),
                         TicketModel.status_changed_at.set(now), TicketModel.automation_fired.remove()]
             after.update(status="open", status_changed_at=now, automation_fired=None)
@@ -432,7 +429,7 @@ def _append(ctx: Context, writes: repository.Writes) -> None:
                             TicketModel.assignment_source.remove()]
                 after["assignee_id"] = None
             ctx.reopened = True
-        elif ticket.status in _RESUMED_BY_CUSTOMER:
+        elif ticket.status in vocabulary.RESUMED_BY_CUSTOMER:
             actions += [TicketModel.status.set("open"), TicketModel.status_changed_at.set(now),
                         TicketModel.automation_fired.remove()]
             after.update(status="open", status_changed_at=now, automation_fired=None)

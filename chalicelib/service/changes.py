@@ -22,8 +22,6 @@ from chalicelib.service import clocks
 from chalicelib.storage import repository, ticket_keys
 
 UNSET: Any = object()  # "leave the assignee alone" (None means "unassign")
-STATUSES = ("open", "pending", "on_hold", "solved", "closed", "spam")
-PRIORITIES = ("urgent", "high", "normal", "low")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import clock
+from chalicelib.domain.vocabulary import ACTIVE_STATUSES, RESOLVED
 from chalicelib.observability import count, duration, logger
 
 
@@ -101,7 +102,7 @@ def status_changed(ticket: Any, old: str, new: str, moment: datetime) -> None:
             if target is not None:
                 counters[f"sla_resolution_{'breached' if target.overdue is not None else 'met'}"] = 1
         _record(ticket, moment, counters=counters, durations=durations)
-    elif old in ("solved", "closed") and new in ("open", "pending", "on_hold"):
+    elif old in RESOLVED and new in ACTIVE_STATUSES:
         count("TicketsReopened", channel=ticket.channel, **_dims(ticket))
         _record(ticket, moment, counters={"reopened": 1})
 

@@ -369,7 +369,7 @@ def _count_kpis(ticket: Any, response: Any, moment: datetime) -> None:
 def _follow_up(ticket_id: str, moment: datetime) -> str | None:
     """A bad rating brings the ticket back to the team: reopened (default) or flagged; what was done, or None."""
     from chalicelib.service import tickets
-    from chalicelib.settings import PRIORITIES
+    from chalicelib.domain.vocabulary import PRIORITIES
 
     action = (os.environ.get("SURVEY_LOW_RATING_ACTION") or "reopen").strip().lower()
     if action not in _LOW_RATING_ACTIONS:

@@ -43,7 +43,7 @@ from typing import Any
 
 from chalicelib.domain import histogram, kpis
 from chalicelib import settings
-from chalicelib.settings import PRIORITIES
+from chalicelib.domain.vocabulary import PRIORITIES
 
 __all__ = [
     "CHANNELS",

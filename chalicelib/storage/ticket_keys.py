@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-ACTIVE = ("open", "pending", "on_hold")  # statuses that hold an agent's capacity
+from chalicelib.domain.vocabulary import ACTIVE_STATUSES
+
+ACTIVE = ACTIVE_STATUSES  # statuses that hold an agent's capacity
 SHARDS = 16  # partitions of each time index: the sweeps read 16 small ones, never one hot one
 
 

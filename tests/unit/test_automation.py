@@ -26,7 +26,7 @@ from chalicelib.domain.automation import (
     parse_rules,
     rules,
 )
-from chalicelib.settings import PRIORITIES
+from chalicelib.domain.vocabulary import PRIORITIES
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 AGENT = "a-0123456789ab"

@@ -23,7 +23,7 @@ from chalicelib.domain.triage import (
     triage,
     users_affected,
 )
-from chalicelib.settings import PRIORITIES
+from chalicelib.domain.vocabulary import PRIORITIES
 
 CPH = ZoneInfo("Europe/Copenhagen")
 MONDAY_11_CPH = datetime(2026, 11, 23, 11, 0, tzinfo=CPH)  # a normal working morning
