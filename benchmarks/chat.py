@@ -264,7 +264,7 @@ def measure_webhooks(meter: ApiMeter, *, repeats: int, cold_repeats: int = 1, wa
 def _cold_start() -> None:
     """What a new Lambda container lacks: boto3 clients and looked-up queue URLs (the app is imported)."""
     from chalicelib import aws
-    from chalicelib.pipeline import queue
+    from chalicelib.storage import queues as queue
 
     aws.reset_clients()
     queue.reset()

@@ -382,7 +382,7 @@ class LocalDesk:
 
     def _reset_process_state(self) -> None:
         from chalicelib import aws, clock, secrets
-        from chalicelib.pipeline import queue
+        from chalicelib.storage import queues as queue
         from chalicelib.storage import agents, repository
 
         aws.reset_clients()

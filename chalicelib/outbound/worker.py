@@ -23,7 +23,7 @@ def process_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _handle(record: Any) -> None:
     from chalicelib.outbound.http import DeliveryError
-    from chalicelib.pipeline import queue
+    from chalicelib.storage import queues as queue
 
     try:
         reply = json.loads(record.body)

@@ -592,7 +592,7 @@ def _thread_ids(message) -> list[str]:
 def _queue_chat_acknowledgement(ticket: TicketModel, settings) -> None:
     """Chat acknowledgements are short and go out through the outbound sender, like every chat reply."""
     from chalicelib.outbound.templates import render
-    from chalicelib.pipeline import queue
+    from chalicelib.storage import queues as queue
 
     text = render(
         "acknowledgement.chat.j2",

@@ -13,10 +13,10 @@ from typing import Any
 
 from chalicelib import config
 from chalicelib.observability import count, logger
-from chalicelib.pipeline import queue
+from chalicelib.storage import queues as queue
 from chalicelib.pipeline.watchdog import TimeBudgetExceeded, time_budget, time_left
 
-_TIME_MARGIN_SECONDS = 5.0  # kept after a message's parse budget for its writes and the batch report
+_TIME_MARGIN_SECONDS = 1.0  # kept after a message's parse budget for its writes and the batch report
 
 
 def process_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -95,15 +95,25 @@ def _to_message(envelope: dict[str, Any]) -> tuple[Any, list[Any]]:
 
 
 def _parse_mail(envelope: dict[str, Any]) -> tuple[Any, list[Any]]:
-    """Fetch, then parse within the message's time budget (a hostile mail cannot take the invocation's time)."""
+    """Fetch, then parse within the message's time budget (a hostile mail cannot take the invocation's time).
+
+    The mail is parked only if it outran its whole budget; when the invocation had
+    less time left than that, it is handed back to SQS for a fresh invocation.
+    """
     from chalicelib.channels.email import intake
 
     raw = intake.fetch(envelope)
     budget = float(config.setting("PARSE_BUDGET_SECONDS"))
-    if time_left() < budget + _TIME_MARGIN_SECONDS:
-        raise OutOfTime(f"{time_left():.1f} s left in this invocation; the mail's parse budget is {budget:g} s")
-    with time_budget(budget, "parsing the mail"):
-        return intake.to_inbound_message(envelope, raw)
+    left = time_left() - _TIME_MARGIN_SECONDS
+    if left < _TIME_MARGIN_SECONDS:
+        raise OutOfTime(f"{time_left():.1f} s left in this invocation: too little to parse a mail")
+    try:
+        with time_budget(min(budget, left), "parsing the mail"):
+            return intake.to_inbound_message(envelope, raw)
+    except TimeBudgetExceeded as err:
+        if left < budget:
+            raise OutOfTime(f"{err.reason}, with {budget:g} s allowed but only {left:.1f} s left") from None
+        raise
 
 
 def _group(record: Any) -> str:

@@ -33,7 +33,7 @@ def resolve(ticket: Any, to: str) -> str | None:
 
 def send(ticket: Any, to: str, message: str, *, rule: str, key: str | None = None) -> bool:
     """Queue one notification; ``key`` makes a repeat (a retried sweep) the same SQS message."""
-    from chalicelib.pipeline import queue
+    from chalicelib.storage import queues as queue
 
     target = resolve(ticket, to)
     if target is None:

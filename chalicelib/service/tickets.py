@@ -99,7 +99,7 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
     ``send_outbound``, which records delivery on it. Auto-replies and notes never
     stamp first response: only this function does.
     """
-    from chalicelib.pipeline import queue
+    from chalicelib.storage import queues as queue
     from chalicelib.storage.models import MessageModel
 
     if ticket.merged_into:

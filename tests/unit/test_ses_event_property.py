@@ -43,7 +43,7 @@ def _handle(event):
     """Run the real handler with a recording SQS; returns (handler result, enqueued, parked)."""
     from chalicelib import config
     from chalicelib.channels.email import ses_inbound
-    from chalicelib.pipeline import queue
+    from chalicelib.storage import queues as queue
 
     sqs = _RecordingSQS()
     queue.reset()  # forget cached queue URLs
@@ -173,7 +173,7 @@ def test_a_valid_ses_event_with_keys_dropped_or_replaced_is_enqueued_or_parked_n
 
 
 def test_a_valid_event_is_one_pointer_per_record_in_the_senders_conversation():
-    from chalicelib.pipeline.queue import group_id
+    from chalicelib.storage.queues import group_id
 
     event = _valid_event()
     event["Records"].append(_valid_event("second000", sender="Bob <Bob@Example.org>")["Records"][0])

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import SESEvent
 
 from chalicelib import config
 from chalicelib.observability import count, logger
-from chalicelib.pipeline import queue
+from chalicelib.storage import queues as queue
 
 VERDICTS = ("spam", "virus", "spf", "dkim", "dmarc")
 

@@ -1,4 +1,8 @@
-"""The inbound FIFO queue and its dead-letter queue.
+"""The SQS queues: inbound and outbound FIFO queues and their dead-letter queues.
+
+Below the services, beside DynamoDB and S3: channels enqueue inbound messages,
+services enqueue replies and notifications, the workers park what they cannot
+process — and none of them needs the pipeline to do it.
 
 SQS FIFO keeps order per ``MessageGroupId`` (one group per conversation) and
 drops a repeated ``MessageDeduplicationId`` within 5 minutes; the pipeline's
