@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import clock
+from chalicelib.domain import assignment, triage
 from chalicelib.observability import count, logger
 from chalicelib.service import changes
 from chalicelib.storage import agents as directory
@@ -24,8 +25,6 @@ _MAX_CLAIMS = 12  # attempts per ticket before it waits for the sweep
 
 
 def _ticket_to_assign(ticket: Any) -> Any:
-    from chalicelib.domain import assignment
-
     return assignment.TicketToAssign(ticket_id=ticket.ticket_id, queue=ticket.category, language=ticket.language,
                                      priority=ticket.priority, previous_assignee=ticket.previous_assignee_id)
 
@@ -37,8 +36,6 @@ def needs_agent(ticket: Any) -> bool:
 
 def auto_assign(ticket: Any, *, now: datetime | None = None) -> str | None:
     """Assign ``ticket`` to the best available agent; None when nobody can take it (it waits)."""
-    from chalicelib.domain import assignment
-
     moment = now or clock.now()
     config = assignment.routing()
     agents = {a.agent_id: a for a in directory.directory()}
@@ -85,8 +82,6 @@ def waiting_tickets(queue: str, limit: int) -> list[Any]:
 
 def queues() -> list[str]:
     """Every queue tickets can wait in: the triage categories."""
-    from chalicelib.domain import triage
-
     rule_set = triage.rules()
     return sorted(set(rule_set.categories or ()) | {rule_set.defaults.category})
 

@@ -11,53 +11,30 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import clock
+from chalicelib.domain import automation
 from chalicelib.observability import count, logger
-from chalicelib.service import changes
+from chalicelib.service import assign, changes, macros, notify, surveys, tickets
+from chalicelib.service.facts import facts
+from chalicelib.storage import agents as directory
 from chalicelib.storage import repository
-
-
-def facts(ticket: Any, *, event: str, actor: str, changed: frozenset[str] = frozenset(), text: str = "",
-          fields: dict[str, Any] | None = None) -> Any:
-    """The rules' view of a ticket; ``fields`` overrides stored values (a ticket not yet written)."""
-    from chalicelib.domain.automation import TicketFacts
-
-    values = {name: getattr(ticket, name, None) for name in (
-        "ticket_id", "channel", "status", "priority", "category", "tags", "subject", "assignee_id",
-        "customer_tier", "created_at", "status_changed_at", "automation_fired")}
-    values.update(fields or {})
-    created = clock.parse_iso(values["created_at"])
-    return TicketFacts(
-        ticket_id=values["ticket_id"], event=event, channel=values["channel"], status=values["status"],
-        priority=values["priority"], category=values["category"], tags=frozenset(values["tags"] or ()),
-        subject=values["subject"] or "", text=text or "", assignee_id=values["assignee_id"],
-        customer_tier=values["customer_tier"], created_at=created,
-        status_changed_at=clock.parse_iso(values["status_changed_at"]) if values["status_changed_at"] else created,
-        changed=changed, actor=actor, fired=frozenset(values["automation_fired"] or ()),
-    )
 
 
 def on_created(ticket: Any, text: str, *, now: datetime | None = None) -> Any:
     """Triggers for a new ticket (after triage, after the ticket is stored)."""
-    from chalicelib.domain import automation
-
     outcome = automation.evaluate_triggers(facts(ticket, event="created", actor="customer", text=text),
                                            automation.rules())
     return carry_out(ticket, outcome, now=now)
 
 
 def on_customer_message(ticket: Any, text: str, changed: frozenset[str], *, now: datetime | None = None) -> Any:
-    from chalicelib.domain import automation
-
     outcome = automation.evaluate_triggers(
         facts(ticket, event="updated", actor="customer", text=text, changed=changed), automation.rules())
     return carry_out(ticket, outcome, now=now)
 
 
-def on_updated(ticket: Any, diff: dict[str, list[Any]], actor: changes.Actor, *, now: datetime | None = None) -> Any:
-    """Triggers after an agent's change."""
-    from chalicelib.domain import automation
-
-    who = "agent" if actor.role in ("agent", "admin") else "system"
+def on_updated(ticket: Any, diff: dict[str, list[Any]], actor_role: str, *, now: datetime | None = None) -> Any:
+    """Triggers after a person's change (``actor_role``: agent, admin or system)."""
+    who = "agent" if actor_role in ("agent", "admin") else "system"
     outcome = automation.evaluate_triggers(
         facts(ticket, event="updated", actor=who, changed=frozenset(diff)), automation.rules())
     return carry_out(ticket, outcome, now=now)
@@ -65,8 +42,6 @@ def on_updated(ticket: Any, diff: dict[str, list[Any]], actor: changes.Actor, *,
 
 def run_timers(ticket: Any, *, now: datetime) -> Any:
     """The time-based rules due on this ticket, fired once: their names are saved with their changes."""
-    from chalicelib.domain import automation
-
     outcome = automation.due_timers(facts(ticket, event="updated", actor="system"), automation.rules(), now)
     if not outcome.fired:
         return outcome
@@ -76,8 +51,6 @@ def run_timers(ticket: Any, *, now: datetime) -> Any:
 
 def carry_out(ticket: Any, outcome: Any, *, now: datetime | None = None, fired: set[str] | None = None) -> Any:
     """Apply an outcome: field changes and tags in one audited write, then macros, notifications, routing."""
-    from chalicelib.service import assign
-
     if not outcome.fired:
         return outcome
     moment = now or clock.now()
@@ -85,8 +58,6 @@ def carry_out(ticket: Any, outcome: Any, *, now: datetime | None = None, fired: 
     values = outcome.changes
     claim: Any = changes.UNSET
     if values.get("assignee_id"):
-        from chalicelib.storage import agents as directory
-
         agent = directory.get(values["assignee_id"])
         if agent is not None and agent.active:
             claim = changes.Claim(agent.agent_id, agent.name, f"automation:{outcome.fired[0]}")
@@ -119,8 +90,6 @@ def carry_out(ticket: Any, outcome: Any, *, now: datetime | None = None, fired: 
     for notification in outcome.notifications:
         _notify(fresh, notification)
     if outcome.survey:  # the service refuses spam, machine-opened, merged and already-surveyed tickets
-        from chalicelib.service import surveys
-
         surveys.send(fresh, now=moment)
     if outcome.route_via_queue and assign.needs_agent(fresh):
         assign.auto_assign(fresh, now=moment)
@@ -128,8 +97,6 @@ def carry_out(ticket: Any, outcome: Any, *, now: datetime | None = None, fired: 
 
 
 def _send_macro(ticket: Any, macro_id: str, actor: changes.Actor) -> None:
-    from chalicelib.service import macros, tickets
-
     try:
         text, actions = macros.render_for(macro_id, ticket, None)
         tickets.reply(ticket, text, actor)
@@ -139,6 +106,4 @@ def _send_macro(ticket: Any, macro_id: str, actor: changes.Actor) -> None:
 
 
 def _notify(ticket: Any, notification: Any) -> None:
-    from chalicelib.service import notify
-
     notify.send(ticket, notification.to, notification.message, rule=notification.rule)

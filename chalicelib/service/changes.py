@@ -18,8 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.service import clocks
+from chalicelib.service import bus, clocks
+from chalicelib.service.events import StatusChanged
+from chalicelib.storage import agents as directory
 from chalicelib.storage import repository, ticket_keys
+from chalicelib.storage.exceptions import TransactionCancelled
 
 UNSET: Any = object()  # "leave the assignee alone" (None means "unassign")
 
@@ -88,8 +91,6 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
     Raises ``Conflict`` when the ticket moved on (or ``expected_version`` is not its
     version), ``AgentUnavailable`` when the new owner cannot take it.
     """
-    from pynamodb.exceptions import TransactWriteError
-
     from chalicelib.storage.models import AgentModel, AuditModel, TicketModel
 
     if expected_version is not None and int(ticket.version or 0) != expected_version:
@@ -138,28 +139,20 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
         writes.update(AgentModel(agent_id), agent_actions, agent_condition, version_check=False)
     try:
         repository.commit(writes)
-    except TransactWriteError as err:
-        reasons = list(err.cancellation_reasons or [])
+    except TransactionCancelled as err:
         ticket_index = len(writes.saves)
         # TransactionConflict: another transaction was writing the same item at that instant — the same
         # outcome for us as a failed condition (the ticket or agent moved on): reload and try again.
-        failed = [i for i, reason in enumerate(reasons)
-                  if reason is not None and reason.code in ("ConditionalCheckFailed", "TransactionConflict")]
+        failed = err.failed("ConditionalCheckFailed", "TransactionConflict")
         if ticket_index in failed:
             raise Conflict("the ticket changed since it was read; reload it and try again") from err
         if any(i > ticket_index for i in failed):
             raise AgentUnavailable("the agent is offline, removed or at capacity") from err
         raise
-    if "status" in diff:
-        from chalicelib.service import measure
-
-        fresh = repository.get_ticket(ticket.ticket_id)
-        if fresh is not None:
-            measure.status_changed(fresh, diff["status"][0], diff["status"][1], moment)
     if agent_updates:  # this container's directory cache no longer knows these agents' load
-        from chalicelib.storage import agents as directory
-
         directory.forget()
+    if "status" in diff:
+        bus.publish(StatusChanged(ticket.ticket_id, diff["status"][0], diff["status"][1], moment))
     return diff
 
 

@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import clock
+from chalicelib.domain import automation, sla
+from chalicelib.service.facts import facts
 
 _FIELDS = ("ticket_id", "status", "priority", "category", "channel", "assignee_id", "created_at", "subject",
            "customer_tier", "first_response_at", "status_changed_at", "tags", "automation_fired", "timeline", "sla")
@@ -42,8 +44,6 @@ def initial_timeline(stamp: str, *, priority: str, customer_wrote: bool) -> list
 
 def measure(fields: dict[str, Any], now: datetime) -> Any | None:
     """The SLA clocks (``sla.Clocks``) at ``now``, or None for a ticket without a timeline."""
-    from chalicelib.domain import sla
-
     timeline = fields.get("timeline") or []
     if not timeline:
         return None
@@ -135,8 +135,5 @@ def running_target(fields: dict[str, Any], now: datetime) -> Any | None:
 
 def _next_timer(fields: dict[str, Any]) -> str | None:
     """When the next time-based automation rule is due (pending 3 days → reminder...)."""
-    from chalicelib.domain import automation
-    from chalicelib.service.automate import facts
-
     due = automation.next_timer_due(facts(None, event="updated", actor="system", fields=fields), automation.rules())
     return clock.iso(due) if due is not None else None

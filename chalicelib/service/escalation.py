@@ -14,8 +14,9 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.observability import logger
-from chalicelib.service import changes, clocks
-from chalicelib.storage import repository
+from chalicelib.service import assign, changes, clocks, measure, notify
+from chalicelib.storage import agents as directory
+from chalicelib.storage import repository, ticket_keys
 
 _RAISE = {"low": "normal", "normal": "high", "high": "urgent"}
 SLA_ACTOR = changes.Actor("sla", "SLA")
@@ -53,8 +54,6 @@ def _check(ticket: Any, moment: datetime) -> str | None:
 
 
 def _warn(ticket: Any, target: Any, key: str, sla: dict[str, Any], moment: datetime) -> str:
-    from chalicelib.service import measure, notify
-
     changes.apply(ticket, changes.TicketChange(sets={"sla": sla}), SLA_ACTOR, action="sla_warning",
                   detail=f"{target.name} due {clock.iso(target.due)}", now=moment)
     measure.sla_event(ticket, "SlaWarning", target.name)
@@ -66,8 +65,6 @@ def _warn(ticket: Any, target: Any, key: str, sla: dict[str, Any], moment: datet
 
 
 def _breach(ticket: Any, target: Any, key: str, sla: dict[str, Any], moment: datetime) -> str:
-    from chalicelib.service import assign, measure, notify
-
     raised = _RAISE.get(ticket.priority)
     owner_away = ticket.assignee_id and not _available(ticket.assignee_id, moment)
     change = changes.TicketChange(priority=raised, sets={"sla": sla}, assignee=None if owner_away else changes.UNSET)
@@ -88,8 +85,6 @@ def _breach(ticket: Any, target: Any, key: str, sla: dict[str, Any], moment: dat
 
 
 def _available(agent_id: str, moment: datetime) -> bool:
-    from chalicelib.storage import agents as directory
-
     agent = directory.get(agent_id)
     if agent is None:
         return False
@@ -100,7 +95,6 @@ def _available(agent_id: str, moment: datetime) -> bool:
 
 def recompute_all(*, now: datetime | None = None) -> int:
     """Recompute every active ticket's clocks (new SLA policies or business hours): Queries, never Scan."""
-    from chalicelib.storage import ticket_keys
     from chalicelib.storage.models import TicketModel
 
     moment = now or clock.now()

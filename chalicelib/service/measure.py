@@ -13,19 +13,18 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.domain.vocabulary import ACTIVE_STATUSES, RESOLVED
 from chalicelib.observability import count, duration, logger
+from chalicelib.service import clocks
+from chalicelib.settings import CHANNELS
+from chalicelib.storage import aggregates
 
 
 def _groups(ticket: Any) -> dict[str, str | None]:
-    from chalicelib.settings import CHANNELS
-
     return {"channel": ticket.channel if ticket.channel in CHANNELS else "other", "priority": ticket.priority,
             "queue": ticket.category, "agent": ticket.assignee_id}
 
 
 def _record(ticket: Any, moment: datetime, *, counters: dict[str, int] | None = None,
             durations: dict[str, float] | None = None) -> None:
-    from chalicelib.storage import aggregates
-
     try:
         aggregates.record(moment, groups=_groups(ticket), counters=counters or {}, durations=durations or {})
     except Exception:  # the report loses one count; the ticket and its metrics are already right
@@ -51,8 +50,6 @@ def auto_reply_sent(ticket: Any, moment: datetime) -> None:
 
 def agent_replied(ticket: Any, moment: datetime) -> None:
     """First response (once) or the next reply that ended a customer's wait."""
-    from chalicelib.service import clocks
-
     measured = clocks.measure(clocks.fields_of(ticket), moment)
     if measured is None:
         return
@@ -81,8 +78,6 @@ def agent_replied(ticket: Any, moment: datetime) -> None:
 
 def status_changed(ticket: Any, old: str, new: str, moment: datetime) -> None:
     """Solved: resolution and handle time, resolution SLA; reopened: counted."""
-    from chalicelib.service import clocks
-
     if new == "solved" and old != "closed":
         count("TicketsSolved", channel=ticket.channel, **_dims(ticket))
         measured = clocks.measure(clocks.fields_of(ticket), moment)

@@ -15,6 +15,8 @@ from typing import Any
 
 from chalicelib import config
 from chalicelib.observability import logger
+from chalicelib.storage import agents as directory
+from chalicelib.storage import queues as queue
 
 
 def resolve(ticket: Any, to: str) -> str | None:
@@ -22,8 +24,6 @@ def resolve(ticket: Any, to: str) -> str | None:
     if to == "assignee":
         if not ticket.assignee_id:
             return None
-        from chalicelib.storage import agents as directory
-
         agent = directory.get(ticket.assignee_id, consistent=False)
         return f"email:{agent.email}" if agent is not None and agent.email else None
     if to == "team_lead":
@@ -33,8 +33,6 @@ def resolve(ticket: Any, to: str) -> str | None:
 
 def send(ticket: Any, to: str, message: str, *, rule: str, key: str | None = None) -> bool:
     """Queue one notification; ``key`` makes a repeat (a retried sweep) the same SQS message."""
-    from chalicelib.storage import queues as queue
-
     target = resolve(ticket, to)
     if target is None:
         logger.info("notification has nobody to go to", extra={"to": to, "rule": rule})

@@ -12,14 +12,13 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.observability import logger
+from chalicelib.service import assign, automate, escalation
 from chalicelib.storage import repository, ticket_keys
 
 _PER_SHARD = 200  # per run; the rest are due next minute (and the index keeps them in order)
 
 
 def run(event: dict[str, Any] | None = None, *, now: datetime | None = None) -> dict[str, int]:
-    from chalicelib.service import assign
-
     moment = now or clock.now()
     report = {"timers": run_timers(moment), **run_sla(moment), "assigned": assign.drain(now=moment)}
     logger.info("sweep done", extra=report)
@@ -36,7 +35,6 @@ def due(index: Any, key_attribute: Any, moment: datetime, *, per_shard: int = _P
 
 
 def run_timers(moment: datetime) -> int:
-    from chalicelib.service import automate
     from chalicelib.storage.models import TicketModel
 
     fired = 0
@@ -51,7 +49,6 @@ def run_timers(moment: datetime) -> int:
 
 def run_sla(moment: datetime) -> dict[str, int]:
     """Tickets whose SLA warning or due time has come: escalate each once."""
-    from chalicelib.service import escalation
     from chalicelib.storage.models import TicketModel
 
     outcome = {"sla_warnings": 0, "sla_breaches": 0}

@@ -1,9 +1,9 @@
 """What agents do to tickets: change fields, reply, add notes, merge duplicates.
 
 Each operation is one ``changes.apply`` (ticket + audit + agent load in one
-transaction) followed by what the change sets in motion: a freed agent picks
-up a waiting ticket, an unassigned active ticket is routed again, the
-"updated" automation triggers run.
+transaction); what the change sets in motion — the "updated" automation
+triggers, routing an unassigned ticket, a freed agent taking a waiting one,
+the response-time measures — follows from the event it publishes (``bus``).
 """
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.observability import count, logger
-from chalicelib.service import changes
+from chalicelib.service import bus, changes
+from chalicelib.service.events import AgentReplied, TicketEdited
+from chalicelib.storage import agents as directory
+from chalicelib.storage import queues as queue
 from chalicelib.storage import repository
 
 _RETRIES = 3  # for appends (replies, notes) that should not bounce on an unrelated concurrent edit
@@ -38,8 +41,6 @@ class Update:
 def update(ticket: Any, request: Update, actor: changes.Actor, *, expected_version: int | None = None,
            now: datetime | None = None) -> dict[str, list[Any]]:
     """An agent's edit. Manual assignment wins over automatic: automatic claims only unassigned tickets."""
-    from chalicelib.storage import agents as directory
-
     if ticket.merged_into:
         raise NotAllowed(f"ticket was merged into {ticket.merged_into}; change that one")
     claim: Any = changes.UNSET
@@ -52,43 +53,11 @@ def update(ticket: Any, request: Update, actor: changes.Actor, *, expected_versi
         claim = changes.Claim(agent.agent_id, agent.name, "manual", force=request.force)
     change = changes.TicketChange(status=request.status, priority=request.priority, category=request.category,
                                   assignee=claim, add_tags=request.add_tags, remove_tags=request.remove_tags)
-    diff = changes.apply(ticket, change, actor, now=now, expected_version=expected_version)
-    if diff:
-        after_change(ticket.ticket_id, diff, actor, now=now)
-    return diff
-
-
-def after_change(ticket_id: str, diff: dict[str, list[Any]], actor: changes.Actor, *, now: datetime | None = None) -> None:
-    """What a committed change sets in motion: automation triggers, routing, freed capacity."""
-    from chalicelib.service import assign, automate
-
     moment = now or clock.now()
-    ticket = repository.get_ticket(ticket_id)
-    if ticket is None:
-        return
-    if actor.id != "system" and not actor.id.startswith("automation:"):
-        automate.on_updated(ticket, diff, actor, now=moment)
-        ticket = repository.get_ticket(ticket_id)
-    if assign.needs_agent(ticket):  # reopened, unassigned or moved to another queue: route it again
-        assign.auto_assign(ticket, now=moment)
-    released = _released_agent(ticket, diff)
-    if released:
-        from chalicelib.storage import agents as directory
-
-        agent = directory.get(released)
-        if agent is not None:
-            assign.drain(assign.queues_of(agent), now=moment)
-
-
-def _released_agent(ticket: Any, diff: dict[str, list[Any]]) -> str | None:
-    """The agent this change freed a slot for (solved, closed, or handed to someone else), if any."""
-    old_owner = diff["assignee_id"][0] if "assignee_id" in diff else ticket.assignee_id
-    old_status = diff["status"][0] if "status" in diff else ticket.status
-    held_before = changes.holds_capacity(old_status, old_owner)
-    held_after = changes.holds_capacity(ticket.status, ticket.assignee_id)
-    if held_before and (not held_after or ticket.assignee_id != old_owner):
-        return old_owner
-    return None
+    diff = changes.apply(ticket, change, actor, now=moment, expected_version=expected_version)
+    if diff:
+        bus.publish(TicketEdited(ticket.ticket_id, diff, actor.id, actor.role, moment))
+    return diff
 
 
 def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None = None,
@@ -99,7 +68,6 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
     ``send_outbound``, which records delivery on it. Auto-replies and notes never
     stamp first response: only this function does.
     """
-    from chalicelib.storage import queues as queue
     from chalicelib.storage.models import MessageModel
 
     if ticket.merged_into:
@@ -144,9 +112,7 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
     first = human and ticket.first_response_at is None
     count("AgentReplies" if human else "AutomatedReplies", channel=target, priority=ticket.priority)
     if human:
-        from chalicelib.service import measure
-
-        measure.agent_replied(repository.get_ticket(ticket.ticket_id), moment)
+        bus.publish(AgentReplied(ticket.ticket_id, moment))
     if first:
         logger.info("first response", extra={"ticket_id": ticket.ticket_id})
     return {"message_id": message.sk, "channel": target, "queued": True, "first_response": first}

@@ -19,3 +19,30 @@ class RejectedWrite(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class TransactionCancelled(Exception):
+    """DynamoDB cancelled a transaction; ``codes`` has one entry per write, in order (None: that write was fine).
+
+    ``ConditionalCheckFailed`` and ``TransactionConflict`` mean the item moved on
+    since it was read: the caller reloads and decides.
+    """
+
+    def __init__(self, codes: list[str | None]) -> None:
+        super().__init__(f"transaction cancelled: {codes}")
+        self.codes = codes
+
+    def failed(self, *codes: str) -> list[int]:
+        """The positions of the writes that failed with one of ``codes``."""
+        return [i for i, code in enumerate(self.codes) if code in codes]
+
+
+class ConditionFailed(Exception):
+    """A conditional write found the item not as the caller read it: changed, merged, claimed or already there.
+
+    Nothing of the write was stored; the caller decides whether to read again and retry or to refuse.
+    """
+
+
+class BadCursor(ValueError):
+    """A page cursor that does not continue this query (made up, or from another list)."""

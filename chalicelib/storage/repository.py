@@ -15,7 +15,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import config
-from chalicelib.storage.exceptions import DuplicateDelivery, RejectedWrite
+from chalicelib.storage.exceptions import DuplicateDelivery, RejectedWrite, TransactionCancelled
 from chalicelib.storage.models import LookupModel, TicketModel
 
 _MAX_BATCH_GET = 100  # DynamoDB BatchGetItem limit
@@ -137,7 +137,8 @@ def _value_size(value: dict[str, Any]) -> int:
 
 def commit(writes: Writes) -> None:
     """One TransactWriteItems. Raises DuplicateDelivery when the idempotency key already exists,
-    RejectedWrite when DynamoDB refuses the items themselves (ValidationException: no retry helps)."""
+    RejectedWrite when DynamoDB refuses the items themselves (ValidationException: no retry helps),
+    TransactionCancelled with each write's reason code when a condition failed."""
     try:
         with TransactWrite(connection=LookupModel._get_connection().connection) as transaction:
             for model, condition in writes.saves:
@@ -149,6 +150,9 @@ def commit(writes: Writes) -> None:
             raise DuplicateDelivery(writes.idempotency_key) from err
         if err.cause_response_code == "ValidationException":
             raise RejectedWrite(f"DynamoDB refused the message's items: {err.cause_response_message}") from err
+        reasons = err.cancellation_reasons or []
+        if reasons:
+            raise TransactionCancelled([reason.code if reason is not None else None for reason in reasons]) from err
         raise
 
 

@@ -1,0 +1,37 @@
+"""The one dispatcher: each event goes to the reactions registered for it, in order.
+
+Services publish; they never import the services that react (``reactions``
+imports them all, so the imports point one way). The table below is the whole
+map of what sets what in motion. Handlers are named, not imported, so that a
+webhook's cold start does not load every service (the same scheme as
+``channels/receive.py``'s adapter table).
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.service import events
+
+__all__ = ["HANDLERS", "publish"]
+
+#: event type → reactions, as (module, function), run in this order.
+HANDLERS: dict[type, tuple[tuple[str, str], ...]] = {
+    events.StatusChanged: (("chalicelib.service.reactions", "measure_status_change"),),
+    events.AgentReplied: (("chalicelib.service.reactions", "measure_reply"),),
+    events.TicketEdited: (("chalicelib.service.reactions", "run_update_triggers"),
+                          ("chalicelib.service.reactions", "route_if_unassigned"),
+                          ("chalicelib.service.reactions", "refill_freed_agent")),
+}
+
+_resolved: dict[tuple[str, str], Callable[[Any], None]] = {}
+
+
+def publish(event: events.Event) -> None:
+    """Run every reaction to ``event`` now, in the order of ``HANDLERS``."""
+    for name in HANDLERS[type(event)]:
+        handler = _resolved.get(name)
+        if handler is None:
+            handler = _resolved[name] = getattr(importlib.import_module(name[0]), name[1])
+        handler(event)
