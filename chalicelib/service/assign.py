@@ -117,16 +117,19 @@ def release(agent: Any, *, reason: str, now: datetime | None = None) -> int:
     moved = 0
     for status in ticket_keys.ACTIVE:
         for held in TicketModel.by_assignee.query(f"{agent.agent_id}#{status}"):
-            for _ in range(3):
-                ticket = repository.get_ticket(held.ticket_id)
-                if ticket is None or ticket.assignee_id != agent.agent_id:
-                    break
-                try:
-                    changes.apply(ticket, changes.TicketChange(assignee=None), changes.SYSTEM, action="unassigned",
-                                  detail=reason, now=moment)
-                except changes.Conflict:
-                    continue
+            ticket = repository.get_ticket(held.ticket_id)
+
+            def still_theirs(current: Any) -> bool:
+                return current.assignee_id == agent.agent_id
+
+            def hand_back(current: Any) -> bool:
+                changes.apply(current, changes.TicketChange(assignee=None), changes.SYSTEM, action="unassigned",
+                              detail=reason, now=moment)
+                return True
+
+            if ticket is not None and still_theirs(ticket) and changes.retrying(
+                    ticket, hand_back, still_wanted=still_theirs, raise_conflict=False,
+                    gave_up="ticket kept changing while its owner's tickets were handed back; it stays assigned"):
                 moved += 1
                 auto_assign(repository.get_ticket(ticket.ticket_id), now=moment)
-                break
     return moved

@@ -68,19 +68,23 @@ def carry_out(ticket: Any, outcome: Any, *, now: datetime | None = None, fired: 
                                   add_tags=frozenset(outcome.add_tags), remove_tags=frozenset(outcome.remove_tags))
     if fired is not None:
         change.sets["automation_fired"] = fired
-    for _ in range(3):
+    def attempt(current: Any) -> Any:
+        detail = "; ".join(outcome.reasons)[:2000]
         try:
-            changes.apply(ticket, change, actor, action="automation", detail="; ".join(outcome.reasons)[:2000],
-                          now=moment)
-            break
+            changes.apply(current, change, actor, action="automation", detail=detail, now=moment)
         except changes.AgentUnavailable:
+            if change.assignee is changes.UNSET:  # the current owner cannot take it back: read again, retry
+                raise changes.Conflict("the owner is at capacity or offline") from None
             change.assignee = changes.UNSET  # the named agent cannot take it: the queue decides instead
-        except changes.Conflict:
-            ticket = repository.get_ticket(ticket.ticket_id)
-            if ticket is None or (fired is not None and set(outcome.fired) <= set(ticket.automation_fired or ())):
-                return outcome  # another sweep fired these timers already
-    else:
-        logger.warning("automation could not apply; it runs again on the next change or sweep")
+            raise changes.Conflict("the named agent cannot take the ticket") from None
+        return current
+
+    def not_fired_yet(current: Any) -> bool:  # else another sweep fired these timers already
+        return fired is None or not set(outcome.fired) <= set(current.automation_fired or ())
+
+    ticket = changes.retrying(ticket, attempt, still_wanted=not_fired_yet, raise_conflict=False,
+                              gave_up="automation could not apply; it runs again on the next change or sweep")
+    if ticket is None:
         return outcome
     for rule in outcome.fired:
         count("AutomationFired", channel=ticket.channel, rule=rule)

@@ -13,11 +13,13 @@ the SLA sweep — goes through ``apply``. The transaction holds:
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib import clock
+from chalicelib.observability import logger
 from chalicelib.service import bus, clocks
 from chalicelib.service.events import StatusChanged
 from chalicelib.storage import agents as directory
@@ -77,6 +79,33 @@ class Conflict(Exception):
 
 class AgentUnavailable(Exception):
     """The agent cannot take the ticket now: offline, removed, at capacity, or another copy got there first."""
+
+
+T = TypeVar("T")
+
+
+def retrying(ticket: Any, attempt: Callable[[Any], T], *, gave_up: str, tries: int = 3,
+             still_wanted: Callable[[Any], bool] | None = None, raise_conflict: bool = True) -> T | None:
+    """Optimistic concurrency in one place: ``attempt(ticket)``; when the ticket moved on, read it and try again.
+
+    Every write is conditioned on the version read (``apply``), so a lost race is
+    a ``Conflict``, never a lost update. After one, the ticket is read again and,
+    if it still exists and ``still_wanted(ticket)``, the attempt runs on the fresh
+    copy. Returns the attempt's result, or None when the ticket is gone or no
+    longer wants the change; after ``tries`` lost races raises ``Conflict(gave_up)``
+    (or logs it and returns None with ``raise_conflict=False``: a sweep will look again).
+    """
+    for _ in range(tries):
+        try:
+            return attempt(ticket)
+        except Conflict:
+            ticket = repository.get_ticket(ticket.ticket_id)
+            if ticket is None or (still_wanted is not None and not still_wanted(ticket)):
+                return None
+    if raise_conflict:
+        raise Conflict(gave_up)
+    logger.warning(gave_up, extra={"ticket_id": ticket.ticket_id})
+    return None
 
 
 def holds_capacity(status: str, assignee_id: str | None) -> bool:

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.observability import logger
 from chalicelib.service import assign, changes, clocks, measure, notify
 from chalicelib.storage import agents as directory
 from chalicelib.storage import repository, ticket_keys
@@ -24,15 +23,8 @@ SLA_ACTOR = changes.Actor("sla", "SLA")
 
 def check(ticket: Any, moment: datetime) -> str | None:
     """Escalate what is due on this ticket; returns "warning", "breach" or None."""
-    for _ in range(3):
-        try:
-            return _check(ticket, moment)
-        except changes.Conflict:
-            ticket = repository.get_ticket(ticket.ticket_id)
-            if ticket is None:
-                return None
-    logger.warning("ticket kept changing during SLA escalation; the next sweep looks again")
-    return None
+    return changes.retrying(ticket, lambda current: _check(current, moment), raise_conflict=False,
+                            gave_up="ticket kept changing during SLA escalation; the next sweep looks again")
 
 
 def _check(ticket: Any, moment: datetime) -> str | None:
@@ -101,15 +93,19 @@ def recompute_all(*, now: datetime | None = None) -> int:
     done = 0
     for status in ticket_keys.ACTIVE:
         for item in TicketModel.by_status.query(status):
-            for _ in range(3):
-                ticket = repository.get_ticket(item.ticket_id)
-                if ticket is None or ticket.status not in ticket_keys.ACTIVE:
-                    break
-                try:
-                    changes.apply(ticket, changes.TicketChange(sets={"sla": dict(ticket.sla or {})}), SLA_ACTOR,
-                                  action="sla_recomputed", now=moment, audited=False)
-                    done += 1
-                    break
-                except changes.Conflict:
-                    continue
+            ticket = repository.get_ticket(item.ticket_id)
+            if ticket is not None and _active(ticket) and changes.retrying(
+                    ticket, lambda current: _recompute(current, moment), still_wanted=_active, raise_conflict=False,
+                    gave_up="ticket kept changing while its clocks were recomputed; run recompute-sla again"):
+                done += 1
     return done
+
+
+def _active(ticket: Any) -> bool:
+    return ticket.status in ticket_keys.ACTIVE
+
+
+def _recompute(ticket: Any, moment: datetime) -> bool:
+    changes.apply(ticket, changes.TicketChange(sets={"sla": dict(ticket.sla or {})}), SLA_ACTOR,
+                  action="sla_recomputed", now=moment, audited=False)
+    return True

@@ -18,9 +18,7 @@ from chalicelib.service import bus, changes
 from chalicelib.service.events import AgentReplied, TicketEdited
 from chalicelib.storage import agents as directory
 from chalicelib.storage import queues as queue
-from chalicelib.storage import repository
 
-_RETRIES = 3  # for appends (replies, notes) that should not bounce on an unrelated concurrent edit
 
 
 class NotAllowed(Exception):
@@ -89,7 +87,7 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
                            kind="agent" if human else "automated", channel=target, sender=f"agent:{actor.id}"
                            if human else actor.id, sender_name=actor.name, text=text, delivery="queued",
                            created_at=stamp)
-    for _ in range(_RETRIES):
+    def record(current: Any) -> Any:
         change = changes.TicketChange(
             sets={"last_agent_reply_at": stamp} if human else {},
             set_once={"first_response_at": stamp} if human else {},
@@ -97,13 +95,12 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
             extra_writes=[message],
             events=[("agent_reply" if human else "auto_reply", None)],
         )
-        try:
-            changes.apply(ticket, change, actor, action="replied", detail=f"{target}: {text[:200]}", now=moment)
-            break
-        except changes.Conflict:
-            ticket = repository.get_ticket(ticket.ticket_id)
-    else:
-        raise changes.Conflict("the ticket kept changing; try again")
+        changes.apply(current, change, actor, action="replied", detail=f"{target}: {text[:200]}", now=moment)
+        return current
+
+    ticket = changes.retrying(ticket, record, gave_up="the ticket kept changing; try again")
+    if ticket is None:
+        raise NotAllowed("the ticket no longer exists")
     queue.enqueue_reply({"v": 1, "kind": "reply", "ticket_id": ticket.ticket_id, "channel": target,
                          "purpose": "agent" if human else "automated", "text": text, "key": key,
                          "message_sk": message.sk,
@@ -148,15 +145,15 @@ def add_note(ticket: Any, text: str, actor: changes.Actor, *, now: datetime | No
                         message_key=f"note:{ticket.ticket_id}:{secrets.token_hex(8)}", direction="internal",
                         kind="note", channel="internal", sender=f"agent:{actor.id}", sender_name=actor.name,
                         text=text, created_at=stamp)
-    for _ in range(_RETRIES):
-        try:
-            changes.apply(ticket, changes.TicketChange(extra_writes=[note], events=[("note", None)]), actor,
-                          action="note",
-                          detail=text[:200], now=moment)
-            return {"message_id": note.sk}
-        except changes.Conflict:
-            ticket = repository.get_ticket(ticket.ticket_id)
-    raise changes.Conflict("the ticket kept changing; try again")
+    def record(current: Any) -> dict[str, Any]:
+        changes.apply(current, changes.TicketChange(extra_writes=[note], events=[("note", None)]), actor,
+                      action="note", detail=text[:200], now=moment)
+        return {"message_id": note.sk}
+
+    recorded = changes.retrying(ticket, record, gave_up="the ticket kept changing; try again")
+    if recorded is None:
+        raise NotAllowed("the ticket no longer exists")
+    return recorded
 
 
 def merge(source: Any, target: Any, actor: changes.Actor, *, now: datetime | None = None) -> None:
@@ -178,14 +175,12 @@ def merge(source: Any, target: Any, actor: changes.Actor, *, now: datetime | Non
     changes.apply(source, changes.TicketChange(status="closed", assignee=None if source.assignee_id else changes.UNSET,
                                                sets={"merged_into": target.ticket_id}),
                   actor, action="merged", detail=f"merged into #{int(target.number)}", now=moment)
-    for _ in range(_RETRIES):
-        try:
-            changes.apply(target, changes.TicketChange(
-                extra_actions=[TicketModel.merged_from.add({source.ticket_id}),
-                               TicketModel.channels.add(set(source.channels or {source.channel})),
-                               TicketModel.participants.add(set(source.participants or {source.requester}))]),
-                actor, action="merged", detail=f"#{int(source.number)} merged in", now=moment)
-            return
-        except changes.Conflict:
-            target = repository.get_ticket(target.ticket_id)
-    raise changes.Conflict("the target ticket kept changing; the duplicate is closed, merge it again")
+    def absorb(survivor: Any) -> None:
+        changes.apply(survivor, changes.TicketChange(
+            extra_actions=[TicketModel.merged_from.add({source.ticket_id}),
+                           TicketModel.channels.add(set(source.channels or {source.channel})),
+                           TicketModel.participants.add(set(source.participants or {source.requester}))]),
+            actor, action="merged", detail=f"#{int(source.number)} merged in", now=moment)
+
+    changes.retrying(target, absorb,
+                     gave_up="the target ticket kept changing; the duplicate is closed, merge it again")
