@@ -33,13 +33,10 @@ def client(service: str) -> Any:
 
 
 def reset_clients() -> None:
-    """Forget cached clients (boto3 and PynamoDB), e.g. when LocalDesk switches endpoint.
+    """Forget cached boto3 clients, e.g. when LocalDesk switches endpoint (PynamoDB's: ``models.reset_connections``).
 
     The session stays: clients read the endpoint when created, and a new session
     would reload botocore's service data (~70 ms per client).
     """
     with _lock:
         _clients.clear()
-    from chalicelib.storage import models
-
-    models.reset_connections()

@@ -9,14 +9,42 @@ are dimensions.
 No Powertools Tracer: it imports the X-Ray SDK and botocore at start-up
 (~0.4 s measured here), doubling every cold start. Lambda's own active tracing
 (``"xray": true`` in .chalice/config.json) records each invocation instead.
+
+The Logger writes to whatever ``sys.stdout`` is when a line is logged
+(``_CurrentStdout``), not to the stream that was current at import. Both
+Powertools and Chalice name their ``logging`` logger after the service,
+``relay-desk``, and ``Chalice()`` configures that logger, level ERROR
+included, unless it already has a handler writing to the current
+``sys.stdout`` (``Chalice._configure_logging`` / ``_already_configured`` in
+chalice/app.py). In Lambda stdout never changes, so Chalice leaves the logger
+alone; in LocalDesk the app is loaded inside an invocation whose stdout is
+redirected, and Chalice used to take it over: INFO and WARNING lines vanished
+from local runs. A handler on the current stdout always counts as configured,
+so local runs log what Lambda logs, into the invocation's own output.
 """
 from __future__ import annotations
 
+import logging
 import os
+import sys
+from typing import TextIO
 
 from aws_lambda_powertools import Logger
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "relay-desk"))
+
+class _CurrentStdout(logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler on ``sys.stdout`` as it is now: the pattern of the standard library's own
+    ``logging.lastResort`` (``logging._StderrHandler``), for stdout."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> TextIO:  # type: ignore[override]
+        return sys.stdout
+
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "relay-desk"), logger_handler=_CurrentStdout())
 
 __all__ = ["count", "duration", "logger"]
 

@@ -7,11 +7,14 @@ platforms' own; tests change only what they need (an id, a text, a sender).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -178,6 +181,26 @@ def post_twilio(desk: Any, fields: dict[str, str], *, token: str = TWILIO_AUTH_T
     signature = RequestValidator(token).compute_signature(url, fields)
     base = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
     return desk.http.post("/webhooks/twilio", headers={**base, **(headers or {})}, body=urlencode(fields).encode())
+
+
+@contextlib.contextmanager
+def from_address(source_ip: str | None) -> Iterator[None]:
+    """Requests made inside come from ``source_ip`` (API Gateway's ``requestContext.identity.sourceIp``).
+
+    Chalice's test client puts the same address on every request (``LambdaEventConverter.LOCAL_SOURCE_IP``,
+    127.0.0.1); ``None`` sends a request without one, as some other front ends do.
+    """
+    from chalice.local import LambdaEventConverter
+
+    with mock.patch.object(LambdaEventConverter, "LOCAL_SOURCE_IP", source_ip):
+        yield
+
+
+def open_webchat_session(desk: Any, *, source_ip: str | None = "127.0.0.1", **visitor: str) -> Any:
+    """``POST /webchat/sessions`` from ``source_ip``; returns the response, whatever its status."""
+    with from_address(source_ip):
+        return desk.http.post("/webchat/sessions", headers={"Content-Type": "application/json"},
+                              body=json.dumps(visitor).encode())
 
 
 def start_webchat(desk: Any, **visitor: str) -> str:

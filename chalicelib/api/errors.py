@@ -33,8 +33,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(err: ApiError) -> Any:
-    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
-    return json_response({"error": err.code, "reason": err.reason}, err.status, headers)
+    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else {}
+    return json_response({"error": err.code, "reason": err.reason}, err.status, {**headers, **err.headers})
 
 
 def api_endpoint(func: Callable[..., Any]) -> Callable[..., Any]:

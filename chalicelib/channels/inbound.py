@@ -14,6 +14,29 @@ from typing import Any
 MAX_SUBJECT_CHARS = 1_000
 MAX_RECIPIENTS = 100
 
+# DynamoDB keys are at most 2,048 bytes (partition key, UTF-8;
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-partition-sort-keys),
+# and the pipeline's lookup keys embed these fields behind a prefix: ``in:<channel>:<external_id>``,
+# ``id:<kind>:<sender value>``, ``conv:<conversation_key>``. A longer value cannot be stored, now or on any
+# retry, so it is refused here, where the adapter (or the queue worker) can say why, instead of failing
+# the pipeline's write transaction as if DynamoDB were down. The limits are far above real ids (Slack
+# event ids ~12 characters, WhatsApp message ids ~60, Twilio SIDs 34, SES message ids ~60).
+MAX_ID_BYTES = 256  # external_id
+MAX_SENDER_BYTES = 512  # sender.value; an email address is at most 254 (RFC 5321 §4.5.3.1.3, errata 1690)
+MAX_CONVERSATION_KEY_BYTES = 1_024  # holds two addresses (ours and the customer's) behind a channel prefix
+# A Message-ID is keyed by its hash past 500 bytes (chalicelib/domain/threading.py::message_id_key), so this
+# only bounds what is stored: 998 characters (RFC 5322 §2.1.1's line limit; email intake drops longer ids)
+# of up to 4 bytes each (RFC 6532 allows UTF-8 in headers), so no mail intake keeps is refused here.
+MAX_MESSAGE_ID_BYTES = 4 * 998
+
+
+class FieldTooLong(ValueError):
+    """A field that becomes (part of) a storage key is longer than any key may be: the message can never be stored."""
+
+    def __init__(self, field_name: str, size: int, limit: int) -> None:
+        super().__init__(f"{field_name} is {size:,} bytes long; at most {limit:,} fit in a storage key")
+        self.field_name, self.size, self.limit = field_name, size, limit
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -54,7 +77,8 @@ class InboundMessage:
     thread_refs: list[str] = field(default_factory=list)  # most specific first
     recipients: list[str] = field(default_factory=list)
     auto_reply_reason: str | None = None  # set when the message was machine-sent
-    quarantine_reason: str | None = None  # set when a spam/virus verdict failed
+    quarantine_reason: str | None = None  # set when a spam/virus verdict or sender authentication failed
+    sender_auth: str | None = None  # email: "pass", or why SPF/DKIM/DMARC did not vouch for the sender
     conversation_key: str = ""  # one FIFO group (and one open ticket) per conversation
     # Where replies go on this channel, e.g. {"provider": "slack", "channel": "C1", "thread_ts": "..."}.
     reply_route: dict[str, str] = field(default_factory=dict)
@@ -71,6 +95,13 @@ class InboundMessage:
         self.recipients = self.recipients[:MAX_RECIPIENTS]
         if self.html is not None:
             self.html = _valid_text(self.html)
+        for name, value, limit in (
+            ("external_id", self.external_id, MAX_ID_BYTES),
+            ("sender.value", self.sender.value, MAX_SENDER_BYTES),
+            ("conversation_key", self.conversation_key, MAX_CONVERSATION_KEY_BYTES),
+            ("message_id", self.message_id or "", MAX_MESSAGE_ID_BYTES),
+        ):
+            _check_key_part(name, value, limit)
 
     @property
     def dedup_key(self) -> str:
@@ -88,6 +119,12 @@ class InboundMessage:
         data["sender"] = Identity(**data["sender"])
         data["attachments"] = [AttachmentRef(**a) for a in data.get("attachments", [])]
         return cls(**data)
+
+
+def _check_key_part(name: str, value: str, limit: int) -> None:
+    size = len(value.encode("utf-8", "surrogatepass"))  # bytes, as DynamoDB counts; JSON may carry lone surrogates
+    if size > limit:
+        raise FieldTooLong(name, size, limit)
 
 
 def _valid_text(text: str) -> str:

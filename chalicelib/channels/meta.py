@@ -10,6 +10,11 @@ what we sent), https://developers.facebook.com/documentation/business-messaging/
 Messenger: ``entry[].messaging[]`` holds one event each: ``message`` (``is_echo`` when the Page sent it),
 ``delivery``, ``read``... https://developers.facebook.com/docs/messenger-platform/reference/webhook-events
 Media are kept as references (WhatsApp media id, Messenger attachment URL); the pipeline fetches them.
+
+One POST can batch many events, so an event we cannot use is skipped (logged with its reason) and the
+answer is still 200: Meta re-sends a batch answered otherwise with decreasing frequency for a long time
+(Messenger: 36 hours; WhatsApp: up to 7 days), so refusing it for one unusable event would re-deliver every
+good message beside it, and keep failing.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.channels.inbound import FieldTooLong, Identity, InboundMessage
 from chalicelib.channels.payload import (
     as_dict as _dict,
     as_list as _list,
@@ -128,6 +133,9 @@ def _read_whatsapp(payload: dict[str, Any], now: datetime, reply: WebhookReply) 
                     reply.messages.append(_whatsapp_message(_dict(message), phone_number_id, contacts, now))
                 except _NotAMessage as reason:
                     reply.skipped.append(str(reason))
+                except FieldTooLong as error:  # an id no real message has: skipped like any unusable event
+                    message_id = _label(_dict(message).get("id"))
+                    reply.skipped.append(f"whatsapp message {message_id} cannot be stored: {error}")
 
 
 def _whatsapp_message(
@@ -222,6 +230,9 @@ def _read_messenger(payload: dict[str, Any], now: datetime, reply: WebhookReply)
                 reply.messages.append(_messenger_message(_dict(event), _str(entry.get("id")), now))
             except _NotAMessage as reason:
                 reply.skipped.append(str(reason))
+            except FieldTooLong as error:  # an id no real message has: skipped like any unusable event
+                mid = _dict(_dict(event).get("message")).get("mid")
+                reply.skipped.append(f"messenger message {_label(mid)} cannot be stored: {error}")
 
 
 def _messenger_message(event: dict[str, Any], entry_page_id: str, now: datetime) -> InboundMessage:

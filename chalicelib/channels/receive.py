@@ -3,15 +3,18 @@
 At most two AWS calls per request: a secret from SSM (cached per container,
 none when secrets are in the environment) and one SQS send for the messages.
 The pipeline runs behind the queue, so Slack's 3-second limit is never close.
+An anonymous web-chat session costs one more: the per-address counter
+(``chalicelib/storage/rate_limits.py``).
 """
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import json
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-from typing import TYPE_CHECKING
 
 from chalicelib import clock, secrets
 from chalicelib.observability import count, logger
@@ -30,20 +33,28 @@ ADAPTERS: dict[str, tuple[str, str]] = {
 }
 
 
+UNKNOWN_CLIENT = "unknown"  # the counter for requests without a usable source address
+WEBCHAT_SESSION_SCOPE = "webchat-session"
+
+
 def receive(platform: str, request: Any) -> Any:
     """Authenticate, parse and enqueue one webhook request; answer as the platform expects."""
-    from chalicelib.channels.webhook import WebhookError
+    from chalicelib.channels.inbound import FieldTooLong
+    from chalicelib.channels.webhook import BadWebhook, WebhookError
 
     try:
         web_request = to_webhook_request(request, f"/webhooks/{platform}")
         module_name, function_name = ADAPTERS[platform]
         adapter = getattr(importlib.import_module(module_name), function_name)
-        reply: WebhookReply = adapter(web_request, secrets.get, clock.now())
+        try:
+            reply: WebhookReply = adapter(web_request, secrets.get, clock.now())
+        except FieldTooLong as error:  # an adapter that forgot to decide: a 400 beats a 500 the platform retries
+            raise BadWebhook(f"event cannot be stored: {error}") from None
     except WebhookError as err:
         logger.warning("webhook refused", extra={"platform": platform, "status": err.status, "reason": err.reason})
-        return _response(json.dumps({"error": err.code, "reason": err.reason}), err.status, "application/json")
+        return _error_response(err)
     if reply.messages:
-        from chalicelib.pipeline import queue
+        from chalicelib.storage import queues as queue
 
         try:
             queue.enqueue_messages(reply.messages)
@@ -59,16 +70,65 @@ def receive(platform: str, request: Any) -> Any:
 
 
 def webchat_session(request: Any) -> Any:
+    """``POST /webchat/sessions``: a signed session for a visitor; anonymous ones are limited per client address."""
     from chalicelib.channels.webchat import issue_session
     from chalicelib.channels.webhook import MAX_BODY_BYTES, PayloadTooLarge, WebhookError
 
+    now = clock.now()
+    client = client_address(request.context)
     try:
         if len(request.raw_body or b"") > MAX_BODY_BYTES:
             raise PayloadTooLarge("body too large")
-        session = issue_session(request.raw_body or b"", secrets.get, clock.now())
+        session = issue_session(request.raw_body or b"", secrets.get, now,
+                                admit_anonymous=lambda: _admit_anonymous_session(client, now))
     except WebhookError as err:
-        return _response(json.dumps({"error": err.code, "reason": err.reason}), err.status, "application/json")
+        return _error_response(err)
     return _response(json.dumps(session), 201, "application/json")
+
+
+def _admit_anonymous_session(client: str, now: datetime) -> None:
+    """Count one anonymous session for ``client``; 429 past the desk's ``webchat_session_limit``."""
+    from chalicelib.errors import TooManyRequests
+    from chalicelib.settings import desk_settings
+    from chalicelib.storage.rate_limits import LimitReached, count_request
+
+    limit = desk_settings().webchat_session_limit
+    try:
+        count_request(WEBCHAT_SESSION_SCOPE, client, limit=limit.max_per_client,
+                      window=timedelta(minutes=limit.window_minutes), now=now)
+    except LimitReached as full:
+        logger.warning("web-chat session refused: too many from one address",
+                       extra={"client": client, "limit": limit.max_per_client, "window_minutes": limit.window_minutes})
+        count("WebchatSessionsRefused", channel="webchat")
+        raise TooManyRequests(
+            f"this address opened {limit.max_per_client} anonymous chat sessions in {limit.window_minutes} minutes;"
+            f" try again in {full.retry_after_seconds} seconds",
+            retry_after_seconds=full.retry_after_seconds,
+        ) from None
+
+
+def client_address(request_context: Mapping[str, Any] | None) -> str:
+    """The client a request counts against: API Gateway's ``requestContext.identity.sourceIp``.
+
+    That is the address API Gateway saw the connection (or CloudFront's viewer) come from; headers such
+    as X-Forwarded-For are the client's to write, so they are not used. An IPv6 client counts by its
+    /64: a host picks addresses in its /64 freely and changes them often (SLAAC temporary addresses,
+    RFC 8981), so one address would be one client only on IPv4. A missing or unreadable address (test
+    clients, other front ends) counts under one shared ``unknown`` key rather than failing the request.
+    """
+    identity = (request_context or {}).get("identity") or {}
+    source = identity.get("sourceIp") if isinstance(identity, Mapping) else None
+    try:
+        address = ipaddress.ip_address(source.strip()) if isinstance(source, str) else None
+    except ValueError:
+        address = None
+    if address is None:
+        return UNKNOWN_CLIENT
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # "::ffff:203.0.113.7" is the IPv4 client 203.0.113.7
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def to_webhook_request(request: Any, path: str) -> "WebhookRequest":
@@ -84,7 +144,13 @@ def to_webhook_request(request: Any, path: str) -> "WebhookRequest":
     return WebhookRequest(method=request.method, url=url, headers=headers, query=query, body=body)
 
 
-def _response(body: str, status: int, content_type: str) -> Any:
+def _error_response(err: Any) -> Any:
+    """The edge's one error shape, ``{"error", "reason"}``, with the headers the error carries (Retry-After...)."""
+    return _response(json.dumps({"error": err.code, "reason": err.reason}), err.status, "application/json",
+                     err.headers)
+
+
+def _response(body: str, status: int, content_type: str, headers: Mapping[str, str] | None = None) -> Any:
     from chalice import Response
 
-    return Response(body=body, status_code=status, headers={"Content-Type": content_type})
+    return Response(body=body, status_code=status, headers={**(headers or {}), "Content-Type": content_type})

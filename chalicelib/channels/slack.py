@@ -7,6 +7,7 @@ A timestamp more than five minutes from our clock is refused, so a captured requ
 
 When Slack thinks a delivery failed it sends the same event again with ``X-Slack-Retry-Num``; we parse it
 like the first one: the ``event_id`` becomes ``external_id`` and the downstream dedup makes N deliveries one.
+An event we can never store is refused with ``X-Slack-No-Retry: 1``, so Slack does not send it again.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.channels.inbound import FieldTooLong, Identity, InboundMessage
 from chalicelib.channels.payload import (
     as_dict as _dict,
     as_list as _list,
@@ -39,9 +40,12 @@ from chalicelib.channels.webhook import (
     require,
 )
 
-__all__ = ["MAX_CLOCK_SKEW_SECONDS", "handle"]
+__all__ = ["MAX_CLOCK_SKEW_SECONDS", "NO_RETRY", "handle"]
 
 MAX_CLOCK_SKEW_SECONDS = 5 * 60  # Slack's own verifiers refuse requests older (or newer) than this
+# Slack retries a failed delivery (non-2xx, or no answer in 3 s) three times: at once, after 1 minute and
+# after 5, unless the answer carries this header (https://docs.slack.dev/apis/events-api/, "Retries").
+NO_RETRY = {"X-Slack-No-Retry": "1"}
 _USER_MESSAGE_SUBTYPES = (None, "file_share")  # others are edits, deletions, joins, bot posts...
 
 
@@ -70,6 +74,12 @@ def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookR
         message = _to_message(envelope, _own_bot_users(envelope, secrets), now)
     except _NotAMessage as reason:
         return WebhookReply(skipped=[str(reason)])
+    except FieldTooLong as error:
+        # One event per request, so refusing it refuses nothing else. A 400 with the reason says what is
+        # wrong; NO_RETRY spares three retries that would fail the same way (and count as more failures
+        # in Slack's delivery health). A 200 would hide the refusal from whoever looks at Slack's side.
+        raise BadWebhook(f"slack event {_label(envelope.get('event_id'))} cannot be stored: {error}",
+                         headers=NO_RETRY) from None
     return WebhookReply(messages=[message])
 
 

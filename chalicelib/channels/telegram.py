@@ -6,6 +6,11 @@ which we compare in constant time. One request carries one ``Update``; its ``upd
 platform's id for dedup ("handy ... to ignore repeated updates", https://core.telegram.org/bots/api#update).
 Update ids are per bot, so with ``TELEGRAM_BOT_TOKEN`` configured the bot id (the token's part before
 ":") prefixes the external id and two bots' updates never collide.
+
+Telegram repeats any update answered with a status other than 2xx "and give[s] up after a reasonable
+amount of attempts" (setWebhook), with no way to ask it not to. So an authentic update we can never use
+(ids no Telegram object has, a message we cannot store) is answered 200 and logged as skipped: a 4xx
+would only bring it back, and hold the bot's webhook in error while it does.
 """
 from __future__ import annotations
 
@@ -13,13 +18,14 @@ import hmac
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.channels.inbound import FieldTooLong, Identity, InboundMessage
 from chalicelib.channels.payload import (
     as_dict as _dict,
     as_list as _list,
     as_str as _str,
     header as _header,
     json_object as _json_object,
+    label as _label,
     subject as _subject,
 )
 from chalicelib.channels.webhook import (
@@ -35,6 +41,10 @@ from chalicelib.channels.webhook import (
 )
 
 __all__ = ["handle"]
+
+# "[Identifiers have] at most 52 significant bits, so a signed 64-bit integer ... is safe for storing"
+# (https://core.telegram.org/bots/api, e.g. User.id, Chat.id); anything larger is not a Telegram id.
+_MAX_ID = 2**63 - 1
 
 # Message fields that carry one file, in the order we look for them, with their media kind.
 # An animation also fills "document" for backward compatibility, so it must be seen first.
@@ -66,6 +76,9 @@ def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookR
     update_id = update.get("update_id")
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         raise BadWebhook("body is not a Telegram Update: no integer update_id")
+    if abs(update_id) > _MAX_ID:  # see the module docstring: 200 and a logged reason, never a retry
+        digits = len(str(abs(update_id)))
+        return WebhookReply(skipped=[f"telegram update_id of {digits:,} digits is not a Telegram id"])
 
     bot_id = _bot_id(secrets("TELEGRAM_BOT_TOKEN") or "")
     external_id = f"{bot_id}:{update_id}" if bot_id else str(update_id)
@@ -77,6 +90,8 @@ def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookR
         return WebhookReply(messages=[_to_message(message, external_id, bot_id, now)])
     except _NotAMessage as reason:
         return WebhookReply(skipped=[f"telegram update {external_id}: {reason}"])
+    except FieldTooLong as error:  # see the module docstring: 200 and a logged reason, never a retry
+        return WebhookReply(skipped=[f"telegram update {_label(external_id)} cannot be stored: {error}"])
 
 
 def _bot_id(bot_token: str) -> str:
@@ -149,8 +164,10 @@ def _from_epoch(value: Any, now: datetime) -> datetime:
 
 
 def _id(value: Any) -> str:
-    """Telegram ids are integers (up to 52 bits); as text for keys and routes."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else ""
+    """Telegram ids are integers (up to 52 bits); as text for keys and routes, "" when not one."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _MAX_ID:
+        return str(value)
+    return ""
 
 
 def _int(value: Any) -> int:

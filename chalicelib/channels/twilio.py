@@ -7,6 +7,10 @@ NumMedia, MediaUrl0..., ProfileName, WaId, ...) and signs them
 sorted by name))``. The URL is the public one Twilio called, query string included, so the route must
 pass it exactly. Twilio adds fields without notice, so we sign over whatever fields arrive.
 The answer is empty TwiML: acknowledgements go out through the pipeline, not this response.
+A message we can never use is refused with a 4xx and its reason: one request carries one message, and
+by default Twilio retries a webhook only when it could not connect, not on an HTTP answer (more only if
+the URL asks with ``#rp=...``, https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides),
+so the refusal happens once and shows, with our reason, in the Console's Debugger (error 11200).
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import hmac
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlsplit
 
-from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.channels.inbound import FieldTooLong, Identity, InboundMessage
 from chalicelib.channels.payload import (
     header as _header,
     subject as _subject,
@@ -63,7 +67,12 @@ def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookR
     missing = [name for name in _REQUIRED_FIELDS if not _first(fields, name)]
     if missing:
         raise BadWebhook(f"missing form fields: {', '.join(missing)}")
-    return _twiml(messages=[_to_message(fields, now)])
+    if not _address(_first(fields, "From")):  # "whatsapp:" and nothing after: no customer to know or answer
+        raise BadWebhook("From has no address after its channel prefix")
+    try:
+        return _twiml(messages=[_to_message(fields, now)])
+    except FieldTooLong as error:
+        raise BadWebhook(f"message {_first(fields, 'MessageSid')[:40]!r} cannot be stored: {error}") from None
 
 
 def _expected_signature(url: str, fields: _Fields, auth_token: str) -> str:

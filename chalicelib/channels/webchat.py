@@ -9,6 +9,12 @@ address only when the site vouches for it — ``email_hash`` = hex
 HMAC-SHA256(``WEBCHAT_IDENTITY_SECRET``, email), computed by the site's backend
 for its logged-in user (the identity-verification scheme chat widgets use).
 Otherwise the session is its own identity and the address only a hint.
+
+Anyone can open an anonymous session, and each can open a ticket, so the route
+passes ``admit_anonymous``: it counts anonymous sessions per client address and
+refuses (429) past the desk's ``webchat_session_limit``. Vouched-for sessions
+are not counted: the site's backend answers for its logged-in users, and many
+of them may share one office or carrier address.
 """
 from __future__ import annotations
 
@@ -18,10 +24,11 @@ import hmac
 import json
 import re
 import secrets as token_source
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.channels.inbound import FieldTooLong, Identity, InboundMessage
 from chalicelib.channels.payload import json_object as _json_object
 from chalicelib.channels.webhook import (
     BadWebhook,
@@ -35,6 +42,7 @@ from chalicelib.channels.webhook import (
 
 SESSION_HOURS = 24
 MAX_TEXT_CHARS = 4_000
+MAX_EMAIL_CHARS = 254  # RFC 5321 §4.5.3.1.3 (a path of 256 octets, brackets included); it becomes an identity key
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
@@ -47,8 +55,17 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue_session(body: bytes, secrets: Secrets, now: datetime) -> dict[str, Any]:
-    """A new chat session for a visitor, with an optional name and email."""
+def _admit_all() -> None:
+    return None
+
+
+def issue_session(body: bytes, secrets: Secrets, now: datetime, *,
+                  admit_anonymous: Callable[[], None] = _admit_all) -> dict[str, Any]:
+    """A new chat session for a visitor, with an optional name and email.
+
+    ``admit_anonymous`` runs once the request is valid, for sessions nobody vouched for, and raises a
+    ``WebhookError`` (e.g. 429) to refuse one; invalid requests are refused before they count.
+    """
     secret = require(secrets, "WEBCHAT_SECRET").encode()
     document = _json_object(body or b"{}")
     unknown = set(document) - {"name", "email", "email_hash"}
@@ -60,11 +77,15 @@ def issue_session(body: bytes, secrets: Secrets, now: datetime) -> dict[str, Any
         raise BadWebhook("name must be a string of at most 120 characters")
     if not isinstance(email, str) or (email and not _EMAIL.match(email)):
         raise BadWebhook("email is not a valid address")
+    if len(email) > MAX_EMAIL_CHARS:
+        raise BadWebhook(f"email is longer than {MAX_EMAIL_CHARS} characters, the most an address can have")
     if not isinstance(email_hash, str):
         raise BadWebhook("email_hash must be a string")
     verified = bool(email and email_hash) and _email_vouched(email.lower(), email_hash, secrets)
     if email_hash and not verified:
         raise Unauthenticated("email_hash does not match email (or WEBCHAT_IDENTITY_SECRET is not configured)")
+    if not verified:
+        admit_anonymous()
     expires = now + timedelta(hours=SESSION_HOURS)
     claims = {"sid": "ws-" + token_source.token_hex(10), "name": name, "email": email.lower(),
               "verified": verified, "exp": int(expires.timestamp())}
@@ -108,10 +129,18 @@ def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookR
         raise BadWebhook(f"text is longer than {MAX_TEXT_CHARS} characters")
     if not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id):
         raise BadWebhook("message_id must be 8-64 characters of [A-Za-z0-9._:-], unique per message")
+    try:
+        message = _message(claims, text, message_id, now)
+    except FieldTooLong as error:  # a session issued before MAX_EMAIL_CHARS capped the address
+        raise BadWebhook(f"this chat session cannot be stored: {error}; start a new session") from None
+    return WebhookReply(status=202, body=json.dumps({"accepted": True, "message_id": message_id}), messages=[message])
+
+
+def _message(claims: dict[str, Any], text: str, message_id: str, now: datetime) -> InboundMessage:
     session = claims["sid"]
     verified_email = claims.get("email") if claims.get("verified") else None
     sender = Identity("email", verified_email) if verified_email else Identity("webchat", session)
-    message = InboundMessage(
+    return InboundMessage(
         channel="webchat",
         external_id=f"{session}:{message_id}",
         received_at=now,
@@ -124,7 +153,6 @@ def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookR
         reply_route={"provider": "webchat", "session": session,
                      **({"claimed_email": claims["email"]} if claims.get("email") and not verified_email else {})},
     )
-    return WebhookReply(status=202, body=json.dumps({"accepted": True, "message_id": message_id}), messages=[message])
 
 
 def _bearer(request: WebhookRequest) -> str:

@@ -37,16 +37,13 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, StrictBool, StrictInt, field_validator, model_validator
 
 from chalicelib.domain import rule_files
 from chalicelib.domain.business_time import Schedule
 from chalicelib.domain.vocabulary import PRIORITIES, Priority
-
-if TYPE_CHECKING:
-    from chalicelib.channels.inbound import InboundMessage
 
 __all__ = [
     "DEFAULT_RULES_PATH",
@@ -93,19 +90,6 @@ class TriageInput:
             raise ValueError("received_at must be timezone-aware: business hours depend on the instant")
         if self.repeat_contacts < 0:
             raise ValueError("repeat_contacts cannot be negative")
-
-    @classmethod
-    def from_message(cls, message: InboundMessage, repeat_contacts: int = 0) -> TriageInput:
-        # reply_text is the new part without quoted history and signature: a quoted
-        # "urgent" from last month or a "Sent from my iPhone today" footer should not count.
-        return cls(
-            channel=message.channel,
-            subject=message.subject,
-            text=message.reply_text or message.text,
-            sender=message.sender.key,
-            received_at=message.received_at,
-            repeat_contacts=repeat_contacts,
-        )
 
 
 @dataclass(frozen=True)

@@ -383,9 +383,10 @@ class LocalDesk:
     def _reset_process_state(self) -> None:
         from chalicelib import aws, clock, secrets
         from chalicelib.storage import queues as queue
-        from chalicelib.storage import agents, repository
+        from chalicelib.storage import agents, models, repository
 
         aws.reset_clients()
+        models.reset_connections()
         agents.forget()
         clock.reset()
         secrets.reset()

@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 from chalicelib import clock, config
 from chalicelib.domain import acknowledgement as ack_policy
+from chalicelib.channels.inbound import InboundMessage
 from chalicelib.domain import ids, reply_address, threading, vocabulary
+from chalicelib.domain.triage import TriageInput
 from chalicelib.observability import count, logger
 from chalicelib.outbound import email as email_out
 from chalicelib.pipeline.context import Context
@@ -174,10 +176,20 @@ def triage(ctx: Context) -> None:
     identity = ctx.found.get(f"id:{ctx.message.sender.key}")
     week = _contacts_week(ctx.now)
     repeat = int(identity.contacts_count or 0) if identity is not None and identity.contacts_week == week else 0
-    ctx.triage = rules.triage(rules.TriageInput.from_message(ctx.message, repeat_contacts=repeat), rules.rules())
+    ctx.triage = rules.triage(triage_input(ctx.message, repeat_contacts=repeat), rules.rules())
     from chalicelib.domain import language
 
     ctx.language = language.detect(f"{ctx.message.subject}\n{ctx.message.reply_text or ctx.message.text}")
+
+
+def triage_input(message: InboundMessage, repeat_contacts: int = 0) -> TriageInput:
+    """What the triage rules read of a message.
+
+    ``reply_text`` is the new part without quoted history and signature: a quoted
+    "urgent" from last month or a "Sent from my iPhone today" footer should not count.
+    """
+    return TriageInput(channel=message.channel, subject=message.subject, text=message.reply_text or message.text,
+                       sender=message.sender.key, received_at=message.received_at, repeat_contacts=repeat_contacts)
 
 
 def _contacts_week(moment) -> str:

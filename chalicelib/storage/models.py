@@ -322,7 +322,8 @@ class LookupModel(SharedConnection, Model):
     Keys: ``in:<channel>:<external id>`` (inbound idempotency), ``mid:<Message-ID>``
     (threading, and the sender and content digest of inbound mail with that id), ``tno:<number>`` (subject token), ``id:<kind>:<value>`` (identity →
     customer, plus the acknowledgement rate window), ``conv:<conversation>`` (a chat
-    conversation's current ticket), ``counter:ticket-number``.
+    conversation's current ticket), ``counter:ticket-number``, ``rl:<scope>:<client>:<window>``
+    (rate-limit counters, deleted by TTL).
     Several kinds share one table so the pipeline fetches all of them in one
     BatchGetItem.
     """
@@ -340,6 +341,7 @@ class LookupModel(SharedConnection, Model):
     ack_day_count = NumberAttribute(null=True)  # ...and acknowledgements sent that day
     sender = UnicodeAttribute(null=True)  # on mid: keys of inbound mail: who sent the message with that id...
     digest = UnicodeAttribute(null=True)  # ...and a digest of its content, so a reused id is not a duplicate
+    expires_at = NumberAttribute(null=True)  # epoch seconds: DynamoDB's TTL deletes rate-limit counters (rl: keys)
     open_ticket_id = UnicodeAttribute(null=True)  # on identities: the chat ticket an email may continue
     contacts_week = UnicodeAttribute(null=True)  # on identities: tickets opened in this 7-day bucket...
     contacts_count = NumberAttribute(null=True)  # ...for triage's repeat-contact rule

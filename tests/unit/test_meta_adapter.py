@@ -213,6 +213,33 @@ def test_messenger_echoes_deliveries_and_reads_are_skipped():
 # --- refusals -----------------------------------------------------------------------------------
 
 
+def test_whatsapp_message_whose_ids_cannot_be_stored_is_skipped_and_the_rest_of_the_batch_kept():
+    """Meta re-sends a whole batch answered with an error, so one unusable message must not refuse it."""
+    payload = json.loads(fixture("whatsapp/text.json"))
+    value = payload["entry"][0]["changes"][0]["value"]
+    good = value["messages"][0]
+    value["messages"] = [{**good, "id": "wamid." + "A" * 3_000}, good]
+
+    reply = meta.handle_whatsapp(post(json.dumps(payload).encode(), "WHATSAPP_APP_SECRET"), SECRETS.get, NOW)
+
+    assert reply.status == 200
+    assert [m.external_id for m in reply.messages] == [good["id"]]
+    [reason] = reply.skipped
+    assert reason.startswith("whatsapp message 'wamid.AAA") and len(reason) < 300, reason
+    assert reason.endswith("cannot be stored: external_id is 3,006 bytes long; at most 256 fit in a storage key")
+
+
+def test_messenger_message_whose_ids_cannot_be_stored_is_skipped():
+    payload = json.loads(fixture("messenger/text.json"))
+    payload["entry"][0]["messaging"][0]["sender"]["id"] = "9" * 3_000
+
+    reply = meta.handle_messenger(post(json.dumps(payload).encode(), "MESSENGER_APP_SECRET"), SECRETS.get, NOW)
+
+    assert reply.status == 200 and reply.messages == []
+    [reason] = reply.skipped
+    assert reason.startswith("messenger message 'm_") and "sender.value is 3,000 bytes long" in reason
+
+
 @pytest.mark.parametrize(("handler", "secret_name"), [WHATSAPP, MESSENGER], ids=["whatsapp", "messenger"])
 def test_missing_or_forged_signatures_are_refused(handler, secret_name):
     body = fixture("whatsapp/text.json")

@@ -200,6 +200,25 @@ def test_oversized_body_wrong_content_type_and_bad_json_are_refused():
     assert refused(request(b'["not", "an", "object"]')).status == 400
 
 
+@pytest.mark.parametrize("field, named", [("event_id", "external_id"), ("user", "sender.value"),
+                                           ("team_id", "sender.value"), ("channel", "conversation_key")])
+def test_event_whose_ids_cannot_be_stored_is_refused_without_a_retry(field, named):
+    """Ids no key can hold (DynamoDB: 2,048 bytes): a 400 with the reason, and Slack told not to retry."""
+    payload = json.loads(fixture("message_im.json"))
+    target = payload if field in ("event_id", "team_id") else payload["event"]
+    target[field] = "X" * 3_000
+    if field == "team_id":
+        payload["event"].pop("team", None)
+        payload["event"].pop("user_team", None)
+
+    error = refused(request(json.dumps(payload).encode()))
+
+    assert (error.status, error.code) == (400, "bad_request")
+    assert f"{named} is " in error.reason and "bytes long" in error.reason
+    assert len(error.reason) < 300  # the reason, not the id
+    assert error.headers == {"X-Slack-No-Retry": "1"}
+
+
 # --- properties -------------------------------------------------------------------------------
 
 

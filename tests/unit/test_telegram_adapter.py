@@ -134,6 +134,36 @@ def test_messages_from_bots_and_channels_are_skipped():
     ]
 
 
+def test_updates_with_ids_no_telegram_object_has_are_skipped_with_a_short_reason():
+    """Telegram repeats any update not answered 2xx, so these are answered (200) and logged, never refused."""
+    huge_update = json.loads(fixture("text.json"))
+    huge_update["update_id"] = int("9" * 4_000)
+    huge_user = json.loads(fixture("text.json"))
+    huge_user["message"]["from"]["id"] = 10 ** 3_000
+    huge_chat = json.loads(fixture("text.json"))
+    huge_chat["message"]["chat"]["id"] = -(2 ** 64)
+
+    replies = [telegram.handle(update(json.dumps(u).encode()), secrets(TELEGRAM_BOT_TOKEN=BOT_TOKEN), NOW)
+               for u in (huge_update, huge_user, huge_chat)]
+
+    assert [(reply.status, reply.messages) for reply in replies] == [(200, [])] * 3
+    assert replies[0].skipped == ["telegram update_id of 4,000 digits is not a Telegram id"]
+    assert replies[1].skipped == ["telegram update 7012345678:918273645: message without a sending user"]
+    assert replies[2].skipped == ["telegram update 7012345678:918273645: message without chat.id"]
+
+
+def test_the_largest_64_bit_ids_are_still_messages():
+    big = json.loads(fixture("text.json"))
+    big["update_id"] = big["message"]["from"]["id"] = 2 ** 63 - 1
+    big["message"]["chat"]["id"] = -(2 ** 63 - 1)
+
+    [message] = telegram.handle(update(json.dumps(big).encode()), secrets(), NOW).messages
+
+    assert message.external_id == str(2 ** 63 - 1)
+    assert message.sender == Identity("telegram", str(2 ** 63 - 1))
+    assert message.conversation_key == f"telegram:{-(2 ** 63 - 1)}"
+
+
 @pytest.mark.parametrize("token", [None, "", "relay-desk_webhook-Secret-43", TOKEN + " ", TOKEN.lower()])
 def test_missing_or_wrong_secret_token_is_refused(token):
     assert refused(update(fixture("text.json"), token=token)).status == 401

@@ -24,6 +24,7 @@ from chalicelib.domain.triage import (
     users_affected,
 )
 from chalicelib.domain.vocabulary import PRIORITIES
+from chalicelib.pipeline.steps import triage_input
 
 CPH = ZoneInfo("Europe/Copenhagen")
 MONDAY_11_CPH = datetime(2026, 11, 23, 11, 0, tzinfo=CPH)  # a normal working morning
@@ -410,7 +411,7 @@ def test_from_message_uses_the_new_part_not_the_quoted_history(default_rules):
         sender=Identity("email", "ann@example.com"), subject="Spørgsmål",
         text="Hvad koster fragt?\n\n> Den 1. nov skrev I:\n> Vores site er nede", reply_text="Hvad koster fragt?",
     )
-    ticket_in = TriageInput.from_message(message, repeat_contacts=1)
+    ticket_in = triage_input(message, repeat_contacts=1)
     assert ticket_in.sender == "email:ann@example.com" and ticket_in.repeat_contacts == 1
     assert triage(ticket_in, default_rules).priority == "normal"
 

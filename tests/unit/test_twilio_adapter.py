@@ -163,6 +163,27 @@ def test_signed_requests_without_required_fields_are_bad(missing):
     assert refused(post(params)).status == 400
 
 
+@pytest.mark.parametrize("field, value, named", [
+    ("MessageSid", "SM" + "0" * 3_000, "external_id"),
+    ("From", "+1" + "5" * 3_000, "sender.value"),
+    ("From", "messenger:" + "7" * 3_000, "sender.value"),
+    ("To", "+1" + "4" * 3_000, "conversation_key"),
+])
+def test_message_whose_ids_cannot_be_stored_is_refused_with_the_reason(field, value, named):
+    """One message per request and no retry on an HTTP answer by default: a 400 Twilio's Debugger shows."""
+    error = refused(post({**fields("sms.json"), field: value}))
+
+    assert (error.status, error.code) == (400, "bad_request")
+    assert f"{named} is " in error.reason and len(error.reason) < 300
+
+
+def test_a_from_address_that_is_only_a_channel_prefix_is_refused():
+    """Without it every such message would be one customer, ``whatsapp:`` with no number, and unanswerable."""
+    error = refused(post({**fields("sms.json"), "From": "whatsapp:"}))
+
+    assert (error.status, error.reason) == (400, "From has no address after its channel prefix")
+
+
 def test_status_callbacks_are_skipped_with_twiml():
     status = {"MessageSid": "SM1", "MessageStatus": "delivered", "SmsStatus": "delivered",
               "AccountSid": ACCOUNT_SID, "From": "+14155550100", "To": "+14155550123", "ApiVersion": "2010-04-01"}
@@ -211,8 +232,10 @@ def test_any_request_signed_by_twilio_sdk_authenticates(params, url):
     try:
         reply = twilio.handle(post(params, url=url), secrets(), NOW)
     except WebhookError as error:
-        assert error.status == 400  # authentic, but a required field is missing
-        assert not all(params.get(name) for name in ("MessageSid", "From", "To"))
+        assert error.status == 400  # authentic, but a required field is missing, or From is a bare prefix
+        from_address = params.get("From", "").partition(":")
+        bare_prefix = from_address[1] and from_address[0].isalpha() and not from_address[2]
+        assert not all(params.get(name) for name in ("MessageSid", "From", "To")) or bare_prefix
         return
     assert reply.body == EMPTY_TWIML and len(reply.messages) + len(reply.skipped) == 1
     for message in reply.messages:
