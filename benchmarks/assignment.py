@@ -279,9 +279,9 @@ def measure_assignment(*, tickets: int, workers: int = 16, agents: int = AGENTS,
 
 def _warm() -> None:
     """Import what the first decision would (assignment rules, routing file) before any clock starts."""
-    from chalicelib.domain import assignment
+    from chalicelib import configuration
 
-    assignment.routing()
+    configuration.routing()
 
 
 def _decide(ticket_ids: list[str], workers: int, counter: _CallCounter) -> tuple[list[Decision], float, Counter]:

@@ -169,6 +169,7 @@ def _first_response_chart(start: Any, end: Any, out: Path) -> None:
     matplotlib.use("Agg")  # no display on a server or in CI
     import matplotlib.pyplot as plt
 
+    from chalicelib import configuration
     from chalicelib.domain import histogram, sla
     from chalicelib.storage import aggregates
 
@@ -179,7 +180,7 @@ def _first_response_chart(start: Any, end: Any, out: Path) -> None:
         values = [histogram.percentile(by_day.get(day, {}), q) for day in days]
         return [math.nan if value is None else value for value in values]  # NaN: a gap, not a zero
 
-    policy = sla.policy_for("normal", "email", None, "general", sla.policies())
+    policy = sla.policy_for("normal", "email", None, "general", configuration.sla_policies())
     figure, axes = plt.subplots(figsize=(10, 4.5))
     axes.plot(days, series(0.5), marker=".", label="first response p50")
     axes.plot(days, series(0.9), marker=".", label="first response p90")

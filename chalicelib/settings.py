@@ -4,19 +4,18 @@ Response-time promises come from the SLA policies (``chalicelib/sla_policies.yam
 so the acknowledgement promises exactly what the SLA clocks measure.
 
 Validated with pydantic on first use, so a bad settings file fails loudly in the
-first test or invocation that reads it, not silently at 3 a.m. The file is
-``chalicelib/desk_settings.json`` unless ``DESK_SETTINGS`` names another path.
+first test or invocation that reads it, not silently at 3 a.m. Which file is
+read is ``chalicelib.configuration``'s business (``DESK_SETTINGS``, else the
+bundled ``desk_settings.json``).
 """
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from chalicelib import config
 
 CHANNELS: tuple[str, ...] = ("email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat")
 Channel = Literal["email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat"]
@@ -73,10 +72,6 @@ class DeskSettings(BaseModel):
     reopen_on_reply: bool = True
 
 
-def desk_settings() -> DeskSettings:
-    return _load(config.setting("DESK_SETTINGS") or str(_DEFAULT_PATH))
-
-
-@functools.lru_cache(maxsize=4)
-def _load(path: str) -> DeskSettings:
+def load_settings(path: str | Path) -> DeskSettings:
+    """Read and validate a settings file (``chalicelib.configuration.desk_settings`` picks which one)."""
     return DeskSettings.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))

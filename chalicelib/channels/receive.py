@@ -89,7 +89,7 @@ def webchat_session(request: Any) -> Any:
 def _admit_anonymous_session(client: str, now: datetime) -> None:
     """Count one anonymous session for ``client``; 429 past the desk's ``webchat_session_limit``."""
     from chalicelib.errors import TooManyRequests
-    from chalicelib.settings import desk_settings
+    from chalicelib.configuration import desk_settings
     from chalicelib.storage.rate_limits import LimitReached, count_request
 
     limit = desk_settings().webchat_session_limit

@@ -59,9 +59,7 @@ strings sort chronologically) and increment ``open_count``, conditioned on the
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -93,7 +91,6 @@ __all__ = [
     "parse_routing",
     "parse_working_hours",
     "pick_waiting",
-    "routing",
     "serves",
 ]
 
@@ -246,28 +243,6 @@ class Routing(_Strict):
 
 
 # --------------------------------------------------------------------------- loading
-
-
-def routing() -> Routing:
-    """This deployment's routing: env ``ROUTING_RULES`` or the bundled file, loaded once per path.
-
-    A file named by ``ROUTING_RULES`` is checked against the triage rules' ``categories``
-    (when they declare them): a typo ("biling") fails at load instead of quietly using
-    the default. The bundled file is checked against the bundled triage rules by the
-    unit tests, so a test desk with its own triage categories can still use it.
-    """
-    custom = os.environ.get("ROUTING_RULES")
-    if not custom:
-        return _cached_routing(str(DEFAULT_ROUTING_PATH), None)
-    from chalicelib.domain import triage
-
-    categories = triage.rules().categories
-    return _cached_routing(custom, tuple(categories) if categories is not None else None)
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_routing(path: str, known_queues: tuple[str, ...] | None) -> Routing:
-    return load_routing(path, known_queues)  # a failure is not cached: a bad file fails every time
 
 
 def load_routing(path: str | Path, known_queues: Iterable[str] | None = None) -> Routing:

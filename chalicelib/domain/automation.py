@@ -48,7 +48,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -83,7 +82,6 @@ __all__ = [
     "load_rules",
     "next_timer_due",
     "parse_rules",
-    "rules",
 ]
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "automation_rules.yaml"
@@ -404,16 +402,6 @@ class RuleSet(_Strict):
 
 
 # --------------------------------------------------------------------------- loading
-
-
-def rules() -> RuleSet:
-    """This deployment's rules: env ``AUTOMATION_RULES`` or the bundled file, loaded once per path."""
-    return _cached_rules(os.environ.get("AUTOMATION_RULES") or str(DEFAULT_RULES_PATH))
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_rules(path: str) -> RuleSet:
-    return load_rules(path)  # a failure is not cached: a bad file fails every time it is asked for
 
 
 def load_rules(path: str | Path) -> RuleSet:

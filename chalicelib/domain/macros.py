@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import os
 import re
 import types
 import warnings
@@ -73,7 +72,6 @@ __all__ = [
     "macro_from_dict",
     "parse_macros",
     "render",
-    "starter_macros",
     "suggested",
     "validate",
 ]
@@ -689,16 +687,6 @@ def _environment() -> Any:
 
 
 # --------------------------------------------------------------------------- loading
-
-
-def starter_macros() -> tuple[Macro, ...]:
-    """This deployment's starter set: env ``MACROS_FILE`` or the bundled file, loaded once per path."""
-    return _cached_macros(os.environ.get("MACROS_FILE") or str(DEFAULT_MACROS_PATH))
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_macros(path: str) -> tuple[Macro, ...]:
-    return load_macros(path)  # a failure is not cached: a bad file fails every time it is asked for
 
 
 def load_macros(path: str | Path) -> tuple[Macro, ...]:

@@ -46,8 +46,6 @@ policy's schedule, with no pauses. SLA targets are stricter about what counts:
 from __future__ import annotations
 
 import difflib
-import functools
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -85,7 +83,6 @@ __all__ = [
     "clocks",
     "load_policies",
     "parse_policies",
-    "policies",
     "policy_for",
 ]
 
@@ -259,22 +256,6 @@ class ResolvedPolicy:
 # --------------------------------------------------------------------------- loading
 
 
-def policies() -> SlaPolicies:
-    """This deployment's policies: env ``SLA_POLICIES`` or the bundled file, loaded once per path."""
-    return _cached_policies(_policies_path())
-
-
-def _policies_path() -> str:
-    # Read on every call: the Chalice test client sets a stage's environment only while
-    # a function runs.
-    return os.environ.get("SLA_POLICIES") or str(DEFAULT_POLICIES_PATH)
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_policies(path: str) -> SlaPolicies:
-    return load_policies(path)  # a failure is not cached: a bad file fails every time it is asked for
-
-
 def load_policies(path: str | Path) -> SlaPolicies:
     """Read and validate a policy file; ``SlaPolicyError`` says what is wrong and where."""
     return parse_policies(rule_files.read(path, "SLA policies", SlaPolicyError), source=str(path))
@@ -327,9 +308,9 @@ def _describe(error: Any, raw: dict[str, Any]) -> str:
 
 
 def policy_for(priority: str, channel: str | None, tier: str | None, queue: str | None,
-               policies: SlaPolicies | None = None) -> ResolvedPolicy:
+               policies: SlaPolicies) -> ResolvedPolicy:
     """The first matching policy for a ticket, with the schedule its targets run on."""
-    rule_set = policies if policies is not None else _cached_policies(_policies_path())
+    rule_set = policies
     if priority not in PRIORITIES:
         raise ValueError(f"unknown priority {priority!r} (one of {', '.join(PRIORITIES)})")
     # The last policy is a catch-all (validated), so this always finds one.
@@ -578,14 +559,14 @@ def _total(stretches: Iterable[Pause], schedule: Schedule) -> Duration:
                     business_minutes=sum(p.business_minutes for p in parts))
 
 
-def clocks(events: Timeline, *, policy_resolver: PolicyResolver = policy_for,
+def clocks(events: Timeline, *, policy_resolver: PolicyResolver,
            queue: str | None, channel: str | None, tier: str | None, now: datetime) -> Clocks:
     """Response and resolution metrics and the SLA state of one ticket at ``now``.
 
     ``events`` is the ticket's timeline (the first event is its creation). The priority
     is the latest "priority" event's ("normal" before any), so record triage's priority
     as a "priority" event at creation. ``policy_resolver`` is called with keywords
-    ``priority``, ``channel``, ``tier``, ``queue`` (``policy_for`` fits). Times in the
+    ``priority``, ``channel``, ``tier``, ``queue`` (``policy_for`` with the deployment's policies fits). Times in the
     result are UTC.
     """
     if not events:

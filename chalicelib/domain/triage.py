@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -56,7 +55,6 @@ __all__ = [
     "TriageRulesError",
     "load_rules",
     "parse_rules",
-    "rules",
     "triage",
     "users_affected",
 ]
@@ -331,16 +329,6 @@ class RuleSet(_Strict):
 
 
 # --------------------------------------------------------------------------- loading
-
-
-def rules() -> RuleSet:
-    """This deployment's rules: env ``TRIAGE_RULES`` or the bundled file, loaded once per path."""
-    return _cached_rules(os.environ.get("TRIAGE_RULES") or str(DEFAULT_RULES_PATH))
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_rules(path: str) -> RuleSet:
-    return load_rules(path)  # a failure is not cached: a bad file fails every time it is asked for
 
 
 def load_rules(path: str | Path) -> RuleSet:

@@ -9,7 +9,7 @@ from chalicelib.channels.inbound import InboundMessage
 from chalicelib.observability import logger
 from chalicelib.pipeline.context import Context, Outcome
 from chalicelib.pipeline.steps import AFTER, STEPS
-from chalicelib.settings import desk_settings
+from chalicelib.configuration import desk_settings
 
 
 def run(message: InboundMessage, *, blobs: Sequence[Any] = ()) -> Outcome:

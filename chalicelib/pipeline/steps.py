@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from chalicelib import clock, config
+from chalicelib import clock, config, configuration
 from chalicelib.domain import acknowledgement as ack_policy
 from chalicelib.channels.inbound import InboundMessage
 from chalicelib.domain import ids, reply_address, threading, vocabulary
@@ -176,7 +176,7 @@ def triage(ctx: Context) -> None:
     identity = ctx.found.get(f"id:{ctx.message.sender.key}")
     week = _contacts_week(ctx.now)
     repeat = int(identity.contacts_count or 0) if identity is not None and identity.contacts_week == week else 0
-    ctx.triage = rules.triage(triage_input(ctx.message, repeat_contacts=repeat), rules.rules())
+    ctx.triage = rules.triage(triage_input(ctx.message, repeat_contacts=repeat), configuration.triage_rules())
     from chalicelib.domain import language
 
     ctx.language = language.detect(f"{ctx.message.subject}\n{ctx.message.reply_text or ctx.message.text}")
@@ -623,7 +623,8 @@ def _promise(ticket: TicketModel) -> str:
     """The first-response promise, from the ticket's own SLA policy ("4 business hours", "1 hour")."""
     from chalicelib.domain import sla
 
-    policy = sla.policy_for(ticket.priority, ticket.channel, ticket.customer_tier, ticket.category)
+    policy = sla.policy_for(ticket.priority, ticket.channel, ticket.customer_tier, ticket.category,
+                            configuration.sla_policies())
     if policy.first_response is None:
         return "as soon as we can"
     promise = ack_policy.humanise_minutes(policy.first_response)

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.domain import assignment, triage
+from chalicelib import configuration
+from chalicelib.domain import assignment
 from chalicelib.observability import count, logger
 from chalicelib.service import changes
 from chalicelib.storage import agents as directory
@@ -37,7 +38,7 @@ def needs_agent(ticket: Any) -> bool:
 def auto_assign(ticket: Any, *, now: datetime | None = None) -> str | None:
     """Assign ``ticket`` to the best available agent; None when nobody can take it (it waits)."""
     moment = now or clock.now()
-    config = assignment.routing()
+    config = configuration.routing()
     agents = {a.agent_id: a for a in directory.directory()}
     for _ in range(_MAX_CLAIMS):
         if not needs_agent(ticket):
@@ -82,7 +83,7 @@ def waiting_tickets(queue: str, limit: int) -> list[Any]:
 
 def queues() -> list[str]:
     """Every queue tickets can wait in: the triage categories."""
-    rule_set = triage.rules()
+    rule_set = configuration.triage_rules()
     return sorted(set(rule_set.categories or ()) | {rule_set.defaults.category})
 
 

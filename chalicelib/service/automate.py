@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import clock
+from chalicelib import configuration
 from chalicelib.domain import automation
 from chalicelib.observability import count, logger
 from chalicelib.service import assign, changes, macros, notify, surveys, tickets
@@ -22,13 +23,13 @@ from chalicelib.storage import repository
 def on_created(ticket: Any, text: str, *, now: datetime | None = None) -> Any:
     """Triggers for a new ticket (after triage, after the ticket is stored)."""
     outcome = automation.evaluate_triggers(facts(ticket, event="created", actor="customer", text=text),
-                                           automation.rules())
+                                           configuration.automation_rules())
     return carry_out(ticket, outcome, now=now)
 
 
 def on_customer_message(ticket: Any, text: str, changed: frozenset[str], *, now: datetime | None = None) -> Any:
     outcome = automation.evaluate_triggers(
-        facts(ticket, event="updated", actor="customer", text=text, changed=changed), automation.rules())
+        facts(ticket, event="updated", actor="customer", text=text, changed=changed), configuration.automation_rules())
     return carry_out(ticket, outcome, now=now)
 
 
@@ -36,13 +37,13 @@ def on_updated(ticket: Any, diff: dict[str, list[Any]], actor_role: str, *, now:
     """Triggers after a person's change (``actor_role``: agent, admin or system)."""
     who = "agent" if actor_role in ("agent", "admin") else "system"
     outcome = automation.evaluate_triggers(
-        facts(ticket, event="updated", actor=who, changed=frozenset(diff)), automation.rules())
+        facts(ticket, event="updated", actor=who, changed=frozenset(diff)), configuration.automation_rules())
     return carry_out(ticket, outcome, now=now)
 
 
 def run_timers(ticket: Any, *, now: datetime) -> Any:
     """The time-based rules due on this ticket, fired once: their names are saved with their changes."""
-    outcome = automation.due_timers(facts(ticket, event="updated", actor="system"), automation.rules(), now)
+    outcome = automation.due_timers(facts(ticket, event="updated", actor="system"), configuration.automation_rules(), now)
     if not outcome.fired:
         return outcome
     fired = set(ticket.automation_fired or ()) | set(outcome.fired)

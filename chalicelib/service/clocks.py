@@ -12,10 +12,12 @@ warning or a breach is acted on once even when the due time moves.
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
 from chalicelib import clock
+from chalicelib import configuration
 from chalicelib.domain import automation, sla
 from chalicelib.service.facts import facts
 
@@ -53,7 +55,8 @@ def measure(fields: dict[str, Any], now: datetime) -> Any | None:
                                 status=value if kind == "status" else None,
                                 priority=value if kind == "priority" else None,
                                 agent=value if kind == "assigned" else None))
-    return sla.clocks(events, queue=fields.get("category"), channel=fields.get("channel"),
+    return sla.clocks(events, policy_resolver=functools.partial(sla.policy_for, policies=configuration.sla_policies()),
+                      queue=fields.get("category"), channel=fields.get("channel"),
                       tier=fields.get("customer_tier"), now=max(now, clock.parse_iso(timeline[-1][0])))
 
 
@@ -135,5 +138,5 @@ def running_target(fields: dict[str, Any], now: datetime) -> Any | None:
 
 def _next_timer(fields: dict[str, Any]) -> str | None:
     """When the next time-based automation rule is due (pending 3 days → reminder...)."""
-    due = automation.next_timer_due(facts(None, event="updated", actor="system", fields=fields), automation.rules())
+    due = automation.next_timer_due(facts(None, event="updated", actor="system", fields=fields), configuration.automation_rules())
     return clock.iso(due) if due is not None else None

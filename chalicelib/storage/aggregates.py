@@ -154,9 +154,9 @@ def groups_of(group_kind: str) -> list[str]:
     if group_kind == "priority":
         return list(PRIORITIES)
     if group_kind == "queue":
-        from chalicelib.domain import triage
+        from chalicelib import configuration
 
-        rule_set = triage.rules()
+        rule_set = configuration.triage_rules()
         if rule_set.categories is not None:
             return list(rule_set.categories)
         named = [rule_set.defaults.category, *(rule.then.category for rule in rule_set.rules)]

@@ -99,7 +99,7 @@ def seeded_desk():
         for ticket, change in ((tickets[0], b'{"add_tags": ["vip", "refund"]}'), (tickets[2], b'{"status": "solved"}')):
             answer = desk.http.patch(f"/tickets/{ticket['id']}", body=change, headers=auth)
             assert answer.status_code == 200, answer.body
-        from chalicelib.domain.macros import starter_macros
+        from chalicelib.configuration import starter_macros
         from chalicelib.service import surveys
         from chalicelib.service.assign import queues
         from chalicelib.storage import repository

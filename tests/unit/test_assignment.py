@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.configuration import routing
 from chalicelib import clock
 from chalicelib.domain.assignment import (
     DEFAULT_ROUTING_PATH,
@@ -34,7 +35,6 @@ from chalicelib.domain.assignment import (
     parse_routing,
     parse_working_hours,
     pick_waiting,
-    routing,
     serves,
 )
 from chalicelib.domain.triage import DEFAULT_RULES_PATH, load_rules

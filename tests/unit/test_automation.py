@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.configuration import automation_rules as rules
 from chalicelib.domain.automation import (
     CHANGEABLE_FIELDS,
     DEFAULT_RULES_PATH,
@@ -24,7 +25,6 @@ from chalicelib.domain.automation import (
     load_rules,
     next_timer_due,
     parse_rules,
-    rules,
 )
 from chalicelib.domain.vocabulary import PRIORITIES
 

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from chalicelib.configuration import starter_macros
 from chalicelib.domain.macros import (
     DEFAULT_MACROS_PATH,
     EXAMPLE_CONTEXT,
@@ -25,7 +26,6 @@ from chalicelib.domain.macros import (
     macro_from_dict,
     parse_macros,
     render,
-    starter_macros,
     suggested,
     validate,
 )

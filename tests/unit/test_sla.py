@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.configuration import sla_policies as policies
 from chalicelib.domain.business_time import CALENDAR
 from chalicelib.domain.sla import (
     DEFAULT_POLICIES_PATH,
@@ -17,7 +18,6 @@ from chalicelib.domain.sla import (
     clocks,
     load_policies,
     parse_policies,
-    policies,
     policy_for,
 )
 
@@ -164,7 +164,7 @@ def test_policies_come_from_env_and_are_cached_per_path(tmp_path, monkeypatch):
     monkeypatch.setenv("SLA_POLICIES", str(path))
     assert [p.name for p in policies().policies] == ["standard"]
     assert policies() is policies()
-    assert policy_for("urgent", "email", None, "general").name == "standard"
+    assert policy_for("urgent", "email", None, "general", policies()).name == "standard"
     monkeypatch.delenv("SLA_POLICIES")
     assert policies().policies[0].name == "urgent"
 

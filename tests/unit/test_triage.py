@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.configuration import triage_rules as rules
 from chalicelib.channels.inbound import Identity, InboundMessage
 from chalicelib.domain.triage import (
     DEFAULT_RULES_PATH,
@@ -19,7 +20,6 @@ from chalicelib.domain.triage import (
     TriageRulesError,
     load_rules,
     parse_rules,
-    rules,
     triage,
     users_affected,
 )
