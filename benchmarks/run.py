@@ -21,6 +21,8 @@ Sections:
  9. assignment decisions/s with 50 agents and 16 concurrent workers against a moto server, vs one
     conditional UpdateItem per decision; p50/p99 of the agent API's ticket views vs an authenticated
     404, with their DynamoDB calls and a no-Scan check (``benchmarks/assignment.py``)
+10. per-ticket budget (issue 11): AWS calls per new ticket / threaded reply / status PATCH, DynamoDB write
+    units per ticket life, app compute per mail vs parsebytes, with a profile (``benchmarks/budget.py``)
 """
 from __future__ import annotations
 
@@ -1070,6 +1072,15 @@ def _print_views(report: Any, summary: dict[str, str]) -> None:
                             f"(p99 {ms(base_99)} ms); Scan calls {report.scans} ({verdict})")
 
 
+# --- 10. per-ticket budget ------------------------------------------------------------------------
+
+
+def bench_budget(plan: Plan, summary: dict[str, str]) -> None:
+    from benchmarks import budget
+
+    budget.bench_budget(summary, quick=plan.quick, seed=plan.seed)
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -1101,12 +1112,13 @@ def main(argv: list[str] | None = None) -> int:
         bench_table_size(plan, meter, summary)
         bench_chat(plan, meter, summary)
         bench_assignment(plan, meter, summary)
+        bench_budget(plan, summary)
     finally:
         meter.uninstall()
 
     section(None, "Summary")
     for key in ("import", "corpus", "throughput", "calls", "own_time", "moto", "table_size", "chat_hooks",
-                "chat_flow", "assignment", "api_views"):
+                "chat_flow", "assignment", "api_views", "budget", "budget_wcu", "budget_cpu"):
         if key in summary:
             print(f"  {key:<11} {summary[key]}")
     print(f"\n  total {time.perf_counter() - started:.0f} s; load average now "
