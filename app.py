@@ -13,8 +13,7 @@ from chalicelib.channels import receive
 from chalicelib.channels.email import ses_inbound as ses_adapter
 from chalicelib.observability import logger
 from chalicelib.outbound import worker as outbound_worker
-from chalicelib.pipeline import worker
-from chalicelib.service import sweeps
+from chalicelib.pipeline import schedule, worker
 
 app = Chalice(app_name="relay-desk")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
@@ -165,4 +164,4 @@ def openapi_document():
 # --- Schedules (EventBridge) ----------------------------------------------------
 @app.schedule("rate(1 minute)", name="sweep")
 def sweep(event):
-    return sweeps.run(event.to_dict())
+    return schedule.tick(event.to_dict())
