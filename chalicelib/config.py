@@ -22,7 +22,7 @@ _DEFAULTS = {
     "INBOUND_QUEUE": "relay-desk-inbound.fifo",
     "INBOUND_DLQ": "relay-desk-inbound-dlq.fifo",
     "INBOUND_MAX_RECEIVES": "5",
-    "PARSE_BUDGET_SECONDS": "10",  # one message's parsing; past it the message is parked (pipeline/watchdog.py)
+    "PARSE_BUDGET_SECONDS": "10",  # one message's parsing; past it the message is parked (invocation.py)
     "OUTBOUND_QUEUE": "relay-desk-outbound.fifo",
     "OUTBOUND_DLQ": "relay-desk-outbound-dlq.fifo",
     "SES_FAILURE_QUEUE": "relay-desk-ses-inbound-failures",

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import invocation
+
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10
 MAX_ATTEMPTS = 3
@@ -39,20 +41,13 @@ class HttpResult:
 
 _session: Any = None
 sleep: Callable[[float], None] = time.sleep  # replaced in tests
-_deadline: float | None = None  # time.monotonic() by which the invocation must be done with HTTP
 _DEADLINE_MARGIN = 0.1  # share of the invocation kept for writing results after the last request
 _MIN_ATTEMPT_SECONDS = 1.0
 
 
-def set_deadline(context: Any) -> None:
-    """Bound retries by the Lambda invocation's remaining time, so a hung platform cannot time it out."""
-    global _deadline
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    _deadline = time.monotonic() + remaining() / 1000 * (1 - _DEADLINE_MARGIN) if callable(remaining) else None
-
-
 def _time_left() -> float:
-    return float("inf") if _deadline is None else _deadline - time.monotonic()
+    """Bounded by the Lambda invocation's remaining time, so a hung platform cannot time it out."""
+    return invocation.time_left(keep=_DEADLINE_MARGIN)
 
 
 def request(method: str, url: str, *, platform: str, raw: bool = False, attempts: int = MAX_ATTEMPTS,

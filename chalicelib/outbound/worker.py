@@ -12,12 +12,11 @@ import json
 from typing import Any
 
 from chalicelib import clock, config
+from chalicelib.invocation import process_fifo_batch
 from chalicelib.observability import count, logger
 
 
 def process_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from chalicelib.pipeline.batch import process_fifo_batch
-
     return process_fifo_batch(event, context, _handle)
 
 

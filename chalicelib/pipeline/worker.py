@@ -1,6 +1,6 @@
 """The ``process_inbound`` SQS consumer: one record → one pipeline run.
 
-Batches go through ``pipeline.batch`` (FIFO partial batch failures). A
+Batches go through ``invocation.process_fifo_batch`` (FIFO partial batch failures). A
 message that can never succeed is parked in the DLQ at once with its reason —
 a malformed mail, one over a parser limit or its parsing time budget, one whose
 items DynamoDB would refuse; a transient failure is retried by SQS, and on its
@@ -14,14 +14,12 @@ from typing import Any
 from chalicelib import config
 from chalicelib.observability import count, logger
 from chalicelib.storage import queues as queue
-from chalicelib.pipeline.watchdog import TimeBudgetExceeded, time_budget, time_left
+from chalicelib.invocation import TimeBudgetExceeded, process_fifo_batch, time_budget, time_left
 
 _TIME_MARGIN_SECONDS = 1.0  # kept after a message's parse budget for its writes and the batch report
 
 
 def process_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from chalicelib.pipeline.batch import process_fifo_batch
-
     return process_fifo_batch(event, context, _handle)
 
 

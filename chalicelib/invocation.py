@@ -1,5 +1,10 @@
-"""A per-message time budget: one hostile message may not use the invocation's time.
+"""One Lambda invocation of a queue consumer: its deadline, its records, each message's time budget.
 
+Both SQS consumers (``process_inbound``, ``send_outbound``) run their batches
+through ``process_fifo_batch``; anything that must finish inside the invocation
+(HTTP retries, a message's parsing) asks ``time_left``.
+
+A per-message time budget: one hostile message may not use the invocation's time.
 The parsers' work is bounded by input limits (``channels/email/mime.py``); this
 is the second line. If parsing one message still runs past its budget, a
 ``SIGALRM`` interrupts it and the worker parks that message at once with the
@@ -18,24 +23,43 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["TimeBudgetExceeded", "set_deadline", "time_budget", "time_left"]
+__all__ = ["TimeBudgetExceeded", "process_fifo_batch", "set_deadline", "time_budget", "time_left"]
 
 _deadline: float | None = None  # time.monotonic() when the current invocation times out
+_length = 0.0  # the invocation's time, in seconds, when it started
+_processors: dict[Callable[[Any], None], Any] = {}
+
+
+def process_fifo_batch(event: dict[str, Any], context: Any, handler: Callable[[Any], None]) -> dict[str, Any]:
+    """One SQS FIFO batch → one ``handler`` call per record, with partial batch failures.
+
+    ``SqsFifoPartialProcessor`` because both queues are FIFO: after a failure the
+    rest of that message group waits for the retry (order kept) while other groups
+    go on (``skip_group_on_error``).
+    """
+    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+
+    processor = _processors.get(handler)
+    if processor is None:
+        processor = _processors[handler] = SqsFifoPartialProcessor(skip_group_on_error=True)
+    set_deadline(context)
+    return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
 
 
 def set_deadline(context: Any) -> None:
     """Remember when this invocation ends (Lambda's context; none under some test clients)."""
-    global _deadline
+    global _deadline, _length
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    _deadline = time.monotonic() + remaining() / 1000 if callable(remaining) else None
+    _length = remaining() / 1000 if callable(remaining) else 0.0
+    _deadline = time.monotonic() + _length if callable(remaining) else None
 
 
-def time_left() -> float:
-    """Seconds until the invocation times out; infinity when unknown."""
-    return float("inf") if _deadline is None else _deadline - time.monotonic()
+def time_left(*, keep: float = 0.0) -> float:
+    """Seconds until the invocation times out, less ``keep`` (a share of its whole time); infinity when unknown."""
+    return float("inf") if _deadline is None else _deadline - time.monotonic() - keep * _length
 
 
 class TimeBudgetExceeded(BaseException):
