@@ -250,3 +250,12 @@ def vouch_for(email: str, secret: str) -> str:
     import hmac
 
     return hmac.new(secret.encode(), email.lower().encode(), hashlib.sha256).hexdigest()
+
+
+def error_body(response: Any, status: int) -> dict[str, Any]:
+    """The edge's one error shape: the status asked for and a JSON body with a reason."""
+    assert response.status_code == status, (response.status_code, response.body)
+    assert response.headers["Content-Type"] == "application/json"
+    body = json.loads(response.body)
+    assert body["error"] and body["reason"], body
+    return body

@@ -45,15 +45,6 @@ def _only(items):
     return items[0]
 
 
-def _error(response, status):
-    """The edge's one error shape: the status asked for and a JSON body with a reason."""
-    assert response.status_code == status, (response.status_code, response.body)
-    assert response.headers["Content-Type"] == "application/json"
-    body = json.loads(response.body)
-    assert body["error"] and body["reason"], body
-    return body
-
-
 def _acknowledgement_message(ticket):
     return _only([m for m in ticket["messages"] if m["direction"] == "outbound" and m["kind"] == "acknowledgement"])
 
@@ -199,7 +190,7 @@ def test_set_up_handshakes_answer_the_challenge_only_when_asked_by_the_platform(
         assert right.headers["Content-Type"] == "text/plain" and right.body.decode() == challenge
         wrong = desk.http.get(f"/webhooks/{product}?hub.mode=subscribe&hub.verify_token=guess"
                               f"&hub.challenge={challenge}")
-        assert challenge not in _error(wrong, 403)["reason"]
+        assert challenge not in chat.error_body(wrong, 403)["reason"]
 
     url_check = chat.fixture("slack/url_verification.json")
     response = chat.post_slack(desk, url_check)
@@ -304,7 +295,7 @@ def test_forged_missing_or_stale_credentials_are_refused_with_a_reason_and_nothi
              if answer.status_code != cases[name][1]}
     assert wrong == {}
     for name, answer in answers.items():
-        _error(answer, cases[name][1])
+        chat.error_body(answer, cases[name][1])
     assert desk.pump() == 0 and desk.tickets() == []
 
 
@@ -320,7 +311,7 @@ def test_a_platform_whose_secret_is_not_configured_is_refused_with_503_naming_it
         "WEBCHAT_SECRET": desk.http.post("/webchat/sessions", headers={"Content-Type": "application/json"}, body=b"{}"),
     }
     for secret_name, answer in answers.items():
-        body = _error(answer, 503)
+        body = chat.error_body(answer, 503)
         assert body["error"] == "not_configured" and secret_name in body["reason"], (secret_name, body)
     assert desk.pump() == 0 and desk.tickets() == []
 
@@ -675,7 +666,7 @@ def test_malformed_requests_get_a_4xx_json_reason_never_a_500_and_nothing_is_enq
         if name.startswith("application/xml"):  # Chalice's own answer: JSON, in its own shape
             assert json.loads(answer.body)["Message"], name
         else:
-            _error(answer, cases[name][1])
+            chat.error_body(answer, cases[name][1])
     assert desk.pump() == 0 and desk.tickets() == []
 
 
@@ -740,7 +731,7 @@ def test_a_lone_surrogate_in_a_chat_text_is_refused_or_kept_never_accepted_then_
 
 def test_a_web_chat_token_that_is_not_text_is_a_401_not_a_500(desk):
     body = json.dumps({"session_token": "\ud800.signature", "text": "hi", "message_id": "msg-00000001"}).encode()
-    assert _error(_webchat_raw(desk, body), 401)["error"] == "unauthorized"
+    assert chat.error_body(_webchat_raw(desk, body), 401)["error"] == "unauthorized"
 
 
 def test_an_email_typed_into_the_widget_does_not_take_over_that_customers_mail(desk):
@@ -759,4 +750,4 @@ def test_an_email_typed_into_the_widget_does_not_take_over_that_customers_mail(d
 def test_a_forged_email_hash_is_refused(desk):
     response = desk.http.post("/webchat/sessions", headers={"Content-Type": "application/json"},
                               body=json.dumps({"email": "ann@customer.example", "email_hash": "0" * 64}).encode())
-    assert _error(response, 401)["reason"].startswith("email_hash does not match")
+    assert chat.error_body(response, 401)["reason"].startswith("email_hash does not match")

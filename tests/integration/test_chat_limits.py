@@ -36,15 +36,6 @@ def desk(environment):
         yield local_desk
 
 
-def _error(response, status):
-    """The edge's one error shape: the status asked for and a JSON body with a reason."""
-    assert response.status_code == status, (response.status_code, response.body)
-    assert response.headers["Content-Type"] == "application/json"
-    body = json.loads(response.body)
-    assert body["error"] and body["reason"], body
-    return body
-
-
 def _nothing_kept_or_parked(desk):
     """After the queues ran: no ticket, and nothing in a dead-letter queue for an operator to untangle."""
     desk.pump()
@@ -73,7 +64,7 @@ def test_slack_event_whose_ids_cannot_be_stored_is_refused_once_with_the_reason(
 
     response = chat.post_slack(desk, envelope)
 
-    assert named in _error(response, 400)["reason"]
+    assert named in chat.error_body(response, 400)["reason"]
     assert response.headers["X-Slack-No-Retry"] == "1"  # Slack would otherwise send it three more times
     _nothing_kept_or_parked(desk)
 
@@ -134,7 +125,7 @@ def test_twilio_message_whose_ids_cannot_be_stored_is_refused_with_the_reason(de
 
     response = chat.post_twilio(desk, fields)
 
-    assert named in _error(response, 400)["reason"]
+    assert named in chat.error_body(response, 400)["reason"]
     _nothing_kept_or_parked(desk)
 
 
@@ -143,7 +134,7 @@ def test_webchat_session_for_an_address_longer_than_any_email_is_refused(desk):
     response = chat.open_webchat_session(desk, email=email,
                                          email_hash=chat.vouch_for(email, chat.WEBCHAT_IDENTITY_SECRET))
 
-    assert "254" in _error(response, 400)["reason"]
+    assert "254" in chat.error_body(response, 400)["reason"]
     _nothing_kept_or_parked(desk)
 
 
@@ -198,7 +189,7 @@ def test_one_address_opens_at_most_the_configured_anonymous_sessions_then_gets_4
     answers = [chat.open_webchat_session(desk, source_ip="203.0.113.7", name="Visitor") for _ in range(50)]
 
     assert _statuses(answers) == [201] * 20 + [429] * 30
-    refusal = _error(answers[-1], 429)
+    refusal = chat.error_body(answers[-1], 429)
     assert "20 anonymous chat sessions in 60 minutes" in refusal["reason"]
     retry_after = int(answers[-1].headers["Retry-After"])
     assert 1 <= retry_after <= 3600
@@ -243,7 +234,7 @@ def test_the_limit_comes_from_the_desk_settings_and_refused_requests_do_not_coun
 
     assert _statuses(answers) == [201, 201, 201, 429]
     assert 1 <= int(answers[-1].headers["Retry-After"]) <= 600
-    assert "3 anonymous chat sessions in 10 minutes" in _error(answers[-1], 429)["reason"]
+    assert "3 anonymous chat sessions in 10 minutes" in chat.error_body(answers[-1], 429)["reason"]
 
 
 def test_ipv6_clients_are_counted_by_their_64_prefix(limited_desk):
