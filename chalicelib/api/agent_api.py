@@ -14,20 +14,18 @@ from chalicelib.api import views
 from chalicelib.api.auth import authenticate
 from chalicelib.api.errors import BadRequest, NotFound, api_endpoint
 from chalicelib.domain.vocabulary import PRIORITIES, STATUSES
+from chalicelib.storage import tickets as stored_tickets
+from chalicelib.storage.exceptions import BadCursor
 
 _TICKET_ID = re.compile(r"^t-[0-9a-f]{20}$")
 _AGENT_ID = re.compile(r"^a-[0-9a-f]{12}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 _MAX_LIMIT = 100
-_FILTERS = ("assignee", "queue", "priority", "channel")
+_FILTERS = stored_tickets.VIEWS  # each its own index: one at a time
 
 
 @api_endpoint
 def list_tickets(request: Any) -> dict[str, Any]:
-    from pynamodb.exceptions import QueryError
-
-    from chalicelib.storage.models import TicketModel
-
     agent = authenticate(request.headers)
     params = request.query_params or {}
     unknown = sorted(set(params) - {"status", "limit", "cursor", "overdue", *_FILTERS})
@@ -47,54 +45,29 @@ def list_tickets(request: Any) -> dict[str, Any]:
         return _overdue(limit, cursor)
     if len(chosen) > 1:
         raise BadRequest(f"use one of {', '.join(_FILTERS)} at a time (each is its own index)")
-    index, key, described = TicketModel.by_status, status, {"status": status}
+    view, value, described = None, None, {"status": status}
     if chosen:
-        name, value = chosen[0], params[chosen[0]]
-        _check_filter(name, value)
-        if name == "assignee" and value == "me":
+        view, value = chosen[0], params[chosen[0]]
+        _check_filter(view, value)
+        if view == "assignee" and value == "me":
             value = agent.agent_id
-        index = {"assignee": TicketModel.by_assignee, "queue": TicketModel.by_queue,
-                 "priority": TicketModel.by_priority, "channel": TicketModel.by_channel}[name]
-        key, described = f"{value}#{status}", {"status": status, name: value}
+        described = {"status": status, view: value}
     try:
-        page = index.query(key, scan_index_forward=False, limit=limit, last_evaluated_key=cursor, page_size=limit)
-        tickets = [views.ticket_summary(ticket) for ticket in page]
-    except (QueryError, ValueError, KeyError) as err:
+        page = stored_tickets.tickets_in_view(status, view=view, value=value, limit=limit, start=cursor)
+    except BadCursor as err:
         raise BadRequest("cursor is not one this API issued") from err
-    return {**described, "tickets": tickets, "next_cursor": views.encode_cursor(page.last_evaluated_key)}
+    return {**described, "tickets": [views.ticket_summary(ticket) for ticket in page.tickets],
+            "next_cursor": views.encode_cursor(page.next_key)}
 
 
 def _overdue(limit: int, cursor: dict[str, Any] | None) -> dict[str, Any]:
-    """Active tickets past an SLA due time (the sparse ``overdue`` index), most overdue first per shard."""
-    from pynamodb.exceptions import QueryError
-
-    from chalicelib.storage import ticket_keys
-    from chalicelib.storage.models import TicketModel
-
-    shards = ticket_keys.all_shards()
-    position = cursor or {}
-    start = position.get("shard", {}).get("S", shards[0]) if isinstance(position.get("shard"), dict) else shards[0]
-    if start not in shards:
-        raise BadRequest("cursor is not one this API issued")
-    last_key = position.get("key", {}).get("M") if isinstance(position.get("key"), dict) else None
-    found: list[Any] = []
-    next_cursor = None
-    for index, shard in enumerate(shards[shards.index(start):], start=shards.index(start)):
-        try:
-            page = TicketModel.overdue.query(shard, limit=limit - len(found), last_evaluated_key=last_key,
-                                             page_size=limit)
-            found += list(page)
-        except (QueryError, ValueError, KeyError) as err:
-            raise BadRequest("cursor is not one this API issued") from err
-        last_key = None
-        if page.last_evaluated_key:
-            next_cursor = {"shard": {"S": shard}, "key": {"M": page.last_evaluated_key}}
-            break
-        if len(found) >= limit:
-            next_cursor = {"shard": {"S": shards[index + 1]}} if index + 1 < len(shards) else None
-            break
-    return {"overdue": True, "tickets": [views.ticket_summary(t) for t in found],
-            "next_cursor": views.encode_cursor(next_cursor)}
+    """Active tickets past an SLA due time, most overdue first per shard."""
+    try:
+        page = stored_tickets.overdue_tickets(limit=limit, start=cursor)
+    except BadCursor as err:
+        raise BadRequest("cursor is not one this API issued") from err
+    return {"overdue": True, "tickets": [views.ticket_summary(t) for t in page.tickets],
+            "next_cursor": views.encode_cursor(page.next_key)}
 
 
 def _check_filter(name: str, value: str) -> None:

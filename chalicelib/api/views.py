@@ -7,6 +7,8 @@ import re
 from typing import Any
 
 from chalicelib.api.errors import BadRequest
+from chalicelib.storage import customers as stored_customers
+from chalicelib.storage import tickets as stored_tickets
 
 _MESSAGES_SHOWN = 200
 _PAST_TICKETS_SHOWN = 10
@@ -120,28 +122,20 @@ def customer_view(customer: Any) -> dict[str, Any] | None:
 
 def ticket_detail(ticket: Any) -> dict[str, Any]:
     """The ticket with its messages (and merged duplicates'), audit trail, customer and their other tickets."""
-    from pynamodb.exceptions import DoesNotExist
-
-    from chalicelib.storage.models import AuditModel, CustomerModel, MessageModel, TicketModel
-
     sources = [ticket.ticket_id, *sorted(ticket.merged_from or [])]
-    messages = sorted((message_view(m) for source in sources for m in MessageModel.query(source, limit=_MESSAGES_SHOWN)),
+    messages = sorted((message_view(m) for m in stored_tickets.messages(sources, limit_each=_MESSAGES_SHOWN)),
                       key=lambda m: m["created_at"])
-    audit = [audit_view(entry) for entry in AuditModel.query(ticket.ticket_id, limit=_AUDIT_SHOWN)]
+    audit = [audit_view(entry) for entry in stored_tickets.audit_trail(ticket.ticket_id, limit=_AUDIT_SHOWN)]
     customer_id = ticket.customer_id
     customer = None
     for _ in range(3):  # follow a customer merge to the survivor
-        try:
-            customer = CustomerModel.get(customer_id)
-        except DoesNotExist:
-            customer = None
-            break
-        if not customer.merged_into:
+        customer = stored_customers.get_customer(customer_id)
+        if customer is None or not customer.merged_into:
             break
         customer_id = customer.merged_into
     past = [
         {"id": t.ticket_id, "number": int(t.number), "subject": t.subject, "status": t.status, "created_at": t.created_at}
-        for t in TicketModel.by_customer.query(customer_id, scan_index_forward=False, limit=_PAST_TICKETS_SHOWN + 1)
+        for t in stored_tickets.customer_tickets(customer_id, limit=_PAST_TICKETS_SHOWN + 1)
         if t.ticket_id != ticket.ticket_id
     ][:_PAST_TICKETS_SHOWN]
     return {**ticket_summary(ticket), "messages": messages[:_MESSAGES_SHOWN], "audit": audit,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib import clock
+from chalicelib.domain import agent_tokens
 from chalicelib.observability import logger
 from chalicelib.storage import agents as directory
 
@@ -35,42 +36,42 @@ class Profile:
 
 def create(profile: Profile) -> tuple[Any, str]:
     """A new agent and its bearer token (shown once; only its hash is stored)."""
-    from chalicelib.api.auth import issue_token
-
-    agent_id, token = issue_token(profile.name or "", profile.email or "", profile.role or "agent",
-                                  skills=profile.skills, languages=profile.languages, capacity=profile.capacity,
-                                  status=profile.status, working_hours=profile.working_hours)
-    directory.forget()
-    agent = directory.get(agent_id)
+    role = profile.role or "agent"
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    credentials = agent_tokens.new_credentials()
+    directory.create(
+        credentials.agent_id, name=profile.name or "", email=(profile.email or "").lower(), role=role,
+        token_hash=credentials.token_hash, created_at=clock.iso(clock.now()),
+        skills=set(profile.skills) if profile.skills else {"*"}, languages=profile.languages,
+        capacity=10 if profile.capacity is None else profile.capacity, status=profile.status or "online",
+        working_hours=profile.working_hours,
+    )
+    agent = directory.get(credentials.agent_id)
     if agent.status == "online":
         _drain_for(agent)
-        agent = directory.get(agent_id)
-    return agent, token
+        agent = directory.get(credentials.agent_id)
+    return agent, credentials.token
 
 
 def update(agent: Any, profile: Profile) -> Any:
-    from chalicelib.storage.models import AgentModel
-
-    actions = []
+    changes: dict[str, Any] = {}
     for name in ("name", "email", "role", "capacity", "status"):
         value = getattr(profile, name)
         if value is not None and value != getattr(agent, name):
-            actions.append(getattr(AgentModel, name).set(value.lower() if name == "email" else value))
+            changes[name] = value.lower() if name == "email" else value
     for name in ("skills", "languages"):
         value = getattr(profile, name)
         if value is not None and set(value) != set(getattr(agent, name) or ()):
-            attribute = getattr(AgentModel, name)
-            actions.append(attribute.set(set(value)) if value else attribute.remove())
+            changes[name] = set(value) if value else None  # no skills (languages) left: the field is removed
     if profile.working_hours is not None:
-        actions.append(AgentModel.working_hours.set(profile.working_hours))
+        changes["working_hours"] = profile.working_hours
     elif profile.clear_working_hours:
-        actions.append(AgentModel.working_hours.remove())
-    if not actions:
+        changes["working_hours"] = None
+    if not changes:
         return agent
     before = agent.status
-    actions.append(AgentModel.updated_at.set(clock.iso(clock.now())))
-    agent.update(actions=actions, condition=AgentModel.active == True)  # noqa: E712 (a condition)
-    directory.forget()
+    directory.update_profile(agent, changes, at=clock.iso(clock.now()))
     fresh = directory.get(agent.agent_id)
     if fresh.status == "online":
         _drain_for(fresh)  # came online, got more capacity or new skills: pick up waiting tickets
@@ -81,11 +82,7 @@ def update(agent: Any, profile: Profile) -> Any:
 
 def remove(agent: Any) -> Any:
     """Deactivate (kept for the audit trail), revoke the token, hand over the tickets."""
-    from chalicelib.storage.models import AgentModel
-
-    agent.update(actions=[AgentModel.active.set(False), AgentModel.status.set("offline"),
-                          AgentModel.token_hash.set("revoked"), AgentModel.updated_at.set(clock.iso(clock.now()))])
-    directory.forget()
+    directory.deactivate(agent, at=clock.iso(clock.now()))
     fresh = directory.get(agent.agent_id)
     _release(fresh, "agent removed")
     return fresh

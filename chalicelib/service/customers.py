@@ -7,8 +7,12 @@ to the survivor (or its next message would open a ticket on the old customer),
 and the customer's ``tier`` is copied onto every lookup so triage and automation
 read it with the lookups they already fetch.
 
-The API imports this module at cold start for its validation types, so storage
-(PynamoDB, boto3) is imported inside the functions that use it.
+Every read and write goes through ``chalicelib.storage.customers`` (and
+``storage.tickets`` for the customer's tickets): this module says what changes,
+storage builds the conditional writes. The API imports this module at cold start
+for its validation types; the storage modules imported here keep PynamoDB out of
+their module-level imports, and the repository and ticket changes (which import
+it) are imported inside the functions that use them.
 """
 from __future__ import annotations
 
@@ -24,6 +28,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from chalicelib import clock
 from chalicelib.domain import ids
 from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.storage import customers as stored_customers
+from chalicelib.storage import tickets as stored_tickets
+from chalicelib.storage.exceptions import ConditionFailed
 
 if TYPE_CHECKING:
     from chalicelib.service.changes import Actor
@@ -52,7 +59,6 @@ _MAX_NAME = 200
 # a web-chat session id is not something a shop's records hold.
 IMPORTABLE_KINDS = ("email", "phone", "whatsapp", "messenger", "telegram", "slack")
 _BATCH_GET_KEYS = 100  # DynamoDB BatchGetItem limit: one call per import chunk
-_TRANSACTION_ITEMS = 100  # DynamoDB TransactWriteItems limit
 _TICKET_RETRIES = 3
 _CUSTOMER_ID = re.compile(r"^c-[0-9a-f]{20}$")
 _EMAIL = re.compile(r"^[^@\s\"<>,;()\[\]\\]{1,64}@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
@@ -320,11 +326,9 @@ def _chunks(records: list[tuple[int, CustomerRecord]]) -> Iterator[list[tuple[in
 
 
 def _import_chunk(chunk: list[tuple[int, CustomerRecord]], result: ImportResult) -> None:
-    from chalicelib.storage import repository
-
-    lookups = repository.fetch_lookups(f"id:{i}" for _, record in chunk for i in record.identities)
-    owners = {key[3:]: item.customer_id for key, item in lookups.items() if item.customer_id}
-    tiers = {key[3:]: item.tier for key, item in lookups.items()}
+    lookups = stored_customers.identity_lookups(i for _, record in chunk for i in record.identities)
+    owners = {identity: lookup.customer_id for identity, lookup in lookups.items() if lookup.customer_id}
+    tiers = {identity: lookup.tier for identity, lookup in lookups.items()}
     candidates = set(owners.values()) | {ids.customer_id_for(record.identities[0]) for _, record in chunk}
     customers = _load_customers(candidates)
     for index, record in chunk:
@@ -333,10 +337,6 @@ def _import_chunk(chunk: list[tuple[int, CustomerRecord]], result: ImportResult)
 
 def _import_record(index: int, record: CustomerRecord, owners: dict[str, str], tiers: dict[str, str | None],
                    customers: dict[str, _Customer]) -> RecordOutcome:
-    from pynamodb.exceptions import TransactWriteError
-
-    from chalicelib.storage.models import CustomerModel, LookupModel
-
     found = {identity: _surviving(owners[identity], customers) for identity in record.identities if identity in owners}
     if any(survivor is None for survivor in found.values()):
         return RecordOutcome(index, "conflict", reason="an identity points at a chain of merged customers; "
@@ -363,10 +363,8 @@ def _import_record(index: int, record: CustomerRecord, owners: dict[str, str], t
         return RecordOutcome(index, "invalid", customer_id,
                              f"the customer would have {len(after.attributes)} attributes; at most {MAX_ATTRIBUTES}")
 
-    actions = _customer_actions(before, after)
-    writes: list[tuple[Any, list[Any], Any]] = []
-    if actions:
-        writes.append((CustomerModel(customer_id), actions, CustomerModel.merged_into.does_not_exist()))
+    update = _customer_update(before, after)
+    lookups: list[stored_customers.IdentityUpdate] = []
     identities = list(record.identities)
     if after.tier != before.tier:  # every lookup of the customer carries its tier, not only this record's
         identities += sorted(before.identities - set(identities))
@@ -375,21 +373,17 @@ def _import_record(index: int, record: CustomerRecord, owners: dict[str, str], t
         owner = owners.get(identity)
         if owner not in (None, customer_id) and identity not in record.identities:
             continue  # only this record's identities may be taken over from a merged-away owner
-        lookup_actions = []
-        if owner != customer_id:
-            lookup_actions += [LookupModel.customer_id.set(customer_id),
-                               LookupModel.created_at.set(LookupModel.created_at | clock.iso(clock.now()))]
-        if (tiers.get(identity) or None) != after.tier:
-            lookup_actions.append(LookupModel.tier.set(after.tier) if after.tier else LookupModel.tier.remove())
-        if lookup_actions:
-            # The lookup must still be as read: an identity is never taken from a customer that claimed it meanwhile.
-            condition = LookupModel.customer_id == owner if owner else LookupModel.customer_id.does_not_exist()
-            writes.append((LookupModel(f"id:{identity}"), lookup_actions, condition))
-    if not writes:
+        # Written only if the lookup is still as read: an identity is never taken from a customer that claimed it.
+        change = stored_customers.IdentityUpdate(
+            identity, expected_owner=owner, new_owner=customer_id if owner != customer_id else None,
+            tier=after.tier if (tiers.get(identity) or None) != after.tier else stored_customers.KEEP)
+        if change:
+            lookups.append(change)
+    if not update and not lookups:
         return RecordOutcome(index, "unchanged", customer_id)
     try:
-        _commit(writes)
-    except TransactWriteError:
+        stored_customers.save_customer(update, lookups, at=clock.iso(clock.now()))
+    except ConditionFailed:
         return RecordOutcome(index, "conflict", customer_id,
                              "the customer or one of its identities changed during the import; import this record again")
     for identity in identities:
@@ -400,31 +394,24 @@ def _import_record(index: int, record: CustomerRecord, owners: dict[str, str], t
 
 
 def _learn_lookups(identities: Iterable[str], owners: dict[str, str], tiers: dict[str, str | None]) -> None:
-    from chalicelib.storage import repository
-
-    for batch in _batches(sorted(identities), _BATCH_GET_KEYS):
-        for key, item in repository.fetch_lookups(f"id:{i}" for i in batch).items():
-            if item.customer_id:
-                owners[key[3:]] = item.customer_id
-            tiers[key[3:]] = item.tier
+    for identity, lookup in stored_customers.identity_lookups(sorted(identities)).items():
+        if lookup.customer_id:
+            owners[identity] = lookup.customer_id
+        tiers[identity] = lookup.tier
 
 
-def _customer_actions(before: _Customer, after: _Customer) -> list[Any]:
-    from chalicelib.storage.models import CustomerModel
-
-    actions: list[Any] = []
+def _customer_update(before: _Customer, after: _Customer) -> stored_customers.CustomerUpdate:
+    values: dict[str, Any] = {}
     if after.name != before.name and after.name is not None:
-        actions.append(CustomerModel.name.set(after.name))
+        values["name"] = after.name
     if after.tier != before.tier:
-        actions.append(CustomerModel.tier.set(after.tier) if after.tier else CustomerModel.tier.remove())
+        values["tier"] = after.tier or None  # None removes it
     if after.attributes != before.attributes:
-        actions.append(CustomerModel.attributes.set(after.attributes))
+        values["attributes"] = after.attributes
     if after.purchases != before.purchases:
-        actions.append(CustomerModel.purchases.set(after.purchases))
-    added = after.identities - before.identities
-    if added:
-        actions.append(CustomerModel.identities.add(added))
-    return actions
+        values["purchases"] = after.purchases
+    return stored_customers.CustomerUpdate(after.customer_id, values,
+                                           add_identities=frozenset(after.identities - before.identities))
 
 
 def _merge_purchases(kept: list[dict[str, Any]], incoming: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -452,14 +439,8 @@ def _describe(err: ValidationError) -> str:
 
 
 def _load_customers(customer_ids: Iterable[str]) -> dict[str, _Customer]:
-    from chalicelib.storage.models import CustomerModel
-
-    wanted = sorted(set(customer_ids))
-    found: dict[str, _Customer] = {}
-    for batch in _batches(wanted, _BATCH_GET_KEYS):
-        for model in CustomerModel.batch_get(batch, consistent_read=True):
-            found[model.customer_id] = _Customer.of(model)
-    return found
+    return {customer_id: _Customer.of(customer)
+            for customer_id, customer in stored_customers.customers_by_ids(customer_ids).items()}
 
 
 def _surviving(customer_id: str, known: dict[str, _Customer]) -> str | None:
@@ -476,32 +457,11 @@ def _surviving(customer_id: str, known: dict[str, _Customer]) -> str | None:
 
 
 def _get(customer_id: str) -> Any:
-    from pynamodb.exceptions import DoesNotExist
-
-    from chalicelib.storage.models import CustomerModel
-
-    if not _CUSTOMER_ID.match(customer_id or ""):
+    customer = stored_customers.get_customer(customer_id, consistent=True) if _CUSTOMER_ID.match(
+        customer_id or "") else None
+    if customer is None:
         raise UnknownCustomer(f"no customer {customer_id!r}")
-    try:
-        return CustomerModel.get(customer_id, consistent_read=True)
-    except DoesNotExist:
-        raise UnknownCustomer(f"no customer {customer_id!r}") from None
-
-
-def _commit(writes: list[tuple[Any, list[Any], Any]]) -> None:
-    """Transactions of at most 100 items; the customer's own write goes in the first."""
-    from chalicelib.storage import repository
-
-    for batch in _batches(writes, _TRANSACTION_ITEMS):
-        transaction = repository.Writes()
-        for model, actions, condition in batch:
-            transaction.update(model, actions, condition, version_check=False)
-        repository.commit(transaction)
-
-
-def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+    return customer
 
 
 # --- update (PATCH) -----------------------------------------------------------------------------
@@ -516,11 +476,6 @@ def update_customer(customer_id: str, *, name: str | None = None, tier: str | No
     owns in one transaction, so triage never sees the old tier on one channel
     and the new one on another.
     """
-    from pynamodb.exceptions import TransactWriteError
-
-    from chalicelib.storage import repository
-    from chalicelib.storage.models import CustomerModel, LookupModel
-
     model = _get(customer_id)
     if model.merged_into:
         raise CustomerConflict(f"customer {customer_id} was merged into {model.merged_into}; change that one")
@@ -536,22 +491,17 @@ def update_customer(customer_id: str, *, name: str | None = None, tier: str | No
     )
     if len(after.attributes) > MAX_ATTRIBUTES:
         raise BadRequest(f"the customer would have {len(after.attributes)} attributes; at most {MAX_ATTRIBUTES}")
-    actions = _customer_actions(before, after)
-    if not actions:
+    update = _customer_update(before, after)
+    if not update:
         return customer_context(customer_id)
-    writes = [(CustomerModel(customer_id), actions, CustomerModel.merged_into.does_not_exist())]
+    lookups: list[stored_customers.IdentityUpdate] = []
     if after.tier != before.tier:
-        lookups: dict[str, Any] = {}
-        for batch in _batches(sorted(before.identities), _BATCH_GET_KEYS):
-            lookups.update(repository.fetch_lookups(f"id:{i}" for i in batch))
-        for key, lookup in sorted(lookups.items()):
-            if lookup.customer_id == customer_id:
-                writes.append((LookupModel(key),
-                               [LookupModel.tier.set(after.tier) if after.tier else LookupModel.tier.remove()],
-                               LookupModel.customer_id == customer_id))
+        owned = stored_customers.identity_lookups(sorted(before.identities))
+        lookups = [stored_customers.IdentityUpdate(identity, expected_owner=customer_id, tier=after.tier)
+                   for identity, lookup in sorted(owned.items()) if lookup.customer_id == customer_id]
     try:
-        _commit(writes)
-    except TransactWriteError:
+        stored_customers.save_customer(update, lookups, at=clock.iso(clock.now()))
+    except ConditionFailed:
         raise CustomerConflict("the customer changed (or was merged) meanwhile; GET it again and retry") from None
     return customer_context(customer_id)
 
@@ -567,10 +517,6 @@ def merge_customers(source_id: str, target_id: str, actor: Actor) -> MergeResult
     once); the lookups and tickets are moved after it, by steps that skip what
     is already moved, so repeating the call finishes an interrupted merge.
     """
-    from pynamodb.exceptions import TransactWriteError
-
-    from chalicelib.storage.models import CustomerModel
-
     if source_id == target_id:
         raise InvalidMerge("a customer cannot be merged into itself")
     source, target = _get(source_id), _get(target_id)
@@ -580,15 +526,9 @@ def merge_customers(source_id: str, target_id: str, actor: Actor) -> MergeResult
     if source.merged_into and source.merged_into != target_id:
         raise MergeConflict(f"customer {source_id} was already merged into {source.merged_into}")
     if not repeated:
-        actions = _union_actions(source, target)
-        writes = [(CustomerModel(source_id), [CustomerModel.merged_into.set(target_id)],
-                   CustomerModel.customer_id.exists() & CustomerModel.merged_into.does_not_exist())]
-        # Removing the absent merged_into is a no-op that carries the target's condition when nothing else changes.
-        writes.append((CustomerModel(target_id), actions or [CustomerModel.merged_into.remove()],
-                       CustomerModel.customer_id.exists() & CustomerModel.merged_into.does_not_exist()))
         try:
-            _commit(writes)
-        except TransactWriteError:
+            stored_customers.merge_customers(source_id, _union(source, target))
+        except ConditionFailed:
             raise MergeConflict("one of the customers changed or was merged meanwhile; try again") from None
         target = _get(target_id)
     moved, skipped = _move_identities(source, target)
@@ -596,36 +536,32 @@ def merge_customers(source_id: str, target_id: str, actor: Actor) -> MergeResult
     return MergeResult(source_id, target_id, moved, tickets, repeated, tuple(skipped))
 
 
-def _union_actions(source: Any, target: Any) -> list[Any]:
+def _union(source: Any, target: Any) -> stored_customers.CustomerUpdate:
     """The target's update: the union of both customers, the target's values winning."""
-    from chalicelib.storage.models import CustomerModel
-
-    actions: list[Any] = []
-    if source.identities:
-        actions.append(CustomerModel.identities.add(set(source.identities)))
+    values: dict[str, Any] = {}
     purchases = _merge_purchases(list(source.purchases or []), list(target.purchases or []))
     if purchases != list(target.purchases or []):
-        actions.append(CustomerModel.purchases.set(purchases))
+        values["purchases"] = purchases
     attributes = dict(target.attributes or {})
     for key, value in (source.attributes or {}).items():  # target wins; the item stays within its bounds
         if key not in attributes and len(attributes) < MAX_ATTRIBUTES:
             attributes[key] = value
     if attributes != dict(target.attributes or {}):
-        actions.append(CustomerModel.attributes.set(attributes))
-    if int(source.ticket_count or 0):
-        actions.append(CustomerModel.ticket_count.add(int(source.ticket_count)))
+        values["attributes"] = attributes
     if source.name and not target.name:
-        actions.append(CustomerModel.name.set(source.name))
+        values["name"] = source.name
     if source.tier and not target.tier:
-        actions.append(CustomerModel.tier.set(source.tier))
+        values["tier"] = source.tier
     if source.first_seen_at and (not target.first_seen_at or source.first_seen_at < target.first_seen_at):
-        actions.append(CustomerModel.first_seen_at.set(source.first_seen_at))
+        values["first_seen_at"] = source.first_seen_at
     if source.last_seen_at and (not target.last_seen_at or source.last_seen_at > target.last_seen_at):
-        actions.append(CustomerModel.last_seen_at.set(source.last_seen_at))
+        values["last_seen_at"] = source.last_seen_at
     if source.last_inquiry is not None and (
             target.last_inquiry is None or source.last_inquiry.at > target.last_inquiry.at):
-        actions.append(CustomerModel.last_inquiry.set(source.last_inquiry))
-    return actions
+        values["last_inquiry"] = source.last_inquiry
+    return stored_customers.CustomerUpdate(target.customer_id, values,
+                                           add_identities=frozenset(source.identities or ()),
+                                           add_tickets=int(source.ticket_count or 0))
 
 
 def _move_identities(source: Any, target: Any) -> tuple[int, list[str]]:
@@ -634,56 +570,38 @@ def _move_identities(source: Any, target: Any) -> tuple[int, list[str]]:
     Each lookup is conditioned on the owner read, so an identity another
     customer owns is reported, never taken.
     """
-    from pynamodb.exceptions import UpdateError
-
-    from chalicelib.storage import repository
-    from chalicelib.storage.models import LookupModel
-
     mine = set(source.identities or ())
     everyone = sorted(mine | set(target.identities or ()))
-    lookups: dict[str, Any] = {}
-    for batch in _batches(everyone, _BATCH_GET_KEYS):
-        lookups.update(repository.fetch_lookups(f"id:{i}" for i in batch))
+    lookups = stored_customers.identity_lookups(everyone)
     moved, skipped = 0, []
     for identity in everyone:
-        lookup = lookups.get(f"id:{identity}")
+        lookup = lookups.get(identity)
         owner = lookup.customer_id if lookup is not None else None
         if owner not in (None, source.customer_id, target.customer_id):
             skipped.append(identity)
             continue
         if owner is None and identity not in mine and lookup is None:
             continue  # a target identity without a lookup: nothing to correct
-        actions = []
-        if owner != target.customer_id:
-            actions += [LookupModel.customer_id.set(target.customer_id),
-                        LookupModel.created_at.set(LookupModel.created_at | clock.iso(clock.now()))]
-        if (lookup.tier if lookup is not None else None) != target.tier:
-            actions.append(LookupModel.tier.set(target.tier) if target.tier else LookupModel.tier.remove())
-        if not actions:
+        change = stored_customers.IdentityUpdate(
+            identity, expected_owner=owner, new_owner=target.customer_id if owner != target.customer_id else None,
+            tier=target.tier if (lookup.tier if lookup is not None else None) != target.tier else stored_customers.KEEP)
+        if not change:
             continue
-        condition = LookupModel.customer_id == owner if owner else LookupModel.customer_id.does_not_exist()
         try:
-            LookupModel(f"id:{identity}").update(actions=actions, condition=condition)
-        except UpdateError as err:
-            if err.cause_response_code != "ConditionalCheckFailedException":
-                raise
+            stored_customers.move_identity(change, at=clock.iso(clock.now()))
+        except ConditionFailed:
             skipped.append(identity)  # claimed meanwhile; a repeated merge looks again
             continue
         moved += int(owner != target.customer_id)
     missing = mine - set(target.identities or ()) - set(skipped)
     if missing:  # identities the source gained after the union was written (a message raced the merge)
-        from chalicelib.storage.models import CustomerModel
-
-        CustomerModel(target.customer_id).update(actions=[CustomerModel.identities.add(missing)])
+        stored_customers.add_identities(target.customer_id, missing)
     return moved, skipped
 
 
 def _move_tickets(source_id: str, target_id: str, actor: Actor) -> int:
     """Every ticket of the source onto the target, each with its audit entry, through ``changes.apply``."""
-    from chalicelib.storage.models import TicketModel
-
-    ticket_ids = [t.ticket_id for t in TicketModel.by_customer.query(source_id, page_size=100,
-                                                                     attributes_to_get=["ticket_id"])]
+    ticket_ids = stored_tickets.customer_ticket_ids(source_id)
     return sum(_repoint(ticket_id, source_id, target_id, actor) for ticket_id in ticket_ids)
 
 
@@ -713,8 +631,6 @@ def customer_context(customer_id: str) -> dict[str, Any]:
     ``redirected_from`` names the id asked for when it was merged away, so a
     client holding an old id learns the new one.
     """
-    from chalicelib.storage.models import TicketModel
-
     customer = _get(customer_id)
     redirected_from = None
     for _ in range(3):  # merges refuse chains; a bound keeps a raced one from looping
@@ -731,8 +647,7 @@ def customer_context(customer_id: str) -> dict[str, Any]:
     previous = [
         {"id": t.ticket_id, "number": int(t.number), "subject": t.subject, "status": t.status,
          "channel": t.channel, "created_at": t.created_at}
-        for t in TicketModel.by_customer.query(customer.customer_id, scan_index_forward=False,
-                                               limit=PAST_TICKETS_SHOWN)
+        for t in stored_tickets.customer_tickets(customer.customer_id, limit=PAST_TICKETS_SHOWN)
     ]
     inquiry = customer.last_inquiry
     return {

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import clock, config
+from chalicelib import clock, config, configuration
 from chalicelib.service import changes
+from chalicelib.storage import customers as stored_customers
+from chalicelib.storage import repository
+from chalicelib.storage import macros as stored_macros
+from chalicelib.storage.exceptions import ConditionFailed
 
 
 class MacroNotFound(LookupError):
@@ -20,83 +24,60 @@ class MacroNotFound(LookupError):
 def all_macros() -> list[Any]:
     """Every usable macro, by id: one Query for the team's, merged over the starter set."""
     from chalicelib.domain import macros as domain
-    from chalicelib.storage.models import MacroModel
 
-    merged = {macro.id: macro for macro in domain.starter_macros()}
-    for item in MacroModel.query("macro"):
-        if item.deleted:
-            merged.pop(item.macro_id, None)
+    merged = {macro.id: macro for macro in configuration.starter_macros()}
+    for stored in stored_macros.team_macros():
+        if stored.deleted:
+            merged.pop(stored.macro_id, None)
         else:
-            merged[item.macro_id] = domain.macro_from_dict(item.definition, source=f"macro {item.macro_id}")
+            merged[stored.macro_id] = domain.macro_from_dict(stored.definition, source=f"macro {stored.macro_id}")
     return [merged[key] for key in sorted(merged)]
 
 
 def get(macro_id: str) -> Any:
-    from pynamodb.exceptions import DoesNotExist
-
     from chalicelib.domain import macros as domain
-    from chalicelib.storage.models import MacroModel
 
-    try:
-        item = MacroModel.get("macro", macro_id, consistent_read=True)
-    except DoesNotExist:
-        item = None
-    if item is not None:
-        if item.deleted:
+    stored = stored_macros.get_macro(macro_id)
+    if stored is not None:
+        if stored.deleted:
             raise MacroNotFound(macro_id)
-        return domain.macro_from_dict(item.definition, source=f"macro {macro_id}")
-    for macro in domain.starter_macros():
+        return domain.macro_from_dict(stored.definition, source=f"macro {macro_id}")
+    for macro in configuration.starter_macros():
         if macro.id == macro_id:
             return macro
     raise MacroNotFound(macro_id)
 
 
 def is_starter(macro_id: str) -> bool:
-    from chalicelib.domain import macros as domain
-
-    return any(macro.id == macro_id for macro in domain.starter_macros())
+    return any(macro.id == macro_id for macro in configuration.starter_macros())
 
 
 def save(macro: Any, actor: changes.Actor, *, create: bool) -> Any:
     """Create (refusing an id in use) or replace a macro."""
-    from chalicelib.storage.models import MacroModel
-
-    item = MacroModel("macro", macro.id, definition=macro.model_dump(mode="json"), updated_by=actor.id,
-                      updated_at=clock.iso(clock.now()), deleted=False)
+    definition, at = macro.model_dump(mode="json"), clock.iso(clock.now())
     if create:
-        from pynamodb.exceptions import PutError
-
         if is_starter(macro.id):
             raise FileExistsError(macro.id)
         try:
-            item.save(condition=MacroModel.macro_id.does_not_exist() | (MacroModel.deleted == True))  # noqa: E712
-        except PutError as err:
+            stored_macros.create_macro(macro.id, definition, updated_by=actor.id, at=at)
+        except ConditionFailed as err:
             raise FileExistsError(macro.id) from err
     else:
-        item.save(add_version_condition=False)
+        stored_macros.replace_macro(macro.id, definition, updated_by=actor.id, at=at)
     return macro
 
 
 def delete(macro_id: str, actor: changes.Actor) -> None:
-    from chalicelib.storage.models import MacroModel
-
     get(macro_id)  # MacroNotFound if there is nothing to delete
-    MacroModel("macro", macro_id, definition={}, updated_by=actor.id, updated_at=clock.iso(clock.now()),
-               deleted=True).save(add_version_condition=False)
+    stored_macros.delete_macro(macro_id, updated_by=actor.id, at=clock.iso(clock.now()))
 
 
 def render_for(macro_id: str, ticket: Any, agent: Any, *, order_number: str | None = None) -> tuple[str, Any]:
     """The macro's text for this ticket and its actions; ``MacroError`` if it cannot render."""
-    from pynamodb.exceptions import DoesNotExist
-
     from chalicelib.domain import macros as domain
-    from chalicelib.storage.models import CustomerModel
 
     macro = get(macro_id)
-    try:
-        customer = CustomerModel.get(ticket.customer_id)
-    except DoesNotExist:
-        customer = None
+    customer = stored_customers.get_customer(ticket.customer_id)
     purchases = (customer.purchases if customer is not None else None) or []
     requester = ticket.requester or ""
     context = domain.MacroContext.build(
@@ -116,7 +97,6 @@ def render_for(macro_id: str, ticket: Any, agent: Any, *, order_number: str | No
 def apply_actions(ticket_id: str, actions: Any, actor: changes.Actor) -> dict[str, list[Any]]:
     """A macro's actions (set status/priority, tags) as one audited change."""
     from chalicelib.service import tickets
-    from chalicelib.storage import repository
 
     if actions is None:
         return {}

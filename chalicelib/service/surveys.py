@@ -42,7 +42,8 @@ from chalicelib import clock
 from chalicelib.observability import count, logger
 from chalicelib.service import changes
 from chalicelib.storage import repository
-from chalicelib.storage.models import LookupModel
+from chalicelib.storage import surveys as survey_records
+from chalicelib.storage.exceptions import TransactionCancelled
 
 __all__ = [
     "LOW_RATING_MAX",
@@ -266,8 +267,6 @@ def answer(token: str, payload: Any, *, now: datetime | None = None) -> dict[str
     JSON types (validated strictly by ``survey_tokens.validate_response``). Returns what
     was recorded and which follow-up a low rating caused.
     """
-    from pynamodb.exceptions import TransactWriteError
-
     from chalicelib.domain import survey_tokens
 
     moment = now or clock.now()
@@ -284,17 +283,16 @@ def answer(token: str, payload: Any, *, now: datetime | None = None) -> dict[str
         recorded = {**survey, "answered_at": stamp, "rating": response.rating, "comment": response.comment,
                     "nps": response.nps, "ces": response.ces}
         change = changes.TicketChange(sets={"survey": recorded},
-                                      extra_writes=[(LookupModel(f"survey:{claim.nonce}", ticket_id=ticket.ticket_id,
-                                                                 created_at=stamp),
-                                                     LookupModel.lookup_key.does_not_exist())])
+                                      extra_writes=[survey_records.answer_marker(claim.nonce, ticket.ticket_id,
+                                                                                 at=stamp)])
         try:
             changes.apply(ticket, change, _customer(ticket), action="survey_answered", detail=_summary(response),
                           now=moment)
             break
         except changes.Conflict:
             continue  # an agent or a sweep changed the ticket meanwhile: read it again (answered? then 409)
-        except TransactWriteError as err:
-            codes = {reason.code for reason in (err.cancellation_reasons or []) if reason is not None}
+        except TransactionCancelled as err:
+            codes = set(err.codes)
             if "ConditionalCheckFailed" in codes:  # the ticket's condition held, so it was the nonce
                 raise AlreadyAnswered("this survey was already answered; thank you") from None
             if "TransactionConflict" not in codes:

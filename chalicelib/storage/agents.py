@@ -1,15 +1,27 @@
-"""The agent directory: one index Query for all agents, cached for a few seconds per container.
+"""The agent directory: every agent's profile, and the only place agents are created, changed or removed.
 
-Caching is safe because the directory is only used to *order* candidates: the
-assignment transaction re-checks status, capacity and the round-robin cursor
-on the agent's own item, so a stale cache costs a retry, never a wrong
-assignment.
+Listing is one index Query for all agents, cached for a few seconds per
+container. Caching is safe because the directory is only used to *order*
+candidates: the assignment transaction re-checks status, capacity and the
+round-robin cursor on the agent's own item, so a stale cache costs a retry,
+never a wrong assignment.
+
+The API's authentication imports this module at cold start, so the models
+(PynamoDB) are imported inside the functions that use them.
 """
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
+
+from chalicelib.storage.exceptions import ConditionFailed
+
+__all__ = ["PROFILE_FIELDS", "create", "deactivate", "directory", "forget", "get", "state", "update_profile"]
+
+# What an agent's profile may change (``update_profile``); the rest is the assignment's or the token's.
+PROFILE_FIELDS = ("name", "email", "role", "capacity", "status", "skills", "languages", "working_hours")
 
 _CACHE_SECONDS = 5.0
 _lock = threading.Lock()
@@ -46,6 +58,70 @@ def get(agent_id: str, *, consistent: bool = True) -> Any | None:
         return AgentModel.get(agent_id, consistent_read=consistent)
     except DoesNotExist:
         return None
+
+
+def create(agent_id: str, *, name: str, email: str, role: str, token_hash: str, created_at: str,
+           skills: frozenset[str] | set[str], languages: frozenset[str] | set[str] | None, capacity: int,
+           status: str, working_hours: dict[str, Any] | None) -> None:
+    """Store a new agent; ``ConditionFailed`` if the id is taken (ids are random: practically never)."""
+    from pynamodb.exceptions import PutError
+
+    from chalicelib.storage.models import AgentModel
+
+    try:
+        AgentModel(
+            agent_id, name=name, email=email, role=role, token_hash=token_hash, created_at=created_at,
+            skills=set(skills), languages=set(languages) if languages else None, capacity=capacity, status=status,
+            working_hours=working_hours,
+        ).save(condition=AgentModel.agent_id.does_not_exist())
+    except PutError as err:
+        _condition_failed(err, f"agent {agent_id} already exists")
+        raise
+    forget()
+
+
+def update_profile(agent: Any, changes: Mapping[str, Any], *, at: str) -> None:
+    """Set the profile fields in ``changes`` (``None`` removes a field) on an agent that is still active.
+
+    ``ConditionFailed`` if the agent was removed meanwhile. ``agent`` is the
+    agent as read from this directory.
+    """
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.storage.models import AgentModel
+
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"not a profile field: {', '.join(sorted(unknown))}")
+    if not changes:
+        return
+    actions = [getattr(AgentModel, name).remove() if value is None else getattr(AgentModel, name).set(value)
+               for name, value in changes.items()]
+    actions.append(AgentModel.updated_at.set(at))
+    try:
+        agent.update(actions=actions, condition=AgentModel.active == True)  # noqa: E712 (a condition)
+    except UpdateError as err:
+        _condition_failed(err, f"agent {agent.agent_id} was removed")
+        raise
+    finally:
+        forget()
+
+
+def deactivate(agent: Any, *, at: str) -> None:
+    """Remove an agent: inactive and offline (kept for the audit trail), its token revoked."""
+    from chalicelib.storage.models import AgentModel
+
+    try:
+        agent.update(actions=[AgentModel.active.set(False), AgentModel.status.set("offline"),
+                              AgentModel.token_hash.set("revoked"), AgentModel.updated_at.set(at)])
+    finally:
+        forget()
+
+
+def _condition_failed(err: Any, reason: str) -> None:
+    """Raise ``ConditionFailed`` for a write PynamoDB reports as failing its condition; else return."""
+    if getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException":
+        raise ConditionFailed(reason) from err
 
 
 def state(agent: Any) -> Any:

@@ -1,0 +1,228 @@
+"""Customers and the identity lookups that lead to them: every read and write the customer service makes.
+
+A customer's identities are found through lookups ``id:<kind>:<value>`` →
+``customer_id`` (with the customer's ``tier``, so triage needs no extra read).
+The service decides *what* changes (``CustomerUpdate``, ``IdentityUpdate``);
+this module turns that into DynamoDB's conditional writes and reports a
+condition that failed as ``ConditionFailed``.
+
+The API imports the customer service (and so this module) at cold start for
+its validation types, so the models and the repository (PynamoDB) are
+imported inside the functions that use them.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.storage.exceptions import ConditionFailed, TransactionCancelled
+
+__all__ = [
+    "KEEP", "CustomerUpdate", "IdentityLookup", "IdentityUpdate",
+    "add_identities", "customers_by_ids", "get_customer", "identity_lookups", "merge_customers", "move_identity",
+    "save_customer",
+]
+
+KEEP: Any = object()  # "leave the lookup's tier as it is"
+_BATCH_GET_KEYS = 100  # DynamoDB BatchGetItem limit
+_TRANSACTION_ITEMS = 100  # DynamoDB TransactWriteItems limit
+# The fields an update may set (None removes them); identities and the ticket count are only ever added to.
+_FIELDS = frozenset({"name", "tier", "attributes", "purchases", "first_seen_at", "last_seen_at", "last_inquiry"})
+
+
+@dataclass(frozen=True)
+class CustomerUpdate:
+    """New values for a customer: ``values`` sets fields (``None`` removes one); identities and tickets add up."""
+
+    customer_id: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    add_identities: frozenset[str] = frozenset()
+    add_tickets: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = set(self.values) - _FIELDS
+        if unknown:
+            raise ValueError(f"not a customer field: {', '.join(sorted(unknown))}")
+
+    def __bool__(self) -> bool:
+        return bool(self.values or self.add_identities or self.add_tickets)
+
+
+@dataclass(frozen=True)
+class IdentityLookup:
+    """Who an identity belongs to (None: a lookup nobody claimed yet) and that customer's tier."""
+
+    customer_id: str | None
+    tier: str | None
+
+
+@dataclass(frozen=True)
+class IdentityUpdate:
+    """Point an identity at ``new_owner`` and/or give it ``tier`` — only if it is still ``expected_owner``'s.
+
+    ``expected_owner`` None means nobody may own it yet; ``new_owner`` None leaves
+    the owner; ``tier`` None removes the tier, ``KEEP`` leaves it.
+    """
+
+    identity: str
+    expected_owner: str | None
+    new_owner: str | None = None
+    tier: Any = KEEP
+
+    def __bool__(self) -> bool:
+        return self.new_owner is not None or self.tier is not KEEP
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+def get_customer(customer_id: str, *, consistent: bool = False) -> Any | None:
+    """The customer with this id (merged-away ones included), or None."""
+    from pynamodb.exceptions import DoesNotExist
+
+    from chalicelib.storage.models import CustomerModel
+
+    try:
+        return CustomerModel.get(customer_id, consistent_read=consistent)
+    except DoesNotExist:
+        return None
+
+
+def customers_by_ids(customer_ids: Iterable[str]) -> dict[str, Any]:
+    """The customers that exist among ``customer_ids``, by id (strongly consistent, 100 per BatchGetItem)."""
+    from chalicelib.storage.models import CustomerModel
+
+    found: dict[str, Any] = {}
+    for batch in _batches(sorted(set(customer_ids)), _BATCH_GET_KEYS):
+        for customer in CustomerModel.batch_get(batch, consistent_read=True):
+            found[customer.customer_id] = customer
+    return found
+
+
+def identity_lookups(identities: Iterable[str]) -> dict[str, IdentityLookup]:
+    """The lookups that exist for these identities (``email:ann@example.com`` ...), by identity."""
+    from chalicelib.storage import repository
+
+    found: dict[str, IdentityLookup] = {}
+    for batch in _batches(list(dict.fromkeys(identities)), _BATCH_GET_KEYS):
+        for key, lookup in repository.fetch_lookups(_lookup_key(i) for i in batch).items():
+            found[key[len("id:"):]] = IdentityLookup(lookup.customer_id, lookup.tier)
+    return found
+
+
+# --- writes --------------------------------------------------------------------------------------
+
+
+def save_customer(update: CustomerUpdate | None, identities: Sequence[IdentityUpdate] = (), *, at: str) -> None:
+    """Write a customer (if it has not been merged away) with its identity changes, all or nothing.
+
+    Transactions hold at most 100 items, the customer's own write in the first.
+    ``ConditionFailed`` if the customer was merged or an identity changed hands
+    since it was read; nothing of that transaction was written.
+    """
+    from chalicelib.storage.models import CustomerModel
+
+    writes: list[tuple[Any, list[Any], Any]] = []
+    if update:
+        writes.append((CustomerModel(update.customer_id), _customer_actions(update),
+                       CustomerModel.merged_into.does_not_exist()))
+    writes += [_identity_write(change, at) for change in identities if change]
+    _commit(writes, "the customer or one of its identities changed meanwhile")
+
+
+def merge_customers(source_id: str, target: CustomerUpdate) -> None:
+    """Mark ``source_id`` merged into the target and write the target's union, in one transaction.
+
+    ``ConditionFailed`` unless both customers exist and neither was merged
+    meanwhile; then nothing was written.
+    """
+    from chalicelib.storage.models import CustomerModel
+
+    unmerged = CustomerModel.customer_id.exists() & CustomerModel.merged_into.does_not_exist()
+    # Removing the absent merged_into is a no-op that carries the target's condition when nothing else changes.
+    actions = _customer_actions(target) if target else [CustomerModel.merged_into.remove()]
+    _commit([(CustomerModel(source_id), [CustomerModel.merged_into.set(target.customer_id)], unmerged),
+             (CustomerModel(target.customer_id), actions, unmerged)],
+            "one of the customers changed or was merged meanwhile")
+
+
+def move_identity(change: IdentityUpdate, *, at: str) -> None:
+    """One identity's change on its own; ``ConditionFailed`` if another customer claimed it meanwhile."""
+    from pynamodb.exceptions import UpdateError
+
+    if not change:
+        return
+    model, actions, condition = _identity_write(change, at)
+    try:
+        model.update(actions=actions, condition=condition)
+    except UpdateError as err:
+        if err.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        raise ConditionFailed(f"{change.identity} is no longer {change.expected_owner or 'unclaimed'}") from err
+
+
+def add_identities(customer_id: str, identities: Iterable[str]) -> None:
+    """Add identities to a customer's list (a set: adding one it has is a no-op)."""
+    from chalicelib.storage.models import CustomerModel
+
+    wanted = set(identities)
+    if wanted:
+        CustomerModel(customer_id).update(actions=[CustomerModel.identities.add(wanted)])
+
+
+# --- building the writes -------------------------------------------------------------------------
+
+
+def _customer_actions(update: CustomerUpdate) -> list[Any]:
+    from chalicelib.storage.models import CustomerModel
+
+    actions: list[Any] = []
+    for name, value in update.values.items():
+        attribute = getattr(CustomerModel, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    if update.add_identities:
+        actions.append(CustomerModel.identities.add(set(update.add_identities)))
+    if update.add_tickets:
+        actions.append(CustomerModel.ticket_count.add(update.add_tickets))
+    return actions
+
+
+def _identity_write(change: IdentityUpdate, at: str) -> tuple[Any, list[Any], Any]:
+    from chalicelib.storage.models import LookupModel
+
+    actions: list[Any] = []
+    if change.new_owner is not None:
+        # created_at is when the identity was first claimed: kept if the lookup already has one.
+        actions += [LookupModel.customer_id.set(change.new_owner),
+                    LookupModel.created_at.set(LookupModel.created_at | at)]
+    if change.tier is not KEEP:
+        actions.append(LookupModel.tier.set(change.tier) if change.tier else LookupModel.tier.remove())
+    # The lookup must still be as read: an identity is never taken from a customer that claimed it meanwhile.
+    condition = (LookupModel.customer_id == change.expected_owner if change.expected_owner
+                 else LookupModel.customer_id.does_not_exist())
+    return LookupModel(_lookup_key(change.identity)), actions, condition
+
+
+def _commit(writes: list[tuple[Any, list[Any], Any]], reason: str) -> None:
+    from pynamodb.exceptions import TransactWriteError
+
+    from chalicelib.storage import repository
+
+    for batch in _batches(writes, _TRANSACTION_ITEMS):
+        transaction = repository.Writes()
+        for model, actions, condition in batch:
+            transaction.update(model, actions, condition, version_check=False)
+        try:
+            repository.commit(transaction)
+        except (TransactionCancelled, TransactWriteError) as err:  # a cancellation, or one DynamoDB gave no reasons for
+            raise ConditionFailed(reason) from err
+
+
+def _lookup_key(identity: str) -> str:
+    return f"id:{identity}"
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -1,0 +1,116 @@
+"""Reading tickets the way agents look at them: views by index, a ticket's conversation, a customer's tickets.
+
+Every list is a Query on an index, paginated by key, never a Scan. A page's
+``next_key`` is DynamoDB's last evaluated key (opaque to callers: the API
+encodes it as its cursor and hands it back); a key this module did not issue
+raises ``BadCursor``.
+
+The API's views import this module at cold start, so the models (PynamoDB)
+are imported inside the functions that use them.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.storage import ticket_keys
+from chalicelib.storage.exceptions import BadCursor
+
+__all__ = ["VIEWS", "TicketPage", "audit_trail", "customer_ticket_ids", "customer_tickets", "messages",
+           "overdue_tickets", "tickets_in_view"]
+
+# The views an agent filters by, each its own index keyed "<value>#<status>" (see ticket_keys.derived).
+VIEWS = ("assignee", "queue", "priority", "channel")
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    tickets: list[Any]
+    next_key: dict[str, Any] | None  # where the next page starts; None on the last page
+
+
+def tickets_in_view(status: str, *, view: str | None = None, value: str | None = None, limit: int,
+                    start: dict[str, Any] | None = None) -> TicketPage:
+    """Tickets in ``status``, most recently active first; with ``view`` only those whose assignee
+    (an agent id or ``none``), queue, priority or channel is ``value``."""
+    from pynamodb.exceptions import QueryError
+
+    from chalicelib.storage.models import TicketModel
+
+    if view is None:
+        index, key = TicketModel.by_status, status
+    else:
+        index = {"assignee": TicketModel.by_assignee, "queue": TicketModel.by_queue,
+                 "priority": TicketModel.by_priority, "channel": TicketModel.by_channel}[view]
+        key = f"{value}#{status}"
+    try:
+        page = index.query(key, scan_index_forward=False, limit=limit, last_evaluated_key=start, page_size=limit)
+        tickets = list(page)
+    except (QueryError, ValueError, KeyError) as err:
+        raise BadCursor("the page key does not continue this view") from err
+    return TicketPage(tickets, page.last_evaluated_key)
+
+
+def overdue_tickets(*, limit: int, start: dict[str, Any] | None = None) -> TicketPage:
+    """Active tickets past an SLA due time (the sparse ``overdue`` index), most overdue first per shard.
+
+    The index is sharded (``ticket_keys.SHARDS``): a page walks the shards in
+    order, and its ``next_key`` says which shard (and where in it) to go on from.
+    """
+    from pynamodb.exceptions import QueryError
+
+    from chalicelib.storage.models import TicketModel
+
+    shards = ticket_keys.all_shards()
+    position = start or {}
+    first = position.get("shard", {}).get("S", shards[0]) if isinstance(position.get("shard"), dict) else shards[0]
+    if first not in shards:
+        raise BadCursor("the page key names no shard of the overdue index")
+    last_key = position.get("key", {}).get("M") if isinstance(position.get("key"), dict) else None
+    found: list[Any] = []
+    next_key = None
+    for index, shard in enumerate(shards[shards.index(first):], start=shards.index(first)):
+        try:
+            page = TicketModel.overdue.query(shard, limit=limit - len(found), last_evaluated_key=last_key,
+                                             page_size=limit)
+            found += list(page)
+        except (QueryError, ValueError, KeyError) as err:
+            raise BadCursor("the page key does not continue the overdue list") from err
+        last_key = None
+        if page.last_evaluated_key:
+            next_key = {"shard": {"S": shard}, "key": {"M": page.last_evaluated_key}}
+            break
+        if len(found) >= limit:
+            next_key = {"shard": {"S": shards[index + 1]}} if index + 1 < len(shards) else None
+            break
+    return TicketPage(found, next_key)
+
+
+def messages(ticket_ids: Iterable[str], *, limit_each: int) -> list[Any]:
+    """The messages of these tickets (a ticket and the duplicates merged into it), oldest first per ticket."""
+    from chalicelib.storage.models import MessageModel
+
+    return [message for ticket_id in ticket_ids for message in MessageModel.query(ticket_id, limit=limit_each)]
+
+
+def audit_trail(ticket_id: str, *, limit: int) -> list[Any]:
+    """Who changed what on the ticket, oldest first."""
+    from chalicelib.storage.models import AuditModel
+
+    return list(AuditModel.query(ticket_id, limit=limit))
+
+
+def customer_tickets(customer_id: str, *, limit: int) -> list[Any]:
+    """The customer's tickets, newest first."""
+    from chalicelib.storage.models import TicketModel
+
+    return list(TicketModel.by_customer.query(customer_id, scan_index_forward=False, limit=limit))
+
+
+def customer_ticket_ids(customer_id: str) -> list[str]:
+    """The ids of every ticket of the customer (the index may lag a moment behind a ticket's own item)."""
+    from chalicelib.storage.models import TicketModel
+
+    return [ticket.ticket_id for ticket in TicketModel.by_customer.query(customer_id, page_size=100,
+                                                                         attributes_to_get=["ticket_id"])]
