@@ -344,12 +344,12 @@ def test_millions_of_lines_are_refused_before_parsing():
 
 
 def test_attachments_over_the_decoded_size_limit_are_refused():
-    from chalicelib.channels.email import mime
+    from chalicelib.channels.email import attachments, mime
 
-    parsed = mime.BytesParser(policy=mime._bounded_policy()).parsebytes(_with_attachments(3))
+    parsed = mime.BytesParser(policy=mime.bounded_policy()).parsebytes(_with_attachments(3))
     parts = [part for part in parsed.iter_attachments()]
 
     with pytest.raises(MailTooLarge) as raised:
-        mime._attachments(parts, "\r\n", limit=2)
+        attachments.extract_attachments(parts, "\r\n", limit=2)
 
     assert raised.value.reason == "attachments too large: more than 2 bytes decoded (limit 2); the raw mail is kept"

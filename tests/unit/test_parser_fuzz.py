@@ -16,15 +16,10 @@ from hypothesis import strategies as st
 
 from chalicelib.channels.email.autoreply import auto_reply_reason
 from chalicelib.channels.email.exceptions import MalformedEmail
-from chalicelib.channels.email.mime import (
-    ParsedEmail,
-    _address_tokens,
-    _html_to_plain_text,
-    _parse_address_list,
-    _reply_text,
-    _safe_html,
-    parse_email,
-)
+from chalicelib.channels.email.addresses import address_tokens, parse_address_list
+from chalicelib.channels.email.html import html_to_plain_text, safe_html
+from chalicelib.channels.email.mime import ParsedEmail, parse_email
+from chalicelib.channels.email.quotes import reply_text
 
 HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "mail" / "hostile"
 FUZZ = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -41,9 +36,9 @@ def _runs(atoms, max_repeat):
 @FUZZ
 @given(value=_runs(_ATOMS, 3000))
 def test_address_parsing_is_fast_and_returns_addresses(value):
-    for _, address in _parse_address_list("to", "To", value, []):
+    for _, address in parse_address_list("to", "To", value, []):
         assert "@" in address
-    assert all("@" in token for token in _address_tokens(value))
+    assert all("@" in token for token in address_tokens(value))
 
 
 _REPLY_ATOMS = ["On ", "wrote:", "Am ", "schrieb:", "From: ", "Sent: ", "> ", ">", "\n", "\n\n", "-- \n", "_" * 32,
@@ -53,7 +48,7 @@ _REPLY_ATOMS = ["On ", "wrote:", "Am ", "schrieb:", "From: ", "Sent: ", "> ", ">
 @FUZZ
 @given(text=_runs(_REPLY_ATOMS, 2000))
 def test_reply_stripping_is_fast_and_returns_part_of_the_text(text):
-    reply = _reply_text(text)
+    reply = reply_text(text)
     assert reply == reply.strip()
     assert not text.strip() or reply  # never empties a non-empty text
 
@@ -65,9 +60,9 @@ _HTML_ATOMS = ["<ul>", "<li>", "<div>", "</div>", "<b>", "<table><tr><td>", "<p>
 @FUZZ
 @given(html=_runs(_HTML_ATOMS, 4000))
 def test_html_sanitising_and_text_conversion_are_fast(html):
-    sanitised = _safe_html([html], [])
+    sanitised = safe_html([html], [])
     assert sanitised is None or "<script" not in sanitised
-    assert "<script" not in _html_to_plain_text(html).lower() or "<script" in html.lower()
+    assert "<script" not in html_to_plain_text(html).lower() or "<script" in html.lower()
 
 
 _MAIL_ATOMS = [b"From: ", b"a@example.com", b"Reply-To: r@example.com", b"To: ", b"\r\n", b"\r\n\r\n", b"a@", b'"',

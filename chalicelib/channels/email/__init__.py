@@ -1,1 +1,12 @@
-"""The email channel: SES receipt rule in, parsed and normalised to InboundMessage."""
+"""The email channel: SES receipt rule in, parsed and normalised to InboundMessage.
+
+``ses_inbound`` takes the SES event, ``intake`` turns the stored mail into an
+``InboundMessage``, ``autoreply`` spots machine-sent mail. The parser's public
+API is ``mime`` (``parse_email``, ``ParsedEmail``, ``Attachment``); its steps
+are ``headers``, ``addresses``, ``html``, ``quotes``, ``attachments`` and the
+shared helpers in ``text``.
+
+Nothing is re-exported here: every cold start imports this package (for
+``ses_inbound``), while the parser is only imported when a mail is parsed
+(``intake`` imports it lazily).
+"""
