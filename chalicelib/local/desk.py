@@ -257,9 +257,11 @@ class LocalDesk:
         """Every ticket, oldest first, each with messages and customer as ``GET /tickets/{id}`` shows."""
         from chalicelib.api import views
         from chalicelib.domain.vocabulary import STATUSES
+        from chalicelib.storage import tickets as stored_tickets
         from chalicelib.storage.models import TicketModel
 
-        found = [t for status in STATUSES for t in TicketModel.by_status.query(status)]
+        keys = [t.ticket_id for status in STATUSES for t in TicketModel.by_status.query(status)]
+        found = stored_tickets.tickets_by_ids(keys)
         return [views.ticket_detail(t) for t in sorted(found, key=lambda t: int(t.number))]
 
     def sent_emails(self) -> list[EmailMessage]:

@@ -20,7 +20,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib import config
@@ -65,7 +65,7 @@ class TicketsByStatus(GlobalSecondaryIndex["TicketModel"]):
 
     class Meta:
         index_name = "by_status"
-        projection = AllProjection()
+        projection = IncludeProjection(["created_at"])  # the backlog report ages tickets without reading them
 
     status = UnicodeAttribute(hash_key=True)
     last_activity_at = UnicodeAttribute(range_key=True)
@@ -76,7 +76,7 @@ class TicketsByCustomer(GlobalSecondaryIndex["TicketModel"]):
 
     class Meta:
         index_name = "by_customer"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     customer_id = UnicodeAttribute(hash_key=True)
     created_at = UnicodeAttribute(range_key=True)
@@ -91,7 +91,7 @@ def _view_index(name: str, key: str, doc: str) -> type:
 
     class Meta:
         index_name = name
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     attributes = {
         "Meta": Meta,
@@ -117,7 +117,7 @@ class TicketsWaiting(GlobalSecondaryIndex["TicketModel"]):
 
     class Meta:
         index_name = "waiting"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     waiting_queue = UnicodeAttribute(hash_key=True)
     created_at = UnicodeAttribute(range_key=True)
@@ -132,7 +132,7 @@ class TicketsBySlaDue(GlobalSecondaryIndex["TicketModel"]):
 
     class Meta:
         index_name = "sla_due"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     sla_shard = UnicodeAttribute(hash_key=True)
     sla_check_at = UnicodeAttribute(range_key=True)
@@ -147,7 +147,7 @@ class TicketsOverdue(GlobalSecondaryIndex["TicketModel"]):
 
     class Meta:
         index_name = "overdue"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     overdue_shard = UnicodeAttribute(hash_key=True)
     overdue_at = UnicodeAttribute(range_key=True)
@@ -158,7 +158,7 @@ class TicketsByTimer(GlobalSecondaryIndex["TicketModel"]):
 
     class Meta:
         index_name = "timers"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     timer_shard = UnicodeAttribute(hash_key=True)
     timer_at = UnicodeAttribute(range_key=True)

@@ -1,6 +1,9 @@
 """Reading tickets the way agents look at them: views by index, a ticket's conversation, a customer's tickets.
 
-Every list is a Query on an index, paginated by key, never a Scan. A page's
+Every list is a Query on an index, paginated by key, never a Scan. The ticket
+indexes project keys only (each ticket write then touches an index only when a
+key it is sorted by changes: issue 11's write budget), so a page's tickets are
+read with one BatchGetItem after the Query, in the index's order. A page's
 ``next_key`` is DynamoDB's last evaluated key (opaque to callers: the API
 encodes it as its cursor and hands it back); a key this module did not issue
 raises ``BadCursor``.
@@ -18,7 +21,9 @@ from chalicelib.storage import ticket_keys
 from chalicelib.storage.exceptions import BadCursor
 
 __all__ = ["VIEWS", "TicketPage", "audit_trail", "customer_ticket_ids", "customer_tickets", "messages",
-           "overdue_tickets", "tickets_in_view"]
+           "overdue_tickets", "tickets_by_ids", "tickets_in_view"]
+
+_MAX_BATCH_GET = 100  # DynamoDB BatchGetItem limit
 
 # The views an agent filters by, each its own index keyed "<value>#<status>" (see ticket_keys.derived).
 VIEWS = ("assignee", "queue", "priority", "channel")
@@ -46,10 +51,10 @@ def tickets_in_view(status: str, *, view: str | None = None, value: str | None =
         key = f"{value}#{status}"
     try:
         page = index.query(key, scan_index_forward=False, limit=limit, last_evaluated_key=start, page_size=limit)
-        tickets = list(page)
+        keys = [entry.ticket_id for entry in page]
     except (QueryError, ValueError, KeyError) as err:
         raise BadCursor("the page key does not continue this view") from err
-    return TicketPage(tickets, page.last_evaluated_key)
+    return TicketPage(tickets_by_ids(keys), page.last_evaluated_key)
 
 
 def overdue_tickets(*, limit: int, start: dict[str, Any] | None = None) -> TicketPage:
@@ -84,7 +89,7 @@ def overdue_tickets(*, limit: int, start: dict[str, Any] | None = None) -> Ticke
         if len(found) >= limit:
             next_key = {"shard": {"S": shards[index + 1]}} if index + 1 < len(shards) else None
             break
-    return TicketPage(found, next_key)
+    return TicketPage(tickets_by_ids([entry.ticket_id for entry in found]), next_key)
 
 
 def messages(ticket_ids: Iterable[str], *, limit_each: int) -> list[Any]:
@@ -105,7 +110,19 @@ def customer_tickets(customer_id: str, *, limit: int) -> list[Any]:
     """The customer's tickets, newest first."""
     from chalicelib.storage.models import TicketModel
 
-    return list(TicketModel.by_customer.query(customer_id, scan_index_forward=False, limit=limit))
+    return tickets_by_ids([entry.ticket_id for entry in TicketModel.by_customer.query(
+        customer_id, scan_index_forward=False, limit=limit)])
+
+
+def tickets_by_ids(ticket_ids: Iterable[str]) -> list[Any]:
+    """The tickets, in the order asked (BatchGetItem, 100 a call); ids of tickets that do not exist are left out."""
+    from chalicelib.storage.models import TicketModel
+
+    wanted = list(dict.fromkeys(ticket_ids))
+    found: dict[str, Any] = {}
+    for start in range(0, len(wanted), _MAX_BATCH_GET):
+        found.update((t.ticket_id, t) for t in TicketModel.batch_get(wanted[start:start + _MAX_BATCH_GET]))
+    return [found[ticket_id] for ticket_id in wanted if ticket_id in found]
 
 
 def customer_ticket_ids(customer_id: str) -> list[str]:
