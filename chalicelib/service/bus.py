@@ -20,9 +20,7 @@ __all__ = ["HANDLERS", "publish"]
 HANDLERS: dict[type, tuple[tuple[str, str], ...]] = {
     events.StatusChanged: (("chalicelib.service.reactions", "measure_status_change"),),
     events.AgentReplied: (("chalicelib.service.reactions", "measure_reply"),),
-    events.TicketEdited: (("chalicelib.service.reactions", "run_update_triggers"),
-                          ("chalicelib.service.reactions", "route_if_unassigned"),
-                          ("chalicelib.service.reactions", "refill_freed_agent")),
+    events.TicketEdited: (("chalicelib.service.reactions", "follow_up_edit"),),
 }
 
 _resolved: dict[tuple[str, str], Callable[[Any], None]] = {}

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from chalicelib import clock
 from chalicelib.observability import logger
 from chalicelib.service import bus, clocks
-from chalicelib.service.events import StatusChanged
+from chalicelib.service.events import AgentReplied, StatusChanged, TicketState
 from chalicelib.storage import agents as directory
 from chalicelib.storage import repository, ticket_keys
 from chalicelib.storage.exceptions import TransactionCancelled
@@ -180,8 +180,12 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
         raise
     if agent_updates:  # this container's directory cache no longer knows these agents' load
         directory.forget()
-    if "status" in diff:
-        bus.publish(StatusChanged(ticket.ticket_id, diff["status"][0], diff["status"][1], moment))
+    if "status" in diff or ("agent_reply", None) in change.events:
+        state = TicketState({**clocks.fields_of(ticket), "number": ticket.number, **after})
+        if "status" in diff:
+            bus.publish(StatusChanged(ticket.ticket_id, diff["status"][0], diff["status"][1], moment, state))
+        if ("agent_reply", None) in change.events:
+            bus.publish(AgentReplied(ticket.ticket_id, moment, state))
     return diff
 
 

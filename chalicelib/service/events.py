@@ -8,9 +8,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
-__all__ = ["AgentReplied", "Event", "StatusChanged", "TicketEdited"]
+__all__ = ["AgentReplied", "Event", "StatusChanged", "TicketEdited", "TicketState"]
+
+
+class TicketState:
+    """The ticket as the committed change left it, read-only: what reactions measure without reading it again.
+
+    Built by ``changes.apply`` from the ticket it loaded and the fields it wrote
+    (status, priority, owner, timeline ...); attribute access like the stored ticket.
+    """
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self._fields = MappingProxyType(dict(fields))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._fields[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 @dataclass(frozen=True)
@@ -21,6 +39,7 @@ class StatusChanged:
     old: str
     new: str
     at: datetime
+    state: TicketState = field(compare=False)
 
 
 @dataclass(frozen=True)
@@ -40,6 +59,7 @@ class AgentReplied:
 
     ticket_id: str
     at: datetime
+    state: TicketState = field(compare=False)
 
 
 Event = StatusChanged | TicketEdited | AgentReplied

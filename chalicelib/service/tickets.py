@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.observability import count, logger
 from chalicelib.service import bus, changes
-from chalicelib.service.events import AgentReplied, TicketEdited
+from chalicelib.service.events import TicketEdited
 from chalicelib.storage import agents as directory
 from chalicelib.storage import queues as queue
 
@@ -108,8 +108,6 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
                         ticket_id=ticket.ticket_id, dedup_key=key)
     first = human and ticket.first_response_at is None
     count("AgentReplies" if human else "AutomatedReplies", channel=target, priority=ticket.priority)
-    if human:
-        bus.publish(AgentReplied(ticket.ticket_id, moment))
     if first:
         logger.info("first response", extra={"ticket_id": ticket.ticket_id})
     return {"message_id": message.sk, "channel": target, "queued": True, "first_response": first}
