@@ -159,7 +159,7 @@ def _pipeline_tickets(texts: list[str], *, first: int = 0) -> list[str]:
     hop are left out (they cost a third of the time and decide nothing measured here).
     """
     from chalicelib import clock
-    from chalicelib.channels.inbound import Identity, InboundMessage
+    from chalicelib.domain.messages import Identity, InboundMessage
     from chalicelib.pipeline.runner import run
 
     ids = []

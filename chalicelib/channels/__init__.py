@@ -12,7 +12,7 @@ __all__ = ["AttachmentRef", "Identity", "InboundMessage"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from chalicelib.channels import inbound
+        from chalicelib.domain import messages
 
-        return getattr(inbound, name)
+        return getattr(messages, name)
     raise AttributeError(name)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 
 from chalicelib import secrets
-from chalicelib.channels.inbound import AttachmentRef, InboundMessage
+from chalicelib.domain.messages import AttachmentRef, InboundMessage
 from chalicelib.observability import logger
 
 MAX_MEDIA_BYTES = 25 * 1024 * 1024

@@ -39,7 +39,7 @@ WEBCHAT_SESSION_SCOPE = "webchat-session"
 
 def receive(platform: str, request: Any) -> Any:
     """Authenticate, parse and enqueue one webhook request; answer as the platform expects."""
-    from chalicelib.channels.inbound import FieldTooLong
+    from chalicelib.domain.messages import FieldTooLong
     from chalicelib.channels.webhook import BadWebhook, WebhookError
 
     try:

@@ -17,7 +17,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.channels.inbound import FieldTooLong, Identity, InboundMessage
+from chalicelib.domain.messages import FieldTooLong, Identity, InboundMessage
 from chalicelib.channels.payload import (
     as_dict as _dict,
     as_list as _list,

@@ -20,7 +20,7 @@ import hmac
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlsplit
 
-from chalicelib.channels.inbound import FieldTooLong, Identity, InboundMessage
+from chalicelib.domain.messages import FieldTooLong, Identity, InboundMessage
 from chalicelib.channels.payload import (
     header as _header,
     subject as _subject,

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.channels.inbound import FieldTooLong, Identity, InboundMessage
+from chalicelib.domain.messages import FieldTooLong, Identity, InboundMessage
 from chalicelib.channels.payload import json_object as _json_object
 from chalicelib.channels.webhook import (
     BadWebhook,

@@ -25,7 +25,7 @@ __all__ = ["MAX_BODY_BYTES", "BadWebhook", "Forbidden", "NotConfigured", "Payloa
            "Unauthenticated", "UnsupportedMediaType", "WebhookError", "WebhookReply", "WebhookRequest", "require"]
 
 if TYPE_CHECKING:
-    from chalicelib.channels.inbound import InboundMessage
+    from chalicelib.domain.messages import InboundMessage
 
 MAX_BODY_BYTES = 256 * 1024  # above any platform's real payload; larger bodies are refused (413)
 

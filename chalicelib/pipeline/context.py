@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chalicelib.channels.inbound import InboundMessage
+from chalicelib.domain.messages import InboundMessage
 from chalicelib.domain.acknowledgement import AckDecision
 from chalicelib.settings import DeskSettings
 
@@ -15,9 +15,9 @@ class Context:
     message: InboundMessage
     now: datetime
     settings: DeskSettings
-    found: dict[str, Any] = field(default_factory=dict)  # lookup key → LookupModel
+    found: dict[str, Any] = field(default_factory=dict)  # lookup key → the stored lookup (opaque; storage reads it)
     customer_id: str = ""
-    ticket: Any = None  # TicketModel, existing (threaded) or new
+    ticket: Any = None  # the stored ticket (opaque), existing (threaded) or new
     is_new: bool = False
     thread_method: str | None = None
     duplicate: bool = False

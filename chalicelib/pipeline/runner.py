@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.channels.inbound import InboundMessage
+from chalicelib.domain.messages import InboundMessage
 from chalicelib.observability import logger
 from chalicelib.pipeline.context import Context, Outcome
 from chalicelib.pipeline.steps import AFTER, STEPS

@@ -6,34 +6,25 @@ one line in ``STEPS``.
 """
 from __future__ import annotations
 
-import json
+import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 from chalicelib import clock, config, configuration
 from chalicelib.domain import acknowledgement as ack_policy
-from chalicelib.channels.inbound import InboundMessage
 from chalicelib.domain import ids, reply_address, threading, vocabulary
+from chalicelib.domain.messages import InboundMessage
 from chalicelib.domain.triage import TriageInput
 from chalicelib.observability import count, logger
 from chalicelib.outbound import email as email_out
 from chalicelib.pipeline.context import Context
 from chalicelib.service import clocks
-from chalicelib.storage import blobs, repository, ticket_keys
+from chalicelib.storage import inbound, repository
 from chalicelib.storage.exceptions import DuplicateDelivery
-from chalicelib.storage.models import (
-    Acknowledgement,
-    AuditModel,
-    AttachmentInfo,
-    CustomerModel,
-    LastInquiry,
-    LookupModel,
-    MessageModel,
-    TicketModel,
-)
 
-_INLINE_BODY_BYTES = 300_000  # DynamoDB items are at most 400 KB; the rest of the item needs room
-_PREVIEW_CHARS = 4_000
 _THREAD_IDS_KEPT = 10
+# Bodies past this go to S3 (storage's limit, passed down so that a test can let an oversized
+# item through to the write: tests/integration/test_hostile_senders.py patches it here).
 
 
 def read_lookups(ctx: Context) -> None:
@@ -61,7 +52,7 @@ def skip_duplicate(ctx: Context) -> None:
     if seen is None and message.message_id:
         by_id = ctx.found.get(threading.message_id_key(message.message_id))
         if by_id is not None and by_id.ticket_id:
-            if _same_message(by_id, message):
+            if inbound.same_message(by_id, message):
                 seen = by_id
             else:
                 ctx.message_id_reused = True
@@ -71,18 +62,6 @@ def skip_duplicate(ctx: Context) -> None:
         ctx.duplicate, ctx.done = True, True
         ctx.ticket = repository.get_ticket(seen.ticket_id)
         logger.info("duplicate delivery; nothing new stored", extra={"ticket_id": seen.ticket_id})
-
-
-def _same_message(lookup: LookupModel, message) -> bool:
-    """Is the message that stored this Message-ID the one in hand? (Lookups from before digests: assume so.)"""
-    if lookup.digest:
-        return lookup.digest == _content_digest(message)
-    return lookup.sender is None or lookup.sender == message.sender.key
-
-
-def _content_digest(message) -> str:
-    attachments = ",".join(f"{a.filename}:{a.size}" for a in message.attachments)
-    return ids.content_digest(message.sender.key, message.subject, message.text, message.html or "", attachments)
 
 
 def check_sender(ctx: Context) -> None:
@@ -216,20 +195,26 @@ def decide_acknowledgement(ctx: Context) -> None:
 
 
 def write(ctx: Context) -> None:
-    """All of this message's writes in one transaction; a lost race means a duplicate."""
-    writes = repository.Writes(idempotency_key=ctx.message.dedup_key)
-    if ctx.is_new:
-        _new_ticket(ctx, writes)
-    else:
-        _append(ctx, writes)
-    repository.check(writes)  # a message DynamoDB can never take is refused before anything reaches S3
-    for blob in ctx.blobs:  # same key, same bytes: a redelivery that loses the race rewrites them harmlessly
-        blobs.put(blob.key, blob.content, blob.content_type)
+    """All of this message's writes in one transaction (storage.inbound); a lost race means a duplicate.
+
+    Storage checks the writes before the message's attachments (``ctx.blobs``) reach S3, and stores
+    them before the commit: a message that can never be written leaves nothing behind.
+    """
+    message = ctx.message
+    ticket_id = ids.ticket_id_for(message.dedup_key) if ctx.is_new else ctx.ticket.ticket_id
+    message_id_known = bool(message.message_id) and threading.message_id_key(message.message_id) in ctx.found
     try:
-        repository.commit(writes)
+        if ctx.is_new:
+            ctx.ticket = inbound.record_new_ticket(message, _new_ticket(ctx, ticket_id), _sender(ctx, ticket_id),
+                                                   flags=_flags(ctx), message_id_known=message_id_known,
+                                                   attachments=ctx.blobs)
+        else:
+            inbound.record_message_on_ticket(message, ctx.ticket, _ticket_update(ctx), _sender(ctx, ticket_id),
+                                             joined_by=ctx.thread_method, flags=_flags(ctx),
+                                             message_id_known=message_id_known, attachments=ctx.blobs)
     except DuplicateDelivery:
         ctx.duplicate = True
-        ctx.ticket = repository.get_ticket(ctx.ticket.ticket_id)
+        ctx.ticket = repository.get_ticket(ticket_id)
         logger.info("another delivery of this message won the write", extra={"ticket_id": ctx.ticket.ticket_id})
 
 
@@ -255,28 +240,11 @@ def acknowledge(ctx: Context) -> None:
         provider_id = email_out.send(mail, ticket.acknowledgement.to)
     except email_out.Undeliverable as err:
         logger.warning("acknowledgement cannot be sent", extra={"reason": err.reason})
-        _mark_acknowledgement(ticket, [TicketModel.acknowledgement.status.set("failed"),
-                                       TicketModel.acknowledgement.reason.set(err.reason[:500])])
+        inbound.mark_acknowledgement_failed(ticket, err.reason)
         return
-    _mark_acknowledgement(
-        ticket,
-        [
-            TicketModel.acknowledgement.status.set("sent"),
-            TicketModel.acknowledgement.sent_at.set(clock.iso(clock.now())),
-            TicketModel.acknowledgement.provider_message_id.set(provider_id),
-        ],
-        also=LookupModel(threading.message_id_key(provider_id), ticket_id=ticket.ticket_id, created_at=clock.iso(ctx.now)),
-    )
+    inbound.mark_acknowledgement_sent(ticket, provider_id, sent_at=clock.iso(clock.now()),
+                                      recorded_at=clock.iso(ctx.now))
     ctx.ack_sent = True
-
-
-def _mark_acknowledgement(ticket: TicketModel, actions: list, also: LookupModel | None = None) -> None:
-    """Record the outcome on the loaded ticket (its version moves on; no version check: agents may edit meanwhile)."""
-    writes = repository.Writes()
-    writes.update(ticket, actions, TicketModel.acknowledgement.status == "pending", version_check=False)
-    if also is not None:
-        writes.save(also)
-    repository.commit(writes)
 
 
 def automate(ctx: Context) -> None:
@@ -342,224 +310,113 @@ STEPS: list[Callable[[Context], None]] = [
 AFTER: list[Callable[[Context], None]] = [automate, assign, acknowledge, measure]  # also run for duplicates
 
 
-# --- building the writes ------------------------------------------------------
+# --- deciding what is written (storage.inbound builds the items) ----------------------------
 
 
-def _new_ticket(ctx: Context, writes: repository.Writes) -> None:
+def _new_ticket(ctx: Context, ticket_id: str) -> inbound.NewTicket:
+    """The ticket this message opens: triaged, its acknowledgement decided, its SLA clocks planned."""
     message, now = ctx.message, clock.iso(ctx.now)
-    number = repository.next_ticket_number()
-    ticket_id = ids.ticket_id_for(message.dedup_key)
     decision = ctx.ack
-    ack = Acknowledgement(status="suppressed", reason=decision.reason if decision else "not owed")
+    ack = inbound.AcknowledgementOwed(status="suppressed", reason=decision.reason if decision else "not owed")
     if decision is not None and decision.send:
-        ack = Acknowledgement(
+        ack = inbound.AcknowledgementOwed(
             status="pending",
             message_id=ids.acknowledgement_message_id(ticket_id, config.support_domain())
             if message.channel == "email"
             else None,
             to=message.sender.value,
         )
-    ticket = TicketModel(
-        ticket_id,
-        number=number,
+    ticket = inbound.NewTicket(
+        ticket_id=ticket_id,
+        number=repository.next_ticket_number(),
         subject=message.subject,
         status="spam" if message.quarantine_reason else "open",
         priority=ctx.triage.priority,
         category=ctx.triage.category,
         tags=set(ctx.triage.tags) or None,
-        triage={"rules_fired": list(ctx.triage.rules_fired), "reasons": list(ctx.triage.reasons)},
+        rules_fired=tuple(ctx.triage.rules_fired),
+        reasons=tuple(ctx.triage.reasons),
         channel=message.channel,
-        channels={message.channel},
         customer_id=ctx.customer_id,
         requester=message.sender.key,
         requester_name=message.sender_name,
-        participants={message.sender.key},
         copied=set(_copied(message)) or None,
         thread_message_ids=_thread_ids(message),
         created_at=now,
-        last_activity_at=now,
-        last_customer_message_at=None if message.auto_reply_reason else now,
-        message_count=1,
+        customer_wrote=not message.auto_reply_reason,
         quarantine_reason=message.quarantine_reason,
         acknowledgement=ack,
         reply_routes=_routes_with(None, message, now),
         language=ctx.language,
         customer_tier=_tier(ctx),
-        auto_submitted=bool(message.auto_reply_reason) or None,
-        status_changed_at=now,
         timeline=clocks.initial_timeline(now, priority=ctx.triage.priority,
                                          customer_wrote=not message.auto_reply_reason),
     )
     planned = clocks.schedule(clocks.fields_of(ticket), ctx.now)
-    ticket.sla, ticket.sla_check_at, ticket.timer_at = planned["sla"], planned["sla_check_at"], planned["timer_at"]
-    ticket.overdue_at = planned["overdue_at"]
-    ticket_keys.apply_to_new(ticket)
-    ctx.ticket = ticket
-    writes.save(ticket, TicketModel.ticket_id.does_not_exist())
-    writes.save(AuditModel(ticket_id, f"{now}#created", at=now, actor="customer", actor_name=message.sender_name,
-                           action="created", changes={"status": [None, ticket.status], "priority": [None, ticket.priority],
-                                                      "category": [None, ticket.category]},
-                           detail="; ".join(ctx.triage.reasons)[:2000] or None))
-    writes.save(_message_item(ctx, ticket_id))
-    writes.save(_lookup(message.dedup_key, ticket_id, now), LookupModel.lookup_key.does_not_exist())
-    writes.save(_lookup(f"tno:{number}", ticket_id, now), LookupModel.lookup_key.does_not_exist())
-    if message.message_id and threading.message_id_key(message.message_id) not in ctx.found:
-        writes.save(_message_id_lookup(message, ticket_id, now))
-    if ack.message_id:
-        writes.save(_lookup(threading.message_id_key(ack.message_id), ticket_id, now))
-    if message.channel != "email":
-        writes.save(_lookup(f"conv:{message.conversation_key}", ticket_id, now))
-    _identity_and_customer(ctx, writes, new_ticket=True)
+    return dataclasses.replace(ticket, sla=planned["sla"], sla_check_at=planned["sla_check_at"],
+                               timer_at=planned["timer_at"], overdue_at=planned["overdue_at"])
 
 
-def _append(ctx: Context, writes: repository.Writes) -> None:
+def _ticket_update(ctx: Context) -> inbound.TicketUpdate:
+    """What the customer's message changes on the ticket it joins: reopen or resume, activity, clocks."""
     message, ticket, now = ctx.message, ctx.ticket, clock.iso(ctx.now)
-    writes.save(_message_item(ctx, ticket.ticket_id))
-    writes.save(_lookup(message.dedup_key, ticket.ticket_id, now), LookupModel.lookup_key.does_not_exist())
-    if message.message_id and threading.message_id_key(message.message_id) not in ctx.found:
-        writes.save(_message_id_lookup(message, ticket.ticket_id, now))
-    actions = [
-        TicketModel.message_count.add(1),
-        TicketModel.channels.add({message.channel}),
-        TicketModel.participants.add({message.sender.key}),
-    ]
     copied = set(_copied(message)) - set(ticket.participants or ())
-    if copied and not message.auto_reply_reason:
-        actions.append(TicketModel.copied.add(copied))
-    if message.reply_route:
-        actions.append(TicketModel.reply_routes.set(_routes_with(ticket.reply_routes, message, now)))
-    if not message.auto_reply_reason:  # an out-of-office never changes the ticket's state
-        actions += [TicketModel.last_activity_at.set(now), TicketModel.last_customer_message_at.set(now)]
-        after: dict = {"last_customer_message_at": now}
-        if ticket.status in vocabulary.REOPENABLE and ctx.settings.reopen_on_reply:
-            actions += [TicketModel.status.set("open"), TicketModel.reopen_count.add(1),
-                        TicketModel.status_changed_at.set(now), TicketModel.automation_fired.remove()]
-            after.update(status="open", status_changed_at=now, automation_fired=None)
-            if ticket.assignee_id:  # back to the queue; sticky routing prefers the previous owner
-                actions += [TicketModel.previous_assignee_id.set(ticket.assignee_id), TicketModel.assignee_id.remove(),
-                            TicketModel.assignee_name.remove(), TicketModel.assigned_at.remove(),
-                            TicketModel.assignment_source.remove()]
-                after["assignee_id"] = None
-            ctx.reopened = True
-        elif ticket.status in vocabulary.RESUMED_BY_CUSTOMER:
-            actions += [TicketModel.status.set("open"), TicketModel.status_changed_at.set(now),
-                        TicketModel.automation_fired.remove()]
-            after.update(status="open", status_changed_at=now, automation_fired=None)
-        events = ([("status", "open")] if "status" in after else []) \
-            + ([("assigned", None)] if "assignee_id" in after else []) + [("customer_message", None)]
-        after["timeline"] = clocks.append(ticket.timeline, now, events)
-        actions.append(TicketModel.timeline.set(after["timeline"]))
-        clock_actions, clock_keys = clocks.recompute(ticket, after, ctx.now)
-        actions += clock_actions + ticket_keys.update_actions(ticket, {**after, **clock_keys})
-        if "status" in after:
-            writes.save(AuditModel(ticket.ticket_id, f"{now}#{ids.message_key_digest(message.dedup_key)[:8]}", at=now,
-                                   actor="customer", actor_name=message.sender_name,
-                                   action="reopened" if ctx.reopened else "updated",
-                                   changes={"status": [ticket.status, "open"]}, detail="the customer wrote again"))
-    writes.update(ticket, actions)
-    _identity_and_customer(ctx, writes, new_ticket=False)
+    update = inbound.TicketUpdate(
+        at=now,
+        copied=frozenset(copied) if copied and not message.auto_reply_reason else frozenset(),
+        reply_routes=_routes_with(ticket.reply_routes, message, now) if message.reply_route else None,
+        customer_wrote=not message.auto_reply_reason,
+    )
+    if message.auto_reply_reason:  # an out-of-office never changes the ticket's state
+        return update
+    after: dict = {"last_customer_message_at": now}
+    if ticket.status in vocabulary.REOPENABLE and ctx.settings.reopen_on_reply:
+        after.update(status="open", status_changed_at=now, automation_fired=None)
+        if ticket.assignee_id:  # back to the queue; sticky routing prefers the previous owner
+            after["assignee_id"] = None
+        ctx.reopened = True
+    elif ticket.status in vocabulary.RESUMED_BY_CUSTOMER:
+        after.update(status="open", status_changed_at=now, automation_fired=None)
+    events = ([("status", "open")] if "status" in after else []) \
+        + ([("assigned", None)] if "assignee_id" in after else []) + [("customer_message", None)]
+    after["timeline"] = clocks.append(ticket.timeline, now, events)
+    planned = clocks.schedule({**clocks.fields_of(ticket), **after}, ctx.now)
+    return dataclasses.replace(
+        update, status=after.get("status"), reopened=ctx.reopened, release_assignee="assignee_id" in after,
+        timeline=after["timeline"], sla=planned["sla"], sla_check_at=planned["sla_check_at"],
+        timer_at=planned["timer_at"], overdue_at=planned["overdue_at"],
+    )
 
 
-def _identity_and_customer(ctx: Context, writes: repository.Writes, *, new_ticket: bool) -> None:
-    message, now = ctx.message, clock.iso(ctx.now)
-    key = f"id:{message.sender.key}"
-    identity = ctx.found.get(key)
-    actions = [
-        LookupModel.customer_id.set(LookupModel.customer_id | ctx.customer_id),
-        LookupModel.created_at.set(LookupModel.created_at | now),
-    ]
-    if ctx.is_new and message.channel != "email":
-        actions.append(LookupModel.open_ticket_id.set(ctx.ticket.ticket_id))
-    if ctx.is_new:
-        week = _contacts_week(ctx.now)
-        same_week = identity is not None and identity.contacts_week == week
-        actions += [LookupModel.contacts_week.set(week),
-                    LookupModel.contacts_count.set(int(identity.contacts_count or 0) + 1 if same_week else 1)]
-    condition = None
-    if ctx.ack is not None and ctx.ack.send:
-        actions += [LookupModel.ack_window.set(ctx.ack.window), LookupModel.ack_count.set(ctx.ack.count),
-                    LookupModel.ack_day.set(ctx.ack.day), LookupModel.ack_day_count.set(ctx.ack.day_count)]
-        if identity is None:  # first contact: nobody else may have counted meanwhile
-            condition = LookupModel.lookup_key.does_not_exist()
-        elif identity.ack_window is None:
-            condition = LookupModel.ack_window.does_not_exist()
-        else:
-            condition = (LookupModel.ack_window == identity.ack_window) & (
-                LookupModel.ack_count == identity.ack_count
-            )
-    writes.update(LookupModel(key), actions, condition)
-
-    customer_actions = [
-        CustomerModel.identities.add({message.sender.key}),
-        CustomerModel.first_seen_at.set(CustomerModel.first_seen_at | now),
-        CustomerModel.last_seen_at.set(now),
-    ]
-    held = bool(message.quarantine_reason)  # a forger must not name the customer or write their last inquiry
-    if message.sender_name and not held:  # the first name we learn (or import) stays: a display name is not an edit
-        customer_actions.append(CustomerModel.name.set(CustomerModel.name | message.sender_name))
-    if not message.auto_reply_reason and not held:
-        customer_actions.append(
-            CustomerModel.last_inquiry.set(
-                LastInquiry(
-                    ticket_id=ctx.ticket.ticket_id,
-                    channel=message.channel,
-                    subject=message.subject,
-                    excerpt=(message.reply_text or message.text)[:280],
-                    at=now,
-                )
-            )
-        )
-    if new_ticket:
-        customer_actions.append(CustomerModel.ticket_count.add(1))
-    writes.update(CustomerModel(ctx.customer_id), customer_actions)
-
-
-def _message_item(ctx: Context, ticket_id: str) -> MessageModel:
+def _sender(ctx: Context, ticket_id: str) -> inbound.Sender:
+    """What this message records about its sender: contacts, acknowledgements counted, name, last inquiry."""
     message = ctx.message
-    digest = ids.message_key_digest(message.dedup_key)
-    text, reply_text, html, body_key = message.text, message.reply_text, message.html, None
-    size = sum(len((part or "").encode("utf-8", "replace"))
-               for part in (text, reply_text, html, message.subject, " ".join(message.recipients)))
-    if size > _INLINE_BODY_BYTES:
-        body = json.dumps({"text": text, "reply_text": reply_text, "html": html}).encode("utf-8")
-        body_key = blobs.put(f"bodies/{digest}.json", body, "application/json")
-        text, reply_text, html = text[:_PREVIEW_CHARS], reply_text[:_PREVIEW_CHARS], None
-    return MessageModel(
-        ticket_id,
-        f"{clock.iso(ctx.now)}#{digest}",  # receipt order: FIFO processes a conversation in order
-        message_key=message.dedup_key,
-        direction="inbound",
-        kind="auto_reply" if message.auto_reply_reason else "customer",
-        channel=message.channel,
-        sender=message.sender.key,
-        sender_name=message.sender_name,
-        recipients=message.recipients,
-        subject=message.subject,
-        text=text,
-        reply_text=reply_text,
-        html=html,
-        body_s3_key=body_key,
-        attachments=[
-            AttachmentInfo(filename=a.filename, content_type=a.content_type, size=a.size, s3_key=a.s3_key,
-                           ref=a.ref or None)
-            for a in message.attachments
-        ],
-        message_id=message.message_id,
-        auto_reply_reason=message.auto_reply_reason,
-        joined_by=ctx.thread_method or "new-ticket",
-        flags=_flags(ctx) or None,
-        sender_auth=message.sender_auth,
-        created_at=clock.iso(ctx.now),
+    identity = ctx.found.get(f"id:{message.sender.key}")
+    held = bool(message.quarantine_reason)  # a forger must not name the customer or write their last inquiry
+    contacts_week = contacts_count = None
+    if ctx.is_new:
+        contacts_week = _contacts_week(ctx.now)
+        same_week = identity is not None and identity.contacts_week == contacts_week
+        contacts_count = int(identity.contacts_count or 0) + 1 if same_week else 1
+    return inbound.Sender(
+        customer_id=ctx.customer_id,
+        identity=identity,
+        opened_ticket=ctx.is_new,
+        open_ticket_id=ticket_id if ctx.is_new and message.channel != "email" else None,
+        contacts_week=contacts_week,
+        contacts_count=contacts_count,
+        acknowledgement=ctx.ack if ctx.ack is not None and ctx.ack.send else None,
+        name=message.sender_name if message.sender_name and not held else None,
+        last_inquiry=not message.auto_reply_reason and not held,
     )
 
 
 def _flags(ctx: Context) -> set[str]:
-    flags = set()
-    if ctx.message_id_reused:
-        flags.add("message-id-reused")
-    if (ctx.message.sender_auth or "").startswith("fail"):
-        flags.add("sender-unauthenticated")
-    return flags
+    """What an agent should know about the message, shown beside it."""
+    return {flag for flag, raised in (
+        ("message-id-reused", ctx.message_id_reused),
+        ("sender-unauthenticated", (ctx.message.sender_auth or "").startswith("fail")),
+    ) if raised}
 
 
 def _copied(message) -> list[str]:
@@ -583,16 +440,6 @@ def _tier(ctx: Context) -> str | None:
     return identity.tier if identity is not None else None
 
 
-def _lookup(key: str, ticket_id: str, now: str) -> LookupModel:
-    return LookupModel(key, ticket_id=ticket_id, created_at=now)
-
-
-def _message_id_lookup(message, ticket_id: str, now: str) -> LookupModel:
-    """The inbound Message-ID's lookup, with who sent it and what it said (see ``skip_duplicate``)."""
-    return LookupModel(threading.message_id_key(message.message_id), ticket_id=ticket_id, created_at=now,
-                       sender=message.sender.key, digest=_content_digest(message))
-
-
 def _thread_ids(message) -> list[str]:
     """The References chain our replies carry: theirs oldest → newest, then their message."""
     chain = list(reversed(message.thread_refs))
@@ -601,7 +448,7 @@ def _thread_ids(message) -> list[str]:
     return chain[-_THREAD_IDS_KEPT:]
 
 
-def _queue_chat_acknowledgement(ticket: TicketModel, settings) -> None:
+def _queue_chat_acknowledgement(ticket: Any, settings) -> None:
     """Chat acknowledgements are short and go out through the outbound sender, like every chat reply."""
     from chalicelib.outbound.templates import render
     from chalicelib.storage import queues as queue
@@ -619,7 +466,7 @@ def _queue_chat_acknowledgement(ticket: TicketModel, settings) -> None:
     queue.enqueue_reply(reply, ticket_id=ticket.ticket_id, dedup_key=key)
 
 
-def _promise(ticket: TicketModel) -> str:
+def _promise(ticket: Any) -> str:
     """The first-response promise, from the ticket's own SLA policy ("4 business hours", "1 hour")."""
     from chalicelib.domain import sla
 
@@ -631,7 +478,7 @@ def _promise(ticket: TicketModel) -> str:
     return promise.replace(" ", " business ", 1) if policy.business_hours else promise
 
 
-def _acknowledgement_of(ticket: TicketModel, settings) -> email_out.Acknowledgement:
+def _acknowledgement_of(ticket: Any, settings) -> email_out.Acknowledgement:
     return email_out.Acknowledgement(
         ticket_id=ticket.ticket_id,
         ticket_number=int(ticket.number),

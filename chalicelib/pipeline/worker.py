@@ -73,7 +73,7 @@ def _decode(body: str) -> dict[str, Any]:
 def _to_message(envelope: dict[str, Any]) -> tuple[Any, list[Any]]:
     """The InboundMessage and the blobs (email attachments) the pipeline stores if it keeps the message."""
     from chalicelib.channels.email.exceptions import MalformedEmail
-    from chalicelib.channels.inbound import InboundMessage
+    from chalicelib.domain.messages import InboundMessage
 
     try:
         if envelope["kind"] == "ses":

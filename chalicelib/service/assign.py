@@ -67,7 +67,6 @@ def auto_assign(ticket: Any, *, now: datetime | None = None) -> str | None:
         except changes.Conflict:
             ticket = repository.get_ticket(ticket.ticket_id)  # changed meanwhile: maybe assigned already
             continue
-        directory.forget()
         count("TicketsAssigned", channel=ticket.channel, queue=ticket.category, strategy=strategy)
         return chosen.agent_id
     logger.warning("assignment kept losing races; the sweep will retry", extra={"ticket_id": ticket.ticket_id})

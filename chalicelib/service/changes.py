@@ -164,7 +164,7 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
         condition = TicketModel.assignee_id.does_not_exist() & TicketModel.status.is_in(*ticket_keys.ACTIVE)
     writes.update(ticket, actions, condition, version_check=change.version_check)  # "version = <the one read>"
     agent_updates = _load_changes(ticket, after, change, stamp)
-    for agent_id, agent_actions, agent_condition in agent_updates:
+    for agent_id, agent_actions, agent_condition, _, _ in agent_updates:
         writes.update(AgentModel(agent_id), agent_actions, agent_condition, version_check=False)
     try:
         repository.commit(writes)
@@ -178,8 +178,8 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
         if any(i > ticket_index for i in failed):
             raise AgentUnavailable("the agent is offline, removed or at capacity") from err
         raise
-    if agent_updates:  # this container's directory cache no longer knows these agents' load
-        directory.forget()
+    for agent_id, _, _, load_change, assigned_at in agent_updates:  # keep this container's directory in step
+        directory.note_load(agent_id, load_change, assigned_at=assigned_at)
     if "status" in diff or ("agent_reply", None) in change.events:
         state = TicketState({**clocks.fields_of(ticket), "number": ticket.number, **after})
         if "status" in diff:
@@ -242,8 +242,12 @@ def _field_actions(ticket: Any, change: TicketChange, stamp: str) -> tuple[dict[
     return after, diff, actions
 
 
-def _load_changes(ticket: Any, after: dict[str, Any], change: TicketChange, stamp: str) -> list[tuple[str, list, Any]]:
-    """Agent items to update: release the old owner's slot, take one of the new owner's."""
+def _load_changes(ticket: Any, after: dict[str, Any], change: TicketChange,
+                  stamp: str) -> list[tuple[str, list, Any, int, str | None]]:
+    """Agent items to update: release the old owner's slot, take one of the new owner's.
+
+    Each as (agent id, update actions, condition, change of open_count, new round-robin cursor or None).
+    """
     from chalicelib.storage.models import AgentModel
 
     old_owner, new_owner = ticket.assignee_id, after.get("assignee_id", ticket.assignee_id)
@@ -251,16 +255,18 @@ def _load_changes(ticket: Any, after: dict[str, Any], change: TicketChange, stam
     held_before, held_after = holds_capacity(old_status, old_owner), holds_capacity(new_status, new_owner)
     updates = []
     if held_before and (not held_after or new_owner != old_owner):
-        updates.append((old_owner, [AgentModel.open_count.add(-1)], AgentModel.agent_id.exists()))
+        updates.append((old_owner, [AgentModel.open_count.add(-1)], AgentModel.agent_id.exists(), -1, None))
     if held_after and (not held_before or new_owner != old_owner):
         claim = change.assignee if change.assignee is not UNSET else None
         condition = AgentModel.agent_id.exists() & (AgentModel.active == True)  # noqa: E712 (a condition)
         if not (claim is not None and claim.force):
             condition &= (AgentModel.status == "online") & (AgentModel.open_count < AgentModel.capacity)
         actions = [AgentModel.open_count.add(1)]
+        cursor = None
         if claim is not None and claim.agent_id == new_owner:
             actions.append(AgentModel.last_assigned_at.set(stamp))
+            cursor = stamp
             if claim.expected_last_assigned_at is not None:
                 condition &= AgentModel.last_assigned_at == claim.expected_last_assigned_at
-        updates.append((new_owner, actions, condition))
+        updates.append((new_owner, actions, condition, 1, cursor))
     return updates

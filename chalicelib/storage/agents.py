@@ -18,7 +18,8 @@ from typing import Any
 
 from chalicelib.storage.exceptions import ConditionFailed
 
-__all__ = ["PROFILE_FIELDS", "create", "deactivate", "directory", "forget", "get", "state", "update_profile"]
+__all__ = ["PROFILE_FIELDS", "create", "deactivate", "directory", "forget", "get", "note_load", "state",
+           "update_profile"]
 
 # What an agent's profile may change (``update_profile``); the rest is the assignment's or the token's.
 PROFILE_FIELDS = ("name", "email", "role", "capacity", "status", "skills", "languages", "working_hours")
@@ -40,6 +41,17 @@ def directory(*, fresh: bool = False) -> list[Any]:
     with _lock:
         _cached = (time.monotonic(), agents)
     return list(agents)
+
+
+def note_load(agent_id: str, change: int, *, assigned_at: str | None = None) -> None:
+    """This container just changed an agent's load (and, for a claim, its round-robin cursor): keep the
+    cached directory in step instead of dropping it, so the next ticket needs no directory Query."""
+    with _lock:
+        for agent in _cached[1] if _cached is not None else ():
+            if agent.agent_id == agent_id:
+                agent.open_count = int(agent.open_count or 0) + change
+                if assigned_at is not None:
+                    agent.last_assigned_at = assigned_at
 
 
 def forget() -> None:

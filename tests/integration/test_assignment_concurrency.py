@@ -60,8 +60,9 @@ def quiet_agents(monkeypatch):
 def _waiting_tickets(count):
     """``count`` real tickets through the pipeline, all in queue ``general`` and all waiting."""
     from chalicelib import clock
-    from chalicelib.channels.inbound import Identity, InboundMessage
+    from chalicelib.domain.messages import Identity, InboundMessage
     from chalicelib.pipeline.runner import run
+    from chalicelib.storage import tickets as stored_tickets
     from chalicelib.storage.models import TicketModel
 
     with contextlib.redirect_stdout(io.StringIO()):  # the pipeline's EMF metrics
@@ -72,7 +73,8 @@ def _waiting_tickets(count):
                                text=text, reply_text=text, conversation_key=f"webchat:{session}",
                                reply_route={"provider": "webchat", "session": session}))
 
-    waiting = sorted(TicketModel.by_queue.query("general#open"), key=lambda t: int(t.number))
+    listed = [entry.ticket_id for entry in TicketModel.by_queue.query("general#open")]  # the index holds keys
+    waiting = sorted(stored_tickets.tickets_by_ids(listed), key=lambda t: int(t.number))
     assert len(waiting) == count and not any(t.assignee_id for t in waiting)
     return [t.ticket_id for t in waiting]
 
@@ -109,9 +111,11 @@ def _race(ticket_ids, *, threads, groups, overlap):
 
 def _held(agent_id):
     """Active tickets assigned to ``agent_id``, read from the ``by_assignee`` view."""
+    from chalicelib.storage import tickets as stored_tickets
     from chalicelib.storage.models import TicketModel
 
-    return [t for status in _ACTIVE for t in TicketModel.by_assignee.query(f"{agent_id}#{status}")]
+    listed = [entry.ticket_id for status in _ACTIVE for entry in TicketModel.by_assignee.query(f"{agent_id}#{status}")]
+    return stored_tickets.tickets_by_ids(listed)
 
 
 def _assignments():

@@ -22,7 +22,7 @@ import pytest
 from chalicelib.local import LocalDesk
 from tests import chat
 
-TOO_LONG = 3_000  # characters: past any key, and past every limit in chalicelib/channels/inbound.py
+TOO_LONG = 3_000  # characters: past any key, and past every limit in chalicelib/domain/messages.py
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_webchat_session_for_an_address_longer_than_any_email_is_refused(desk):
 
 
 def _message(**changes):
-    from chalicelib.channels.inbound import Identity, InboundMessage
+    from chalicelib.domain.messages import Identity, InboundMessage
 
     fields = dict(channel="webchat", external_id="ws-1:msg-00000001", received_at=datetime.now(timezone.utc),
                   sender=Identity("webchat", "ws-1"), text="Hello", conversation_key="webchat:ws-1")
@@ -153,7 +153,7 @@ def _message(**changes):
     ({"message_id": "m" * 4_000}, "message_id is 4,000 bytes long; at most 3,992"),
 ])
 def test_a_message_refuses_fields_too_long_for_a_storage_key_in_bytes_not_characters(changes, reason):
-    from chalicelib.channels.inbound import Identity
+    from chalicelib.domain.messages import Identity
 
     if "sender" in changes:
         changes["sender"] = Identity(*changes["sender"])

@@ -171,9 +171,9 @@ def _s3_keys(desk, prefix):
 
 
 def test_items_dynamodb_would_refuse_are_parked_at_once_and_nothing_is_left_in_s3(desk, monkeypatch):
-    from chalicelib.pipeline import steps
+    from chalicelib.storage import inbound
 
-    monkeypatch.setattr(steps, "_INLINE_BODY_BYTES", 10_000_000)  # as if bodies were never moved to S3
+    monkeypatch.setattr(inbound, "INLINE_BODY_BYTES", 10_000_000)  # as if bodies were never moved to S3
     desk.receive_email(compose(body="x" * 500_000, attachments=[("invoice.pdf", "application/pdf", b"%PDF-1.4")]))
     desk.pump()
     (letter,) = desk.dead_letters()
@@ -183,10 +183,9 @@ def test_items_dynamodb_would_refuse_are_parked_at_once_and_nothing_is_left_in_s
 
 
 def test_a_validation_exception_from_dynamodb_is_permanent(desk, monkeypatch):
-    from chalicelib.pipeline import steps
-    from chalicelib.storage import repository
+    from chalicelib.storage import inbound, repository
 
-    monkeypatch.setattr(steps, "_INLINE_BODY_BYTES", 10_000_000)
+    monkeypatch.setattr(inbound, "INLINE_BODY_BYTES", 10_000_000)
     monkeypatch.setattr(repository, "check", lambda writes: None)  # let DynamoDB itself refuse
     desk.receive_email(compose(body="y" * 500_000))
     desk.pump()

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.channels import meta
-from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.domain.messages import Identity, InboundMessage
 from chalicelib.channels.webhook import MAX_BODY_BYTES, WebhookError, WebhookRequest
 from tests.strategies import mutations
 

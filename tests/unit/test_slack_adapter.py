@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from slack_sdk.signature import SignatureVerifier
 
 from chalicelib.channels import slack
-from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.domain.messages import Identity, InboundMessage
 from chalicelib.channels.webhook import MAX_BODY_BYTES, WebhookError, WebhookRequest
 from tests.strategies import mutations
 

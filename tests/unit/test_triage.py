@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.configuration import triage_rules as rules
-from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.domain.messages import Identity, InboundMessage
 from chalicelib.domain.triage import (
     DEFAULT_RULES_PATH,
     EVERYONE,

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from chalicelib.channels import twilio
-from chalicelib.channels.inbound import Identity, InboundMessage
+from chalicelib.domain.messages import Identity, InboundMessage
 from chalicelib.channels.webhook import MAX_BODY_BYTES, WebhookError, WebhookRequest
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "webhooks" / "twilio"

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import clock, config
-from chalicelib.channels.inbound import AttachmentRef, Identity, InboundMessage
+from chalicelib.domain.messages import AttachmentRef, Identity, InboundMessage
 from chalicelib.domain import ids, sender_auth
 
 __all__ = ["PendingBlob", "fetch", "to_inbound_message"]

@@ -1,8 +1,9 @@
-"""The one inbound-message type every channel adapter produces.
+"""The one inbound-message type every channel adapter produces, and every layer shares.
 
 The pipeline never sees a platform's payload: email, Slack or WhatsApp all
 arrive here as the same dataclass, so threading, triage and acknowledgement
-are written once.
+are written once. It is the domain's vocabulary (plain Python, no AWS):
+adapters produce it, the pipeline decides on it, storage records it.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+__all__ = ["AttachmentRef", "FieldTooLong", "Identity", "InboundMessage"]
 
 MAX_SUBJECT_CHARS = 1_000
 MAX_RECIPIENTS = 100

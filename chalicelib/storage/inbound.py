@@ -1,0 +1,422 @@
+"""Recording an inbound message: every write the pipeline makes for one customer message.
+
+The pipeline decides (threading, triage, the acknowledgement owed, the SLA plan,
+what a reply changes on its ticket); this module turns those decisions into
+DynamoDB's items, conditions and update actions. All of one message's writes
+— ticket, message, lookups, audit entry, the sender's identity and customer
+record, the *pending* acknowledgement — are one transaction conditioned on the
+message's idempotency key (``in:<channel>:<external id>``): a second delivery
+finds the key and writes nothing (``DuplicateDelivery``).
+
+Before anything is written the transaction is checked (``repository.check``):
+a message DynamoDB can never take is refused (``RejectedWrite``) before its
+attachments reach S3, and attachments are stored only for a message that is
+written.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from chalicelib.domain import ids, threading
+from chalicelib.domain.acknowledgement import AckDecision
+from chalicelib.domain.messages import InboundMessage
+from chalicelib.storage import blobs, repository, ticket_keys
+from chalicelib.storage.models import (
+    Acknowledgement,
+    AttachmentInfo,
+    AuditModel,
+    CustomerModel,
+    LastInquiry,
+    LookupModel,
+    MessageModel,
+    TicketModel,
+)
+
+__all__ = [
+    "INLINE_BODY_BYTES", "AcknowledgementOwed", "Attachment", "NewTicket", "Sender", "TicketUpdate",
+    "content_digest", "mark_acknowledgement_failed", "mark_acknowledgement_sent", "record_message_on_ticket",
+    "record_new_ticket", "same_message",
+]
+
+INLINE_BODY_BYTES = 300_000  # DynamoDB items are at most 400 KB; the rest of the item needs room
+_PREVIEW_CHARS = 4_000
+_EXCERPT_CHARS = 280  # the customer's last inquiry, as agents see it in a list
+_REASON_CHARS = 500
+
+
+class Attachment(Protocol):
+    """An attachment's bytes waiting for S3 (e.g. email intake's ``PendingBlob``)."""
+
+    key: str
+    content: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class AcknowledgementOwed:
+    """The acknowledgement a new ticket owes: ``pending`` (to be sent) or ``suppressed`` with the reason."""
+
+    status: str
+    reason: str | None = None
+    message_id: str | None = None  # deterministic, so a resend is the same mail (email only)
+    to: str | None = None
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    """A ticket the pipeline opens for a message, as it decided it.
+
+    The attribute names are the ticket's own, so the SLA clocks can be planned
+    from this value (``clocks.schedule(clocks.fields_of(ticket), now)``) before
+    it is recorded with the plan (``sla``, ``sla_check_at``, ``timer_at``, ``overdue_at``).
+    """
+
+    ticket_id: str
+    number: int
+    subject: str
+    status: str
+    priority: str
+    category: str
+    channel: str
+    customer_id: str
+    requester: str  # identity key of the customer who opened it
+    requester_name: str
+    created_at: str  # ISO time; also its first activity and status change
+    acknowledgement: AcknowledgementOwed
+    tags: set[str] | None = None
+    rules_fired: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()  # why it got its priority and category, one line per rule
+    copied: set[str] | None = None  # identity keys the customer copied (To/Cc): colleagues who may join
+    thread_message_ids: list[str] = field(default_factory=list)
+    customer_wrote: bool = True  # False for machine-sent mail: no customer message to answer
+    quarantine_reason: str | None = None
+    reply_routes: dict[str, Any] | None = None
+    language: str | None = None
+    customer_tier: str | None = None
+    timeline: list | None = None
+    sla: dict[str, Any] | None = None
+    sla_check_at: str | None = None
+    timer_at: str | None = None
+    overdue_at: str | None = None
+
+    @property
+    def status_changed_at(self) -> str:
+        return self.created_at
+
+
+@dataclass(frozen=True)
+class TicketUpdate:
+    """What a customer's message changes on the ticket it joins, as the pipeline decided it.
+
+    A machine-sent message (``customer_wrote=False``) only adds itself to the
+    ticket: it never changes its state, activity or clocks.
+    """
+
+    at: str  # ISO time the message was received
+    copied: frozenset[str] = frozenset()  # identity keys the message copies that may now join
+    reply_routes: dict[str, Any] | None = None  # the ticket's reply routes, replaced when given
+    customer_wrote: bool = True
+    status: str | None = None  # the status the ticket goes back to ("open"), None: unchanged
+    reopened: bool = False  # a solved or closed ticket reopens (counted; audited as "reopened")
+    release_assignee: bool = False  # back to the queue; the owner is remembered for sticky routing
+    timeline: list | None = None
+    sla: dict[str, Any] | None = None  # the SLA plan after this message (None: no clocks)
+    sla_check_at: str | None = None
+    timer_at: str | None = None
+    overdue_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Sender:
+    """What a message records about who sent it: the identity lookup and the customer record."""
+
+    customer_id: str
+    identity: Any = None  # the sender's identity lookup as read before the write (None: first contact)
+    opened_ticket: bool = False  # counts on the customer's ticket count
+    open_ticket_id: str | None = None  # a chat ticket the sender's email may continue
+    contacts_week: str | None = None  # tickets opened in this 7-day bucket (triage's repeat-contact rule)...
+    contacts_count: int | None = None  # ...this one included
+    acknowledgement: AckDecision | None = None  # an acknowledgement counted against the sender's limits
+    name: str | None = None  # the customer's name, if none is known yet (a display name is not an edit)
+    last_inquiry: bool = False  # the message becomes the customer's last inquiry
+
+
+def content_digest(message: InboundMessage) -> str:
+    """What the Message-ID lookup remembers of the message that carried it."""
+    attachments = ",".join(f"{a.filename}:{a.size}" for a in message.attachments)
+    return ids.content_digest(message.sender.key, message.subject, message.text, message.html or "", attachments)
+
+
+def same_message(lookup: Any, message: InboundMessage) -> bool:
+    """Is the message that stored this Message-ID lookup the one in hand? (Lookups from before digests: assume so.)"""
+    if lookup.digest:
+        return lookup.digest == content_digest(message)
+    return lookup.sender is None or lookup.sender == message.sender.key
+
+
+def record_new_ticket(message: InboundMessage, ticket: NewTicket, sender: Sender, *, flags: Iterable[str] = (),
+                      message_id_known: bool = False, attachments: Iterable[Attachment] = ()) -> TicketModel:
+    """Open ``ticket`` with ``message`` as its first message, in one transaction; returns the ticket written.
+
+    ``message_id_known``: a lookup for the message's Message-ID exists already (it stays as it is).
+    Raises ``DuplicateDelivery`` when another delivery of the message was recorded first.
+    """
+    now = ticket.created_at
+    model = _ticket_item(message, ticket)
+    ticket_id = ticket.ticket_id
+    writes = repository.Writes(idempotency_key=message.dedup_key)
+    writes.save(model, TicketModel.ticket_id.does_not_exist())
+    writes.save(AuditModel(ticket_id, f"{now}#created", at=now, actor="customer", actor_name=message.sender_name,
+                           action="created",
+                           changes={"status": [None, model.status], "priority": [None, model.priority],
+                                    "category": [None, model.category]},
+                           detail="; ".join(ticket.reasons)[:2000] or None))
+    writes.save(_message_item(message, ticket_id, now, joined_by="new-ticket", flags=flags))
+    writes.save(_lookup(message.dedup_key, ticket_id, now), LookupModel.lookup_key.does_not_exist())
+    writes.save(_lookup(f"tno:{ticket.number}", ticket_id, now), LookupModel.lookup_key.does_not_exist())
+    if message.message_id and not message_id_known:
+        writes.save(_message_id_lookup(message, ticket_id, now))
+    if ticket.acknowledgement.message_id:
+        writes.save(_lookup(threading.message_id_key(ticket.acknowledgement.message_id), ticket_id, now))
+    if message.channel != "email":
+        writes.save(_lookup(f"conv:{message.conversation_key}", ticket_id, now))
+    _sender(writes, message, sender, ticket_id, now)
+    _commit(writes, attachments)
+    return model
+
+
+def record_message_on_ticket(message: InboundMessage, ticket: Any, update: TicketUpdate, sender: Sender, *,
+                             joined_by: str, flags: Iterable[str] = (), message_id_known: bool = False,
+                             attachments: Iterable[Attachment] = ()) -> None:
+    """Add ``message`` to the loaded ``ticket`` with what it changes there, in one transaction.
+
+    The ticket's update is conditioned on its version (an agent's edit meanwhile is a lost race).
+    Raises ``DuplicateDelivery`` when another delivery of the message was recorded first.
+    """
+    now = update.at
+    writes = repository.Writes(idempotency_key=message.dedup_key)
+    writes.save(_message_item(message, ticket.ticket_id, now, joined_by=joined_by, flags=flags))
+    writes.save(_lookup(message.dedup_key, ticket.ticket_id, now), LookupModel.lookup_key.does_not_exist())
+    if message.message_id and not message_id_known:
+        writes.save(_message_id_lookup(message, ticket.ticket_id, now))
+    actions = [
+        TicketModel.message_count.add(1),
+        TicketModel.channels.add({message.channel}),
+        TicketModel.participants.add({message.sender.key}),
+    ]
+    if update.copied:
+        actions.append(TicketModel.copied.add(set(update.copied)))
+    if update.reply_routes is not None:
+        actions.append(TicketModel.reply_routes.set(update.reply_routes))
+    if update.customer_wrote:  # an out-of-office never changes the ticket's state
+        actions += [TicketModel.last_activity_at.set(now), TicketModel.last_customer_message_at.set(now)]
+        after: dict[str, Any] = {"last_customer_message_at": now}
+        if update.status is not None:
+            actions.append(TicketModel.status.set(update.status))
+            if update.reopened:
+                actions.append(TicketModel.reopen_count.add(1))
+            actions += [TicketModel.status_changed_at.set(now), TicketModel.automation_fired.remove()]
+            after.update(status=update.status, status_changed_at=now, automation_fired=None)
+            if update.release_assignee:
+                actions += [TicketModel.previous_assignee_id.set(ticket.assignee_id), TicketModel.assignee_id.remove(),
+                            TicketModel.assignee_name.remove(), TicketModel.assigned_at.remove(),
+                            TicketModel.assignment_source.remove()]
+                after["assignee_id"] = None
+        after["timeline"] = update.timeline
+        actions.append(TicketModel.timeline.set(update.timeline))
+        actions.append(TicketModel.sla.set(update.sla) if update.sla else TicketModel.sla.remove())
+        clock_keys = {"sla_check_at": update.sla_check_at, "timer_at": update.timer_at,
+                      "overdue_at": update.overdue_at}
+        actions += ticket_keys.update_actions(ticket, {**after, **clock_keys})
+        if update.status is not None:
+            writes.save(AuditModel(ticket.ticket_id, f"{now}#{ids.message_key_digest(message.dedup_key)[:8]}", at=now,
+                                   actor="customer", actor_name=message.sender_name,
+                                   action="reopened" if update.reopened else "updated",
+                                   changes={"status": [ticket.status, update.status]},
+                                   detail="the customer wrote again"))
+    writes.update(ticket, actions)
+    _sender(writes, message, sender, ticket.ticket_id, now)
+    _commit(writes, attachments)
+
+
+def mark_acknowledgement_sent(ticket: Any, provider_message_id: str, *, sent_at: str, recorded_at: str) -> None:
+    """The pending acknowledgement went out: mark it sent, and thread replies to the id the provider gave it.
+
+    No version check: agents may edit the ticket meanwhile; only a pending acknowledgement is marked.
+    """
+    writes = repository.Writes()
+    writes.update(
+        ticket,
+        [
+            TicketModel.acknowledgement.status.set("sent"),
+            TicketModel.acknowledgement.sent_at.set(sent_at),
+            TicketModel.acknowledgement.provider_message_id.set(provider_message_id),
+        ],
+        TicketModel.acknowledgement.status == "pending",
+        version_check=False,
+    )
+    writes.save(_lookup(threading.message_id_key(provider_message_id), ticket.ticket_id, recorded_at))
+    repository.commit(writes)
+
+
+def mark_acknowledgement_failed(ticket: Any, reason: str) -> None:
+    """The pending acknowledgement can never be sent (e.g. an address SES refuses): mark it failed, with why."""
+    writes = repository.Writes()
+    writes.update(ticket, [TicketModel.acknowledgement.status.set("failed"),
+                           TicketModel.acknowledgement.reason.set(reason[:_REASON_CHARS])],
+                  TicketModel.acknowledgement.status == "pending", version_check=False)
+    repository.commit(writes)
+
+
+# --- the items ------------------------------------------------------------------
+
+
+def _commit(writes: repository.Writes, attachments: Iterable[Attachment]) -> None:
+    repository.check(writes)  # a message DynamoDB can never take is refused before anything reaches S3
+    for attachment in attachments:  # same key, same bytes: a redelivery that loses the race rewrites them harmlessly
+        blobs.put(attachment.key, attachment.content, attachment.content_type)
+    repository.commit(writes)
+
+
+def _ticket_item(message: InboundMessage, ticket: NewTicket) -> TicketModel:
+    now = ticket.created_at
+    acknowledgement = ticket.acknowledgement
+    model = TicketModel(
+        ticket.ticket_id,
+        number=ticket.number,
+        subject=ticket.subject,
+        status=ticket.status,
+        priority=ticket.priority,
+        category=ticket.category,
+        tags=ticket.tags,
+        triage={"rules_fired": list(ticket.rules_fired), "reasons": list(ticket.reasons)},
+        channel=ticket.channel,
+        channels={ticket.channel},
+        customer_id=ticket.customer_id,
+        requester=ticket.requester,
+        requester_name=ticket.requester_name,
+        participants={ticket.requester},
+        copied=ticket.copied,
+        thread_message_ids=list(ticket.thread_message_ids),
+        created_at=now,
+        last_activity_at=now,
+        last_customer_message_at=now if ticket.customer_wrote else None,
+        message_count=1,
+        quarantine_reason=ticket.quarantine_reason,
+        acknowledgement=Acknowledgement(status=acknowledgement.status, reason=acknowledgement.reason,
+                                        message_id=acknowledgement.message_id, to=acknowledgement.to),
+        reply_routes=ticket.reply_routes,
+        language=ticket.language,
+        customer_tier=ticket.customer_tier,
+        auto_submitted=None if ticket.customer_wrote else True,
+        status_changed_at=now,
+        timeline=ticket.timeline,
+    )
+    model.sla, model.sla_check_at, model.timer_at = ticket.sla, ticket.sla_check_at, ticket.timer_at
+    model.overdue_at = ticket.overdue_at
+    ticket_keys.apply_to_new(model)
+    return model
+
+
+def _message_item(message: InboundMessage, ticket_id: str, now: str, *, joined_by: str,
+                  flags: Iterable[str]) -> MessageModel:
+    digest = ids.message_key_digest(message.dedup_key)
+    text, reply_text, html, body_key = message.text, message.reply_text, message.html, None
+    size = sum(len((part or "").encode("utf-8", "replace"))
+               for part in (text, reply_text, html, message.subject, " ".join(message.recipients)))
+    if size > INLINE_BODY_BYTES:  # read at call time: a test may lower or raise it
+        body = json.dumps({"text": text, "reply_text": reply_text, "html": html}).encode("utf-8")
+        body_key = blobs.put(f"bodies/{digest}.json", body, "application/json")
+        text, reply_text, html = text[:_PREVIEW_CHARS], reply_text[:_PREVIEW_CHARS], None
+    return MessageModel(
+        ticket_id,
+        f"{now}#{digest}",  # receipt order: FIFO processes a conversation in order
+        message_key=message.dedup_key,
+        direction="inbound",
+        kind="auto_reply" if message.auto_reply_reason else "customer",
+        channel=message.channel,
+        sender=message.sender.key,
+        sender_name=message.sender_name,
+        recipients=message.recipients,
+        subject=message.subject,
+        text=text,
+        reply_text=reply_text,
+        html=html,
+        body_s3_key=body_key,
+        attachments=[
+            AttachmentInfo(filename=a.filename, content_type=a.content_type, size=a.size, s3_key=a.s3_key,
+                           ref=a.ref or None)
+            for a in message.attachments
+        ],
+        message_id=message.message_id,
+        auto_reply_reason=message.auto_reply_reason,
+        joined_by=joined_by,
+        flags=set(flags) or None,
+        sender_auth=message.sender_auth,
+        created_at=now,
+    )
+
+
+def _sender(writes: repository.Writes, message: InboundMessage, sender: Sender, ticket_id: str, now: str) -> None:
+    """The sender's identity lookup (customer, open chat, contact and acknowledgement counts) and customer record."""
+    identity = sender.identity
+    actions = [
+        LookupModel.customer_id.set(LookupModel.customer_id | sender.customer_id),
+        LookupModel.created_at.set(LookupModel.created_at | now),
+    ]
+    if sender.open_ticket_id is not None:
+        actions.append(LookupModel.open_ticket_id.set(sender.open_ticket_id))
+    if sender.contacts_week is not None:
+        actions += [LookupModel.contacts_week.set(sender.contacts_week),
+                    LookupModel.contacts_count.set(sender.contacts_count)]
+    condition = None
+    ack = sender.acknowledgement
+    if ack is not None:
+        actions += [LookupModel.ack_window.set(ack.window), LookupModel.ack_count.set(ack.count),
+                    LookupModel.ack_day.set(ack.day), LookupModel.ack_day_count.set(ack.day_count)]
+        # The counts were read before: nobody else may have counted meanwhile.
+        if identity is None:  # first contact
+            condition = LookupModel.lookup_key.does_not_exist()
+        elif identity.ack_window is None:
+            condition = LookupModel.ack_window.does_not_exist()
+        else:
+            condition = (LookupModel.ack_window == identity.ack_window) & (
+                LookupModel.ack_count == identity.ack_count
+            )
+    writes.update(LookupModel(f"id:{message.sender.key}"), actions, condition)
+
+    customer_actions = [
+        CustomerModel.identities.add({message.sender.key}),
+        CustomerModel.first_seen_at.set(CustomerModel.first_seen_at | now),
+        CustomerModel.last_seen_at.set(now),
+    ]
+    if sender.name:  # the first name we learn (or import) stays
+        customer_actions.append(CustomerModel.name.set(CustomerModel.name | sender.name))
+    if sender.last_inquiry:
+        customer_actions.append(
+            CustomerModel.last_inquiry.set(
+                LastInquiry(
+                    ticket_id=ticket_id,
+                    channel=message.channel,
+                    subject=message.subject,
+                    excerpt=(message.reply_text or message.text)[:_EXCERPT_CHARS],
+                    at=now,
+                )
+            )
+        )
+    if sender.opened_ticket:
+        customer_actions.append(CustomerModel.ticket_count.add(1))
+    writes.update(CustomerModel(sender.customer_id), customer_actions)
+
+
+def _lookup(key: str, ticket_id: str, now: str) -> LookupModel:
+    return LookupModel(key, ticket_id=ticket_id, created_at=now)
+
+
+def _message_id_lookup(message: InboundMessage, ticket_id: str, now: str) -> LookupModel:
+    """The inbound Message-ID's lookup, with who sent it and what it said (see ``same_message``)."""
+    return LookupModel(threading.message_id_key(message.message_id), ticket_id=ticket_id, created_at=now,
+                       sender=message.sender.key, digest=content_digest(message))
