@@ -29,6 +29,7 @@ class Context:
     ack_sent: bool = False
     blobs: list[Any] = field(default_factory=list)  # PendingBlob: stored in S3 just before the write
     message_id_reused: bool = False  # another message already carried this Message-ID
+    changed: dict[str, Any] = field(default_factory=dict)  # what the message changed on the ticket it joined
     done: bool = False  # a step decided nothing more is to be written
 
     @property

@@ -257,9 +257,8 @@ def automate(ctx: Context) -> None:
     if ctx.is_new:
         outcome = automation.on_created(ctx.ticket, text, now=ctx.now)
     else:
-        ticket = repository.get_ticket(ctx.ticket.ticket_id)
-        outcome = automation.on_customer_message(ticket, text, frozenset({"status"}) if ctx.reopened else frozenset(),
-                                                 now=ctx.now)
+        outcome = automation.on_customer_message(ctx.ticket, text, frozenset({"status"}) if ctx.reopened
+                                                 else frozenset(), after=ctx.changed, now=ctx.now)
     if outcome.fired:
         ctx.ticket = repository.get_ticket(ctx.ticket.ticket_id)
 
@@ -380,6 +379,7 @@ def _ticket_update(ctx: Context) -> inbound.TicketUpdate:
     events = ([("status", "open")] if "status" in after else []) \
         + ([("assigned", None)] if "assignee_id" in after else []) + [("customer_message", None)]
     after["timeline"] = clocks.append(ticket.timeline, now, events)
+    ctx.changed = after
     planned = clocks.schedule({**clocks.fields_of(ticket), **after}, ctx.now)
     return dataclasses.replace(
         update, status=after.get("status"), reopened=ctx.reopened, release_assignee="assignee_id" in after,

@@ -27,10 +27,19 @@ def on_created(ticket: Any, text: str, *, now: datetime | None = None) -> Any:
     return carry_out(ticket, outcome, now=now)
 
 
-def on_customer_message(ticket: Any, text: str, changed: frozenset[str], *, now: datetime | None = None) -> Any:
+def on_customer_message(ticket: Any, text: str, changed: frozenset[str], *, after: dict[str, Any],
+                        now: datetime | None = None) -> Any:
+    """Triggers after a customer's message to ``ticket`` (as loaded before it) that changed ``after``.
+
+    The rules read the ticket as the message left it; only when one fires is the
+    stored ticket read again (its version moved with the message) to change it.
+    """
     outcome = automation.evaluate_triggers(
-        facts(ticket, event="updated", actor="customer", text=text, changed=changed), configuration.automation_rules())
-    return carry_out(ticket, outcome, now=now)
+        facts(ticket, event="updated", actor="customer", text=text, changed=changed, fields=after),
+        configuration.automation_rules())
+    if not outcome.fired:
+        return outcome
+    return carry_out(repository.get_ticket(ticket.ticket_id), outcome, now=now)
 
 
 def on_updated(ticket: Any, diff: dict[str, list[Any]], actor_role: str, *, now: datetime | None = None) -> Any:
