@@ -20,7 +20,6 @@ budget is not enforced and the input limits are all there is.
 from __future__ import annotations
 
 import contextlib
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -82,6 +81,7 @@ def time_budget(seconds: float, what: str) -> Iterator[None]:
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield
         return
+    import signal  # on the first parse, not at every function's cold start (app.py imports this module)
 
     def expire(signum: int, frame: object) -> None:
         raise TimeBudgetExceeded(seconds, what)

@@ -17,8 +17,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 
-CHANNELS: tuple[str, ...] = ("email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat")
-Channel = Literal["email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat"]
 _DEFAULT_PATH = Path(__file__).with_name("desk_settings.json")
 
 

@@ -71,7 +71,7 @@ def _overdue(limit: int, cursor: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _check_filter(name: str, value: str) -> None:
-    from chalicelib.settings import CHANNELS
+    from chalicelib.domain.vocabulary import CHANNELS
 
     if name == "assignee" and not (value in ("me", "none") or _AGENT_ID.match(value)):
         raise BadRequest("assignee must be me, none or an agent id")

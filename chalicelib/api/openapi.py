@@ -29,7 +29,7 @@ import typing
 from typing import Any
 
 from chalicelib.api.errors import json_response
-from chalicelib.domain.vocabulary import PRIORITIES, STATUSES
+from chalicelib.domain.vocabulary import CHANNELS, PRIORITIES, STATUSES
 
 __all__ = ["OPENAPI_VERSION", "build", "document"]
 
@@ -210,8 +210,7 @@ def _path_parameters() -> dict[str, dict[str, Any]]:
 
 def _ticket_list_parameters() -> list[dict[str, Any]]:
     """GET /tickets' query, exactly as ``agent_api.list_tickets`` validates it."""
-    from chalicelib.api import agent_api, views
-    from chalicelib.settings import CHANNELS
+    from chalicelib.api import agent_api
 
     def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
@@ -314,7 +313,6 @@ def _ref(name: str) -> dict[str, str]:
 
 def _response_schemas(components: _Components) -> dict[str, Any]:
     """What the handlers answer with, field by field (``chalicelib.api.views`` and the services)."""
-    from chalicelib.api import views
     from chalicelib.domain import kpis
     from chalicelib.service import agents
 

@@ -9,8 +9,7 @@ from pydantic import Field
 from chalicelib.api.auth import authenticate
 from chalicelib.api.errors import BadRequest, Conflict, Created, NotFound, api_endpoint
 from chalicelib.api.requests import Body, parse
-from chalicelib.domain.vocabulary import Priority, Status
-from chalicelib.settings import Channel
+from chalicelib.domain.vocabulary import Channel, Priority, Status
 
 _TICKET_ID = re.compile(r"^t-[0-9a-f]{20}$")
 Tag = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")

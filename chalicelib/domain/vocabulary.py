@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-__all__ = ["ACTIVE_STATUSES", "CONTINUABLE", "PRIORITIES", "Priority", "REOPENABLE", "RESUMED_BY_CUSTOMER",
+__all__ = ["ACTIVE_STATUSES", "CHANNELS", "CONTINUABLE", "Channel", "PRIORITIES", "Priority", "REOPENABLE", "RESUMED_BY_CUSTOMER",
            "RESOLVED", "STATUSES", "SettableStatus", "Status"]
 
 Status = Literal["open", "pending", "on_hold", "solved", "closed", "spam"]
 STATUSES: tuple[str, ...] = get_args(Status)
 #: Statuses an agent or a macro may set by hand (``spam`` is set by review, not by a macro).
 SettableStatus = Literal["open", "pending", "on_hold", "solved", "closed"]
+
+Channel = Literal["email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat"]
+CHANNELS: tuple[str, ...] = get_args(Channel)  # where customers write; reports group by these
 
 Priority = Literal["urgent", "high", "normal", "low"]
 PRIORITIES: tuple[str, ...] = get_args(Priority)  # most urgent first

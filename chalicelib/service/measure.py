@@ -11,10 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.domain.vocabulary import ACTIVE_STATUSES, RESOLVED
+from chalicelib.domain.vocabulary import ACTIVE_STATUSES, CHANNELS, RESOLVED
 from chalicelib.observability import count, duration, logger
 from chalicelib.service import clocks
-from chalicelib.settings import CHANNELS
 from chalicelib.storage import aggregates
 
 

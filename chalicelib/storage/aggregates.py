@@ -42,7 +42,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from chalicelib.domain import histogram, kpis
-from chalicelib import settings
+from chalicelib.domain.vocabulary import CHANNELS as CUSTOMER_CHANNELS
 from chalicelib.domain.vocabulary import PRIORITIES
 
 __all__ = [
@@ -55,7 +55,7 @@ __all__ = [
     "series_key",
 ]
 
-CHANNELS: tuple[str, ...] = (*settings.CHANNELS, "other")  # "other": a channel Twilio adds before we do
+CHANNELS: tuple[str, ...] = (*CUSTOMER_CHANNELS, "other")  # "other": a channel Twilio adds before we do
 _ALL_SERIES = "all#all"
 _CONFLICT_ATTEMPTS = 8  # TransactionConflict retries: contention on all#all is brief, but real
 _BACKOFF_BASE_S = 0.02
