@@ -17,9 +17,13 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class Body(BaseModel):
-    """Base for request bodies: unknown fields are refused, types are not coerced."""
+    """Base for request bodies: unknown fields are refused, types are not coerced.
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    ``defer_build``: every API module is imported at every function's cold start
+    (app.py), so each model builds its validator on its first request instead.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 def parse(request: Any, model: type[M]) -> M:

@@ -166,7 +166,7 @@ AttributeChanges = Annotated[dict[str, Any], AfterValidator(lambda value: _attri
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)  # built on first use: cold start
 
 
 class Purchase(_Strict):
