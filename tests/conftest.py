@@ -14,8 +14,15 @@ from chalicelib.local import LocalDesk  # noqa: E402
 
 
 @pytest.fixture
-def desk():
-    with LocalDesk() as local_desk:
+def environment():
+    """Extra stage environment for ``desk``; a module (or a parametrized test) overrides it, e.g. with
+    the chat platforms' secrets (``tests.chat.SECRETS``)."""
+    return {}
+
+
+@pytest.fixture
+def desk(environment):
+    with LocalDesk(environment=environment) as local_desk:
         yield local_desk
 
 

@@ -21,7 +21,6 @@ import responses
 import time_machine
 from slack_sdk.signature import SignatureVerifier
 
-from chalicelib.local import LocalDesk
 from tests import chat
 from tests.mail import compose
 
@@ -32,12 +31,6 @@ CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)  # WhatsApp: free-form replies onl
 def environment():
     """The deployment's secrets; a test parametrizes ``environment`` to configure less or more."""
     return dict(chat.SECRETS)
-
-
-@pytest.fixture
-def desk(environment):
-    with LocalDesk(environment=environment) as local_desk:
-        yield local_desk
 
 
 def _only(items):

@@ -30,12 +30,6 @@ def environment():
     return dict(chat.SECRETS)
 
 
-@pytest.fixture
-def desk(environment):
-    with LocalDesk(environment=environment) as local_desk:
-        yield local_desk
-
-
 def _nothing_kept_or_parked(desk):
     """After the queues ran: no ticket, and nothing in a dead-letter queue for an operator to untangle."""
     desk.pump()

@@ -12,7 +12,6 @@ import pytest
 
 from chalicelib import admin
 from chalicelib.domain.ids import customer_id_for
-from chalicelib.local import LocalDesk
 from tests import chat
 from tests.mail import compose
 from tests.api import call as _call
@@ -22,10 +21,9 @@ SHEENA_PHONE = "+16505551234"  # the WhatsApp fixture's sender
 
 
 @pytest.fixture
-def desk():
-    """With the chat platforms' secrets, so WhatsApp customers can write in too."""
-    with LocalDesk(environment=dict(chat.SECRETS)) as local_desk:
-        yield local_desk
+def environment():
+    """The chat platforms' secrets, so WhatsApp customers can write in too."""
+    return dict(chat.SECRETS)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.local import LocalDesk
 from tests import chat
 from tests.mail import compose
 
@@ -28,12 +27,6 @@ LINK = re.compile(r"(https://desk\.example/surveys/(s1\.[A-Za-z0-9_-]+)\?rating=
 def environment():
     """The chat platforms' secrets and PUBLIC_BASE_URL (https://desk.example); tests add survey settings."""
     return dict(chat.SECRETS)
-
-
-@pytest.fixture
-def desk(environment):
-    with LocalDesk(environment=environment) as local_desk:
-        yield local_desk
 
 
 # --------------------------------------------------------------------------- helpers
