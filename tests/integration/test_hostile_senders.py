@@ -235,3 +235,20 @@ def test_one_sender_gets_at_most_the_daily_number_of_acknowledgements(desk):
     assert len(_acks_to(desk, "ann@customer.example")) == 10  # max_per_sender_per_day
     reasons = [t["acknowledgement"]["reason"] for t in desk.tickets()[10:]]
     assert all(reason.startswith("daily limit: 10 acknowledgements") for reason in reasons)
+
+
+def test_a_mail_met_by_an_invocation_short_of_time_goes_back_to_sqs_not_to_the_dead_letters(desk, monkeypatch):
+    from chalicelib.pipeline import worker
+
+    calls = []
+
+    def nearly_out_of_time() -> float:
+        calls.append(1)
+        return 1.5 if len(calls) == 1 else float("inf")  # the first invocation is almost over
+
+    monkeypatch.setattr(worker, "time_left", nearly_out_of_time)
+    desk.receive_email(compose())
+    desk.pump()
+    assert desk.dead_letters() == []
+    (ticket,) = desk.tickets()  # the next delivery, with time to spare, made the ticket
+    assert ticket["message_count"] == 1 and len(calls) >= 2

@@ -1,4 +1,6 @@
 """Agents work tickets through the API: edit with optimistic concurrency, reply, note, macros, merge, views."""
+import contextlib
+import io
 import json
 
 from tests.mail import compose
@@ -194,3 +196,24 @@ def test_forged_cursors_are_400_not_500(desk, admin_token):
         cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode()
         status, body = _call(desk, "get", f"/tickets?cursor={cursor}", admin_token)
         assert status == 400 and body["reason"] == "cursor is not one this API issued", forged
+
+
+def test_a_reply_lands_even_when_the_ticket_moved_on_since_it_was_read(desk, admin_token):
+    """Optimistic concurrency (``changes.retrying``): a lost race on the version reads the ticket again."""
+    from chalicelib.service import changes, tickets
+    from chalicelib.storage import repository
+
+    desk.receive_email(compose())
+    desk.pump()
+    ticket_id = desk.tickets()[0]["id"]
+    stale = repository.get_ticket(ticket_id)
+    status, body = _call(desk, "patch", f"/tickets/{ticket_id}", admin_token,
+                         {"priority": "high", "version": int(stale.version)})
+    assert status == 200, body
+    agent = changes.Actor("a-000000000001", "Ada Admin", "admin")
+    with contextlib.redirect_stdout(io.StringIO()):
+        sent = tickets.reply(stale, "We are on it.", agent)
+    detail = desk.tickets()[0]
+    assert sent["first_response"] and detail["priority"] == "high"
+    assert [m["text"] for m in detail["messages"] if m["direction"] == "outbound" and m["kind"] == "agent"] == [
+        "We are on it."]
