@@ -22,9 +22,8 @@ from chalicelib.service import clocks
 from chalicelib.storage import inbound, repository
 from chalicelib.storage.exceptions import DuplicateDelivery
 
+_MAX_COPIED_PER_TICKET = 100  # people who may join a ticket by reply-all (identity keys on the ticket item)
 _THREAD_IDS_KEPT = 10
-# Bodies past this go to S3 (storage's limit, passed down so that a test can let an oversized
-# item through to the write: tests/integration/test_hostile_senders.py patches it here).
 
 
 def read_lookups(ctx: Context) -> None:
@@ -103,11 +102,14 @@ def find_thread(ctx: Context) -> None:
         message.recipients, config.support_address(), config.reply_address_secret()
     )
     found = {key: item.ticket_id for key, item in ctx.found.items() if item.ticket_id}
+    identity = ctx.found.get(f"id:{message.sender.key}")
     for candidate in threading.candidates(message.thread_refs, message.subject, found, signed):
         ticket = _survivor(repository.get_ticket(candidate.ticket_id))
         if ticket is None:
             continue
-        if candidate.requires_participant and not threading.may_join(
+        # The ticket's own customer writing from another address of theirs (imported or merged) is no stranger.
+        own_customer = identity is not None and identity.customer_id == ticket.customer_id
+        if candidate.requires_participant and not own_customer and not threading.may_join(
             message.sender.key, ticket.participants or set(), ticket.copied or set()
         ):
             logger.warning(
@@ -117,7 +119,6 @@ def find_thread(ctx: Context) -> None:
             continue
         ctx.ticket, ctx.thread_method = ticket, candidate.method
         return
-    identity = ctx.found.get(f"id:{message.sender.key}")
     if identity is not None and identity.open_ticket_id and not message.auto_reply_reason:
         ticket = repository.get_ticket(identity.open_ticket_id)
         if ticket is not None and ticket.channel != "email" and ticket.status in vocabulary.CONTINUABLE:
@@ -359,7 +360,10 @@ def _new_ticket(ctx: Context, ticket_id: str) -> inbound.NewTicket:
 def _ticket_update(ctx: Context) -> inbound.TicketUpdate:
     """What the customer's message changes on the ticket it joins: reopen or resume, activity, clocks."""
     message, ticket, now = ctx.message, ctx.ticket, clock.iso(ctx.now)
-    copied = set(_copied(message)) - set(ticket.participants or ())
+    room = _MAX_COPIED_PER_TICKET - len(ticket.copied or ())  # a ticket item must stay far below 400 KB
+    newcomers = [key for key in _copied(message) if key not in (ticket.participants or ()) and
+                 key not in (ticket.copied or ())]
+    copied = set(newcomers[:max(room, 0)])
     update = inbound.TicketUpdate(
         at=now,
         copied=frozenset(copied) if copied and not message.auto_reply_reason else frozenset(),
@@ -394,14 +398,14 @@ def _sender(ctx: Context, ticket_id: str) -> inbound.Sender:
     identity = ctx.found.get(f"id:{message.sender.key}")
     held = bool(message.quarantine_reason)  # a forger must not name the customer or write their last inquiry
     contacts_week = contacts_count = None
-    if ctx.is_new:
+    if ctx.is_new and not held:  # forged mail must not count as the customer's contacts (triage's repeat rule)
         contacts_week = _contacts_week(ctx.now)
         same_week = identity is not None and identity.contacts_week == contacts_week
         contacts_count = int(identity.contacts_count or 0) + 1 if same_week else 1
     return inbound.Sender(
         customer_id=ctx.customer_id,
         identity=identity,
-        opened_ticket=ctx.is_new,
+        opened_ticket=ctx.is_new and not held,
         open_ticket_id=ticket_id if ctx.is_new and message.channel != "email" else None,
         contacts_week=contacts_week,
         contacts_count=contacts_count,

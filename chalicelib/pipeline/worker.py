@@ -50,6 +50,11 @@ def _handle(record: Any) -> None:
         reason = getattr(err, "reason", None) or str(err)
         queue.park(body, reason, source="process_inbound", group=_group(record), receives=receives)
         count("MessagesParked", channel=_channel(body))
+    except OutOfTime:
+        # Not the message's fault: never parked by us. SQS delivers it again (its redrive policy
+        # still applies if invocations keep running short, and then its DLQ keeps it).
+        logger.warning("too little time left in this invocation; the message goes back to SQS")
+        raise
     except Exception as err:
         if receives >= config.int_setting("INBOUND_MAX_RECEIVES"):
             logger.exception("giving up after the last allowed receive")

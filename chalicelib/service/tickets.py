@@ -177,7 +177,8 @@ def merge(source: Any, target: Any, actor: changes.Actor, *, now: datetime | Non
         changes.apply(survivor, changes.TicketChange(
             extra_actions=[TicketModel.merged_from.add({source.ticket_id}),
                            TicketModel.channels.add(set(source.channels or {source.channel})),
-                           TicketModel.participants.add(set(source.participants or {source.requester}))]),
+                           TicketModel.participants.add(set(source.participants or {source.requester}))]
+            + ([TicketModel.copied.add(set(source.copied))] if source.copied else [])),
             actor, action="merged", detail=f"#{int(source.number)} merged in", now=moment)
 
     changes.retrying(target, absorb,

@@ -151,10 +151,15 @@ def content_digest(message: InboundMessage) -> str:
 
 
 def same_message(lookup: Any, message: InboundMessage) -> bool:
-    """Is the message that stored this Message-ID lookup the one in hand? (Lookups from before digests: assume so.)"""
+    """Is the message that stored this Message-ID lookup the one in hand?
+
+    Our own outgoing ids (acknowledgements, replies) and lookups from before digests
+    carry no digest: only the same sender makes them "the same"; anything else is
+    stored as a new, flagged message rather than dropped as a duplicate.
+    """
     if lookup.digest:
         return lookup.digest == content_digest(message)
-    return lookup.sender is None or lookup.sender == message.sender.key
+    return lookup.sender is not None and lookup.sender == message.sender.key
 
 
 def record_new_ticket(message: InboundMessage, ticket: NewTicket, sender: Sender, *, flags: Iterable[str] = (),
@@ -174,7 +179,8 @@ def record_new_ticket(message: InboundMessage, ticket: NewTicket, sender: Sender
                            changes={"status": [None, model.status], "priority": [None, model.priority],
                                     "category": [None, model.category]},
                            detail="; ".join(ticket.reasons)[:2000] or None))
-    writes.save(_message_item(message, ticket_id, now, joined_by="new-ticket", flags=flags))
+    item, body = _message_item(message, ticket_id, now, joined_by="new-ticket", flags=flags)
+    writes.save(item)
     writes.save(_lookup(message.dedup_key, ticket_id, now), LookupModel.lookup_key.does_not_exist())
     writes.save(_lookup(f"tno:{ticket.number}", ticket_id, now), LookupModel.lookup_key.does_not_exist())
     if message.message_id and not message_id_known:
@@ -184,7 +190,7 @@ def record_new_ticket(message: InboundMessage, ticket: NewTicket, sender: Sender
     if message.channel != "email":
         writes.save(_lookup(f"conv:{message.conversation_key}", ticket_id, now))
     _sender(writes, message, sender, ticket_id, now)
-    _commit(writes, attachments)
+    _commit(writes, [*attachments, *([body] if body else [])])
     return model
 
 
@@ -198,7 +204,8 @@ def record_message_on_ticket(message: InboundMessage, ticket: Any, update: Ticke
     """
     now = update.at
     writes = repository.Writes(idempotency_key=message.dedup_key)
-    writes.save(_message_item(message, ticket.ticket_id, now, joined_by=joined_by, flags=flags))
+    item, body = _message_item(message, ticket.ticket_id, now, joined_by=joined_by, flags=flags)
+    writes.save(item)
     writes.save(_lookup(message.dedup_key, ticket.ticket_id, now), LookupModel.lookup_key.does_not_exist())
     if message.message_id and not message_id_known:
         writes.save(_message_id_lookup(message, ticket.ticket_id, now))
@@ -239,7 +246,7 @@ def record_message_on_ticket(message: InboundMessage, ticket: Any, update: Ticke
                                    detail="the customer wrote again"))
     writes.update(ticket, actions)
     _sender(writes, message, sender, ticket.ticket_id, now)
-    _commit(writes, attachments)
+    _commit(writes, [*attachments, *([body] if body else [])])
 
 
 def mark_acknowledgement_sent(ticket: Any, provider_message_id: str, *, sent_at: str, recorded_at: str) -> None:
@@ -321,16 +328,29 @@ def _ticket_item(message: InboundMessage, ticket: NewTicket) -> TicketModel:
     return model
 
 
+@dataclass(frozen=True)
+class _Body:
+    """A message's bodies too large for its item, stored in S3 with the attachments (after the check)."""
+
+    key: str
+    content: bytes
+    content_type: str = "application/json"
+
+
 def _message_item(message: InboundMessage, ticket_id: str, now: str, *, joined_by: str,
-                  flags: Iterable[str]) -> MessageModel:
+                  flags: Iterable[str]) -> tuple[MessageModel, _Body | None]:
+    """The message's item, and its bodies for S3 when they are too large for it (a preview stays)."""
     digest = ids.message_key_digest(message.dedup_key)
     text, reply_text, html, body_key = message.text, message.reply_text, message.html, None
     size = sum(len((part or "").encode("utf-8", "replace"))
                for part in (text, reply_text, html, message.subject, " ".join(message.recipients)))
     if size > INLINE_BODY_BYTES:  # read at call time: a test may lower or raise it
-        body = json.dumps({"text": text, "reply_text": reply_text, "html": html}).encode("utf-8")
-        body_key = blobs.put(f"bodies/{digest}.json", body, "application/json")
+        body = _Body(f"bodies/{digest}.json",
+                     json.dumps({"text": text, "reply_text": reply_text, "html": html}).encode("utf-8"))
+        body_key = body.key
         text, reply_text, html = text[:_PREVIEW_CHARS], reply_text[:_PREVIEW_CHARS], None
+    else:
+        body = None
     return MessageModel(
         ticket_id,
         f"{now}#{digest}",  # receipt order: FIFO processes a conversation in order
@@ -357,7 +377,7 @@ def _message_item(message: InboundMessage, ticket_id: str, now: str, *, joined_b
         flags=set(flags) or None,
         sender_auth=message.sender_auth,
         created_at=now,
-    )
+    ), body
 
 
 def _sender(writes: repository.Writes, message: InboundMessage, sender: Sender, ticket_id: str, now: str) -> None:

@@ -252,3 +252,75 @@ def test_a_mail_met_by_an_invocation_short_of_time_goes_back_to_sqs_not_to_the_d
     assert desk.dead_letters() == []
     (ticket,) = desk.tickets()  # the next delivery, with time to spare, made the ticket
     assert ticket["message_count"] == 1 and len(calls) >= 2
+
+
+# --- Found in review: what must still reach the right ticket ---------------------------
+
+
+def test_the_customer_replying_from_another_known_address_of_theirs_joins_their_ticket(desk, admin_token):
+    status, body = call(desk, "post", "/customers/import", admin_token, {"customers": [
+        {"identities": ["email:ann@customer.example", "email:ann.home@mail.example"], "name": "Ann"}]})
+    assert status == 200, body
+    desk.receive_email(compose(message_id="<work@customer.example>"))
+    desk.pump()
+    desk.receive_email(compose(sender="Ann <ann.home@mail.example>", subject="Re: My order never arrived",
+                               body="From my phone: still nothing.", in_reply_to="<work@customer.example>"))
+    desk.pump()
+    (ticket,) = desk.tickets()
+    assert ticket["message_count"] == 2 and ticket["messages"][1]["joined_by"] == "message-id"
+
+
+def test_a_colleague_copied_on_a_merged_duplicate_still_joins_the_survivor(desk, admin_token):
+    desk.receive_email(compose(message_id="<first@customer.example>"))
+    desk.receive_email(compose(subject="Second try", message_id="<dup@customer.example>",
+                               headers={"Cc": "Bob <bob@customer.example>"}))
+    desk.pump()
+    first, duplicate = desk.tickets()
+    status, body = call(desk, "post", f"/tickets/{duplicate['id']}/merge", admin_token,
+                        {"into": first["id"]})
+    assert status == 200, body
+    desk.receive_email(compose(sender="Bob <bob@customer.example>", subject="Re: Second try",
+                               in_reply_to="<dup@customer.example>"))
+    desk.pump()
+    assert len(desk.tickets()) == 2 and desk.tickets()[0]["message_count"] == 2
+
+
+def test_mail_forwarded_by_microsoft_365_is_a_persons_mail(desk):
+    # Microsoft 365 rewrites the envelope sender of forwarded mail (SRS): it is not a bounce address.
+    desk.receive_email(compose(headers={"Return-Path": "<bounces+SRS=44ldt=IX@contoso.example>"}))
+    desk.pump()
+    (ticket,) = desk.tickets()
+    assert ticket["messages"][0]["kind"] == "customer" and len(desk.sent_emails()) == 1
+
+
+def test_held_mail_does_not_count_as_the_customers_contact(desk):
+    desk.receive_email(compose(message_id="<real@customer.example>"))
+    desk.pump()
+    for n in range(3):
+        desk.receive_email(compose(subject=f"forged {n}"), spf="FAIL", dkim="FAIL", dmarc="FAIL")
+    desk.pump()
+    customer = desk.tickets()[0]["customer"]
+    assert customer["ticket_count"] == 1  # the three held mails are not the customer's tickets
+    desk.receive_email(compose(subject="A real second question", message_id="<real2@customer.example>"))
+    desk.pump()
+    assert desk.tickets()[-1]["priority"] == "normal"  # no "repeat contacts" raise from forged mail
+
+
+def test_a_large_body_refused_with_its_message_leaves_nothing_in_s3(desk, monkeypatch):
+    from chalicelib.storage import repository
+
+    monkeypatch.setattr(repository, "MAX_ITEM_BYTES", 1_000)  # every message item is now "too large"
+    desk.receive_email(compose(body="z" * 400_000))
+    desk.pump()
+    (letter,) = desk.dead_letters()
+    assert "item would be" in letter["reason"] and _s3_keys(desk, "bodies/") == []
+
+
+def test_mail_reusing_our_acknowledgements_message_id_is_kept_and_flagged(desk):
+    desk.receive_email(compose())
+    desk.pump()
+    ack_id = desk.sent_emails()[0]["Message-ID"]
+    desk.receive_email(compose(sender="Someone <someone@else.example>", subject="Hello", message_id=ack_id))
+    desk.pump()
+    tickets = desk.tickets()
+    assert len(tickets) == 2 and tickets[1]["messages"][0]["flags"] == ["message-id-reused"]

@@ -177,8 +177,10 @@ def cron_output(mail: ParsedEmail, own: frozenset[str]) -> str | None:
 # local part, as list managers (Mailman "list-bounces+ann=example.com@", VERP) and
 # mailing services ("bounces+123-abc@", "bounce-mc.us5_1.2-ann=x.com@") write it.
 # BATV ("prvs=1a2b3c=ann@") and SRS ("SRS0=...") rewrite a person's own address, so
-# they are not bounce addresses.
+# they are not bounce addresses — including Microsoft 365's forwarding form
+# "bounces+SRS=<hash>=<time>@tenant" (its Sender Rewriting Scheme for forwarded mail).
 _BOUNCE_LOCAL_PART = re.compile(r"(?:^|[-_.+=])bounces?(?:$|[-_.+=])")
+_REWRITTEN_SENDER = re.compile(r"(?:^|\+)(?:srs[01]?|prvs|btv1)=", re.IGNORECASE)
 
 
 def bounce_return_path(mail: ParsedEmail, own: frozenset[str]) -> str | None:
@@ -193,7 +195,7 @@ def bounce_return_path(mail: ParsedEmail, own: frozenset[str]) -> str | None:
     local_part = mail.return_path.rpartition("@")[0].lower()[:_MAX_LOCAL_PART]
     if local_part in _DAEMON_LOCAL_PARTS or local_part.startswith(_NO_REPLY_PREFIXES):
         return f"Return-Path is {local_part}"
-    if _BOUNCE_LOCAL_PART.search(local_part):
+    if _BOUNCE_LOCAL_PART.search(local_part) and not _REWRITTEN_SENDER.search(local_part):
         return "Return-Path is a bounce address"
     return None
 
