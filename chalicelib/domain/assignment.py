@@ -358,7 +358,8 @@ class _Plan:
     notes: dict[str, str]  # agent id → why it is where it is, or why it was skipped
 
 
-def _plan(ticket: TicketToAssign, agents: Iterable[AgentState], config: Routing, now: datetime) -> _Plan:
+def _plan(ticket: TicketToAssign, agents: Iterable[AgentState], config: Routing, now: datetime,
+          retry: int = 0) -> _Plan:
     """The one place the decision is made; ``candidates`` and ``explain`` both read it."""
     now = _aware(now)
     rule = config.for_queue(ticket.queue)
@@ -386,7 +387,7 @@ def _plan(ticket: TicketToAssign, agents: Iterable[AgentState], config: Routing,
             notes[agent.agent_id] = f"skipped: queue {ticket.queue!r} is manual (an agent picks its tickets)"
         order = [sticky] if sticky is not None else []
     elif rule.strategy == "round_robin":
-        order = _spread(sorted(pool, key=_cursor_key), ticket.ticket_id)
+        order = _spread(sorted(pool, key=_cursor_key), ticket.ticket_id, retry)
     else:
         speakers, others = pool, []
         wanted = _language(ticket.language) if rule.require_language and ticket.language else None
@@ -414,14 +415,15 @@ def _plan(ticket: TicketToAssign, agents: Iterable[AgentState], config: Routing,
 
 
 def candidates(ticket: TicketToAssign, agents: Iterable[AgentState], config: Routing,
-               now: datetime) -> list[AgentState]:
+               now: datetime, *, retry: int = 0) -> list[AgentState]:
     """Agents to try for ``ticket``, best first; ``[]`` means the ticket waits.
 
     Only available agents serving the queue appear, each once, in the order of the
     queue's strategy (see the module docstring); the storage layer claims the first and,
-    on losing a race, the next. ``now`` must be timezone-aware.
+    on losing a race, the next. ``retry``: how many claims this worker already lost for
+    the ticket (see ``_spread``). ``now`` must be timezone-aware.
     """
-    return _plan(ticket, agents, config, now).order
+    return _plan(ticket, agents, config, now, retry).order
 
 
 def explain(ticket: TicketToAssign, agents: Iterable[AgentState], config: Routing, now: datetime) -> list[str]:
@@ -485,19 +487,25 @@ def _by_load(pool: list[AgentState], ticket_id: str) -> list[AgentState]:
     return _spread(ties, ticket_id) + ordered[len(ties):]
 
 
-def _spread(ordered: list[AgentState], ticket_id: str) -> list[AgentState]:
+def _spread(ordered: list[AgentState], ticket_id: str, retry: int = 0) -> list[AgentState]:
     """``ordered`` (least recently assigned first) with only the fallbacks spread by the ticket's hash.
 
     The head stays strictly first (fair one at a time); the next k - 1 of the first
     k = min(SPREAD, n), leaving out the most recently assigned agent (no double turns),
     rotate so racing workers that lost the head try different agents. Everyone else
-    keeps the strict order.
+    keeps the strict order. After a lost race (``retry`` > 0) every racing copy has
+    re-read the same directory: then the whole front rotates, by the ticket's hash and
+    the retry, so they do not all pile onto the new head again.
     """
     if len(ordered) < 2:
         return list(ordered)
     head, rest = ordered[0], ordered[1:]
     newest = ordered[-1].last_assigned_at
     all_tied = head.last_assigned_at == newest
+    if retry:
+        window = [a for a in ordered[:SPREAD] if all_tied or a.last_assigned_at != newest]
+        front = {a.agent_id for a in window}
+        return _rotate(window, _turns(ticket_id)[0] + retry) + [a for a in ordered if a.agent_id not in front]
     fallbacks = [a for a in rest[:SPREAD - 1] if all_tied or a.last_assigned_at != newest]
     behind = {a.agent_id for a in fallbacks}
     return [head] + _rotate(fallbacks, _turns(ticket_id)[1]) + [a for a in rest if a.agent_id not in behind]

@@ -40,12 +40,13 @@ def auto_assign(ticket: Any, *, now: datetime | None = None) -> str | None:
     moment = now or clock.now()
     config = configuration.routing()
     agents = {a.agent_id: a for a in directory.directory()}
+    lost = 0  # claims lost to other copies: the order then spreads (assignment._spread)
     for _ in range(_MAX_CLAIMS):
         if not needs_agent(ticket):
             return ticket.assignee_id if ticket is not None else None
         wanted = _ticket_to_assign(ticket)
         states = [directory.state(a) for a in agents.values()]
-        order = assignment.candidates(wanted, states, config, moment)
+        order = assignment.candidates(wanted, states, config, moment, retry=lost)
         if not order:
             logger.info("no agent available; the ticket waits in its queue",
                         extra={"queue": ticket.category, "why": assignment.explain(wanted, states, config, moment)})
@@ -63,6 +64,7 @@ def auto_assign(ticket: Any, *, now: datetime | None = None) -> str | None:
             # Lost a race: other copies moved agents' cursors and loads too, so re-read them all
             # (one Query) rather than retrying from a list that every copy shares and is now stale.
             agents = {a.agent_id: a for a in directory.directory(fresh=True)}
+            lost += 1
             continue
         except changes.Conflict:
             ticket = repository.get_ticket(ticket.ticket_id)  # changed meanwhile: maybe assigned already

@@ -698,3 +698,11 @@ def test_load_balanced_head_always_has_the_lowest_load(team, ticket_id):
     order = candidates(ticket(ticket_id), team, LOAD_BALANCED, NOW)
     loads = [a.open_count / a.capacity for a in order]
     assert not loads or loads[0] == min(loads)
+
+
+def test_after_a_lost_race_racing_copies_spread_over_the_front_instead_of_piling_onto_the_new_head():
+    team = [agent(f"a{i}", last=ago(minutes=50 - 10 * i)) for i in range(5)]
+    first = {ids(candidates(ticket(f"t-{n:02d}"), team, ROUND_ROBIN, NOW))[0] for n in range(16)}
+    retried = {ids(candidates(ticket(f"t-{n:02d}"), team, ROUND_ROBIN, NOW, retry=1))[0] for n in range(16)}
+    assert first == {"a0"}  # one at a time: strictly the least recently assigned
+    assert retried == {"a0", "a1", "a2"}  # after a lost race: spread over the k least recently assigned
