@@ -116,7 +116,7 @@ def _agents(args: argparse.Namespace) -> int:
 
 def _import_customers(path: Path) -> int:
     """0 when every record was imported, 1 when one conflicted or was invalid, 2 when the file is unreadable."""
-    from chalicelib.service.customers import import_customers
+    from chalicelib.service.customer_import import import_customers
 
     try:
         records = _read_records(path)

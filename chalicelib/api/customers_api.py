@@ -1,8 +1,8 @@
 """Agent API on customers: the shop's import (admin), the customer's context, edits (admin) and merges.
 
-``chalicelib.service.customers`` is imported here at cold start only for its
-validation types (it keeps PynamoDB out of its module-level imports); storage
-is reached inside the handlers.
+``chalicelib.domain.customers`` is imported here at cold start for its
+validation types, and the customer services with it (they keep PynamoDB out of
+their module-level imports); storage is reached inside the handlers.
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from pydantic import Field
 from chalicelib.api.auth import authenticate, require_role
 from chalicelib.api.errors import BadRequest, api_endpoint
 from chalicelib.api.requests import Body, parse
-from chalicelib.service import customers
+from chalicelib.domain import customers as customer_rules
+from chalicelib.service import customer_import, customer_merge, customers
 
 MAX_IMPORT_RECORDS = 500  # per request: larger files go through `python -m chalicelib.admin import-customers`
 _CUSTOMER_ID = re.compile(r"^c-[0-9a-f]{20}$")
@@ -26,10 +27,10 @@ class ImportBody(Body):
 
 
 class CustomerPatch(Body):
-    name: customers.Name | None = None
-    tier: customers.Tier | None = None  # null removes the tier
-    attributes: customers.AttributeChanges | None = None  # merged into the stored ones; null values remove keys
-    purchases_add: list[customers.Purchase] = Field(default_factory=list, max_length=customers.MAX_PURCHASES)
+    name: customer_rules.Name | None = None
+    tier: customer_rules.Tier | None = None  # null removes the tier
+    attributes: customer_rules.AttributeChanges | None = None  # merged into the stored ones; null values remove keys
+    purchases_add: list[customer_rules.Purchase] = Field(default_factory=list, max_length=customer_rules.MAX_PURCHASES)
 
 
 class MergeBody(Body):
@@ -41,7 +42,7 @@ def import_customers(request: Any) -> dict[str, Any]:
     """200 with per-record outcomes even when some records conflict: the rest of the file is imported."""
     require_role(authenticate(request.headers), "admin")
     body = parse(request, ImportBody)
-    return customers.import_customers(body.customers).as_dict()
+    return customer_import.import_customers(body.customers).as_dict()
 
 
 @api_endpoint
@@ -72,7 +73,7 @@ def merge(request: Any, customer_id: str) -> dict[str, Any]:
     agent = authenticate(request.headers)
     _check_id(customer_id)
     body = parse(request, MergeBody)
-    result = customers.merge_customers(customer_id, body.into, Actor.of_agent(agent))
+    result = customer_merge.merge_customers(customer_id, body.into, Actor.of_agent(agent))
     return {**customers.customer_context(body.into), "merge": result.as_dict()}
 
 
