@@ -10,8 +10,8 @@ attributes of an open ticket plus the derived keys from ``ticket_keys.derived``;
 an ``sla_check_at`` in the past (due now), 99 % one in the future. The real pipeline
 (mail → ticket) would be roughly 100x slower to seed.
 
-Measured: the sweep's read side only, ``sweeps.due(TicketModel.by_sla_due,
-TicketModel.sla_check_at, now)`` — Query/Scan calls (``benchmarks.apimeter``), items
+Measured: the sweep's read side only, ``sweeps.due("sla", now)``
+— Query/Scan calls (``benchmarks.apimeter``), items
 returned (``Count``) and read (``ScannedCount``) from a botocore ``after-call`` hook, and
 wall time. ``run_sla`` itself is not called: escalating the due tickets is about
 notifications, not the sweep's read cost. The baseline (1,000 open, 1 % due) is seeded
@@ -98,7 +98,7 @@ def seed(start: int, stop: int, now: Any, rng: random.Random) -> tuple[float, Co
 
 def measure(meter: ApiMeter, items: ItemCounter, now: Any) -> dict[str, Any]:
     from chalicelib.service import sweeps
-    from chalicelib.storage.models import TicketModel
+    from chalicelib.storage import ticket_keys
 
     walls = []
     for _ in range(REPEATS):
@@ -106,11 +106,11 @@ def measure(meter: ApiMeter, items: ItemCounter, now: Any) -> dict[str, Any]:
         items.reset()
         items.enabled = True
         started = time.perf_counter()
-        found = sweeps.due(TicketModel.by_sla_due, TicketModel.sla_check_at, now)
+        found = sweeps.due("sla", now)
         walls.append(time.perf_counter() - started)
         items.enabled = False
         meter.close(scope)
-    per_shard = Counter(item.sla_shard for item in found)
+    per_shard = Counter(ticket_keys.shard(ticket_id) for ticket_id in found)
     return {"queries": scope.calls["dynamodb.Query"], "scans": scope.calls["dynamodb.Scan"],
             "calls": scope.total_calls, "count": items.count, "scanned": items.scanned, "found": len(found),
             "wall": statistics.median(walls), "max_shard": max(per_shard.values(), default=0)}

@@ -57,8 +57,7 @@ def _handle(record: Any) -> None:
 def deliver(reply: dict[str, Any]) -> None:
     from chalicelib.outbound import platforms
     from chalicelib.outbound.http import PermanentDeliveryError
-    from chalicelib.storage import repository
-    from chalicelib.storage.models import MessageModel, TicketModel
+    from chalicelib.storage import deliveries, repository
 
     ticket = repository.get_ticket(reply["ticket_id"])
     if ticket is None:
@@ -87,32 +86,12 @@ def deliver(reply: dict[str, Any]) -> None:
         _mark_delivered(ticket.ticket_id, reply, platform_id, now)
         count("RepliesSent", channel=reply["channel"])
         return
-    writes = repository.Writes()
-    writes.save(
-        MessageModel(
-            ticket.ticket_id,
-            f"{clock.iso(now)}#{reply['key']}",
-            message_key=reply["key"],
-            direction="outbound",
-            kind="acknowledgement" if is_ack else "agent",
-            channel=reply["channel"],
-            sender="desk",
-            recipients=[route.get("to") or route.get("recipient") or route.get("chat_id") or route.get("channel")
-                        or route.get("session") or ""],
-            text=reply["text"],
-            message_id=platform_id or None,
-            created_at=clock.iso(now),
-        )
-    )
-    if is_ack:
-        writes.update(
-            ticket,  # the loaded item, so its version moves on instead of restarting
-            [TicketModel.acknowledgement.status.set("sent"), TicketModel.acknowledgement.sent_at.set(clock.iso(now)),
-             TicketModel.acknowledgement.provider_message_id.set(platform_id)],
-            TicketModel.acknowledgement.status == "pending",
-            version_check=False,
-        )
-    repository.commit(writes)
+    deliveries.record_sent_message(
+        ticket, key=reply["key"], at=clock.iso(now), channel=reply["channel"],
+        kind="acknowledgement" if is_ack else "agent",
+        recipient=route.get("to") or route.get("recipient") or route.get("chat_id") or route.get("channel")
+        or route.get("session") or "",
+        text=reply["text"], provider_message_id=platform_id, acknowledgement=is_ack)
     if is_ack:
         from chalicelib.service import measure
 
@@ -142,23 +121,21 @@ def _deliver_email(ticket: Any, reply: dict[str, Any], now: Any) -> None:
         provider_id = email_out.send(mail, ticket.requester[len("email:"):])
     except email_out.Undeliverable as err:
         raise PermanentDeliveryError(err.reason) from err
-    from chalicelib.storage.models import LookupModel
+    from chalicelib.storage import deliveries
 
-    for mid in (message_id, provider_id):  # the customer's answer threads by either id
-        LookupModel(threading.message_id_key(mid), ticket_id=ticket.ticket_id, created_at=clock.iso(now)).save()
+    # the customer's answer threads by either id
+    keys = [threading.message_id_key(mid) for mid in (message_id, provider_id)]
+    deliveries.remember_message_ids(ticket.ticket_id, keys, at=clock.iso(now))
     _mark_delivered(ticket.ticket_id, reply, provider_id, now)
     count("RepliesSent", channel="email")
 
 
 def _mark_delivered(ticket_id: str, reply: dict[str, Any], provider_id: str, now: Any) -> None:
-    from chalicelib.storage.models import MessageModel
+    from chalicelib.storage import deliveries
 
     if not reply.get("message_sk"):
         return
-    MessageModel(ticket_id, reply["message_sk"]).update(actions=[
-        MessageModel.delivery.set("sent"), MessageModel.delivered_at.set(clock.iso(now)),
-        MessageModel.message_id.set(provider_id or None),
-    ])
+    deliveries.mark_reply_delivered(ticket_id, reply["message_sk"], provider_id, at=clock.iso(now))
 
 
 def notify(note: dict[str, Any]) -> None:
@@ -181,17 +158,13 @@ def notify(note: dict[str, Any]) -> None:
 
 
 def _record_failure(reply: dict[str, Any], reason: str) -> None:
-    from chalicelib.storage.models import TicketModel
-
     failure = {"at": clock.iso(clock.now()), "channel": reply.get("channel", ""), "reason": reason[:500]}
-    actions = [TicketModel.delivery_failures.set((TicketModel.delivery_failures | []).append([failure]))]
-    if reply.get("purpose") == "acknowledgement":  # so agents see at a glance that it never arrived
-        actions += [TicketModel.acknowledgement.status.set("failed"), TicketModel.acknowledgement.reason.set(reason[:500])]
+    is_ack = reply.get("purpose") == "acknowledgement"  # so agents see at a glance that it never arrived
     try:
-        from chalicelib.storage import repository
+        from chalicelib.storage import deliveries, repository
 
         ticket = repository.get_ticket(reply["ticket_id"])
         if ticket is not None:  # loaded, so PynamoDB moves its version on rather than resetting it
-            ticket.update(actions=actions, add_version_condition=False)
+            deliveries.record_delivery_failure(ticket, failure, acknowledgement_reason=reason[:500] if is_ack else None)
     except Exception:  # recording is best effort; the DLQ keeps the reason either way
         logger.exception("could not record the delivery failure on the ticket")

@@ -21,6 +21,7 @@ from chalicelib.observability import count, logger
 from chalicelib.service import changes
 from chalicelib.storage import agents as directory
 from chalicelib.storage import repository, ticket_keys
+from chalicelib.storage import tickets as stored_tickets
 
 _MAX_CLAIMS = 12  # attempts per ticket before it waits for the sweep
 
@@ -75,13 +76,6 @@ def auto_assign(ticket: Any, *, now: datetime | None = None) -> str | None:
     return None
 
 
-def waiting_tickets(queue: str, limit: int) -> list[Any]:
-    """A queue's waiting line, oldest first (one Query on the sparse ``waiting`` index)."""
-    from chalicelib.storage.models import TicketModel
-
-    return list(TicketModel.waiting.query(queue, scan_index_forward=True, limit=limit, page_size=limit))
-
-
 def queues() -> list[str]:
     """Every queue tickets can wait in: the triage categories."""
     rule_set = configuration.triage_rules()
@@ -97,8 +91,8 @@ def drain(queue_names: Iterable[str] | None = None, *, now: datetime | None = No
     moment = now or clock.now()
     assigned = 0
     for queue in queue_names if queue_names is not None else queues():
-        for waiting in waiting_tickets(queue, per_queue):
-            ticket = repository.get_ticket(waiting.ticket_id)  # the index is eventually consistent
+        for ticket_id in stored_tickets.waiting_ticket_ids(queue, per_queue):
+            ticket = repository.get_ticket(ticket_id)  # the index is eventually consistent
             if not needs_agent(ticket):
                 continue
             if auto_assign(ticket, now=moment) is not None:  # an unassignable head (language) blocks nobody
@@ -113,25 +107,22 @@ def queues_of(agent: Any) -> list[str]:
 
 def release(agent: Any, *, reason: str, now: datetime | None = None) -> int:
     """Hand an agent's active tickets to others (offline or removed); returns how many moved."""
-    from chalicelib.storage.models import TicketModel
-
     moment = now or clock.now()
     moved = 0
-    for status in ticket_keys.ACTIVE:
-        for held in TicketModel.by_assignee.query(f"{agent.agent_id}#{status}"):
-            ticket = repository.get_ticket(held.ticket_id)
 
-            def still_theirs(current: Any) -> bool:
-                return current.assignee_id == agent.agent_id
+    def still_theirs(current: Any) -> bool:
+        return current.assignee_id == agent.agent_id
 
-            def hand_back(current: Any) -> bool:
-                changes.apply(current, changes.TicketChange(assignee=None), changes.SYSTEM, action="unassigned",
-                              detail=reason, now=moment)
-                return True
+    def hand_back(current: Any) -> bool:
+        changes.apply(current, changes.TicketChange(assignee=None), changes.SYSTEM, action="unassigned",
+                      detail=reason, now=moment)
+        return True
 
-            if ticket is not None and still_theirs(ticket) and changes.retrying(
-                    ticket, hand_back, still_wanted=still_theirs, raise_conflict=False,
-                    gave_up="ticket kept changing while its owner's tickets were handed back; it stays assigned"):
-                moved += 1
-                auto_assign(repository.get_ticket(ticket.ticket_id), now=moment)
+    for ticket_id in stored_tickets.ticket_ids_held_by(agent.agent_id):
+        ticket = repository.get_ticket(ticket_id)
+        if ticket is not None and still_theirs(ticket) and changes.retrying(
+                ticket, hand_back, still_wanted=still_theirs, raise_conflict=False,
+                gave_up="ticket kept changing while its owner's tickets were handed back; it stays assigned"):
+            moved += 1
+            auto_assign(repository.get_ticket(ticket.ticket_id), now=moment)
     return moved

@@ -9,10 +9,13 @@ the SLA sweep — goes through ``apply``. The transaction holds:
   ``open_count``; taking one increments the new owner's on condition it is
   online, active and below capacity (so no agent ever exceeds capacity);
 - one audit item saying who changed what from what to what.
+
+This module decides (what changes, the diff, the SLA plan, whose load moves,
+the events published); ``storage.ticket_changes.commit_change`` builds every
+item, condition and update action from those values and commits them.
 """
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,8 +26,8 @@ from chalicelib.observability import logger
 from chalicelib.service import bus, clocks
 from chalicelib.service.events import AgentReplied, StatusChanged, TicketState
 from chalicelib.storage import agents as directory
-from chalicelib.storage import repository, ticket_keys
-from chalicelib.storage.exceptions import TransactionCancelled
+from chalicelib.storage import repository, ticket_changes, ticket_keys
+from chalicelib.storage.exceptions import AgentCannotTake, TicketMoved
 
 UNSET: Any = object()  # "leave the assignee alone" (None means "unassign")
 
@@ -65,8 +68,9 @@ class TicketChange:
     add_tags: frozenset[str] = frozenset()
     remove_tags: frozenset[str] = frozenset()
     only_if_unassigned: bool = False  # automatic assignment never overrides a human's choice
-    extra_actions: list[Any] = field(default_factory=list)  # e.g. first response stamps, SLA state
-    extra_writes: list[Any] = field(default_factory=list)  # models (or (model, condition)) saved in the same write
+    additions: dict[str, Any] = field(default_factory=dict)  # numbers and sets added (ADD), e.g. reply counts
+    # Written in the same transaction: storage's values (ticket_changes.Reply, Note) or writes storage built.
+    extra_writes: list[Any] = field(default_factory=list)
     sets: dict[str, Any] = field(default_factory=dict)  # other fields' new values (also seen by the clocks)
     set_once: dict[str, Any] = field(default_factory=dict)  # written only if absent: first response, first solve
     version_check: bool = True  # False for appends that cannot conflict (replies, notes)
@@ -120,13 +124,11 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
     Raises ``Conflict`` when the ticket moved on (or ``expected_version`` is not its
     version), ``AgentUnavailable`` when the new owner cannot take it.
     """
-    from chalicelib.storage.models import AgentModel, AuditModel, TicketModel
-
     if expected_version is not None and int(ticket.version or 0) != expected_version:
         raise Conflict(f"ticket is at version {int(ticket.version or 0)}, not {expected_version}")
     moment = now or clock.now()
     stamp = clock.iso(moment)
-    after, diff, actions = _field_actions(ticket, change, stamp)
+    after, diff, field_changes, additions = _field_changes(ticket, change, stamp)
     events = _events(ticket, after, change)
     if events:  # the SLA clocks are computed from this, so it moves with the change that made it
         timeline = clocks.append(ticket.timeline, stamp, events)
@@ -134,52 +136,37 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
     for name, value in change.sets.items():
         if name in after or name == "sla":
             continue  # a new status period reset it (timers fired); the clocks write sla (escalations given)
-        actions.append(getattr(TicketModel, name).set(value))
+        field_changes[name] = value
     for name, value in change.set_once.items():
-        attribute = getattr(TicketModel, name)
-        actions.append(attribute.set(attribute | value))
         if getattr(ticket, name) is None:
             after[name] = value
-    actions += change.extra_actions
-    if not diff and not actions and not change.extra_writes and not change.sets:
+    additions.update(change.additions)
+    if not diff and not field_changes and not change.set_once and not additions and not change.extra_writes \
+            and not change.sets:
         return {}
     if audited:
-        actions.append(TicketModel.last_activity_at.set(stamp))
+        field_changes["last_activity_at"] = stamp
     after.update({name: value for name, value in change.sets.items() if name not in after})
     if after:  # due times follow status, priority, queue, owner and replies
-        clock_actions, clock_keys = clocks.recompute(ticket, after, moment)
-        actions += clock_actions
-        after.update(clock_keys)
-    actions += ticket_keys.update_actions(ticket, after)
-
-    writes = repository.Writes()
-    if audited:  # only bookkeeping (a stale SLA check cleared) goes unaudited
-        writes.save(AuditModel(ticket.ticket_id, f"{stamp}#{secrets.token_hex(4)}", at=stamp, actor=actor.id,
-                               actor_name=actor.name, action=action, changes=diff or None, detail=detail))
-    for extra in change.extra_writes:
-        model, condition = extra if isinstance(extra, tuple) else (extra, None)
-        writes.save(model, condition)
-    condition = None
-    if change.only_if_unassigned:
-        condition = TicketModel.assignee_id.does_not_exist() & TicketModel.status.is_in(*ticket_keys.ACTIVE)
-    writes.update(ticket, actions, condition, version_check=change.version_check)  # "version = <the one read>"
-    agent_updates = _load_changes(ticket, after, change, stamp)
-    for agent_id, agent_actions, agent_condition, _, _ in agent_updates:
-        writes.update(AgentModel(agent_id), agent_actions, agent_condition, version_check=False)
+        planned = clocks.recompute(ticket, after, moment)
+        field_changes["sla"] = planned.pop("sla") or None  # no clocks: no SLA state
+        after.update(planned)
+    loads = _load_changes(ticket, after, change, stamp)
     try:
-        repository.commit(writes)
-    except TransactionCancelled as err:
-        ticket_index = len(writes.saves)
-        # TransactionConflict: another transaction was writing the same item at that instant — the same
-        # outcome for us as a failed condition (the ticket or agent moved on): reload and try again.
-        failed = err.failed("ConditionalCheckFailed", "TransactionConflict")
-        if ticket_index in failed:
-            raise Conflict("the ticket changed since it was read; reload it and try again") from err
-        if any(i > ticket_index for i in failed):
-            raise AgentUnavailable("the agent is offline, removed or at capacity") from err
-        raise
-    for agent_id, _, _, load_change, assigned_at in agent_updates:  # keep this container's directory in step
-        directory.note_load(agent_id, load_change, assigned_at=assigned_at)
+        ticket_changes.commit_change(
+            ticket, field_changes=field_changes, set_once=change.set_once, additions=additions, after=after,
+            # only bookkeeping (a stale SLA check cleared) goes unaudited
+            audit=ticket_changes.Audit(stamp, actor.id, actor.name, action, diff or None, detail) if audited else None,
+            extra_items=change.extra_writes, loads=loads, only_if_unassigned=change.only_if_unassigned,
+            version_check=change.version_check)
+    except TicketMoved as err:
+        # TransactionConflict (another transaction writing the same item at that instant) is the same
+        # outcome for us as a failed condition: the ticket or agent moved on, reload and try again.
+        raise Conflict("the ticket changed since it was read; reload it and try again") from err
+    except AgentCannotTake as err:
+        raise AgentUnavailable("the agent is offline, removed or at capacity") from err
+    for load in loads:  # keep this container's directory in step
+        directory.note_load(load.agent_id, load.delta, assigned_at=load.cursor)
     if "status" in diff or ("agent_reply", None) in change.events:
         state = TicketState({**clocks.fields_of(ticket), "number": ticket.number, **after})
         if "status" in diff:
@@ -200,25 +187,26 @@ def _events(ticket: Any, after: dict[str, Any], change: TicketChange) -> list[tu
     return events
 
 
-def _field_actions(ticket: Any, change: TicketChange, stamp: str) -> tuple[dict[str, Any], dict[str, list], list]:
-    from chalicelib.storage.models import TicketModel
-
+def _field_changes(ticket: Any, change: TicketChange,
+                   stamp: str) -> tuple[dict[str, Any], dict[str, list], dict[str, Any], dict[str, Any]]:
+    """What the change's own fields do: (after, diff, fields set (None: removed), counts and sets added)."""
     after: dict[str, Any] = {}
     diff: dict[str, list[Any]] = {}
-    actions: list[Any] = []
+    fields: dict[str, Any] = {}
+    additions: dict[str, Any] = {}
     for name in ("status", "priority", "category"):
         value = getattr(change, name)
         if value is not None and value != getattr(ticket, name):
             after[name] = value
             diff[name] = [getattr(ticket, name), value]
-            actions.append(getattr(TicketModel, name).set(value))
+            fields[name] = value
     if "status" in after:  # a new status period: its timers start over
-        actions += [TicketModel.status_changed_at.set(stamp), TicketModel.automation_fired.remove()]
+        fields.update(status_changed_at=stamp, automation_fired=None)
         after.update(status_changed_at=stamp, automation_fired=None)
         if after["status"] == "solved":
-            actions.append(TicketModel.solved_at.set(stamp))
+            fields["solved_at"] = stamp
         if ticket.status in ("solved", "closed") and after["status"] in ticket_keys.ACTIVE:
-            actions.append(TicketModel.reopen_count.add(1))
+            additions["reopen_count"] = 1
     claim = change.assignee
     if claim is not UNSET:
         new_id = claim.agent_id if claim is not None else None
@@ -226,47 +214,37 @@ def _field_actions(ticket: Any, change: TicketChange, stamp: str) -> tuple[dict[
             after["assignee_id"] = new_id
             diff["assignee_id"] = [ticket.assignee_id, new_id]
             if ticket.assignee_id:
-                actions.append(TicketModel.previous_assignee_id.set(ticket.assignee_id))
+                fields["previous_assignee_id"] = ticket.assignee_id
             if claim is None:
-                actions += [TicketModel.assignee_id.remove(), TicketModel.assignee_name.remove(),
-                            TicketModel.assigned_at.remove(), TicketModel.assignment_source.remove()]
+                fields.update(assignee_id=None, assignee_name=None, assigned_at=None, assignment_source=None)
             else:
-                actions += [TicketModel.assignee_id.set(claim.agent_id), TicketModel.assignee_name.set(claim.name),
-                            TicketModel.assigned_at.set(stamp), TicketModel.assignment_source.set(claim.source)]
+                fields.update(assignee_id=claim.agent_id, assignee_name=claim.name, assigned_at=stamp,
+                              assignment_source=claim.source)
     tags = set(ticket.tags or ())
     added, removed = set(change.add_tags) - tags, set(change.remove_tags) & tags
     if added or removed:  # one SET of the result: DynamoDB refuses ADD and DELETE on one path together
         final = (tags | added) - removed
-        actions.append(TicketModel.tags.set(final) if final else TicketModel.tags.remove())
+        fields["tags"] = final or None
         diff["tags"] = [sorted(tags), sorted(final)]
-    return after, diff, actions
+    return after, diff, fields, additions
 
 
 def _load_changes(ticket: Any, after: dict[str, Any], change: TicketChange,
-                  stamp: str) -> list[tuple[str, list, Any, int, str | None]]:
-    """Agent items to update: release the old owner's slot, take one of the new owner's.
-
-    Each as (agent id, update actions, condition, change of open_count, new round-robin cursor or None).
-    """
-    from chalicelib.storage.models import AgentModel
-
+                  stamp: str) -> list[ticket_changes.LoadChange]:
+    """Agents' loads that move: release the old owner's slot, take one of the new owner's (with the new
+    round-robin cursor when the change's claim names them)."""
     old_owner, new_owner = ticket.assignee_id, after.get("assignee_id", ticket.assignee_id)
     old_status, new_status = ticket.status, after.get("status", ticket.status)
     held_before, held_after = holds_capacity(old_status, old_owner), holds_capacity(new_status, new_owner)
     updates = []
     if held_before and (not held_after or new_owner != old_owner):
-        updates.append((old_owner, [AgentModel.open_count.add(-1)], AgentModel.agent_id.exists(), -1, None))
+        updates.append(ticket_changes.LoadChange(old_owner, -1))
     if held_after and (not held_before or new_owner != old_owner):
         claim = change.assignee if change.assignee is not UNSET else None
-        condition = AgentModel.agent_id.exists() & (AgentModel.active == True)  # noqa: E712 (a condition)
-        if not (claim is not None and claim.force):
-            condition &= (AgentModel.status == "online") & (AgentModel.open_count < AgentModel.capacity)
-        actions = [AgentModel.open_count.add(1)]
-        cursor = None
+        force = claim is not None and claim.force
         if claim is not None and claim.agent_id == new_owner:
-            actions.append(AgentModel.last_assigned_at.set(stamp))
-            cursor = stamp
-            if claim.expected_last_assigned_at is not None:
-                condition &= AgentModel.last_assigned_at == claim.expected_last_assigned_at
-        updates.append((new_owner, actions, condition, 1, cursor))
+            updates.append(ticket_changes.LoadChange(new_owner, 1, cursor=stamp,
+                                                     expected_cursor=claim.expected_last_assigned_at, force=force))
+        else:
+            updates.append(ticket_changes.LoadChange(new_owner, 1, force=force))
     return updates

@@ -70,15 +70,15 @@ def schedule(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {**_sla(fields, now), "timer_at": _next_timer(fields)}
 
 
-def recompute(ticket: Any, after: dict[str, Any], now: datetime) -> tuple[list[Any], dict[str, Any]]:
-    """Update actions for the ticket's clocks, and the keys ``ticket_keys`` derives the indexes from."""
-    from chalicelib.storage.models import TicketModel
+def recompute(ticket: Any, after: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The ticket's clocks after a change: ``{"sla", "sla_check_at", "timer_at", "overdue_at"}``.
 
+    ``sla`` is the SLA state to store (None: no clocks); the due times are what
+    ``ticket_keys`` derives the sweeps' indexes from.
+    """
     planned = schedule({**fields_of(ticket), **after}, now)
-    sla = planned["sla"]
-    actions = [TicketModel.sla.set(sla) if sla else TicketModel.sla.remove()]
-    return actions, {"sla_check_at": planned["sla_check_at"], "timer_at": planned["timer_at"],
-                     "overdue_at": planned["overdue_at"]}
+    return {"sla": planned["sla"], "sla_check_at": planned["sla_check_at"], "timer_at": planned["timer_at"],
+            "overdue_at": planned["overdue_at"]}
 
 
 def _sla(fields: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from chalicelib import clock
 from chalicelib.service import assign, changes, clocks, measure, notify
 from chalicelib.storage import agents as directory
 from chalicelib.storage import repository, ticket_keys
+from chalicelib.storage import tickets as stored_tickets
 
 _RAISE = {"low": "normal", "normal": "high", "high": "urgent"}
 SLA_ACTOR = changes.Actor("sla", "SLA")
@@ -87,13 +88,11 @@ def _available(agent_id: str, moment: datetime) -> bool:
 
 def recompute_all(*, now: datetime | None = None) -> int:
     """Recompute every active ticket's clocks (new SLA policies or business hours): Queries, never Scan."""
-    from chalicelib.storage.models import TicketModel
-
     moment = now or clock.now()
     done = 0
     for status in ticket_keys.ACTIVE:
-        for item in TicketModel.by_status.query(status):
-            ticket = repository.get_ticket(item.ticket_id)
+        for ticket_id in stored_tickets.ticket_ids_in_status(status):
+            ticket = repository.get_ticket(ticket_id)
             if ticket is not None and _active(ticket) and changes.retrying(
                     ticket, lambda current: _recompute(current, moment), still_wanted=_active, raise_conflict=False,
                     gave_up="ticket kept changing while its clocks were recomputed; run recompute-sla again"):

@@ -13,7 +13,8 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.observability import logger
 from chalicelib.service import assign, automate, escalation
-from chalicelib.storage import repository, ticket_keys
+from chalicelib.storage import repository
+from chalicelib.storage import tickets as stored_tickets
 
 _PER_SHARD = 200  # per run; the rest are due next minute (and the index keeps them in order)
 
@@ -25,21 +26,15 @@ def run(event: dict[str, Any] | None = None, *, now: datetime | None = None) -> 
     return report
 
 
-def due(index: Any, key_attribute: Any, moment: datetime, *, per_shard: int = _PER_SHARD) -> list[Any]:
-    """Tickets whose ``key_attribute`` in ``index`` is at or before ``moment``, across every shard."""
-    stamp = clock.iso(moment)
-    found = []
-    for shard in ticket_keys.all_shards():
-        found += list(index.query(shard, key_attribute <= stamp, limit=per_shard, page_size=per_shard))
-    return found
+def due(index: str, moment: datetime, *, per_shard: int = _PER_SHARD) -> list[str]:
+    """Ids of tickets whose due time in ``index`` ("timer" or "sla") is at or before ``moment``, across every shard."""
+    return stored_tickets.due_ticket_ids(index, moment, per_shard=per_shard)
 
 
 def run_timers(moment: datetime) -> int:
-    from chalicelib.storage.models import TicketModel
-
     fired = 0
-    for item in due(TicketModel.by_timer, TicketModel.timer_at, moment):
-        ticket = repository.get_ticket(item.ticket_id)  # the index is eventually consistent
+    for ticket_id in due("timer", moment):
+        ticket = repository.get_ticket(ticket_id)  # the index is eventually consistent
         if ticket is None or not ticket.timer_at or ticket.timer_at > clock.iso(moment):
             continue
         outcome = automate.run_timers(ticket, now=moment)
@@ -49,11 +44,9 @@ def run_timers(moment: datetime) -> int:
 
 def run_sla(moment: datetime) -> dict[str, int]:
     """Tickets whose SLA warning or due time has come: escalate each once."""
-    from chalicelib.storage.models import TicketModel
-
     outcome = {"sla_warnings": 0, "sla_breaches": 0}
-    for item in due(TicketModel.by_sla_due, TicketModel.sla_check_at, moment):
-        ticket = repository.get_ticket(item.ticket_id)
+    for ticket_id in due("sla", moment):
+        ticket = repository.get_ticket(ticket_id)
         if ticket is None or not ticket.sla_check_at or ticket.sla_check_at > clock.iso(moment):
             continue
         result = escalation.check(ticket, moment)

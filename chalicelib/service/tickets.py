@@ -18,6 +18,7 @@ from chalicelib.service import bus, changes
 from chalicelib.service.events import TicketEdited
 from chalicelib.storage import agents as directory
 from chalicelib.storage import queues as queue
+from chalicelib.storage import ticket_changes
 
 
 
@@ -66,8 +67,6 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
     ``send_outbound``, which records delivery on it. Auto-replies and notes never
     stamp first response: only this function does.
     """
-    from chalicelib.storage.models import MessageModel
-
     if ticket.merged_into:
         raise NotAllowed(f"ticket was merged into {ticket.merged_into}; reply there")
     if ticket.status == "spam":
@@ -83,15 +82,14 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
     stamp = clock.iso(moment)
     key = f"reply:{ticket.ticket_id}:{secrets.token_hex(8)}"
     human = actor.role in ("agent", "admin")  # a rule's macro is an automated reply: never a first response
-    message = MessageModel(ticket.ticket_id, f"{stamp}#{key[-16:]}", message_key=key, direction="outbound",
-                           kind="agent" if human else "automated", channel=target, sender=f"agent:{actor.id}"
-                           if human else actor.id, sender_name=actor.name, text=text, delivery="queued",
-                           created_at=stamp)
+    message = ticket_changes.Reply(ticket.ticket_id, key, stamp, channel=target,
+                                   sender=f"agent:{actor.id}" if human else actor.id, sender_name=actor.name,
+                                   text=text, kind="agent" if human else "automated")
     def record(current: Any) -> Any:
         change = changes.TicketChange(
             sets={"last_agent_reply_at": stamp} if human else {},
             set_once={"first_response_at": stamp} if human else {},
-            extra_actions=[_reply_count()] if human else [],
+            additions={"agent_reply_count": 1} if human else {},
             extra_writes=[message],
             events=[("agent_reply" if human else "auto_reply", None)],
         )
@@ -113,12 +111,6 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
     return {"message_id": message.sk, "channel": target, "queued": True, "first_response": first}
 
 
-def _reply_count() -> Any:
-    from chalicelib.storage.models import TicketModel
-
-    return TicketModel.agent_reply_count.add(1)
-
-
 def _reply_channel(ticket: Any) -> str:
     """Answer where the customer last wrote (a chat continued by email is answered by email)."""
     routes = ticket.reply_routes or {}
@@ -135,14 +127,9 @@ def _reply_channel(ticket: Any) -> str:
 
 def add_note(ticket: Any, text: str, actor: changes.Actor, *, now: datetime | None = None) -> dict[str, Any]:
     """An internal note: visible to agents, never sent, never a response."""
-    from chalicelib.storage.models import MessageModel
-
     moment = now or clock.now()
     stamp = clock.iso(moment)
-    note = MessageModel(ticket.ticket_id, f"{stamp}#note-{secrets.token_hex(4)}",
-                        message_key=f"note:{ticket.ticket_id}:{secrets.token_hex(8)}", direction="internal",
-                        kind="note", channel="internal", sender=f"agent:{actor.id}", sender_name=actor.name,
-                        text=text, created_at=stamp)
+    note = ticket_changes.Note(ticket.ticket_id, stamp, actor.id, actor.name, text)
     def record(current: Any) -> dict[str, Any]:
         changes.apply(current, changes.TicketChange(extra_writes=[note], events=[("note", None)]), actor,
                       action="note", detail=text[:200], now=moment)
@@ -161,8 +148,6 @@ def merge(source: Any, target: Any, actor: changes.Actor, *, now: datetime | Non
     the survivor's detail shows both, and new messages for the duplicate's
     conversation follow ``merged_into`` in the pipeline.
     """
-    from chalicelib.storage.models import TicketModel
-
     if source.ticket_id == target.ticket_id:
         raise NotAllowed("a ticket cannot be merged into itself")
     if target.merged_into:
@@ -175,10 +160,10 @@ def merge(source: Any, target: Any, actor: changes.Actor, *, now: datetime | Non
                   actor, action="merged", detail=f"merged into #{int(target.number)}", now=moment)
     def absorb(survivor: Any) -> None:
         changes.apply(survivor, changes.TicketChange(
-            extra_actions=[TicketModel.merged_from.add({source.ticket_id}),
-                           TicketModel.channels.add(set(source.channels or {source.channel})),
-                           TicketModel.participants.add(set(source.participants or {source.requester}))]
-            + ([TicketModel.copied.add(set(source.copied))] if source.copied else [])),
+            additions={"merged_from": {source.ticket_id},
+                       "channels": set(source.channels or {source.channel}),
+                       "participants": set(source.participants or {source.requester}),
+                       **({"copied": set(source.copied)} if source.copied else {})}),
             actor, action="merged", detail=f"#{int(source.number)} merged in", now=moment)
 
     changes.retrying(target, absorb,

@@ -46,3 +46,13 @@ class ConditionFailed(Exception):
 
 class BadCursor(ValueError):
     """A page cursor that does not continue this query (made up, or from another list)."""
+
+
+class TicketMoved(TransactionCancelled):
+    """A ticket change's transaction found the ticket moved on since it was read (another version, assigned
+    meanwhile, no longer active) or being written by another transaction at that instant."""
+
+
+class AgentCannotTake(TransactionCancelled):
+    """A ticket change's transaction found an agent unable to take the ticket: offline, removed, at capacity,
+    or round robin's cursor moved (another copy assigned them first)."""

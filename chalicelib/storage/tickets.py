@@ -13,15 +13,19 @@ are imported inside the functions that use them.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from chalicelib import clock
 
 from chalicelib.storage import ticket_keys
 from chalicelib.storage.exceptions import BadCursor
 
-__all__ = ["VIEWS", "TicketPage", "audit_trail", "customer_ticket_ids", "customer_tickets", "messages",
-           "overdue_tickets", "tickets_by_ids", "tickets_in_view"]
+__all__ = ["DUE_INDEXES", "VIEWS", "TicketPage", "audit_trail", "customer_ticket_ids", "customer_tickets",
+           "due_ticket_ids", "messages", "overdue_tickets", "ticket_ids_held_by", "ticket_ids_in_status",
+           "tickets_by_ids", "tickets_in_view", "waiting_ticket_ids"]
 
 _MAX_BATCH_GET = 100  # DynamoDB BatchGetItem limit
 
@@ -131,3 +135,49 @@ def customer_ticket_ids(customer_id: str) -> list[str]:
 
     return [ticket.ticket_id for ticket in TicketModel.by_customer.query(customer_id, page_size=100,
                                                                          attributes_to_get=["ticket_id"])]
+
+
+# --- what the sweeps and assignment look for (index entries: ids only; read the ticket before acting) ---
+
+# The sweeps' sharded due-time indexes: "timer" (automation timers), "sla" (SLA warnings and breaches).
+DUE_INDEXES = ("timer", "sla")
+
+
+def waiting_ticket_ids(queue: str, limit: int) -> list[str]:
+    """A queue's waiting line, oldest first (one Query on the sparse ``waiting`` index)."""
+    from chalicelib.storage.models import TicketModel
+
+    return [entry.ticket_id for entry in TicketModel.waiting.query(queue, scan_index_forward=True, limit=limit,
+                                                                   page_size=limit)]
+
+
+def ticket_ids_held_by(agent_id: str) -> Iterator[str]:
+    """The ids of the agent's active tickets, status by status (read page by page, as the caller goes)."""
+    from chalicelib.storage.models import TicketModel
+
+    for status in ticket_keys.ACTIVE:
+        for entry in TicketModel.by_assignee.query(f"{agent_id}#{status}"):
+            yield entry.ticket_id
+
+
+def ticket_ids_in_status(status: str) -> Iterator[str]:
+    """The ids of every ticket in ``status`` (read page by page, as the caller goes)."""
+    from chalicelib.storage.models import TicketModel
+
+    for entry in TicketModel.by_status.query(status):
+        yield entry.ticket_id
+
+
+def due_ticket_ids(index: str, moment: datetime, *, per_shard: int) -> list[str]:
+    """Tickets whose due time in ``index`` (one of ``DUE_INDEXES``) is at or before ``moment``, at most
+    ``per_shard`` from each shard (``ticket_keys.SHARDS`` small Queries, never a Scan)."""
+    from chalicelib.storage.models import TicketModel
+
+    queried, due_at = {"timer": (TicketModel.by_timer, TicketModel.timer_at),
+                       "sla": (TicketModel.by_sla_due, TicketModel.sla_check_at)}[index]
+    stamp = clock.iso(moment)
+    found = []
+    for shard in ticket_keys.all_shards():
+        found += [entry.ticket_id for entry in queried.query(shard, due_at <= stamp, limit=per_shard,
+                                                             page_size=per_shard)]
+    return found
