@@ -151,14 +151,19 @@ def _repoint(ticket_id: str, source_id: str, target_id: str, actor: Actor) -> in
     from chalicelib.service import changes  # imports PynamoDB: not at the API's cold start
     from chalicelib.storage import repository
 
-    for _ in range(_TICKET_RETRIES):
-        ticket = repository.get_ticket(ticket_id)  # the index may lag: the ticket itself says where it is
-        if ticket is None or ticket.customer_id != source_id:
-            return 0
-        try:
-            changes.apply(ticket, changes.TicketChange(sets={"customer_id": target_id}), actor,
-                          action="customer_merged", detail=f"customer merged: {source_id} → {target_id}")
-            return 1
-        except changes.Conflict:
-            continue
-    raise MergeConflict(f"ticket {ticket_id} kept changing; merge again to finish moving the tickets")
+    def still_the_sources(ticket: Any) -> bool:  # the index may lag: the ticket itself says where it is
+        return ticket.customer_id == source_id
+
+    def repoint(ticket: Any) -> int:
+        changes.apply(ticket, changes.TicketChange(sets={"customer_id": target_id}), actor,
+                      action="customer_merged", detail=f"customer merged: {source_id} → {target_id}")
+        return 1
+
+    ticket = repository.get_ticket(ticket_id)
+    if ticket is None or not still_the_sources(ticket):
+        return 0
+    try:
+        return changes.retrying(ticket, repoint, still_wanted=still_the_sources, tries=_TICKET_RETRIES,
+                                gave_up="the ticket kept changing") or 0
+    except changes.Conflict:
+        raise MergeConflict(f"ticket {ticket_id} kept changing; merge again to finish moving the tickets") from None

@@ -102,9 +102,5 @@ def apply_actions(ticket_id: str, actions: Any, actor: changes.Actor) -> dict[st
         return {}
     update = tickets.Update(status=actions.set_status, priority=actions.set_priority,
                             add_tags=frozenset(actions.add_tags), remove_tags=frozenset(actions.remove_tags))
-    for _ in range(3):
-        try:
-            return tickets.update(repository.get_ticket(ticket_id), update, actor)
-        except changes.Conflict:
-            continue
-    raise changes.Conflict("the ticket kept changing; the reply was sent, apply the macro's actions again")
+    return changes.retrying(repository.get_ticket(ticket_id), lambda ticket: tickets.update(ticket, update, actor),
+                            gave_up="the ticket kept changing; the reply was sent, apply the macro's actions again")

@@ -170,21 +170,20 @@ def send(ticket: Any, *, now: datetime | None = None) -> bool:
     token = survey_tokens.issue(ticket.ticket_id, secret=secret, now=moment, ttl=ttl, nonce=nonce)
     expires_at = survey_tokens.verify(token, secret=secret, now=moment).expires_at  # whole seconds, as signed
     record = {"sent_at": clock.iso(moment), "nonce": nonce, "expires_at": clock.iso(expires_at)}
-    for _ in range(_RETRIES):
-        change = changes.TicketChange(sets={"survey": record})
-        try:
-            changes.apply(ticket, change, _SENDER, action="survey_sent",
-                          detail=f"satisfaction survey; the link works until {record['expires_at'][:10]}", now=moment)
-            break
-        except changes.Conflict:  # changed since it was read: look again, it may have been surveyed meanwhile
-            ticket = repository.get_ticket(ticket.ticket_id)
-            why = "ticket no longer exists" if ticket is None else _why_not(ticket)
-            if why is not None:
-                _skipped(ticket, why)
-                return False
-    else:
-        logger.warning("survey not sent: the ticket kept changing; the next sweep does not retry it",
-                       extra={"ticket_id": ticket.ticket_id})
+    def record_survey(current: Any) -> Any:
+        changes.apply(current, changes.TicketChange(sets={"survey": record}), _SENDER, action="survey_sent",
+                      detail=f"satisfaction survey; the link works until {record['expires_at'][:10]}", now=moment)
+        return current
+
+    # Changed since it was read: look again, it may have been surveyed (or solved into spam) meanwhile.
+    recorded_on = changes.retrying(ticket, record_survey, still_wanted=lambda current: _why_not(current) is None,
+                                   tries=_RETRIES, raise_conflict=False,
+                                   gave_up="survey not sent: the ticket kept changing; the next sweep does not retry it")
+    if recorded_on is None:
+        fresh = repository.get_ticket(ticket.ticket_id)
+        why = "ticket no longer exists" if fresh is None else _why_not(fresh)
+        if why is not None:
+            _skipped(fresh, why)
         return False
     from chalicelib.service import tickets
 
@@ -376,10 +375,7 @@ def _follow_up(ticket_id: str, moment: datetime) -> str | None:
         action = "flag"
     if action == "none":
         return None
-    for _ in range(_RETRIES):
-        ticket = repository.get_ticket(ticket_id)
-        if ticket is None or ticket.merged_into:
-            return None
+    def follow_up(ticket: Any) -> str:
         if action == "reopen" and ticket.status in ("solved", "closed"):
             update = tickets.Update(status="open", add_tags=frozenset({LOW_RATING_TAG}))
             done = "reopened"
@@ -387,18 +383,20 @@ def _follow_up(ticket_id: str, moment: datetime) -> str | None:
             rank = PRIORITIES.index(ticket.priority) if ticket.priority in PRIORITIES else len(PRIORITIES) - 1
             update = tickets.Update(priority=PRIORITIES[max(rank - 1, 0)], add_tags=frozenset({LOW_RATING_TAG}))
             done = "flagged"
-        try:
-            tickets.update(ticket, update, _customer(ticket), now=moment)
-            count("SurveyFollowUps", channel=ticket.channel, action=done)
-            return done
-        except changes.Conflict:
-            continue
-        except Exception as err:  # the answer is stored; a failed follow-up is logged, not the customer's problem
-            logger.warning("low rating recorded, follow-up failed", extra={"ticket_id": ticket_id,
-                                                                           "reason": repr(err)})
-            return None
-    logger.warning("low rating recorded, follow-up gave up: the ticket kept changing", extra={"ticket_id": ticket_id})
-    return None
+        tickets.update(ticket, update, _customer(ticket), now=moment)
+        count("SurveyFollowUps", channel=ticket.channel, action=done)
+        return done
+
+    ticket = repository.get_ticket(ticket_id)
+    if ticket is None or ticket.merged_into:
+        return None
+    try:
+        return changes.retrying(ticket, follow_up, still_wanted=lambda current: not current.merged_into, tries=_RETRIES,
+                                raise_conflict=False,
+                                gave_up="low rating recorded, follow-up gave up: the ticket kept changing")
+    except Exception as err:  # the answer is stored; a failed follow-up is logged, not the customer's problem
+        logger.warning("low rating recorded, follow-up failed", extra={"ticket_id": ticket_id, "reason": repr(err)})
+        return None
 
 
 # --------------------------------------------------------------------------- settings
