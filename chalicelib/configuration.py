@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.triage import RuleSet as TriageRules
     from chalicelib.settings import DeskSettings
 
-__all__ = ["automation_rules", "desk_settings", "reset", "routing", "sla_policies", "starter_macros",
+__all__ = ["automation_rules", "desk_settings", "routing", "sla_policies", "starter_macros",
            "triage_rules"]
 
 _BUNDLED = Path(__file__).resolve().parent
@@ -75,11 +75,6 @@ def routing() -> Routing:
         return _cached(assignment.load_routing, str(_BUNDLED / "routing.yaml"), None)
     categories = triage_rules().categories
     return _cached(assignment.load_routing, custom, tuple(categories) if categories is not None else None)
-
-
-def reset() -> None:
-    """Forget every loaded file (a test that rewrites one in place)."""
-    _cached.cache_clear()
 
 
 def _load(loader: Callable[[str], T], variable: str, bundled: str) -> T:
