@@ -106,19 +106,24 @@ def part_content_id(part: Message) -> str | None:
 
 def _attached_message_name(part: Message) -> str | None:
     """An attached email without a filename is named after its subject, like mail clients do."""
+    if part.get_content_maintype() != "message" or not part.is_multipart():
+        return None
     payload = part.get_payload()
-    if part.get_content_maintype() != "message" or not isinstance(payload, list) or not payload:
+    if not isinstance(payload, list) or not payload:
         return None
     subject = first(header_values(unfolded_headers(payload[0]), "subject"))
     return f"{decode_unstructured('Subject', subject, [])}.eml" if subject else None
 
 
 def _part_bytes(part: Message, linesep: str) -> bytes:
-    """The decoded content; an attached message is serialised back to an .eml file."""
-    payload = part.get_payload()
-    if not isinstance(payload, list):
+    """The decoded content; an attached message is serialised back to an .eml file.
+
+    ``is_multipart`` first: a plain ``get_payload()`` decodes 8-bit text with the part's
+    charset parameter and raises on a hostile one (a NUL in it); ``decode=True`` never does.
+    """
+    if not part.is_multipart():
         return part.get_payload(decode=True) or b""
-    return b"".join(_serialise(message, linesep) for message in payload if isinstance(message, Message))
+    return b"".join(_serialise(message, linesep) for message in part.get_payload() if isinstance(message, Message))
 
 
 def _serialise(message: Message, linesep: str) -> bytes:
