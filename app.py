@@ -12,8 +12,9 @@ from chalicelib.api import (agent_api, agents_api, customers_api, macros_api, op
 from chalicelib.channels import receive
 from chalicelib.channels.email import ses_inbound as ses_adapter
 from chalicelib.observability import logger
+from chalicelib.outbound import delivery_events
 from chalicelib.outbound import worker as outbound_worker
-from chalicelib.pipeline import schedule, worker
+from chalicelib.pipeline import schedule, stream, worker
 
 app = Chalice(app_name="relay-desk")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
@@ -35,6 +36,19 @@ def process_inbound(event):
 @app.on_sqs_message(queue=config.setting("OUTBOUND_QUEUE"), batch_size=10, name="send_outbound")
 def send_outbound(event):
     return outbound_worker.process_batch(event.to_dict(), event.context)
+
+
+# --- Delivery status: SES sending events (configuration set → SNS) -------------
+@app.on_sns_message(topic="relay-desk-ses-events", name="ses_events")
+def ses_events(event):
+    return delivery_events.handle(event.to_dict())
+
+
+# --- After a ticket change is stored: KPI aggregates, a freed agent's next ticket --
+@app.on_dynamodb_record(stream_arn=config.setting("TICKETS_STREAM_ARN"), batch_size=100,
+                        starting_position="TRIM_HORIZON", name="ticket_stream")
+def ticket_stream(event):
+    return stream.process_batch(event.to_dict(), event.context)
 
 
 # --- Chat webhooks (API Gateway): authenticate, parse, enqueue, answer fast ---

@@ -413,7 +413,8 @@ class Desk:
         from chalicelib.local import LocalDesk
 
         self.hook = hook
-        self.local = LocalDesk()
+        # The stream's consumer runs when the harness says: its batch is measured on its own.
+        self.local = LocalDesk(stream_delivery="manual")
         self.agents = agents
         self.tokens: dict[str, str] = {}
 
@@ -499,6 +500,15 @@ class Budget:
     seconds: float
     tables: dict[str, TableInfo]
     coverage: tuple[int, int]  # (calls the event hook saw, calls BaseClient._make_api_call saw) in the same windows
+    stream: Unit | None = None  # ticket_stream on the measured lives' changes, one delivery
+    stream_records: int = 0
+
+    def stream_share(self) -> tuple[int, int]:
+        """(base, index) WCU of the stream's delivery per measured life, rounded up."""
+        if self.stream is None or not self.lives:
+            return 0, 0
+        base, index = _totals([self.stream])
+        return -(-base // len(self.lives)), -(-index // len(self.lives))
 
 
 def measure_budget(hook: CallHook, *, warm: int = 3, repeats: int = 3) -> Budget:
@@ -548,6 +558,8 @@ def measure_budget(hook: CallHook, *, warm: int = 3, repeats: int = 3) -> Budget
 
         for rep in range(warm + repeats):
             measured = rep >= warm
+            if rep == warm:  # the warm-up's changes are not the measured lives'
+                desk.local.deliver_streams()
             # the ticket life: new -> (assigned, acknowledged) -> agent reply, delivered -> solved
             life_new, info = new_ticket(rep, "life")
             ticket = info["ticket"]
@@ -584,10 +596,14 @@ def measure_budget(hook: CallHook, *, warm: int = 3, repeats: int = 3) -> Budget
                 lives.append([life_new, replied, delivered, solved, after_solve])
                 outbound_counts += [info["outbound"], thread_info["outbound"]]
                 acks += [info["ack"], thread_info["ack"]]
+        records: list[int] = []
+        stream = run("ticket stream", lambda: records.append(desk.local.deliver_streams()))
+        stream.outcome = f"{records[0]} records"
         tables = dict(hook.writes.tables)
         hook.writes = None
     meter.uninstall()
-    return Budget(dict(units), lives, outbound_counts, acks, time.perf_counter() - started, tables, tuple(coverage))
+    return Budget(dict(units), lives, outbound_counts, acks, time.perf_counter() - started, tables, tuple(coverage),
+                  stream, records[0])
 
 
 def _spread(values: Sequence[int]) -> str:
@@ -652,6 +668,12 @@ def print_calls(budget: Budget, summary: dict[str, str]) -> dict[str, int]:
           f"{made} ({'every call' if seen == made else 'MISMATCH: some client is not hooked'})")
     print(f"  for reference: agent reply POST /tickets/{{id}}/replies {agent_reply} calls, its delivery by "
           f"send_outbound {delivered} calls")
+    if budget.stream is not None:
+        stream_calls = Counter(c.op for c in budget.stream.calls)
+        print(f"  off the request path: ticket_stream took {sum(stream_calls.values())} calls for the "
+              f"{budget.stream_records} stream records of the {len(budget.lives)} measured lives and their "
+              f"threaded tickets, in batches of up to 100 ("
+              + (", ".join(f"{op} {n}" for op, n in sorted(stream_calls.items())) or "none") + ")")
     summary["budget"] = (f"new ticket {totals['new ticket']} ({totals['new ticket +out']} +out; "
                                f"{verdicts['new ticket']} <= {TARGETS['new ticket']}), threaded reply "
                                f"{totals['threaded reply']} ({verdicts['threaded reply']} <= "
@@ -732,7 +754,8 @@ def print_write_units(budget: Budget, summary: dict[str, str]) -> None:
                             for t in budget.tables.values())))
     for note in dict.fromkeys(notes):
         print(f"  NOTE {note}")
-    per_life = [_totals(life_units) for life_units in budget.lives]
+    share_base, share_index = budget.stream_share()
+    per_life = [(b + share_base, i + share_index) for b, i in (_totals(life_units) for life_units in budget.lives)]
     per_new = [_totals([u]) for u in budget.units["new ticket"]]
     by_step = defaultdict(list)
     for life_units in budget.lives:
@@ -741,6 +764,9 @@ def print_write_units(budget: Budget, summary: dict[str, str]) -> None:
     rows = [[step, _spread([b for b, _ in values]), _spread([i for _, i in values]),
              _spread([b + i for b, i in values]), max(len(u.writes) for lu in budget.lives for u in lu if u.name == step)]
             for step, values in by_step.items()]
+    if budget.stream is not None:
+        rows.append([f"ticket stream (1/{len(budget.lives)} of its batch)", share_base, share_index or "-",
+                     share_base + share_index, "-"])
     rows.append(["ticket life", _spread([b for b, _ in per_life]), _spread([i for _, i in per_life]),
                  _spread([b + i for b, i in per_life]), max(sum(len(u.writes) for u in lu) for lu in budget.lives)])
     rows.append(["new email ticket only", _spread([b for b, _ in per_new]), _spread([i for _, i in per_new]),
@@ -751,6 +777,12 @@ def print_write_units(budget: Budget, summary: dict[str, str]) -> None:
     table(f"WCU by step ({len(budget.lives)} lives, {len(per_new)} new tickets; a/b = differed between runs)",
           ["", "base WCU", "index WCU", "total WCU", "items written"], rows)
     _print_index_share(budget, index_names)
+    if budget.stream is not None:
+        rows, _, _, _ = _life_rows([budget.stream], index_names)
+        table(f"DynamoDB write units of ticket_stream's delivery ({budget.stream_records} records of "
+              f"{len(budget.lives)} lives; each life is charged 1/{len(budget.lives)})",
+              ["step", "operation", "table", "item", "KB before", "KB after", "base WCU", *index_names, "WCU"],
+              rows + [_total_row([budget.stream], index_names)])
     rows, _, _, _ = _life_rows([budget.units["new ticket"][-1]], index_names)
     table("DynamoDB write units, new email ticket only (the last measured one)",
           ["step", "operation", "table", "item", "KB before", "KB after", "base WCU", *index_names, "WCU"],

@@ -17,6 +17,9 @@ _DEFAULTS = {
     "AUDIT_TABLE": "relay-desk-audit",
     "MACROS_TABLE": "relay-desk-macros",
     "AGGREGATES_TABLE": "relay-desk-aggregates",
+    # Deployed, the template points ticket_stream at the table's stream (infra/resources.yaml);
+    # Chalice needs some ARN to declare the function.
+    "TICKETS_STREAM_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/relay-desk-tickets/stream/local",
     "MAIL_BUCKET": "relay-desk-mail",
     "INBOUND_PREFIX": "inbound/",
     "INBOUND_QUEUE": "relay-desk-inbound.fifo",
@@ -28,6 +31,7 @@ _DEFAULTS = {
     "SES_FAILURE_QUEUE": "relay-desk-ses-inbound-failures",
     "SUPPORT_ADDRESS": "support@example.com",
     "SUPPORT_NAME": "Relay Desk Support",
+    "SES_CONFIGURATION_SET": "relay-desk",  # sending events → SNS → ses_events (infra/resources.yaml); "" = none
     "REPLY_ADDRESS_SECRET": "",
     "DESK_SETTINGS": "",
     "TICKET_NUMBER_BLOCK": "1",

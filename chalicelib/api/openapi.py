@@ -311,14 +311,27 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": _REF.format(model=name)}
 
 
+def _nullable_ref(name: str) -> dict[str, Any]:
+    return {"anyOf": [{"type": "null"}, _ref(name)]}
+
+
 def _response_schemas(components: _Components) -> dict[str, Any]:
     """What the handlers answer with, field by field (``chalicelib.api.views`` and the services)."""
     from chalicelib.domain import kpis
-    from chalicelib.service import agents
+    from chalicelib.service import agents, deliveries
 
     hints = typing.get_type_hints(kpis.ReportRow)
 
     text, integer, boolean = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+    delivery_status = {"type": ["string", "null"], "enum": [*deliveries.STATUSES, None],
+                       "description": "Outbound mail: queued, sent, then what SES reported (the most final state)."}
+    report_fields = {
+        "status": {"type": "string", "enum": list(deliveries.STATUSES[2:])},
+        "at": {"type": "string", "description": "When SES saw it."},
+        "recipient": _nullable("string"), "bounce_type": _nullable("string"), "bounce_subtype": _nullable("string"),
+        "diagnostic": {"type": ["string", "null"], "maxLength": deliveries.DIAGNOSTIC_CHARS,
+                       "description": "The receiving server's answer (bounces, delays), SES's reason (rejects)."},
+    }
     summary_fields = {
         "id": text, "number": integer, "subject": text,
         "status": {"type": "string", "enum": list(STATUSES)},
@@ -331,7 +344,9 @@ def _response_schemas(components: _Components) -> dict[str, Any]:
         "acknowledgement": {"anyOf": [{"type": "null"}, _object({
             "status": text, "reason": _nullable("string"), "message_id": _nullable("string"),
             "provider_message_id": _nullable("string"), "to": _nullable("string"), "sent_at": _nullable("string"),
+            "delivery": delivery_status, "delivery_report": _nullable_ref("DeliveryReport"),
         })]},
+        "delivery_problem": _nullable_ref("DeliveryProblem"),
         "language": _nullable("string"), "customer_tier": _nullable("string"), "assignee_id": _nullable("string"),
         "assignee_name": _nullable("string"), "assigned_at": _nullable("string"),
         "assignment_source": _nullable("string"), "status_changed_at": _nullable("string"),
@@ -388,8 +403,17 @@ def _response_schemas(components: _Components) -> dict[str, Any]:
             })},
             "message_id": _nullable("string"), "auto_reply_reason": _nullable("string"),
             "joined_by": _nullable("string"), "flags": _strings(), "sender_auth": _nullable("string"),
-            "delivery": _nullable("string"), "created_at": text,
+            "delivery": delivery_status, "delivery_report": _nullable_ref("DeliveryReport"), "created_at": text,
         }),
+        "DeliveryReport": {**_object(report_fields),
+                           "description": "What SES reported about one mail we sent: delivered, delayed, bounced..."},
+        "DeliveryProblem": {**_object({
+            **report_fields,
+            "status": {"type": "string", "enum": sorted(deliveries.FLAGGED)},
+            "message": {"type": "string", "description": "The message's id, or \"acknowledgement\"."},
+            "sent_at": {"type": "string", "description": "When SES accepted that mail."},
+        }), "description": "The ticket's newest mail that bounced, was rejected or drew a complaint; a later "
+                           "mail delivered to the same address clears a bounce or rejection."},
         "AuditEntry": _object({"at": text, "actor": text, "actor_name": text, "action": text,
                                "changes": _nullable("object"), "detail": _nullable("string")}),
         "TicketList": {"anyOf": [_ref("TicketPage"), _ref("OverduePage")]},

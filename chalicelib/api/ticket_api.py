@@ -85,7 +85,8 @@ def update_ticket(request: Any, ticket_id: str) -> dict[str, Any]:
         raise Conflict(f"cannot assign: {err}") from None
     except tickets.NotAllowed as err:
         raise Conflict(str(err)) from None
-    return {"changed": diff, "ticket": views.ticket_summary(load(ticket_id))}
+    # The ticket as the edit wrote it (its reactions — automation, routing — may move it on after).
+    return {"changed": dict(diff), "ticket": views.ticket_summary(diff.ticket)}
 
 
 @api_endpoint

@@ -48,7 +48,10 @@ def ticket_summary(ticket: Any) -> dict[str, Any]:
             "provider_message_id": ack.provider_message_id,
             "to": ack.to,
             "sent_at": ack.sent_at,
+            "delivery": ack.delivery,
+            "delivery_report": delivery_report_view(ack.delivery_report),
         },
+        "delivery_problem": delivery_problem_view(ticket.delivery_problem),
         "language": ticket.language,
         "customer_tier": ticket.customer_tier,
         "assignee_id": ticket.assignee_id,
@@ -97,8 +100,24 @@ def message_view(message: Any) -> dict[str, Any]:
         "flags": sorted(message.flags or []),
         "sender_auth": message.sender_auth,
         "delivery": message.delivery,
+        "delivery_report": delivery_report_view(message.delivery_report),
         "created_at": message.created_at,
     }
+
+
+_REPORT_FIELDS = ("status", "at", "recipient", "bounce_type", "bounce_subtype", "diagnostic")
+
+
+def delivery_report_view(report: Any) -> dict[str, Any] | None:
+    """What SES last reported about a mail we sent (``chalicelib.service.deliveries``), or None."""
+    return None if report is None else {name: getattr(report, name, None) for name in _REPORT_FIELDS}
+
+
+def delivery_problem_view(problem: Any) -> dict[str, Any] | None:
+    """The ticket's newest bounced, rejected or complained-about mail: which message, sent when."""
+    if problem is None:
+        return None
+    return {**delivery_report_view(problem), "message": problem.message, "sent_at": problem.sent_at}
 
 
 def customer_view(customer: Any) -> dict[str, Any] | None:

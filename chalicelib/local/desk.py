@@ -30,6 +30,9 @@ _FAKE_CREDENTIALS = {
 }
 _ACCOUNT = "123456789012"  # moto's default account
 _QUEUE_FUNCTIONS = {"INBOUND_QUEUE": "process_inbound", "OUTBOUND_QUEUE": "send_outbound"}
+_STREAM_FUNCTIONS = {"TICKETS_TABLE": "ticket_stream"}  # table setting → the function its stream feeds
+_STREAM_BATCH = 100  # as infra/resources.yaml's event source mapping
+_STREAM_ATTEMPTS = 3  # a batch that keeps failing is skipped, as Lambda does after its retries
 
 
 class LocalDesk:
@@ -45,8 +48,19 @@ class LocalDesk:
                  settings_path: str | Path | None = None, server: bool = False,
                  environment: dict[str, str] | None = None, triage_rules: str | Path | None = None,
                  automation_rules: str | Path | None = None, routing_rules: str | Path | None = None,
-                 macros: str | Path | None = None, sla_policies: str | Path | None = None) -> None:
-        """Rule files default to the deployment's own (``chalicelib/*.yaml``); pass paths to test yours."""
+                 macros: str | Path | None = None, sla_policies: str | Path | None = None,
+                 stream_delivery: str = "immediate") -> None:
+        """Rule files default to the deployment's own (``chalicelib/*.yaml``); pass paths to test yours.
+
+        ``stream_delivery``: ``immediate`` hands the table streams' new records to their
+        functions after every invocation (deployed, that takes about a second);
+        ``manual`` leaves them until ``deliver_streams()`` (to measure batches).
+        """
+        if stream_delivery not in ("immediate", "manual"):
+            raise ValueError(f"stream_delivery must be immediate or manual, not {stream_delivery!r}")
+        self.stream_delivery = stream_delivery
+        self._stream_positions: dict[str, int] = {}
+        self._delivering_streams = False
         self.stage = stage
         self.project_dir = Path(project_dir)
         self._settings_path = settings_path
@@ -182,6 +196,61 @@ class LocalDesk:
                     return call()
             finally:
                 self._collect_metrics(buffer.getvalue())
+                if self.stream_delivery == "immediate":
+                    self.deliver_streams()
+
+    def deliver_streams(self, *, batch_size: int = _STREAM_BATCH) -> int:
+        """Hand the table streams' new records to their functions, as Lambda's event source mapping does.
+
+        Batches of up to ``batch_size`` in stream order; a batch whose invocation
+        raises is delivered again (``_STREAM_ATTEMPTS`` in all, then skipped with a
+        warning, like Lambda's MaximumRetryAttempts). Reactions write tickets too, so
+        it goes on until the streams are quiet. Returns how many records were handed
+        over. Reads moto's shards in this process (moto answers the DynamoDB Streams
+        API with 404); against an external endpoint nothing is delivered.
+        """
+        if self._delivering_streams:
+            return 0
+        from moto.dynamodb.models import dynamodb_backends
+
+        backend = dynamodb_backends[_ACCOUNT][os.environ["AWS_DEFAULT_REGION"]]
+        delivered = 0
+        self._delivering_streams = True
+        try:
+            for setting, function_name in _STREAM_FUNCTIONS.items():
+                table = backend.tables.get(self._env(setting))
+                if table is None or table.stream_shard is None:
+                    continue
+                while True:
+                    start = self._stream_positions.get(table.name, 0)
+                    batch = table.stream_shard.items[start:start + batch_size]
+                    if not batch:
+                        break
+                    self._stream_positions[table.name] = start + len(batch)
+                    delivered += len(batch)
+                    self._deliver_stream_batch(function_name, table, batch)
+        finally:
+            self._delivering_streams = False
+        return delivered
+
+    def _deliver_stream_batch(self, function_name: str, table: Any, batch: list[Any]) -> None:
+        arn = f"{table.table_arn}/stream/{table.latest_stream_label}"
+        records = []
+        for item in batch:
+            record = dict(item.to_json())
+            data = dict(record["dynamodb"])
+            created = data.get("ApproximateCreationDateTime")
+            if isinstance(created, datetime):  # moto keeps a datetime; Lambda sends epoch seconds
+                data["ApproximateCreationDateTime"] = created.timestamp()
+            records.append({**record, "dynamodb": data, "eventSourceARN": arn})
+        for attempt in range(1, _STREAM_ATTEMPTS + 1):
+            try:
+                self.invoke(function_name, {"Records": records})
+                return
+            except Exception as err:  # Lambda retries the same batch
+                if attempt == _STREAM_ATTEMPTS:
+                    print(f"LocalDesk: {function_name} failed {attempt} times on a batch of {len(records)} "
+                          f"stream records; skipped: {err!r}")
 
     def pump(self, *, max_batches: int = 100_000) -> int:
         """Deliver queued messages to the SQS handlers as Lambda's event source mapping does.

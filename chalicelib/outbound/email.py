@@ -2,14 +2,21 @@
 
 Headers follow what mail clients thread on: ``In-Reply-To``/``References``
 (RFC 5322 §3.6.4; Gmail and Apple Mail), ``Thread-Topic``/``Thread-Index``
-(Outlook), and the original subject with ``Re:``. ``Auto-Submitted:
-auto-replied`` (RFC 3834 §5) and ``X-Auto-Response-Suppress`` keep other
-responders from answering us.
+(Outlook), and the original subject with one ``Re:``. Every mail on a ticket
+carries its token ``[#123]`` in the subject, exactly once: a customer who writes
+a *new* mail with that subject (no In-Reply-To) still joins the ticket
+(``chalicelib.domain.threading``). ``Auto-Submitted: auto-replied`` (RFC 3834 §5)
+and ``X-Auto-Response-Suppress`` keep other responders from answering us.
+
+Mail is sent with the configuration set ``SES_CONFIGURATION_SET``, whose event
+destination publishes SES's delivery, bounce and complaint events back to us
+(``chalicelib.outbound.delivery_events``).
 """
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import struct
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,10 +26,15 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from chalicelib import aws, config
+from chalicelib.domain import threading
 from chalicelib.outbound.templates import render
 
 _FILETIME_EPOCH_OFFSET = 116444736000000000  # 1601-01-01 → 1970-01-01 in 100 ns ticks
 _PERMANENT_SES_ERRORS = ("MessageRejected", "InvalidParameterValue", "MailFromDomainNotVerified")
+# Reply prefixes mail clients put before a subject, repeated ("Re: Re:", "SV: RE:", "Re[2]:", "AW:", "Antw:"):
+# English, Danish/Norwegian/Swedish (SV), German (AW), Dutch (Antw), Finnish (VS).
+_REPLY_PREFIXES = re.compile(r"^(?:\s*(?:re|sv|aw|antw|vs)\s*(?:\[\d{1,4}\]|\(\d{1,4}\))?\s*:)+\s*", re.IGNORECASE)
+_LANGUAGES = ("da", "no")  # acknowledgement texts besides English: acknowledgement.<language>.txt.j2 ...
 
 
 class Undeliverable(Exception):
@@ -47,12 +59,27 @@ class Acknowledgement:
     thread_message_ids: list[str]  # the customer's References chain, their message last
     reply_to: str
     created_at: datetime
+    language: str | None = None  # the ticket's (en | da | no); None or another: English
 
 
 def reply_subject(subject: str, ticket_number: int) -> str:
-    if not subject.strip():
-        return f"Your request #{ticket_number}"
-    return subject if subject.lower().startswith(("re:", "aw:", "sv:")) else f"Re: {subject}"
+    """The customer's subject with one ``Re:`` and the ticket's token, ``[#123]``, exactly once.
+
+    Every token already in the subject goes (``[#123]`` kept by the customer, another
+    ticket's copied in): threading reads the first token it finds, so ours must be the
+    only one. Reply prefixes collapse into one ``Re:``.
+    """
+    token = f"[#{ticket_number}]"
+    core = " ".join(threading.SUBJECT_TOKEN.sub(" ", subject or "").split())
+    core = _REPLY_PREFIXES.sub("", core).strip()
+    if not core:
+        return f"Your request {token}"
+    return f"Re: {core} {token}"
+
+
+def provider_message_id(ses_message_id: str) -> str:
+    """The Message-ID SES gives a mail it sends, from the id SendRawEmail returned (and SES events carry)."""
+    return f"{ses_message_id}@{_ses_message_id_domain()}"
 
 
 def thread_index(ticket_id: str, created_at: datetime) -> str:
@@ -79,6 +106,7 @@ def _build(ack: Acknowledgement) -> EmailMessage:
         "response_time": ack.response_time,
         "links": ack.links,
         "support_name": config.setting("SUPPORT_NAME"),
+        "subject_token": f"[#{ack.ticket_number}]",
     }
     message = EmailMessage()
     message["From"] = Address(config.setting("SUPPORT_NAME"), addr_spec=config.support_address())
@@ -95,9 +123,14 @@ def _build(ack: Acknowledgement) -> EmailMessage:
     message["Auto-Submitted"] = "auto-replied"
     message["X-Auto-Response-Suppress"] = "All"
     message["X-Relay-Desk-Ticket"] = str(ack.ticket_number)
-    message.set_content(render("acknowledgement.txt.j2", **context))
-    message.add_alternative(render("acknowledgement.html.j2", **context), subtype="html")
+    message.set_content(render(_template("txt", ack.language), **context))
+    message.add_alternative(render(_template("html", ack.language), **context), subtype="html")
     return message
+
+
+def _template(kind: str, language: str | None) -> str:
+    """``acknowledgement.da.txt.j2`` for a Danish ticket; English (``acknowledgement.txt.j2``) otherwise."""
+    return f"acknowledgement.{language}.{kind}.j2" if language in _LANGUAGES else f"acknowledgement.{kind}.j2"
 
 
 def build_reply(*, ticket_id: str, ticket_number: int, to_address: str, customer_name: str, subject: str,
@@ -147,15 +180,17 @@ def send(message: EmailMessage, to_address: str) -> str:
         data = message.as_bytes()
     except (ValueError, TypeError, email_errors.MessageError) as err:
         raise Undeliverable(f"cannot serialise the acknowledgement: {err!r}") from err
+    request = {"Source": config.support_address(), "Destinations": [to_address], "RawMessage": {"Data": data}}
+    configuration_set = config.setting("SES_CONFIGURATION_SET")
+    if configuration_set:  # its event destination reports delivery, bounces and complaints (delivery_events)
+        request["ConfigurationSetName"] = configuration_set
     try:
-        response = aws.client("ses").send_raw_email(
-            Source=config.support_address(), Destinations=[to_address], RawMessage={"Data": data}
-        )
+        response = aws.client("ses").send_raw_email(**request)
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") in _PERMANENT_SES_ERRORS:
             raise Undeliverable(f"SES refused it: {err}") from err
-        raise  # throttling, outages: SQS retries the message
-    return f"{response['MessageId']}@{_ses_message_id_domain()}"
+        raise  # throttling, outages, a configuration set that does not exist: SQS retries the message
+    return provider_message_id(response["MessageId"])
 
 
 def _ses_message_id_domain() -> str:

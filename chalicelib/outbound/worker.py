@@ -92,11 +92,7 @@ def deliver(reply: dict[str, Any]) -> None:
         recipient=route.get("to") or route.get("recipient") or route.get("chat_id") or route.get("channel")
         or route.get("session") or "",
         text=reply["text"], provider_message_id=platform_id, acknowledgement=is_ack)
-    if is_ack:
-        from chalicelib.service import measure
-
-        measure.auto_reply_sent(ticket, now)
-    else:
+    if not is_ack:  # an acknowledgement is measured off the ticket stream, once it is marked sent
         count("RepliesSent", channel=reply["channel"])
 
 
@@ -125,7 +121,7 @@ def _deliver_email(ticket: Any, reply: dict[str, Any], now: Any) -> None:
 
     # the customer's answer threads by either id
     keys = [threading.message_id_key(mid) for mid in (message_id, provider_id)]
-    deliveries.remember_message_ids(ticket.ticket_id, keys, at=clock.iso(now))
+    deliveries.remember_message_ids(ticket.ticket_id, keys, at=clock.iso(now), message_sk=reply.get("message_sk"))
     _mark_delivered(ticket.ticket_id, reply, provider_id, now)
     count("RepliesSent", channel="email")
 

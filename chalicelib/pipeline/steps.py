@@ -280,20 +280,14 @@ def assign(ctx: Context) -> None:
 
 
 def measure(ctx: Context) -> None:
-    from chalicelib.service import measure as measured
-
+    """What only the message knows (duplicates, threaded replies, suppressed acknowledgements); what the
+    stored ticket shows (created, acknowledged, reopened) is measured off the ticket stream."""
     channel = ctx.message.channel
     if ctx.duplicate:
         count("DuplicatesIgnored", channel=channel)
-    elif ctx.is_new:
-        measured.ticket_created(ctx.ticket, ctx.now, acknowledged=ctx.ack_sent)
-    else:
+    elif not ctx.is_new:
         count("RepliesThreaded", channel=channel)
-        if ctx.reopened:
-            measured.status_changed(ctx.ticket, "solved", "open", ctx.now)
-    if ctx.ack_sent and not ctx.is_new:  # a redelivery finished sending it
-        measured.auto_reply_sent(ctx.ticket, ctx.now)
-    elif ctx.ack is not None and not ctx.ack.send and not ctx.duplicate:
+    if ctx.ack is not None and not ctx.ack.send and not ctx.duplicate:
         count("AutoRepliesSuppressed", channel=channel)
 
 
@@ -496,4 +490,5 @@ def _acknowledgement_of(ticket: Any, settings) -> email_out.Acknowledgement:
         thread_message_ids=list(ticket.thread_message_ids or []),
         reply_to=reply_address.reply_address(ticket.ticket_id, config.support_address(), config.reply_address_secret()),
         created_at=clock.parse_iso(ticket.created_at),
+        language=ticket.language,
     )

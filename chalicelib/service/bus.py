@@ -18,8 +18,11 @@ __all__ = ["HANDLERS", "publish"]
 
 #: event type → reactions, as (module, function), run in this order.
 HANDLERS: dict[type, tuple[tuple[str, str], ...]] = {
+    events.TicketCreated: (("chalicelib.service.reactions", "measure_created"),),
+    events.AcknowledgementSent: (("chalicelib.service.reactions", "measure_acknowledgement"),),
     events.StatusChanged: (("chalicelib.service.reactions", "measure_status_change"),),
     events.AgentReplied: (("chalicelib.service.reactions", "measure_reply"),),
+    events.AgentFreed: (("chalicelib.service.reactions", "refill_freed_agent"),),
     events.TicketEdited: (("chalicelib.service.reactions", "follow_up_edit"),),
 }
 

@@ -10,9 +10,12 @@ the SLA sweep — goes through ``apply``. The transaction holds:
   online, active and below capacity (so no agent ever exceeds capacity);
 - one audit item saying who changed what from what to what.
 
-This module decides (what changes, the diff, the SLA plan, whose load moves,
-the events published); ``storage.ticket_changes.commit_change`` builds every
-item, condition and update action from those values and commits them.
+This module decides (what changes, the diff, the SLA plan, whose load moves);
+``storage.ticket_changes.commit_change`` builds every item, condition and update
+action from those values and commits them. What a stored change sets in motion
+later — response-time measures, KPI aggregates, a freed agent's next ticket —
+follows from the tickets table's stream (``service/ticket_stream.py``), so no
+request pays for it.
 """
 from __future__ import annotations
 
@@ -23,8 +26,7 @@ from typing import Any, TypeVar
 
 from chalicelib import clock
 from chalicelib.observability import logger
-from chalicelib.service import bus, clocks
-from chalicelib.service.events import AgentReplied, StatusChanged, TicketState
+from chalicelib.service import clocks
 from chalicelib.storage import agents as directory
 from chalicelib.storage import repository, ticket_changes, ticket_keys
 from chalicelib.storage.exceptions import AgentCannotTake, TicketMoved
@@ -77,6 +79,14 @@ class TicketChange:
     events: list[tuple[str, str | None]] = field(default_factory=list)  # timeline: (kind, value), e.g. agent_reply
 
 
+class Diff(dict):  # type: ignore[type-arg]
+    """The audit diff ``{field: [old, new]}`` of a change, and ``ticket``: the ticket as it was written."""
+
+    def __init__(self, diff: dict[str, list[Any]], ticket: Any) -> None:
+        super().__init__(diff)
+        self.ticket = ticket
+
+
 class Conflict(Exception):
     """The ticket changed since it was read (or no longer meets the change's condition)."""
 
@@ -118,8 +128,9 @@ def holds_capacity(status: str, assignee_id: str | None) -> bool:
 
 def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "updated", detail: str | None = None,
           now: datetime | None = None, expected_version: int | None = None,
-          audited: bool = True) -> dict[str, list[Any]]:
-    """Commit ``change`` to the loaded ``ticket``; returns the audit diff ``{field: [old, new]}``.
+          audited: bool = True) -> Diff:
+    """Commit ``change`` to the loaded ``ticket``; returns the audit diff ``{field: [old, new]}``
+    (with ``.ticket``: the ticket as written, or as loaded when nothing changed).
 
     Raises ``Conflict`` when the ticket moved on (or ``expected_version`` is not its
     version), ``AgentUnavailable`` when the new owner cannot take it.
@@ -143,7 +154,7 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
     additions.update(change.additions)
     if not diff and not field_changes and not change.set_once and not additions and not change.extra_writes \
             and not change.sets:
-        return {}
+        return Diff({}, ticket)
     if audited:
         field_changes["last_activity_at"] = stamp
     after.update({name: value for name, value in change.sets.items() if name not in after})
@@ -153,7 +164,7 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
         after.update(planned)
     loads = _load_changes(ticket, after, change, stamp)
     try:
-        ticket_changes.commit_change(
+        written = ticket_changes.commit_change(
             ticket, field_changes=field_changes, set_once=change.set_once, additions=additions, after=after,
             # only bookkeeping (a stale SLA check cleared) goes unaudited
             audit=ticket_changes.Audit(stamp, actor.id, actor.name, action, diff or None, detail) if audited else None,
@@ -167,13 +178,9 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
         raise AgentUnavailable("the agent is offline, removed or at capacity") from err
     for load in loads:  # keep this container's directory in step
         directory.note_load(load.agent_id, load.delta, assigned_at=load.cursor)
-    if "status" in diff or ("agent_reply", None) in change.events:
-        state = TicketState({**clocks.fields_of(ticket), "number": ticket.number, **after})
-        if "status" in diff:
-            bus.publish(StatusChanged(ticket.ticket_id, diff["status"][0], diff["status"][1], moment, state))
-        if ("agent_reply", None) in change.events:
-            bus.publish(AgentReplied(ticket.ticket_id, moment, state))
-    return diff
+    # What a stored change sets in motion after the fact (measures, a freed agent's next ticket)
+    # follows from the tickets table's stream: see service/ticket_stream.py.
+    return Diff(diff, written)
 
 
 def _events(ticket: Any, after: dict[str, Any], change: TicketChange) -> list[tuple[str, str | None]]:

@@ -2,64 +2,81 @@
 
 A change does not call the services that react to it (that made ten service
 modules import each other in a circle); it publishes an event, and the one
-dispatcher (``bus``) hands it to the reactions registered for it.
+dispatcher (``bus``) hands it to the reactions registered for it. A person's
+edit is published by the service that made it (``TicketEdited``); everything
+else is read off the tickets table's stream after the change is stored
+(``ticket_stream.events_of``), each event carrying the ticket as written.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any
 
-__all__ = ["AgentReplied", "Event", "StatusChanged", "TicketEdited", "TicketState"]
+__all__ = ["AcknowledgementSent", "AgentFreed", "AgentReplied", "Event", "StatusChanged", "TicketCreated",
+           "TicketEdited"]
 
 
-class TicketState:
-    """The ticket as the committed change left it, read-only: what reactions measure without reading it again.
+@dataclass(frozen=True)
+class TicketCreated:
+    """Stored: a new ticket. Measured."""
 
-    Built by ``changes.apply`` from the ticket it loaded and the fields it wrote
-    (status, priority, owner, timeline ...); attribute access like the stored ticket.
-    """
+    ticket_id: str
+    at: datetime
+    state: Any = field(compare=False)
 
-    def __init__(self, fields: dict[str, Any]) -> None:
-        self._fields = MappingProxyType(dict(fields))
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._fields[name]
-        except KeyError:
-            raise AttributeError(name) from None
+@dataclass(frozen=True)
+class AcknowledgementSent:
+    """Stored: the ticket's acknowledgement went out. Measured (auto-replies never count as a response)."""
+
+    ticket_id: str
+    at: datetime
+    state: Any = field(compare=False)
 
 
 @dataclass(frozen=True)
 class StatusChanged:
-    """Committed: the ticket's status went from ``old`` to ``new`` (solved, reopened ...). Measured."""
+    """Stored: the ticket's status went from ``old`` to ``new`` (solved, reopened ...). Measured."""
 
     ticket_id: str
     old: str
     new: str
     at: datetime
-    state: TicketState = field(compare=False)
+    state: Any = field(compare=False)
+
+
+@dataclass(frozen=True)
+class AgentReplied:
+    """Stored: a person answered the customer (first response or the end of a wait). Measured."""
+
+    ticket_id: str
+    at: datetime
+    state: Any = field(compare=False)
+
+
+@dataclass(frozen=True)
+class AgentFreed:
+    """Stored: a change gave back one of the agent's slots (solved, closed, handed on). They take the next."""
+
+    agent_id: str
+    ticket_id: str
+    at: datetime
 
 
 @dataclass(frozen=True)
 class TicketEdited:
-    """Committed: a person edited the ticket. Automation's "updated" triggers run, it is routed, freed slots refill."""
+    """Committed: a person edited the ticket. Automation's "updated" triggers run, it is routed.
+
+    ``ticket`` is the ticket as the edit wrote it (so the reactions need not read it again).
+    """
 
     ticket_id: str
     diff: dict[str, list[Any]] = field(hash=False)
     actor_id: str
     actor_role: str
     at: datetime
+    ticket: Any = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
-class AgentReplied:
-    """Committed: a person answered the customer (first response or the end of a wait). Measured."""
-
-    ticket_id: str
-    at: datetime
-    state: TicketState = field(compare=False)
-
-
-Event = StatusChanged | TicketEdited | AgentReplied
+Event = TicketCreated | AcknowledgementSent | StatusChanged | AgentReplied | AgentFreed | TicketEdited

@@ -1,5 +1,9 @@
 """What happened, measured: EMF metrics for CloudWatch and the daily KPI aggregates, from one place.
 
+Measured after the fact, from the tickets table's stream (``ticket_stream``): the
+request that changed a ticket pays for none of it, and a stream batch is counted
+with one aggregate update per series and day (``batched``).
+
 Durations come from the ticket's SLA clocks (``clocks.measure``), so the
 metric, the aggregate and the ticket's own ``sla`` agree — in calendar and in
 business time. Auto-replies and notes never produce a response time; only a
@@ -7,6 +11,9 @@ human reply does (Zammad #5177).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -22,10 +29,31 @@ def _groups(ticket: Any) -> dict[str, str | None]:
             "queue": ticket.category, "agent": ticket.assignee_id}
 
 
+_batch: ContextVar[list[aggregates.Tally] | None] = ContextVar("measure_batch", default=None)
+
+
+@contextmanager
+def batched() -> Iterator[list[aggregates.Tally]]:
+    """Collect what is measured inside the block instead of writing it: the caller records the batch
+    with one update per series and day (``aggregates.record_all``)."""
+    tallies: list[aggregates.Tally] = []
+    token = _batch.set(tallies)
+    try:
+        yield tallies
+    finally:
+        _batch.reset(token)
+
+
 def _record(ticket: Any, moment: datetime, *, counters: dict[str, int] | None = None,
             durations: dict[str, float] | None = None) -> None:
+    tally = aggregates.Tally(moment, _groups(ticket), counters or {}, durations or {})
     try:
-        aggregates.record(moment, groups=_groups(ticket), counters=counters or {}, durations=durations or {})
+        aggregates.check(tally)
+        batch = _batch.get()
+        if batch is not None:
+            batch.append(tally)
+        else:
+            aggregates.record_all([tally])
     except Exception:  # the report loses one count; the ticket and its metrics are already right
         logger.exception("could not update the KPI aggregates")
 

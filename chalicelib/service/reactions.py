@@ -1,19 +1,29 @@
-"""What a committed change sets in motion, one small function per reaction (``bus.HANDLERS`` orders them).
+"""What a change sets in motion, one small function per reaction (``bus.HANDLERS`` orders them).
 
 This is the top of the service layer: it may import every service, and no
-service imports it. Each reaction reads the ticket as stored now (an earlier
-reaction may have changed it) and does one job.
+service imports it. Each reaction does one job with the ticket its event carries.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.service import assign, automate, changes, measure
-from chalicelib.service.events import AgentReplied, StatusChanged, TicketEdited
+from chalicelib.observability import logger
+from chalicelib.service import assign, automate, measure
+from chalicelib.service.events import (AcknowledgementSent, AgentFreed, AgentReplied, StatusChanged, TicketCreated,
+                                       TicketEdited)
 from chalicelib.storage import agents as directory
 from chalicelib.storage import repository
 
-__all__ = ["follow_up_edit", "measure_reply", "measure_status_change"]
+__all__ = ["follow_up_edit", "measure_acknowledgement", "measure_created", "measure_reply",
+           "measure_status_change", "refill_freed_agent"]
+
+
+def measure_created(event: TicketCreated) -> None:
+    measure.ticket_created(event.state, event.at)
+
+
+def measure_acknowledgement(event: AcknowledgementSent) -> None:
+    measure.auto_reply_sent(event.state, event.at)
 
 
 def measure_status_change(event: StatusChanged) -> None:
@@ -26,17 +36,27 @@ def measure_reply(event: AgentReplied) -> None:
     measure.agent_replied(event.state, event.at)
 
 
-def follow_up_edit(event: TicketEdited) -> None:
-    """After a person's edit, in order: automation's "updated" triggers, routing, a freed agent's next ticket.
+def refill_freed_agent(event: AgentFreed) -> None:
+    """The agent a change freed a slot for takes the oldest waiting ticket of their queues.
 
-    One read of the ticket, and another only after a step that wrote it.
+    A failure only delays it: the minute's sweep drains every queue too.
     """
-    ticket = repository.get_ticket(event.ticket_id)
+    agent = directory.get(event.agent_id, consistent=False)  # only its queues are read
+    if agent is None:
+        return
+    try:
+        assign.drain(assign.queues_of(agent), now=event.at)
+    except Exception:
+        logger.exception("could not refill the freed agent; the sweep will", extra={"agent_id": event.agent_id})
+
+
+def follow_up_edit(event: TicketEdited) -> None:
+    """After a person's edit, in order: automation's "updated" triggers, then routing if it is unassigned."""
+    ticket = event.ticket if event.ticket is not None else repository.get_ticket(event.ticket_id)
     if ticket is None:
         return
     ticket = run_update_triggers(ticket, event)
-    assigned_to = route_if_unassigned(ticket, event)
-    refill_freed_agent(ticket, event, assigned_to)
+    route_if_unassigned(ticket, event)
 
 
 def run_update_triggers(ticket: Any, event: TicketEdited) -> Any:
@@ -51,25 +71,4 @@ def route_if_unassigned(ticket: Any, event: TicketEdited) -> str | None:
     """Reopened, unassigned or moved to another queue: the queue's strategy picks an agent (returned) again."""
     if ticket is not None and assign.needs_agent(ticket):
         return assign.auto_assign(ticket, now=event.at)
-    return None
-
-
-def refill_freed_agent(ticket: Any, event: TicketEdited, assigned_to: str | None) -> None:
-    """The agent this change freed a slot for takes the oldest waiting ticket of their queues."""
-    if ticket is None:
-        return
-    released = _released_agent(ticket, event.diff, assigned_to or ticket.assignee_id)
-    agent = directory.get(released, consistent=False) if released else None  # only its queues are read
-    if agent is not None:
-        assign.drain(assign.queues_of(agent), now=event.at)
-
-
-def _released_agent(ticket: Any, diff: dict[str, list[Any]], owner: str | None) -> str | None:
-    """The agent this change freed a slot for (solved, closed, or handed to someone else), if any."""
-    old_owner = diff["assignee_id"][0] if "assignee_id" in diff else owner
-    old_status = diff["status"][0] if "status" in diff else ticket.status
-    held_before = changes.holds_capacity(old_status, old_owner)
-    held_after = changes.holds_capacity(ticket.status, owner)
-    if held_before and (not held_after or owner != old_owner):
-        return old_owner
     return None

@@ -1,9 +1,9 @@
 """What agents do to tickets: change fields, reply, add notes, merge duplicates.
 
 Each operation is one ``changes.apply`` (ticket + audit + agent load in one
-transaction); what the change sets in motion — the "updated" automation
-triggers, routing an unassigned ticket, a freed agent taking a waiting one,
-the response-time measures — follows from the event it publishes (``bus``).
+transaction); an edit's "updated" automation triggers and routing follow from
+the event it publishes (``bus``); a freed agent taking a waiting one and the
+response-time measures follow from the stored change (``ticket_stream``).
 """
 from __future__ import annotations
 
@@ -38,8 +38,11 @@ class Update:
 
 
 def update(ticket: Any, request: Update, actor: changes.Actor, *, expected_version: int | None = None,
-           now: datetime | None = None) -> dict[str, list[Any]]:
-    """An agent's edit. Manual assignment wins over automatic: automatic claims only unassigned tickets."""
+           now: datetime | None = None) -> changes.Diff:
+    """An agent's edit. Manual assignment wins over automatic: automatic claims only unassigned tickets.
+
+    Returns the diff; ``diff.ticket`` is the ticket as the edit wrote it (before its reactions).
+    """
     if ticket.merged_into:
         raise NotAllowed(f"ticket was merged into {ticket.merged_into}; change that one")
     claim: Any = changes.UNSET
@@ -55,7 +58,7 @@ def update(ticket: Any, request: Update, actor: changes.Actor, *, expected_versi
     moment = now or clock.now()
     diff = changes.apply(ticket, change, actor, now=moment, expected_version=expected_version)
     if diff:
-        bus.publish(TicketEdited(ticket.ticket_id, diff, actor.id, actor.role, moment))
+        bus.publish(TicketEdited(ticket.ticket_id, dict(diff), actor.id, actor.role, moment, diff.ticket))
     return diff
 
 

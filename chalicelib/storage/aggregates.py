@@ -10,14 +10,17 @@ must be an atomic ``ADD`` that also works on the day's first event: DynamoDB can
 ``ADD`` into a map that does not exist yet, and initialising the map in the same
 expression is refused as overlapping paths.
 
-``record`` writes one event to every series it belongs to (its channel, priority,
-queue, agent and ``all#all``: at most 5 items) in ONE TransactWriteItems, so an
-event is counted everywhere or nowhere and a report's rows always add up to its
-totals. ``ADD`` is applied by DynamoDB, so concurrent Lambdas never lose a count.
-Two transactions on the same item at the same moment make DynamoDB cancel one with
-``TransactionConflict`` (nothing of it applied): that one is retried with backoff.
-botocore gives each TransactWriteItems call a ClientRequestToken, so its own retries
-of one call (a timeout, a 500) cannot count an event twice.
+``record_all`` counts a batch of events (``Tally``: the ticket stream's consumer
+hands it a whole stream batch) with ONE update per series and day — each event
+goes to its channel, priority, queue, agent and ``all#all`` — in TransactWriteItems
+of up to 100 items, so an event is counted everywhere or nowhere and a report's
+rows always add up to its totals; 100 new tickets of one day cost a handful of
+updates, not 500. ``ADD`` is applied by DynamoDB, so concurrent Lambdas never lose a
+count. Two transactions on the same item at the same moment make DynamoDB cancel
+one with ``TransactionConflict`` (nothing of it applied): that one is retried with
+backoff. Each call's ClientRequestToken is derived from the batch (its stream
+sequence numbers), the chunk and the attempt: DynamoDB ignores a repeat within 10
+minutes, so the same stream batch delivered again after a crash is not counted twice.
 
 The histogram scheme is written with the first bucket of a day and every later bucket
 write requires the same scheme: after a ``SCHEME_VERSION`` bump, writing buckets into
@@ -36,8 +39,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -48,10 +53,13 @@ from chalicelib.domain.vocabulary import PRIORITIES
 __all__ = [
     "CHANNELS",
     "HistogramSchemeConflict",
+    "Tally",
     "backlog",
+    "check",
     "groups_of",
     "read",
     "record",
+    "record_all",
     "series_key",
 ]
 
@@ -59,6 +67,7 @@ CHANNELS: tuple[str, ...] = (*CUSTOMER_CHANNELS, "other")  # "other": a channel 
 _ALL_SERIES = "all#all"
 _CONFLICT_ATTEMPTS = 8  # TransactionConflict retries: contention on all#all is brief, but real
 _BACKOFF_BASE_S = 0.02
+_MAX_TRANSACTION = 100  # DynamoDB's TransactWriteItems limit
 _READ_THREADS = 8  # concurrent series Queries (botocore's default pool holds 10 connections)
 
 
@@ -71,6 +80,27 @@ def series_key(group_kind: str, group: str) -> str:
     return f"{group_kind}#{group}"
 
 
+@dataclass(frozen=True)
+class Tally:
+    """One event to count: on ``moment``'s UTC day, in each of its ``groups`` and in ``all#all``.
+
+    ``groups``: group kind → group, e.g. ``{"channel": "email", "priority": "high",
+    "queue": "billing", "agent": "a-0123456789ab"}``; a kind left out or None is skipped.
+    ``counters``: ``kpis.COUNTERS`` name → increment (0 is skipped). ``durations``:
+    ``kpis.HISTOGRAMS`` name → minutes (adds 1 to that duration's bucket).
+    """
+
+    moment: datetime
+    groups: Mapping[str, str | None]
+    counters: Mapping[str, int] = field(default_factory=dict)
+    durations: Mapping[str, float] = field(default_factory=dict)
+
+
+def check(tally: Tally) -> None:
+    """Raise ``ValueError`` for anything unknown, negative or naive in ``tally`` (``record_all`` would)."""
+    _prepared(tally)
+
+
 def record(
     moment: datetime,
     *,
@@ -78,46 +108,82 @@ def record(
     counters: Mapping[str, int] = {},  # noqa: B006 - read only
     durations: Mapping[str, float] = {},  # noqa: B006 - read only
 ) -> None:
-    """Count one event on ``moment``'s UTC day in each of its groups and in ``all#all``, atomically.
+    """Count one event now (see ``Tally``); one transaction over its series."""
+    record_all([Tally(moment, groups, counters, durations)])
 
-    ``groups``: group kind → group, e.g. ``{"channel": "email", "priority": "high",
-    "queue": "billing", "agent": "a-0123456789ab"}``; a kind left out or None is skipped.
-    ``counters``: ``kpis.COUNTERS`` name → increment (0 is skipped). ``durations``:
-    ``kpis.HISTOGRAMS`` name → minutes (adds 1 to that duration's bucket). Anything
-    unknown, negative or naive raises ``ValueError`` before anything is written.
+
+def record_all(tallies: Iterable[Tally], *, token: str | None = None) -> int:
+    """Count many events at once: one update per series and day, ``_MAX_TRANSACTION`` per transaction.
+
+    Every tally is checked before anything is written (``ValueError``). ``token``
+    names the batch (``ticket_stream.batch_token``): a retry of the same batch
+    sends the same ClientRequestToken, which DynamoDB honours for 10 minutes, so a
+    stream batch delivered again is not counted twice. Returns the items updated.
     """
+    sums: dict[tuple[str, str], _Sum] = {}
+    for tally in tallies:
+        day, series, counters, buckets = _prepared(tally)
+        for key in series:
+            sums.setdefault((key, day), _Sum()).add(counters, buckets)
+    items = sorted(((key, total) for key, total in sums.items() if total), key=lambda item: item[0])
+    for number, start in enumerate(range(0, len(items), _MAX_TRANSACTION)):
+        _commit(items[start:start + _MAX_TRANSACTION], None if token is None else f"{token[:28]}-{number}")
+    return len(items)
+
+
+@dataclass
+class _Sum:
+    """What one series' day gains from a batch: counter increments and histogram bucket counts."""
+
+    counters: Counter = field(default_factory=Counter)
+    buckets: Counter = field(default_factory=Counter)  # (histogram name, bucket key) → count
+
+    def add(self, counters: Mapping[str, int], buckets: Iterable[tuple[str, str]]) -> None:
+        self.counters.update(counters)
+        self.buckets.update(buckets)
+
+    def __bool__(self) -> bool:
+        return bool(+self.counters or self.buckets)
+
+
+def _commit(items: list[tuple[tuple[str, str], _Sum]], token: str | None) -> None:
+    """One TransactWriteItems of ADDs (so an event is counted everywhere or nowhere, and concurrent
+    writers never lose a count); a TransactionConflict is retried with backoff."""
     from pynamodb.exceptions import TransactWriteError
     from pynamodb.transactions import TransactWrite
 
     from chalicelib.storage.models import AggregateModel
 
-    day = _utc_day(moment)
-    series = [series_key(kind, group) for kind, group in _checked_groups(groups)] + [_ALL_SERIES]
-    actions = _actions(counters, durations)
-    if not actions:
-        return
-    same_scheme = None
-    if durations:
-        actions.append(AggregateModel.histogram_scheme.set(histogram.SCHEME_VERSION))
-        same_scheme = (AggregateModel.histogram_scheme.does_not_exist()
-                       | (AggregateModel.histogram_scheme == histogram.SCHEME_VERSION))
     connection = AggregateModel._get_connection().connection
     for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
         try:
-            with TransactWrite(connection=connection) as transaction:
-                for key in series:
-                    transaction.update(AggregateModel(key, day), actions=actions, condition=same_scheme)
+            with TransactWrite(connection=connection, client_request_token=token and f"{token}-{attempt}") as transaction:
+                for (series, day), total in items:
+                    actions, condition = _update(total)
+                    transaction.update(AggregateModel(series, day), actions=actions, condition=condition)
             return
         except TransactWriteError as err:
             codes = {reason.code for reason in (err.cancellation_reasons or []) if reason is not None}
             if "ConditionalCheckFailed" in codes:
                 raise HistogramSchemeConflict(
-                    f"aggregates of {day} were counted with another histogram scheme than "
-                    f"{histogram.SCHEME_VERSION}: {', '.join(series)}") from err
+                    f"aggregates were counted with another histogram scheme than {histogram.SCHEME_VERSION}: "
+                    f"{', '.join(f'{series} {day}' for (series, day), _ in items)}") from err
             if "TransactionConflict" not in codes or attempt == _CONFLICT_ATTEMPTS:
                 raise
-            # Cancelled means nothing was applied: a new call (new token) cannot double count.
+            # Cancelled means nothing was applied: the next attempt (its own token) cannot double count.
             time.sleep(random.uniform(0, _BACKOFF_BASE_S * 2 ** attempt))  # noqa: S311 - jitter, not crypto
+
+
+def _update(total: _Sum) -> tuple[list[Any], Any]:
+    from chalicelib.storage.models import AggregateModel
+
+    actions = [AggregateModel.counter(name).add(value) for name, value in sorted(total.counters.items()) if value]
+    actions += [AggregateModel.bucket(name, key).add(value) for (name, key), value in sorted(total.buckets.items())]
+    if not total.buckets:
+        return actions, None
+    actions.append(AggregateModel.histogram_scheme.set(histogram.SCHEME_VERSION))
+    return actions, (AggregateModel.histogram_scheme.does_not_exist()
+                     | (AggregateModel.histogram_scheme == histogram.SCHEME_VERSION))
 
 
 def read(start: date, end: date, group_kind: str) -> list[kpis.DailyAggregate]:
@@ -214,21 +280,19 @@ def _checked_groups(groups: Mapping[str, str | None]) -> list[tuple[str, str]]:
     return checked
 
 
-def _actions(counters: Mapping[str, int], durations: Mapping[str, float]) -> list[Any]:
-    from chalicelib.storage.models import AggregateModel
-
+def _prepared(tally: Tally) -> tuple[str, list[str], dict[str, int], list[tuple[str, str]]]:
+    """The tally checked: its day, series, counter increments and histogram buckets."""
+    day = _utc_day(tally.moment)
+    series = [series_key(kind, group) for kind, group in _checked_groups(tally.groups)] + [_ALL_SERIES]
+    counters, durations = tally.counters, tally.durations
     unknown = sorted(set(counters) - set(kpis.COUNTERS)) + sorted(set(durations) - set(kpis.HISTOGRAMS))
     if unknown:
         raise ValueError(f"unknown counter or histogram name(s): {', '.join(map(repr, unknown))}")
-    actions = []
     for name, value in counters.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"counter {name} must be a non-negative int, got {value!r}")
-        if value:
-            actions.append(AggregateModel.counter(name).add(value))
-    for name, minutes in durations.items():
-        actions.append(AggregateModel.bucket(name, histogram.item_key(minutes)).add(1))  # ValueError if < 0 / NaN
-    return actions
+    buckets = [(name, histogram.item_key(minutes)) for name, minutes in durations.items()]  # ValueError if < 0 / NaN
+    return day, series, {name: value for name, value in counters.items() if value}, buckets
 
 
 def _aggregate(item: Any, group_kind: str, group: str) -> kpis.DailyAggregate:

@@ -324,7 +324,7 @@ def _ticket_item(message: InboundMessage, ticket: NewTicket) -> TicketModel:
     )
     model.sla, model.sla_check_at, model.timer_at = ticket.sla, ticket.sla_check_at, ticket.timer_at
     model.overdue_at = ticket.overdue_at
-    ticket_keys.apply_to_new(model)
+    ticket_keys.apply_derived(model)
     return model
 
 

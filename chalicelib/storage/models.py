@@ -164,6 +164,24 @@ class TicketsByTimer(GlobalSecondaryIndex["TicketModel"]):
     timer_at = UnicodeAttribute(range_key=True)
 
 
+class DeliveryReport(MapAttribute):
+    """What SES reported about one outbound mail: the most final state reached, when, and (bounces) why."""
+
+    status = UnicodeAttribute()  # delayed | delivered | complained | bounced | rejected
+    at = UnicodeAttribute()  # when SES saw it (the event's own time)
+    recipient = UnicodeAttribute(null=True)
+    bounce_type = UnicodeAttribute(null=True)  # Permanent | Transient | Undetermined
+    bounce_subtype = UnicodeAttribute(null=True)  # General, NoEmail, MailboxFull, Suppressed...
+    diagnostic = UnicodeAttribute(null=True)  # the remote server's answer, bounded (chalicelib.service.deliveries)
+
+
+class DeliveryProblem(DeliveryReport):
+    """On the ticket: the newest mail of it that bounced, was rejected or drew a complaint (views flag it)."""
+
+    message = UnicodeAttribute()  # the message's id (sort key), or "acknowledgement"
+    sent_at = UnicodeAttribute()  # when SES accepted that mail: a later delivery to the same address clears a bounce
+
+
 class Acknowledgement(MapAttribute):
     """The auto-reply owed for a ticket, written with the ticket so it is never lost.
 
@@ -176,6 +194,8 @@ class Acknowledgement(MapAttribute):
     provider_message_id = UnicodeAttribute(null=True)  # what SES returned
     to = UnicodeAttribute(null=True)
     sent_at = UnicodeAttribute(null=True)
+    delivery = UnicodeAttribute(null=True)  # SES sending events: delayed | delivered | complained | bounced | rejected
+    delivery_report = DeliveryReport(null=True)
 
 
 class TicketModel(SharedConnection, Model):
@@ -208,6 +228,7 @@ class TicketModel(SharedConnection, Model):
     acknowledgement = Acknowledgement(null=True)
     reply_routes = JSONAttribute(null=True)  # channel → where replies go (see InboundMessage.reply_route)
     delivery_failures = ListAttribute(of=MapAttribute, null=True)  # replies that could not be delivered
+    delivery_problem = DeliveryProblem(null=True)  # the newest bounce, rejection or complaint SES reported
     language = UnicodeAttribute(null=True)  # en | da | no ...: for skill-based routing
     customer_tier = UnicodeAttribute(null=True)  # the customer's tier when the ticket opened (automation, SLA)
     status_changed_at = UnicodeAttribute(null=True)
@@ -288,6 +309,7 @@ class MessageModel(SharedConnection, Model):
     sender_auth = UnicodeAttribute(null=True)  # email: "pass", or why SPF/DKIM/DMARC did not vouch for the sender
     delivery = UnicodeAttribute(null=True)  # outbound replies: queued → sent (failures: ticket.delivery_failures)
     delivered_at = UnicodeAttribute(null=True)
+    delivery_report = DeliveryReport(null=True)  # SES sending events: delivered | delayed | bounced | ...
     created_at = UnicodeAttribute()
 
 
@@ -346,6 +368,7 @@ class LookupModel(SharedConnection, Model):
     contacts_week = UnicodeAttribute(null=True)  # on identities: tickets opened in this 7-day bucket...
     contacts_count = NumberAttribute(null=True)  # ...for triage's repeat-contact rule
     tier = UnicodeAttribute(null=True)  # on identities: the customer's tier, so triage needs no extra read
+    message_sk = UnicodeAttribute(null=True)  # on mid: keys of mail we sent: the message it is (SES events)
     created_at = UnicodeAttribute(null=True)
 
 

@@ -101,8 +101,12 @@ def commit_change(ticket: Any, *, field_changes: dict[str, Any] | None = None,
                   set_once: dict[str, Any] | None = None, additions: dict[str, Any] | None = None,
                   after: dict[str, Any] | None = None, audit: Audit | None = None,
                   extra_items: Iterable[Any] = (), loads: Iterable[LoadChange] = (),
-                  only_if_unassigned: bool = False, version_check: bool = True) -> None:
-    """Write one change of the loaded ``ticket`` in one transaction.
+                  only_if_unassigned: bool = False, version_check: bool = True) -> Any:
+    """Write one change of the loaded ``ticket`` in one transaction; returns the ticket as written.
+
+    The returned copy is the loaded ticket with this change applied and its version
+    moved on: with ``version_check`` that is exactly the stored item (nobody wrote in
+    between), so callers answer and react from it without reading the ticket again.
 
     ``field_changes``: name → new value (None removes the attribute).
     ``set_once``: name → value written only if the ticket has none yet.
@@ -158,6 +162,28 @@ def commit_change(ticket: Any, *, field_changes: dict[str, Any] | None = None,
         if any(i > ticket_index for i in failed):
             raise AgentCannotTake(err.codes) from err
         raise
+    return _as_written(ticket, field_changes or {}, set_once or {}, additions or {}, after or {})
+
+
+def _as_written(ticket: Any, field_changes: dict[str, Any], set_once: dict[str, Any],
+                additions: dict[str, Any], after: dict[str, Any]) -> Any:
+    """A copy of ``ticket`` with the change applied the way DynamoDB applied it (SET, SET if absent, ADD)."""
+    written = type(ticket).from_raw_data(ticket.serialize())
+    for name in ticket_keys.CLOCK_KEYS:  # due times move through the derived keys (update_actions)
+        if name in after:
+            setattr(written, name, after[name])
+    for name, value in field_changes.items():
+        setattr(written, name, value)
+    for name, value in set_once.items():
+        if getattr(written, name) is None:
+            setattr(written, name, value)
+    for name, value in additions.items():
+        held = getattr(written, name)
+        setattr(written, name, (held or set()) | set(value) if isinstance(value, (set, frozenset))
+                else (held or 0) + value)
+    ticket_keys.apply_derived(written)  # the derived keys follow the fields, as update_actions moved them
+    written.version = int(ticket.version or 0) + 1
+    return written
 
 
 def _extra_write(extra: Any) -> tuple[Any, Any]:

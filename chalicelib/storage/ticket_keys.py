@@ -12,6 +12,7 @@ from typing import Any
 from chalicelib.domain.vocabulary import ACTIVE_STATUSES
 
 ACTIVE = ACTIVE_STATUSES  # statuses that hold an agent's capacity
+CLOCK_KEYS = ("sla_check_at", "timer_at", "overdue_at")  # due times the sweeps find tickets by
 SHARDS = 16  # partitions of each time index: the sweeps read 16 small ones, never one hot one
 
 
@@ -77,7 +78,7 @@ def update_actions(ticket: Any, after: dict[str, Any]) -> list[Any]:
     return actions
 
 
-def apply_to_new(ticket: Any) -> None:
-    """Set the derived keys on a ticket being created."""
+def apply_derived(ticket: Any) -> None:
+    """Set the derived keys from the ticket's own fields (a ticket being created, or a copy as written)."""
     for name, value in derived(fields_of(ticket)).items():
         setattr(ticket, name, value)

@@ -28,7 +28,7 @@ def test_new_email_becomes_a_ticket_with_an_acknowledgement_that_threads(desk):
 
     ack = _only(desk.sent_emails())
     assert ack["To"].addresses[0].addr_spec == "ann@customer.example"
-    assert ack["Subject"] == "Re: My order never arrived"
+    assert ack["Subject"] == "Re: My order never arrived [#1]"
     assert ack["In-Reply-To"] == "<first@customer.example>"
     assert ack["References"] == "<first@customer.example>"
     assert ack["Auto-Submitted"] == "auto-replied"

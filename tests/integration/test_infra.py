@@ -45,6 +45,11 @@ MOTO_CFN_UNSUPPORTED = {
     "InboundReceiptRule": "AWS::SES::ReceiptRule",
     "MailBucketPolicy": "AWS::S3::BucketPolicy",
     "SesInboundInvokeConfig": "AWS::Lambda::EventInvokeConfig",
+    "SesEventsInvokeConfig": "AWS::Lambda::EventInvokeConfig",
+    "SesEventsTopicPolicy": "AWS::SNS::TopicPolicy",
+    "SendingConfigurationSet": "AWS::SES::ConfigurationSet",
+    "SendingEventDestination": "AWS::SES::ConfigurationSetEventDestination",
+    "SesEventsSesEventsSnsSubscription": "AWS::SNS::Subscription",  # SAM's, expanded by _expand_serverless
 }
 
 
@@ -183,7 +188,8 @@ def _allowed_actions(role: dict[str, Any]) -> list[str]:
 @requires_chalice
 def test_every_function_role_uses_policy_json_and_cannot_scan(packaged: dict[str, Any]) -> None:
     roles = {name: r for name, r in packaged["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
-    assert set(roles) == {"SesInboundRole", "ProcessInboundRole", "SendOutboundRole", "SweepRole", "ApiHandlerRole"}
+    assert set(roles) == {"SesInboundRole", "ProcessInboundRole", "SendOutboundRole", "SweepRole", "ApiHandlerRole",
+                          "TicketStreamRole", "SesEventsRole"}
     policy_file = json.loads(POLICY_FILE.read_text())
     for name, role in roles.items():
         assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [policy_file], name
@@ -193,6 +199,8 @@ def test_every_function_role_uses_policy_json_and_cannot_scan(packaged: dict[str
         assert "dynamodb:ConditionCheckItem" in actions  # TransactWriteItems checks per item action
         # Lambda's SQS poller runs as the function's role (Chalice gives SAM a role, so SAM adds none).
         assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= set(actions)
+        # ... and its DynamoDB Streams poller, for ticket_stream.
+        assert {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"} <= set(actions)
 
 
 # --- (b) cfn-lint on the packaged output -------------------------------------
@@ -253,9 +261,19 @@ def _expand_serverless(template: dict[str, Any], code_bucket: str, code_key: str
                     "ScheduleExpression": event["Properties"]["Schedule"], "State": "ENABLED",
                     "Targets": [{"Arn": {"Fn::GetAtt": [logical_id, "Arn"]}, "Id": logical_id}]}}
                 continue
-            assert event["Type"] == "SQS", f"{logical_id}.{event_id}: only SQS and Schedule events are expanded here"
+            if event["Type"] == "SNS":  # SAM: the topic's subscription and SNS's permission to invoke
+                topic = event["Properties"]["Topic"]
+                resources[f"{logical_id}{event_id}"] = {"Type": "AWS::SNS::Subscription", "Properties": {
+                    "Protocol": "lambda", "Endpoint": {"Fn::GetAtt": [logical_id, "Arn"]}, "TopicArn": topic}}
+                resources[f"{logical_id}{event_id}Permission"] = {"Type": "AWS::Lambda::Permission", "Properties": {
+                    "Action": "lambda:InvokeFunction", "FunctionName": {"Ref": logical_id},
+                    "Principal": "sns.amazonaws.com", "SourceArn": topic}}
+                continue
+            assert event["Type"] in ("SQS", "DynamoDB"), \
+                f"{logical_id}.{event_id}: only SQS, DynamoDB and Schedule events are expanded here"
             source = dict(event["Properties"])
-            mapping = {"EventSourceArn": source.pop("Queue"), "FunctionName": {"Ref": logical_id}, **source}
+            arn = source.pop("Queue") if event["Type"] == "SQS" else source.pop("Stream")
+            mapping = {"EventSourceArn": arn, "FunctionName": {"Ref": logical_id}, **source}
             resources[f"{logical_id}{event_id}"] = {"Type": "AWS::Lambda::EventSourceMapping", "Properties": mapping}
     expanded["Resources"] = resources
     return expanded

@@ -24,7 +24,7 @@ def test_desk_on_an_external_endpoint_provisions_processes_and_reads_back(extern
         [ticket] = desk.tickets()
         assert ticket["subject"] == "from an external endpoint" and ticket["acknowledgement"]["status"] == "sent"
         [ack] = desk.sent_emails()
-        assert ack["Subject"] == "Re: from an external endpoint"
+        assert ack["Subject"] == "Re: from an external endpoint [#1]"
         [letter] = desk.dead_letters()
         assert "empty" in letter["reason"] and letter["source"] == "process_inbound"
         assert desk.dead_letters() == [letter]  # reading does not consume

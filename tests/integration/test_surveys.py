@@ -155,7 +155,7 @@ def test_a_solved_ticket_gets_one_survey_an_hour_later_and_a_click_records_the_r
     desk.run_schedules()
     desk.pump()
     (mail,) = _survey_mails(desk)
-    assert mail["To"] == "Ann Customer <ann@customer.example>" and mail["Subject"] == "Re: Parcel never arrived"
+    assert mail["To"] == "Ann Customer <ann@customer.example>" and mail["Subject"] == "Re: Parcel never arrived [#1]"
     assert "your request #1 (Parcel never arrived)" in _text(mail)
     links = _links(_text(mail))
     assert [rating for rating, _ in links] == [5, 4, 3, 2, 1] and len({token for _, token in links}) == 1

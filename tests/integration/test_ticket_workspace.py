@@ -55,7 +55,7 @@ def test_first_agent_reply_stamps_first_response_and_goes_out_threaded(desk, adm
     assert len(mails) == 1
     reply = mails[0]
     assert reply["To"].addresses[0].addr_spec == "ann@customer.example"
-    assert reply["In-Reply-To"] and reply["Subject"] == "Re: My order never arrived"
+    assert reply["In-Reply-To"] and reply["Subject"] == "Re: My order never arrived [#1]"
     assert "Ann Agent" in str(reply["From"])
     kinds = [(m["kind"], m["delivery"]) for m in later["messages"] if m["direction"] != "inbound"]
     assert ("note", None) in kinds and kinds.count(("agent", "sent")) == 2
@@ -66,7 +66,7 @@ def test_a_customer_answer_to_the_agents_reply_threads_into_the_ticket(desk):
     ticket = _open_ticket(desk)
     _call(desk, "post", f"/tickets/{ticket['id']}/replies", ann, {"text": "Which size?"})
     desk.pump()
-    reply = next(m for m in desk.sent_emails() if m["Subject"] == "Re: My order never arrived"
+    reply = next(m for m in desk.sent_emails() if m["Subject"] == "Re: My order never arrived [#1]"
                  and "Which size?" in m.get_body(("plain",)).get_content())
     desk.receive_email(compose(subject="Re: My order never arrived", body="Size 42",
                                in_reply_to=reply["Message-ID"], references=[reply["Message-ID"]]))

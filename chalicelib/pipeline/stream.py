@@ -1,0 +1,24 @@
+"""The ``ticket_stream`` consumer's edge: a DynamoDB Streams batch of ticket changes → their reactions.
+
+The records are decoded by storage and read for their events by the service
+(``service/ticket_stream.py``). The batch either completes or fails whole:
+the stream hands it over again from the start, and the aggregates' token
+keeps a second delivery from counting twice. Like the sweep, the services load
+on the first batch, not at every function's cold start.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.invocation import set_deadline
+
+__all__ = ["process_batch"]
+
+
+def process_batch(event: dict[str, Any], context: Any) -> dict[str, int]:
+    from chalicelib.service import ticket_stream
+    from chalicelib.storage.ticket_stream import stored_changes
+
+    set_deadline(context)
+    changes = stored_changes(event.get("Records") or [])
+    return {"changes": len(changes), "events": ticket_stream.react(changes)}

@@ -1,0 +1,88 @@
+"""Reading a stored ticket change for what it sets in motion: the tickets table's stream, as events.
+
+Measuring and refilling used to run inside the request or message that changed
+the ticket: a new email ticket paid a KPI transaction, an agent's PATCH paid
+for the freed agent's queue Queries. The stream's consumer does it after the
+change is stored, from the images before and after, so the same rules apply
+whoever wrote (pipeline, agent, automation, sweep) and a whole batch of changes
+is counted with one aggregate update per series and day.
+
+Events come out in stream order per ticket; each carries the ticket as written.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.observability import logger
+from chalicelib.service import bus, changes, measure
+from chalicelib.service.events import (AcknowledgementSent, AgentFreed, AgentReplied, Event, StatusChanged,
+                                       TicketCreated)
+from chalicelib.storage import aggregates
+from chalicelib.storage.ticket_stream import StoredChange, batch_token
+
+__all__ = ["events_of", "react"]
+
+
+def react(stored: Iterable[StoredChange]) -> int:
+    """Publish every event of the batch's changes; record what they measured in one go. Returns the events.
+
+    A reaction that fails is logged and the batch goes on (the sweep refills and
+    re-checks every minute); only the aggregates' write fails the batch, and the
+    stream delivers it again under the same token (counted once).
+    """
+    stored = list(stored)
+    published = 0
+    with measure.batched() as tallies:
+        for change in stored:
+            for event in events_of(change.old, change.new):
+                published += 1
+                try:
+                    bus.publish(event)
+                except Exception:
+                    logger.exception("a reaction to a stored ticket change failed",
+                                     extra={"event": type(event).__name__})
+    aggregates.record_all(tallies, token=batch_token(stored))
+    return published
+
+
+def events_of(old: Any, new: Any) -> list[Event]:
+    """What one stored change of a ticket means: created, acknowledged, status moved, answered, agent freed."""
+    if new is None:
+        return []
+    ticket_id = new.ticket_id
+    if old is None:
+        found: list[Event] = [TicketCreated(ticket_id, clock.parse_iso(new.created_at), new)]
+        if _acknowledged(new):
+            found.append(AcknowledgementSent(ticket_id, _acknowledged_at(new), new))
+        return found
+    found = []
+    if _acknowledged(new) and not _acknowledged(old):
+        found.append(AcknowledgementSent(ticket_id, _acknowledged_at(new), new))
+    if new.status != old.status:
+        found.append(StatusChanged(ticket_id, old.status, new.status,
+                                   clock.parse_iso(new.status_changed_at or new.last_activity_at), new))
+    if new.last_agent_reply_at and new.last_agent_reply_at != old.last_agent_reply_at:
+        found.append(AgentReplied(ticket_id, clock.parse_iso(new.last_agent_reply_at), new))
+    freed = _freed_agent(old, new)
+    if freed is not None:
+        found.append(AgentFreed(freed, ticket_id, clock.now()))
+    return found
+
+
+def _acknowledged(ticket: Any) -> bool:
+    return ticket.acknowledgement is not None and ticket.acknowledgement.status == "sent"
+
+
+def _acknowledged_at(ticket: Any) -> Any:
+    return clock.parse_iso(ticket.acknowledgement.sent_at or ticket.created_at)
+
+
+def _freed_agent(old: Any, new: Any) -> str | None:
+    """The agent whose slot this change gave back (solved, closed, or handed to someone else), if any."""
+    held_before = changes.holds_capacity(old.status, old.assignee_id)
+    held_after = changes.holds_capacity(new.status, new.assignee_id)
+    if held_before and (not held_after or new.assignee_id != old.assignee_id):
+        return old.assignee_id
+    return None
