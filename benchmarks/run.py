@@ -279,7 +279,7 @@ def _prewarm() -> None:
     for name in ("chalicelib.pipeline.runner", "chalicelib.pipeline.steps", "chalicelib.channels.email.intake",
                  "chalicelib.channels.email.mime", "chalicelib.channels.email.autoreply",
                  "chalicelib.outbound.email", "aws_lambda_powertools.utilities.batch", "html2text", "nh3",
-                 "mailparser_reply", "mailparser_reply.parser"):
+                 "chalicelib.channels.email.quotes", "webencodings"):
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a renamed module must not stop the benchmark

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["AttachmentRef", "FieldTooLong", "Identity", "InboundMessage"]
+__all__ = ["AttachmentRef", "Bounce", "FieldTooLong", "Identity", "InboundMessage"]
 
 MAX_SUBJECT_CHARS = 1_000
 MAX_RECIPIENTS = 100
@@ -63,6 +63,17 @@ class AttachmentRef:
     ref: str = ""  # the platform's own media id or URL
 
 
+@dataclass(frozen=True)
+class Bounce:
+    """A delivery-status notification (RFC 3464): which of our messages could not be delivered, to whom, and why."""
+
+    recipient: str = ""  # Final-Recipient (else Original-Recipient), e.g. "ole@kunde.no"
+    status: str = ""  # RFC 3463 status code, e.g. "5.1.1" (5 = permanent, 4 = delayed/transient)
+    diagnostic: str = ""  # the remote server's words, e.g. "smtp; 550 5.1.1 User unknown"
+    action: str = ""  # "failed", "delayed", ... (RFC 3464 §2.3.3); "" when the bounce does not say
+    original_message_id: str | None = None  # Message-ID of the message that bounced, without brackets
+
+
 @dataclass
 class InboundMessage:
     channel: str
@@ -86,6 +97,9 @@ class InboundMessage:
     reply_route: dict[str, str] = field(default_factory=dict)
     # Platform media not yet in S3: {"kind", "ref" (platform id or URL), "content_type", "filename"}.
     media: list[dict[str, str]] = field(default_factory=list)
+    # Set when the message is a delivery-status notification about one of ours (email); auto_reply_reason
+    # is then "delivery-status" and thread_refs start with the bounced message's ids.
+    bounce: Bounce | None = None
 
     def __post_init__(self) -> None:
         # JSON may carry lone UTF-16 surrogates ("\ud83d"); they cannot be stored or
@@ -109,6 +123,15 @@ class InboundMessage:
     def dedup_key(self) -> str:
         return f"in:{self.channel}:{self.external_id}"
 
+    @property
+    def own_words(self) -> str:
+        """What the sender just wrote, without quoted context: what rules read (triage, automation,
+        language). A reply text keeps the quoted lines a customer answered in between, each starting
+        with ``>``; a quoted "urgent" from last month must not count."""
+        reply = self.reply_text or self.text
+        own = "\n".join(line for line in reply.split("\n") if not line.lstrip().startswith(">")).strip()
+        return own or reply
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["received_at"] = self.received_at.isoformat()
@@ -120,6 +143,8 @@ class InboundMessage:
         data["received_at"] = datetime.fromisoformat(data["received_at"])
         data["sender"] = Identity(**data["sender"])
         data["attachments"] = [AttachmentRef(**a) for a in data.get("attachments", [])]
+        if data.get("bounce") is not None:
+            data["bounce"] = Bounce(**data["bounce"])
         return cls(**data)
 
 

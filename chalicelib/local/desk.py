@@ -334,16 +334,30 @@ class LocalDesk:
         return [views.ticket_detail(t) for t in sorted(found, key=lambda t: int(t.number))]
 
     def sent_emails(self) -> list[EmailMessage]:
-        """What SES was asked to send, parsed (moto keeps it; nothing leaves the machine)."""
+        """What SES sent, parsed, as the customer receives it (moto keeps it; nothing leaves the machine).
+
+        SES replaces every Message-ID with its own (``<id>@email.amazonses.com``, the id
+        SendRawEmail returned); moto does not, so this does: a customer's reply threads
+        by what SES really sends.
+        """
+        from chalicelib.outbound.email import provider_message_id
+
         if self._mock is not None or self._server is not None:
-            raws = [m.raw_data for m in self._ses_backend().sent_messages if hasattr(m, "raw_data")]
+            sent = [(m.id, m.raw_data) for m in self._ses_backend().sent_messages if hasattr(m, "raw_data")]
         else:  # an external moto server: its model dump has every raw message SES accepted
             import urllib.request
 
             with urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"].rstrip("/") + "/moto-api/data.json") as page:
-                raws = [m["raw_data"] for m in json.load(page).get("ses", {}).get("RawMessage", [])]
-        return [BytesParser(policy=policy.default).parsebytes(
-            raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw) for raw in raws]
+                sent = [(m.get("id"), m["raw_data"]) for m in json.load(page).get("ses", {}).get("RawMessage", [])]
+        mails = []
+        for ses_id, raw in sent:
+            mail = BytesParser(policy=policy.default).parsebytes(
+                raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw)
+            if ses_id:
+                del mail["Message-ID"]
+                mail["Message-ID"] = f"<{provider_message_id(ses_id)}>"
+            mails.append(mail)
+        return mails
 
     def sent_chat_messages(self) -> list[dict[str, Any]]:
         """What each platform's send API received: ``{"platform", "recipient", "text", "request"}``.

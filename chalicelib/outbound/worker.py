@@ -119,8 +119,8 @@ def _deliver_email(ticket: Any, reply: dict[str, Any], now: Any) -> None:
         raise PermanentDeliveryError(err.reason) from err
     from chalicelib.storage import deliveries
 
-    # the customer's answer threads by either id
-    keys = [threading.message_id_key(mid) for mid in (message_id, provider_id)]
+    # The customer's answer threads by the id SES gave the mail (it replaces ours on the way out).
+    keys = [threading.message_id_key(provider_id)]
     deliveries.remember_message_ids(ticket.ticket_id, keys, at=clock.iso(now), message_sk=reply.get("message_sk"))
     _mark_delivered(ticket.ticket_id, reply, provider_id, now)
     count("RepliesSent", channel="email")

@@ -18,7 +18,7 @@ from chalicelib.domain.triage import TriageInput
 from chalicelib.observability import count, logger
 from chalicelib.outbound import email as email_out
 from chalicelib.pipeline.context import Context
-from chalicelib.service import clocks
+from chalicelib.service import clocks, deliveries
 from chalicelib.storage import inbound, repository
 from chalicelib.storage.exceptions import DuplicateDelivery
 
@@ -109,7 +109,11 @@ def find_thread(ctx: Context) -> None:
             continue
         # The ticket's own customer writing from another address of theirs (imported or merged) is no stranger.
         own_customer = identity is not None and identity.customer_id == ticket.customer_id
-        if candidate.requires_participant and not own_customer and not threading.may_join(
+        # A bounce comes from the recipient's mail server, never a participant; it names the mail of
+        # ours that bounced (an id only a recipient of that mail knows) and can change nothing on the
+        # ticket (machine mail): it joins by that id.
+        bounce_of_ours = message.bounce is not None and candidate.method == "message-id"
+        if candidate.requires_participant and not own_customer and not bounce_of_ours and not threading.may_join(
             message.sender.key, ticket.participants or set(), ticket.copied or set()
         ):
             logger.warning(
@@ -159,7 +163,7 @@ def triage(ctx: Context) -> None:
     ctx.triage = rules.triage(triage_input(ctx.message, repeat_contacts=repeat), configuration.triage_rules())
     from chalicelib.domain import language
 
-    ctx.language = language.detect(f"{ctx.message.subject}\n{ctx.message.reply_text or ctx.message.text}")
+    ctx.language = language.detect(f"{ctx.message.subject}\n{ctx.message.own_words}")
 
 
 def triage_input(message: InboundMessage, repeat_contacts: int = 0) -> TriageInput:
@@ -168,7 +172,7 @@ def triage_input(message: InboundMessage, repeat_contacts: int = 0) -> TriageInp
     ``reply_text`` is the new part without quoted history and signature: a quoted
     "urgent" from last month or a "Sent from my iPhone today" footer should not count.
     """
-    return TriageInput(channel=message.channel, subject=message.subject, text=message.reply_text or message.text,
+    return TriageInput(channel=message.channel, subject=message.subject, text=message.own_words,
                        sender=message.sender.key, received_at=message.received_at, repeat_contacts=repeat_contacts)
 
 
@@ -254,7 +258,7 @@ def automate(ctx: Context) -> None:
 
     if ctx.duplicate or ctx.ticket is None or ctx.message.auto_reply_reason:
         return
-    text = ctx.message.reply_text or ctx.message.text
+    text = ctx.message.own_words
     if ctx.is_new:
         outcome = automation.on_created(ctx.ticket, text, now=ctx.now)
     else:
@@ -279,6 +283,23 @@ def assign(ctx: Context) -> None:
         ctx.assignee_id = assignment.auto_assign(ticket)
 
 
+def record_bounce(ctx: Context) -> None:
+    """A delivery-status notification for one of our mails: recorded on that mail, flagged on its ticket,
+    exactly as SES's own bounce event would be (``service.deliveries``)."""
+    bounce = ctx.message.bounce
+    if bounce is None or ctx.duplicate or not bounce.original_message_id:
+        return
+    permanent = bounce.status.startswith("5") or bounce.action == "failed"
+    stamp = clock.iso(ctx.now)
+    event = deliveries.DeliveryEvent(
+        status="bounced" if permanent else "delayed", provider_message_id=bounce.original_message_id,
+        sent_at=stamp, at=stamp, recipients=(bounce.recipient.lower(),) if bounce.recipient else (),
+        bounce_type="Permanent" if permanent else "Transient", bounce_subtype=bounce.status or None,
+        diagnostic=bounce.diagnostic or None)
+    outcome = deliveries.record(event)
+    logger.info("delivery-status notification recorded", extra={"outcome": outcome})
+
+
 def measure(ctx: Context) -> None:
     """What only the message knows (duplicates, threaded replies, suppressed acknowledgements); what the
     stored ticket shows (created, acknowledged, reopened) is measured off the ticket stream."""
@@ -301,7 +322,7 @@ STEPS: list[Callable[[Context], None]] = [
     decide_acknowledgement,
     write,
 ]
-AFTER: list[Callable[[Context], None]] = [automate, assign, acknowledge, measure]  # also run for duplicates
+AFTER: list[Callable[[Context], None]] = [automate, assign, acknowledge, record_bounce, measure]  # also run for duplicates
 
 
 # --- deciding what is written (storage.inbound builds the items) ----------------------------

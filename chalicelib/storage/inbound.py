@@ -185,8 +185,8 @@ def record_new_ticket(message: InboundMessage, ticket: NewTicket, sender: Sender
     writes.save(_lookup(f"tno:{ticket.number}", ticket_id, now), LookupModel.lookup_key.does_not_exist())
     if message.message_id and not message_id_known:
         writes.save(_message_id_lookup(message, ticket_id, now))
-    if ticket.acknowledgement.message_id:
-        writes.save(_lookup(threading.message_id_key(ticket.acknowledgement.message_id), ticket_id, now))
+    # No lookup for the acknowledgement's own Message-ID: SES replaces it with its own, which
+    # mark_acknowledgement_sent records once the mail is sent.
     if message.channel != "email":
         writes.save(_lookup(f"conv:{message.conversation_key}", ticket_id, now))
     _sender(writes, message, sender, ticket_id, now)

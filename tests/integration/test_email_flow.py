@@ -32,7 +32,9 @@ def test_new_email_becomes_a_ticket_with_an_acknowledgement_that_threads(desk):
     assert ack["In-Reply-To"] == "<first@customer.example>"
     assert ack["References"] == "<first@customer.example>"
     assert ack["Auto-Submitted"] == "auto-replied"
-    assert ack["Message-ID"] == f"<ack.{ticket['id']}@example.com>"
+    # SES replaces our Message-ID with its own; the customer's reply threads by that one.
+    assert ack["Message-ID"] == f"<{ticket['acknowledgement']['provider_message_id']}>"
+    assert ack["Message-ID"].endswith("@email.amazonses.com>")
     assert ack["Reply-To"].addresses[0].addr_spec.startswith(f"support+{ticket['id']}.")
     text = ack.get_body(("plain",)).get_content()
     assert "#1" in text and "within 9 business hours" in text and "https://help.example.com/articles/track-order" in text

@@ -8,6 +8,7 @@ import pytest
 from chalicelib.channels.email.autoreply import (
     CHECKS,
     auto_reply_reason,
+    auto_submitted,
     bounce_return_path,
     cron_output,
     daemon_sender,
@@ -75,7 +76,9 @@ def test_mailing_list_message_is_not_answered():
 def test_bounce_is_not_answered_for_three_separate_reasons():
     bounce = fixture("bounce_mailer_daemon.eml")
 
-    assert auto_reply_reason(bounce, OWN) == "Auto-Submitted: auto-replied"
+    # Issue 12: a delivery-status report is named as such first, so the pipeline can join it to its ticket.
+    assert auto_reply_reason(bounce, OWN) == "delivery-status"
+    assert auto_submitted(bounce, frozenset()) == "Auto-Submitted: auto-replied"
     assert empty_return_path(bounce, frozenset()) == "empty Return-Path"
     assert daemon_sender(bounce, frozenset()) == "sender is mailer-daemon"
     assert mailing_list(bounce, frozenset()) is None
@@ -242,7 +245,7 @@ def test_checks_run_in_order_and_the_first_reason_wins():
     many = mail({"Precedence": "bulk", "List-Id": "<x.example.org>"}, sender="noreply@example.com")
 
     assert auto_reply_reason(many, OWN) == "Precedence: bulk"
-    assert [check.__name__ for check in CHECKS][:2] == ["auto_submitted", "exchange_auto_response_suppress"]
+    assert [check.__name__ for check in CHECKS][:3] == ["delivery_status", "auto_submitted", "exchange_auto_response_suppress"]
 
 
 # --- More signs of machine mail (cron, loops, bounce envelopes) ----------------

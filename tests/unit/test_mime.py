@@ -65,10 +65,14 @@ def test_gmail_reply_keeps_only_the_new_text():
     assert mail.defects == []
 
 
-def test_outlook_reply_drops_the_from_sent_block_and_the_signature():
+def test_outlook_reply_drops_the_from_sent_block_and_keeps_the_signature():
     mail = fixture("outlook_reply.eml")
 
-    assert mail.reply_text == "Hello,\n\nThe reset link worked, but I still cannot log in. The page just reloads."
+    # Issue 12: the customer's sign-off and signature are theirs (agents need the name); only the history goes.
+    assert mail.reply_text == (
+        "Hello,\n\nThe reset link worked, but I still cannot log in. The page just reloads.\n\n"
+        "Kind regards\nBob Builder\nBuilder AS"
+    )
     assert "Sent: Monday, November 3, 2025" in mail.text_body
     assert mail.subject == "RE: [#1043] Login problem after password reset"
     assert "<style" not in (mail.html_body or "")
@@ -80,9 +84,10 @@ def test_danish_apple_mail_reply_keeps_a_sentence_that_starts_with_tak():
 
     assert mail.from_name == "Mette Sørensen"
     assert mail.subject == "Re: [#1044] Faktura mangler momsnummer"
-    # "Tak" is a Danish sign-off in mailparser_reply; here it starts the message itself.
+    # "Tak" is a Danish sign-off; here it starts the message itself. Issue 12: the sign-off and name are kept too.
     assert mail.reply_text == (
-        "Hej,\n\nTak for svaret. Fakturaen mangler stadig vores momsnummer (DK12345678), kan I sende en ny?"
+        "Hej,\n\nTak for svaret. Fakturaen mangler stadig vores momsnummer (DK12345678), kan I sende en ny?\n\n"
+        "Med venlig hilsen\nMette Sørensen"
     )
     assert "Den 3. nov. 2025 kl. 10.00 skrev" in mail.text_body
 
@@ -558,3 +563,19 @@ def test_arbitrary_bytes_parse_or_are_rejected_as_malformed(raw):
         assert isinstance(mail, ParsedEmail)
         assert mail.from_address
         assert all(isinstance(attachment.content, bytes) for attachment in mail.attachments)
+
+
+def test_a_long_message_id_folded_into_encoded_words_is_still_read():
+    """Python's generator folds an id longer than a line (SES's are) into RFC 2047 words."""
+    long_id = "<0100018c1d2e3f4a-5b6c7d8e-9f01-2345-6789-abcdef012345-000000@email.amazonses.com>"
+    message = EmailMessage()
+    message["From"] = "ann@customer.example"
+    message["To"] = "support@example.com"
+    message["Subject"] = "Re: Order"
+    message["In-Reply-To"] = long_id
+    message["References"] = long_id
+    message.set_content("Thanks!")
+    raw = message.as_bytes()
+    assert b"=?utf-8?q?" in raw  # the folding this test is about
+    mail = parse_email(raw)
+    assert mail.in_reply_to == mail.references == [long_id[1:-1]]

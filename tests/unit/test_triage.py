@@ -522,3 +522,15 @@ def test_cross_rule_problems_are_listed_one_per_line():
         """)
     assert "2 problem(s)" in str(raised.value)
     assert "\n  - rule 'a' (rules[0]): then.category 'billing' is not one of categories" in str(raised.value)
+
+
+def test_quoted_lines_kept_between_inline_answers_are_not_read_as_the_customers_words(default_rules):
+    """An inline reply keeps the quoted lines it answers ("> ..."); an old quoted "urgent" must not count."""
+    message = InboundMessage(
+        channel="email", external_id="m2", received_at=MONDAY_11_CPH,
+        sender=Identity("email", "ann@example.com"), subject="Re: Levering",
+        text="> Er sagen stadig urgent? Vores site er nede\nNej, det virker nu. Tak!",
+        reply_text="> Er sagen stadig urgent? Vores site er nede\nNej, det virker nu. Tak!",
+    )
+    assert message.own_words == "Nej, det virker nu. Tak!"
+    assert triage(triage_input(message, repeat_contacts=0), default_rules).priority == "normal"

@@ -17,6 +17,7 @@ from chalicelib.channels.email.headers import (
     decode_unstructured,
     header_values,
 )
+from chalicelib.channels.email.charsets import with_whatwg_charsets
 from chalicelib.channels.email.text import describe, display_text, repair_surrogates, shorten
 
 __all__ = ["address_tokens", "header_addresses", "parse_address_list", "sender"]
@@ -91,7 +92,8 @@ def header_addresses(
         defects.append(f"{name.title()} header repeated {len(values)} times; read the first {_MAX_ADDRESS_HEADERS}")
     for value in values[:_MAX_ADDRESS_HEADERS]:
         label = name.title()
-        parsed = parse_address_list(name, label, repair_surrogates(value, f"{label} header", defects), defects, budget)
+        value = with_whatwg_charsets(repair_surrogates(value, f"{label} header", defects))  # "=?gb2312?..." names
+        parsed = parse_address_list(name, label, value, defects, budget)
         for display_name, address in parsed:
             if _address_too_long(address):
                 defects.append(f"{label} header: address of {len(address):,} characters dropped (RFC 5321 §4.5.3.1)")

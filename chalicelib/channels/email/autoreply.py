@@ -39,6 +39,11 @@ def auto_reply_reason(mail: ParsedEmail, own_addresses: Iterable[str]) -> str | 
 # --- The checks, in the order they run ---------------------------------------
 
 
+def delivery_status(mail: ParsedEmail, own: frozenset[str]) -> str | None:
+    """A delivery-status notification (RFC 3464) about one of our messages: a bounce, joined to its ticket."""
+    return "delivery-status" if mail.bounce is not None else None
+
+
 def auto_submitted(mail: ParsedEmail, own: frozenset[str]) -> str | None:
     """RFC 3834 §5: any Auto-Submitted value except "no" marks an automatic message."""
     for value in _header(mail, "auto-submitted"):
@@ -227,6 +232,7 @@ def out_of_office_subject(mail: ParsedEmail, own: frozenset[str]) -> str | None:
 
 
 CHECKS: Sequence[Check] = (
+    delivery_status,
     auto_submitted,
     exchange_auto_response_suppress,
     autoreply_headers,

@@ -14,6 +14,7 @@ from email import policy
 from email.headerregistry import UnstructuredHeader
 from email.message import Message
 
+from chalicelib.channels.email.charsets import with_whatwg_charsets
 from chalicelib.channels.email.text import describe, first, repair_surrogates, shorten, unique
 
 __all__ = [
@@ -98,7 +99,7 @@ def decode_unstructured(name: str, value: str, defects: list[str], strict: bool 
         defects.append(f"{name} header: too much header text to decode; encoded words left as written")
         return repair_surrogates(value, f"{name} header", defects)
     try:
-        parse_tree = UnstructuredHeader.value_parser(value)
+        parse_tree = UnstructuredHeader.value_parser(with_whatwg_charsets(value))
     except Exception:  # the header parser is not meant to raise; never lose the mail if it does
         defects.append(f"{name} header could not be parsed; kept as written")
         return repair_surrogates(value, f"{name} header", defects)
@@ -122,7 +123,10 @@ def message_ids(values: list[str], *, require_at: bool = True) -> list[str]:
     """
     ids: list[str] = []
     for value in values:
-        value = repair_surrogates(value, "message id", [])
+        # Python's own generator (and mailers built on it) folds an id longer than a line into
+        # RFC 2047 encoded words; SES's ids are that long. Decoded, bounded like any header.
+        value = decode_unstructured("message id", value, []) if "=?" in value else \
+            repair_surrogates(value, "message id", [])
         bracketed = ["".join(found.split()) for found in _MSG_ID.findall(value)]
         if any(bracketed):
             ids.extend(found for found in bracketed if found)

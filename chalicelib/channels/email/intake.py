@@ -76,12 +76,13 @@ def to_inbound_message(pointer: dict[str, Any], raw: bytes) -> tuple[InboundMess
         html=mail.html_body,
         attachments=attachments,
         message_id=_usable_id(mail.message_id),
-        thread_refs=_thread_refs(mail.in_reply_to, mail.references),
+        thread_refs=_thread_refs([*(mail.bounce.thread_ids if mail.bounce else []), *mail.in_reply_to], mail.references),
         recipients=list(dict.fromkeys([*pointer.get("recipients", []), *mail.to, *mail.cc])),
         auto_reply_reason=machine_reason,
         quarantine_reason=", ".join(f"{name} verdict FAIL" for name in failed) or None,
         sender_auth="pass" if authentication.status == "pass" else f"{authentication.status}: {authentication.reason}",
         conversation_key=f"email:{mail.from_address}",
+        bounce=mail.bounce.bounce if mail.bounce else None,
     )
     return message, pending
 

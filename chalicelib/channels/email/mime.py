@@ -6,15 +6,17 @@ most of that (``policy.default`` records defects instead of raising), so the
 parser only adds what a help desk needs on top. This module is its entry point:
 input limits, one walk over the MIME tree that splits body text from
 attachments, and a charset fallback that never raises (declared, then UTF-8 if
-the bytes are mostly UTF-8, else Latin-1), with a readable note in ``defects``
-each time. The other concerns have a module each:
+the bytes are mostly UTF-8, else windows-1252), with a readable note in ``defects``
+each time. Charset labels are read as browsers read them (``charsets``: the
+WHATWG label table, so "gb2312" text with GBK characters reads right). The other concerns have a module each:
 
 * ``headers`` — unfolding and decoding header values, message ids, Date;
 * ``addresses`` — the sender (From, else Sender, else Reply-To) and recipients;
 * ``html`` — HTML that is safe to show in the agent UI, and HTML as text;
-* ``quotes`` — the *new* part of a reply (quoted history and signature removed),
-  so agents and triage read what the customer just wrote;
+* ``quotes`` — the reply text: every line the customer wrote, quoted history
+  and machine footers removed (``reply_markers`` recognises the lines);
 * ``attachments`` — decoded attachments with safe file names;
+* ``dsn`` — delivery-status notifications: the bounce and the bounced message's ids;
 * ``text`` — the small decoding and display helpers they share.
 
 Only :class:`MalformedEmail` leaves the parser, and only when there is no
@@ -32,8 +34,10 @@ from email.policy import EmailPolicy
 from types import MappingProxyType
 from typing import Any
 
+from chalicelib.channels.email import charsets
 from chalicelib.channels.email.addresses import header_addresses, sender
 from chalicelib.channels.email.attachments import Attachment, extract_attachments, part_content_id, part_filename
+from chalicelib.channels.email.dsn import BounceReport, bounce_report
 from chalicelib.channels.email.exceptions import MailTooLarge, MalformedEmail
 from chalicelib.channels.email.headers import (
     STRICT_HEADER_BUDGET,
@@ -107,6 +111,8 @@ class ParsedEmail:
     defects: list[str] = field(default_factory=list)
     #: Which header the sender came from: "from", else "sender", else "reply-to" (RFC 5322 §3.6.2).
     sender_header: str = "from"
+    #: Set when the mail is a delivery-status notification (``dsn``): the bounce and the bounced message's ids.
+    bounce: BounceReport | None = None
 
 
 def parse_email(raw: bytes) -> ParsedEmail:
@@ -134,7 +140,13 @@ def parse_email(raw: bytes) -> ParsedEmail:
     _check_part_count(message)
     envelope = _envelope(raw_headers, defects)
     content = _content(message, _line_ending(raw), defects)
-    return ParsedEmail(**envelope, **content, defects=unique(defects))
+    try:
+        bounce = bounce_report(message, envelope["from_address"], envelope["subject"], content["text_body"],
+                               envelope["return_path"])
+    except Exception:  # a broken report must not lose the mail; it is still machine mail (daemon_sender)
+        bounce = None
+        defects.append("delivery-status report could not be read")
+    return ParsedEmail(**envelope, **content, bounce=bounce, defects=unique(defects))
 
 
 # --- Input limits --------------------------------------------------------------
@@ -388,23 +400,30 @@ def _decode_part(part: Message, where: str, defects: list[str]) -> str:
 
 
 def _decode_bytes(data: bytes, charset: str | None, where: str, defects: list[str]) -> str:
-    """Declared charset, then UTF-8, then Latin-1 (which cannot fail); note each fallback."""
-    try:
-        return data.decode(charset or "us-ascii")  # RFC 2045 §5.2: the default charset
-    except LookupError:  # also raised for bytes-to-bytes codecs such as "base64"
-        problem = f"unknown charset {charset!r}"
-    except (UnicodeError, ValueError, TypeError):
-        problem = f"text is not valid {charset!r}" if charset else "8-bit text without a declared charset"
-    text, used = _utf8_or_latin1(data)
+    """Declared charset read as browsers read it (``charsets``), then UTF-8, then windows-1252; note each fallback."""
+    if charset is None or (charsets.is_ascii_label(charset) and not data.isascii()):
+        try:
+            return data.decode("ascii")  # RFC 2045 §5.2: the default charset
+        except UnicodeError:
+            problem = f"8-bit text labelled {charset!r}" if charset else "8-bit text without a declared charset"
+    else:
+        try:
+            return charsets.decode(data, charset)
+        except LookupError:  # also raised for bytes-to-bytes codecs such as "base64"
+            problem = f"unknown charset {charset!r}"
+        except (UnicodeError, ValueError, TypeError):
+            problem = f"text is not valid {charset!r}"
+    text, used = _utf8_or_windows_1252(data)
     defects.append(f"{where}: {problem}; decoded as {used}")
     return text
 
 
-def _utf8_or_latin1(data: bytes) -> tuple[str, str]:
-    """UTF-8 when the bytes are mostly UTF-8 (stray bad bytes become U+FFFD), else Latin-1.
+def _utf8_or_windows_1252(data: bytes) -> tuple[str, str]:
+    """UTF-8 when the bytes are mostly UTF-8 (stray bad bytes become U+FFFD), else windows-1252.
 
     One broken byte in a UTF-8 mail must not turn every ü and ø into mojibake;
-    legacy 8-bit text, where no UTF-8 sequence is valid, reads right as Latin-1.
+    legacy 8-bit text, where no UTF-8 sequence is valid, reads right as
+    windows-1252 (what the WHATWG standard reads "latin-1" as: Latin-1 plus € and curly quotes).
     """
     text = data.decode("utf-8", errors="replace")
     replaced = text.count("\ufffd")
@@ -413,7 +432,7 @@ def _utf8_or_latin1(data: bytes) -> tuple[str, str]:
     decoded = sum(1 for ch in text if ord(ch) > 0x7F) - replaced
     if decoded > replaced:
         return text, "utf-8 (invalid bytes replaced)"
-    return data.decode("latin-1", errors="replace"), "latin-1"
+    return charsets.decode(data, "windows-1252"), "windows-1252"
 
 
 # --- Body text ---------------------------------------------------------------
