@@ -20,7 +20,7 @@ from chalicelib.outbound import email as email_out
 from chalicelib.pipeline.context import Context
 from chalicelib.service import clocks, deliveries
 from chalicelib.storage import inbound, repository
-from chalicelib.storage.exceptions import DuplicateDelivery
+from chalicelib.storage.exceptions import AgentCannotTake, DuplicateDelivery
 
 _MAX_COPIED_PER_TICKET = 100  # people who may join a ticket by reply-all (identity keys on the ticket item)
 _THREAD_IDS_KEPT = 10
@@ -210,9 +210,7 @@ def write(ctx: Context) -> None:
     message_id_known = bool(message.message_id) and threading.message_id_key(message.message_id) in ctx.found
     try:
         if ctx.is_new:
-            ctx.ticket = inbound.record_new_ticket(message, _new_ticket(ctx, ticket_id), _sender(ctx, ticket_id),
-                                                   flags=_flags(ctx), message_id_known=message_id_known,
-                                                   attachments=ctx.blobs)
+            ctx.ticket = _record_new_ticket(ctx, ticket_id, message_id_known)
         else:
             inbound.record_message_on_ticket(message, ctx.ticket, _ticket_update(ctx), _sender(ctx, ticket_id),
                                              joined_by=ctx.thread_method, flags=_flags(ctx),
@@ -221,6 +219,33 @@ def write(ctx: Context) -> None:
         ctx.duplicate = True
         ctx.ticket = repository.get_ticket(ticket_id)
         logger.info("another delivery of this message won the write", extra={"ticket_id": ctx.ticket.ticket_id})
+
+
+def _record_new_ticket(ctx: Context, ticket_id: str, message_id_known: bool) -> Any:
+    """Write the new ticket claimed by an available agent in the same transaction when one can take it;
+    if that claim loses its race (another copy took the agent's last slot or turn), write it unclaimed:
+    the assign step then tries again with a fresh directory."""
+    from chalicelib.service import assign as assignment
+
+    ticket = _new_ticket(ctx, ticket_id)
+    sender = _sender(ctx, ticket_id)
+
+    def record(planned: inbound.NewTicket) -> Any:
+        return inbound.record_new_ticket(ctx.message, planned, sender, flags=_flags(ctx),
+                                         message_id_known=message_id_known, attachments=ctx.blobs)
+
+    claim = _claim_for(ctx, ticket)
+    if claim is not None:
+        try:
+            stored = record(_planned(ctx, ticket, claim))
+        except AgentCannotTake:
+            logger.info("the new ticket's claim lost a race; it is written unassigned and assigned next",
+                        extra={"agent_id": claim.agent_id})
+        else:
+            assignment.claimed(stored, claim, at=ticket.created_at)
+            ctx.assignee_id = claim.agent_id
+            return stored
+    return record(_planned(ctx, ticket, None))
 
 
 def acknowledge(ctx: Context) -> None:
@@ -329,7 +354,8 @@ AFTER: list[Callable[[Context], None]] = [automate, assign, acknowledge, record_
 
 
 def _new_ticket(ctx: Context, ticket_id: str) -> inbound.NewTicket:
-    """The ticket this message opens: triaged, its acknowledgement decided, its SLA clocks planned."""
+    """The ticket this message opens: numbered, triaged, its acknowledgement decided (``_planned`` adds
+    its owner and SLA clocks)."""
     message, now = ctx.message, clock.iso(ctx.now)
     decision = ctx.ack
     ack = inbound.AcknowledgementOwed(status="suppressed", reason=decision.reason if decision else "not owed")
@@ -367,9 +393,37 @@ def _new_ticket(ctx: Context, ticket_id: str) -> inbound.NewTicket:
         timeline=clocks.initial_timeline(now, priority=ctx.triage.priority,
                                          customer_wrote=not message.auto_reply_reason),
     )
+    return ticket
+
+
+def _planned(ctx: Context, ticket: inbound.NewTicket, claim: Any) -> inbound.NewTicket:
+    """The new ticket with its owner (when ``claim``) and its SLA clocks planned from that."""
+    if claim is not None:
+        ticket = dataclasses.replace(
+            ticket, assignee_id=claim.agent_id, assignee_name=claim.name, assignment_source=claim.source,
+            assignment_detail=claim.detail,
+            timeline=clocks.append(ticket.timeline, ticket.created_at, [("assigned", claim.agent_id)]),
+            claim=inbound.LoadChange(claim.agent_id, 1, cursor=ticket.created_at,
+                                     expected_cursor=claim.expected_last_assigned_at))
     planned = clocks.schedule(clocks.fields_of(ticket), ctx.now)
     return dataclasses.replace(ticket, sla=planned["sla"], sla_check_at=planned["sla_check_at"],
                                timer_at=planned["timer_at"], overdue_at=planned["overdue_at"])
+
+
+def _claim_for(ctx: Context, ticket: inbound.NewTicket) -> Any:
+    """The agent a new ticket goes to in its own transaction, or None (it is assigned after it is written).
+
+    Only when the automation rules' "created" triggers (judged on the ticket as planned) leave its
+    routing alone: a rule that assigns, moves queue or changes status has its say first.
+    """
+    from chalicelib.service import assign as assignment
+    from chalicelib.service import automate as automation
+
+    if ctx.message.auto_reply_reason or ticket.status not in vocabulary.ACTIVE_STATUSES:
+        return None
+    if automation.changes_routing(ticket, ctx.message.own_words):
+        return None
+    return assignment.plan_claim(ticket, now=ctx.now)
 
 
 def _ticket_update(ctx: Context) -> inbound.TicketUpdate:

@@ -76,6 +76,32 @@ def auto_assign(ticket: Any, *, now: datetime | None = None) -> str | None:
     return None
 
 
+def plan_claim(ticket: Any, *, now: datetime) -> changes.Claim | None:
+    """The claim a ticket not yet written would make (written with it, in one transaction), or None.
+
+    Same order as ``auto_assign`` from the cached directory; the write checks the
+    agent's capacity and round robin's cursor, so a stale directory only costs a
+    lost race (the pipeline then writes the ticket unassigned and ``auto_assign``
+    tries again with a fresh directory).
+    """
+    routing = configuration.routing()
+    states = [directory.state(a) for a in directory.directory()]
+    order = assignment.candidates(_ticket_to_assign(ticket), states, routing, now)
+    if not order:
+        return None
+    chosen = order[0]
+    strategy = routing.for_queue(ticket.category).strategy
+    return changes.Claim(chosen.agent_id, chosen.name, f"auto:{strategy}",
+                         expected_last_assigned_at=chosen.last_assigned_at,
+                         detail=f"{strategy}: {chosen.name} ({chosen.open_count + 1}/{chosen.capacity} open)")
+
+
+def claimed(ticket: Any, claim: changes.Claim, *, at: str) -> None:
+    """A claim written with its ticket: the container's directory and the metrics learn of it."""
+    directory.note_load(claim.agent_id, 1, assigned_at=at)
+    count("TicketsAssigned", channel=ticket.channel, queue=ticket.category, strategy=claim.source.split(":", 1)[-1])
+
+
 def queues() -> list[str]:
     """Every queue tickets can wait in: the triage categories."""
     rule_set = configuration.triage_rules()

@@ -27,6 +27,14 @@ def on_created(ticket: Any, text: str, *, now: datetime | None = None) -> Any:
     return carry_out(ticket, outcome, now=now)
 
 
+def changes_routing(ticket: Any, text: str) -> bool:
+    """Whether the "created" triggers would give a ticket not yet written another owner, queue or status
+    (then it is assigned after they ran, not in its own write)."""
+    outcome = automation.evaluate_triggers(facts(ticket, event="created", actor="customer", text=text),
+                                           configuration.automation_rules())
+    return outcome.route_via_queue or any(outcome.changes.get(name) for name in ("assignee_id", "category", "status"))
+
+
 def on_customer_message(ticket: Any, text: str, changed: frozenset[str], *, after: dict[str, Any],
                         now: datetime | None = None) -> Any:
     """Triggers after a customer's message to ``ticket`` (as loaded before it) that changed ``after``.

@@ -59,6 +59,7 @@ class Claim:
     source: str  # manual | auto:<strategy> | automation:<rule>
     expected_last_assigned_at: str | None = None  # round robin's derived cursor, checked in the write
     force: bool = False  # an admin assigning over capacity or to an agent who is away
+    detail: str = ""  # why this agent, for the audit trail ("round_robin: Ann (3/5 open)")
 
 
 @dataclass

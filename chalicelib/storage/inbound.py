@@ -24,8 +24,11 @@ from chalicelib.domain import ids, threading
 from chalicelib.domain.acknowledgement import AckDecision
 from chalicelib.domain.messages import InboundMessage
 from chalicelib.storage import blobs, repository, ticket_keys
+from chalicelib.storage.exceptions import AgentCannotTake, TransactionCancelled
+from chalicelib.storage.ticket_changes import LoadChange, load_update
 from chalicelib.storage.models import (
     Acknowledgement,
+    AgentModel,
     AttachmentInfo,
     AuditModel,
     CustomerModel,
@@ -101,10 +104,20 @@ class NewTicket:
     sla_check_at: str | None = None
     timer_at: str | None = None
     overdue_at: str | None = None
+    # Claimed in the ticket's own transaction (``claim``: the agent's load, capacity-checked there).
+    assignee_id: str | None = None
+    assignee_name: str | None = None
+    assignment_source: str | None = None
+    assignment_detail: str | None = None
+    claim: LoadChange | None = None
 
     @property
     def status_changed_at(self) -> str:
         return self.created_at
+
+    @property
+    def previous_assignee_id(self) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -167,18 +180,21 @@ def record_new_ticket(message: InboundMessage, ticket: NewTicket, sender: Sender
     """Open ``ticket`` with ``message`` as its first message, in one transaction; returns the ticket written.
 
     ``message_id_known``: a lookup for the message's Message-ID exists already (it stays as it is).
-    Raises ``DuplicateDelivery`` when another delivery of the message was recorded first.
+    Raises ``DuplicateDelivery`` when another delivery of the message was recorded first, and
+    ``AgentCannotTake`` when the ticket's claim lost its race (nothing is written: write it unclaimed).
     """
     now = ticket.created_at
     model = _ticket_item(message, ticket)
     ticket_id = ticket.ticket_id
     writes = repository.Writes(idempotency_key=message.dedup_key)
     writes.save(model, TicketModel.ticket_id.does_not_exist())
+    created = {"status": [None, model.status], "priority": [None, model.priority],
+               "category": [None, model.category]}
+    if ticket.assignee_id:
+        created["assignee_id"] = [None, ticket.assignee_id]
+    detail = "; ".join([*ticket.reasons, *([ticket.assignment_detail] if ticket.assignment_detail else [])])
     writes.save(AuditModel(ticket_id, f"{now}#created", at=now, actor="customer", actor_name=message.sender_name,
-                           action="created",
-                           changes={"status": [None, model.status], "priority": [None, model.priority],
-                                    "category": [None, model.category]},
-                           detail="; ".join(ticket.reasons)[:2000] or None))
+                           action="created", changes=created, detail=detail[:2000] or None))
     item, body = _message_item(message, ticket_id, now, joined_by="new-ticket", flags=flags)
     writes.save(item)
     writes.save(_lookup(message.dedup_key, ticket_id, now), LookupModel.lookup_key.does_not_exist())
@@ -190,7 +206,16 @@ def record_new_ticket(message: InboundMessage, ticket: NewTicket, sender: Sender
     if message.channel != "email":
         writes.save(_lookup(f"conv:{message.conversation_key}", ticket_id, now))
     _sender(writes, message, sender, ticket_id, now)
-    _commit(writes, [*attachments, *([body] if body else [])])
+    if ticket.claim is not None:  # last: its position names the agent when the condition fails
+        actions, condition = load_update(ticket.claim)
+        writes.update(AgentModel(ticket.claim.agent_id), actions, condition, version_check=False)
+    try:
+        _commit(writes, [*attachments, *([body] if body else [])])
+    except TransactionCancelled as err:
+        agent_write = len(writes.saves) + len(writes.updates) - 1
+        if ticket.claim is not None and agent_write in err.failed("ConditionalCheckFailed", "TransactionConflict"):
+            raise AgentCannotTake(err.codes) from err
+        raise
     return model
 
 
@@ -321,6 +346,10 @@ def _ticket_item(message: InboundMessage, ticket: NewTicket) -> TicketModel:
         auto_submitted=None if ticket.customer_wrote else True,
         status_changed_at=now,
         timeline=ticket.timeline,
+        assignee_id=ticket.assignee_id,
+        assignee_name=ticket.assignee_name,
+        assigned_at=now if ticket.assignee_id else None,
+        assignment_source=ticket.assignment_source,
     )
     model.sla, model.sla_check_at, model.timer_at = ticket.sla, ticket.sla_check_at, ticket.timer_at
     model.overdue_at = ticket.overdue_at

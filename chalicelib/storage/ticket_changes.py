@@ -30,7 +30,7 @@ from typing import Any
 from chalicelib.storage import repository, ticket_keys
 from chalicelib.storage.exceptions import AgentCannotTake, TicketMoved, TransactionCancelled
 
-__all__ = ["Audit", "LoadChange", "Note", "Reply", "commit_change"]
+__all__ = ["Audit", "LoadChange", "Note", "Reply", "commit_change", "load_update"]
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def commit_change(ticket: Any, *, field_changes: dict[str, Any] | None = None,
         condition = TicketModel.assignee_id.does_not_exist() & TicketModel.status.is_in(*ticket_keys.ACTIVE)
     writes.update(ticket, actions, condition, version_check=version_check)  # "version = <the one read>"
     for load in loads:
-        agent_actions, agent_condition = _load_update(load)
+        agent_actions, agent_condition = load_update(load)
         writes.update(AgentModel(load.agent_id), agent_actions, agent_condition, version_check=False)
     try:
         repository.commit(writes)
@@ -200,7 +200,8 @@ def _extra_write(extra: Any) -> tuple[Any, Any]:
     return extra if isinstance(extra, tuple) else (extra, None)
 
 
-def _load_update(load: LoadChange) -> tuple[list[Any], Any]:
+def load_update(load: LoadChange) -> tuple[list[Any], Any]:
+    """The agent item's update and condition for one load change (also used for a new ticket's claim)."""
     from chalicelib.storage.models import AgentModel
 
     if load.delta < 0:

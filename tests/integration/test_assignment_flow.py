@@ -34,7 +34,10 @@ def test_round_robin_alternates_between_online_agents_and_skips_offline_ones(des
     assert all(owners[i] != owners[i + 1] for i in range(5))  # alternating: nobody gets two in a row
     assert cat not in owners
     detail = _ticket(desk, "q0")
-    assert [entry["action"] for entry in detail["audit"]][:2] == ["created", "assigned"]
+    # Claimed in the new ticket's own write: one audit entry says both, with why this agent.
+    created = detail["audit"][0]
+    assert created["action"] == "created" and created["changes"]["assignee_id"] == [None, owners[0]]
+    assert "round_robin: " in created["detail"] and "(1/" in created["detail"]
     assert detail["assignment_source"] == "auto:round_robin"
 
 
