@@ -241,6 +241,7 @@ def _record_new_ticket(ctx: Context, ticket_id: str, message_id_known: bool) -> 
         except AgentCannotTake:
             logger.info("the new ticket's claim lost a race; it is written unassigned and assigned next",
                         extra={"agent_id": claim.agent_id})
+            count("ClaimsLost", channel=ctx.message.channel)
         else:
             assignment.claimed(stored, claim, at=ticket.created_at)
             ctx.assignee_id = claim.agent_id

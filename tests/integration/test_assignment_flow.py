@@ -162,3 +162,22 @@ def test_admin_cli_manages_agents_and_their_routing(desk, capsys):
     assert admin.main(["remove-agent", "--agent", agent_id]) == 0
     assert _ticket(desk, "Invoice")["assignee_id"] is None
     assert admin.main(["set-agent", "--agent", agent_id, "--status", "online"]) == 1
+
+
+def test_a_new_tickets_claim_that_loses_its_race_leaves_it_waiting_written_once(desk, admin_token):
+    """The claim rides in the new ticket's transaction; if another copy took the agent's last slot
+    meanwhile (this container's directory does not know), the ticket is written unclaimed, then
+    assignment looks again with a fresh directory and finds nobody: it waits in its queue."""
+    from chalicelib.storage.models import AgentModel
+
+    ann, _ = desk.add_agent("Ann", "ann@example.com", capacity=2)
+    _mail(desk, 1)  # Ann's: this container's directory now says 1 of 2
+    AgentModel(ann).update(actions=[AgentModel.open_count.add(1)])  # another Lambda copy's claim: 2 of 2
+    _mail(desk, 2, message_id="<q2@shop.example>")
+
+    ticket = _ticket(desk, "q2")
+    assert ticket["assignee_id"] is None and ticket["message_count"] == 1
+    assert len(desk.tickets()) == 2 and _ticket(desk, "q1")["assignee_id"] == ann
+    assert _agent(desk, admin_token, ann)["open_count"] == 2  # never over capacity
+    assert [entry["action"] for entry in ticket["audit"]] == ["created"]
+    assert [m for m in desk.metrics if "ClaimsLost" in m]  # the claim was tried in the write, and lost
