@@ -68,3 +68,21 @@ def test_each_reply_keeps_what_the_customer_wrote(entry):
     reply = _reply(entry)
     assert _written(reply) == _lines(entry["wrote"]), reply
     assert _has_quoted_context(reply) == entry["quoted_context"], reply
+
+
+def test_a_spanish_outlook_header_with_enviado_el_ends_the_reply():
+    # Spanish Outlook writes "Enviado el:"; the field was read as an unknown word and the history stayed.
+    text = (
+        "Hola,\n\nEl pedido es el 55012.\n\nSaludos,\nAna\n\n"
+        "De: Soporte <soporte@example.com>\nEnviado el: lunes, 3 de noviembre de 2025 10:42\n"
+        "Para: Ana <ana@example.es>\nAsunto: Su pedido\n\nHola Ana, ¿cuál es su número de pedido?\n"
+    )
+    assert _lines(reply_text(text)) == ["Hola,", "El pedido es el 55012.", "Saludos,", "Ana"]
+
+
+def test_a_header_block_that_starts_with_the_date_needs_sender_recipient_and_subject():
+    # Hotmail puts Date first; a customer's own "Date / From / To" lines (no subject) are not a header.
+    hotmail = "Yes, that works.\n\nDate: Tue, 2 Oct 2012 02:35:10 +0000\nFrom: support@example.com\nTo: ann@example.com\nSubject: Your order\n\nHi Ann\n"
+    assert _lines(reply_text(hotmail)) == ["Yes, that works."]
+    trip = "My trip:\n\nDate: Monday 3 Nov\nFrom: Oslo\nTo: Bergen\n\nCan I rebook it?\n"
+    assert _lines(reply_text(trip)) == ["My trip:", "Date: Monday 3 Nov", "From: Oslo", "To: Bergen", "Can I rebook it?"]

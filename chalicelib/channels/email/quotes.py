@@ -14,7 +14,8 @@ The representation is plain text:
   wrote:", "Am … schrieb …:", "Den … skrev …:") among them are dropped.
 * Dropped: quoted history after the customer's last line and the header above
   it; history a client includes unquoted below an attribution, an Outlook
-  From/Sent/To/Subject block (any of en, da, no, de, sv, nl, fr, es) or an
+  From/Sent/To/Subject block (any of en, da, no, de, sv, nl, fr, es, pt, pl, hu;
+  Hotmail's Date-first order; a block a converter flattened onto one line) or an
   "-----Original Message-----" line, to the end; separator lines ("-----",
   "_____") left at the end of the customer's text; a mailing list's footer
   (Google Groups, Mailman) below its separator; and footers the customer's app
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field
 
 from chalicelib.channels.email.reply_markers import (
     MAX_MARKER_CHARS,
+    ends_like_attribution,
     is_attribution,
     is_forward_marker,
     is_list_footer,
@@ -146,7 +148,7 @@ def _header_length(lines: list[str], index: int) -> int:
         return 0
     joined = stripped
     for span in range(2, _ATTRIBUTION_LINES + 1):  # Gmail wraps long attributions over adjacent lines
-        if joined.endswith(":") or index + span > len(lines) or not lines[index + span - 1].strip():
+        if ends_like_attribution(joined) or index + span > len(lines) or not lines[index + span - 1].strip():
             break
         joined = f"{joined} {lines[index + span - 1].strip()}"
         if len(joined) > MAX_MARKER_CHARS:

@@ -2,12 +2,16 @@
 
 ``quotes`` decides the structure of a reply (what is quoted, what the customer
 wrote); this module only recognises single lines, in the languages our customers
-write (en, da, no, de, sv, nl, fr, es). Each recogniser sees one line cut to
+write (en, da, no, de, sv, nl, fr, es), plus the attributions and header fields
+of a few more that peer parsers' test mails carry (it, pt, cs, pl, hu, ru, ja,
+zh). Each recogniser sees one line cut to
 ``MAX_MARKER_CHARS`` (or a few joined lines), and every pattern is a prefix or
 whole-line match of bounded width: the cost is linear in the text, whatever the
 sender writes. The phrases come from the clients themselves (Gmail, Outlook
 desktop/web/mobile, Apple Mail, Thunderbird, Samsung Email, Yahoo, Mutt); the
-corpus in tests/fixtures/mail/replies/ has a reply of each.
+corpus in tests/fixtures/mail/replies/ has a reply of each, and
+tests/fixtures/mail/peer/ holds the peer parsers' test mails (talon,
+email_reply_parser, mail-parser-reply) we are measured on as well.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import re
 
 __all__ = [
     "MAX_MARKER_CHARS",
+    "ends_like_attribution",
     "is_attribution",
     "is_forward_marker",
     "is_list_footer",
@@ -32,11 +37,14 @@ MAX_MARKER_CHARS = 400
 
 # --- "On <date>, <name> wrote:" and its translations --------------------------
 
-#: Words that say "wrote" in attribution lines: en, da/no/sv, de, nl, fr, es, it, pt, cs, fi, pl.
+#: Words that say "wrote" in attribution lines: en, da/no/sv, de, nl, fr, es, it, pt, cs, fi, pl, hu, ru, zh.
 _WROTE = re.compile(
-    r"\b(?:wrote|skrev|schrieb|schreef|a\s+écrit|escribió|ha\s+scritto|escreveu|napsal(?:\(a\))?|kirjoitti|napisał)\b",
+    r"\b(?:wrote|skrev|schrieb|schreef|a\s+écrit|escribió|ha\s+scritto|escreveu|napsal(?:\(a\))?|kirjoitti|napisał"
+    r"|írta|написала?|写道)\b",
     re.IGNORECASE,
 )
+#: Attributions end with a colon; Chinese and Japanese clients write the full-width one.
+_COLONS = (":", "：")
 #: How attribution lines begin: "On", "Am", "Den", "Le", "El", "Op", "Em", "Il", "Dne", "På";
 #: a weekday (Gmail in Norwegian: "man. 3. nov. 2025 ..."); a date ("03.11.2025 ..."); Mutt's "* ".
 _OPENER = re.compile(
@@ -49,19 +57,28 @@ _OPENER = re.compile(
 _TIME_OR_DATE = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,4}[./-]\d{1,2}[./-]\d{2,4}\b")
 #: Words after "wrote" that are still part of an attribution ("schrieb am Mo., 3. Nov. 2025, 10:42:").
 _MAX_AFTER_VERB = 100
+#: Gmail in some locales writes no verb: "2017-12-22 10:35 GMT-02:00 Ann <ann@example.com>:" (pt-BR, ja).
+_ADDRESS_AT_END = re.compile(r"<[^<>\s@]{1,64}@[^<>\s@]{1,255}>[:：]")
+
+
+def ends_like_attribution(line: str) -> bool:
+    """The line ends as an attribution does: with a colon (half or full width)."""
+    return line.rstrip().endswith(_COLONS)
 
 
 def is_attribution(line: str) -> bool:
     """An "On ... wrote:" line (or a translation): the header a client puts above the text it quotes.
 
-    It must end with ":", name the writer by address or carry a time or date, and
+    It must end with ":" (or "："), name the writer by address or carry a time or date, and
     start like one (a customer's "Jeg skrev til jer i går:" does not).
     """
     line = line.strip()
-    if not line.endswith(":") or len(line) > MAX_MARKER_CHARS:
+    if not line.endswith(_COLONS) or len(line) > MAX_MARKER_CHARS:
         return False
     if line.startswith("* ") and "@" in line:  # Mutt: "* Ann Hansen <ann@example.com> [2025-11-03 10:42]:"
         return True
+    if line[0].isdigit() and _TIME_OR_DATE.search(line) and _ADDRESS_AT_END.fullmatch(line[line.rfind("<") :]):
+        return True  # verb-less Gmail: a date, a time, and the writer's address closing the line
     verb = _WROTE.search(line)
     if verb is None or len(line) - verb.end() > _MAX_AFTER_VERB:
         return False
@@ -79,22 +96,46 @@ def starts_like_attribution(line: str) -> bool:
 # --- Outlook's From/Sent/To/Subject block -------------------------------------
 
 _FIELD_KINDS = {
-    "from": "from fra von från van de od",
-    "sent": "sent sendt gesendet skickat verzonden envoyé enviado date dato datum fecha data",
-    "to": "to til an till aan à a para",
-    "subject": "subject emne betreff ämne onderwerp objet asunto",
-    "cc": "cc kopi kopia",
+    "from": "from fra von från van de od feladó",
+    "sent": "sent sendt gesendet skickat verzonden envoyé enviado enviada date dato datum fecha data wysłano elküldve",
+    "to": "to til an till aan à a para do címzett",
+    "subject": "subject emne betreff ämne onderwerp objet asunto assunto temat tárgy",
+    "cc": "cc kopi kopia reply-to",
 }
 _KIND_OF = {word: kind for kind, words in _FIELD_KINDS.items() for word in words.split()}
-#: "From: ...", "*Fra:* ...", "Enviado el: ..." — a field name (up to two words) and a colon.
-_FIELD = re.compile(r"\*?([^\W\d_]{1,10}(?: el)?)\*?[ \t]?:(?:[ \t*]|$)", re.IGNORECASE)
+#: "From: ...", "*Fra:* ...", "Enviado el: ...", "Enviada em: ...", "Reply-To: ..." — a field name and a colon.
+_FIELD = re.compile(r"\*?([^\W\d_]{1,10}(?:-[^\W\d_]{1,10}| el| em)?)\*?[ \t]?:(?:[ \t*]|$)", re.IGNORECASE)
+#: Spanish and Portuguese Outlook add a preposition to the sent field ("Enviado el:", "Enviada em:").
+_FIELD_SUFFIXES = (" el", " em")
+#: A header block a converter flattened onto one line: "Date: ... From: ... To: ... Subject: ...".
+_INLINE_FIELD = re.compile(r"(?:^|\s)(from|sent|date|to|cc|subject):\s", re.IGNORECASE)
 #: Field lines an Outlook header block may have (From, Sent, To, Cc, Subject, plus Outlook for Mac's Date).
 _MAX_FIELDS = 7
 
 
 def _field_kind(line: str) -> str | None:
     found = _FIELD.match(line.strip()[:MAX_MARKER_CHARS])
-    return _KIND_OF.get(found.group(1).lower()) if found else None
+    if found is None:
+        return None
+    name = found.group(1).lower()
+    return _KIND_OF.get(name[:-3] if name.endswith(_FIELD_SUFFIXES) else name)
+
+
+def _is_header_block(kinds: list[str]) -> bool:
+    """Sender first (or the date, when the recipient and subject follow: Hotmail), and the time."""
+    if not kinds or "from" not in kinds or "sent" not in kinds:
+        return False
+    if kinds[0] == "from":
+        return bool({"to", "subject"} & set(kinds))
+    return kinds[0] == "sent" and {"to", "subject"} <= set(kinds)
+
+
+def _inline_header(line: str) -> bool:
+    """All the fields on one line, as an HTML-to-text converter leaves a Hotmail header."""
+    stripped = line.strip()[:MAX_MARKER_CHARS]
+    kinds = [found.group(1).lower() for found in _INLINE_FIELD.finditer(stripped)]
+    kinds = ["sent" if kind == "date" else kind for kind in kinds]
+    return len(kinds) >= 3 and _FIELD.match(stripped) is not None and _is_header_block(kinds)
 
 
 def outlook_header_length(lines: list[str], start: int) -> int:
@@ -102,7 +143,9 @@ def outlook_header_length(lines: list[str], start: int) -> int:
 
     Outlook, Samsung Email and most webmail put it above the history they include
     unquoted. It must start with the sender field and name the time and the
-    recipient or subject, so a customer's "From: Oslo / To: Bergen" is no header.
+    recipient or subject (or start with the date and name sender, recipient and
+    subject), so a customer's "From: Oslo / To: Bergen" is no header. A block a
+    converter flattened onto one line counts as one line.
     """
     kinds: list[str] = []
     for line in lines[start : start + _MAX_FIELDS]:
@@ -110,9 +153,9 @@ def outlook_header_length(lines: list[str], start: int) -> int:
         if kind is None:
             break
         kinds.append(kind)
-    if not kinds or kinds[0] != "from" or "sent" not in kinds or not {"to", "subject"} & set(kinds):
-        return 0
-    return len(kinds)
+    if _is_header_block(kinds):
+        return len(kinds)
+    return 1 if start < len(lines) and _inline_header(lines[start]) else 0
 
 
 # --- Separators -------------------------------------------------------------------
@@ -151,15 +194,17 @@ def is_forward_marker(line: str) -> bool:
 
 # --- Lines the customer's app or list server added ------------------------------
 
-_LINK = r"(?:\s*<https?://[^<>\s]{1,200}>)?"
+_LINK = r"(?:\s*(?:<https?://[^<>\s]{1,200}>|\(https?://[^()\s]{1,200}\)))?"
 #: Footers phones and mail apps add on their own: "Sent from my iPhone" and its translations,
-#: "Sent from Yahoo Mail on Android", "Sent from Mail for Windows", "Get Outlook for iOS".
+#: "Sent from Yahoo Mail on Android", "Sent from Mail for Windows", "Get Outlook for iOS",
+#: "Sent with Sparrow (http://www.sparrowmailapp.com/?sig)".
 _MACHINE_LINE = re.compile(
     r"(?:(?:sent from my|sendt fra min|skickat från min|verzonden (?:vanaf|met) mijn|envoyé de mon|enviado desde mi)"
     r" [\w .'-]{1,40}"
     r"|von meinem [\w .'-]{1,40} gesendet"
     r"|(?:sent from|sendt fra|gesendet von|skickat från|verzonden (?:vanaf|met)|envoyé (?:de|depuis)|enviado desde)"
     r" (?:yahoo mail|mail|outlook|gmail|aol|proton mail|samsung email)(?: (?:for|on|til|für|för|voor|pour|para) [\w .-]{1,30})?"
+    r"|sent with (?:sparrow|airmail|spark|newton|polymail|superhuman|blackberry work)"
     r"|(?:get|hent|få|skaff) outlook (?:for|til) (?:ios|android)"
     r"|outlook für (?:ios|android) beziehen"
     r"|skaffa outlook för (?:ios|android))"
