@@ -233,6 +233,15 @@ class LocalDesk:
             self._delivering_streams = False
         return delivered
 
+    def pending_stream_records(self) -> int:
+        """Stream records not yet handed to their functions (``stream_delivery="manual"``)."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        backend = dynamodb_backends[_ACCOUNT][os.environ["AWS_DEFAULT_REGION"]]
+        tables = [backend.tables.get(self._env(setting)) for setting in _STREAM_FUNCTIONS]
+        return sum(len(table.stream_shard.items) - self._stream_positions.get(table.name, 0)
+                   for table in tables if table is not None and table.stream_shard is not None)
+
     def _deliver_stream_batch(self, function_name: str, table: Any, batch: list[Any]) -> None:
         arn = f"{table.table_arn}/stream/{table.latest_stream_label}"
         records = []

@@ -61,14 +61,14 @@ class SharedConnection:
 
 
 class TicketsByStatus(GlobalSecondaryIndex["TicketModel"]):
-    """Agent views by status, newest activity first (``GET /tickets?status=``)."""
+    """Agent views by status, latest customer activity first (``GET /tickets?status=``)."""
 
     class Meta:
         index_name = "by_status"
         projection = IncludeProjection(["created_at"])  # the backlog report ages tickets without reading them
 
     status = UnicodeAttribute(hash_key=True)
-    last_activity_at = UnicodeAttribute(range_key=True)
+    view_order = UnicodeAttribute(range_key=True)
 
 
 class TicketsByCustomer(GlobalSecondaryIndex["TicketModel"]):
@@ -83,7 +83,7 @@ class TicketsByCustomer(GlobalSecondaryIndex["TicketModel"]):
 
 
 def _view_index(name: str, key: str, doc: str) -> type:
-    """A view index keyed ``<value>#<status>`` by newest activity: one Query per agent view.
+    """A view index keyed ``<value>#<status>`` by latest customer activity: one Query per agent view.
 
     Composite keys keep each view one partition read (``a-1#open``, ``billing#pending``)
     instead of a filter over every ticket of that assignee, queue, priority or channel.
@@ -97,7 +97,7 @@ def _view_index(name: str, key: str, doc: str) -> type:
         "Meta": Meta,
         "__doc__": doc,
         key: UnicodeAttribute(hash_key=True),
-        "last_activity_at": UnicodeAttribute(range_key=True),
+        "view_order": UnicodeAttribute(range_key=True),
     }
     return type(f"TicketsBy{name.title().replace('_', '')}", (GlobalSecondaryIndex,), attributes)
 
@@ -248,6 +248,9 @@ class TicketModel(SharedConnection, Model):
     auto_submitted = BooleanAttribute(null=True)  # opened by a machine (bulk, auto-reply): no survey
     survey = JSONAttribute(null=True)  # CSAT: {sent_at, nonce, answered_at, rating, comment, nps, ces}
     # Derived keys for the views and sweeps: always written by chalicelib.storage.ticket_keys.
+    # The views sort by view_order (the customer's latest message, else creation), which an
+    # agent's reply or edit never moves: a reply rewrites no view index entry.
+    view_order = UnicodeAttribute(null=True)
     view_assignee = UnicodeAttribute(null=True)
     view_queue = UnicodeAttribute(null=True)
     view_priority = UnicodeAttribute(null=True)

@@ -27,13 +27,14 @@ def all_shards() -> list[str]:
 def derived(fields: dict[str, Any]) -> dict[str, Any]:
     """View and sweep keys from a ticket's fields; ``None`` means the attribute must not exist.
 
-    ``fields`` needs ticket_id, status, priority, category, channel, assignee_id,
-    and optionally sla_check_at / timer_at / overdue_at (ISO strings or None).
+    ``fields`` needs ticket_id, status, priority, category, channel, assignee_id, created_at,
+    and optionally last_customer_message_at, sla_check_at / timer_at / overdue_at (ISO strings or None).
     """
     status = fields["status"]
     assignee = fields.get("assignee_id")
     active = status in ACTIVE
     return {
+        "view_order": fields.get("last_customer_message_at") or fields["created_at"],
         "view_assignee": f"{assignee or 'none'}#{status}",
         "view_queue": f"{fields['category']}#{status}",
         "view_priority": f"{fields['priority']}#{status}",
@@ -60,6 +61,8 @@ def fields_of(ticket: Any) -> dict[str, Any]:
         "sla_check_at": ticket.sla_check_at,
         "timer_at": ticket.timer_at,
         "overdue_at": ticket.overdue_at,
+        "created_at": ticket.created_at,
+        "last_customer_message_at": ticket.last_customer_message_at,
     }
 
 

@@ -41,7 +41,7 @@ class TicketPage:
 
 def tickets_in_view(status: str, *, view: str | None = None, value: str | None = None, limit: int,
                     start: dict[str, Any] | None = None) -> TicketPage:
-    """Tickets in ``status``, most recently active first; with ``view`` only those whose assignee
+    """Tickets in ``status``, latest customer activity first; with ``view`` only those whose assignee
     (an agent id or ``none``), queue, priority or channel is ``value``."""
     from pynamodb.exceptions import QueryError
 

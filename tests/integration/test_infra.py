@@ -339,12 +339,12 @@ def test_packaged_template_deploys_into_moto(aws: None, packaged: dict[str, Any]
     assert tickets["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert {index["IndexName"]: [k["AttributeName"] for k in index["KeySchema"]]
             for index in tickets["GlobalSecondaryIndexes"]} == {
-        "by_status": ["status", "last_activity_at"],
+        "by_status": ["status", "view_order"],
         "by_customer": ["customer_id", "created_at"],
-        "by_assignee": ["view_assignee", "last_activity_at"],
-        "by_queue": ["view_queue", "last_activity_at"],
-        "by_priority": ["view_priority", "last_activity_at"],
-        "by_channel": ["view_channel", "last_activity_at"],
+        "by_assignee": ["view_assignee", "view_order"],
+        "by_queue": ["view_queue", "view_order"],
+        "by_priority": ["view_priority", "view_order"],
+        "by_channel": ["view_channel", "view_order"],
         "waiting": ["waiting_queue", "created_at"],
         "sla_due": ["sla_shard", "sla_check_at"],
         "timers": ["timer_shard", "timer_at"],
