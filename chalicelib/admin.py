@@ -58,7 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--chart", metavar="OUT.png", help="also write a PNG of daily first-response p50/p90")
     commands.add_parser("recompute-sla", help="recompute every active ticket's SLA due times after a change "
                                               "of SLA policies or business hours")
+    commands.add_parser("rekey-tickets", help="rewrite every ticket's derived index keys (after an upgrade that "
+                                              "changes them; reads the whole table once)")
     args = parser.parse_args(argv)
+
+    if args.command == "rekey-tickets":
+        from chalicelib.storage import tickets
+
+        print(f"rekey-tickets: {tickets.rekey_all()} tickets' index keys rewritten")
+        return 0
 
     if args.command == "recompute-sla":
         from chalicelib.service import escalation

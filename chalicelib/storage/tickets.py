@@ -25,7 +25,7 @@ from chalicelib.storage.exceptions import BadCursor
 
 __all__ = ["DUE_INDEXES", "VIEWS", "TicketPage", "audit_trail", "customer_ticket_ids", "customer_tickets",
            "due_ticket_ids", "messages", "overdue_tickets", "ticket_ids_held_by", "ticket_ids_in_status",
-           "tickets_by_ids", "tickets_in_view", "waiting_ticket_ids"]
+           "rekey_all", "tickets_by_ids", "tickets_in_view", "waiting_ticket_ids"]
 
 _MAX_BATCH_GET = 100  # DynamoDB BatchGetItem limit
 
@@ -181,3 +181,32 @@ def due_ticket_ids(index: str, moment: datetime, *, per_shard: int) -> list[str]
         found += [entry.ticket_id for entry in queried.query(shard, due_at <= stamp, limit=per_shard,
                                                              page_size=per_shard)]
     return found
+
+
+def rekey_all(*, tries: int = 3) -> int:
+    """Rewrite every ticket's derived view and sweep keys that differ from its fields; returns how many.
+
+    A migration tool (``python -m chalicelib.admin rekey-tickets``) for when the
+    derived keys change shape (e.g. ``view_order``): tickets missing from a new
+    index are found only by reading the table, so this one Scan is deliberate and
+    never runs on a request's path. Each update is conditioned on the version
+    read; a ticket that keeps changing is read again, and a change made by the
+    desk meanwhile writes its keys anyway.
+    """
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.storage.models import TicketModel
+
+    changed = 0
+    for ticket in TicketModel.scan():
+        for _ in range(tries):
+            actions = ticket_keys.update_actions(ticket, {})
+            if not actions:
+                break
+            try:
+                ticket.update(actions=actions)
+                changed += 1
+                break
+            except UpdateError:
+                ticket = TicketModel.get(ticket.ticket_id, consistent_read=True)
+    return changed
