@@ -222,22 +222,34 @@ def write(ctx: Context) -> None:
 
 
 def _record_new_ticket(ctx: Context, ticket_id: str, message_id_known: bool) -> Any:
-    """Write the new ticket claimed by an available agent in the same transaction when one can take it;
-    if that claim loses its race (another copy took the agent's last slot or turn), write it unclaimed:
-    the assign step then tries again with a fresh directory."""
+    """Write the new ticket, claimed by an available agent in the same transaction when one can take it,
+    with its email acknowledgement already sent (``_acknowledged_first``).
+
+    If the claim loses its race (another copy took the agent's last slot or turn), the
+    ticket is written unclaimed: the assign step then tries again with a fresh directory.
+    """
     from chalicelib.service import assign as assignment
+    from chalicelib.service import automate as automation
 
     ticket = _new_ticket(ctx, ticket_id)
     sender = _sender(ctx, ticket_id)
+    options = {"flags": _flags(ctx), "message_id_known": message_id_known}
+    preview = automation.preview_created(ticket, ctx.message.own_words) if _may_claim(ctx, ticket) else None
+    routed_by_rules = preview is None or automation.changes_routing(preview)
+    claim = None if routed_by_rules else assignment.plan_claim(ticket, now=ctx.now)
+    planned = _planned(ctx, ticket, claim)
+    if planned.acknowledgement.status == "pending" and planned.channel == "email":
+        inbound.check_new_ticket(ctx.message, planned, sender, **options)  # nobody is told of a ticket never stored
+        acknowledged = _acknowledged_first(ctx, planned, preview)
+        planned = dataclasses.replace(planned, acknowledgement=acknowledged)
+        ticket = dataclasses.replace(ticket, acknowledgement=acknowledged)
 
-    def record(planned: inbound.NewTicket) -> Any:
-        return inbound.record_new_ticket(ctx.message, planned, sender, flags=_flags(ctx),
-                                         message_id_known=message_id_known, attachments=ctx.blobs)
+    def record(new: inbound.NewTicket) -> Any:
+        return inbound.record_new_ticket(ctx.message, new, sender, attachments=ctx.blobs, **options)
 
-    claim = _claim_for(ctx, ticket)
     if claim is not None:
         try:
-            stored = record(_planned(ctx, ticket, claim))
+            stored = record(planned)
         except AgentCannotTake:
             logger.info("the new ticket's claim lost a race; it is written unassigned and assigned next",
                         extra={"agent_id": claim.agent_id})
@@ -246,17 +258,43 @@ def _record_new_ticket(ctx: Context, ticket_id: str, message_id_known: bool) -> 
             assignment.claimed(stored, claim, at=ticket.created_at)
             ctx.assignee_id = claim.agent_id
             return stored
-    return record(_planned(ctx, ticket, None))
+        planned = _planned(ctx, ticket, None)
+    return record(planned)
+
+
+def _may_claim(ctx: Context, ticket: inbound.NewTicket) -> bool:
+    return not ctx.message.auto_reply_reason and ticket.status in vocabulary.ACTIVE_STATUSES
+
+
+def _acknowledged_first(ctx: Context, ticket: inbound.NewTicket, preview: Any) -> inbound.AcknowledgementOwed:
+    """Send a new ticket's email acknowledgement before the ticket is written, and record it sent with it.
+
+    Writing it pending and marking it sent afterwards cost a second transaction per
+    ticket; now the write is checked first (``check_new_ticket``) and carries the
+    id SES gave the mail. A crash between the send and the write makes the message's
+    redelivery send it again — the same window the mark-afterwards design had. The
+    promise is the response time of the priority the "created" triggers will set.
+    """
+    owed = ticket.acknowledgement
+    priority = (preview.changes.get("priority") if preview is not None else None) or ticket.priority
+    try:
+        mail = email_out.build(_acknowledgement_of(dataclasses.replace(ticket, priority=priority), ctx.settings))
+        provider_id = email_out.send(mail, owed.to)
+    except email_out.Undeliverable as err:
+        logger.warning("acknowledgement cannot be sent", extra={"reason": err.reason})
+        return dataclasses.replace(owed, status="failed", reason=err.reason)
+    ctx.ack_sent = True
+    return dataclasses.replace(owed, status="sent", provider_message_id=provider_id, sent_at=clock.iso(clock.now()))
 
 
 def acknowledge(ctx: Context) -> None:
-    """Send the acknowledgement owed by the ticket's own record, then mark it sent.
+    """An acknowledgement still pending on the ticket's own record: queue a chat one, send an email one.
 
-    The owed acknowledgement was written with the ticket, so a crash before or
-    during sending is repaired by the next delivery of the same message. Only
-    that message's deliveries try: a later reply must not inherit the attempt.
-    A mail SES will never accept (a non-ASCII local part, a rejected address)
-    marks the acknowledgement failed instead of retrying for ever.
+    A new email ticket's acknowledgement went out just before its write
+    (``_acknowledged_first``); this sends one that a ticket written pending by
+    an earlier version still owes, on a redelivery of its message. Only that
+    message's deliveries try: a later reply must not inherit the attempt. A mail
+    SES will never accept marks the acknowledgement failed instead of retrying.
     """
     ticket = ctx.ticket
     if not (ctx.is_new or ctx.duplicate):
@@ -409,22 +447,6 @@ def _planned(ctx: Context, ticket: inbound.NewTicket, claim: Any) -> inbound.New
     planned = clocks.schedule(clocks.fields_of(ticket), ctx.now)
     return dataclasses.replace(ticket, sla=planned["sla"], sla_check_at=planned["sla_check_at"],
                                timer_at=planned["timer_at"], overdue_at=planned["overdue_at"])
-
-
-def _claim_for(ctx: Context, ticket: inbound.NewTicket) -> Any:
-    """The agent a new ticket goes to in its own transaction, or None (it is assigned after it is written).
-
-    Only when the automation rules' "created" triggers (judged on the ticket as planned) leave its
-    routing alone: a rule that assigns, moves queue or changes status has its say first.
-    """
-    from chalicelib.service import assign as assignment
-    from chalicelib.service import automate as automation
-
-    if ctx.message.auto_reply_reason or ticket.status not in vocabulary.ACTIVE_STATUSES:
-        return None
-    if automation.changes_routing(ticket, ctx.message.own_words):
-        return None
-    return assignment.plan_claim(ticket, now=ctx.now)
 
 
 def _ticket_update(ctx: Context) -> inbound.TicketUpdate:

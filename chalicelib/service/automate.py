@@ -27,11 +27,16 @@ def on_created(ticket: Any, text: str, *, now: datetime | None = None) -> Any:
     return carry_out(ticket, outcome, now=now)
 
 
-def changes_routing(ticket: Any, text: str) -> bool:
-    """Whether the "created" triggers would give a ticket not yet written another owner, queue or status
-    (then it is assigned after they ran, not in its own write)."""
-    outcome = automation.evaluate_triggers(facts(ticket, event="created", actor="customer", text=text),
-                                           configuration.automation_rules())
+def preview_created(ticket: Any, text: str) -> Any:
+    """What the "created" triggers will do to a ticket not yet written (nothing is carried out here):
+    the pipeline claims an agent in the ticket's own write only if they leave its routing alone, and
+    promises the response time of the priority they will set."""
+    return automation.evaluate_triggers(facts(ticket, event="created", actor="customer", text=text),
+                                        configuration.automation_rules())
+
+
+def changes_routing(outcome: Any) -> bool:
+    """Whether a triggers' outcome gives the ticket another owner, queue or status."""
     return outcome.route_via_queue or any(outcome.changes.get(name) for name in ("assignee_id", "category", "status"))
 
 

@@ -4,9 +4,10 @@ The pipeline decides (threading, triage, the acknowledgement owed, the SLA plan,
 what a reply changes on its ticket); this module turns those decisions into
 DynamoDB's items, conditions and update actions. All of one message's writes
 — ticket, message, lookups, audit entry, the sender's identity and customer
-record, the *pending* acknowledgement — are one transaction conditioned on the
-message's idempotency key (``in:<channel>:<external id>``): a second delivery
-finds the key and writes nothing (``DuplicateDelivery``).
+record, the agent's claim, the acknowledgement's state (an email one already
+sent, with SES's Message-ID; a chat one pending) — are one transaction
+conditioned on the message's idempotency key (``in:<channel>:<external id>``):
+a second delivery finds the key and writes nothing (``DuplicateDelivery``).
 
 Before anything is written the transaction is checked (``repository.check``):
 a message DynamoDB can never take is refused (``RejectedWrite``) before its
@@ -40,7 +41,7 @@ from chalicelib.storage.models import (
 
 __all__ = [
     "INLINE_BODY_BYTES", "AcknowledgementOwed", "Attachment", "NewTicket", "Sender", "TicketUpdate",
-    "content_digest", "mark_acknowledgement_failed", "mark_acknowledgement_sent", "record_message_on_ticket",
+    "check_new_ticket", "content_digest", "mark_acknowledgement_failed", "mark_acknowledgement_sent", "record_message_on_ticket",
     "record_new_ticket", "same_message",
 ]
 
@@ -60,12 +61,15 @@ class Attachment(Protocol):
 
 @dataclass(frozen=True)
 class AcknowledgementOwed:
-    """The acknowledgement a new ticket owes: ``pending`` (to be sent) or ``suppressed`` with the reason."""
+    """The acknowledgement of a new ticket: ``pending`` (to be sent), ``sent`` (an email one, sent just
+    before the ticket is written), ``failed`` or ``suppressed``, with the reason."""
 
     status: str
     reason: str | None = None
     message_id: str | None = None  # deterministic, so a resend is the same mail (email only)
     to: str | None = None
+    provider_message_id: str | None = None  # the id SES gave it, when sent
+    sent_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,17 @@ def same_message(lookup: Any, message: InboundMessage) -> bool:
     return lookup.sender is not None and lookup.sender == message.sender.key
 
 
+def check_new_ticket(message: InboundMessage, ticket: NewTicket, sender: Sender, *, flags: Iterable[str] = (),
+                     message_id_known: bool = False) -> None:
+    """Raise ``RejectedWrite`` now if DynamoDB could never take this new ticket's writes (no AWS call).
+
+    The pipeline checks before the acknowledgement goes out, so no customer is told
+    of a ticket that can never be stored.
+    """
+    repository.check(_new_ticket_writes(message, ticket, sender, flags=flags,
+                                        message_id_known=message_id_known)[0])
+
+
 def record_new_ticket(message: InboundMessage, ticket: NewTicket, sender: Sender, *, flags: Iterable[str] = (),
                       message_id_known: bool = False, attachments: Iterable[Attachment] = ()) -> TicketModel:
     """Open ``ticket`` with ``message`` as its first message, in one transaction; returns the ticket written.
@@ -183,6 +198,19 @@ def record_new_ticket(message: InboundMessage, ticket: NewTicket, sender: Sender
     Raises ``DuplicateDelivery`` when another delivery of the message was recorded first, and
     ``AgentCannotTake`` when the ticket's claim lost its race (nothing is written: write it unclaimed).
     """
+    writes, model, body = _new_ticket_writes(message, ticket, sender, flags=flags, message_id_known=message_id_known)
+    try:
+        _commit(writes, [*attachments, *([body] if body else [])])
+    except TransactionCancelled as err:
+        agent_write = len(writes.saves) + len(writes.updates) - 1
+        if ticket.claim is not None and agent_write in err.failed("ConditionalCheckFailed", "TransactionConflict"):
+            raise AgentCannotTake(err.codes) from err
+        raise
+    return model
+
+
+def _new_ticket_writes(message: InboundMessage, ticket: NewTicket, sender: Sender, *, flags: Iterable[str],
+                       message_id_known: bool) -> tuple[repository.Writes, TicketModel, _Body | None]:
     now = ticket.created_at
     model = _ticket_item(message, ticket)
     ticket_id = ticket.ticket_id
@@ -201,22 +229,17 @@ def record_new_ticket(message: InboundMessage, ticket: NewTicket, sender: Sender
     writes.save(_lookup(f"tno:{ticket.number}", ticket_id, now), LookupModel.lookup_key.does_not_exist())
     if message.message_id and not message_id_known:
         writes.save(_message_id_lookup(message, ticket_id, now))
-    # No lookup for the acknowledgement's own Message-ID: SES replaces it with its own, which
-    # mark_acknowledgement_sent records once the mail is sent.
+    # The acknowledgement's Message-ID as SES sent it (SES replaces ours): the customer's answer
+    # and SES's delivery events find the ticket by it.
+    if ticket.acknowledgement.provider_message_id:
+        writes.save(_lookup(threading.message_id_key(ticket.acknowledgement.provider_message_id), ticket_id, now))
     if message.channel != "email":
         writes.save(_lookup(f"conv:{message.conversation_key}", ticket_id, now))
     _sender(writes, message, sender, ticket_id, now)
     if ticket.claim is not None:  # last: its position names the agent when the condition fails
         actions, condition = load_update(ticket.claim)
         writes.update(AgentModel(ticket.claim.agent_id), actions, condition, version_check=False)
-    try:
-        _commit(writes, [*attachments, *([body] if body else [])])
-    except TransactionCancelled as err:
-        agent_write = len(writes.saves) + len(writes.updates) - 1
-        if ticket.claim is not None and agent_write in err.failed("ConditionalCheckFailed", "TransactionConflict"):
-            raise AgentCannotTake(err.codes) from err
-        raise
-    return model
+    return writes, model, body
 
 
 def record_message_on_ticket(message: InboundMessage, ticket: Any, update: TicketUpdate, sender: Sender, *,
@@ -338,8 +361,11 @@ def _ticket_item(message: InboundMessage, ticket: NewTicket) -> TicketModel:
         last_customer_message_at=now if ticket.customer_wrote else None,
         message_count=1,
         quarantine_reason=ticket.quarantine_reason,
-        acknowledgement=Acknowledgement(status=acknowledgement.status, reason=acknowledgement.reason,
-                                        message_id=acknowledgement.message_id, to=acknowledgement.to),
+        acknowledgement=Acknowledgement(status=acknowledgement.status,
+                                        reason=acknowledgement.reason[:_REASON_CHARS] if acknowledgement.reason else None,
+                                        message_id=acknowledgement.message_id, to=acknowledgement.to,
+                                        provider_message_id=acknowledgement.provider_message_id,
+                                        sent_at=acknowledgement.sent_at),
         reply_routes=ticket.reply_routes,
         language=ticket.language,
         customer_tier=ticket.customer_tier,
