@@ -8,6 +8,12 @@ a *new* mail with that subject (no In-Reply-To) still joins the ticket
 (``chalicelib.domain.threading``). ``Auto-Submitted: auto-replied`` (RFC 3834 §5)
 and ``X-Auto-Response-Suppress`` keep other responders from answering us.
 
+Messages are built with ``mail_policies.SENDING``: policy.default's bytes, without
+parsing again the plain header values we generated ourselves. The ``email``
+machinery is imported on the first build, not at import: every Lambda imports
+this module through ``app.py`` (delivery events, the pipeline), and only the
+ones that send mail need it (~8 ms of each cold start).
+
 Mail is sent with the configuration set ``SES_CONFIGURATION_SET``, whose event
 destination publishes SES's delivery, bounce and complaint events back to us
 (``chalicelib.outbound.delivery_events``).
@@ -15,19 +21,24 @@ destination publishes SES's delivery, bounce and complaint events back to us
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import random
 import re
 import struct
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from email import errors as email_errors
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
+from typing import TYPE_CHECKING
 
 from chalicelib import aws, config
 from chalicelib.domain import threading
 from chalicelib.outbound.templates import render
+
+if TYPE_CHECKING:
+    from email.headerregistry import Address
+    from email.message import EmailMessage
 
 _FILETIME_EPOCH_OFFSET = 116444736000000000  # 1601-01-01 → 1970-01-01 in 100 ns ticks
 _PERMANENT_SES_ERRORS = ("MessageRejected", "InvalidParameterValue", "MailFromDomainNotVerified")
@@ -35,6 +46,7 @@ _PERMANENT_SES_ERRORS = ("MessageRejected", "InvalidParameterValue", "MailFromDo
 # English, Danish/Norwegian/Swedish (SV), German (AW), Dutch (Antw), Finnish (VS).
 _REPLY_PREFIXES = re.compile(r"^(?:\s*(?:re|sv|aw|antw|vs)\s*(?:\[\d{1,4}\]|\(\d{1,4}\))?\s*:)+\s*", re.IGNORECASE)
 _LANGUAGES = ("da", "no")  # acknowledgement texts besides English: acknowledgement.<language>.txt.j2 ...
+_BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))  # email.generator's boundary: 15 "=", zero-padded random digits, "=="
 
 
 class Undeliverable(Exception):
@@ -108,12 +120,12 @@ def _build(ack: Acknowledgement) -> EmailMessage:
         "support_name": config.setting("SUPPORT_NAME"),
         "subject_token": f"[#{ack.ticket_number}]",
     }
-    message = EmailMessage()
-    message["From"] = Address(config.setting("SUPPORT_NAME"), addr_spec=config.support_address())
-    message["To"] = Address(ack.customer_name, addr_spec=ack.to_address) if ack.customer_name else ack.to_address
+    message = _new_message()
+    message["From"] = _support_sender(config.setting("SUPPORT_NAME"), config.support_address())
+    message["To"] = _address(ack.customer_name, ack.to_address) if ack.customer_name else ack.to_address
     message["Reply-To"] = ack.reply_to
     message["Subject"] = reply_subject(ack.subject, ack.ticket_number)
-    message["Date"] = format_datetime(ack.created_at)
+    message["Date"] = _format_date(ack.created_at)
     message["Message-ID"] = f"<{ack.message_id}>"
     if ack.thread_message_ids:
         message["In-Reply-To"] = f"<{ack.thread_message_ids[-1]}>"
@@ -123,9 +135,54 @@ def _build(ack: Acknowledgement) -> EmailMessage:
     message["Auto-Submitted"] = "auto-replied"
     message["X-Auto-Response-Suppress"] = "All"
     message["X-Relay-Desk-Ticket"] = str(ack.ticket_number)
-    message.set_content(render(_template("txt", ack.language), **context))
-    message.add_alternative(render(_template("html", ack.language), **context), subtype="html")
+    text = render(_template("txt", ack.language), **context)
+    html = render(_template("html", ack.language), **context)
+    message.set_content(text)
+    message.make_alternative(boundary=_boundary(text, html))
+    message.add_alternative(html, subtype="html")
     return message
+
+
+def _boundary(*texts: str) -> str:
+    """A multipart boundary none of the parts contains (RFC 2046 §5.1.1), in the stdlib generator's format.
+
+    Left to itself, the generator picks one while writing and compiles a new regex
+    for every mail to check it. The rendered texts are all the parts hold, and no
+    transfer encoding can create the boundary: quoted-printable writes "=" as "=3D",
+    base64 never has more than two "=" in a row.
+    """
+    while True:
+        boundary = f"{'=' * 15}{random.randrange(sys.maxsize):0{_BOUNDARY_DIGITS}d}=="
+        if not any(boundary in text for text in texts):
+            return boundary
+
+
+def _new_message() -> EmailMessage:
+    """An empty message under ``mail_policies.SENDING`` (imported here, on the first mail: see the module docstring)."""
+    from email.message import EmailMessage
+
+    from chalicelib.domain.mail_policies import SENDING
+
+    return EmailMessage(policy=SENDING)
+
+
+def _address(display_name: str, addr_spec: str) -> Address:
+    """``Address`` validates the addr-spec (a non-ASCII local part raises: ``Undeliverable``)."""
+    from email.headerregistry import Address
+
+    return Address(display_name, addr_spec=addr_spec)
+
+
+@functools.lru_cache(maxsize=32)
+def _support_sender(display_name: str, addr_spec: str) -> Address:
+    """Our From address, validated once per process: the support name and address do not change per mail."""
+    return _address(display_name, addr_spec)
+
+
+def _format_date(moment: datetime) -> str:
+    from email.utils import format_datetime
+
+    return format_datetime(moment)
 
 
 def _template(kind: str, language: str | None) -> str:
@@ -138,13 +195,13 @@ def build_reply(*, ticket_id: str, ticket_number: int, to_address: str, customer
                 sent_at: datetime) -> EmailMessage:
     """An agent's (or a rule's) reply in the customer's thread: same threading headers as the acknowledgement."""
     try:
-        message = EmailMessage()
-        message["From"] = Address(f"{agent_name} ({config.setting('SUPPORT_NAME')})" if agent_name
-                                  else config.setting("SUPPORT_NAME"), addr_spec=config.support_address())
-        message["To"] = Address(customer_name, addr_spec=to_address) if customer_name else to_address
+        message = _new_message()
+        message["From"] = _support_sender(f"{agent_name} ({config.setting('SUPPORT_NAME')})" if agent_name
+                                          else config.setting("SUPPORT_NAME"), config.support_address())
+        message["To"] = _address(customer_name, to_address) if customer_name else to_address
         message["Reply-To"] = reply_to
         message["Subject"] = reply_subject(subject, ticket_number)
-        message["Date"] = format_datetime(sent_at)
+        message["Date"] = _format_date(sent_at)
         message["Message-ID"] = f"<{message_id}>"
         if thread_message_ids:
             message["In-Reply-To"] = f"<{thread_message_ids[-1]}>"
@@ -161,8 +218,8 @@ def build_reply(*, ticket_id: str, ticket_number: int, to_address: str, customer
 def build_notification(to_address: str, subject: str, text: str) -> EmailMessage:
     """A note to an agent or team lead (SLA warnings, automation notices): plain, auto-generated."""
     try:
-        message = EmailMessage()
-        message["From"] = Address(config.setting("SUPPORT_NAME"), addr_spec=config.support_address())
+        message = _new_message()
+        message["From"] = _support_sender(config.setting("SUPPORT_NAME"), config.support_address())
         message["To"] = to_address
         message["Subject"] = subject
         message["Auto-Submitted"] = "auto-generated"

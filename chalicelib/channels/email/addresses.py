@@ -8,6 +8,7 @@ then a linear token search, and the first two only see bounded input.
 from __future__ import annotations
 
 import re
+from email.headerregistry import UnstructuredHeader
 from email.utils import getaddresses
 
 from chalicelib.channels.email.exceptions import MalformedEmail
@@ -41,6 +42,24 @@ _MAX_ADDRESS = 254
 _ADDRESS_SEPARATORS = re.compile(r"[\s<>()\[\],;:\"']+")
 _ADDR_TOKEN = re.compile(r"[^@]{1,%d}@[A-Za-z0-9\u0080-\uffff_-]+(?:\.[A-Za-z0-9\u0080-\uffff_-]+)+" % _MAX_LOCAL_PART)
 _SENDER_HEADERS = ("from", "sender", "reply-to")  # RFC 5322 §3.6.2: who to answer, in order
+# Most mail names one plain address: "Ann Smith <ann@example.com>" or "ann@example.com". For those
+# the two stdlib parsers agree, find no defect and return exactly what this pattern captures, so
+# they are skipped (they cost ~0.2 ms a header). Atoms only (RFC 5322 §3.2.3, without "." — an
+# obsolete phrase the registry flags — and "=" "?", which could start an encoded word), single
+# spaces, a dot-atom address whose domain has a dot: anything else takes the parsers.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/^_`{|}~-]"
+_DOT_ATOM_ADDRESS = rf"{_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+_PLAIN_ADDRESS = re.compile(
+    rf"(?:(?P<name>{_ATEXT}+(?: {_ATEXT}+)*) <(?P<angled>{_DOT_ATOM_ADDRESS})>|(?P<bare>{_DOT_ATOM_ADDRESS}))"
+)
+# Non-English names arrive as RFC 2047 encoded words: "=?utf-8?q?S=C3=B8ren_Lund?= <soren@example.dk>".
+# Both parsers read those the same way too (the display name is then the unstructured decoding,
+# as below): when decoding the words finds no defect, one decode replaces the three parses. Only
+# base64/Q characters that getaddresses does not treat as specials, so it reads one word per word.
+_ENCODED_WORD = r"=\?[A-Za-z0-9_-]{1,40}\?[bBqQ]\?[A-Za-z0-9+/=_-]+\?="
+_ENCODED_NAME_ADDRESS = re.compile(
+    rf"(?P<words>{_ENCODED_WORD}(?: {_ENCODED_WORD})*) <(?P<address>{_DOT_ATOM_ADDRESS})>"
+)
 
 
 def sender(raw_headers: list[tuple[str, str]], defects: list[str], budget: list[int]) -> tuple[str, str, str]:
@@ -123,6 +142,9 @@ def parse_address_list(
     strict = len(value) <= _MAX_STRICT_ADDRESS_HEADER and budget[0] > 0
     if strict:
         budget[0] -= len(value)
+        plain = _plain_address(label, value, defects)
+        if plain is not None:
+            return [plain]
         parsed, complete = _registry_addresses(name, label, value, defects)
         usable = [(n, a) for n, a in parsed if _is_usable_address(a)]
         legacy = [(n, a) for n, a in _legacy_addresses(value, label, defects) if _is_usable_address(a)]
@@ -153,6 +175,24 @@ def parse_address_list(
             display_name = legacy_name
         result.append((display_text(repair_surrogates(display_name, f"{label} header", defects)), address))
     return result
+
+
+def _plain_address(label: str, value: str, defects: list[str]) -> tuple[str, str] | None:
+    """What the parsers below return for one plain address (see ``_PLAIN_ADDRESS``), or None to run them."""
+    plain = _PLAIN_ADDRESS.fullmatch(value)
+    if plain is not None:
+        return plain["name"] or "", (plain["angled"] or plain["bare"]).lower()
+    encoded = _ENCODED_NAME_ADDRESS.fullmatch(value)
+    if encoded is None:
+        return None
+    try:
+        parse_tree = UnstructuredHeader.value_parser(encoded["words"])
+    except Exception:  # the header parser is not meant to raise; let the full path note it
+        return None
+    if parse_tree.all_defects:
+        return None  # a charset or padding problem: the full path notes it
+    display_name = repair_surrogates(str(parse_tree), f"{label} header", defects)  # = decode_unstructured's
+    return display_text(repair_surrogates(display_name, f"{label} header", defects)), encoded["address"].lower()
 
 
 def _legacy_addresses(value: str, label: str, defects: list[str]) -> list[tuple[str, str]]:

@@ -10,12 +10,13 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from email import errors as email_errors
-from email import policy
 from email.headerregistry import UnstructuredHeader
 from email.message import Message
+from email.utils import parsedate_to_datetime
 
 from chalicelib.channels.email.charsets import with_whatwg_charsets
 from chalicelib.channels.email.text import describe, first, repair_surrogates, shorten, unique
+from chalicelib.domain import mail_policies
 
 __all__ = [
     "HEADER_FACTORY",
@@ -41,8 +42,9 @@ _MAX_HEADER_FIELDS = 1_000
 _MAX_HEADER_CHARS = 65_536
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
-#: policy.default's structured header parsers (dates, address lists), called on unfolded values.
-HEADER_FACTORY = policy.default.header_factory
+#: policy.default's structured header parsers (dates, address lists), called on unfolded values;
+#: each header class built once per process (``mail_policies``).
+HEADER_FACTORY = mail_policies.HEADER_FACTORY
 
 
 def unfolded_headers(message: Message, defects: list[str] | None = None) -> list[tuple[str, str]]:
@@ -152,7 +154,8 @@ def header_date(raw_headers: list[tuple[str, str]], defects: list[str]) -> datet
     if not value:
         return None
     try:
-        parsed = HEADER_FACTORY("date", repair_surrogates(value, "Date header", defects)).datetime
+        # What policy.default's Date header reads (``DateHeader.parse``), without building the header.
+        parsed = parsedate_to_datetime(repair_surrogates(value, "Date header", defects))
     except Exception:  # date parsing raises a zoo of types on hostile input
         parsed = None
     if parsed is None:

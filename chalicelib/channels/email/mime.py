@@ -51,6 +51,7 @@ from chalicelib.channels.email.headers import (
 from chalicelib.channels.email.html import html_text, safe_html
 from chalicelib.channels.email.quotes import reply_text
 from chalicelib.channels.email.text import describe, display_text, first, unique
+from chalicelib.domain.mail_policies import HEADER_FACTORY
 
 __all__ = ["Attachment", "ParsedEmail", "parse_email"]
 
@@ -247,8 +248,8 @@ class _BoundedPolicy(EmailPolicy):
 
 
 def bounded_policy() -> _BoundedPolicy:
-    """A fresh policy per message: it carries that message's parse budget."""
-    return _BoundedPolicy(parse_state={"budget": _MIME_HEADER_PARSE_BUDGET, "memo": {}})
+    """A fresh policy per message: it carries that message's parse budget (header classes are shared)."""
+    return _BoundedPolicy(parse_state={"budget": _MIME_HEADER_PARSE_BUDGET, "memo": {}}, header_factory=HEADER_FACTORY)
 
 
 def _envelope(raw_headers: list[tuple[str, str]], defects: list[str]) -> dict[str, Any]:
