@@ -7,7 +7,10 @@ first use and honour ``AWS_ENDPOINT_URL`` through botocore.
 """
 from __future__ import annotations
 
+import copy
+import json
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from pynamodb.attributes import (
@@ -28,6 +31,52 @@ from chalicelib import config
 
 def _table(name: str) -> str:
     return config.setting(name)
+
+
+class CompactJSONAttribute(JSONAttribute):
+    """JSON as short as it reads back the same: no spaces after separators, UTF-8 kept as is.
+
+    Every byte of an item is billed in every write of it (and ``json.dumps``'s
+    defaults add a space per member and six bytes per non-ASCII character).
+    Values stored the old way read back unchanged.
+    """
+
+    def serialize(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (valid in JSON input): escaped, or the write would fail
+            text = json.dumps(value, separators=(",", ":"))
+        return text
+
+
+class SparseJSONMapAttribute(CompactJSONAttribute):
+    """A JSON map whose members at their empty value (``empty``) are left out, and come back on read."""
+
+    def __init__(self, empty: Mapping[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.empty = dict(empty)
+
+    def serialize(self, value: Any) -> str | None:
+        if isinstance(value, Mapping):
+            value = {key: member for key, member in value.items()
+                     if key not in self.empty or member != self.empty[key]}
+        return super().serialize(value)
+
+    def deserialize(self, value: Any) -> Any:
+        loaded = super().deserialize(value)
+        return {**copy.deepcopy(self.empty), **loaded} if isinstance(loaded, dict) else loaded
+
+
+#: The SLA state's members while nothing has happened yet (service/clocks.py writes every one).
+_SLA_EMPTY = {
+    "due_at": None, "due_target": None, "warning_at": None, "breaches": [], "warned": [], "escalated": [],
+    "first_response": None, "resolution": None, "handle_time": {"calendar": 0.0, "business": 0.0},
+    "customer_wait": {"calendar": 0.0, "business": 0.0}, "next_replies": [], "replies_to_resolve": None,
+    "reopen_count": 0,
+}
 
 
 _shared_connection: Any = None
@@ -226,7 +275,7 @@ class TicketModel(SharedConnection, Model):
     reopen_count = NumberAttribute(default=0)
     quarantine_reason = UnicodeAttribute(null=True)
     acknowledgement = Acknowledgement(null=True)
-    reply_routes = JSONAttribute(null=True)  # channel → where replies go (see InboundMessage.reply_route)
+    reply_routes = CompactJSONAttribute(null=True)  # channel → where replies go (see InboundMessage.reply_route)
     delivery_failures = ListAttribute(of=MapAttribute, null=True)  # replies that could not be delivered
     delivery_problem = DeliveryProblem(null=True)  # the newest bounce, rejection or complaint SES reported
     language = UnicodeAttribute(null=True)  # en | da | no ...: for skill-based routing
@@ -243,10 +292,10 @@ class TicketModel(SharedConnection, Model):
     merged_into = UnicodeAttribute(null=True)
     merged_from = UnicodeSetAttribute(null=True)
     automation_fired = UnicodeSetAttribute(null=True)  # timer rules fired in the current status period
-    sla = JSONAttribute(null=True)  # the SLA clocks' state (targets, due times, breaches, escalations)
-    timeline = JSONAttribute(null=True)  # [[iso time, kind, value]]: what the SLA clocks are computed from
+    sla = SparseJSONMapAttribute(_SLA_EMPTY, null=True)  # the SLA clocks' state (targets, due times, breaches, escalations)
+    timeline = CompactJSONAttribute(null=True)  # [[iso time, kind, value]]: what the SLA clocks are computed from
     auto_submitted = BooleanAttribute(null=True)  # opened by a machine (bulk, auto-reply): no survey
-    survey = JSONAttribute(null=True)  # CSAT: {sent_at, nonce, answered_at, rating, comment, nps, ces}
+    survey = CompactJSONAttribute(null=True)  # CSAT: {sent_at, nonce, answered_at, rating, comment, nps, ces}
     # Derived keys for the views and sweeps: always written by chalicelib.storage.ticket_keys.
     # The views sort by view_order (the customer's latest message, else creation), which an
     # agent's reply or edit never moves: a reply rewrites no view index entry.
@@ -336,8 +385,8 @@ class CustomerModel(SharedConnection, Model):
     last_inquiry = LastInquiry(null=True)
     ticket_count = NumberAttribute(default=0)
     tier = UnicodeAttribute(null=True)  # e.g. vip: from the customer import, read by triage
-    attributes = JSONAttribute(null=True)  # what the shop knows: plan, account size, country...
-    purchases = JSONAttribute(null=True)  # [{order_id, at, total, currency, items}], newest first
+    attributes = CompactJSONAttribute(null=True)  # what the shop knows: plan, account size, country...
+    purchases = CompactJSONAttribute(null=True)  # [{order_id, at, total, currency, items}], newest first
     merged_into = UnicodeAttribute(null=True)
 
 
@@ -409,7 +458,7 @@ class AgentModel(SharedConnection, Model):
     languages = UnicodeSetAttribute(null=True)
     capacity = NumberAttribute(default=10)
     status = UnicodeAttribute(default="online")  # online | away | offline
-    working_hours = JSONAttribute(null=True)  # {timezone, days, start, end}; none = always
+    working_hours = CompactJSONAttribute(null=True)  # {timezone, days, start, end}; none = always
     open_count = NumberAttribute(default=0)
     last_assigned_at = UnicodeAttribute(default="")
     active = BooleanAttribute(default=True)  # False once removed (kept for the audit trail)
@@ -430,7 +479,7 @@ class AuditModel(SharedConnection, Model):
     actor = UnicodeAttribute()  # agent id | customer | system | automation:<rule> | sla
     actor_name = UnicodeAttribute(default="")
     action = UnicodeAttribute()  # created | updated | assigned | replied | note | merged | ...
-    changes = JSONAttribute(null=True)  # {field: [old, new]}
+    changes = CompactJSONAttribute(null=True)  # {field: [old, new]}
     detail = UnicodeAttribute(null=True)
 
 
@@ -442,7 +491,7 @@ class MacroModel(SharedConnection, Model):
 
     kind = UnicodeAttribute(hash_key=True, default="macro")
     macro_id = UnicodeAttribute(range_key=True)
-    definition = JSONAttribute()  # the validated chalicelib.domain.macros.Macro as JSON
+    definition = CompactJSONAttribute()  # the validated chalicelib.domain.macros.Macro as JSON
     updated_by = UnicodeAttribute(default="")
     updated_at = UnicodeAttribute()
     deleted = BooleanAttribute(default=False)  # a tombstone hides a starter macro
