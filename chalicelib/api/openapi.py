@@ -128,20 +128,20 @@ class _Components:
 
 
 def _request_bodies(components: _Components) -> dict[str, dict[str, str]]:
-    from chalicelib.api import agents_api, customers_api, ticket_api
+    from chalicelib.api import agent_bodies, customer_bodies, ticket_bodies
     from chalicelib.domain import macros
 
     refs = {
-        "TicketUpdate": components.model("TicketUpdate", ticket_api.TicketUpdate),
-        "Reply": components.model("Reply", ticket_api.ReplyBody),
-        "Note": components.model("Note", ticket_api.NoteBody),
-        "TicketMerge": components.model("TicketMerge", ticket_api.MergeBody),
-        "NewAgent": components.model("NewAgent", agents_api.NewAgent),
-        "AgentFields": components.model("AgentFields", agents_api.AgentFields),
+        "TicketUpdate": components.model("TicketUpdate", ticket_bodies.TicketUpdate),
+        "Reply": components.model("Reply", ticket_bodies.ReplyBody),
+        "Note": components.model("Note", ticket_bodies.NoteBody),
+        "TicketMerge": components.model("TicketMerge", ticket_bodies.MergeBody),
+        "NewAgent": components.model("NewAgent", agent_bodies.NewAgent),
+        "AgentFields": components.model("AgentFields", agent_bodies.AgentFields),
         "Macro": components.model("Macro", macros.Macro),
-        "CustomerImport": components.model("CustomerImport", customers_api.ImportBody),
-        "CustomerPatch": components.model("CustomerPatch", customers_api.CustomerPatch),
-        "CustomerMerge": components.model("CustomerMerge", customers_api.MergeBody),
+        "CustomerImport": components.model("CustomerImport", customer_bodies.ImportBody),
+        "CustomerPatch": components.model("CustomerPatch", customer_bodies.CustomerPatch),
+        "CustomerMerge": components.model("CustomerMerge", customer_bodies.MergeBody),
     }
     _refine(components.schemas)
     return refs
@@ -152,10 +152,10 @@ def _refine(schemas: dict[str, Any]) -> None:
 
     Each constant is read from the module that checks it, so the two cannot drift.
     """
-    from chalicelib.api import agents_api, ticket_api
+    from chalicelib.api import agent_bodies, ticket_bodies
     from chalicelib.domain import macros
 
-    tag = ticket_api.Tag.metadata[0].pattern  # update_ticket checks each tag against it
+    tag = ticket_bodies.Tag.metadata[0].pattern  # update_ticket checks each tag against it
     for name in ("add_tags", "remove_tags"):
         _array_of(schemas["TicketUpdate"], name)["items"]["pattern"] = tag
         actions = _array_of(schemas["MacroActions"], name)
@@ -163,7 +163,7 @@ def _refine(schemas: dict[str, Any]) -> None:
         actions["uniqueItems"] = True
     _array_of(schemas["Macro"], "categories")["items"]["pattern"] = macros._CATEGORY.pattern
     for model in ("NewAgent", "AgentFields"):
-        _array_of(schemas[model], "skills")["items"]["pattern"] = agents_api._SLUG
+        _array_of(schemas[model], "skills")["items"]["pattern"] = agent_bodies.SKILL_PATTERN
         _array_of(schemas[model], "languages")["items"]["pattern"] = r"^[a-z]{2}$"
     # reply: exactly one of text and macro_id (null counts as left out)
     schemas["Reply"]["oneOf"] = [

@@ -1,46 +1,18 @@
-"""Agent API writes on tickets: edit, reply, note, merge — each a JSON body validated strictly."""
+"""Agent API writes on tickets: edit, reply, note, merge — each a JSON body validated strictly.
+
+The bodies (``ticket_bodies``: pydantic models) load on the first write, not at
+every function's cold start (app.py imports this module for its routes).
+"""
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from pydantic import Field
-
 from chalicelib.api.auth import authenticate
 from chalicelib.api.errors import BadRequest, Conflict, Created, NotFound, api_endpoint
-from chalicelib.api.requests import Body, parse
-from chalicelib.domain.vocabulary import Channel, Priority, Status
+from chalicelib.api.requests import parse
 
 _TICKET_ID = re.compile(r"^t-[0-9a-f]{20}$")
-Tag = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
-
-
-class TicketUpdate(Body):
-    status: Status | None = None
-    priority: Priority | None = None
-    category: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
-    assignee_id: str | None = Field(None, pattern=r"^a-[0-9a-f]{12}$")
-    add_tags: list[str] = Field(default_factory=list, max_length=20)
-    remove_tags: list[str] = Field(default_factory=list, max_length=20)
-    version: int | None = Field(None, ge=0)  # optimistic concurrency: the version you read (or If-Match)
-    force: bool = False
-
-
-class ReplyBody(Body):
-    text: str | None = Field(None, min_length=1, max_length=50_000)
-    macro_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
-    channel: Channel | None = None
-    order_number: str | None = Field(None, max_length=100)  # fills {{ order_number }} in a macro
-
-
-class NoteBody(Body):
-    text: str = Field(min_length=1, max_length=50_000)
-
-
-class MergeBody(Body):
-    into: str = Field(pattern=r"^t-[0-9a-f]{20}$")
-
-
 def load(ticket_id: str) -> Any:
     from chalicelib.storage import repository
 
@@ -53,6 +25,7 @@ def load(ticket_id: str) -> Any:
 @api_endpoint
 def update_ticket(request: Any, ticket_id: str) -> dict[str, Any]:
     from chalicelib.api import views
+    from chalicelib.api.ticket_bodies import TicketUpdate
     from chalicelib.service import changes, tickets
 
     agent = authenticate(request.headers)
@@ -91,6 +64,7 @@ def update_ticket(request: Any, ticket_id: str) -> dict[str, Any]:
 
 @api_endpoint
 def reply(request: Any, ticket_id: str) -> Any:
+    from chalicelib.api.ticket_bodies import ReplyBody
     from chalicelib.service import changes, macros, tickets
 
     agent = authenticate(request.headers)
@@ -122,6 +96,7 @@ def reply(request: Any, ticket_id: str) -> Any:
 
 @api_endpoint
 def add_note(request: Any, ticket_id: str) -> Any:
+    from chalicelib.api.ticket_bodies import NoteBody
     from chalicelib.service import changes, tickets
 
     agent = authenticate(request.headers)
@@ -135,6 +110,7 @@ def add_note(request: Any, ticket_id: str) -> Any:
 @api_endpoint
 def merge(request: Any, ticket_id: str) -> dict[str, Any]:
     from chalicelib.api import views
+    from chalicelib.api.ticket_bodies import MergeBody
     from chalicelib.service import changes, tickets
 
     agent = authenticate(request.headers)

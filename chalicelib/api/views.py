@@ -1,4 +1,9 @@
-"""How tickets, messages and customers look in the API (and in ``LocalDesk.tickets()``)."""
+"""How tickets, messages and customers look in the API (and in ``LocalDesk.tickets()``).
+
+Every Lambda function imports app.py and, through the routes, this module: the
+storage reads a ticket's full view needs load in ``ticket_detail``, on the
+first such request, not at every function's cold start.
+"""
 from __future__ import annotations
 
 import base64
@@ -7,8 +12,6 @@ import re
 from typing import Any
 
 from chalicelib.api.errors import BadRequest
-from chalicelib.storage import customers as stored_customers
-from chalicelib.storage import tickets as stored_tickets
 
 _MESSAGES_SHOWN = 200
 _PAST_TICKETS_SHOWN = 10
@@ -141,6 +144,9 @@ def customer_view(customer: Any) -> dict[str, Any] | None:
 
 def ticket_detail(ticket: Any) -> dict[str, Any]:
     """The ticket with its messages (and merged duplicates'), audit trail, customer and their other tickets."""
+    from chalicelib.storage import customers as stored_customers
+    from chalicelib.storage import tickets as stored_tickets
+
     sources = [ticket.ticket_id, *sorted(ticket.merged_from or [])]
     messages = sorted((message_view(m) for m in stored_tickets.messages(sources, limit_each=_MESSAGES_SHOWN)),
                       key=lambda m: m["created_at"])

@@ -10,6 +10,9 @@ own), so this parses leniently and refuses only what it cannot use: a bad or
 unknown event is logged with its reason and skipped, never raised, because SNS
 would only deliver it again. What is raised is retried by Lambda: DynamoDB
 errors, and an event that overtook the recording of its own mail.
+
+Every function imports app.py and so this module: the service and the mail
+helpers it uses load on the first event, not at every cold start.
 """
 from __future__ import annotations
 
@@ -19,11 +22,13 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from chalicelib import clock
 from chalicelib.observability import count, logger
-from chalicelib.outbound import email as email_out
-from chalicelib.service import deliveries
-from chalicelib.service.deliveries import DeliveryEvent
+
+if TYPE_CHECKING:
+    from chalicelib.service.deliveries import DeliveryEvent
 
 __all__ = ["UnusableEvent", "handle", "parse"]
 
@@ -57,6 +62,8 @@ class UnusableEvent(Exception):
 
 def handle(event: Any) -> dict[str, Any]:
     """Record every SES event the invocation carries; returns what became of each (for logs and tests)."""
+    from chalicelib.service import deliveries
+
     outcomes: list[str] = []
     for source_id, document in _documents(event):
         try:
@@ -73,6 +80,8 @@ def handle(event: Any) -> dict[str, Any]:
 
 def parse(document: Any, *, now: datetime) -> DeliveryEvent:
     """One SES event (its JSON text, or the decoded object) as a ``DeliveryEvent``; ``UnusableEvent`` if not one."""
+    from chalicelib.outbound import email as email_out
+    from chalicelib.service.deliveries import DeliveryEvent
     record = _decoded(document)
     kind = record.get("eventType", record.get("notificationType"))
     if not isinstance(kind, str):
@@ -201,10 +210,12 @@ def _diagnostic(kind: str, detail: dict[str, Any], first: dict[str, Any]) -> str
 
 
 def _text(value: Any) -> str | None:
+    from chalicelib.service.deliveries import DIAGNOSTIC_CHARS
+
     if not isinstance(value, str):
         return None
-    cleaned = " ".join(_CONTROL.sub(" ", value[:2 * deliveries.DIAGNOSTIC_CHARS]).split())
-    return cleaned[:deliveries.DIAGNOSTIC_CHARS] or None
+    cleaned = " ".join(_CONTROL.sub(" ", value[:2 * DIAGNOSTIC_CHARS]).split())
+    return cleaned[:DIAGNOSTIC_CHARS] or None
 
 
 def _ticket_number(headers: Any) -> int | None:
