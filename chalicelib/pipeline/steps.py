@@ -238,18 +238,18 @@ def _record_new_ticket(ctx: Context, ticket_id: str, message_id_known: bool) -> 
     routed_by_rules = preview is None or automation.changes_routing(preview)
     claim = None if routed_by_rules else assignment.plan_claim(ticket, now=ctx.now)
     planned = _planned(ctx, ticket, claim)
+    prepared = inbound.prepare_new_ticket(ctx.message, planned, sender, **options)  # checked: never stored, never told
     if planned.acknowledgement.status == "pending" and planned.channel == "email":
-        inbound.check_new_ticket(ctx.message, planned, sender, **options)  # nobody is told of a ticket never stored
-        acknowledged = _acknowledged_first(ctx, planned, preview)
-        planned = dataclasses.replace(planned, acknowledgement=acknowledged)
-        ticket = dataclasses.replace(ticket, acknowledgement=acknowledged)
+        acknowledgement = _acknowledged_first(ctx, planned, preview)
+        inbound.acknowledged(prepared, acknowledgement)
+        ticket = dataclasses.replace(ticket, acknowledgement=acknowledgement)
 
     def record(new: inbound.NewTicket) -> Any:
         return inbound.record_new_ticket(ctx.message, new, sender, attachments=ctx.blobs, **options)
 
     if claim is not None:
         try:
-            stored = record(planned)
+            stored = inbound.commit_new_ticket(prepared, ctx.blobs)
         except AgentCannotTake:
             logger.info("the new ticket's claim lost a race; it is written unassigned and assigned next",
                         extra={"agent_id": claim.agent_id})
@@ -258,8 +258,8 @@ def _record_new_ticket(ctx: Context, ticket_id: str, message_id_known: bool) -> 
             assignment.claimed(stored, claim, at=ticket.created_at)
             ctx.assignee_id = claim.agent_id
             return stored
-        planned = _planned(ctx, ticket, None)
-    return record(planned)
+        return record(_planned(ctx, ticket, None))
+    return inbound.commit_new_ticket(prepared, ctx.blobs)
 
 
 def _may_claim(ctx: Context, ticket: inbound.NewTicket) -> bool:
@@ -270,7 +270,7 @@ def _acknowledged_first(ctx: Context, ticket: inbound.NewTicket, preview: Any) -
     """Send a new ticket's email acknowledgement before the ticket is written, and record it sent with it.
 
     Writing it pending and marking it sent afterwards cost a second transaction per
-    ticket; now the write is checked first (``check_new_ticket``) and carries the
+    ticket; now the write is built and checked first (``prepare_new_ticket``) and carries the
     id SES gave the mail. A crash between the send and the write makes the message's
     redelivery send it again — the same window the mark-afterwards design had. The
     promise is the response time of the priority the "created" triggers will set.

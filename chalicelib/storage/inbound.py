@@ -41,7 +41,7 @@ from chalicelib.storage.models import (
 
 __all__ = [
     "INLINE_BODY_BYTES", "AcknowledgementOwed", "Attachment", "NewTicket", "Sender", "TicketUpdate",
-    "check_new_ticket", "content_digest", "mark_acknowledgement_failed", "mark_acknowledgement_sent", "record_message_on_ticket",
+    "PreparedTicket", "acknowledged", "commit_new_ticket", "content_digest", "prepare_new_ticket", "mark_acknowledgement_failed", "mark_acknowledgement_sent", "record_message_on_ticket",
     "record_new_ticket", "same_message",
 ]
 
@@ -179,34 +179,67 @@ def same_message(lookup: Any, message: InboundMessage) -> bool:
     return lookup.sender is not None and lookup.sender == message.sender.key
 
 
-def check_new_ticket(message: InboundMessage, ticket: NewTicket, sender: Sender, *, flags: Iterable[str] = (),
-                     message_id_known: bool = False) -> None:
-    """Raise ``RejectedWrite`` now if DynamoDB could never take this new ticket's writes (no AWS call).
+@dataclass
+class PreparedTicket:
+    """A new ticket's writes, built and checked once (``prepare_new_ticket``), to commit after the
+    acknowledgement went out."""
 
-    The pipeline checks before the acknowledgement goes out, so no customer is told
-    of a ticket that can never be stored.
+    writes: repository.Writes
+    model: TicketModel
+    body: _Body | None
+    claimed: bool
+
+
+def prepare_new_ticket(message: InboundMessage, ticket: NewTicket, sender: Sender, *, flags: Iterable[str] = (),
+                       message_id_known: bool = False) -> PreparedTicket:
+    """Build the new ticket's writes and check them (``RejectedWrite`` if DynamoDB could never take them).
+
+    The pipeline prepares before the acknowledgement goes out, so no customer is told
+    of a ticket that can never be stored; ``acknowledged`` then records it, and
+    ``commit_new_ticket`` writes it all.
     """
-    repository.check(_new_ticket_writes(message, ticket, sender, flags=flags,
-                                        message_id_known=message_id_known)[0])
+    writes, model, body = _new_ticket_writes(message, ticket, sender, flags=flags, message_id_known=message_id_known)
+    repository.check(writes)
+    return PreparedTicket(writes, model, body, ticket.claim is not None)
+
+
+def acknowledged(prepared: PreparedTicket, acknowledgement: AcknowledgementOwed) -> None:
+    """Record the acknowledgement's outcome in the prepared writes: its state, and SES's Message-ID
+    (the customer's answer and SES's delivery events find the ticket by it)."""
+    stored = prepared.model.acknowledgement
+    stored.status, stored.sent_at = acknowledgement.status, acknowledgement.sent_at
+    stored.reason = acknowledgement.reason[:_REASON_CHARS] if acknowledgement.reason else None
+    stored.provider_message_id = acknowledgement.provider_message_id
+    if acknowledgement.provider_message_id:
+        prepared.writes.save(_lookup(threading.message_id_key(acknowledgement.provider_message_id),
+                                     prepared.model.ticket_id, prepared.model.created_at))
+
+
+def commit_new_ticket(prepared: PreparedTicket, attachments: Iterable[Attachment] = ()) -> TicketModel:
+    """Write a prepared new ticket in one transaction; returns the ticket written.
+
+    Raises ``DuplicateDelivery`` when another delivery of the message was recorded first, and
+    ``AgentCannotTake`` when the ticket's claim lost its race (nothing is written: write it unclaimed).
+    """
+    writes = prepared.writes
+    try:
+        _commit(writes, [*attachments, *([prepared.body] if prepared.body else [])])
+    except TransactionCancelled as err:
+        agent_write = len(writes.saves) + len(writes.updates) - 1
+        if prepared.claimed and agent_write in err.failed("ConditionalCheckFailed", "TransactionConflict"):
+            raise AgentCannotTake(err.codes) from err
+        raise
+    return prepared.model
 
 
 def record_new_ticket(message: InboundMessage, ticket: NewTicket, sender: Sender, *, flags: Iterable[str] = (),
                       message_id_known: bool = False, attachments: Iterable[Attachment] = ()) -> TicketModel:
-    """Open ``ticket`` with ``message`` as its first message, in one transaction; returns the ticket written.
+    """Open ``ticket`` with ``message`` as its first message, in one transaction (prepare, then commit).
 
     ``message_id_known``: a lookup for the message's Message-ID exists already (it stays as it is).
-    Raises ``DuplicateDelivery`` when another delivery of the message was recorded first, and
-    ``AgentCannotTake`` when the ticket's claim lost its race (nothing is written: write it unclaimed).
     """
-    writes, model, body = _new_ticket_writes(message, ticket, sender, flags=flags, message_id_known=message_id_known)
-    try:
-        _commit(writes, [*attachments, *([body] if body else [])])
-    except TransactionCancelled as err:
-        agent_write = len(writes.saves) + len(writes.updates) - 1
-        if ticket.claim is not None and agent_write in err.failed("ConditionalCheckFailed", "TransactionConflict"):
-            raise AgentCannotTake(err.codes) from err
-        raise
-    return model
+    return commit_new_ticket(prepare_new_ticket(message, ticket, sender, flags=flags,
+                                                message_id_known=message_id_known), attachments)
 
 
 def _new_ticket_writes(message: InboundMessage, ticket: NewTicket, sender: Sender, *, flags: Iterable[str],
