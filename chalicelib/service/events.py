@@ -18,8 +18,8 @@ __all__ = ["AcknowledgementSent", "AgentFreed", "AgentReplied", "Event", "Status
 
 
 @dataclass(frozen=True)
-class TicketCreated:
-    """Stored: a new ticket. Measured."""
+class _Moment:
+    """Something that happened to a ticket at ``at``; ``state`` is the ticket as written then."""
 
     ticket_id: str
     at: datetime
@@ -27,12 +27,13 @@ class TicketCreated:
 
 
 @dataclass(frozen=True)
-class AcknowledgementSent:
-    """Stored: the ticket's acknowledgement went out. Measured (auto-replies never count as a response)."""
+class TicketCreated(_Moment):
+    """Stored: a new ticket. Measured."""
 
-    ticket_id: str
-    at: datetime
-    state: Any = field(compare=False)
+
+@dataclass(frozen=True)
+class AcknowledgementSent(_Moment):
+    """Stored: the ticket's acknowledgement went out. Measured (auto-replies never count as a response)."""
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,8 @@ class StatusChanged:
 
 
 @dataclass(frozen=True)
-class AgentReplied:
+class AgentReplied(_Moment):
     """Stored: a person answered the customer (first response or the end of a wait). Measured."""
-
-    ticket_id: str
-    at: datetime
-    state: Any = field(compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,67 @@
+"""What a stored ticket change sets in motion happens off the request path, from the tickets table's stream.
+
+The desk here holds the stream's records back (``stream_delivery="manual"``), as the
+seconds between a write and Lambda's poll do, and hands them over in one batch.
+"""
+
+import pytest
+
+from chalicelib.local import LocalDesk
+from tests.api import call
+from tests.mail import compose
+
+
+@pytest.fixture
+def held_desk(environment):
+    with LocalDesk(environment=environment, stream_delivery="manual") as desk:
+        yield desk
+
+
+def _created(desk):
+    """The day's ``created`` count in all#all, read straight from the table (a test may scan)."""
+    items = desk._aws("dynamodb").scan(TableName="relay-desk-aggregates")["Items"]
+    return sum(int(item.get("c_created", {}).get("N", 0)) for item in items if item["series"]["S"] == "all#all")
+
+
+def _aggregate_writes(desk):
+    """TransactWriteItems calls made on the aggregates table from now on (counted at botocore's door)."""
+    from chalicelib.storage.models import AggregateModel
+
+    seen = []
+    connection = AggregateModel._get_connection().connection
+    client = connection.client
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems",
+                                lambda params, **_: seen.append(params) if "aggregates" in str(params) else None)
+    return seen
+
+
+def test_the_kpis_of_five_new_tickets_are_counted_from_one_batch_with_one_write(held_desk):
+    desk = held_desk
+    desk.add_agent("Ann", "ann@example.com", capacity=10)
+    for n in range(5):
+        desk.receive_email(compose(sender=f"c{n}@shop.example", subject=f"question {n}"))
+    desk.pump()
+    assert _created(desk) == 0  # the requests paid for none of it
+    assert desk.pending_stream_records() >= 5
+
+    writes = _aggregate_writes(desk)
+    desk.deliver_streams()
+    assert _created(desk) == 5
+    assert len(writes) == 1  # one transaction for the batch: one update per series and day
+    assert desk.pending_stream_records() == 0
+
+
+def test_solving_frees_the_agent_who_then_takes_the_oldest_waiting_ticket_after_the_request(held_desk):
+    desk = held_desk
+    ann, token = desk.add_agent("Ann", "ann@example.com", capacity=1)
+    for n in range(2):
+        desk.receive_email(compose(sender=f"c{n}@shop.example", subject=f"question {n}"))
+    desk.pump()
+    first, waiting = sorted(desk.tickets(), key=lambda t: t["number"])
+    assert first["assignee_id"] == ann and waiting["assignee_id"] is None
+
+    status, _ = call(desk, "patch", f"/tickets/{first['id']}", token, {"status": "solved"})
+    assert status == 200
+    assert next(t for t in desk.tickets() if t["id"] == waiting["id"])["assignee_id"] is None  # not in the request
+    desk.deliver_streams()
+    assert next(t for t in desk.tickets() if t["id"] == waiting["id"])["assignee_id"] == ann
