@@ -37,8 +37,6 @@ def derived(fields: dict[str, Any]) -> dict[str, Any]:
         "view_order": fields.get("last_customer_message_at") or fields["created_at"],
         "view_assignee": f"{assignee or 'none'}#{status}",
         "view_queue": f"{fields['category']}#{status}",
-        "view_priority": f"{fields['priority']}#{status}",
-        "view_channel": f"{fields['channel']}#{status}",
         "waiting_queue": fields["category"] if active and not assignee else None,
         "sla_shard": shard(fields["ticket_id"]) if active and fields.get("sla_check_at") else None,
         "sla_check_at": fields.get("sla_check_at") if active else None,

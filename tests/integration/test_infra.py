@@ -343,8 +343,6 @@ def test_packaged_template_deploys_into_moto(aws: None, packaged: dict[str, Any]
         "by_customer": ["customer_id", "created_at"],
         "by_assignee": ["view_assignee", "view_order"],
         "by_queue": ["view_queue", "view_order"],
-        "by_priority": ["view_priority", "view_order"],
-        "by_channel": ["view_channel", "view_order"],
         "waiting": ["waiting_queue", "created_at"],
         "sla_due": ["sla_shard", "sla_check_at"],
         "timers": ["timer_shard", "timer_at"],

@@ -137,8 +137,9 @@ def test_views_query_by_queue_priority_channel_and_overdue(desk, admin_token):
 
     status, body = _call(desk, "get", f"/tickets?queue={refund['category']}", admin_token)
     assert status == 200 and refund["id"] in [t["id"] for t in body["tickets"]]
+    assert refund["priority"] != outage["priority"]
     status, body = _call(desk, "get", f"/tickets?priority={outage['priority']}", admin_token)
-    assert outage["id"] in [t["id"] for t in body["tickets"]]
+    assert [t["id"] for t in body["tickets"]] == [outage["id"]]
     status, body = _call(desk, "get", "/tickets?channel=email", admin_token)
     assert {t["id"] for t in body["tickets"]} == {refund["id"], outage["id"]}
     assert _call(desk, "get", "/tickets?overdue=true", admin_token)[1]["tickets"] == []
@@ -151,6 +152,26 @@ def test_views_query_by_queue_priority_channel_and_overdue(desk, admin_token):
                   "overdue=yes", "overdue=true&status=open"):
         status, body = _call(desk, "get", f"/tickets?{query}", admin_token)
         assert status == 400 and body["reason"], query
+
+
+def test_a_filtered_view_pages_through_every_match_once(desk, admin_token):
+    """Priority and channel views filter the status index: pages of one must still hold every match once."""
+    for n in range(7):
+        urgent = n % 3 == 0
+        _open_ticket(desk, subject=f"Question {n}", sender=f"C{n} <c{n}@shop.example>",
+                     body="The checkout is down, urgent!" if urgent else "Where is my parcel?")
+    wanted = {t["id"] for t in desk.tickets() if t["priority"] == "urgent"}
+    assert len(wanted) == 3
+    seen, cursor = [], None
+    for _ in range(10):
+        query = "/tickets?priority=urgent&limit=1" + (f"&cursor={cursor}" if cursor else "")
+        status, body = _call(desk, "get", query, admin_token)
+        assert status == 200
+        seen += [t["id"] for t in body["tickets"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(wanted)
 
 
 def test_bad_ticket_edits_are_4xx_and_change_nothing(desk, admin_token):
