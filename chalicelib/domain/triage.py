@@ -32,7 +32,6 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +39,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, StrictBool, StrictInt, field_validator, model_validator
 
-from chalicelib.domain import rule_files
+from chalicelib.domain import rule_files, words
 from chalicelib.domain.business_time import Schedule
 from chalicelib.domain.vocabulary import PRIORITIES, Priority
 
@@ -102,40 +101,6 @@ class TriageResult:
 # --------------------------------------------------------------------------- text helpers
 
 
-def _fold(text: str) -> str:
-    """Compatibility-normalised, case-folded text: "ÆRGERLIGT", "ærgerligt" and a
-    decomposed "a\\u030a" (macOS mail) all compare as equal."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-
-
-def _phrase_pattern(phrase: str) -> str:
-    """Regex source for one word or phrase, already folded; raises ValueError if unusable."""
-    tokens = phrase.split()
-    if not tokens:
-        raise ValueError("empty word or phrase")
-    parts = []
-    for token in tokens:
-        stem, star = (token[:-1], True) if token.endswith("*") else (token, False)
-        if "*" in stem:
-            raise ValueError(f"{phrase!r}: '*' is only allowed at the end of a word")
-        if not any(ch.isalnum() for ch in stem):
-            raise ValueError(f"{phrase!r}: each word needs a letter or digit")
-        if star and len(stem) < 3:
-            raise ValueError(f"{phrase!r}: a word ending in '*' needs at least 3 letters before it")
-        parts.append(re.escape(stem) + (r"\w*" if star else ""))
-    # Lookarounds rather than \b so a word ending in punctuation ("c++", "24/7") still works.
-    return r"(?<!\w)" + r"\s+".join(parts) + r"(?!\w)"
-
-
-def _compile_words(phrases: tuple[str, ...]) -> tuple[str, ...]:
-    folded = tuple(_fold(p).strip() for p in phrases)
-    for original, phrase in zip(phrases, folded):
-        if not phrase:
-            raise ValueError(f"empty word or phrase ({original!r})")
-        _phrase_pattern(phrase)  # validates
-    return folded
-
-
 # Counting affected people: "50 users", "100 medarbejdere", "1.000 brugere", "20+ ansatte",
 # "all our users", "alle vores brugere", "hele teamet", "the whole company".
 _GROUP_NOUNS = (
@@ -163,7 +128,7 @@ _EVERYONE = re.compile(
 def users_affected(text: str) -> int:
     """How many people a message says are affected: the largest count found, ``EVERYONE``
     for "all/alle/hele ..." and 0 when it does not say (a single customer)."""
-    folded = _fold(text)
+    folded = words.fold(text)
     if _EVERYONE.search(folded):
         return EVERYONE
     counts = [int(re.sub(r"\D", "", m.group(1))) for m in _COUNTED.finditer(folded)]
@@ -201,7 +166,7 @@ class When(_Strict):
         if value is not None:
             if not value:
                 raise ValueError("needs at least one word or phrase")
-            value = _compile_words(value)
+            value = words.compile_words(value)
         return value
 
     @field_validator("channel_in")
@@ -221,7 +186,7 @@ class When(_Strict):
         if value is not None:
             if not value:
                 raise ValueError("needs at least one address or identity key")
-            value = tuple(_fold(v).strip() for v in value)
+            value = tuple(words.fold(v).strip() for v in value)
             if not all(value):
                 raise ValueError("empty address or identity key")
         return value
@@ -232,7 +197,7 @@ class When(_Strict):
         if value is not None:
             if not value:
                 raise ValueError("needs at least one domain")
-            value = tuple(_fold(v).strip().lstrip("@").rstrip(".") for v in value)
+            value = tuple(words.fold(v).strip().lstrip("@").rstrip(".") for v in value)
             for domain in value:
                 if not re.match(r"^[^\s@/:]+\.[^\s@/:]+$", domain):
                     raise ValueError(f"{domain!r} is not a mail domain (e.g. example.com)")
@@ -245,15 +210,12 @@ class When(_Strict):
         return self
 
     def model_post_init(self, context: Any) -> None:
-        def alternation(words: tuple[str, ...]) -> re.Pattern[str]:
-            return re.compile("|".join(_phrase_pattern(w) for w in words))
-
         if self.any_words:
-            self._any = alternation(self.any_words)
+            self._any = words.alternation(self.any_words)
         if self.all_words:
-            self._all = tuple(re.compile(_phrase_pattern(w)) for w in self.all_words)
+            self._all = tuple(re.compile(words.phrase_pattern(w)) for w in self.all_words)
         if self.none_words:
-            self._none = alternation(self.none_words)
+            self._none = words.alternation(self.none_words)
 
 
 class Then(_Strict):
@@ -376,25 +338,18 @@ def _describe(error: Any, raw: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- triage
 
 
-class _Facts:
+class _Facts(words.FoldedText):
     """What the rules ask about one ticket, each worked out at most once."""
 
     def __init__(self, ticket: TriageInput, rule_set: RuleSet) -> None:
+        super().__init__(ticket.subject, ticket.text)
         self.ticket = ticket
-        self.fields = (_fold(ticket.subject), _fold(ticket.text))
         self.channel = ticket.channel.casefold()
-        self.sender = _fold(ticket.sender).strip()
+        self.sender = words.fold(ticket.sender).strip()
         kind, colon, value = self.sender.partition(":")
         self.sender_value = value if colon else self.sender
         self.sender_domain = self.sender_value.rpartition("@")[2].rstrip(".") if "@" in self.sender_value else ""
         self._rule_set = rule_set
-
-    def search(self, pattern: re.Pattern[str]) -> str | None:
-        for field in self.fields:
-            match = pattern.search(field)
-            if match:
-                return match.group(0)
-        return None
 
     @functools.cached_property
     def users_affected(self) -> int:

@@ -1,28 +1,18 @@
 """Condition matching: whether a rule's ``if`` holds for a ticket, and why (for the audit trail)."""
 from __future__ import annotations
 
-import re
-
 from chalicelib.domain.automation.facts import TicketFacts
 from chalicelib.domain.automation.schema import TimerConditions, TriggerConditions
-# Private in triage, shared on purpose: one definition of "whole word" for the whole desk.
-from chalicelib.domain.triage import _fold
+from chalicelib.domain.words import FoldedText
 
 __all__: list[str] = []  # internal to the package: _Text, _why
 
 
-class _Text:
+class _Text(FoldedText):
     """Subject and latest text, folded once per ticket however many rules ask."""
 
     def __init__(self, facts: TicketFacts) -> None:
-        self.fields = (_fold(facts.subject), _fold(facts.text))
-
-    def search(self, pattern: re.Pattern[str]) -> str | None:
-        for field in self.fields:
-            match = pattern.search(field)
-            if match:
-                return match.group(0)
-        return None
+        super().__init__(facts.subject, facts.text)
 
 
 def _why(when: TimerConditions | None, facts: TicketFacts, text: _Text) -> str | None:

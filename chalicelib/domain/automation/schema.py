@@ -8,7 +8,7 @@ from pydantic import Field, PrivateAttr, StrictBool, StrictInt, field_validator,
 
 # Private in triage, shared on purpose: one definition of "whole word" for the whole desk.
 from chalicelib.domain import rule_files
-from chalicelib.domain.triage import _compile_words, _phrase_pattern
+from chalicelib.domain.words import alternation, compile_words
 from chalicelib.domain.vocabulary import Priority, Status
 
 __all__ = [
@@ -72,7 +72,7 @@ class TimerConditions(_Strict):
         if value is not None:
             if not value:
                 raise ValueError("needs at least one word or phrase")
-            value = _compile_words(value)
+            value = compile_words(value)
         return value
 
     @field_validator("channel_in", "category_in", "tier_in", "has_tags", "lacks_tags")
@@ -103,9 +103,6 @@ class TimerConditions(_Strict):
         return self
 
     def model_post_init(self, context: Any) -> None:
-        def alternation(words: tuple[str, ...]) -> re.Pattern[str]:
-            return re.compile("|".join(_phrase_pattern(w) for w in words))
-
         if self.any_words:
             self._any = alternation(self.any_words)
         if self.none_words:
