@@ -107,8 +107,6 @@ def check(writes: Writes) -> None:
             if size > limit:
                 raise RejectedWrite(f"{type(model).__name__} key {name} is {size:,} bytes; DynamoDB allows {limit:,}")
     for model, _ in writes.saves:
-        if isinstance(model, LookupModel):  # a key (checked above) and a few short fields: never near the limit
-            continue
         size = item_size(model.serialize())
         if size > MAX_ITEM_BYTES:
             raise RejectedWrite(f"{type(model).__name__} item would be {size / 1024:,.0f} KB; "
