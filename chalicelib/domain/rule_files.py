@@ -6,8 +6,9 @@ bad file fails at deploy or test time, not at 3 a.m.
 """
 from __future__ import annotations
 
+import difflib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,6 +65,51 @@ def validate(model: type[M], raw: dict, source: str, what: str, error: type[Exce
     except ValidationError as problem:
         lines = [line for e in problem.errors() for line in describe(e, raw).splitlines()]
         raise error(f"{source}: {len(lines)} problem(s) in {what}:\n  - " + "\n  - ".join(lines)) from None
+
+
+#: Error kinds whose message is clearer with the value the author wrote.
+_SHOW_INPUT = ("literal_error", "string_type", "int_type", "bool_type", "greater_than_equal", "less_than_equal",
+               "string_too_long", "string_too_short")
+
+
+def describe(error: Any, raw: dict[str, Any], *, known_fields: Iterable[str], lists: Mapping[str, str] = {},  # noqa: B006
+             maps: Mapping[str, str] = {}, refine: Callable[[Any, str], str] | None = None) -> str:  # noqa: B006
+    """One pydantic error as a rule author reads it: which entry, which field, what is wrong.
+
+    ``lists``: a top-level list → what one entry is called (``{"rules": "rule"}``), named by
+    its ``name``; ``maps``: a top-level mapping → what one entry is called, named by its key.
+    An unknown field suggests the closest of ``known_fields``; ``refine(error, message)``
+    words a file's own traps (e.g. a trigger-only field in a timer).
+    """
+    loc = list(error["loc"])
+    where = ""
+    if len(loc) >= 2 and loc[0] in lists and isinstance(loc[1], int):
+        entries = raw.get(loc[0])
+        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        where = f"{lists[loc[0]]} {name!r} ({loc[0]}[{loc[1]}])" if name else f"{loc[0]}[{loc[1]}]"
+        loc = loc[2:]
+    elif len(loc) >= 2 and loc[0] in maps:
+        where = f"{maps[loc[0]]} {loc[1]!r}"
+        loc = loc[2:]
+    kind, message = error["type"], error["msg"].removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        field = str(loc.pop())
+        close = difflib.get_close_matches(field, list(known_fields), n=1)
+        message = f"unknown field {field!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    elif kind == "missing":
+        message = "required field is missing"
+    elif kind == "string_pattern_mismatch":
+        message = f"{error['input']!r} is not a valid name (lowercase letters, digits, _ . -)"
+    elif kind in _SHOW_INPUT:
+        message += f", got {error['input']!r}"
+        if kind == "string_type" and isinstance(error["input"], bool):
+            message += " (YAML reads unquoted yes/no/on/off as true/false: quote it, e.g. \"no\")"
+    if refine is not None:
+        message = refine(error, message)
+    # Literal[True] reports its own value as a "union" path step; it says nothing to an author.
+    path = ".".join(str(part) for part in loc if not str(part).startswith(("literal[", "function-")))
+    return ": ".join(part for part in (where, path, message) if part)
 
 
 @functools.lru_cache(maxsize=1)

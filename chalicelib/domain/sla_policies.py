@@ -219,34 +219,14 @@ def _known_fields() -> list[str]:
 
 
 def _describe(error: Any, raw: dict[str, Any]) -> str:
-    """One pydantic error as a policy author reads it: which policy or schedule, which field, what."""
-    loc = list(error["loc"])
-    where = ""
-    if len(loc) >= 2 and loc[0] == "policies" and isinstance(loc[1], int):
-        entries = raw.get("policies")
-        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
-        name = entry.get("name") if isinstance(entry, dict) else None
-        where = f"policy {name!r} (policies[{loc[1]}])" if name else f"policies[{loc[1]}]"
-        loc = loc[2:]
-    elif len(loc) >= 2 and loc[0] == "schedules":
-        where = f"schedule {loc[1]!r}"
-        loc = loc[2:]
-    kind, message = error["type"], error["msg"].removeprefix("Value error, ")
-    if kind == "extra_forbidden":
-        field = str(loc.pop())
-        close = difflib.get_close_matches(field, _known_fields(), n=1)
-        message = f"unknown field {field!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-    elif kind == "missing":
-        message = "required field is missing"
-    elif kind == "string_pattern_mismatch":
-        message = f"{error['input']!r} is not a valid name (lowercase letters, digits, _ . -)"
-    elif kind in ("literal_error", "string_type", "int_type", "bool_type", "greater_than_equal",
-                  "less_than_equal"):
-        message += f", got {error['input']!r}"
-        if kind == "int_type" and isinstance(error["input"], float):
-            message += " (targets are whole minutes)"
-    path = ".".join(str(part) for part in loc)
-    return ": ".join(part for part in (where, path, message) if part)
+    return rule_files.describe(error, raw, known_fields=_known_fields(), lists={"policies": "policy"},
+                               maps={"schedules": "schedule"}, refine=_whole_minutes)
+
+
+def _whole_minutes(error: Any, message: str) -> str:
+    if error["type"] == "int_type" and isinstance(error["input"], float):
+        return message + " (targets are whole minutes)"
+    return message
 
 
 # --------------------------------------------------------------------------- which policy

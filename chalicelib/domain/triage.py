@@ -29,7 +29,6 @@ outage rule lists such phrases under ``none_words``.
 """
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from dataclasses import dataclass
@@ -309,30 +308,7 @@ _KNOWN_FIELDS = sorted({f for model in (RuleSet, Rule, When, Then, BusinessHours
 
 
 def _describe(error: Any, raw: dict[str, Any]) -> str:
-    """One pydantic error as a rule author reads it: which rule, which field, what is wrong."""
-    loc = list(error["loc"])
-    where = ""
-    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
-        entries = raw.get("rules")
-        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
-        name = entry.get("name") if isinstance(entry, dict) else None
-        where = f"rule {name!r} (rules[{loc[1]}])" if name else f"rules[{loc[1]}]"
-        loc = loc[2:]
-    kind, message = error["type"], error["msg"].removeprefix("Value error, ")
-    if kind == "extra_forbidden":
-        field = str(loc.pop())
-        close = difflib.get_close_matches(field, _KNOWN_FIELDS, n=1)
-        message = f"unknown field {field!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-    elif kind == "missing":
-        message = "required field is missing"
-    elif kind == "string_pattern_mismatch":
-        message = f"{error['input']!r} is not a valid name (lowercase letters, digits, _ . -)"
-    elif kind in ("literal_error", "string_type", "int_type", "bool_type"):
-        message += f", got {error['input']!r}"
-        if kind == "string_type" and isinstance(error["input"], bool):
-            message += " (YAML reads unquoted yes/no/on/off as true/false: quote it, e.g. \"no\")"
-    path = ".".join(str(part) for part in loc)
-    return ": ".join(part for part in (where, path, message) if part)
+    return rule_files.describe(error, raw, known_fields=_KNOWN_FIELDS, lists={"rules": "rule"})
 
 
 # --------------------------------------------------------------------------- triage

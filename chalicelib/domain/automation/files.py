@@ -2,7 +2,6 @@
 as YAML, with errors that name the rule and field."""
 from __future__ import annotations
 
-import difflib
 import functools
 from pathlib import Path
 from typing import Any
@@ -60,32 +59,14 @@ _TRIGGER_ONLY = {
 
 
 def _describe(error: Any, raw: dict[str, Any]) -> str:
-    """One pydantic error as a rule author reads it: which rule, which field, what is wrong."""
-    loc = list(error["loc"])
-    where = ""
-    if len(loc) >= 2 and loc[0] in ("triggers", "timers") and isinstance(loc[1], int):
-        entries = raw.get(loc[0])
-        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
-        name = entry.get("name") if isinstance(entry, dict) else None
-        kind = loc[0][:-1]
-        where = f"{kind} {name!r} ({loc[0]}[{loc[1]}])" if name else f"{loc[0]}[{loc[1]}]"
-        loc = loc[2:]
-    kind, message = error["type"], error["msg"].removeprefix("Value error, ")
-    if kind == "extra_forbidden":
-        field = str(loc.pop())
-        close = difflib.get_close_matches(field, _KNOWN_FIELDS, n=1)
-        message = f"unknown field {field!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-        if error["loc"][0] == "timers" and field in _TRIGGER_ONLY:
-            message = f"{field} is for triggers: {_TRIGGER_ONLY[field]}"
-    elif kind == "missing":
-        message = "required field is missing"
-    elif kind == "string_pattern_mismatch":
-        message = f"{error['input']!r} is not a valid name (lowercase letters, digits, _ . -)"
-    elif kind in ("literal_error", "string_type", "int_type", "bool_type", "greater_than_equal",
-                  "string_too_long", "string_too_short"):
-        message += f", got {error['input']!r}"
-        if kind == "string_type" and isinstance(error["input"], bool):
-            message += " (YAML reads unquoted yes/no/on/off as true/false: quote it, e.g. \"no\")"
-    # Literal[True] reports its own value as a "union" path step; it says nothing to an author.
-    path = ".".join(str(part) for part in loc if not str(part).startswith(("literal[", "function-")))
-    return ": ".join(part for part in (where, path, message) if part)
+    return rule_files.describe(error, raw, known_fields=_KNOWN_FIELDS, lists={"triggers": "trigger", "timers": "timer"},
+                               refine=_trigger_only)
+
+
+def _trigger_only(error: Any, message: str) -> str:
+    """A trigger's condition written in a timer: say what it is for, not just "unknown"."""
+    loc = error["loc"]
+    field = str(loc[-1]) if loc else ""
+    if error["type"] == "extra_forbidden" and loc[0] == "timers" and field in _TRIGGER_ONLY:
+        return f"{field} is for triggers: {_TRIGGER_ONLY[field]}"
+    return message
