@@ -198,7 +198,7 @@ def parse_working_hours(mapping: Mapping[str, Any]) -> BusinessHours:
 
 # --------------------------------------------------------------------------- routing file schema
 
-_NAME = r"^[a-z0-9][a-z0-9_.-]*$"
+_NAME = rule_files.NAME
 
 
 _Strict = rule_files.Strict  # unknown and empty keys are errors

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +16,17 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 M = TypeVar("M", bound=BaseModel)
+
+#: Names in rule files — rules, queues, tags, policies (``describe`` words a mismatch as this).
+NAME = r"^[a-z0-9][a-z0-9_.-]*$"
+
+
+def checked_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """``tags`` if each is a name; ``ValueError`` naming the first that is not."""
+    for tag in tags:
+        if not re.match(NAME, tag):
+            raise ValueError(f"{tag!r} is not a tag (lowercase letters, digits, _ . -)")
+    return tags
 
 
 class Strict(BaseModel):

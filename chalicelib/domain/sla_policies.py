@@ -43,7 +43,7 @@ __all__ = [
 DEFAULT_POLICIES_PATH = Path(__file__).resolve().parent.parent / "sla_policies.yaml"
 CALENDAR_SCHEDULE_NAME = "calendar"  # what ResolvedPolicy.schedule_name says with business_hours: false
 
-_NAME = r"^[a-z0-9][a-z0-9_.-]*$"
+_NAME = rule_files.NAME
 _MAX_TARGET_MINUTES = 366 * 24 * 60  # a target beyond a year is a typo, not a promise
 
 TargetName = Literal["first_response", "next_reply", "resolution"]

@@ -136,7 +136,7 @@ def users_affected(text: str) -> int:
 
 # --------------------------------------------------------------------------- rule file schema
 
-_NAME = r"^[a-z0-9][a-z0-9_.-]*$"
+_NAME = rule_files.NAME
 
 
 _Strict = rule_files.Strict  # unknown and empty keys are errors
@@ -227,10 +227,7 @@ class Then(_Strict):
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for tag in value:
-            if not re.match(_NAME, tag):
-                raise ValueError(f"{tag!r} is not a tag (lowercase letters, digits, _ . -)")
-        return value
+        return rule_files.checked_tags(value)
 
     @model_validator(mode="after")
     def _sets_something(self) -> Then:

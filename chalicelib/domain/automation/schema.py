@@ -30,7 +30,7 @@ CHANGEABLE_FIELDS: tuple[str, ...] = ("status", "priority", "category", "assigne
 
 ASSIGN_VIA_QUEUE = "queue"  # assign_to value: let the queue's assignment strategy pick an agent
 
-_NAME = r"^[a-z0-9][a-z0-9_.-]*$"
+_NAME = rule_files.NAME
 _AGENT_ID = re.compile(r"^a-[0-9a-f]{12}$")  # chalicelib/api/auth.py issues these
 _EMAIL = re.compile(r"^[^\s@:<>,;]+@[^\s@:<>,;]+\.[^\s@:<>,;.]+$")
 _SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{6,}$")  # ids, not names: names change, ids do not
@@ -175,10 +175,7 @@ class Actions(_Strict):
     @field_validator("add_tags", "remove_tags")
     @classmethod
     def _tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for tag in value:
-            if not re.match(_NAME, tag):
-                raise ValueError(f"{tag!r} is not a tag (lowercase letters, digits, _ . -)")
-        return value
+        return rule_files.checked_tags(value)
 
     @model_validator(mode="after")
     def _does_something(self) -> Actions:
