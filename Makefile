@@ -13,8 +13,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 demo: $(STAMP)  ## the main job on an embedded local AWS (moto): tickets, threads, acknowledgements, metrics
 	POWERTOOLS_LOG_LEVEL=WARNING $(PY) -m chalicelib.local.demo
 
-test: $(STAMP)  ## the whole suite, against moto
-	$(PY) -m pytest -n 2 -q
+CHROMIUM ?= /usr/bin/chromium
+
+$(CHROMIUM):  ## the browser tests drive Debian's chromium (Playwright cannot download its own browser here)
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; \
+	else echo "tests/browser needs Chromium: run 'apt-get install chromium' as root (or set CHROMIUM=/path/to/chromium)" >&2; exit 1; fi
+
+test: $(STAMP) $(CHROMIUM)  ## the whole suite, against moto; browser tests in headless Chromium
+	RELAY_DESK_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n 2 -q
 
 local: $(STAMP)  ## webhooks on http://127.0.0.1:8000, queues pumped continuously, AWS in a moto server
 	POWERTOOLS_LOG_LEVEL=WARNING $(PY) -m chalicelib.local.serve
