@@ -7,9 +7,9 @@ triages and acknowledges, storage and outbound live at the edges.
 from chalice import Chalice, ConvertToMiddleware
 
 from chalicelib import config
-from chalicelib.api import (agent_api, agents_api, customers_api, macros_api, openapi, reports_api, surveys_api,
-                            ticket_api)
-from chalicelib.channels import receive
+from chalicelib.api import (agent_api, agents_api, attachments_api, customers_api, inbox_api, macros_api, openapi,
+                            reports_api, search_api, signin_api, static, surveys_api, ticket_api, ticket_open_api)
+from chalicelib.channels import receive, webchat_visitor
 from chalicelib.channels.email import ses_inbound as ses_adapter
 from chalicelib.observability import logger
 from chalicelib.outbound import delivery_events
@@ -80,14 +80,30 @@ def twilio_webhook():
     return receive.receive("twilio", app.current_request)
 
 
-@app.route("/webhooks/webchat", methods=["POST"], content_types=_WEBHOOK_TYPES)
+# --- Web chat: the widget on customers' sites (CORS allow-list, preflights answered here) ---
+@app.route("/webhooks/webchat", methods=["POST", "OPTIONS"], content_types=_WEBHOOK_TYPES)
 def webchat_webhook():
-    return receive.receive("webchat", app.current_request)
+    return webchat_visitor.post_message(app.current_request)
 
 
-@app.route("/webchat/sessions", methods=["POST"], content_types=_WEBHOOK_TYPES)
+@app.route("/webchat/sessions", methods=["POST", "OPTIONS"], content_types=_WEBHOOK_TYPES)
 def webchat_sessions():
-    return receive.webchat_session(app.current_request)
+    return webchat_visitor.open_session(app.current_request)
+
+
+@app.route("/webchat/sessions/{session_id}/messages", methods=["GET", "OPTIONS"])
+def webchat_messages(session_id):
+    return webchat_visitor.messages(app.current_request, session_id)
+
+
+@app.route("/webchat/sessions/{session_id}/uploads", methods=["POST", "OPTIONS"])
+def webchat_upload(session_id):
+    return webchat_visitor.upload(app.current_request, session_id)
+
+
+@app.route("/webchat/status", methods=["GET", "OPTIONS"])
+def webchat_status():
+    return webchat_visitor.status(app.current_request)
 
 
 # --- Agent API: tickets ---------------------------------------------------------
@@ -116,9 +132,35 @@ def add_note(ticket_id):
     return ticket_api.add_note(app.current_request, ticket_id)
 
 
+@app.route("/tickets/{ticket_id}/attachments/{attachment_id}", methods=["GET"])
+def download_attachment(ticket_id, attachment_id):
+    return attachments_api.download(app.current_request, ticket_id, attachment_id)
+
+
+@app.route("/tickets/{ticket_id}/uploads", methods=["POST"])
+def upload_attachment(ticket_id):
+    return attachments_api.upload(app.current_request, ticket_id)
+
+
 @app.route("/tickets/{ticket_id}/merge", methods=["POST"])
 def merge_ticket(ticket_id):
     return ticket_api.merge(app.current_request, ticket_id)
+
+
+# --- Agent API: find, counts, open a ticket (static /tickets/counts wins over /tickets/{ticket_id}) ---
+@app.route("/search", methods=["GET"])
+def search():
+    return search_api.search(app.current_request)
+
+
+@app.route("/tickets/counts", methods=["GET"])
+def ticket_counts():
+    return inbox_api.counts(app.current_request)
+
+
+@app.route("/tickets", methods=["POST"])
+def open_ticket():
+    return ticket_open_api.open_ticket(app.current_request)
 
 
 # --- Agent API: agents, customers, macros --------------------------------------
@@ -164,10 +206,47 @@ def survey(token):
     return surveys_api.respond(app.current_request, token)
 
 
+# --- Console sign-in: a one-time link by email, then a session token (rds_...) ---
+@app.route("/auth/links", methods=["POST"])
+def ask_for_signin_link():
+    return signin_api.request_link(app.current_request)
+
+
+@app.route("/auth/sessions", methods=["POST"])
+def open_console_session():
+    return signin_api.sign_in(app.current_request)
+
+
+@app.route("/auth/sessions/current", methods=["DELETE"])
+def close_console_session():
+    return signin_api.sign_out(app.current_request)
+
+
+@app.route("/auth/me", methods=["GET"])
+def who_am_i():
+    return signin_api.me(app.current_request)
+
+
 # --- Admin: reports --------------------------------------------------------------
 @app.route("/reports/kpis", methods=["GET"])
 def kpi_report():
     return reports_api.kpis(app.current_request)
+
+
+# --- The faces: the agents' console and the chat widget (static files, CSP) ------
+@app.route("/console", methods=["GET"])
+def console_page():
+    return static.console(app.current_request)
+
+
+@app.route("/console/{name}", methods=["GET"])
+def console_file(name):
+    return static.console(app.current_request, name)
+
+
+@app.route("/widget.js", methods=["GET"])
+def widget_script():
+    return static.widget(app.current_request)
 
 
 @app.route("/openapi.json", methods=["GET"])

@@ -23,6 +23,8 @@ Sections:
     404, with their DynamoDB calls and a no-Scan check (``benchmarks/assignment.py``)
 10. per-ticket budget (issue 11): AWS calls per new ticket / threaded reply / status PATCH, DynamoDB write
     units per ticket life, app compute per mail vs parsebytes, with a profile (``benchmarks/budget.py``)
+11. the console: bytes shipped, and p50/p99 of the calls its inbox, search and ticket page make with
+    10,000 tickets (--quick: 500), vs an authenticated 404
 """
 from __future__ import annotations
 
@@ -1041,7 +1043,7 @@ def _print_assignment(report: Any, summary: dict[str, str]) -> None:
                              f"checks {verdict}")
 
 
-def _print_views(report: Any, summary: dict[str, str]) -> None:
+def _print_views(report: Any, summary: dict[str, str], key: str = "api_views") -> None:
     from benchmarks.assignment import BASELINE_VIEW
 
     base = report.samples[BASELINE_VIEW]
@@ -1068,8 +1070,44 @@ def _print_views(report: Any, summary: dict[str, str]) -> None:
     worst = max((label for label in report.samples if label != BASELINE_VIEW),
                 key=lambda label: pct([s.wall for s in report.samples[label]], 99))
     worst_99 = pct([s.wall for s in report.samples[worst]], 99)
-    summary["api_views"] = (f"worst p99 {worst} {ms(worst_99)} ms = {worst_99 / base_99:.1f}x the 404 baseline "
+    summary[key] = (f"worst p99 {worst} {ms(worst_99)} ms = {worst_99 / base_99:.1f}x the 404 baseline "
                             f"(p99 {ms(base_99)} ms); Scan calls {report.scans} ({verdict})")
+
+
+# --- 11. the console: what it ships, and its API at 10,000 tickets -----------------------------------
+
+CONSOLE_VIEWS = {  # what the console's inbox, search box and ticket page call
+    "GET /tickets?assignee=me": "/tickets?assignee=me",
+    "GET /tickets?assignee=none": "/tickets?assignee=none",
+    "GET /tickets?status=open": "/tickets?status=open",
+    "GET /tickets?overdue=true": "/tickets?overdue=true",
+    "GET /tickets/counts": "/tickets/counts",
+    "GET /search?q=%23<number>": "/search?q=%23{number}",
+    "GET /tickets/{id}": "/tickets/{id}",
+}
+
+
+def bench_console(plan: Plan, meter: ApiMeter, summary: dict[str, str]) -> None:
+    import gzip
+
+    from benchmarks import assignment as assignment_bench
+    from chalicelib.api import static
+
+    made, tickets, repeats = (100, 1_000, 5) if plan.quick else (300, 10_000, 5)
+    section(11, f"Console: bytes shipped; the inbox API with {tickets:,} tickets ({made} through the pipeline, the "
+                f"rest copies of their items; Chalice test client, moto in-process)")
+    started = time.perf_counter()
+    files = {name: asset.body.encode() for name, asset in static._assets().items() if name.startswith("console/")}
+    raw = sum(len(body) for body in files.values())
+    packed = sum(len(gzip.compress(body, 9)) for body in files.values())
+    table("What the console ships (every file a first visit loads)", ["file", "bytes", "gzip -9"],
+          [[name, f"{len(body):,}", f"{len(gzip.compress(body, 9)):,}"] for name, body in sorted(files.items())]
+          + [["total", f"{raw:,}", f"{packed:,}"]])
+    summary["console_bytes"] = f"{len(files)} files, {raw / 1024:.1f} KiB ({packed / 1024:.1f} KiB gzip), no third-party code"
+    views = assignment_bench.measure_views(meter, tickets=made, repeats=repeats, views=CONSOLE_VIEWS, copies_to=tickets)
+    _print_views(views, summary, key="console_api")
+    print(f"\n  (console API: {views.seconds:.1f} s, of which set-up {views.setup_seconds:.1f} s)")
+    print(f"\n  (section 11: {time.perf_counter() - started:.1f} s)")
 
 
 # --- 10. per-ticket budget ------------------------------------------------------------------------
@@ -1113,12 +1151,14 @@ def main(argv: list[str] | None = None) -> int:
         bench_chat(plan, meter, summary)
         bench_assignment(plan, meter, summary)
         bench_budget(plan, summary)
+        bench_console(plan, meter, summary)
     finally:
         meter.uninstall()
 
     section(None, "Summary")
     for key in ("import", "corpus", "throughput", "calls", "own_time", "moto", "table_size", "chat_hooks",
-                "chat_flow", "assignment", "api_views", "budget", "budget_wcu", "budget_cpu"):
+                "chat_flow", "assignment", "api_views", "budget", "budget_wcu", "budget_cpu", "console_bytes",
+                "console_api"):
         if key in summary:
             print(f"  {key:<11} {summary[key]}")
     print(f"\n  total {time.perf_counter() - started:.0f} s; load average now "

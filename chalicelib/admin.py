@@ -8,6 +8,13 @@ online picks up waiting tickets; going offline or removal hands tickets over.
 ``python -m chalicelib.admin import-customers customers.json`` (or ``.csv``) creates or
 updates customers from the shop's records; it exits 1 when a record was not imported.
 
+``python -m chalicelib.admin index-customers`` once after upgrading to search (``GET /search``):
+customers stored before it get their name keys and their purchases' order lookups.
+
+``python -m chalicelib.admin recount-inbox`` once after upgrading to the console's counts
+(``GET /tickets/counts``: counters the ticket stream keeps), or if they ever drift; run it
+while the desk is quiet.
+
 ``python -m chalicelib.admin recompute-sla`` after deploying new SLA policies or business hours:
 every active ticket's due times follow the new rules (tickets otherwise pick them up at
 their next change).
@@ -60,7 +67,25 @@ def main(argv: list[str] | None = None) -> int:
                                               "of SLA policies or business hours")
     commands.add_parser("rekey-tickets", help="rewrite every ticket's derived index keys (after an upgrade that "
                                               "changes them; reads the whole table once)")
+    commands.add_parser("index-customers", help="give customers stored before search their name keys and "
+                                                "order lookups (GET /search; reads the customers table once)")
+    commands.add_parser("recount-inbox", help="set the console's inbox counters from the tickets (after an "
+                                              "upgrade, or drift; reads the whole tickets table once)")
     args = parser.parse_args(argv)
+
+    if args.command == "recount-inbox":
+        from chalicelib.storage import ticket_counts
+
+        print(f"recount-inbox: {ticket_counts.recount()} active tickets counted")
+        return 0
+
+    if args.command == "index-customers":
+        from chalicelib import clock
+        from chalicelib.storage import customers as stored_customers
+
+        rekeyed, orders = stored_customers.index_all(at=clock.iso(clock.now()))
+        print(f"index-customers: {rekeyed} customers' name keys and {orders} order lookups written")
+        return 0
 
     if args.command == "rekey-tickets":
         from chalicelib.storage import tickets

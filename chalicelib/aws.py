@@ -32,6 +32,27 @@ def client(service: str) -> Any:
         return _clients[service]
 
 
+def presigner(service: str) -> Any:
+    """A client for pre-signed URLs, signed with Signature Version 4.
+
+    Left to itself botocore presigns S3 URLs in us-east-1 with the deprecated
+    Signature Version 2; V4 works in every region and signs the headers the
+    browser must send (Content-Type) into the URL.
+    """
+    name = f"{service}#sigv4"
+    cached = _clients.get(name)
+    if cached is not None:
+        return cached
+    from botocore.config import Config
+
+    client(service)  # the shared session exists from here on
+    with _lock:
+        if name not in _clients:
+            _clients[name] = _session.client(service, region_name=config.region(),
+                                             config=Config(signature_version="s3v4" if service == "s3" else "v4"))
+        return _clients[name]
+
+
 def reset_clients() -> None:
     """Forget cached boto3 clients, e.g. when LocalDesk switches endpoint (PynamoDB's: ``models.reset_connections``).
 

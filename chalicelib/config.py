@@ -37,6 +37,15 @@ _DEFAULTS = {
     "TICKET_NUMBER_BLOCK": "1",
     "METRICS_NAMESPACE": "RelayDesk",
     "TEAM_LEAD": "",  # where escalations go: email:<address> or slack:<channel id>
+    # Console sign-in (service/signin.py): where the console is, how long a mailed link and a session last,
+    # how many sessions an agent keeps, and how many links one address / one client may ask for per window.
+    "PUBLIC_BASE_URL": "https://support.example.com",
+    "SIGNIN_LINK_MINUTES": "15",
+    "SESSION_HOURS": "12",
+    "SESSIONS_PER_AGENT": "5",
+    "SIGNIN_LINKS_PER_ADDRESS": "5",
+    "SIGNIN_LINKS_PER_CLIENT": "30",
+    "SIGNIN_LIMIT_MINUTES": "15",
 }
 
 

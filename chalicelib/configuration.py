@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.settings import DeskSettings
 
 __all__ = ["automation_rules", "desk_settings", "routing", "sla_policies", "starter_macros",
-           "triage_rules"]
+           "triage_rules", "webchat_allowed_origins"]
 
 _BUNDLED = Path(__file__).resolve().parent
 T = TypeVar("T")
@@ -38,6 +38,22 @@ def desk_settings() -> DeskSettings:
     from chalicelib import settings
 
     return _load(settings.load_settings, "DESK_SETTINGS", "desk_settings.json")
+
+
+def webchat_allowed_origins() -> frozenset[str]:
+    """The origins whose pages may call the web-chat routes: ``WEBCHAT_ALLOWED_ORIGINS`` (comma-separated)
+    when set, else the desk settings' ``webchat_allowed_origins``; each validated as an origin."""
+    override = os.environ.get("WEBCHAT_ALLOWED_ORIGINS")
+    if override is None:
+        return frozenset(desk_settings().webchat_allowed_origins)
+    return _origins(override)
+
+
+@functools.lru_cache(maxsize=8)
+def _origins(listed: str) -> frozenset[str]:
+    from chalicelib import settings
+
+    return frozenset(settings.web_origin(item) for item in listed.split(",") if item.strip())
 
 
 def triage_rules() -> TriageRules:

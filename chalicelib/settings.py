@@ -11,10 +11,11 @@ bundled ``desk_settings.json``).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl
 
 
 _DEFAULT_PATH = Path(__file__).with_name("desk_settings.json")
@@ -61,12 +62,25 @@ class WebchatSessionLimit(BaseModel):
     window_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
 
+_ORIGIN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$"
+
+
+def web_origin(value: str) -> str:
+    """A browser origin as browsers send it (``https://shop.example``, ``http://127.0.0.1:8080``): scheme,
+    host and port only, lower case, no path or trailing slash; ``ValueError`` otherwise."""
+    if not isinstance(value, str) or not re.match(_ORIGIN, value.strip()):
+        raise ValueError(f"{value!r} is not an origin such as https://shop.example (scheme, host, port; no path)")
+    return value.strip().lower()
+
+
 class DeskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     self_help_links: list[SelfHelpLink] = []
     acknowledgement_limit: AcknowledgementLimit
     sender_authentication: SenderAuthentication = SenderAuthentication()
     webchat_session_limit: WebchatSessionLimit = WebchatSessionLimit()
+    # Sites whose pages may embed the web-chat widget (CORS allow-list; WEBCHAT_ALLOWED_ORIGINS overrides it).
+    webchat_allowed_origins: list[Annotated[str, AfterValidator(web_origin)]] = []
     reopen_on_reply: bool = True
 
 

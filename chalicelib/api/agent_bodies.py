@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from chalicelib.api.requests import Body
 
 SKILL_PATTERN = r"^(\*|[a-z0-9][a-z0-9_-]{0,49})$"
+EMAIL_PATTERN = r"^[^\s@]{1,64}@[^\s@]{1,255}$"  # an agent's address; console sign-in asks with the same
 
 
 class WorkingHours(Body):
@@ -20,7 +21,7 @@ class WorkingHours(Body):
 
 class AgentFields(Body):
     name: str | None = Field(None, min_length=1, max_length=200)
-    email: str | None = Field(None, pattern=r"^[^\s@]{1,64}@[^\s@]{1,255}$")
+    email: str | None = Field(None, pattern=EMAIL_PATTERN)
     role: Literal["agent", "admin"] | None = None
     skills: list[str] | None = Field(None, max_length=50)
     languages: list[str] | None = Field(None, max_length=20)
@@ -47,4 +48,4 @@ class AgentFields(Body):
 
 class NewAgent(AgentFields):
     name: str = Field(min_length=1, max_length=200)
-    email: str = Field(pattern=r"^[^\s@]{1,64}@[^\s@]{1,255}$")
+    email: str = Field(pattern=EMAIL_PATTERN)

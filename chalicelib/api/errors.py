@@ -18,8 +18,16 @@ __all__ = ["ApiError", "BadRequest", "Conflict", "Forbidden", "NotFound", "Paylo
 class Created:
     """Return ``Created(body)`` from an endpoint to answer 201."""
 
+    status = 201
+
     def __init__(self, body: Any) -> None:
         self.body = body
+
+
+class Accepted(Created):
+    """Return ``Accepted(body)`` to answer 202: the request is queued, its outcome comes later."""
+
+    status = 202
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
@@ -47,7 +55,7 @@ def api_endpoint(func: Callable[..., Any]) -> Callable[..., Any]:
         except ApiError as err:
             return error_response(err)
         if isinstance(result, Created):
-            return json_response(result.body, 201)
+            return json_response(result.body, result.status)
         return json_response(result)
 
     return wrapper

@@ -70,7 +70,9 @@ def _built() -> dict[str, Any]:
                 "Tickets, agents, customers, macros and reports for a support team. Every call needs "
                 "`Authorization: Bearer <token>` (an agent's token, `rd_<agent id>_<secret>`) except "
                 "those marked with no security: this document, the customers' survey links (the signed "
-                "token in the path is the credential) and the platforms' webhooks. Admin-only calls "
+                "token in the path is the credential), the console's sign-in (`POST /auth/links`, "
+                "`POST /auth/sessions`: the emailed link is the credential; the session token `rds_...` it "
+                "gives is a bearer token like an agent's) and the platforms' webhooks. Admin-only calls "
                 "answer 403 to an agent's token. Every refusal is JSON `{\"error\": code, \"reason\": text}` "
                 "except a body of a media type the call does not take (415, answered by Chalice as "
                 "`{\"Code\", \"Message\"}`). Bodies are strict: unknown fields and wrong types are refused "
@@ -87,6 +89,7 @@ def _built() -> dict[str, Any]:
             {"name": "macros", "description": "Canned responses with their ticket changes."},
             {"name": "reports", "description": "KPIs from the daily aggregates."},
             {"name": "surveys", "description": "Customers' satisfaction answers (public: the link is signed)."},
+            {"name": "sign-in", "description": "The console's sign-in: a one-time link by email, then a session."},
             {"name": "webhooks", "description": "Platforms' inbound calls (signed by the platform)."},
             {"name": "meta", "description": "This document."},
         ],
@@ -95,7 +98,8 @@ def _built() -> dict[str, Any]:
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "rd_<agent id>_<64 hex>",
-                               "description": "An agent's token, shown once when the agent is created."},
+                               "description": "An agent's token, shown once when the agent is created, or a "
+                                              "console session, rds_<agent id>_<64 hex> (POST /auth/sessions)."},
             },
             "responses": _error_responses(),
             "schemas": components.schemas,
@@ -128,7 +132,7 @@ class _Components:
 
 
 def _request_bodies(components: _Components) -> dict[str, dict[str, str]]:
-    from chalicelib.api import agent_bodies, customer_bodies, ticket_bodies
+    from chalicelib.api import agent_bodies, customer_bodies, ticket_bodies, ticket_open_api, upload_bodies
     from chalicelib.domain import macros
 
     refs = {
@@ -142,6 +146,8 @@ def _request_bodies(components: _Components) -> dict[str, dict[str, str]]:
         "CustomerImport": components.model("CustomerImport", customer_bodies.ImportBody),
         "CustomerPatch": components.model("CustomerPatch", customer_bodies.CustomerPatch),
         "CustomerMerge": components.model("CustomerMerge", customer_bodies.MergeBody),
+        "Upload": components.model("Upload", upload_bodies.UploadBody),
+        "NewTicket": components.model("NewTicket", ticket_open_api.OpenTicketBody),
     }
     _refine(components.schemas)
     return refs
@@ -173,6 +179,16 @@ def _refine(schemas: dict[str, Any]) -> None:
     changes = ("status", "priority", "category", "assignee_id", "add_tags", "remove_tags")
     schemas["TicketUpdate"]["anyOf"] = [{"required": [field]} for field in changes]
     schemas["AgentFields"]["minProperties"] = 1  # "nothing to change"
+    # POST /tickets (ticket_open): a customer named by at least one of these; a call is on phone, and only a call
+    schemas["CustomerRef"]["anyOf"] = [
+        {"required": [field], "properties": {field: {"type": "string"}}} for field in ("email", "phone", "customer_id")
+    ]
+    schemas["NewTicket"]["anyOf"] = [
+        {"properties": {"kind": {"const": "call"}}},
+        {"properties": {"kind": {"const": "outbound"}, "channel": {"enum": ["email", "sms", "whatsapp", "webchat"]}}},
+    ]
+    for field in ("subject", "text"):
+        schemas["NewTicket"]["properties"][field]["pattern"] = r"\S"  # not blank
     schemas["CustomerPatch"]["minProperties"] = 1
 
 
@@ -205,6 +221,10 @@ def _path_parameters() -> dict[str, dict[str, Any]]:
                               "A macro id: lower-case letters, digits and -, at most 63."),
         "token": parameter("token", f"^{survey_tokens._TOKEN.pattern}$", "The survey link's signed token.",
                            maxLength=survey_tokens._MAX_TOKEN_CHARS),
+        "name": parameter("name", r"^[a-z0-9][a-z0-9_.-]{0,63}$", "A console file's name, e.g. app.js."),
+        "session_id": parameter("session_id", r"^ws-[0-9a-f]{20}$", "A web-chat session id (POST /webchat/sessions)."),
+        "attachment_id": {"name": "attachment_id", "in": "path", "required": True, "schema": {"type": "string"},
+                          "description": "An attachment's id as GET /tickets/{ticket_id} shows it."},
     }
 
 
@@ -351,7 +371,12 @@ def _response_schemas(components: _Components) -> dict[str, Any]:
         "assignee_name": _nullable("string"), "assigned_at": _nullable("string"),
         "assignment_source": _nullable("string"), "status_changed_at": _nullable("string"),
         "last_agent_reply_at": _nullable("string"), "agent_reply_count": integer, "solved_at": _nullable("string"),
-        "sla": _nullable("object"), "merged_into": _nullable("string"), "merged_from": _strings(),
+        "sla": _nullable("object"),
+        "sla_due_at": {"type": ["string", "null"],
+                       "description": "The running SLA clock's next due time (ISO); null when none runs."},
+        "sla_breached": {"type": "boolean",
+                         "description": "A running SLA clock is past due (or the ticket is on the overdue list)."},
+        "merged_into": _nullable("string"), "merged_from": _strings(),
         "survey": {"anyOf": [{"type": "null"}, {
             "type": "object", "description": "The satisfaction survey sent, and its answer once given.",
             "properties": {"sent_at": text, "expires_at": text, "answered_at": text,
@@ -399,7 +424,8 @@ def _response_schemas(components: _Components) -> dict[str, Any]:
             "to": _strings(), "subject": text, "text": _nullable("string"), "full_text": _nullable("string"),
             "html": _nullable("string"), "body_s3_key": _nullable("string"),
             "attachments": {"type": "array", "items": _object({
-                "filename": text, "content_type": text, "size": integer, "s3_key": text, "ref": _nullable("string"),
+                "id": {"type": "string", "description": "For GET /tickets/{ticket_id}/attachments/{attachment_id}."},
+                "filename": text, "content_type": text, "size": integer, "ref": _nullable("string"),
             })},
             "message_id": _nullable("string"), "auto_reply_reason": _nullable("string"),
             "joined_by": _nullable("string"), "flags": _strings(), "sender_auth": _nullable("string"),
@@ -414,6 +440,17 @@ def _response_schemas(components: _Components) -> dict[str, Any]:
             "sent_at": {"type": "string", "description": "When SES accepted that mail."},
         }), "description": "The ticket's newest mail that bounced, was rejected or drew a complaint; a later "
                            "mail delivered to the same address clears a bounce or rejection."},
+        "SearchResult": _object({
+            "query": text, "kind": {"type": "string", "enum": ["number", "email", "phone", "order", "name"]},
+            "tickets": {"type": "array", "items": _ref("TicketSummary"), "maxItems": 25},
+            "customers": {"type": "array", "maxItems": 25, "items": _object({
+                "id": text, "name": _nullable("string"), "identities": _strings(), "tier": _nullable("string")})},
+        }),
+        "TicketCounts": _object({
+            "mine": integer, "unassigned": integer, "overdue": integer,
+            **{name: {"type": "object", "additionalProperties": integer}
+               for name in ("by_status", "by_queue", "by_priority", "by_channel")},
+        }),
         "AuditEntry": _object({"at": text, "actor": text, "actor_name": text, "action": text,
                                "changes": _nullable("object"), "detail": _nullable("string")}),
         "TicketList": {"anyOf": [_ref("TicketPage"), _ref("OverduePage")]},
@@ -432,7 +469,19 @@ def _response_schemas(components: _Components) -> dict[str, Any]:
             "ticket": _ref("TicketSummary"),
         }),
         "ReplyQueued": _object({"message_id": text, "channel": text, "queued": {"const": True},
-                                "first_response": boolean, "text": text}),
+                                "first_response": boolean, "text": text, "cc": _strings(),
+                                "attachments": {"type": "array", "items": _object({
+                                    "id": text, "filename": text, "content_type": text, "size": integer})}}),
+        "AttachmentLink": _object({
+            "url": {"type": "string", "description": "A pre-signed S3 GET, served as a download."},
+            "expires_in": {"type": "integer", "description": "Seconds the URL works."},
+            "filename": text, "content_type": text, "size": integer}),
+        "UploadGrant": _object({
+            "upload_id": {"type": "string", "description": "Name it in a reply's `attachments`."},
+            "url": {"type": "string", "description": "A pre-signed S3 PUT for the file's bytes."},
+            "headers": _object({"Content-Type": text}),
+            "expires_in": {"type": "integer", "description": "Seconds the URL works."},
+            "max_bytes": {"type": "integer", "description": "The largest object the reply will accept."}}),
         "NoteAdded": _object({"message_id": text}),
         "TicketMerged": _object({"merged": text, "into": _ref("TicketSummary")}),
         "Agent": _object({
@@ -529,6 +578,37 @@ def _operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]
             (400, 401), parameters=_ticket_list_parameters(),
             description="Each filter is its own index: use at most one of assignee, queue, priority and "
                         "channel (each combined with status), or overdue alone. Unknown parameters are refused.")),
+        ("/search", "GET", _operation(
+            "search", "tickets", "Find tickets and customers by ticket number, email, phone, order or name.",
+            (200, "SearchResult", "What the query names (empty lists when nothing)."), (400, 401),
+            parameters=[{"name": "q", "in": "query", "required": True,
+                         "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                         "description": "`#123` or digits: a ticket number (else an order with that number); "
+                                        "with `@`: an email address; `+` and digits (spaces, dashes allowed): a "
+                                        "phone number; `order:<id>` or an imported order id: the buyer; "
+                                        "otherwise the start of a customer's name (2+ letters, case and accents "
+                                        "ignored)."}],
+            description="Tickets are the customer's newest 25 (for a name: only when exactly one customer "
+                        "matches). Every kind is a key lookup or one index query.")),
+        ("/tickets/counts", "GET", _operation(
+            "ticketCounts", "tickets", "How many active tickets each inbox view holds.",
+            (200, "TicketCounts", "Counts of open, pending and on-hold tickets."), (400, 401),
+            description="mine (the caller's), unassigned, overdue, and by status, queue, priority and "
+                        "channel. Counted on the indexes the lists read, so each matches its list.")),
+        ("/tickets", "POST", _operation(
+            "openTicket", "tickets", "Open a ticket for a customer: log a phone call or write to them first.",
+            (201, "TicketDetail", "The ticket, as GET /tickets/{ticket_id} shows it."), (401, 404, 409),
+            body=bodies["NewTicket"],
+            parameters=[{"name": "Idempotency-Key", "in": "header", "required": False,
+                         "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,100}$"},
+                         "description": "Repeat the request with the same key to get the ticket it opened "
+                                        "(or send `request_id`); a different request with a used key is 409."}],
+            description="The customer is found by email, phone or customer_id (404 for an unknown id) or "
+                        "created. kind call: the text is the agent's record of the call, never sent; the caller "
+                        "owns the ticket unless assignee_id names someone; its channel is phone or where "
+                        "follow-ups go. kind outbound: the text is sent on "
+                        "the channel (email with the ticket's [#N] token; a chat channel only where the "
+                        "customer wrote before, else 409). Neither counts as a first response.")),
         ("/tickets/{ticket_id}", "GET", _operation(
             "getTicket", "tickets", "A ticket with its messages, audit trail and customer.",
             (200, "TicketDetail", "The ticket."), (401, 404))),
@@ -541,7 +621,16 @@ def _operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]
         ("/tickets/{ticket_id}/replies", "POST", _operation(
             "replyToTicket", "tickets", "Reply to the customer, with text or a macro.",
             (201, "ReplyQueued", "The reply is stored and queued for sending."), (401, 404, 409),
-            body=bodies["Reply"])),
+            body=bodies["Reply"],
+            description="`attachments` (upload ids from POST /tickets/{ticket_id}/uploads) and `cc` go by email "
+                        "only (400 on a chat channel). Each upload is checked before anything is stored: a "
+                        "missing file or one another ticket uploaded is 409, one larger than declared 413.")),
+        ("/tickets/{ticket_id}/attachments/{attachment_id}", "GET", _operation(
+            "downloadAttachment", "tickets", "A short-lived download URL for one attachment of the ticket.",
+            (200, "AttachmentLink", "A pre-signed GET URL (300 s) and the file's name, type and size."), (401, 404),
+            description="`attachment_id` is a message attachment's `id` in GET /tickets/{ticket_id}. An id of "
+                        "another ticket, or an attachment whose file was never stored, is 404.")),
+        ("/tickets/{ticket_id}/uploads", "POST", _upload_operation(bodies["Upload"])),
         ("/tickets/{ticket_id}/notes", "POST", _operation(
             "addNote", "tickets", "An internal note (never sent to the customer).",
             (201, "NoteAdded", "The note is stored."), (401, 404, 409), body=bodies["Note"])),
@@ -601,12 +690,49 @@ def _operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]
             description=admin + " `to` defaults to today, `from` to 29 days before `to`; at most 366 days, "
                                 "not reversed, not starting in the future. Unknown parameters are refused.")),
         *_survey_operations(),
+        *_signin_operations(components),
         ("/openapi.json", "GET", {
             "operationId": "getOpenApiDocument", "tags": ["meta"], "summary": "This document.", "security": [],
             "responses": {"200": {"description": "OpenAPI 3.1.",
                                   "content": {_JSON: {"schema": _ref("OpenApiDocument")}}}},
         }),
         *_webhooks(),
+        *_static_operations(),
+    ]
+
+
+def _upload_operation(body: dict[str, str]) -> dict[str, Any]:
+    """POST /tickets/{ticket_id}/uploads: its 415 is also the policy's (a type never accepted), in our shape."""
+    from chalicelib.domain import attachment_policy
+
+    operation = _operation(
+        "uploadAttachment", "tickets", "A pre-signed URL to upload a file for a reply.",
+        (201, "UploadGrant", "PUT the bytes to `url` with `headers`; then name `upload_id` in a reply."),
+        (401, 404, 409), body=body,
+        description=f"At most {attachment_policy.MAX_FILE_BYTES:,} bytes (413). Accepted: images except SVG, "
+                    "PDF, plain text, CSV, office documents, zip; HTML, SVG, scripts and programs are refused "
+                    "(415), and a filename whose extension disagrees with `content_type` is 400. Unclaimed "
+                    "uploads expire after a day.")
+    operation["responses"]["415"] = {
+        "description": "A media type the policy never accepts (`{error, reason}`), or a body that is not JSON "
+                       "(refused by Chalice).",
+        "content": {_JSON: {"schema": {"anyOf": [_ref("Error"), _ref("GatewayError")]}}}}
+    return operation
+
+
+def _static_operations() -> list[tuple[str, str, dict[str, Any]]]:
+    """The console and the widget: files, not JSON (``api/static.py``)."""
+    def page(operation_id: str, summary: str, *media: str) -> dict[str, Any]:
+        content = {kind: {"schema": {"type": "string"}} for kind in media}
+        return {"operationId": operation_id, "tags": ["faces"], "summary": summary, "security": [],
+                "responses": {"200": {"description": "The file.", "content": content},
+                              "304": {"description": "Not modified (If-None-Match)."},
+                              "404": {"$ref": "#/components/responses/NotFound"}}}
+    return [
+        ("/console", "GET", page("getConsole", "The agents' console (HTML, with its CSP).", "text/html")),
+        ("/console/{name}", "GET", page("getConsoleFile", "A file of the console (script, style or image).",
+                                        "text/javascript", "text/css", "image/svg+xml", "text/html")),
+        ("/widget.js", "GET", page("getWidgetScript", "The web-chat widget a site embeds.", "text/javascript")),
     ]
 
 
@@ -667,6 +793,64 @@ def _survey_operations() -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
+def _signin_operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]]:
+    """Console sign-in (``signin_api``): the two POSTs take no token (the emailed link is the credential)."""
+    from chalicelib.api import signin_bodies
+    from chalicelib.errors import TooManyRequests
+
+    link_body = components.model("SignInLinkRequest", signin_bodies.LinkRequest)
+    session_body = components.model("SessionRequest", signin_bodies.SessionRequest)
+    components.add("SignInLinkSent", _object({"sent": {"const": True}}))
+    components.add("ConsoleSession", _object({
+        "session_token": {"type": "string", "description": "rds_<agent id>_<64 hex>: a bearer token; shown once."},
+        "expires_at": {"type": "string", "description": "When the session ends (ISO 8601, UTC)."},
+        "agent": _ref("Agent")}))
+    components.add("SignedOut", _object({"signed_out": {
+        "type": "boolean", "description": "false for an API token (rd_...): no session to end, it keeps working."}}))
+
+    def answer(status: int, schema: str, what: str) -> dict[str, Any]:
+        return {str(status): {"description": what, "content": {_JSON: {"schema": _ref(schema)}}}}
+
+    def refused(*statuses: int) -> dict[str, Any]:
+        names = {status: "UnsupportedMediaType" if status == 415 else _ERROR_STATUSES[status] for status in statuses}
+        return {str(status): {"$ref": f"#/components/responses/{name}"} for status, name in names.items()}
+
+    too_many = {"429": {
+        "description": "Too many links asked for from this client address or for this email address.",
+        "headers": {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                                    "description": "Seconds until the window ends."}},
+        "content": {_JSON: {"schema": {"allOf": [_ref("Error")],
+                                       "properties": {"error": {"const": TooManyRequests.code}}}}}}}
+    unsigned = {"tags": ["sign-in"], "security": []}
+    signed = {"tags": ["sign-in"]}
+    return [
+        ("/auth/links", "POST", {
+            **unsigned, "operationId": "requestSignInLink", "summary": "Mail a one-time sign-in link to an agent.",
+            "description": "Always 202 for a well-formed address, whether or not an active agent has it (the link "
+                           "is made and mailed behind the outbound queue). The link, "
+                           "`{PUBLIC_BASE_URL}/console#signin=rdl_...`, works once, for 15 minutes "
+                           "(`SIGNIN_LINK_MINUTES`); a newer one replaces it.",
+            "requestBody": {"required": True, "content": {_JSON: {"schema": link_body}}},
+            "responses": {**answer(202, "SignInLinkSent", "Accepted: mailed if the address is an active agent's."),
+                          **refused(400, 413, 415), **too_many}}),
+        ("/auth/sessions", "POST", {
+            **unsigned, "operationId": "openSession", "summary": "Use a sign-in link: a console session.",
+            "description": "The session token works as a bearer token on every agent call for 12 hours "
+                           "(`SESSION_HOURS`), until sign-out, or until the agent is removed. A forged, expired, "
+                           "used or replaced link is 401 and changes nothing.",
+            "requestBody": {"required": True, "content": {_JSON: {"schema": session_body}}},
+            "responses": {**answer(201, "ConsoleSession", "The session and the agent."),
+                          **refused(400, 401, 413, 415)}}),
+        ("/auth/sessions/current", "DELETE", {
+            **signed, "operationId": "signOut", "summary": "Sign out: end the session this token is.",
+            "responses": {**answer(200, "SignedOut", "The session's token no longer works."), **refused(401)}}),
+        ("/auth/me", "GET", {
+            **signed, "operationId": "whoAmI", "summary": "The agent this token (API token or session) belongs to.",
+            "responses": {**answer(200, "Agent", "The agent, as GET /agents/{agent_id} shows it."),
+                          **refused(401)}}),
+    ]
+
+
 def _webhooks() -> list[tuple[str, str, dict[str, Any]]]:
     """Minimal entries: the platform signs the call and gets the answer its documentation asks for."""
     def webhook(operation_id: str, summary: str, *, body: str | None = _JSON) -> dict[str, Any]:
@@ -689,4 +873,86 @@ def _webhooks() -> list[tuple[str, str, dict[str, Any]]]:
                                                      "(hub.challenge echoed back).", body=None))
                 for name in ("whatsapp", "messenger")]
     entries.append(("/webchat/sessions", "POST", webhook("webchatSession", "Start a web chat session.")))
-    return entries
+    return entries + _webchat_visitor_operations()
+
+
+def _webchat_visitor_operations() -> list[tuple[str, str, dict[str, Any]]]:
+    """The widget's own calls (``channels/webchat_visitor.py``): CORS for allow-listed origins, preflights
+    answered 204, any other ``Origin`` refused 403; the session token (not an agent's) in ``Authorization``."""
+    from chalicelib.channels import webchat_visitor
+    from chalicelib.service.visitor_chat import MAX_WAIT_SECONDS
+
+    cors = {"Vary": {"required": True, "schema": {"type": "string", "const": "Origin"}},
+            "Access-Control-Allow-Origin": {"required": False, "schema": {"type": "string"},
+                                            "description": "The request's Origin, when it is allow-listed."}}
+    refused = {"description": "Refused: `{error, reason}` — 400 a bad `wait` or `after`, 404 a malformed session id, 401 a missing, forged or "
+                              "expired session token, 403 an Origin not on the allow-list or another session's "
+                              "token, 503 WEBCHAT_SECRET not configured.",
+               "content": {_JSON: {"schema": {"anyOf": [_ref("Error"), _ref("GatewayError")]}}}}
+
+    def preflight(operation_id: str, methods: str) -> dict[str, Any]:
+        return {"operationId": operation_id, "tags": ["webhooks"], "security": [],
+                "summary": f"CORS preflight for {methods} from an allow-listed site's page.",
+                "responses": {"204": {"description": "Allowed: Access-Control-Allow-Methods, -Headers "
+                                                     f"({webchat_visitor.ALLOWED_HEADERS}), -Max-Age.",
+                                      "headers": cors},
+                              "default": refused}}
+
+    message = _object({
+        "id": {"type": "string", "description": "The widget's own message_id for the visitor's messages."},
+        "from": {"enum": ["visitor", "agent", "desk"]},
+        "author_name": {"type": "string"},
+        "text": {"type": "string"},
+        "at": {"type": "string"},
+        "attachments": {"type": "array", "items": _object({"filename": {"type": "string"},
+                                                           "content_type": {"type": "string"},
+                                                           "size": {"type": "integer"}})},
+    })
+    transcript = _object({"messages": {"type": "array", "items": message},
+                          "cursor": {"type": "string", "description": "Pass back as `after`."}})
+    status = _object({"humans_available": {"type": "boolean"},
+                      "next_human_at": {"type": ["string", "null"], "format": "date-time"},
+                      "expected_reply": {"type": "string"}})
+    query = [
+        {"name": "after", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 8000},
+         "description": "The cursor of the previous answer; none: the whole conversation."},
+        {"name": "wait", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_SECONDS, "default": 0},
+         "description": "Seconds to wait for something new (long polling); an empty list when nothing came."},
+    ]
+    return [
+        ("/webhooks/webchat", "OPTIONS", preflight("webchatWebhookPreflight", "POST /webhooks/webchat")),
+        ("/webchat/sessions", "OPTIONS", preflight("webchatSessionPreflight", "POST /webchat/sessions")),
+        ("/webchat/sessions/{session_id}/messages", "GET", {
+            "operationId": "webchatMessages", "tags": ["webhooks"], "security": [], "parameters": query,
+            "summary": "The visitor's conversation: their messages, agents' replies, the desk's acknowledgements.",
+            "description": "`Authorization: Bearer <session_token>`. Never internal notes, other sessions' "
+                           "messages, agents' ids or addresses. All the session's tickets, oldest first.",
+            "responses": {"200": {"description": "What is new after `after` (empty when `wait` ran out).",
+                                  "headers": cors, "content": {_JSON: {"schema": transcript}}},
+                          "default": refused}}),
+        ("/webchat/sessions/{session_id}/messages", "OPTIONS",
+         preflight("webchatMessagesPreflight", "GET .../messages")),
+        ("/webchat/sessions/{session_id}/uploads", "POST", {
+            "operationId": "webchatUpload", "tags": ["webhooks"], "security": [],
+            "summary": "A pre-signed URL for one of the visitor's files; a message then names `upload_id` in "
+                       "`attachments`.",
+            "description": "`Authorization: Bearer <session_token>`. The attachment policy of agents' uploads "
+                           "applies (size 413, refused types 415, a filename that disagrees with the type 400).",
+            "requestBody": {"required": True, "content": {_JSON: {"schema": _object({
+                "filename": {"type": "string", "minLength": 1, "maxLength": 200},
+                "content_type": {"type": "string", "minLength": 3, "maxLength": 255},
+                "size": {"type": "integer", "minimum": 1}})}}},
+            "responses": {"201": {"description": "PUT the bytes to `url` with `headers`.", "headers": cors,
+                                  "content": {_JSON: {"schema": _ref("UploadGrant")}}},
+                          "default": refused}}),
+        ("/webchat/sessions/{session_id}/uploads", "OPTIONS",
+         preflight("webchatUploadPreflight", "POST .../uploads")),
+        ("/webchat/status", "GET", {
+            "operationId": "webchatStatus", "tags": ["webhooks"], "security": [],
+            "summary": "Whether a person can answer a chat now, and if not, when (the widget shows it).",
+            "responses": {"200": {"description": "From the chat SLA's schedule and the agents on duty.",
+                                  "headers": cors, "content": {_JSON: {"schema": status}}},
+                          "default": refused}}),
+        ("/webchat/status", "OPTIONS", preflight("webchatStatusPreflight", "GET /webchat/status")),
+    ]

@@ -84,7 +84,7 @@ def reply(request: Any, ticket_id: str) -> Any:
         except MacroError as err:
             raise BadRequest(f"macro {body.macro_id!r} cannot render: {'; '.join(err.problems)}") from None
     try:
-        sent = tickets.reply(ticket, text, actor, channel=body.channel)
+        sent = tickets.reply(ticket, text, actor, channel=body.channel, cc=body.cc, upload_ids=body.attachments)
         if actions is not None:
             macros.apply_actions(ticket.ticket_id, actions, actor)
     except tickets.NotAllowed as err:

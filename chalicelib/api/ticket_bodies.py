@@ -25,6 +25,9 @@ class ReplyBody(Body):
     macro_id: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     channel: Channel | None = None
     order_number: str | None = Field(None, max_length=100)  # fills {{ order_number }} in a macro
+    # Email replies only (service.tickets.reply): upload ids from POST /tickets/{id}/uploads, Cc addresses.
+    attachments: list[str] = Field(default_factory=list, max_length=10)
+    cc: list[str] = Field(default_factory=list, max_length=10)
 
 
 class NoteBody(Body):

@@ -11,7 +11,9 @@ import json
 import re
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.api.errors import BadRequest
+from chalicelib.domain.attachment_policy import attachment_id
 
 _MESSAGES_SHOWN = 200
 _PAST_TICKETS_SHOWN = 10
@@ -66,11 +68,27 @@ def ticket_summary(ticket: Any) -> dict[str, Any]:
         "agent_reply_count": int(ticket.agent_reply_count or 0),
         "solved_at": ticket.solved_at,
         "sla": ticket.sla,
+        **sla_clock(ticket),
         "merged_into": ticket.merged_into,
         "merged_from": sorted(ticket.merged_from or []),
         "survey": _survey(ticket.survey),
         "version": int(ticket.version or 0),
     }
+
+
+def sla_clock(ticket: Any) -> dict[str, Any]:
+    """What the console's SLA clock shows: the running target's due time, and whether the ticket is past it.
+
+    ``sla_due_at``: the next due deadline of the running clock (ISO), null when no clock runs (paused,
+    solved, no policy). ``sla_breached``: a running clock is past due now (the stored state is as of the
+    ticket's last write, so the due time is compared with the clock here too), or the ticket is on the
+    overdue list. A breach already answered (recorded in ``sla.breaches``) no longer counts.
+    """
+    state = ticket.sla or {}
+    due = state.get("due_at")
+    running = any(b.get("running") for b in state.get("breaches") or [] if isinstance(b, dict))
+    past_due = due is not None and due <= clock.iso(clock.now())
+    return {"sla_due_at": due, "sla_breached": bool(ticket.overdue_at) or running or past_due}
 
 
 def _survey(survey: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -92,10 +110,11 @@ def message_view(message: Any) -> dict[str, Any]:
         "full_text": message.text,
         "html": message.html,
         "body_s3_key": message.body_s3_key,
+        # "id" is what GET /tickets/{id}/attachments/{attachment_id} takes; the S3 key stays inside storage.
         "attachments": [
-            {"filename": a.filename, "content_type": a.content_type, "size": int(a.size), "s3_key": a.s3_key,
-             "ref": a.ref}
-            for a in message.attachments or []
+            {"id": attachment_id(message.ticket_id, message.sk, index), "filename": a.filename,
+             "content_type": a.content_type, "size": int(a.size), "ref": a.ref}
+            for index, a in enumerate(message.attachments or [])
         ],
         "message_id": message.message_id,
         "auto_reply_reason": message.auto_reply_reason,

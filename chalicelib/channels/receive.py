@@ -37,8 +37,12 @@ UNKNOWN_CLIENT = "unknown"  # the counter for requests without a usable source a
 WEBCHAT_SESSION_SCOPE = "webchat-session"
 
 
-def receive(platform: str, request: Any) -> Any:
-    """Authenticate, parse and enqueue one webhook request; answer as the platform expects."""
+def receive(platform: str, request: Any, **adapter_options: Any) -> Any:
+    """Authenticate, parse and enqueue one webhook request; answer as the platform expects.
+
+    ``adapter_options`` are passed to the adapter as keywords (the web chat's ``claim`` of uploaded files:
+    AWS work the route injects, so the adapter itself stays free of it).
+    """
     from chalicelib.domain.messages import FieldTooLong
     from chalicelib.channels.webhook import BadWebhook, WebhookError
 
@@ -47,7 +51,7 @@ def receive(platform: str, request: Any) -> Any:
         module_name, function_name = ADAPTERS[platform]
         adapter = getattr(importlib.import_module(module_name), function_name)
         try:
-            reply: WebhookReply = adapter(web_request, secrets.get, clock.now())
+            reply: WebhookReply = adapter(web_request, secrets.get, clock.now(), **adapter_options)
         except FieldTooLong as error:  # an adapter that forgot to decide: a 400 beats a 500 the platform retries
             raise BadWebhook(f"event cannot be stored: {error}") from None
     except WebhookError as err:

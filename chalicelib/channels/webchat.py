@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.messages import FieldTooLong, Identity, InboundMessage
+from chalicelib.domain.messages import AttachmentRef, FieldTooLong, Identity, InboundMessage
 from chalicelib.channels.payload import json_object as _json_object
 from chalicelib.channels.webhook import (
     BadWebhook,
@@ -116,14 +116,30 @@ def verify_session(token: str, secret: bytes, now: datetime) -> dict[str, Any]:
     return claims
 
 
-def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookReply:
+#: Claims the visitor's uploads for a message: (session id, upload ids) → the stored attachments. The route
+#: injects it (``service.uploads``: S3 calls); without one, a message naming files is refused.
+Claim = Callable[[str, list[str]], list[AttachmentRef]]
+MAX_ATTACHMENTS = 10
+
+
+def _no_files(session_id: str, upload_ids: list[str]) -> list[AttachmentRef]:
+    raise BadWebhook("this endpoint takes no attachments")
+
+
+def handle(request: WebhookRequest, secrets: Secrets, now: datetime, *, claim: Claim = _no_files) -> WebhookReply:
+    """A visitor's message; ``attachments`` names uploads (``POST /webchat/sessions/{id}/uploads``), claimed
+    last, once everything else about the message is valid. With files, ``text`` may be empty."""
     secret = require(secrets, "WEBCHAT_SECRET").encode()
     if not request.headers.get("content-type", "").lower().startswith("application/json"):
         raise UnsupportedMediaType("web chat messages are application/json")
     document = _json_object(request.body)
     claims = verify_session(str(document.get("session_token") or _bearer(request)), secret, now)
     text, message_id = document.get("text"), document.get("message_id")
-    if not isinstance(text, str) or not text.strip():
+    upload_ids = document.get("attachments") or []
+    if not isinstance(upload_ids, list) or len(upload_ids) > MAX_ATTACHMENTS or \
+            not all(isinstance(item, str) and 0 < len(item) <= 400 for item in upload_ids):
+        raise BadWebhook(f"attachments must be a list of at most {MAX_ATTACHMENTS} upload ids")
+    if not isinstance(text, str) or not (text.strip() or upload_ids):
         raise BadWebhook("text must be a non-empty string")
     if len(text) > MAX_TEXT_CHARS:
         raise BadWebhook(f"text is longer than {MAX_TEXT_CHARS} characters")
@@ -133,6 +149,10 @@ def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookR
         message = _message(claims, text, message_id, now)
     except FieldTooLong as error:  # a session issued before MAX_EMAIL_CHARS capped the address
         raise BadWebhook(f"this chat session cannot be stored: {error}; start a new session") from None
+    if upload_ids:
+        message.attachments = claim(claims["sid"], list(upload_ids))
+        if not text.strip():
+            message.subject = ("Sent " + ", ".join(a.filename for a in message.attachments))[:80]
     return WebhookReply(status=202, body=json.dumps({"accepted": True, "message_id": message_id}), messages=[message])
 
 
@@ -146,7 +166,7 @@ def _message(claims: dict[str, Any], text: str, message_id: str, now: datetime) 
         received_at=now,
         sender=sender,
         sender_name=claims.get("name") or "",
-        subject=text.strip().splitlines()[0][:80],
+        subject=(text.strip().splitlines() or [""])[0][:80],
         text=text,
         reply_text=text,
         conversation_key=f"webchat:{session}",

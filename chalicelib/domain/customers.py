@@ -23,7 +23,7 @@ from chalicelib import clock
 __all__ = [
     "IMPORTABLE_KINDS", "MAX_ATTRIBUTES", "MAX_IDENTITIES", "MAX_PURCHASES",
     "AttributeChanges", "Attributes", "CustomerRecord", "Name", "Purchase", "Tier",
-    "merge_purchases", "normalise_identity",
+    "merge_purchases", "new_orders", "normalise_identity",
 ]
 
 MAX_IDENTITIES = 20  # per imported record
@@ -185,3 +185,9 @@ def merge_purchases(kept: list[dict[str, Any]], incoming: list[dict[str, Any]]) 
     by_order.update({p["order_id"]: p for p in incoming})
     ordered = sorted(by_order.values(), key=lambda p: (p.get("at") or "", p["order_id"]), reverse=True)
     return ordered[:MAX_PURCHASES]
+
+
+def new_orders(kept: list[dict[str, Any]], merged: list[dict[str, Any]]) -> list[str]:
+    """Order ids in ``merged`` that ``kept`` did not have: the orders a write must make findable (``order:`` lookups)."""
+    known = {p["order_id"] for p in kept}
+    return [p["order_id"] for p in merged if p["order_id"] not in known]

@@ -15,7 +15,8 @@ STATUSES: tuple[str, ...] = get_args(Status)
 #: Statuses an agent or a macro may set by hand (``spam`` is set by review, not by a macro).
 SettableStatus = Literal["open", "pending", "on_hold", "solved", "closed"]
 
-Channel = Literal["email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat"]
+# "phone": a call an agent logged (POST /tickets kind=call); no adapter receives it, nothing is sent on it.
+Channel = Literal["email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat", "phone"]
 CHANNELS: tuple[str, ...] = get_args(Channel)  # where customers write; reports group by these
 
 Priority = Literal["urgent", "high", "normal", "low"]

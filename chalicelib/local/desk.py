@@ -368,6 +368,17 @@ class LocalDesk:
             mails.append(mail)
         return mails
 
+    def signin_links(self) -> list[tuple[str, str]]:
+        """The console sign-in links mailed so far, oldest first: ``(to address, link)`` each."""
+        import re
+
+        links = []
+        for mail in self.sent_emails():
+            body = mail.get_body(preferencelist=("plain",))
+            text = body.get_content() if body is not None else ""
+            links += [(str(mail["To"]), found) for found in re.findall(r"\S+/console/?#signin=rdl_[0-9a-f_-]+", text)]
+        return links
+
     def sent_chat_messages(self) -> list[dict[str, Any]]:
         """What each platform's send API received: ``{"platform", "recipient", "text", "request"}``.
 

@@ -223,7 +223,7 @@ def _create_table(client: _ClientFor, logical_id: str, properties: dict[str, Any
 
 _BUCKET_PROPERTIES = {
     "BucketName", "PublicAccessBlockConfiguration", "OwnershipControls", "BucketEncryption",
-    "LifecycleConfiguration", "VersioningConfiguration", "Tags",
+    "LifecycleConfiguration", "VersioningConfiguration", "Tags", "CorsConfiguration",
 }
 
 
@@ -244,6 +244,14 @@ def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
         days = rule["NoncurrentVersionExpiration"]["NoncurrentDays"]
         api_rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(days)}
     return api_rule
+
+
+def _cors_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """One CloudFormation CORS rule in the S3 API's shape (ExposedHeaders: ExposeHeaders, MaxAge: MaxAgeSeconds)."""
+    _check_known(rule.get("Id", "CORS rule"), rule,
+                 {"Id", "AllowedOrigins", "AllowedMethods", "AllowedHeaders", "ExposedHeaders", "MaxAge"})
+    names = {"Id": "ID", "ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds"}
+    return {names.get(key, key): int(value) if key == "MaxAge" else value for key, value in rule.items()}
 
 
 def _encryption_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
@@ -282,6 +290,9 @@ def _create_bucket(client: _ClientFor, logical_id: str, properties: dict[str, An
     if "LifecycleConfiguration" in properties:
         rules = [_lifecycle_rule(rule) for rule in properties["LifecycleConfiguration"]["Rules"]]
         s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+    if "CorsConfiguration" in properties:
+        rules = [_cors_rule(rule) for rule in properties["CorsConfiguration"]["CorsRules"]]
+        s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
     if properties.get("Tags"):
         s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(properties)})
     _remember_bucket(resolver, logical_id, name)

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 from chalicelib.local.desk import LocalDesk
 
@@ -43,15 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     environment = {name: os.environ.get(name) or value for name, value in LOCAL_SECRETS.items()}
     environment["PUBLIC_BASE_URL"] = os.environ.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{args.port}"
     with LocalDesk(server=True, environment=environment) as desk:
-        from chalice.cli.factory import CLIFactory
-        from chalice.local import create_local_server
-
-        factory = CLIFactory(str(desk.project_dir))
-        app = desk.client._app  # the app LocalDesk loaded, so routes and pump share one process
-        server = create_local_server(app, factory.create_config_obj(chalice_stage_name=desk.stage),
-                                     "127.0.0.1", args.port)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server = start_http(desk, args.port)
         _, token = desk.add_agent("Local Admin", "admin@example.com", role="admin")
+        print(f"console:       http://127.0.0.1:{args.port}/console (sign in as admin@example.com)")
         print(f"moto server:   {os.environ['AWS_ENDPOINT_URL']}")
         print(f"agent API:     curl -s http://127.0.0.1:{args.port}/tickets -H 'Authorization: Bearer {token}'")
         print("secrets:       " + ", ".join(f"{k}={v}" for k, v in environment.items() if k.endswith(("SECRET", "TOKEN"))))
@@ -59,9 +54,22 @@ def main(argv: list[str] | None = None) -> None:
         server.shutdown()
 
 
+def start_http(desk: LocalDesk, port: int, host: str = "127.0.0.1") -> Any:
+    """Serve the app LocalDesk loaded over HTTP (as ``chalice local`` does, one thread per request), in the
+    background; routes and the event pump then share one process. Returns the server (``.shutdown()``)."""
+    from chalice.cli.factory import CLIFactory
+    from chalice.local import create_local_server
+
+    factory = CLIFactory(str(desk.project_dir))
+    server = create_local_server(desk.client._app, factory.create_config_obj(chalice_stage_name=desk.stage),
+                                 host, port)
+    threading.Thread(target=server.server.serve_forever, daemon=True).start()
+    return server
+
+
 def _pump_forever(desk: LocalDesk, seconds: float) -> None:
     deadline = time.monotonic() + seconds if seconds else None
-    shown_tickets, shown_chat = 0, 0
+    shown_tickets, shown_chat, shown_links = 0, 0, 0
     try:
         while deadline is None or time.monotonic() < deadline:
             if desk.pump():
@@ -74,6 +82,10 @@ def _pump_forever(desk: LocalDesk, seconds: float) -> None:
                 for sent in chat[shown_chat:]:
                     print(f"  → {sent['platform']} to {sent['recipient']}: {sent['text']}")
                 shown_chat = len(chat)
+                links = desk.signin_links()  # console sign-in: the mail is in moto's SES; click here instead
+                for to, link in links[shown_links:]:
+                    print(f"sign-in link for {to}: {link}")
+                shown_links = len(links)
             time.sleep(0.3)
     except KeyboardInterrupt:
         pass

@@ -74,19 +74,20 @@ class Acknowledgement:
     language: str | None = None  # the ticket's (en | da | no); None or another: English
 
 
-def reply_subject(subject: str, ticket_number: int) -> str:
+def reply_subject(subject: str, ticket_number: int, *, reply: bool = True) -> str:
     """The customer's subject with one ``Re:`` and the ticket's token, ``[#123]``, exactly once.
 
     Every token already in the subject goes (``[#123]`` kept by the customer, another
     ticket's copied in): threading reads the first token it finds, so ours must be the
-    only one. Reply prefixes collapse into one ``Re:``.
+    only one. Reply prefixes collapse into one ``Re:`` — or none when the desk writes first
+    (``reply=False``: an agent-opened ticket answers no mail of the customer's).
     """
     token = f"[#{ticket_number}]"
     core = " ".join(threading.SUBJECT_TOKEN.sub(" ", subject or "").split())
     core = _REPLY_PREFIXES.sub("", core).strip()
     if not core:
         return f"Your request {token}"
-    return f"Re: {core} {token}"
+    return f"Re: {core} {token}" if reply else f"{core} {token}"
 
 
 def provider_message_id(ses_message_id: str) -> str:
@@ -190,17 +191,34 @@ def _template(kind: str, language: str | None) -> str:
     return f"acknowledgement.{language}.{kind}.j2" if language in _LANGUAGES else f"acknowledgement.{kind}.j2"
 
 
+@dataclass(frozen=True)
+class FileToSend:
+    """An attachment's bytes for a reply (read from S3 by the worker)."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
 def build_reply(*, ticket_id: str, ticket_number: int, to_address: str, customer_name: str, subject: str,
                 text: str, agent_name: str, message_id: str, thread_message_ids: list[str], reply_to: str,
-                sent_at: datetime) -> EmailMessage:
-    """An agent's (or a rule's) reply in the customer's thread: same threading headers as the acknowledgement."""
+                sent_at: datetime, cc: list[str] | tuple[str, ...] = (),
+                attachments: list[FileToSend] | tuple[FileToSend, ...] = ()) -> EmailMessage:
+    """An agent's (or a rule's) reply in the customer's thread: same threading headers as the acknowledgement.
+
+    ``cc``: addresses checked by ``domain.recipients`` (one plain addr-spec each); ``Address`` validates
+    them again, so no value can add a header. ``attachments`` make it multipart/mixed (RFC 2046 §5.1.3),
+    the text first; non-ASCII filenames are RFC 2231-encoded by ``policy.default``.
+    """
     try:
         message = _new_message()
         message["From"] = _support_sender(f"{agent_name} ({config.setting('SUPPORT_NAME')})" if agent_name
                                           else config.setting("SUPPORT_NAME"), config.support_address())
         message["To"] = _address(customer_name, to_address) if customer_name else to_address
+        if cc:
+            message["Cc"] = tuple(_address("", address) for address in cc)
         message["Reply-To"] = reply_to
-        message["Subject"] = reply_subject(subject, ticket_number)
+        message["Subject"] = reply_subject(subject, ticket_number, reply=bool(thread_message_ids))
         message["Date"] = _format_date(sent_at)
         message["Message-ID"] = f"<{message_id}>"
         if thread_message_ids:
@@ -210,6 +228,9 @@ def build_reply(*, ticket_id: str, ticket_number: int, to_address: str, customer
         message["Thread-Index"] = thread_index(ticket_id, sent_at)
         message["X-Relay-Desk-Ticket"] = str(ticket_number)
         message.set_content(text)
+        for file in attachments:
+            maintype, _, subtype = file.content_type.partition("/")
+            message.add_attachment(file.content, maintype=maintype, subtype=subtype, filename=file.filename)
         return message
     except (ValueError, TypeError, email_errors.MessageError) as err:
         raise Undeliverable(f"cannot address the reply: {err!r}") from err
@@ -229,15 +250,18 @@ def build_notification(to_address: str, subject: str, text: str) -> EmailMessage
         raise Undeliverable(f"cannot address the notification: {err!r}") from err
 
 
-def send(message: EmailMessage, to_address: str) -> str:
-    """Send through SES; returns the Message-ID SES assigned (it replaces ours on delivery)."""
+def send(message: EmailMessage, to_address: str, cc: list[str] | tuple[str, ...] = ()) -> str:
+    """Send through SES to ``to_address`` and ``cc``; returns the Message-ID SES assigned (it replaces ours).
+
+    SES delivers to the envelope's Destinations, not to the headers: the Cc addresses are in both.
+    """
     from botocore.exceptions import ClientError
 
     try:
         data = message.as_bytes()
     except (ValueError, TypeError, email_errors.MessageError) as err:
         raise Undeliverable(f"cannot serialise the acknowledgement: {err!r}") from err
-    request = {"Source": config.support_address(), "Destinations": [to_address], "RawMessage": {"Data": data}}
+    request = {"Source": config.support_address(), "Destinations": [to_address, *cc], "RawMessage": {"Data": data}}
     configuration_set = config.setting("SES_CONFIGURATION_SET")
     if configuration_set:  # its event destination reports delivery, bounces and complaints (delivery_events)
         request["ConfigurationSetName"] = configuration_set

@@ -26,16 +26,22 @@ def _handle(record: Any) -> None:
 
     try:
         reply = json.loads(record.body)
-        if not isinstance(reply, dict) or reply.get("kind") not in ("reply", "notify"):
-            raise ValueError("not a reply or notification")
+        if not isinstance(reply, dict) or reply.get("kind") not in ("reply", "notify", "signin"):
+            raise ValueError("not a reply, notification or sign-in link")
         required = ("ticket_id", "channel", "purpose", "text", "key") if reply["kind"] == "reply" \
-            else ("ticket_id", "to", "subject", "text", "key")
+            else ("email", "key") if reply["kind"] == "signin" else ("ticket_id", "to", "subject", "text", "key")
         missing = [f for f in required if not isinstance(reply.get(f), str)]
         if missing:
             raise ValueError(f"missing {', '.join(missing)}")
     except (ValueError, TypeError) as err:
         queue.park(record.body, f"unusable outbound message: {err!r}", source="send_outbound",
                    group=record.attributes.message_group_id or "parked", dlq_setting="OUTBOUND_DLQ")
+        return
+    if reply["kind"] == "signin":  # a console sign-in link (outbound/signin_mail.py): no ticket
+        from chalicelib.outbound import signin_mail
+
+        logger.set_correlation_id(reply["key"])
+        signin_mail.send_links(reply)
         return
     logger.set_correlation_id(reply["ticket_id"])
     try:
@@ -113,8 +119,8 @@ def _deliver_email(ticket: Any, reply: dict[str, Any], now: Any) -> None:
             thread_message_ids=list(ticket.thread_message_ids or []),
             reply_to=reply_address.reply_address(ticket.ticket_id, config.support_address(),
                                                  config.reply_address_secret()),
-            sent_at=now)
-        provider_id = email_out.send(mail, ticket.requester[len("email:"):])
+            sent_at=now, cc=_cc(reply), attachments=_files(reply))
+        provider_id = email_out.send(mail, ticket.requester[len("email:"):], cc=_cc(reply))
     except email_out.Undeliverable as err:
         raise PermanentDeliveryError(err.reason) from err
     from chalicelib.storage import deliveries
@@ -124,6 +130,35 @@ def _deliver_email(ticket: Any, reply: dict[str, Any], now: Any) -> None:
     deliveries.remember_message_ids(ticket.ticket_id, keys, at=clock.iso(now), message_sk=reply.get("message_sk"))
     _mark_delivered(ticket.ticket_id, reply, provider_id, now)
     count("RepliesSent", channel="email")
+
+
+def _cc(reply: dict[str, Any]) -> list[str]:
+    """The reply's Cc addresses as ``service.tickets.reply`` queued them (checked there)."""
+    from chalicelib.outbound.http import PermanentDeliveryError
+
+    cc = reply.get("cc") or []
+    if not isinstance(cc, list) or not all(isinstance(address, str) for address in cc):
+        raise PermanentDeliveryError("the reply's cc is not a list of addresses")
+    return cc
+
+
+def _files(reply: dict[str, Any]) -> list[Any]:
+    """The reply's attachments, read from S3 (claimed uploads: ``service.uploads``)."""
+    from chalicelib.outbound import email as email_out
+    from chalicelib.outbound.http import PermanentDeliveryError
+    from chalicelib.storage import blobs
+    from chalicelib.storage.exceptions import BlobMissing
+
+    files = []
+    for attachment in reply.get("attachments") or []:
+        try:
+            files.append(email_out.FileToSend(attachment["filename"], attachment["content_type"],
+                                              blobs.read(attachment["s3_key"])))
+        except (KeyError, TypeError) as err:
+            raise PermanentDeliveryError(f"the reply's attachment {attachment!r:.200} is unusable") from err
+        except BlobMissing as err:
+            raise PermanentDeliveryError(f"attachment {attachment['filename']!r} is no longer stored") from err
+    return files
 
 
 def _mark_delivered(ticket_id: str, reply: dict[str, Any], provider_id: str, now: Any) -> None:

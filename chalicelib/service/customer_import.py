@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from chalicelib import clock
 from chalicelib.domain import ids
-from chalicelib.domain.customers import MAX_ATTRIBUTES, CustomerRecord, merge_purchases
+from chalicelib.domain.customers import MAX_ATTRIBUTES, CustomerRecord, merge_purchases, new_orders
 from chalicelib.service.customer_state import CustomerState, customer_update
 from chalicelib.storage import customers as stored_customers
 from chalicelib.storage.exceptions import ConditionFailed
@@ -154,7 +154,8 @@ def _import_record(index: int, record: CustomerRecord, owners: dict[str, str], t
     if not update and not lookups:
         return RecordOutcome(index, "unchanged", customer_id)
     try:
-        stored_customers.save_customer(update, lookups, at=clock.iso(clock.now()))
+        stored_customers.save_customer(update, lookups, at=clock.iso(clock.now()),
+                                       orders=new_orders(before.purchases, after.purchases))
     except ConditionFailed:
         return RecordOutcome(index, "conflict", customer_id,
                              "the customer or one of its identities changed during the import; import this record again")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.domain.customers import MAX_ATTRIBUTES, Purchase, merge_purchases
+from chalicelib.domain.customers import MAX_ATTRIBUTES, Purchase, merge_purchases, new_orders
 from chalicelib.errors import BadRequest, Conflict
 from chalicelib.service.customer_state import CustomerState, customer_update, require_customer
 from chalicelib.storage import customers as stored_customers
@@ -68,7 +68,8 @@ def update_customer(customer_id: str, *, name: str | None = None, tier: str | No
         lookups = [stored_customers.IdentityUpdate(identity, expected_owner=customer_id, tier=after.tier)
                    for identity, lookup in sorted(owned.items()) if lookup.customer_id == customer_id]
     try:
-        stored_customers.save_customer(update, lookups, at=clock.iso(clock.now()))
+        stored_customers.save_customer(update, lookups, at=clock.iso(clock.now()),
+                                       orders=new_orders(before.purchases, after.purchases))
     except ConditionFailed:
         raise CustomerConflict("the customer changed (or was merged) meanwhile; GET it again and retry") from None
     return customer_context(customer_id)

@@ -11,6 +11,7 @@ Events come out in stream order per ticket; each carries the ticket as written.
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,14 +20,16 @@ from chalicelib.observability import logger
 from chalicelib.service import bus, changes, measure
 from chalicelib.service.events import (AcknowledgementSent, AgentFreed, AgentReplied, Event, StatusChanged,
                                        TicketCreated)
-from chalicelib.storage import aggregates
+from chalicelib.domain import inbox_counts
+from chalicelib.storage import aggregates, ticket_counts
 from chalicelib.storage.ticket_stream import StoredChange, batch_token
 
 __all__ = ["events_of", "react"]
 
 
 def react(stored: Iterable[StoredChange]) -> int:
-    """Publish every event of the batch's changes; record what they measured in one go. Returns the events.
+    """Publish every event of the batch's changes; record what they measured, and how they moved the inbox
+    counters (``domain.inbox_counts``), in one go each. Returns the events.
 
     A reaction that fails is logged and the batch goes on (the sweep refills and
     re-checks every minute); only the aggregates' write fails the batch, and the
@@ -43,7 +46,10 @@ def react(stored: Iterable[StoredChange]) -> int:
                 except Exception:
                     logger.exception("a reaction to a stored ticket change failed",
                                      extra={"event": type(event).__name__})
-    aggregates.record_all(tallies, token=batch_token(stored))
+    moves: Counter = Counter()
+    for change in stored:
+        moves.update(inbox_counts.moved(change.old, change.new))
+    aggregates.record_all(tallies, token=batch_token(stored), adjustments=ticket_counts.adjustments(moves))
     return published
 
 

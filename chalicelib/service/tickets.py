@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib import clock
+from chalicelib import clock, config
+from chalicelib.domain import attachment_policy, recipients
+from chalicelib.domain.messages import AttachmentRef
+from chalicelib.errors import BadRequest
 from chalicelib.observability import count, logger
-from chalicelib.service import bus, changes
+from chalicelib.service import bus, changes, uploads
 from chalicelib.service.events import TicketEdited
 from chalicelib.storage import agents as directory
 from chalicelib.storage import queues as queue
@@ -63,12 +66,18 @@ def update(ticket: Any, request: Update, actor: changes.Actor, *, expected_versi
 
 
 def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None = None,
+          cc: list[str] | tuple[str, ...] = (), upload_ids: list[str] | tuple[str, ...] = (),
           now: datetime | None = None) -> dict[str, Any]:
     """Queue an agent's reply on the ticket's channel; the first one stamps the first-response time.
 
     The message is stored with the change (so the agent sees it at once) and sent by
     ``send_outbound``, which records delivery on it. Auto-replies and notes never
     stamp first response: only this function does.
+
+    ``cc`` and ``upload_ids`` (files the agent uploaded for this ticket, ``service.uploads``)
+    go by email only: the chat adapters send text, and a link to a file in our bucket
+    would expire or leak, so a chat reply with either is refused (400) rather than sent
+    without them. Uploads are claimed before anything is stored: a bad one stores nothing.
     """
     if ticket.merged_into:
         raise NotAllowed(f"ticket was merged into {ticket.merged_into}; reply there")
@@ -81,13 +90,16 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
                          f"{', '.join(sorted({'email'} & {ticket.channel} | set(routes))) or 'no channel'}")
     if target == "email" and not ticket.requester.startswith("email:"):
         raise NotAllowed("the customer has no email address on this ticket")
+    copied, files = _email_extras(ticket, target, cc, upload_ids)
     moment = now or clock.now()
     stamp = clock.iso(moment)
     key = f"reply:{ticket.ticket_id}:{secrets.token_hex(8)}"
     human = actor.role in ("agent", "admin")  # a rule's macro is an automated reply: never a first response
     message = ticket_changes.Reply(ticket.ticket_id, key, stamp, channel=target,
                                    sender=f"agent:{actor.id}" if human else actor.id, sender_name=actor.name,
-                                   text=text, kind="agent" if human else "automated")
+                                   text=text, kind="agent" if human else "automated",
+                                   recipients=(ticket.requester[len("email:"):], *copied) if target == "email"
+                                   else (), attachments=tuple(files))
     def record(current: Any) -> Any:
         change = changes.TicketChange(
             sets={"last_agent_reply_at": stamp} if human else {},
@@ -105,13 +117,38 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
     queue.enqueue_reply({"v": 1, "kind": "reply", "ticket_id": ticket.ticket_id, "channel": target,
                          "purpose": "agent" if human else "automated", "text": text, "key": key,
                          "message_sk": message.sk,
-                         "agent_name": actor.name},
+                         "agent_name": actor.name,
+                         **({"cc": copied} if copied else {}),
+                         **({"attachments": [{"filename": f.filename, "content_type": f.content_type,
+                                              "size": f.size, "s3_key": f.s3_key} for f in files]}
+                            if files else {})},
                         ticket_id=ticket.ticket_id, dedup_key=key)
     first = human and ticket.first_response_at is None
     count("AgentReplies" if human else "AutomatedReplies", channel=target, priority=ticket.priority)
     if first:
         logger.info("first response", extra={"ticket_id": ticket.ticket_id})
-    return {"message_id": message.sk, "channel": target, "queued": True, "first_response": first}
+    return {"message_id": message.sk, "channel": target, "queued": True, "first_response": first, "cc": copied,
+            "attachments": [{"id": attachment_policy.attachment_id(ticket.ticket_id, message.sk, index),
+                             "filename": f.filename, "content_type": f.content_type, "size": f.size}
+                            for index, f in enumerate(files)]}
+
+
+def _email_extras(ticket: Any, target: str, cc: list[str] | tuple[str, ...],
+                  upload_ids: list[str] | tuple[str, ...]) -> tuple[list[str], list[AttachmentRef]]:
+    """A reply's Cc addresses (checked) and claimed files; only an email reply carries them."""
+    if not cc and not upload_ids:
+        return [], []
+    if target != "email":
+        raise BadRequest(f"this reply goes to {target}: cc and attachments go by email only (the {target} "
+                         "adapter sends text); reply with channel email, or send the text alone")
+    try:
+        copied = recipients.cc_addresses(cc, own_addresses=[config.support_address()],
+                                         to_address=ticket.requester[len("email:"):])
+    except ValueError as err:
+        raise BadRequest(str(err)) from None
+    files = uploads.claim_uploads(f"ticket:{ticket.ticket_id}", list(upload_ids),
+                                  max_total_bytes=attachment_policy.MAX_EMAIL_ATTACHMENT_BYTES) if upload_ids else []
+    return copied, files
 
 
 def _reply_channel(ticket: Any) -> str:

@@ -10,6 +10,7 @@ exceptions (``exceptions``) back, never PynamoDB's:
 * ``agents`` — the agent directory: create, change, remove, list
 * ``macros`` — the team's macros; ``surveys`` — an answer recorded once
 * ``aggregates`` — daily KPI counters; ``queues``, ``blobs``, ``rate_limits``
+* ``conversations`` — a chat conversation's tickets and their messages, as the web-chat visitor reads them
 
 Submodules are imported by name (``from chalicelib.storage import customers``):
 importing the package itself costs nothing at cold start.

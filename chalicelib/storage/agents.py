@@ -18,8 +18,8 @@ from typing import Any
 
 from chalicelib.storage.exceptions import ConditionFailed
 
-__all__ = ["PROFILE_FIELDS", "create", "deactivate", "directory", "forget", "get", "note_load", "state",
-           "update_profile"]
+__all__ = ["PROFILE_FIELDS", "active_with_email", "close_session", "create", "deactivate", "directory", "forget",
+           "get", "note_load", "open_session", "sessions_of", "state", "store_link", "update_profile"]
 
 # What an agent's profile may change (``update_profile``); the rest is the assignment's or the token's.
 PROFILE_FIELDS = ("name", "email", "role", "capacity", "status", "skills", "languages", "working_hours")
@@ -110,6 +110,8 @@ def update_profile(agent: Any, changes: Mapping[str, Any], *, at: str) -> None:
     actions = [getattr(AgentModel, name).remove() if value is None else getattr(AgentModel, name).set(value)
                for name, value in changes.items()]
     actions.append(AgentModel.updated_at.set(at))
+    if "email" in changes:  # a sign-in link mailed to the old address must not outlive the change
+        actions += [AgentModel.signin_link_hash.remove(), AgentModel.signin_link_expires.remove()]
     try:
         agent.update(actions=actions, condition=AgentModel.active == True)  # noqa: E712 (a condition)
     except UpdateError as err:
@@ -120,19 +122,118 @@ def update_profile(agent: Any, changes: Mapping[str, Any], *, at: str) -> None:
 
 
 def deactivate(agent: Any, *, at: str) -> None:
-    """Remove an agent: inactive and offline (kept for the audit trail), its token revoked."""
+    """Remove an agent: inactive and offline (kept for the audit trail), its token, link and sessions revoked.
+
+    The sessions map is emptied rather than removed, so a sign-out racing this write still names a valid
+    document path (``close_session``).
+    """
     from chalicelib.storage.models import AgentModel
 
     try:
         agent.update(actions=[AgentModel.active.set(False), AgentModel.status.set("offline"),
-                              AgentModel.token_hash.set("revoked"), AgentModel.updated_at.set(at)])
+                              AgentModel.token_hash.set("revoked"), AgentModel.updated_at.set(at),
+                              AgentModel.sessions.set({}), AgentModel.signin_link_hash.remove(),
+                              AgentModel.signin_link_expires.remove()])
     finally:
         forget()
 
 
+# --- Console sign-in: one pending link and a few sessions on the agent's own item --------------------
+# Verifying a session is then the same one GetItem as an API token. None of these attributes is in the
+# directory index (models.DIRECTORY_FIELDS), so these writes cost the item's write units only.
+
+
+def active_with_email(email: str) -> list[Any]:
+    """The active agents whose address is ``email`` (lower-case), from the cached directory (one Query at most).
+
+    No Scan and no extra index: the directory is small and already cached for assignment. An agent
+    created in another container in the last few seconds may be missing; ``store_link`` re-checks
+    address and status on the agent's own item.
+    """
+    return [agent for agent in directory() if agent.active and (agent.email or "").lower() == email]
+
+
+def store_link(agent_id: str, *, email: str, link_hash: str, expires_at: int) -> bool:
+    """Make ``link_hash`` the agent's one pending sign-in link (replacing any other); False if the agent
+    was removed or changed address meanwhile."""
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.storage.models import AgentModel
+
+    try:
+        AgentModel(agent_id).update(
+            actions=[AgentModel.signin_link_hash.set(link_hash), AgentModel.signin_link_expires.set(expires_at)],
+            condition=(AgentModel.active == True) & (AgentModel.email == email))  # noqa: E712 (a condition)
+    except UpdateError as err:
+        if _is_condition_failure(err):
+            return False
+        raise
+    return True
+
+
+def sessions_of(agent: Any) -> dict[str, int]:
+    """The agent's sessions: hash → expiry (epoch milliseconds), expired ones included until the next sign-in."""
+    return {key: int(value) for key, value in (agent.sessions.as_dict() if agent.sessions is not None else {}).items()}
+
+
+def open_session(agent: Any, *, link_hash: str, now: int, session_hash: str, expires_at: int,
+                 drop: list[str]) -> bool:
+    """Use the agent's pending link ``link_hash`` and open a session, in one conditional UpdateItem.
+
+    ``now``: epoch seconds (the link's expiry); ``expires_at``: the session's, epoch milliseconds.
+
+    The condition (this link still pending, not expired, agent active) makes the link single-use: of two
+    requests with one link, exactly one opens a session. ``drop`` (expired and surplus sessions) goes in the
+    same write. ``agent`` is the agent as read; on success it holds the item as written. False if the
+    condition failed: the link was used, replaced or expired, or the agent removed, meanwhile.
+    """
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.storage.models import AgentModel
+
+    actions = [AgentModel.signin_link_hash.remove(), AgentModel.signin_link_expires.remove()]
+    if agent.sessions is None:  # the first sign-in: the map itself (later ones set a path inside it)
+        actions.append(AgentModel.sessions.set({session_hash: expires_at}))
+    else:
+        actions.append(AgentModel.sessions[session_hash].set(expires_at))
+        actions += [AgentModel.sessions[key].remove() for key in drop if key != session_hash]
+    condition = ((AgentModel.signin_link_hash == link_hash) & (AgentModel.signin_link_expires > now)
+                 & (AgentModel.active == True))  # noqa: E712 (a condition)
+    if agent.sessions is None:
+        condition &= AgentModel.sessions.does_not_exist()
+    try:
+        agent.update(actions=actions, condition=condition)
+    except UpdateError as err:
+        if _is_condition_failure(err):
+            return False
+        raise
+    return True
+
+
+def close_session(agent_id: str, session_hash: str) -> None:
+    """End one session (sign-out); ending one that is gone already changes nothing (an agent that never had
+    sessions fails the condition and is left as it is)."""
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.storage.models import AgentModel
+
+    try:
+        AgentModel(agent_id).update(actions=[AgentModel.sessions[session_hash].remove()],
+                                    condition=AgentModel.sessions.exists())
+    except UpdateError as err:
+        if _is_condition_failure(err):
+            return
+        raise
+
+
+def _is_condition_failure(err: Any) -> bool:
+    """Whether PynamoDB reports the write as refused by its condition (not throttled, not broken)."""
+    return getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
 def _condition_failed(err: Any, reason: str) -> None:
     """Raise ``ConditionFailed`` for a write PynamoDB reports as failing its condition; else return."""
-    if getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException":
+    if _is_condition_failure(err):
         raise ConditionFailed(reason) from err
 
 

@@ -112,9 +112,12 @@ def record(
     record_all([Tally(moment, groups, counters, durations)])
 
 
-def record_all(tallies: Iterable[Tally], *, token: str | None = None) -> int:
+def record_all(tallies: Iterable[Tally], *, token: str | None = None,
+               adjustments: Mapping[tuple[str, str], Mapping[str, int]] | None = None) -> int:
     """Count many events at once: one update per series and day, ``_MAX_TRANSACTION`` per transaction.
 
+    ``adjustments`` ``{(series, day): {counter: delta}}`` go in the same updates: counters that are
+    not daily KPIs (the inbox counts, ``ticket_counts``), deltas may be negative, names unchecked.
     Every tally is checked before anything is written (``ValueError``). ``token``
     names the batch (``ticket_stream.batch_token``): a retry of the same batch
     sends the same ClientRequestToken, which DynamoDB honours for 10 minutes, so a
@@ -125,6 +128,8 @@ def record_all(tallies: Iterable[Tally], *, token: str | None = None) -> int:
         day, series, counters, buckets = _prepared(tally)
         for key in series:
             sums.setdefault((key, day), _Sum()).add(counters, buckets)
+    for key, counters in (adjustments or {}).items():
+        sums.setdefault(key, _Sum()).add(counters, ())
     items = sorted(((key, total) for key, total in sums.items() if total), key=lambda item: item[0])
     for number, start in enumerate(range(0, len(items), _MAX_TRANSACTION)):
         _commit(items[start:start + _MAX_TRANSACTION], None if token is None else f"{token[:28]}-{number}")
@@ -143,7 +148,7 @@ class _Sum:
         self.buckets.update(buckets)
 
     def __bool__(self) -> bool:
-        return bool(+self.counters or self.buckets)
+        return any(self.counters.values()) or bool(self.buckets)
 
 
 def _commit(items: list[tuple[tuple[str, str], _Sum]], token: str | None) -> None:

@@ -16,12 +16,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.domain import finding
 from chalicelib.storage.exceptions import ConditionFailed, TransactionCancelled
 
 __all__ = [
     "KEEP", "CustomerUpdate", "IdentityLookup", "IdentityUpdate",
-    "add_identities", "customers_by_ids", "get_customer", "identity_lookups", "merge_customers", "move_identity",
-    "save_customer",
+    "add_identities", "customer_ids_named", "customers_by_ids", "get_customer", "identity_lookups", "index_all",
+    "merge_customers", "move_identity", "name_actions", "order_key", "save_customer",
 ]
 
 KEEP: Any = object()  # "leave the lookup's tier as it is"
@@ -100,6 +101,26 @@ def customers_by_ids(customer_ids: Iterable[str]) -> dict[str, Any]:
     return found
 
 
+def customer_ids_named(start: str, *, limit: int) -> list[str]:
+    """Customers whose folded name (``finding.name_key``) starts with ``start``, in name order.
+
+    One Query on the sparse ``by_name`` index (partition: the first two folded
+    characters), keys only: the caller reads the customers it shows.
+    """
+    from chalicelib.storage.models import CustomerModel
+
+    prefix = finding.name_prefix(start)
+    if prefix is None:
+        return []
+    return [entry.customer_id for entry in CustomerModel.by_name.query(
+        prefix, CustomerModel.name_key.startswith(start), limit=limit, page_size=limit)]
+
+
+def order_key(order_id: str) -> str:
+    """The lookup key of a shop's order (``order:<id>``, case-folded: agents type order ids as they read them)."""
+    return f"order:{order_id.strip().lower()}"
+
+
 def identity_lookups(identities: Iterable[str]) -> dict[str, IdentityLookup]:
     """The lookups that exist for these identities (``email:ann@example.com`` ...), by identity."""
     from chalicelib.storage import repository
@@ -114,20 +135,28 @@ def identity_lookups(identities: Iterable[str]) -> dict[str, IdentityLookup]:
 # --- writes --------------------------------------------------------------------------------------
 
 
-def save_customer(update: CustomerUpdate | None, identities: Sequence[IdentityUpdate] = (), *, at: str) -> None:
+def save_customer(update: CustomerUpdate | None, identities: Sequence[IdentityUpdate] = (), *, at: str,
+                  orders: Iterable[str] = ()) -> None:
     """Write a customer (if it has not been merged away) with its identity changes, all or nothing.
 
+    ``orders``: order ids of purchases this write records; each gets an ``order:<id>``
+    lookup → the customer, so an agent finds the buyer by order number (``GET /search``)
+    without a Scan. The order's latest buyer wins (a shop does not reuse order ids).
     Transactions hold at most 100 items, the customer's own write in the first.
     ``ConditionFailed`` if the customer was merged or an identity changed hands
     since it was read; nothing of that transaction was written.
     """
-    from chalicelib.storage.models import CustomerModel
+    from chalicelib.storage.models import CustomerModel, LookupModel
 
     writes: list[tuple[Any, list[Any], Any]] = []
     if update:
         writes.append((CustomerModel(update.customer_id), _customer_actions(update),
                        CustomerModel.merged_into.does_not_exist()))
     writes += [_identity_write(change, at) for change in identities if change]
+    if update is not None:
+        writes += [(LookupModel(key), [LookupModel.customer_id.set(update.customer_id),
+                                       LookupModel.created_at.set(LookupModel.created_at | at)], None)
+                   for key in sorted({order_key(order_id) for order_id in orders})]
     _commit(writes, "the customer or one of its identities changed meanwhile")
 
 
@@ -142,7 +171,10 @@ def merge_customers(source_id: str, target: CustomerUpdate) -> None:
     unmerged = CustomerModel.customer_id.exists() & CustomerModel.merged_into.does_not_exist()
     # Removing the absent merged_into is a no-op that carries the target's condition when nothing else changes.
     actions = _customer_actions(target) if target else [CustomerModel.merged_into.remove()]
-    _commit([(CustomerModel(source_id), [CustomerModel.merged_into.set(target.customer_id)], unmerged),
+    # The merged-away record leaves the name index: a search finds the survivor once.
+    merged = [CustomerModel.merged_into.set(target.customer_id), CustomerModel.name_prefix.remove(),
+              CustomerModel.name_key.remove()]
+    _commit([(CustomerModel(source_id), merged, unmerged),
              (CustomerModel(target.customer_id), actions, unmerged)],
             "one of the customers changed or was merged meanwhile")
 
@@ -181,11 +213,65 @@ def _customer_actions(update: CustomerUpdate) -> list[Any]:
     for name, value in update.values.items():
         attribute = getattr(CustomerModel, name)
         actions.append(attribute.remove() if value is None else attribute.set(value))
+        if name == "name":
+            actions += name_actions(value)
     if update.add_identities:
         actions.append(CustomerModel.identities.add(set(update.add_identities)))
     if update.add_tickets:
         actions.append(CustomerModel.ticket_count.add(update.add_tickets))
     return actions
+
+
+def name_actions(name: str | None, *, if_new: bool = False) -> list[Any]:
+    """Update actions that keep the ``by_name`` index keys in step with ``name`` (None: out of the index).
+
+    ``if_new``: only where the customer has no name key yet (the pipeline's "the first
+    name we learn stays"), so a known customer's later messages rewrite no index entry.
+    """
+    from chalicelib.storage.models import CustomerModel
+
+    key = finding.name_key(name) if name else ""
+    prefix = finding.name_prefix(key)
+    if prefix is None:
+        return [] if if_new else [CustomerModel.name_prefix.remove(), CustomerModel.name_key.remove()]
+    if if_new:
+        return [CustomerModel.name_prefix.set(CustomerModel.name_prefix | prefix),
+                CustomerModel.name_key.set(CustomerModel.name_key | key)]
+    return [CustomerModel.name_prefix.set(prefix), CustomerModel.name_key.set(key)]
+
+
+def index_all(*, at: str) -> tuple[int, int]:
+    """Give every customer the ``by_name`` keys its name derives, and every purchase its ``order:`` lookup.
+
+    A migration tool (``python -m chalicelib.admin index-customers``) for customers
+    stored before search existed: they are found only by reading the table, so this
+    one Scan is deliberate and never runs on a request's path. Repeatable: a
+    customer whose keys are right, or an order already pointing at its buyer,
+    is not written again. Returns (customers re-keyed, order lookups written).
+    """
+    from chalicelib.storage import repository
+    from chalicelib.storage.models import CustomerModel, LookupModel
+
+    rekeyed = orders = 0
+    for customer in CustomerModel.scan():
+        key = finding.name_key(customer.name) if customer.name and not customer.merged_into else ""
+        prefix = finding.name_prefix(key)
+        if (customer.name_prefix, customer.name_key) != ((prefix, key) if prefix else (None, None)):
+            actions = name_actions(customer.name if not customer.merged_into else None)
+            customer.update(actions=actions)  # no condition: the name keys follow the name as read now
+            rekeyed += 1
+        if customer.merged_into:
+            continue
+        wanted = sorted({order_key(p["order_id"]) for p in customer.purchases or [] if p.get("order_id")})
+        for batch in _batches(wanted, _BATCH_GET_KEYS):
+            found = repository.fetch_lookups(batch)
+            for lookup_key in batch:
+                if found.get(lookup_key) is None or found[lookup_key].customer_id != customer.customer_id:
+                    LookupModel(lookup_key).update(actions=[
+                        LookupModel.customer_id.set(customer.customer_id),
+                        LookupModel.created_at.set(LookupModel.created_at | at)])
+                    orders += 1
+    return rekeyed, orders
 
 
 def _identity_write(change: IdentityUpdate, at: str) -> tuple[Any, list[Any], Any]:

@@ -25,6 +25,7 @@ from chalicelib.domain import ids, threading
 from chalicelib.domain.acknowledgement import AckDecision
 from chalicelib.domain.messages import InboundMessage
 from chalicelib.storage import blobs, repository, ticket_keys
+from chalicelib.storage.customers import name_actions
 from chalicelib.storage.exceptions import AgentCannotTake, TransactionCancelled
 from chalicelib.storage.ticket_changes import LoadChange, load_update
 from chalicelib.storage.models import (
@@ -267,7 +268,7 @@ def _new_ticket_writes(message: InboundMessage, ticket: NewTicket, sender: Sende
     if ticket.acknowledgement.provider_message_id:
         writes.save(_lookup(threading.message_id_key(ticket.acknowledgement.provider_message_id), ticket_id, now))
     if message.channel != "email":
-        writes.save(_lookup(f"conv:{message.conversation_key}", ticket_id, now))
+        _conversation_lookup(writes, message.conversation_key, ticket_id, now)
     _sender(writes, message, sender, ticket_id, now)
     if ticket.claim is not None:  # last: its position names the agent when the condition fails
         actions, condition = load_update(ticket.claim)
@@ -503,6 +504,7 @@ def _sender(writes: repository.Writes, message: InboundMessage, sender: Sender, 
     ]
     if sender.name:  # the first name we learn (or import) stays
         customer_actions.append(CustomerModel.name.set(CustomerModel.name | sender.name))
+        customer_actions += name_actions(sender.name, if_new=True)  # found by name (GET /search)
     if sender.last_inquiry:
         customer_actions.append(
             CustomerModel.last_inquiry.set(
@@ -518,6 +520,18 @@ def _sender(writes: repository.Writes, message: InboundMessage, sender: Sender, 
     if sender.opened_ticket:
         customer_actions.append(CustomerModel.ticket_count.add(1))
     writes.update(CustomerModel(sender.customer_id), customer_actions)
+
+
+def _conversation_lookup(writes: repository.Writes, conversation_key: str, ticket_id: str, now: str) -> None:
+    """The conversation's current ticket, and the list of every ticket it has had.
+
+    An update, not a put: when a solved conversation opens a new ticket the earlier ones stay
+    listed, so the web chat shows the visitor the whole conversation with one key read.
+    """
+    tickets = LookupModel.conversation_tickets
+    writes.update(LookupModel(f"conv:{conversation_key}"),
+                  [LookupModel.ticket_id.set(ticket_id), LookupModel.created_at.set(now),
+                   tickets.set((tickets | []).append([ticket_id]))], version_check=False)
 
 
 def _lookup(key: str, ticket_id: str, now: str) -> LookupModel:

@@ -23,7 +23,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib import config
@@ -373,6 +373,23 @@ class LastInquiry(MapAttribute):
     at = UnicodeAttribute()
 
 
+class CustomersByName(GlobalSecondaryIndex["CustomerModel"]):
+    """Customers whose name starts with what an agent typed (``GET /search?q=``), by folded name.
+
+    Sparse and keys only: ``name_prefix`` (the folded name's first two characters,
+    ``chalicelib.domain.finding``) exists only on a customer with a name, so the
+    index is one small partition per two letters and a customer's other writes
+    (last seen, last inquiry) never touch it; the page's customers are read after.
+    """
+
+    class Meta:
+        index_name = "by_name"
+        projection = KeysOnlyProjection()
+
+    name_prefix = UnicodeAttribute(hash_key=True)
+    name_key = UnicodeAttribute(range_key=True)
+
+
 class CustomerModel(SharedConnection, Model):
     class Meta:
         table_name = _table("CUSTOMERS_TABLE")
@@ -388,13 +405,18 @@ class CustomerModel(SharedConnection, Model):
     attributes = CompactJSONAttribute(null=True)  # what the shop knows: plan, account size, country...
     purchases = CompactJSONAttribute(null=True)  # [{order_id, at, total, currency, items}], newest first
     merged_into = UnicodeAttribute(null=True)
+    # The by_name index's keys, derived from ``name`` (storage.customers.name_actions writes both).
+    name_prefix = UnicodeAttribute(null=True)
+    name_key = UnicodeAttribute(null=True)
+
+    by_name = CustomersByName()
 
 
 class LookupModel(SharedConnection, Model):
     """Small key → value records that make every pipeline read a key lookup.
 
     Keys: ``in:<channel>:<external id>`` (inbound idempotency), ``mid:<Message-ID>``
-    (threading, and the sender and content digest of inbound mail with that id), ``tno:<number>`` (subject token), ``id:<kind>:<value>`` (identity →
+    (threading, and the sender and content digest of inbound mail with that id), ``tno:<number>`` (subject token), ``order:<order id>`` (a shop's order → its customer), ``id:<kind>:<value>`` (identity →
     customer, plus the acknowledgement rate window), ``conv:<conversation>`` (a chat
     conversation's current ticket), ``counter:ticket-number``, ``rl:<scope>:<client>:<window>``
     (rate-limit counters, deleted by TTL).
@@ -421,15 +443,29 @@ class LookupModel(SharedConnection, Model):
     contacts_count = NumberAttribute(null=True)  # ...for triage's repeat-contact rule
     tier = UnicodeAttribute(null=True)  # on identities: the customer's tier, so triage needs no extra read
     message_sk = UnicodeAttribute(null=True)  # on mid: keys of mail we sent: the message it is (SES events)
+    # on conv: keys: every ticket the conversation has had, oldest first (the web chat shows them all)
+    conversation_tickets = ListAttribute(of=UnicodeAttribute, null=True)
     created_at = UnicodeAttribute(null=True)
 
 
+# The agent attributes the directory index carries (AgentDirectory); infra/resources.yaml lists the same.
+DIRECTORY_FIELDS = ["name", "email", "role", "created_at", "skills", "languages", "capacity", "status",
+                    "working_hours", "open_count", "last_assigned_at", "active"]
+
+
 class AgentDirectory(GlobalSecondaryIndex["AgentModel"]):
-    """Every agent in one Query (the directory is small: 1,000 agents fit a page or two)."""
+    """Every agent in one Query (the directory is small: 1,000 agents fit a page or two).
+
+    Projects only what the directory's readers use (``agents_api.view``, ``storage.agents.state`` for
+    assignment, the admin CLI, the KPI aggregates' agent ids): credentials (the API token's hash, sign-in
+    links, console sessions) are not copied, so writing them costs no index write and they never leave
+    the item. A reader needing another field reads the agent (``storage.agents.get``) or adds it here and
+    in infra/resources.yaml.
+    """
 
     class Meta:
         index_name = "directory"
-        projection = AllProjection()
+        projection = IncludeProjection(DIRECTORY_FIELDS)
 
     directory = UnicodeAttribute(hash_key=True)
     agent_id = UnicodeAttribute(range_key=True)
@@ -463,6 +499,11 @@ class AgentModel(SharedConnection, Model):
     last_assigned_at = UnicodeAttribute(default="")
     active = BooleanAttribute(default=True)  # False once removed (kept for the audit trail)
     updated_at = UnicodeAttribute(null=True)
+    # Console sign-in (service/signin.py; not in the directory index): the one pending emailed link's
+    # short hash and expiry (epoch s), and the open sessions, {<session short hash>: <expiry, epoch ms>}.
+    signin_link_hash = UnicodeAttribute(null=True)
+    signin_link_expires = NumberAttribute(null=True)
+    sessions = MapAttribute(null=True)
 
     by_directory = AgentDirectory()
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.domain.messages import AttachmentRef
 from chalicelib.storage import repository, ticket_keys
 from chalicelib.storage.exceptions import AgentCannotTake, TicketMoved, TransactionCancelled
 
@@ -73,6 +74,8 @@ class Reply:
     sender_name: str
     text: str
     kind: str = "agent"  # agent | automated
+    recipients: tuple[str, ...] = ()  # email: the customer, then the Cc addresses
+    attachments: tuple[AttachmentRef, ...] = ()  # claimed uploads (service.uploads), served like inbound ones
 
     @property
     def sk(self) -> str:
@@ -187,12 +190,15 @@ def _as_written(ticket: Any, field_changes: dict[str, Any], set_once: dict[str, 
 
 
 def _extra_write(extra: Any) -> tuple[Any, Any]:
-    from chalicelib.storage.models import MessageModel
+    from chalicelib.storage.models import AttachmentInfo, MessageModel
 
     if isinstance(extra, Reply):
         return MessageModel(extra.ticket_id, extra.sk, message_key=extra.key, direction="outbound", kind=extra.kind,
                             channel=extra.channel, sender=extra.sender, sender_name=extra.sender_name,
-                            text=extra.text, delivery="queued", created_at=extra.at), None
+                            recipients=list(extra.recipients), text=extra.text, delivery="queued",
+                            attachments=[AttachmentInfo(filename=a.filename, content_type=a.content_type, size=a.size,
+                                                        s3_key=a.s3_key) for a in extra.attachments],
+                            created_at=extra.at), None
     if isinstance(extra, Note):
         return MessageModel(extra.ticket_id, extra.sk, message_key=f"note:{extra.ticket_id}:{extra.key_token}",
                             direction="internal", kind="note", channel="internal", sender=f"agent:{extra.author_id}",

@@ -24,7 +24,7 @@ from chalicelib.storage import ticket_keys
 from chalicelib.storage.exceptions import BadCursor
 
 __all__ = ["DUE_INDEXES", "VIEWS", "TicketPage", "audit_trail", "customer_ticket_ids", "customer_tickets",
-           "due_ticket_ids", "messages", "overdue_tickets", "ticket_ids_held_by", "ticket_ids_in_status",
+           "due_ticket_ids", "message", "messages", "overdue_tickets", "ticket_ids_held_by", "ticket_ids_in_status",
            "rekey_all", "tickets_by_ids", "tickets_in_view", "waiting_ticket_ids"]
 
 _MAX_BATCH_GET = 100  # DynamoDB BatchGetItem limit
@@ -106,6 +106,16 @@ def messages(ticket_ids: Iterable[str], *, limit_each: int) -> list[Any]:
     from chalicelib.storage.models import MessageModel
 
     return [message for ticket_id in ticket_ids for message in MessageModel.query(ticket_id, limit=limit_each)]
+
+
+def message(ticket_id: str, message_sk: str) -> Any | None:
+    """One message of a ticket by its sort key (an attachment download names it), or None."""
+    from chalicelib.storage.models import MessageModel
+
+    try:
+        return MessageModel.get(ticket_id, message_sk)
+    except MessageModel.DoesNotExist:
+        return None
 
 
 def audit_trail(ticket_id: str, *, limit: int) -> list[Any]:

@@ -22,6 +22,8 @@ import time_machine
 from slack_sdk.signature import SignatureVerifier
 
 from tests import chat
+from tests.api import call
+from tests.files import download
 from tests.mail import compose
 
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)  # WhatsApp: free-form replies only within it
@@ -531,7 +533,7 @@ def _media_requests(desk):
     return [call.request for call in desk.platform_responses.calls if call.request.method == "GET"]
 
 
-def test_a_whatsapp_image_is_fetched_into_s3_with_identical_bytes(desk):
+def test_a_whatsapp_image_is_fetched_into_s3_with_identical_bytes(desk, admin_token):
     _stub_whatsapp_media(desk)
     chat.post_meta(desk, "whatsapp", chat.fixture("whatsapp/image.json"))
     desk.pump()
@@ -541,22 +543,23 @@ def test_a_whatsapp_image_is_fetched_into_s3_with_identical_bytes(desk):
     assert message["full_text"] == "The scratch on the lid"
     attachment = _only(message["attachments"])
     assert attachment["content_type"] == "image/jpeg" and attachment["size"] == len(JPEG)
-    assert attachment["ref"] == WHATSAPP_MEDIA_ID and attachment["s3_key"]
-    stored = desk._aws("s3").get_object(Bucket=desk.inbound_bucket, Key=attachment["s3_key"])["Body"].read()
-    assert stored == JPEG
+    assert attachment["ref"] == WHATSAPP_MEDIA_ID
+    assert download(desk, admin_token, ticket["id"], attachment) == JPEG
     for request in _media_requests(desk):  # both the lookup and the download carry the access token
         assert request.headers["Authorization"] == f"Bearer {chat.WHATSAPP_ACCESS_TOKEN}"
     assert [r.url for r in _media_requests(desk)] == [f"{chat.GRAPH}/{WHATSAPP_MEDIA_ID}", MEDIA_URL]
 
 
-def test_a_media_download_that_fails_keeps_the_reference_and_the_ticket_is_still_created(desk):
+def test_a_media_download_that_fails_keeps_the_reference_and_the_ticket_is_still_created(desk, admin_token):
     _stub_whatsapp_media(desk, download_status=404)
     chat.post_meta(desk, "whatsapp", chat.fixture("whatsapp/image.json"))
     desk.pump()
 
     ticket = _only(desk.tickets())
     attachment = _only(_only(_customer_messages(ticket))["attachments"])
-    assert attachment["ref"] == WHATSAPP_MEDIA_ID and not attachment["s3_key"] and attachment["size"] == 0
+    assert attachment["ref"] == WHATSAPP_MEDIA_ID and attachment["size"] == 0
+    status, body = call(desk, "get", f"/tickets/{ticket['id']}/attachments/{attachment['id']}", admin_token)
+    assert status == 404 and "no stored file" in body["reason"]  # nothing fetched, nothing to download
     assert ticket["acknowledgement"]["status"] == "sent"
     assert desk.dead_letters() == []
 

@@ -3,6 +3,7 @@ from email.utils import make_msgid
 
 import pytest
 
+from tests.files import download
 from tests.mail import compose
 
 
@@ -137,15 +138,14 @@ def test_reply_to_solved_ticket_reopens_it(desk):
     assert reopened["status"] == "open" and reopened["reopen_count"] == 1
 
 
-def test_attachments_are_stored_in_s3_with_name_type_and_size(desk):
+def test_attachments_are_stored_in_s3_with_name_type_and_size(desk, admin_token):
     pdf = b"%PDF-1.7\n" + bytes(range(256)) * 300
     desk.receive_email(compose(attachments=[("invoice.pdf", "application/pdf", pdf)]))
     desk.pump()
     attachment = _only(_only(desk.tickets()[0]["messages"])["attachments"])
     assert attachment["filename"] == "invoice.pdf" and attachment["content_type"] == "application/pdf"
     assert attachment["size"] == len(pdf)
-    stored = desk._aws("s3").get_object(Bucket=desk.inbound_bucket, Key=attachment["s3_key"])["Body"].read()
-    assert stored == pdf
+    assert download(desk, admin_token, desk.tickets()[0]["id"], attachment) == pdf
 
 
 def test_same_mail_delivered_many_times_is_one_ticket_one_message_one_acknowledgement(desk):

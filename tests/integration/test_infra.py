@@ -479,8 +479,12 @@ def test_provision_creates_what_the_template_declares_and_is_repeatable(aws: Non
     s3 = _boto("s3")
     [(bucket_id, bucket)] = buckets.items()
     assert created[bucket_id] == bucket["BucketName"] == "relay-desk-mail"
-    [expiry, _abort] = s3.get_bucket_lifecycle_configuration(Bucket="relay-desk-mail")["Rules"]
+    [expiry, _abort, uploads] = s3.get_bucket_lifecycle_configuration(Bucket="relay-desk-mail")["Rules"]
     assert (expiry["Filter"], expiry["Expiration"]) == ({"Prefix": "inbound/"}, {"Days": 90})
+    assert (uploads["Filter"], uploads["Expiration"]) == ({"Prefix": "uploads/"}, {"Days": 1})  # unclaimed uploads
+    [cors] = s3.get_bucket_cors(Bucket="relay-desk-mail")["CORSRules"]
+    assert cors["AllowedOrigins"] == ["http://127.0.0.1:8000", "http://localhost:8000"]  # make local's console
+    assert sorted(cors["AllowedMethods"]) == ["GET", "HEAD", "PUT"] and cors["AllowedHeaders"] == ["Content-Type"]
     block = s3.get_public_access_block(Bucket="relay-desk-mail")["PublicAccessBlockConfiguration"]
     assert all(block.values())
 

@@ -4,6 +4,7 @@ import json
 import random
 from email.message import EmailMessage
 
+from tests.files import download
 from tests.mail import compose
 
 _DYNAMODB_ITEM_LIMIT = 400 * 1024  # bytes, names and values together
@@ -42,7 +43,7 @@ def _message_item_size(desk, ticket_id):
     return len(json.dumps(_only(items), ensure_ascii=False).encode())
 
 
-def test_25_mb_mail_with_an_18_mb_attachment_is_ingested_whole(desk):
+def test_25_mb_mail_with_an_18_mb_attachment_is_ingested_whole(desk, admin_token):
     attachment = random.Random(25).randbytes(18 * 1024 * 1024)  # incompressible, like a photo or a PDF
     body = _text_of_size(500 * 1024, seed=1)
     raw = compose(subject="Photos of the damaged parcel", body=body,
@@ -60,7 +61,7 @@ def test_25_mb_mail_with_an_18_mb_attachment_is_ingested_whole(desk):
     stored_attachment = _only(message["attachments"])
     assert stored_attachment["filename"] == "damage.jpg" and stored_attachment["content_type"] == "image/jpeg"
     assert stored_attachment["size"] == len(attachment)
-    data = desk._aws("s3").get_object(Bucket=desk.inbound_bucket, Key=stored_attachment["s3_key"])["Body"].read()
+    data = download(desk, admin_token, ticket["id"], stored_attachment)
     assert len(data) == len(attachment) and hashlib.sha256(data).digest() == hashlib.sha256(attachment).digest()
 
     # The 500 KB body does not fit a DynamoDB item: it lives in S3, whole; the item keeps a preview.

@@ -37,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from chalicelib.api import static
 from chalicelib.local import LocalDesk
 from chalicelib.local.serve import LOCAL_SECRETS
 from tests.mail import compose
@@ -48,8 +49,11 @@ _REFUSALS = (400, 401, 403, 404, 405, 409, 413, 415)  # what a request the docum
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
 _PARAMETER = re.compile(r"{(\w+)}")
-_PLATFORMS = ("POST /webhooks/", "GET /webhooks/", "POST /webchat/")  # signed by the chat platforms
-_UNSIGNED = (*_PLATFORMS, "GET /surveys/", "POST /surveys/")  # no agent token (nor is GET /openapi.json)
+# Signed by the chat platforms, or by a web-chat session token (never an agent's: GET .../messages answers it 401).
+_PLATFORMS = ("POST /webhooks/", "GET /webhooks/", "POST /webchat/", "GET /webchat/", "OPTIONS /webhooks/",
+              "OPTIONS /webchat/")
+# No agent token (nor is GET /openapi.json); console sign-in's credential is the emailed link in the body.
+_UNSIGNED = (*_PLATFORMS, "GET /surveys/", "POST /surveys/", "POST /auth/links", "POST /auth/sessions")
 
 
 class ChaliceAsWsgi:
@@ -89,10 +93,11 @@ def seeded_desk():
     with LocalDesk(environment=dict(LOCAL_SECRETS)) as desk:
         _, token = desk.add_agent("Ada Admin", "ada@example.com", role="admin")
         other_agent, _ = desk.add_agent("Sam Agent", "sam@example.com")
-        for sender, subject in (("Ann Customer <ann@customer.example>", "My order never arrived"),
-                                ("Bo Buyer <bo@buyer.example>", "Refund for order 1234"),
-                                ("Bo Buyer <bo@buyer.example>", "Thanks, all sorted")):
-            desk.receive_email(compose(sender=sender, subject=subject))
+        receipt = [("receipt.pdf", "application/pdf", b"%PDF-1.4 a receipt")]
+        for sender, subject, files in (("Ann Customer <ann@customer.example>", "My order never arrived", receipt),
+                                       ("Bo Buyer <bo@buyer.example>", "Refund for order 1234", []),
+                                       ("Bo Buyer <bo@buyer.example>", "Thanks, all sorted", [])):
+            desk.receive_email(compose(sender=sender, subject=subject, attachments=files))
         desk.pump()
         tickets = desk.tickets()
         auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -118,7 +123,17 @@ def seeded_desk():
             "category": queues()[:3],
             "tags": ["vip", "refund"],
             "token": links,
+            "name": sorted(path.name for path in (static.STATIC_DIR / "console").iterdir() if path.is_file()),
+            "attachment_id": [a["id"] for m in desk.tickets()[0]["messages"] for a in m["attachments"]],
+            # whole bodies that pass the checks the document cannot express (an extension that fits the type)
+            "bodies": {
+                "/uploads": [{"filename": "notes.txt", "content_type": "text/plain", "size": 120}],
+                "/tickets": [{"customer": {"email": "new@customer.example", "name": "New Customer"},
+                              "kind": "call", "channel": "phone", "subject": "Called about a refund",
+                              "text": "Wants a refund for order 1234."}],
+            },
         }
+        assert known["attachment_id"], "the seeded mail's attachment is not listed"
         yield desk, token, known
 
 
@@ -279,6 +294,9 @@ def _point_at_known_things(case: Any, data: Any, path: str, known: dict[str, lis
         if "macro_id" in case.path_parameters and isinstance(case.body.get("id"), str):  # PUT: ids must agree
             if data.draw(st.booleans(), label="same id"):
                 case.body["id"] = case.path_parameters["macro_id"]
+        for ending, bodies in known["bodies"].items():
+            if path.endswith(ending) and data.draw(st.booleans(), label="a known good body"):
+                case.body = dict(data.draw(st.sampled_from(bodies)))
         for field in ("add_tags", "remove_tags"):  # tags the seeded ticket has
             if isinstance(case.body.get(field), list) and case.body[field]:
                 if data.draw(st.booleans(), label=field):

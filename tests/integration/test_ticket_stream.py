@@ -47,7 +47,7 @@ def test_the_kpis_of_five_new_tickets_are_counted_from_one_batch_with_one_write(
     writes = _aggregate_writes(desk)
     desk.deliver_streams()
     assert _created(desk) == 5
-    assert len(writes) == 1  # one transaction for the batch: one update per series and day
+    assert len(writes) == 1  # one transaction for the batch: one update per series and day, inbox counters too
     assert desk.pending_stream_records() == 0
 
 
