@@ -132,7 +132,7 @@ class _Components:
 
 
 def _request_bodies(components: _Components) -> dict[str, dict[str, str]]:
-    from chalicelib.api import agent_bodies, customer_bodies, ticket_bodies, ticket_open_api, upload_bodies
+    from chalicelib.api import agent_bodies, customer_bodies, ticket_bodies, upload_bodies
     from chalicelib.domain import macros
 
     refs = {
@@ -147,7 +147,7 @@ def _request_bodies(components: _Components) -> dict[str, dict[str, str]]:
         "CustomerPatch": components.model("CustomerPatch", customer_bodies.CustomerPatch),
         "CustomerMerge": components.model("CustomerMerge", customer_bodies.MergeBody),
         "Upload": components.model("Upload", upload_bodies.UploadBody),
-        "NewTicket": components.model("NewTicket", ticket_open_api.OpenTicketBody),
+        "NewTicket": components.model("NewTicket", ticket_bodies.OpenTicketBody),
     }
     _refine(components.schemas)
     return refs

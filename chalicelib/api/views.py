@@ -13,7 +13,6 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.api.errors import BadRequest
-from chalicelib.domain.attachment_policy import attachment_id
 
 _MESSAGES_SHOWN = 200
 _PAST_TICKETS_SHOWN = 10
@@ -97,6 +96,8 @@ def _survey(survey: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def message_view(message: Any) -> dict[str, Any]:
+    from chalicelib.domain.attachment_policy import attachment_id  # see the module docstring: not at cold start
+
     return {
         "id": message.sk,
         "direction": message.direction,

@@ -15,8 +15,9 @@ declared here and answer 204 for allowed origins. No cookies are involved (the s
 token travels in ``Authorization``), so no ``Allow-Credentials``.
 
 Every Lambda function imports ``app.py`` and so this module: the transcript, the SLA
-schedule and the agent directory (~200 ms of imports: pydantic schedules, holidays)
-are imported by the routes that use them, not at every cold start.
+schedule and the agent directory (~200 ms of imports: pydantic schedules, holidays),
+the session token's checks and the desk settings are imported by the routes that use
+them, not at every cold start.
 
 **Sessions.** ``Authorization: Bearer <session token>`` (``channels/webchat.py``): a
 forged or expired token is 401, a valid token for another session 403.
@@ -29,11 +30,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from chalicelib import clock, config, configuration, secrets
+from chalicelib import clock, config, secrets
 from chalicelib.channels import receive
-from chalicelib.channels.webchat import verify_session
-from chalicelib.channels.webhook import BadWebhook, Forbidden, Unauthenticated, WebhookError, require
-from chalicelib.errors import NotFound
+from chalicelib.errors import BadRequest as BadWebhook
+from chalicelib.errors import Forbidden, HttpError, NotFound
+from chalicelib.errors import Unauthorized as Unauthenticated
 from chalicelib.observability import logger
 
 __all__ = ["ALLOWED_HEADERS", "MAX_AGE_SECONDS", "messages", "open_session", "post_message", "session_claims",
@@ -85,6 +86,9 @@ def _status() -> Any:
 
 def session_claims(request: Any, session_id: str) -> dict[str, Any]:
     """The session token's claims when it is valid and names ``session_id``: 401 forged/expired, 403 another's."""
+    from chalicelib.channels.webchat import verify_session
+    from chalicelib.channels.webhook import require
+
     scheme, _, token = ((request.headers or {}).get("authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send the chat session's token as 'Authorization: Bearer <session_token>'")
@@ -165,18 +169,20 @@ def _cors(request: Any, method: str, answer: Callable[[], Any], *, session_id: s
         return _response("", 204, {**headers, **preflight})
     try:
         response = answer()
-    except WebhookError as err:
+    except HttpError as err:  # the channels' refusals (channels/webhook.py) are these
         return _refusal(err, headers)
     response.headers = {**(response.headers or {}), **headers}
     return response
 
 
 def _allowed_origins() -> frozenset[str]:
+    from chalicelib import configuration
+
     own = urlsplit(config.setting("PUBLIC_BASE_URL"))
     return configuration.webchat_allowed_origins() | {f"{own.scheme}://{own.netloc}".lower()}
 
 
-def _refusal(err: WebhookError, headers: Mapping[str, str]) -> Any:
+def _refusal(err: HttpError, headers: Mapping[str, str]) -> Any:
     challenge = {"WWW-Authenticate": "Bearer"} if err.status == 401 else {}
     return _json({"error": err.code, "reason": err.reason}, err.status, {**challenge, **err.headers, **headers})
 

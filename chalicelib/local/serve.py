@@ -58,11 +58,15 @@ def start_http(desk: LocalDesk, port: int, host: str = "127.0.0.1") -> Any:
     """Serve the app LocalDesk loaded over HTTP (as ``chalice local`` does, one thread per request), in the
     background; routes and the event pump then share one process. Returns the server (``.shutdown()``)."""
     from chalice.cli.factory import CLIFactory
-    from chalice.local import create_local_server
+    from chalice.local import CustomLocalChalice, LocalDevServer, create_local_server
 
     factory = CLIFactory(str(desk.project_dir))
-    server = create_local_server(desk.client._app, factory.create_config_obj(chalice_stage_name=desk.stage),
-                                 host, port)
+    config = factory.create_config_obj(chalice_stage_name=desk.stage)
+    app = desk.client._app
+    # create_local_server turns the app's class into Chalice's local subclass, once: a second desk in
+    # this process (the app module is loaded once) gets a server for the app as it already is.
+    server = (LocalDevServer(app, config, host, port) if isinstance(app, CustomLocalChalice)
+              else create_local_server(app, config, host, port))
     threading.Thread(target=server.server.serve_forever, daemon=True).start()
     return server
 

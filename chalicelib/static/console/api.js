@@ -1,0 +1,59 @@
+// The agent API from the page: relative URLs (the console is served beside the API, under any stage
+// prefix), the bearer token from sessionStorage, one error type for every refusal.
+
+const KEY = "relay-desk.session";
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && (body.reason || body.Message || body.message)) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body || {};
+  }
+}
+
+export const session = {
+  get() {
+    try { return JSON.parse(sessionStorage.getItem(KEY)); } catch { return null; }
+  },
+  set(value) { sessionStorage.setItem(KEY, JSON.stringify(value)); },
+  clear() { sessionStorage.removeItem(KEY); },
+};
+
+let onUnauthorized = () => {};
+export function whenUnauthorized(fn) { onUnauthorized = fn; }
+
+// api("GET", "tickets", {query: {...}}) / api("PATCH", "tickets/t-…", {body: {...}}) → parsed JSON.
+export async function api(method, path, {query, body, auth = true} = {}) {
+  const url = new URL(path, document.baseURI);
+  for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
+  const headers = {Accept: "application/json"};
+  const current = session.get();
+  if (auth && current) headers.Authorization = `Bearer ${current.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(url, {method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit", cache: "no-store"});
+  } catch (err) {
+    throw new ApiError(0, {reason: `network error: ${err.message}`});
+  }
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = {reason: text.slice(0, 200)}; }
+  if (!response.ok) {
+    const error = new ApiError(response.status, data);
+    if (response.status === 401 && auth) onUnauthorized(error);
+    throw error;
+  }
+  return data;
+}
+
+// A file to a pre-signed S3 PUT, as POST /tickets/{id}/uploads describes it; the upload id to attach.
+export async function upload(ticketId, file) {
+  const slot = await api("POST", `tickets/${ticketId}/uploads`,
+    {body: {filename: file.name, content_type: file.type || "application/octet-stream", size: file.size}});
+  const response = await fetch(slot.url, {method: slot.method || "PUT", headers: slot.headers || {}, body: file,
+    credentials: "omit"});
+  if (!response.ok) throw new ApiError(response.status, {reason: `upload of ${file.name} failed (${response.status})`});
+  return slot.upload_id;
+}
