@@ -1,7 +1,7 @@
 """Measure the console (not a test): bytes shipped, and time to first paint and to an interactive inbox
 on a live desk holding 200 tickets, in headless Chromium.
 
-    .venv/bin/python -m tests.browser.console_measure [--tickets 200] [--runs 5]
+    POWERTOOLS_LOG_LEVEL=ERROR .venv/bin/python benchmarks/console_paint.py [--tickets 200] [--runs 5]
 
 The inbox is "interactive" when its first page of rows is in the DOM and the keyboard handler is set
 (``performance.mark("relay:inbox-ready")`` in views-inbox.js). Times are from navigation start, with
@@ -14,17 +14,22 @@ import gzip
 import json
 import statistics
 import threading
+import sys
 import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from chalicelib.local import LocalDesk
-from chalicelib.local.serve import LOCAL_SECRETS, start_http
-from tests.browser.conftest import CHROMIUM_FLAGS, free_port
-from tests.mail import compose
+PROJECT = Path(__file__).resolve().parents[1]
+if str(PROJECT) not in sys.path:
+    sys.path.insert(0, str(PROJECT))
 
-CONSOLE = Path(__file__).resolve().parents[2] / "chalicelib" / "static" / "console"
+from chalicelib.local import LocalDesk  # noqa: E402
+from chalicelib.local.serve import LOCAL_SECRETS, start_http  # noqa: E402
+from tests.browser.conftest import CHROMIUM_FLAGS, free_port  # noqa: E402
+from tests.mail import compose  # noqa: E402
+
+CONSOLE = PROJECT / "chalicelib" / "static" / "console"
 TIMING = """() => {
   const nav = performance.getEntriesByType("navigation")[0];
   const paint = Object.fromEntries(performance.getEntriesByType("paint").map((p) => [p.name, p.startTime]));
