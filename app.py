@@ -9,6 +9,7 @@ from chalice import Chalice, ConvertToMiddleware
 from chalicelib import config
 from chalicelib.api import (agent_api, agents_api, attachments_api, customers_api, inbox_api, macros_api, openapi,
                             reports_api, search_api, signin_api, static, surveys_api, ticket_api, ticket_open_api)
+from chalicelib.api import kb_api
 from chalicelib.channels import receive, webchat_visitor
 from chalicelib.channels.email import ses_inbound as ses_adapter
 from chalicelib.observability import logger
@@ -199,6 +200,27 @@ def macro(macro_id):
     return macros_api.item(app.current_request, macro_id)
 
 
+# --- Knowledge base: published articles are public; drafts and edits need an agent token ---
+@app.route("/kb/articles", methods=["GET"])
+def kb_articles():
+    return kb_api.articles(app.current_request)
+
+
+@app.route("/kb/articles/{article_id}", methods=["GET", "PUT", "DELETE"])
+def kb_article(article_id):
+    return kb_api.article(app.current_request, article_id)
+
+
+@app.route("/kb/search", methods=["GET"])
+def kb_search():
+    return kb_api.search(app.current_request)
+
+
+@app.route("/kb/suggest", methods=["GET"])
+def kb_suggest():
+    return kb_api.suggest(app.current_request)
+
+
 # --- Public: satisfaction surveys (signed, expiring links; no agent token) -------
 @app.route("/surveys/{token}", methods=["GET", "POST"], content_types=["application/json",
                                                                       "application/x-www-form-urlencoded"])
@@ -247,6 +269,11 @@ def console_file(name):
 @app.route("/widget.js", methods=["GET"])
 def widget_script():
     return static.widget(app.current_request)
+
+
+@app.route("/survey.css", methods=["GET"])
+def survey_stylesheet():
+    return static.survey_stylesheet(app.current_request)
 
 
 @app.route("/openapi.json", methods=["GET"])

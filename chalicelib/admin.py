@@ -19,6 +19,10 @@ while the desk is quiet.
 every active ticket's due times follow the new rules (tickets otherwise pick them up at
 their next change).
 
+``python -m chalicelib.admin import-articles [folder]`` creates or updates knowledge base
+articles from Markdown files with a small front matter (default: the demo articles in
+``chalicelib/kb/articles``) and rebuilds the search index; ``rebuild-kb-index`` rebuilds it alone.
+
 ``python -m chalicelib.admin kpi-report --from 2025-01-01 --to 2025-03-31 --group-by queue``
 prints the KPI report as a table (the same numbers as ``GET /reports/kpis``);
 ``--chart fr.png`` also draws the daily first-response p50/p90 against the SLA target
@@ -36,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 _CSV_COLUMNS = ("email", "phone", "name", "tier")
+DEMO_ARTICLES = Path(__file__).resolve().parent / "kb" / "articles"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
                                                 "order lookups (GET /search; reads the customers table once)")
     commands.add_parser("recount-inbox", help="set the console's inbox counters from the tickets (after an "
                                               "upgrade, or drift; reads the whole tickets table once)")
+    articles = commands.add_parser(
+        "import-articles", help="create or update knowledge base articles from a folder of Markdown files with "
+                                "front matter (title, language, tags, status, related), then rebuild the search "
+                                "index; unchanged files are left alone")
+    articles.add_argument("folder", nargs="?", default=str(DEMO_ARTICLES),
+                          help="default: the demo articles shipped in chalicelib/kb/articles")
+    commands.add_parser("rebuild-kb-index", help="rebuild the knowledge base's search index from the stored "
+                                                 "published articles")
     args = parser.parse_args(argv)
 
     if args.command == "recount-inbox":
@@ -102,6 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         return _agents(args)
     if args.command == "import-customers":
         return _import_customers(Path(args.file))
+    if args.command == "import-articles":
+        return _import_articles(Path(args.folder))
+    if args.command == "rebuild-kb-index":
+        from chalicelib.service import kb
+
+        built = kb.rebuild()
+        print(f"rebuild-kb-index: {built.articles} published articles, {built.bytes} bytes, revision {built.revision}")
+        return 0
     if args.command == "kpi-report":
         return _kpi_report(args)
     return 0
@@ -145,6 +166,24 @@ def _agents(args: argparse.Namespace) -> int:
                                             capacity=args.capacity, status=args.status))
     print(f"{args.command}: {args.agent} done")
     return 0
+
+
+def _import_articles(folder: Path) -> int:
+    """Exit 1 when a file was refused (the others are imported and indexed all the same)."""
+    from chalicelib.service import kb
+
+    try:
+        report = kb.import_folder(folder)
+    except FileNotFoundError as err:
+        print(f"import-articles: {err}", file=sys.stderr)
+        return 1
+    print(f"import-articles: {len(report.created)} created, {len(report.updated)} updated, "
+          f"{len(report.unchanged)} unchanged, {len(report.refused)} refused")
+    for reason in report.refused:
+        print(f"  refused {reason}", file=sys.stderr)
+    if report.index is not None:
+        print(f"  search index: {report.index.articles} published articles, {report.index.bytes} bytes")
+    return 1 if report.refused else 0
 
 
 def _import_customers(path: Path) -> int:

@@ -17,6 +17,8 @@ _DEFAULTS = {
     "AUDIT_TABLE": "relay-desk-audit",
     "MACROS_TABLE": "relay-desk-macros",
     "AGGREGATES_TABLE": "relay-desk-aggregates",
+    "KB_TABLE": "relay-desk-kb",  # knowledge base articles and the search index's marker
+    "KB_INDEX_CHECK_SECONDS": "30",  # how stale a function's KB search index may be after a publish
     # Deployed, the template points ticket_stream at the table's stream (infra/resources.yaml);
     # Chalice needs some ARN to declare the function.
     "TICKETS_STREAM_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/relay-desk-tickets/stream/local",
@@ -46,6 +48,9 @@ _DEFAULTS = {
     "SIGNIN_LINKS_PER_ADDRESS": "5",
     "SIGNIN_LINKS_PER_CLIENT": "30",
     "SIGNIN_LIMIT_MINUTES": "15",
+    # Customer portal (service/portal.py): anonymous ticket forms per client address per window.
+    "PORTAL_TICKETS_PER_CLIENT": "10",
+    "PORTAL_LIMIT_MINUTES": "60",
 }
 
 

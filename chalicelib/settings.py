@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl
 
+from chalicelib.domain.vocabulary import DEFAULT_LANGUAGE, Language
+
 
 _DEFAULT_PATH = Path(__file__).with_name("desk_settings.json")
 
@@ -25,6 +27,12 @@ class SelfHelpLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1)
     url: HttpUrl
+    # The title in other languages ({"da": "Følg din ordre"}); a language left out shows ``title``.
+    titles: dict[Language, Annotated[str, Field(min_length=1)]] = {}
+
+    def title_in(self, language: str) -> str:
+        """The title a customer reading ``language`` sees (``language.for_customer`` chose it)."""
+        return self.titles.get(language, self.title)  # type: ignore[call-overload]
 
 
 class AcknowledgementLimit(BaseModel):
@@ -82,6 +90,8 @@ class DeskSettings(BaseModel):
     # Sites whose pages may embed the web-chat widget (CORS allow-list; WEBCHAT_ALLOWED_ORIGINS overrides it).
     webchat_allowed_origins: list[Annotated[str, AfterValidator(web_origin)]] = []
     reopen_on_reply: bool = True
+    # What a customer reads when neither their preference nor their message names a language we have.
+    default_language: Language = DEFAULT_LANGUAGE
 
 
 def load_settings(path: str | Path) -> DeskSettings:

@@ -19,6 +19,7 @@ class ImportBody(Body):
 class CustomerPatch(Body):
     name: customer_rules.Name | None = None
     tier: customer_rules.Tier | None = None  # null removes the tier
+    language: customer_rules.PreferredLanguage | None = None  # null removes it: detection decides again
     attributes: customer_rules.AttributeChanges | None = None  # merged into the stored ones; null values remove keys
     purchases_add: list[customer_rules.Purchase] = Field(default_factory=list, max_length=customer_rules.MAX_PURCHASES)
 

@@ -39,12 +39,13 @@ def item(request: Any, customer_id: str) -> dict[str, Any]:
         _check_id(customer_id)
         body = parse(request, CustomerPatch)
         if not body.model_fields_set or (body.model_fields_set == {"purchases_add"} and not body.purchases_add):
-            raise BadRequest("nothing to change: send name, tier, attributes or purchases_add")
+            raise BadRequest("nothing to change: send name, tier, language, attributes or purchases_add")
         if "name" in body.model_fields_set and body.name is None:
             raise BadRequest("name: a customer's name cannot be removed, only replaced")
         return customers.update_customer(
             customer_id, name=body.name,
             tier=body.tier if "tier" in body.model_fields_set else customers.UNSET,
+            language=body.language if "language" in body.model_fields_set else customers.UNSET,
             attributes=body.attributes, purchases_add=body.purchases_add,
         )
     _check_id(customer_id)

@@ -88,6 +88,8 @@ def _built() -> dict[str, Any]:
             {"name": "customers", "description": "The shop's customer data, merges and context."},
             {"name": "macros", "description": "Canned responses with their ticket changes."},
             {"name": "reports", "description": "KPIs from the daily aggregates."},
+            {"name": "knowledge base", "description": "Help articles in English, Danish and Norwegian, and ranked "
+                                                      "search over the published ones (public: no token needed)."},
             {"name": "surveys", "description": "Customers' satisfaction answers (public: the link is signed)."},
             {"name": "sign-in", "description": "The console's sign-in: a one-time link by email, then a session."},
             {"name": "webhooks", "description": "Platforms' inbound calls (signed by the platform)."},
@@ -206,6 +208,7 @@ def _array_of(schema: dict[str, Any], field: str) -> dict[str, Any]:
 
 def _path_parameters() -> dict[str, dict[str, Any]]:
     from chalicelib.api import agent_api, customers_api, macros_api
+    from chalicelib.domain import kb
     from chalicelib.domain import survey_tokens
 
     def parameter(name: str, pattern: str, description: str, **limits: Any) -> dict[str, Any]:
@@ -222,6 +225,8 @@ def _path_parameters() -> dict[str, dict[str, Any]]:
         "token": parameter("token", f"^{survey_tokens._TOKEN.pattern}$", "The survey link's signed token.",
                            maxLength=survey_tokens._MAX_TOKEN_CHARS),
         "name": parameter("name", r"^[a-z0-9][a-z0-9_.-]{0,63}$", "A console file's name, e.g. app.js."),
+        "article_id": parameter("article_id", kb.SLUG.pattern,
+                                "An article's id (its slug): lower-case letters, digits and -, at most 80."),
         "session_id": parameter("session_id", r"^ws-[0-9a-f]{20}$", "A web-chat session id (POST /webchat/sessions)."),
         "attachment_id": {"name": "attachment_id", "in": "path", "required": True, "schema": {"type": "string"},
                           "description": "An attachment's id as GET /tickets/{ticket_id} shows it."},
@@ -310,7 +315,9 @@ def _object(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> di
 
 
 def _json_type(hint: Any) -> dict[str, Any]:
-    """int, float, str and their Optional forms, as JSON Schema types."""
+    """int, float, str and their Optional forms, and dict[str, int] (an object of counts), as JSON Schema types."""
+    if typing.get_origin(hint) is dict:
+        return {"type": "object", "additionalProperties": _json_type(typing.get_args(hint)[1])}
     names = {int: "integer", float: "number", str: "string", type(None): "null"}
     kinds = [names[arg] for arg in (typing.get_args(hint) or (hint,))]
     return {"type": kinds[0] if len(kinds) == 1 else kinds}
@@ -337,7 +344,7 @@ def _nullable_ref(name: str) -> dict[str, Any]:
 
 def _response_schemas(components: _Components) -> dict[str, Any]:
     """What the handlers answer with, field by field (``chalicelib.api.views`` and the services)."""
-    from chalicelib.domain import kpis
+    from chalicelib.domain import kpis, survey_texts
     from chalicelib.service import agents, deliveries
 
     hints = typing.get_type_hints(kpis.ReportRow)
@@ -525,14 +532,15 @@ def _response_schemas(components: _Components) -> dict[str, Any]:
             "properties": {name: _survey_field(name) for name in ("rating", "comment", "nps", "ces")},
         },
         "SurveyForm": _object({
-            "ticket_number": integer, "expires_at": _nullable("string"), "answered": boolean,
-            "answered_at": _nullable("string"), "questions": {"type": "array", "items": {"type": "object"}},
+            "ticket_number": integer, "language": {"enum": list(survey_texts.LANGUAGES)},
+            "rating": {"anyOf": [_survey_field("rating"), {"type": "null"}]}, "expires_at": _nullable("string"),
+            "answered": boolean, "answered_at": _nullable("string"),
+            "questions": {"type": "array", "items": {"type": "object"}},
         }),
         "SurveyRecorded": _object({
             "status": {"const": "recorded"}, "message": text, "ticket_number": integer,
             **{name: _survey_field(name) for name in ("rating", "comment", "nps", "ces")}, "answered_at": text,
         }),
-        "SurveyView": {"anyOf": [_ref("SurveyForm"), _ref("SurveyRecorded")]},
         "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"], "properties": {
             "openapi": {"const": OPENAPI_VERSION}, "info": {"type": "object"}, "paths": {"type": "object"},
         }},
@@ -689,6 +697,7 @@ def _operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]
             parameters=_kpi_parameters(),
             description=admin + " `to` defaults to today, `from` to 29 days before `to`; at most 366 days, "
                                 "not reversed, not starting in the future. Unknown parameters are refused.")),
+        *_kb_operations(components),
         *_survey_operations(),
         *_signin_operations(components),
         ("/openapi.json", "GET", {
@@ -720,6 +729,84 @@ def _upload_operation(body: dict[str, str]) -> dict[str, Any]:
     return operation
 
 
+def _kb_operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]]:
+    """The knowledge base (``api/kb_api.py``): reads are public (a token, if sent, must be good and shows
+    drafts); writes need an agent token."""
+    from chalicelib.api import kb_api
+    from chalicelib.domain import kb
+
+    body = components.model("KbArticleBody", kb_api.ArticleBody)
+    components.schemas["KbArticleBody"]["properties"]["related"]["items"]["pattern"] = kb.SLUG.pattern
+    text, integer = {"type": "string"}, {"type": "integer"}
+    language = {"type": "string", "enum": list(kb.LANGUAGES)}
+    status = {"type": "string", "enum": list(kb.STATUSES)}
+    summary_fields = {"id": text, "title": text, "language": language, "status": status, "tags": _strings(),
+                      "updated_at": text, "version": integer, "url": text}
+    components.add("KbArticleSummary", _object(summary_fields))
+    components.add("KbArticle", _object({**summary_fields, "body": text, "related": _strings(),
+                                         "updated_by": text}))
+    components.add("KbArticleList", _object({"articles": {"type": "array", "items": _ref("KbArticleSummary")},
+                                             "next_cursor": _nullable("string")}))
+    components.add("KbArticleDeleted", _object({"deleted": text, "version": integer}))
+    components.add("KbSearchResults", _object({"results": {"type": "array", "items": _object({
+        "id": text, "title": text, "language": language, "snippet": text, "score": {"type": "number"},
+        "url": text})}}))
+    components.add("KbSuggestions", _object({"suggestions": {"type": "array", "items": _object({
+        "id": text, "title": text, "language": language, "url": text})}}))
+
+    optional_token = [{}, {"bearerAuth": []}]
+    common = {"tags": ["knowledge base"]}
+
+    def query(name: str, schema: dict[str, Any], description: str, *, required: bool = False) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+    in_language = query("language", language, "Only this language; leave it out for all three. Any other "
+                                               "value is a 400.")
+    question = query("q", {"type": "string", "maxLength": kb.MAX_QUERY_CHARS},
+                     "The customer's question, as typed.", required=True)
+
+    def public(operation: dict[str, Any]) -> dict[str, Any]:
+        return {**operation, **common, "security": optional_token}
+
+    put = {**_operation(
+        "putKbArticle", "knowledge base", "Create (no version) or replace (the version you read) an article.",
+        (200, "KbArticle", "Replaced."), (401, 404, 409), body=body,
+        description="A body over 100 kB is a 413; a stale version, or a create over an existing id, a 409. "
+                    "Publishing, or changing a published article, rebuilds the search index."), **common}
+    put["responses"]["201"] = {"description": "Created.", "content": {_JSON: {"schema": _ref("KbArticle")}}}
+
+    return [
+        ("/kb/articles", "GET", public(_operation(
+            "listKbArticles", "knowledge base", "Articles by id, a page at a time (summaries, no bodies).",
+            (200, "KbArticleList", "A page; next_cursor continues it."), (400, 401),
+            parameters=[in_language,
+                        query("status", status, "published or draft; without a token only published "
+                                                "(draft is a 401)."),
+                        query("limit", {"type": "integer", "minimum": 1, "maximum": kb_api.MAX_LIST_LIMIT,
+                                        "default": kb_api.LIST_LIMIT}, "Articles per page."),
+                        query("cursor", text, "next_cursor of the previous page.")]))),
+        ("/kb/articles/{article_id}", "GET", public(_operation(
+            "getKbArticle", "knowledge base", "One article: published for everyone, a draft for agents.",
+            (200, "KbArticle", "The article; for the public, related lists only published articles."),
+            (401, 404)))),
+        ("/kb/articles/{article_id}", "PUT", put),
+        ("/kb/articles/{article_id}", "DELETE", {**_operation(
+            "deleteKbArticle", "knowledge base", "Delete an article (a published one leaves the search index).",
+            (200, "KbArticleDeleted", "Deleted."), (400, 401, 404, 409),
+            parameters=[query("version", {"type": "integer", "minimum": 1},
+                              "The version you read: a newer one is a 409.")]), **common}),
+        ("/kb/search", "GET", public(_operation(
+            "searchKb", "knowledge base", "Published articles ranked for a question (BM25, stemming, typos).",
+            (200, "KbSearchResults", "Best first; empty when nothing matches."), (400, 401),
+            parameters=[question, in_language,
+                        query("limit", {"type": "integer", "minimum": 1, "maximum": kb_api.MAX_SEARCH_LIMIT,
+                                        "default": kb_api.SEARCH_LIMIT}, "How many results.")]))),
+        ("/kb/suggest", "GET", public(_operation(
+            "suggestKb", "knowledge base", "Type-ahead: up to 5 article titles for what is typed so far.",
+            (200, "KbSuggestions", "Best first."), (400, 401), parameters=[question, in_language]))),
+    ]
+
+
 def _static_operations() -> list[tuple[str, str, dict[str, Any]]]:
     """The console and the widget: files, not JSON (``api/static.py``)."""
     def page(operation_id: str, summary: str, *media: str) -> dict[str, Any]:
@@ -733,6 +820,7 @@ def _static_operations() -> list[tuple[str, str, dict[str, Any]]]:
         ("/console/{name}", "GET", page("getConsoleFile", "A file of the console (script, style or image).",
                                         "text/javascript", "text/css", "image/svg+xml", "text/html")),
         ("/widget.js", "GET", page("getWidgetScript", "The web-chat widget a site embeds.", "text/javascript")),
+        ("/survey.css", "GET", page("getSurveyStylesheet", "The survey pages' style sheet.", "text/css")),
     ]
 
 
@@ -760,33 +848,41 @@ def _survey_operations() -> list[tuple[str, str, dict[str, Any]]]:
     no_cache = {name: {"required": True, "schema": {"type": "string", "const": value}}
                 for name, value in surveys_api._HEADERS.items()}
 
+    page = {"text/html": {"schema": {"type": "string"}}}  # for a browser: Accept weighs text/html above JSON
+
     def refusals(*statuses: int) -> dict[str, Any]:
         return {str(status): {
-            "description": f"Refused: {', '.join(sorted(codes[status]))}.", "headers": no_cache,
+            "description": f"Refused: {', '.join(sorted(codes[status]))} (a browser: a page saying why).",
+            "headers": no_cache,
             "content": {_JSON: {"schema": {"allOf": [_ref("Error")],
-                                           "properties": {"error": {"enum": sorted(codes[status])}}}}},
+                                           "properties": {"error": {"enum": sorted(codes[status])}}}}, **page},
         } for status in statuses}
 
     def answered(schema: str, what: str) -> dict[str, Any]:
-        return {"description": what, "headers": no_cache, "content": {_JSON: {"schema": _ref(schema)}}}
+        return {"description": what, "headers": no_cache, "content": {_JSON: {"schema": _ref(schema)}, **page}}
 
     rating = {"name": "rating", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1,
                                                                              "maximum": 5},
-              "description": "The one-click rating from the survey message: records it."}
+              "description": "The rating link from the survey message: pre-selects it on the page; records "
+                             "nothing."}
     answer = {"required": True, "content": {media: {"schema": _ref("SurveyAnswer")} for media in
                                             (_JSON, "application/x-www-form-urlencoded")}}
     common = {"tags": ["surveys"], "security": []}
     return [
         ("/surveys/{token}", "GET", {
-            **common, "operationId": "getSurvey", "summary": "The survey behind a link; with rating, answer it.",
+            **common, "operationId": "getSurvey", "summary": "The survey behind a link; never records an answer.",
+            "description": "Mail scanners open every link, so a GET records nothing. A browser gets the survey "
+                           "page (the ticket's language; the link's rating pre-selected; NPS, CES, comment, a "
+                           "button that POSTs the form); an answered survey's page is a 409. Anyone else gets "
+                           "the survey as JSON.",
             "parameters": [rating],
-            "responses": {"200": answered("SurveyView", "The survey (no rating) or the recorded answer (rating)."),
+            "responses": {"200": answered("SurveyForm", "The survey: JSON, or the page for a browser."),
                           **refusals(400, 403, 409, 410, 503)},
         }),
         ("/surveys/{token}", "POST", {
             **common, "operationId": "answerSurvey", "summary": "Answer the survey: rating, comment, NPS, CES.",
             "requestBody": answer,
-            "responses": {"200": answered("SurveyRecorded", "The recorded answer."),
+            "responses": {"200": answered("SurveyRecorded", "The recorded answer (a browser: a thank-you page)."),
                           **refusals(400, 403, 409, 410, 413, 503),
                           "415": {"$ref": "#/components/responses/UnsupportedMediaType"}},
         }),

@@ -47,11 +47,20 @@ def widget(request: Any) -> Any:
     return _serve(request, "widget.js", {"Cross-Origin-Resource-Policy": "cross-origin"})
 
 
-def content_security_policy() -> str:
-    """The policy of every page the desk serves (also asserted by the browser tests)."""
+def survey_stylesheet(request: Any) -> Any:
+    """``GET /survey.css``: the satisfaction survey pages' style (their CSP allows no inline style)."""
+    return _serve(request, "survey.css")
+
+
+def content_security_policy(*, form_action: str = "'none'") -> str:
+    """The policy of every page the desk serves (also asserted by the browser tests).
+
+    ``form_action``: where a page's forms may post; none but the survey page has a form
+    (``"'self'"``: it posts to its own URL).
+    """
     return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
             f"connect-src 'self' {blobs.browser_origin()}; frame-src 'self'; base-uri 'none'; "
-            "form-action 'none'; frame-ancestors 'none'")
+            f"form-action {form_action}; frame-ancestors 'none'")
 
 
 def _serve(request: Any, name: str, extra: dict[str, str] | None = None) -> Any:

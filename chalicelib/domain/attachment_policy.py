@@ -78,7 +78,7 @@ _REFUSED_EXTENSIONS = frozenset({
 })
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # incl. bidi overrides
-_SCOPE = re.compile(r"^(ticket|webchat):([A-Za-z0-9_-]{1,80})$")
+_SCOPE = re.compile(r"^(ticket|webchat|portal):([A-Za-z0-9_-]{1,80})$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
 _MAX_FILENAME_CHARS = 200
 
@@ -98,7 +98,8 @@ class AttachmentRefused(Exception):
 
 @dataclass(frozen=True)
 class Scope:
-    """Who may claim an upload: ``ticket:<id>`` (an agent's reply) or ``webchat:<session>`` (a visitor)."""
+    """Who may claim an upload: ``ticket:<id>`` (an agent's reply), ``webchat:<session>`` (a visitor) or
+    ``portal:<draft>`` (a portal form or reply: the draft id the upload route gave that browser)."""
 
     kind: str
     owner: str
@@ -141,7 +142,7 @@ class AttachmentAddress:
 def parse_scope(scope: str) -> Scope:
     match = _SCOPE.match(scope or "")
     if not match:
-        raise ValueError(f"scope must be ticket:<id> or webchat:<session id>, not {scope!r}")
+        raise ValueError(f"scope must be ticket:<id>, webchat:<session id> or portal:<draft>, not {scope!r}")
     return Scope(match.group(1), match.group(2))
 
 

@@ -19,10 +19,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib import clock
+from chalicelib.domain.vocabulary import Language
 
 __all__ = [
     "IMPORTABLE_KINDS", "MAX_ATTRIBUTES", "MAX_IDENTITIES", "MAX_PURCHASES",
-    "AttributeChanges", "Attributes", "CustomerRecord", "Name", "Purchase", "Tier",
+    "AttributeChanges", "Attributes", "CustomerRecord", "Name", "PreferredLanguage", "Purchase", "Tier",
     "merge_purchases", "new_orders", "normalise_identity",
 ]
 
@@ -117,6 +118,8 @@ def _attributes(value: dict[str, Any], *, allow_null: bool = False) -> dict[str,
 
 Name = Annotated[str, Field(min_length=1, max_length=_MAX_NAME), AfterValidator(_name)]
 Tier = Annotated[str, Field(max_length=64), AfterValidator(_tier)]
+#: The language a customer asked to be answered in: one of ``vocabulary.LANGUAGES`` (the texts we have).
+PreferredLanguage = Language
 Attributes = Annotated[dict[str, Any], AfterValidator(_attributes)]
 AttributeChanges = Annotated[dict[str, Any], AfterValidator(lambda value: _attributes(value, allow_null=True))]
 
@@ -166,6 +169,7 @@ class CustomerRecord(_Strict):
         min_length=1, max_length=MAX_IDENTITIES)
     name: Name | None = None
     tier: Tier | None = None
+    language: PreferredLanguage | None = None
     attributes: Attributes | None = None
     purchases: list[Purchase] | None = Field(None, max_length=MAX_PURCHASES)
 

@@ -1,4 +1,4 @@
-"""KPI reports from daily aggregates: volume, response times, SLA attainment, CSAT, NPS, deflection.
+"""KPI reports from daily aggregates: volume, response times, SLA attainment, CSAT, NPS, CES, deflection.
 
 A report never reads tickets. The pipeline keeps one ``DailyAggregate`` per day and
 group (``group_kind`` one of ``GROUP_KINDS``: channel, priority, queue, agent, and
@@ -20,7 +20,12 @@ Counters (``COUNTERS``; atomic ``ADD``):
   first response is sent (or when its due time passes unanswered: breached);
 * ``sla_resolution_met`` / ``sla_resolution_breached`` — counted when solved (or overdue);
 * ``csat_responses``, ``csat_satisfied`` (rating 4–5);
-* ``nps_responses``, ``nps_promoters`` (9–10), ``nps_detractors`` (0–6).
+* ``nps_responses``, ``nps_promoters`` (9–10), ``nps_detractors`` (0–6); the report's
+  ``nps`` is % promoters − % detractors (−100..100);
+* ``ces_responses`` and ``ces_1`` … ``ces_7``: customer effort, "they made it easy for me
+  to get my issue handled", 1 = strongly disagree … 7 = strongly agree, one counter per
+  score (stored flat like every counter: ``c_ces_1``), so the report gives the
+  distribution, the average and the share who agree (``ces_easy_pct``: 5–7).
   ``survey_counters`` gives the survey increments, so the thresholds live here only.
 
 Histograms (``HISTOGRAMS``; bucket maps from ``chalicelib.domain.histogram``, so the
@@ -52,6 +57,8 @@ from chalicelib.domain.vocabulary import PRIORITIES
 __all__ = [
     "BACKLOG_BUCKETS",
     "COUNTERS",
+    "CES_EASY_MIN",
+    "CES_SCORES",
     "CSAT_SATISFIED_MIN",
     "GROUP_BY",
     "GROUP_KINDS",
@@ -88,6 +95,8 @@ COUNTERS: tuple[str, ...] = (
     "nps_responses",
     "nps_promoters",
     "nps_detractors",
+    "ces_responses",
+    *(f"ces_{score}" for score in range(1, 8)),
 )
 HISTOGRAMS: tuple[str, ...] = (
     "first_response_minutes",
@@ -102,6 +111,8 @@ _BACKLOG_EDGES = (timedelta(hours=1), timedelta(hours=4), timedelta(days=1), tim
 CSAT_SATISFIED_MIN = 4  # ratings 4 and 5 of 5 are "satisfied", the usual CSAT definition
 NPS_PROMOTER_MIN = 9  # NPS: 9–10 promoters, 7–8 passives, 0–6 detractors
 NPS_DETRACTOR_MAX = 6
+CES_SCORES: tuple[int, ...] = tuple(range(1, 8))  # the 7-point agreement scale of CES 2.0
+CES_EASY_MIN = 5  # 5–7: somewhat agree to strongly agree that it was easy
 
 # A start date a day ahead is allowed: "today" in UTC+14 is tomorrow in UTC.
 _FUTURE_SLACK = timedelta(days=1)
@@ -179,6 +190,10 @@ class ReportRow:
     csat_pct: float | None
     nps_responses: int
     nps: float | None
+    ces_responses: int
+    ces_average: float | None
+    ces_easy_pct: float | None
+    ces_distribution: dict[str, int]  # "1".."7" → answers with that score (every score present, maybe 0)
     deflection_pct: float | None
 
 
@@ -211,7 +226,7 @@ class Report:
             self.group_by, "volume", "solved", "reopen",
             "FR p50", "FR p90", "FR p50 bh", "FR p90 bh",
             "res p50", "res p90", "res p50 bh", "res p90 bh",
-            "SLA FR", "SLA res", "SLA", "CSAT", "NPS", "deflect",
+            "SLA FR", "SLA res", "SLA", "CSAT", "NPS", "CES", "deflect",
         ]  # fmt: skip
         body = [_table_cells(row) for row in self.rows]
         totals = _table_cells(self.totals)
@@ -227,6 +242,8 @@ class Report:
         out += [rule, line(totals), ""]
         out.append(f"FR = first response, res = resolution, bh = business hours; "
                    f"percentiles within ±{histogram.RELATIVE_ERROR * 100:.1f} %.")  # fmt: skip
+        out.append("CSAT = % satisfied (4-5 of 5); NPS = % promoters - % detractors; "
+                   "CES = average effort score (1-7, 7 = easiest).")
         if self.backlog is not None:
             out += ["", "Open backlog by age: " + "  ".join(f"{k} {v}" for k, v in self.backlog.items())]
         return "\n".join(out) + "\n"
@@ -321,15 +338,18 @@ def backlog_by_age(open_ticket_created_ats: Iterable[datetime], now: datetime) -
     return counts
 
 
-def survey_counters(rating: int, nps: int | None = None) -> dict[str, int]:
-    """The counter increments for one survey response (rating 1–5, optional NPS 0–10); zeros left out."""
-    if not 1 <= rating <= 5 or (nps is not None and not 0 <= nps <= 10):
-        raise ValueError(f"rating must be 1–5 and nps 0–10, got rating={rating!r} nps={nps!r}")
+def survey_counters(rating: int, nps: int | None = None, ces: int | None = None) -> dict[str, int]:
+    """The counter increments for one survey response (rating 1–5, optional NPS 0–10 and CES 1–7); zeros left out."""
+    if not 1 <= rating <= 5 or (nps is not None and not 0 <= nps <= 10) or (ces is not None and ces not in CES_SCORES):
+        raise ValueError(f"rating must be 1–5, nps 0–10 and ces 1–7, got rating={rating!r} nps={nps!r} ces={ces!r}")
     increments = {"csat_responses": 1, "csat_satisfied": int(rating >= CSAT_SATISFIED_MIN)}
     if nps is not None:
         increments["nps_responses"] = 1
         increments["nps_promoters"] = int(nps >= NPS_PROMOTER_MIN)
         increments["nps_detractors"] = int(nps <= NPS_DETRACTOR_MAX)
+    if ces is not None:
+        increments["ces_responses"] = 1
+        increments[f"ces_{ces}"] = 1
     return {name: value for name, value in increments.items() if value}
 
 
@@ -348,6 +368,8 @@ def _row(group: str, aggregates: list[DailyAggregate]) -> ReportRow:
     res_met, res_breached = c["sla_resolution_met"], c["sla_resolution_breached"]
     nps_promoters = _pct(c["nps_promoters"], c["nps_responses"])
     nps_detractors = _pct(c["nps_detractors"], c["nps_responses"])
+    ces_counts = {str(score): c[f"ces_{score}"] for score in CES_SCORES}
+    ces_scored = sum(ces_counts.values())  # the distribution, not ces_responses, weighs the average
     return ReportRow(
         group=group,
         volume=c["created"],
@@ -370,6 +392,10 @@ def _row(group: str, aggregates: list[DailyAggregate]) -> ReportRow:
         csat_pct=_pct(c["csat_satisfied"], c["csat_responses"]),
         nps_responses=c["nps_responses"],
         nps=None if nps_promoters is None or nps_detractors is None else nps_promoters - nps_detractors,
+        ces_responses=c["ces_responses"],
+        ces_average=None if ces_scored == 0 else sum(int(k) * n for k, n in ces_counts.items()) / ces_scored,
+        ces_easy_pct=_pct(sum(n for k, n in ces_counts.items() if int(k) >= CES_EASY_MIN), ces_scored),
+        ces_distribution=ces_counts,
         # Deflected conversations never became tickets, so they are not in "created".
         deflection_pct=_pct(c["bot_deflected"], c["created"] + c["bot_deflected"]),
     )
@@ -423,6 +449,7 @@ def _table_cells(row: ReportRow) -> list[str]:
         *map(_fmt_minutes, durations),
         *map(_fmt_pct, percents),
         "-" if row.nps is None else str(round(row.nps)),
+        "-" if row.ces_average is None else f"{row.ces_average:.1f}",
         _fmt_pct(row.deflection_pct),
     ]
 

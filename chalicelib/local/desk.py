@@ -488,7 +488,7 @@ class LocalDesk:
     def _reset_process_state(self) -> None:
         from chalicelib import aws, clock, secrets
         from chalicelib.storage import queues as queue
-        from chalicelib.storage import agents, models, repository
+        from chalicelib.storage import agents, kb_index, models, repository
 
         aws.reset_clients()
         models.reset_connections()
@@ -497,6 +497,7 @@ class LocalDesk:
         secrets.reset()
         queue.reset()
         repository.reset_number_block()
+        kb_index.forget()  # the KB search index a function keeps open between invocations
         self.metrics = []
         self._chat_messages = []
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib import aws, config
 from chalicelib.domain import threading
-from chalicelib.outbound.templates import render
+from chalicelib.outbound.templates import render, template_in
 
 if TYPE_CHECKING:
     from email.headerregistry import Address
@@ -45,7 +45,6 @@ _PERMANENT_SES_ERRORS = ("MessageRejected", "InvalidParameterValue", "MailFromDo
 # Reply prefixes mail clients put before a subject, repeated ("Re: Re:", "SV: RE:", "Re[2]:", "AW:", "Antw:"):
 # English, Danish/Norwegian/Swedish (SV), German (AW), Dutch (Antw), Finnish (VS).
 _REPLY_PREFIXES = re.compile(r"^(?:\s*(?:re|sv|aw|antw|vs)\s*(?:\[\d{1,4}\]|\(\d{1,4}\))?\s*:)+\s*", re.IGNORECASE)
-_LANGUAGES = ("da", "no")  # acknowledgement texts besides English: acknowledgement.<language>.txt.j2 ...
 _BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))  # email.generator's boundary: 15 "=", zero-padded random digits, "=="
 
 
@@ -71,7 +70,7 @@ class Acknowledgement:
     thread_message_ids: list[str]  # the customer's References chain, their message last
     reply_to: str
     created_at: datetime
-    language: str | None = None  # the ticket's (en | da | no); None or another: English
+    language: str = "en"  # the customer's (domain.language.for_customer); one we have no texts for: English
 
 
 def reply_subject(subject: str, ticket_number: int, *, reply: bool = True) -> str:
@@ -136,8 +135,8 @@ def _build(ack: Acknowledgement) -> EmailMessage:
     message["Auto-Submitted"] = "auto-replied"
     message["X-Auto-Response-Suppress"] = "All"
     message["X-Relay-Desk-Ticket"] = str(ack.ticket_number)
-    text = render(_template("txt", ack.language), **context)
-    html = render(_template("html", ack.language), **context)
+    text = render(template_in("acknowledgement.txt.j2", ack.language), **context)
+    html = render(template_in("acknowledgement.html.j2", ack.language), **context)
     message.set_content(text)
     message.make_alternative(boundary=_boundary(text, html))
     message.add_alternative(html, subtype="html")
@@ -184,11 +183,6 @@ def _format_date(moment: datetime) -> str:
     from email.utils import format_datetime
 
     return format_datetime(moment)
-
-
-def _template(kind: str, language: str | None) -> str:
-    """``acknowledgement.da.txt.j2`` for a Danish ticket; English (``acknowledgement.txt.j2``) otherwise."""
-    return f"acknowledgement.{language}.{kind}.j2" if language in _LANGUAGES else f"acknowledgement.{kind}.j2"
 
 
 @dataclass(frozen=True)

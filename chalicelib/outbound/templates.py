@@ -1,5 +1,11 @@
 """Jinja2 rendering for customer-facing text, HTML autoescaped, undefined names fatal.
 
+A customer-facing template exists once per language of ``vocabulary.LANGUAGES``: the
+English one under its plain name (``acknowledgement.chat.j2``), every other with the
+language after the stem (``acknowledgement.da.chat.j2``); ``template_in`` picks it for
+the language ``domain.language.for_customer`` chose, and
+``tests/unit/test_customer_language.py`` fails for a language whose file is missing.
+
 The Danish and Norwegian acknowledgements (``acknowledgement.da.*.j2``,
 ``acknowledgement.no.*.j2``) show the priority and the promised response time,
 which the desk computes in English ("normal", "9 business hours"): the ``localized``
@@ -12,6 +18,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain.vocabulary import LANGUAGES
+
+__all__ = ["CUSTOMER_TEMPLATES", "in_language", "render", "template_in"]
+
 _TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 _WORDS = {  # priorities (chalicelib.domain.vocabulary) and the promise given without an SLA target
@@ -23,6 +33,20 @@ _UNITS = {  # singular, plural; "business" compounds: arbejdstimer, arbeidsdager
     "no": {"minute": ("minutt", "minutter"), "hour": ("time", "timer"), "day": ("dag", "dager"), "business": "arbeids"},
 }
 _DURATION = re.compile(r"(\d+) (business )?(minute|hour|day)s?")  # domain.acknowledgement.humanise_minutes
+
+
+#: Every template a customer reads, by its English name; each has a file per language (``template_in``).
+CUSTOMER_TEMPLATES: tuple[str, ...] = ("acknowledgement.txt.j2", "acknowledgement.html.j2", "acknowledgement.chat.j2")
+_BASE_LANGUAGE = "en"  # the language of a template's plain name
+
+
+def template_in(name: str, language: str) -> str:
+    """The file of template ``name`` in ``language``: ``acknowledgement.da.txt.j2``; English (or a language
+    we have no texts for) is ``name`` itself."""
+    if language == _BASE_LANGUAGE or language not in LANGUAGES:
+        return name
+    stem, _, kinds = name.partition(".")
+    return f"{stem}.{language}.{kinds}"
 
 
 def in_language(text: str, language: str) -> str:

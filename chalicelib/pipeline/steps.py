@@ -18,7 +18,7 @@ from chalicelib.domain.triage import TriageInput
 from chalicelib.observability import count, logger
 from chalicelib.outbound import email as email_out
 from chalicelib.pipeline.context import Context
-from chalicelib.service import clocks, deliveries
+from chalicelib.service import clocks, customer_language, deliveries
 from chalicelib.storage import inbound, repository
 from chalicelib.storage.exceptions import AgentCannotTake, DuplicateDelivery
 
@@ -132,7 +132,17 @@ def find_thread(ctx: Context) -> None:
 
 
 def _continue_conversation(ctx: Context) -> None:
-    """A chat message joins its conversation's ticket while that ticket is not solved or closed."""
+    """A chat message joins its conversation's ticket while that ticket is not solved or closed.
+
+    A signed-in portal reply names its ticket (the portal route checked it is the customer's):
+    it joins that ticket in any status, and reopens a solved one as a mail reply would.
+    """
+    named = ctx.message.reply_route.get("ticket_id") if ctx.message.channel == "portal" else None
+    if named:
+        ticket = _survivor(repository.get_ticket(named))
+        if ticket is not None:
+            ctx.ticket, ctx.thread_method = ticket, "portal"
+            return
     item = ctx.found.get(f"conv:{ctx.message.conversation_key}")
     if item is not None and item.ticket_id:
         ticket = _survivor(repository.get_ticket(item.ticket_id))
@@ -546,15 +556,16 @@ def _thread_ids(message) -> list[str]:
 
 def _queue_chat_acknowledgement(ticket: Any, settings) -> None:
     """Chat acknowledgements are short and go out through the outbound sender, like every chat reply."""
-    from chalicelib.outbound.templates import render
+    from chalicelib.outbound.templates import render, template_in
     from chalicelib.storage import queues as queue
 
+    language = customer_language.of_ticket(ticket)
     text = render(
-        "acknowledgement.chat.j2",
+        template_in("acknowledgement.chat.j2", language),
         customer_name=(ticket.requester_name or "").split(" ")[0],
         ticket_number=int(ticket.number),
         response_time=_promise(ticket),
-        links=[{"title": link.title, "url": str(link.url)} for link in settings.self_help_links],
+        links=_self_help(settings, language),
     ).strip()
     key = f"ack:{ticket.ticket_id}"
     reply = {"v": 1, "kind": "reply", "ticket_id": ticket.ticket_id, "channel": ticket.channel,
@@ -574,7 +585,13 @@ def _promise(ticket: Any) -> str:
     return promise.replace(" ", " business ", 1) if policy.business_hours else promise
 
 
+def _self_help(settings, language: str) -> list[dict[str, str]]:
+    """The desk's self-help links, titled in the customer's language."""
+    return [{"title": link.title_in(language), "url": str(link.url)} for link in settings.self_help_links]
+
+
 def _acknowledgement_of(ticket: Any, settings) -> email_out.Acknowledgement:
+    language = customer_language.of_ticket(ticket)
     return email_out.Acknowledgement(
         ticket_id=ticket.ticket_id,
         ticket_number=int(ticket.number),
@@ -583,10 +600,10 @@ def _acknowledgement_of(ticket: Any, settings) -> email_out.Acknowledgement:
         subject=ticket.subject,
         priority=ticket.priority,
         response_time=_promise(ticket),
-        links=[{"title": link.title, "url": str(link.url)} for link in settings.self_help_links],
+        links=_self_help(settings, language),
         message_id=ticket.acknowledgement.message_id,
         thread_message_ids=list(ticket.thread_message_ids or []),
         reply_to=reply_address.reply_address(ticket.ticket_id, config.support_address(), config.reply_address_secret()),
         created_at=clock.parse_iso(ticket.created_at),
-        language=ticket.language,
+        language=language,
     )

@@ -127,6 +127,7 @@ def _import_record(index: int, record: CustomerRecord, owners: dict[str, str], t
         customer_id, True,
         name=record.name if record.name is not None else before.name,
         tier=record.tier if record.tier is not None else before.tier,
+        language=record.language if record.language is not None else before.language,
         attributes={**before.attributes, **(record.attributes or {})},
         purchases=merge_purchases(before.purchases, [p.stored() for p in record.purchases or []]),
         identities=before.identities | set(record.identities),

@@ -94,6 +94,8 @@ def _union(source: Any, target: Any) -> stored_customers.CustomerUpdate:
         values["name"] = source.name
     if source.tier and not target.tier:
         values["tier"] = source.tier
+    if source.language and not target.language:  # a preference stated on either record still holds
+        values["language"] = source.language
     if source.first_seen_at and (not target.first_seen_at or source.first_seen_at < target.first_seen_at):
         values["first_seen_at"] = source.first_seen_at
     if source.last_seen_at and (not target.last_seen_at or source.last_seen_at > target.last_seen_at):

@@ -35,11 +35,12 @@ class CustomerState:
     purchases: list[dict[str, Any]] = field(default_factory=list)
     identities: set[str] = field(default_factory=set)
     merged_into: str | None = None
+    language: str | None = None  # the customer's stated preference (en, da, no); None: what they write in
 
     @classmethod
     def of(cls, model: Any) -> CustomerState:
         return cls(model.customer_id, True, model.name, model.tier, dict(model.attributes or {}),
-                   list(model.purchases or []), set(model.identities or ()), model.merged_into)
+                   list(model.purchases or []), set(model.identities or ()), model.merged_into, model.language)
 
 
 def customer_update(before: CustomerState, after: CustomerState) -> stored_customers.CustomerUpdate:
@@ -49,6 +50,8 @@ def customer_update(before: CustomerState, after: CustomerState) -> stored_custo
         values["name"] = after.name
     if after.tier != before.tier:
         values["tier"] = after.tier or None  # None removes it
+    if after.language != before.language:
+        values["language"] = after.language or None  # None removes it: detection decides again
     if after.attributes != before.attributes:
         values["attributes"] = after.attributes
     if after.purchases != before.purchases:

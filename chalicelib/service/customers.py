@@ -28,7 +28,7 @@ __all__ = ["PAST_TICKETS_SHOWN", "PURCHASES_SHOWN", "UNSET", "CustomerConflict",
 
 PURCHASES_SHOWN = 20
 PAST_TICKETS_SHOWN = 10
-UNSET: Any = object()  # "leave the tier alone" (None removes it)
+UNSET: Any = object()  # "leave the tier (language) alone" (None removes it)
 
 
 class CustomerConflict(Conflict):
@@ -36,7 +36,7 @@ class CustomerConflict(Conflict):
 
 
 def update_customer(customer_id: str, *, name: str | None = None, tier: str | None | Any = UNSET,
-                    attributes: dict[str, Any] | None = None,
+                    language: str | None | Any = UNSET, attributes: dict[str, Any] | None = None,
                     purchases_add: Sequence[Purchase] = ()) -> dict[str, Any]:
     """An admin's edit; returns the customer's context. ``None`` attribute values remove the attribute.
 
@@ -53,6 +53,7 @@ def update_customer(customer_id: str, *, name: str | None = None, tier: str | No
         customer_id, True,
         name=name if name is not None else before.name,
         tier=before.tier if tier is UNSET else tier,
+        language=before.language if language is UNSET else language,
         attributes={k: v for k, v in merged_attributes.items() if v is not None},
         purchases=merge_purchases(before.purchases, [p.stored() for p in purchases_add]),
         identities=before.identities,
@@ -104,6 +105,7 @@ def customer_context(customer_id: str) -> dict[str, Any]:
         "id": customer.customer_id,
         "name": customer.name,
         "tier": customer.tier,
+        "language": customer.language,
         "identities": identities,
         "channels": channels,
         "attributes": dict(customer.attributes or {}),

@@ -5,8 +5,11 @@
 survey — spam, machine-opened (``auto_submitted``), merged, already surveyed, not
 solved — and otherwise records ``survey = {sent_at, nonce, expires_at}`` on
 the ticket (a versioned, audited write: two sweeps cannot both send) and queues the
-question as an automated reply on the ticket's own channel, with one signed link per
-rating: ``{PUBLIC_BASE_URL}/surveys/<token>?rating=N``.
+question as an automated reply on the ticket's own channel, in the customer's language
+(``chalicelib.domain.survey_texts``), with one signed link per rating:
+``{PUBLIC_BASE_URL}/surveys/<token>?rating=N``. A link only opens the survey page with
+that rating pre-selected (``describe``): mail scanners open every link in a message, so
+a GET must never answer for the customer; only the page's button (a POST) records.
 
 ``answer`` is what the public endpoint calls with the token from the link. The token
 (``chalicelib.domain.survey_tokens``) names the ticket and a one-time nonce; the answer
@@ -40,7 +43,7 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.observability import count, logger
-from chalicelib.service import changes
+from chalicelib.service import changes, customer_language
 from chalicelib.storage import repository
 from chalicelib.storage import surveys as survey_records
 from chalicelib.storage.exceptions import TransactionCancelled
@@ -58,6 +61,7 @@ __all__ = [
     "SurveyRefused",
     "WrongTicket",
     "answer",
+    "check_rating",
     "describe",
     "link",
     "send",
@@ -86,7 +90,6 @@ _MIN_SECRET_BYTES = 16  # what survey_tokens requires
 _FALLBACK_LABEL = b"relay-desk survey links v1\x00derived from REPLY_ADDRESS_SECRET"
 _RETRIES = 3
 _SENDER = changes.Actor("automation:survey", "Satisfaction survey")  # not an agent: never a first response
-_LABELS = {5: "Very satisfied", 4: "Satisfied", 3: "Neutral", 2: "Dissatisfied", 1: "Very dissatisfied"}
 
 
 # --------------------------------------------------------------------------- refusals
@@ -201,7 +204,7 @@ def send(ticket: Any, *, now: datetime | None = None) -> bool:
 
 
 def link(token: str, rating: int | None = None) -> str:
-    """The public survey URL for ``token`` (with ``?rating=N`` for a one-click rating)."""
+    """The public survey URL for ``token`` (with ``?rating=N``: the page opens with that rating pre-selected)."""
     base = (os.environ.get("PUBLIC_BASE_URL") or _DEFAULT_BASE_URL).rstrip("/")
     return f"{base}/surveys/{token}" + (f"?rating={rating}" if rating is not None else "")
 
@@ -233,30 +236,46 @@ def _skipped(ticket: Any, why: str) -> None:
 
 
 def _question(ticket: Any, token: str, expires_at: datetime) -> str:
-    """Plain text for every channel: mail clients and chat apps turn the URLs into links."""
-    about = f"request #{int(ticket.number)}" + (f" ({ticket.subject})" if ticket.subject else "")
-    lines = [f"How did we do? Rate 1–5 how we handled your {about}.", ""]
-    lines += [f"{rating} – {_LABELS[rating]}: {link(token, rating)}" for rating in (5, 4, 3, 2, 1)]
-    lines += ["", f"One click records your rating; the links work until {expires_at.day} {expires_at:%B %Y}.",
-              "Still need help? Just reply to this message."]
-    return "\n".join(lines)
+    """The survey message in the customer's language: one link per rating, best first."""
+    from chalicelib.domain import survey_texts
+
+    return survey_texts.question(customer_language.of_ticket(ticket), number=int(ticket.number),
+                                 subject=ticket.subject, expires_at=expires_at,
+                                 links=[(rating, link(token, rating)) for rating in (5, 4, 3, 2, 1)])
 
 
 # --------------------------------------------------------------------------- answering
 
 
-def describe(token: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """What a survey form shows for this link: the ticket number, the questions, whether it was answered."""
+def describe(token: str, *, rating: Any = None, now: datetime | None = None) -> dict[str, Any]:
+    """What the survey page shows for this link; records nothing (link scanners open every link).
+
+    The ticket number, the customer's language (``customer_language``: en, da or no), the questions,
+    whether it was answered, and ``rating``: the link's pre-selected rating, checked
+    (``InvalidAnswer`` for one that is not 1–5) after the token, or None.
+    """
     moment = now or clock.now()
     claim = _verify(token, moment)
     ticket, survey = _surveyed_ticket(claim)
     return {
         "ticket_number": int(ticket.number),
+        "language": customer_language.of_ticket(ticket),
+        "rating": None if rating is None else check_rating(rating),
         "expires_at": survey.get("expires_at"),
         "answered": bool(survey.get("answered_at")),
         "answered_at": survey.get("answered_at"),
         "questions": [dict(question) for question in QUESTIONS],
     }
+
+
+def check_rating(value: Any) -> int:
+    """``value`` if it is a rating (a whole number 1–5), else ``InvalidAnswer``: the same check an answer gets."""
+    from chalicelib.domain import survey_tokens
+
+    try:
+        return survey_tokens.validate_response({"rating": value}).rating
+    except survey_tokens.InvalidSurveyResponse as err:
+        raise InvalidAnswer(err.reason, err.field) from None
 
 
 def answer(token: str, payload: Any, *, now: datetime | None = None) -> dict[str, Any]:
@@ -302,7 +321,8 @@ def answer(token: str, payload: Any, *, now: datetime | None = None) -> dict[str
     _count_kpis(ticket, response, moment)
     follow_up = _follow_up(ticket.ticket_id, moment) if response.rating <= LOW_RATING_MAX else None
     return {"ticket_number": int(ticket.number), "rating": response.rating, "comment": response.comment,
-            "nps": response.nps, "ces": response.ces, "answered_at": stamp, "follow_up": follow_up}
+            "nps": response.nps, "ces": response.ces, "answered_at": stamp, "follow_up": follow_up,
+            "language": customer_language.of_ticket(ticket)}
 
 
 def _verify(token: Any, moment: datetime) -> Any:
@@ -348,7 +368,7 @@ def _summary(response: Any) -> str:
 
 
 def _count_kpis(ticket: Any, response: Any, moment: datetime) -> None:
-    """Daily CSAT/NPS counters; after the answer is stored, so a failure here loses a count, never an answer."""
+    """Daily CSAT, NPS and CES counters; after the answer is stored, so a failure here loses a count, never an answer."""
     from chalicelib.domain import kpis
 
     try:
@@ -356,7 +376,7 @@ def _count_kpis(ticket: Any, response: Any, moment: datetime) -> None:
 
         aggregates.record(moment, groups={"channel": ticket.channel, "priority": ticket.priority,
                                           "queue": ticket.category, "agent": ticket.assignee_id or None},
-                          counters=kpis.survey_counters(response.rating, response.nps))
+                          counters=kpis.survey_counters(response.rating, response.nps, response.ces))
     except Exception:  # the customer's answer is recorded; a 500 now would only make them retry into a 409
         logger.exception("survey answer recorded but not counted in the KPI aggregates",
                          extra={"ticket_id": ticket.ticket_id})

@@ -11,6 +11,8 @@ exceptions (``exceptions``) back, never PynamoDB's:
 * ``macros`` — the team's macros; ``surveys`` — an answer recorded once
 * ``aggregates`` — daily KPI counters; ``queues``, ``blobs``, ``rate_limits``
 * ``conversations`` — a chat conversation's tickets and their messages, as the web-chat visitor reads them
+* ``kb_articles`` — knowledge base articles; ``kb_index`` — the KB search index (S3 bytes, a marker,
+  the copy a function keeps open); ``kb_engine`` — the index itself (tantivy), loaded only by KB searches
 
 Submodules are imported by name (``from chalicelib.storage import customers``):
 importing the package itself costs nothing at cold start.

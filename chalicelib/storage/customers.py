@@ -22,14 +22,14 @@ from chalicelib.storage.exceptions import ConditionFailed, TransactionCancelled
 __all__ = [
     "KEEP", "CustomerUpdate", "IdentityLookup", "IdentityUpdate",
     "add_identities", "customer_ids_named", "customers_by_ids", "get_customer", "identity_lookups", "index_all",
-    "merge_customers", "move_identity", "name_actions", "order_key", "save_customer",
+    "merge_customers", "move_identity", "name_actions", "order_key", "preferred_language", "save_customer",
 ]
 
 KEEP: Any = object()  # "leave the lookup's tier as it is"
 _BATCH_GET_KEYS = 100  # DynamoDB BatchGetItem limit
 _TRANSACTION_ITEMS = 100  # DynamoDB TransactWriteItems limit
 # The fields an update may set (None removes them); identities and the ticket count are only ever added to.
-_FIELDS = frozenset({"name", "tier", "attributes", "purchases", "first_seen_at", "last_seen_at", "last_inquiry"})
+_FIELDS = frozenset({"name", "tier", "language", "attributes", "purchases", "first_seen_at", "last_seen_at", "last_inquiry"})
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,22 @@ def get_customer(customer_id: str, *, consistent: bool = False) -> Any | None:
 
     try:
         return CustomerModel.get(customer_id, consistent_read=consistent)
+    except DoesNotExist:
+        return None
+
+
+def preferred_language(customer_id: str) -> str | None:
+    """The language the customer asked to be answered in, or None (no preference, or no such customer).
+
+    One GetItem of the one attribute, eventually consistent: a preference set a second ago
+    may be missed by a text composed now, never by the next one.
+    """
+    from pynamodb.exceptions import DoesNotExist
+
+    from chalicelib.storage.models import CustomerModel
+
+    try:
+        return CustomerModel.get(customer_id, attributes_to_get=["language"]).language
     except DoesNotExist:
         return None
 

@@ -402,6 +402,7 @@ class CustomerModel(SharedConnection, Model):
     last_inquiry = LastInquiry(null=True)
     ticket_count = NumberAttribute(default=0)
     tier = UnicodeAttribute(null=True)  # e.g. vip: from the customer import, read by triage
+    language = UnicodeAttribute(null=True)  # stated preference (en, da, no): domain.language.for_customer
     attributes = CompactJSONAttribute(null=True)  # what the shop knows: plan, account size, country...
     purchases = CompactJSONAttribute(null=True)  # [{order_id, at, total, currency, items}], newest first
     merged_into = UnicodeAttribute(null=True)
@@ -607,8 +608,64 @@ class AggregateModel(SharedConnection, Model):
         return getattr(self, "_numbers", {})
 
 
+# --- Knowledge base (storage/kb_articles.py): articles and the search index's marker, one table ---------
+class KbArticlesByLanguage(GlobalSecondaryIndex["KbArticleModel"]):
+    """A language's articles by id (``GET /kb/articles?language=``): summaries, no bodies."""
+
+    class Meta:
+        index_name = "by_language"
+        projection = IncludeProjection(["title", "status", "tags", "updated_at", "updated_by", "version"])
+
+    language = UnicodeAttribute(hash_key=True)
+    article_id = UnicodeAttribute(range_key=True)
+
+
+class KbArticleModel(SharedConnection, Model):
+    """A help article; every article in one partition (``kind``), so the index rebuild reads them with
+    one strongly consistent Query (KB writes are rare: one partition's 1,000 writes/s is plenty)."""
+
+    class Meta:
+        table_name = _table("KB_TABLE")
+
+    kind = UnicodeAttribute(hash_key=True, default="article")
+    article_id = UnicodeAttribute(range_key=True)
+    title = UnicodeAttribute()
+    body = UnicodeAttribute()  # Markdown, at most 100 kB (domain/kb.py)
+    language = UnicodeAttribute()
+    status = UnicodeAttribute()  # draft | published
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    related = ListAttribute(of=UnicodeAttribute, default=list)
+    updated_at = UnicodeAttribute()
+    updated_by = UnicodeAttribute(default="")
+    version = NumberAttribute()  # checked on every write: a stale editor gets 409
+
+    by_language = KbArticlesByLanguage()
+
+
+class KbIndexMarkerModel(SharedConnection, Model):
+    """The search index in use (``kind`` = "index", ``article_id`` = "current"), in the articles' table.
+
+    ``revision`` counts published changes (ADD after each write); ``index_revision`` is the revision
+    the index at ``index_key`` (S3) was built from, and only ever moves forward (conditional write), so
+    a slow rebuild can never replace a newer one. Functions read this item at most every few seconds.
+    """
+
+    class Meta:
+        table_name = _table("KB_TABLE")
+
+    kind = UnicodeAttribute(hash_key=True, default="index")
+    article_id = UnicodeAttribute(range_key=True, default="current")
+    revision = NumberAttribute(default=0)
+    index_revision = NumberAttribute(null=True)
+    index_key = UnicodeAttribute(null=True)
+    index_articles = NumberAttribute(null=True)
+    index_bytes = NumberAttribute(null=True)
+    built_at = UnicodeAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (TicketModel, MessageModel, CustomerModel, LookupModel, AgentModel,
-                                       AuditModel, MacroModel, AggregateModel)
+                                       AuditModel, MacroModel, AggregateModel, KbArticleModel,
+                                       KbIndexMarkerModel)
 
 
 def reset_connections() -> None:

@@ -114,6 +114,10 @@ def seeded_desk():
         texts = [m["text"] or "" for m in desk.tickets()[2]["messages"]]
         links = sorted({found for text in texts for found in re.findall(r"/surveys/(s1\.[A-Za-z0-9_-]+)", text)})
         assert links, texts
+        from chalicelib.admin import DEMO_ARTICLES
+        from chalicelib.service import kb
+
+        articles = kb.import_folder(DEMO_ARTICLES)
         known = {  # path parameters and body fields that name something, by name
             "ticket_id": [t["id"] for t in tickets],
             "customer_id": sorted({t["customer_id"] for t in tickets}),
@@ -125,6 +129,7 @@ def seeded_desk():
             "token": links,
             "name": sorted(path.name for path in (static.STATIC_DIR / "console").iterdir() if path.is_file()),
             "attachment_id": [a["id"] for m in desk.tickets()[0]["messages"] for a in m["attachments"]],
+            "article_id": articles.created[:3],  # the demo knowledge base, imported above
             # whole bodies that pass the checks the document cannot express (an extension that fits the type)
             "bodies": {
                 "/uploads": [{"filename": "notes.txt", "content_type": "text/plain", "size": 120}],

@@ -2,9 +2,12 @@
 
 Tickets arrive as mail (or a signed Slack message), an agent answers and solves them through
 the API, the desk's clock moves on and the schedule runs as EventBridge would. What a
-customer and a support lead notice: exactly one survey message with five signed links, a
-click that records the rating, every misuse of a link refused with a JSON reason and
-nothing recorded, a bad rating putting the ticket back in front of the team.
+customer and a support lead notice: exactly one survey message with five signed links in
+the customer's language, a link that opens a page and records nothing (mail scanners open
+links), the page's form that records rating, NPS, CES and comment, every misuse of a link
+refused (a JSON reason for API callers, a page with the same status for a browser) and
+nothing recorded, a bad rating putting the ticket back in front of the team, CES in the
+KPI report.
 """
 from __future__ import annotations
 
@@ -176,9 +179,13 @@ def test_a_solved_ticket_gets_one_survey_an_hour_later_and_a_click_records_the_r
     assert json.loads(described.body)["ticket_number"] == 1 and not json.loads(described.body)["answered"]
     assert [q["name"] for q in json.loads(described.body)["questions"]] == ["rating", "comment", "nps", "ces"]
 
-    clicked = _get(desk, token, rating=4)
+    clicked = _get(desk, token, rating=4)  # a mail scanner opening every link: nothing is recorded
     assert clicked.status_code == 200 and clicked.headers["Referrer-Policy"] == "no-referrer"
-    assert json.loads(clicked.body)["status"] == "recorded" and json.loads(clicked.body)["rating"] == 4
+    assert json.loads(clicked.body)["rating"] == 4 and json.loads(clicked.body)["language"] == "en"
+    assert all(_get(desk, token, rating=r).status_code == 200 for r in (5, 3, 2, 1)) and _nothing_recorded(ticket_id)
+    confirmed = _post_form(desk, token, "rating=4")
+    assert confirmed.status_code == 200 and confirmed.headers["Referrer-Policy"] == "no-referrer"
+    assert json.loads(confirmed.body)["status"] == "recorded" and json.loads(confirmed.body)["rating"] == 4
     status, shown = _agent_call(desk, "get", f"/tickets/{ticket_id}", ann)
     assert status == 200 and shown["status"] == "solved" and "low_csat" not in shown["tags"]
     (entry,) = [e for e in shown["audit"] if e["action"] == "survey_answered"]
@@ -189,7 +196,7 @@ def test_a_solved_ticket_gets_one_survey_an_hour_later_and_a_click_records_the_r
     assert kpis["all"]["csat_responses"] == 1 and kpis["all"]["csat_satisfied"] == 1
     assert _kpis_today("agent")[ann_id]["csat_responses"] == 1
 
-    _refused(_get(desk, token, rating=1), 409, "already_answered")  # reused: the first answer stands
+    _refused(_post_form(desk, token, "rating=1"), 409, "already_answered")  # reused: the first answer stands
     _refused(_post_json(desk, token, {"rating": 2, "comment": "changed my mind"}), 409, "already_answered")
     assert _stored(ticket_id).survey == answered and _kpis_today()["all"]["csat_responses"] == 1
     assert json.loads(_get(desk, token).body)["answered"] is True
@@ -275,7 +282,7 @@ def test_forged_foreign_and_expired_links_are_refused_and_record_nothing(desk):
     _refused(_get(desk, crossed, rating=1), 403, "wrong_ticket")
     assert _nothing_recorded(first_id) and _nothing_recorded(second_id)
 
-    assert _get(desk, second, rating=5).status_code == 200  # the second link answers the second ticket only
+    assert _post_json(desk, second, {"rating": 5}).status_code == 200  # the second link answers the second only
     assert _stored(second_id).survey["rating"] == 5 and _nothing_recorded(first_id)
 
     desk.advance(days=15)
@@ -374,7 +381,7 @@ def test_a_bad_rating_flags_the_ticket_when_configured(desk):
     _an_hour_later(desk)
     assert _ticket(desk, "Scratched table")["priority"] == "normal"
 
-    assert _get(desk, _token_of(_survey_mails(desk)[0]), rating=2).status_code == 200
+    assert _post_json(desk, _token_of(_survey_mails(desk)[0]), {"rating": 2}).status_code == 200
     ticket = _ticket(desk, "Scratched table")
     assert ticket["status"] == "solved" and ticket["reopen_count"] == 0
     assert "low_csat" in ticket["tags"] and ticket["priority"] == "high"  # one step up
@@ -423,3 +430,197 @@ def test_links_use_public_base_url(monkeypatch):
     assert surveys.link("s1.abc", 3) == "https://help.shop.example/api/surveys/s1.abc?rating=3"
     monkeypatch.delenv("PUBLIC_BASE_URL")
     assert surveys.link("s1.abc") == "https://support.example.com/surveys/s1.abc"
+
+
+# --------------------------------------------------------------------------- the page a person answers on
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"}
+FORM = {**BROWSER, "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _page(desk, token, rating=None, headers=None):
+    path = f"/surveys/{token}" + (f"?rating={rating}" if rating is not None else "")
+    return desk.http.get(path, headers={**BROWSER, **(headers or {})})
+
+
+def _submit(desk, token, form, headers=None):
+    raw = form if isinstance(form, bytes) else (form if isinstance(form, str) else urlencode(form)).encode()
+    return desk.http.post(f"/surveys/{token}", headers={**FORM, **(headers or {})}, body=raw)
+
+
+def _html(response, status):
+    """A page for a person: the status, HTML, the desk's CSP (forms post to the desk only), never cached."""
+    from chalicelib.api import static
+
+    assert response.status_code == status, response.body[:2000]
+    headers = response.headers
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert headers["Content-Security-Policy"] == static.content_security_policy(form_action="'self'")
+    assert "form-action 'self'" in headers["Content-Security-Policy"]
+    assert (headers["Cache-Control"], headers["Referrer-Policy"]) == ("no-store", "no-referrer")
+    text = response.body.decode() if isinstance(response.body, bytes) else response.body
+    assert "<script" not in text and "style=" not in text and "<style" not in text  # the CSP allows neither
+    assert '<link rel="stylesheet" href="../survey.css">' in text
+    return text
+
+
+def _checked(text, name):
+    """The values of the radio buttons named ``name`` that are checked."""
+    return re.findall(rf'name="{name}" value="([0-9]*)"(?: required)? checked', text)
+
+
+def test_the_link_opens_a_page_that_records_nothing_and_only_its_form_records(desk, admin_token):
+    from chalicelib.storage.models import LookupModel
+
+    ann_id, ann = desk.add_agent("Ann", "ann@example.com")
+    ticket_id = _solved_mail_ticket(desk, ann, "Parcel never arrived")
+    _an_hour_later(desk)
+    (mail,) = _survey_mails(desk)
+    assert "opens a short page where you confirm your rating" in _text(mail)
+    token = _token_of(mail)
+
+    page = _html(_page(desk, token, rating=4), 200)
+    assert '<html lang="en">' in page and "How did we do?" in page and "About your request #1" in page
+    assert _checked(page, "rating") == ["4"] and _checked(page, "nps") == [""] and _checked(page, "ces") == [""]
+    assert f'<form method="post" action="{token}"' in page and page.count('name="nps"') == 12
+    assert page.count('name="ces"') == 8 and 'maxlength="2000"' in page and "Strongly agree" in page
+    # What link scanners do: open every link, with and without a browser's Accept, and HEAD.
+    for rating in (5, 4, 3, 2, 1):
+        assert _page(desk, token, rating=rating).status_code == 200
+        assert desk.http.get(f"/surveys/{token}?rating={rating}").status_code == 200
+        assert desk.http.request("HEAD", f"/surveys/{token}?rating={rating}", headers=BROWSER).status_code >= 400
+    assert _nothing_recorded(ticket_id) and "csat_responses" not in _kpis_today().get("all", {})
+
+    comment = '<script>alert("hi")</script> & thanks <b>a lot</b>'
+    thanks = _html(_submit(desk, token, {"rating": "4", "nps": "9", "ces": "6", "comment": comment}), 200)
+    assert "Thank you!" in thanks and "Your answer has been recorded." in thanks
+    assert "&lt;script&gt;alert(&#34;hi&#34;)&lt;/script&gt; &amp; thanks &lt;b&gt;a lot&lt;/b&gt;" in thanks
+    assert "4 – Satisfied" in thanks and "6 – Agree" in thanks and "<b>a lot" not in thanks
+    survey = _stored(ticket_id).survey
+    assert {"rating": 4, "nps": 9, "ces": 6, "comment": comment}.items() <= survey.items()
+    assert LookupModel.count(f"survey:{survey['nonce']}") == 1
+    kpis = _kpis_today()["all"]
+    assert (kpis["csat_responses"], kpis["nps_promoters"], kpis["ces_responses"], kpis["ces_6"]) == (1, 1, 1, 1)
+
+    status, report = _agent_call(desk, "get", "/reports/kpis?group_by=agent", admin_token)
+    assert status == 200, report
+    (row,) = [r for r in report["rows"] if r["group"] == ann_id]
+    assert (row["ces_responses"], row["ces_average"], row["ces_easy_pct"]) == (1, 6.0, 100.0)
+    assert row["ces_distribution"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0, "6": 1, "7": 0}
+    assert (row["nps_responses"], row["nps"], row["csat_pct"]) == (1, 100.0, 100.0)
+
+    again = _html(_page(desk, token, rating=1), 409)
+    assert "Already answered" in again and "<form" not in again
+    assert "Already answered" in _html(_submit(desk, token, "rating=1"), 409)
+    assert _stored(ticket_id).survey == survey  # the first answer stands
+
+    css = desk.http.get("/survey.css")
+    assert css.status_code == 200 and css.headers["Content-Type"] == "text/css; charset=utf-8"
+
+
+LANGUAGES = [
+    ("en", "Hello, order 1234 has not arrived. Can you help me with this please?",
+     "How did we do? Rate 1–5", "5 – Very satisfied: ", "How did we do?", "Send my answer", "Thank you!"),
+    ("da", "Hej, jeg har ikke modtaget min pakke endnu. Hvad sker der? Venlig hilsen Ann",
+     "Hvordan klarede vi det? Giv en bedømmelse fra 1 til 5", "5 – Meget tilfreds: ", "Hvordan klarede vi det?",
+     "Send mit svar", "Tak!"),
+    ("no", "Hei, jeg har ikke mottatt pakken min ennå. Hva skjer? Vennlig hilsen Ann",
+     "Hvordan gjorde vi det? Gi en vurdering fra 1 til 5", "5 – Svært fornøyd: ", "Hvordan gjorde vi det?",
+     "Send svaret mitt", "Takk!"),
+]
+
+
+@pytest.mark.parametrize("language,body,mail_intro,mail_link,heading,button,thanks", LANGUAGES,
+                         ids=[case[0] for case in LANGUAGES])
+def test_mail_and_page_are_in_the_customers_language(desk, language, body, mail_intro, mail_link, heading,
+                                                     button, thanks):
+    _, ann = desk.add_agent("Ann", "ann@example.com")
+    desk.receive_email(compose(subject="Pakke / parcel", body=body))
+    desk.pump()
+    ticket_id = _ticket(desk, "Pakke / parcel")["id"]
+    assert _stored(ticket_id).language == language
+    _solve(desk, ann, ticket_id)
+    _an_hour_later(desk)
+    (mail,) = [m for m in desk.sent_emails() if mail_intro in _text(m)]
+    assert mail_link in _text(mail) and len(_links(_text(mail))) == 5
+    token = _token_of(mail)
+
+    page = _html(_page(desk, token, rating=5), 200)
+    assert f'<html lang="{language}">' in page and heading in page and button in page
+    assert _checked(page, "rating") == ["5"]
+    assert json.loads(_get(desk, token).body)["language"] == language  # and for API callers
+    done = _html(_submit(desk, token, "rating=5&nps=10&ces=7&comment=Tak+%2F+takk+%2F+thanks"), 200)
+    assert thanks in done and f'<html lang="{language}">' in done and "Tak / takk / thanks" in done
+    assert {"rating": 5, "nps": 10, "ces": 7}.items() <= _stored(ticket_id).survey.items()
+    assert f'<html lang="{language}">' in _html(_page(desk, token), 409)
+
+
+@pytest.mark.parametrize("environment", [{**chat.SECRETS, "SURVEY_SECRET": SURVEY_SECRET}], ids=["SURVEY_SECRET"])
+def test_forged_cut_expired_and_answered_links_get_pages_with_their_status(desk):
+    from chalicelib import clock
+    from chalicelib.domain import survey_tokens
+
+    _, ann = desk.add_agent("Ann", "ann@example.com")
+    ticket_id = _solved_mail_ticket(desk, ann, "Broken lamp")
+    _an_hour_later(desk)
+    token = _token_of(_survey_mails(desk)[0])
+    middle = len(token) // 2
+    forged = token[:middle] + ("B" if token[middle] != "B" else "C") + token[middle + 1:]
+
+    assert "This link is not valid" in _html(_page(desk, forged, rating=5), 403)
+    assert "This link is not valid" in _html(_submit(desk, forged, "rating=5"), 403)
+    assert "changed or cut short" in _html(_page(desk, token[:20], rating=5), 400)
+    danish = _html(_page(desk, forged, headers={"Accept-Language": "da-DK,da;q=0.9,en;q=0.5"}), 403)
+    assert '<html lang="da">' in danish and "Linket er ikke gyldigt" in danish  # no ticket: the browser's language
+    norwegian = _html(_page(desk, "not-a-token", headers={"Accept-Language": "nb-NO"}), 400)
+    assert '<html lang="no">' in norwegian and "Lenken er ikke gyldig" in norwegian
+    crossed = survey_tokens.issue("t-0123456789abcdef0123", secret=SURVEY_SECRET.encode(), now=clock.now(),
+                                  ttl=timedelta(days=1), nonce="nonce-of-nothing")
+    assert "not the survey link we sent" in _html(_page(desk, crossed), 403)
+    # A "token" that is a script URL: refused, and never echoed into a link on the page.
+    hostile = _html(_submit(desk, "javascript:alert(1)", b"%%%"), 400)
+    assert "javascript:" not in hostile and "<a href" not in hostile
+    assert _nothing_recorded(ticket_id)
+
+    desk.advance(days=15)
+    expired = _html(_page(desk, token, rating=5), 410)
+    assert "This link has expired" in expired and "reply to our message" in expired
+    assert "This link has expired" in _html(_submit(desk, token, "rating=5"), 410)
+    assert _nothing_recorded(ticket_id)
+
+
+def test_a_bad_answer_gets_the_form_again_with_what_to_fix_and_records_nothing(desk):
+    _, ann = desk.add_agent("Ann", "ann@example.com")
+    ticket_id = _solved_mail_ticket(desk, ann, "Wrong size")
+    _an_hour_later(desk)
+    token = _token_of(_survey_mails(desk)[0])
+
+    mangled = _html(_page(desk, token, rating=9), 400)  # a link a mail client broke: choose again
+    assert "The rating in the link is not one we know" in mangled and _checked(mangled, "rating") == []
+    assert _html(_page(desk, token, rating="5&rating=1"), 400).count("checked") == 2  # NPS and CES: no answer
+    no_rating = _html(_submit(desk, token, "nps=7&ces=3&comment=Hmm"), 400)
+    assert "Please choose a rating from 1 to 5." in no_rating
+    assert _checked(no_rating, "nps") == ["7"] and _checked(no_rating, "ces") == ["3"] and ">Hmm</textarea>" in no_rating
+    long_comment = "<i>x</i>" * 251  # 2008 characters: one form field too long
+    too_long = _html(_submit(desk, token, {"rating": "5", "comment": long_comment}), 400)
+    assert "Your comment is too long" in too_long and _checked(too_long, "rating") == ["5"]
+    assert "&lt;i&gt;x&lt;/i&gt;" in too_long and "<i>x</i>" not in too_long  # given back, escaped
+    assert "Please choose a number from 0 to 10" in _html(_submit(desk, token, "rating=5&nps=11"), 400)
+    assert "Please choose a number from 1 to 7" in _html(_submit(desk, token, "rating=5&ces=0"), 400)
+    assert "something we do not ask for" in _html(_submit(desk, token, "rating=5&mood=happy"), 400)
+    huge = _html(_submit(desk, token, urlencode({"rating": "5", "comment": "y" * 40_000})), 413)
+    assert "That was more than we can take" in huge and f'<a href="{token}">' in huge
+    assert "could not be read" in _html(_submit(desk, token, b"rating=5&comment=%FF%FE"), 400)
+    assert "could not be read" in _html(_submit(desk, token, "rating=1&rating=5"), 400)
+    assert _nothing_recorded(ticket_id) and "csat_responses" not in _kpis_today().get("all", {})
+
+    assert "Thank you!" in _html(_submit(desk, token, "rating=5&nps=&ces=&comment="), 200)
+    assert {"rating": 5, "nps": None, "ces": None, "comment": None}.items() <= _stored(ticket_id).survey.items()
+
+
+@pytest.mark.parametrize("token", ["s1.", "s1." + "A" * 600, "%00", "s1.%F0%9F%99%82", "..%2F..%2Fconsole",
+                                   "%3Cscript%3Ealert(1)%3C%2Fscript%3E", "s1.AAAA%22%3E%3Cb%3E"])
+def test_hostile_links_get_a_refusal_page_never_an_error_nor_an_echo(desk, token):
+    for response in (_page(desk, token, rating=5), _submit(desk, token, "rating=5&comment=%3Cb%3E")):
+        text = _html(response, 400)
+        assert "This link is not valid" in text and "<b>" not in text and "<a href" not in text

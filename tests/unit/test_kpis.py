@@ -262,8 +262,37 @@ def test_survey_counters_use_the_standard_thresholds():
     assert survey_counters(4, 8) == {"csat_responses": 1, "csat_satisfied": 1, "nps_responses": 1}
     assert survey_counters(3, 6) == {"csat_responses": 1, "nps_responses": 1, "nps_detractors": 1}
     assert survey_counters(1) == {"csat_responses": 1}
+    assert survey_counters(2, None, 7) == {"csat_responses": 1, "ces_responses": 1, "ces_7": 1}
     with pytest.raises(ValueError):
         survey_counters(6)
+    with pytest.raises(ValueError):
+        survey_counters(5, 10, 0)
+
+
+def test_ces_is_reported_as_average_share_who_agree_and_distribution_beside_csat_and_nps():
+    answers = [(D1, "email", 5, 10, 7), (D1, "email", 4, 6, 5), (D2, "email", 2, None, 2), (D2, "email", 3, 8, None),
+               (D1, "chat", 5, 9, 6)]  # fmt: skip
+    aggregates = [DailyAggregate(day, "channel", channel, survey_counters(rating, nps, ces))
+                  for day, channel, rating, nps, ces in answers]
+    days: dict[tuple, dict[str, int]] = {}
+    for aggregate in aggregates:  # one aggregate per day and group, as storage keeps them
+        merged = days.setdefault((aggregate.day, aggregate.group), {})
+        for name, value in aggregate.counters.items():
+            merged[name] = merged.get(name, 0) + value
+    result = by_channel(aggregates=[DailyAggregate(day, "channel", group, counters)
+                                    for (day, group), counters in days.items()])
+    chat, email = result.rows
+    assert email.ces_responses == 3 and email.ces_average == pytest.approx((7 + 5 + 2) / 3)
+    assert email.ces_easy_pct == pytest.approx(100 * 2 / 3)  # 7 and 5 agree, 2 does not
+    assert email.ces_distribution == {"1": 0, "2": 1, "3": 0, "4": 0, "5": 1, "6": 0, "7": 1}
+    assert email.csat_responses == 4 and email.nps == pytest.approx(100 / 3 - 100 / 3)  # 10 | 6 | 8
+    assert chat.ces_average == 6.0 and result.totals.ces_responses == 4
+    assert result.totals.ces_average == pytest.approx((7 + 5 + 2 + 6) / 4)
+    assert result.as_dict()["totals"]["ces_distribution"]["6"] == 1
+    (totals_line,) = [line for line in result.as_table().splitlines() if line.startswith("total ")]
+    assert "CES" in result.as_table() and "5.0" in totals_line.split()  # the totals' average
+    empty = by_channel(aggregates=[DailyAggregate(D1, "channel", "email", {"created": 1})]).rows[0]
+    assert (empty.ces_responses, empty.ces_average, empty.ces_easy_pct) == (0, None, None)
 
 
 
