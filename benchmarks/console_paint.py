@@ -63,7 +63,7 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with LocalDesk(server=True, environment={**LOCAL_SECRETS, "PUBLIC_BASE_URL": url}) as desk:
-        server = start_http(desk, port)
+        server = start_http(desk, port, quiet=True)
         _, token = desk.add_agent("Ada Admin", "admin@example.com", role="admin", capacity=1000)
         started = time.monotonic()
         for n in range(args.tickets):

@@ -68,7 +68,7 @@ def main(samples: int = 10) -> None:
     url, shop = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{shop_port}"
     environment = {**LOCAL_SECRETS, "PUBLIC_BASE_URL": url, "WEBCHAT_ALLOWED_ORIGINS": shop}
     with LocalDesk(server=True, environment=environment) as desk:
-        server = start_http(desk, port)
+        server = start_http(desk, port, quiet=True)
         _, token = desk.add_agent("Ada Admin", "admin@example.com", role="admin")
         stop = threading.Event()
 

@@ -54,19 +54,27 @@ def main(argv: list[str] | None = None) -> None:
         server.shutdown()
 
 
-def start_http(desk: LocalDesk, port: int, host: str = "127.0.0.1") -> Any:
+def start_http(desk: LocalDesk, port: int, host: str = "127.0.0.1", *, quiet: bool = False) -> Any:
     """Serve the app LocalDesk loaded over HTTP (as ``chalice local`` does, one thread per request), in the
-    background; routes and the event pump then share one process. Returns the server (``.shutdown()``)."""
+    background; routes and the event pump then share one process. Returns the server (``.shutdown()``).
+
+    ``quiet`` drops the per-request log lines (the browser tests make hundreds)."""
     from chalice.cli.factory import CLIFactory
-    from chalice.local import CustomLocalChalice, LocalDevServer, create_local_server
+    from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
+
+    class QuietHandler(ChaliceRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
 
     factory = CLIFactory(str(desk.project_dir))
     config = factory.create_config_obj(chalice_stage_name=desk.stage)
     app = desk.client._app
-    # create_local_server turns the app's class into Chalice's local subclass, once: a second desk in
-    # this process (the app module is loaded once) gets a server for the app as it already is.
-    server = (LocalDevServer(app, config, host, port) if isinstance(app, CustomLocalChalice)
-              else create_local_server(app, config, host, port))
+    # What chalice.local.create_local_server does to the app, once per process (the app module is
+    # loaded once; a second desk gets a server for the app as it already is).
+    if not isinstance(app, CustomLocalChalice):
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
+    server = LocalDevServer(app, config, host, port, handler_cls=QuietHandler if quiet else ChaliceRequestHandler)
     threading.Thread(target=server.server.serve_forever, daemon=True).start()
     return server
 

@@ -47,7 +47,7 @@ def live_desk() -> Iterator[LiveDesk]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with LocalDesk(server=True, environment={**LOCAL_SECRETS, "PUBLIC_BASE_URL": url}) as desk:
-        server = start_http(desk, port)
+        server = start_http(desk, port, quiet=True)
         _, token = desk.add_agent("Ada Admin", "admin@example.com", role="admin")
         stop = threading.Event()
         pump = threading.Thread(target=_pump_until, args=(desk, stop), daemon=True)
