@@ -82,7 +82,7 @@ def _lambda_copy(name, environment, start, results, batch_size):
     sqs = aws.client("sqs")
     url = sqs.get_queue_url(QueueName=config.setting("INBOUND_QUEUE"))["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    start.wait(timeout=60)
+    start.wait(timeout=600)  # the last copy may take long to start on a loaded machine
     deliveries, failures, idle_polls = 0, 0, 0
     while idle_polls < 5:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch_size, AttributeNames=["All"],
@@ -98,8 +98,12 @@ def _lambda_copy(name, environment, start, results, batch_size):
             "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": arn,
             "awsRegion": config.region(),
         } for m in messages]}
-        response = client.lambda_.invoke("process_inbound", event).payload or {}
-        failed = {failure["itemIdentifier"] for failure in response.get("batchItemFailures", [])}
+        try:
+            response = client.lambda_.invoke("process_inbound", event).payload or {}
+            failed = {failure["itemIdentifier"] for failure in response.get("batchItemFailures", [])}
+        except Exception:  # noqa: BLE001 - as Lambda does: an invocation that raises returns the whole batch
+            # (Powertools raises when every record failed, e.g. OutOfTime in the test client's 3 s context)
+            failed = {message["MessageId"] for message in messages}
         for message in messages:
             if message["MessageId"] in failed:
                 sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
@@ -121,10 +125,12 @@ def test_thirty_mails_processed_by_four_lambda_copies_at_once_are_tickets_one_to
     copies = [context.Process(target=_lambda_copy, args=(f"copy-{n}", dict(os.environ), start, results, 3)) for n in range(_CONTAINERS)]
     for copy in copies:
         copy.start()
-    outcomes = [results.get(timeout=120) for _ in copies]
+    # Generous limits: four fresh interpreters importing the app on a loaded 2-core CI machine (browser
+    # tests in the other worker) can take minutes; a copy that fails shows as its exit code, not a timeout.
     for copy in copies:
-        copy.join(timeout=30)
-        assert copy.exitcode == 0, copy
+        copy.join(timeout=600)
+    assert [copy.exitcode for copy in copies] == [0] * len(copies), copies
+    outcomes = [results.get(timeout=30) for _ in copies]
 
     # Every mail was delivered (a retried batch item is Lambda's normal business, not a fault)
     # and the copies really worked side by side.
