@@ -10,6 +10,7 @@ from chalicelib import config
 from chalicelib.api import (agent_api, agents_api, attachments_api, customers_api, inbox_api, macros_api, openapi,
                             reports_api, search_api, signin_api, static, surveys_api, ticket_api, ticket_open_api)
 from chalicelib.api import kb_api
+from chalicelib.api import portal_api
 from chalicelib.channels import receive, webchat_visitor
 from chalicelib.channels.email import ses_inbound as ses_adapter
 from chalicelib.observability import logger
@@ -264,6 +265,52 @@ def console_page():
 @app.route("/console/{name}", methods=["GET"])
 def console_file(name):
     return static.console(app.current_request, name)
+
+
+# --- The customer portal: the knowledge base, a ticket form, one's own tickets after a mailed link ---
+@app.route("/portal", methods=["GET"])
+def portal_page():
+    return static.portal(app.current_request)
+
+
+@app.route("/portal/{name}", methods=["GET"])
+def portal_file(name):
+    return static.portal(app.current_request, name)
+
+
+@app.route("/portal/tickets", methods=["GET", "POST"])
+def portal_tickets():
+    return portal_api.tickets(app.current_request)
+
+
+@app.route("/portal/tickets/{ticket_id}", methods=["GET"])
+def portal_ticket(ticket_id):
+    return portal_api.ticket(app.current_request, ticket_id)
+
+
+@app.route("/portal/tickets/{ticket_id}/replies", methods=["POST"])
+def portal_reply(ticket_id):
+    return portal_api.reply(app.current_request, ticket_id)
+
+
+@app.route("/portal/uploads", methods=["POST"])
+def portal_upload():
+    return portal_api.upload(app.current_request)
+
+
+@app.route("/portal/auth/links", methods=["POST"])
+def portal_signin_link():
+    return portal_api.auth_link(app.current_request)
+
+
+@app.route("/portal/auth/sessions", methods=["POST"])
+def portal_session():
+    return portal_api.auth_session(app.current_request)
+
+
+@app.route("/portal/auth/sessions/current", methods=["DELETE"])
+def close_portal_session():
+    return portal_api.sign_out(app.current_request)
 
 
 @app.route("/widget.js", methods=["GET"])

@@ -29,7 +29,7 @@ import typing
 from typing import Any
 
 from chalicelib.api.errors import json_response
-from chalicelib.domain.vocabulary import CHANNELS, PRIORITIES, STATUSES
+from chalicelib.domain.vocabulary import CHANNELS, LANGUAGES, PRIORITIES, STATUSES
 
 __all__ = ["OPENAPI_VERSION", "build", "document"]
 
@@ -92,6 +92,8 @@ def _built() -> dict[str, Any]:
                                                       "search over the published ones (public: no token needed)."},
             {"name": "surveys", "description": "Customers' satisfaction answers (public: the link is signed)."},
             {"name": "sign-in", "description": "The console's sign-in: a one-time link by email, then a session."},
+            {"name": "portal", "description": "The customer portal: a contact form, sign-in by a mailed link, and "
+                                              "the customer's own tickets (a portal session, never an agent token)."},
             {"name": "webhooks", "description": "Platforms' inbound calls (signed by the platform)."},
             {"name": "meta", "description": "This document."},
         ],
@@ -401,6 +403,8 @@ def _response_schemas(components: _Components) -> dict[str, Any]:
     }
     context_fields = {
         "id": text, "name": _nullable("string"), "tier": _nullable("string"), "identities": _strings(),
+        "language": {"enum": [*LANGUAGES, None], "description": "The customer's stated preference; null: the "
+                     "language of their messages, else the desk's default_language, decides."},
         "channels": {"type": "object", "additionalProperties": _strings()}, "attributes": {"type": "object"},
         "purchases": {"type": "array", "items": {"type": "object"}}, "purchase_count": integer,
         "last_inquiry": _nullable("object"),
@@ -700,6 +704,7 @@ def _operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]
         *_kb_operations(components),
         *_survey_operations(),
         *_signin_operations(components),
+        *_portal_operations(components),
         ("/openapi.json", "GET", {
             "operationId": "getOpenApiDocument", "tags": ["meta"], "summary": "This document.", "security": [],
             "responses": {"200": {"description": "OpenAPI 3.1.",
@@ -947,6 +952,119 @@ def _signin_operations(components: _Components) -> list[tuple[str, str, dict[str
     ]
 
 
+def _portal_operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]]:
+    """The customer portal (``api/portal_api.py``): no agent token. The form, uploads and sign-in are open
+    (counted per client address); the rest takes a portal session, ``Bearer rps_...``."""
+    from chalicelib.api import portal_api, portal_bodies
+    from chalicelib.domain.vocabulary import CHANNELS, STATUSES
+    from chalicelib.errors import TooManyRequests
+
+    bodies = {name: components.model(name, model) for name, model in (
+        ("PortalTicket", portal_bodies.PortalTicketBody), ("PortalReply", portal_bodies.PortalReplyBody),
+        ("PortalUpload", portal_bodies.PortalUploadBody), ("PortalLinkRequest", portal_bodies.PortalLinkBody),
+        ("PortalSessionRequest", portal_bodies.PortalSessionBody))}
+    text = {"type": "string"}
+    components.add("PortalAccepted", _object({"accepted": {"const": True}, "reference": text}))
+    components.add("PortalSession", _object({
+        "session_token": {"type": "string", "description": "rps_<64 hex>: the portal's bearer token; shown once."},
+        "expires_at": {"type": "string", "description": "When the session ends (ISO 8601, UTC)."}}))
+    components.add("PortalSignedOut", _object({"signed_out": {"const": True}}))
+    components.add("PortalUploadGrant", _object({
+        "upload_id": {"type": "string", "description": "Name it in the form's (or a reply's) `attachments`."},
+        "url": {"type": "string", "description": "A pre-signed S3 PUT for the file's bytes."},
+        "headers": _object({"Content-Type": text}), "expires_in": {"type": "integer"}, "max_bytes": {"type": "integer"},
+        "draft": {"type": "string", "description": "Send it with every other file of the form, and with the form."}}))
+    summary = _object({"id": text, "number": {"type": "integer"}, "subject": text,
+                       "status": {"type": "string", "enum": list(STATUSES)},
+                       "channel": {"type": "string", "enum": list(CHANNELS)}, "created_at": text,
+                       "last_activity_at": text})
+    components.add("PortalTicketSummary", summary)
+    components.add("PortalTickets", _object({"tickets": {"type": "array", "items": _ref("PortalTicketSummary")},
+                                             "next_cursor": {"type": ["string", "null"]}}))
+    file = _object({"filename": text, "content_type": text, "size": {"type": "integer"}})
+    components.add("PortalConversation", _object({"ticket": _ref("PortalTicketSummary"), "messages": {
+        "type": "array", "items": _object({
+            "from": {"type": "string", "enum": ["customer", "agent", "desk"]}, "author_name": text, "text": text,
+            "at": text, "channel": {"type": "string", "enum": list(CHANNELS)},
+            "attachments": {"type": "array", "items": file}})}}))
+
+    too_many = {"429": {
+        "description": "Too many from this client address (or, for links, for this email address) in the window.",
+        "headers": {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+        "content": {_JSON: {"schema": {"allOf": [_ref("Error")],
+                                       "properties": {"error": {"const": TooManyRequests.code}}}}}}}
+    policy_415 = {"415": {"description": "A file type the policy never accepts (`{error, reason}`), or a body "
+                                         "that is not JSON (refused by Chalice).",
+                          "content": {_JSON: {"schema": {"anyOf": [_ref("Error"), _ref("GatewayError")]}}}}}
+    session = {"name": "Authorization", "in": "header", "required": True, "schema": {"type": "string"},
+               "description": "Bearer rps_... (POST /portal/auth/sessions)."}
+    upload_session = {**session, "required": False,
+                      "description": "Bearer rps_...: a signed-in customer's files are not counted per address."}
+
+    def operation(operation_id: str, summary: str, ok: tuple[int, str, str], refusals: tuple[int, ...], *,
+                  body: str | None = None, parameters: list[dict[str, Any]] | None = None, description: str = "",
+                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        built = _operation(operation_id, "portal", summary, ok, refusals, description=description or None,
+                           body=bodies[body] if body else None, parameters=parameters)
+        built["security"] = []  # no agent token: the portal session travels as a header parameter
+        built["responses"].update(extra or {})
+        return built
+
+    limit = {"name": "limit", "in": "query", "required": False, "description": "Page size.",
+             "schema": {"type": "integer", "minimum": 1, "maximum": portal_api._MAX_LIMIT, "default": 20}}
+    cursor = {"name": "cursor", "in": "query", "required": False, "schema": text,
+              "description": "next_cursor of the previous page."}
+
+    def page(operation_id: str, what: str, *media: str) -> dict[str, Any]:
+        return {"operationId": operation_id, "tags": ["portal"], "summary": what, "security": [],
+                "responses": {"200": {"description": "The file.",
+                                      "content": {kind: {"schema": {"type": "string"}} for kind in media}},
+                              "304": {"description": "Not modified (If-None-Match)."},
+                              "404": {"$ref": "#/components/responses/NotFound"}}}
+
+    return [
+        ("/portal", "GET", page("getPortal", "The customer portal (HTML, with its CSP).", "text/html")),
+        ("/portal/{name}", "GET", page("getPortalFile", "A file of the portal (script or style).",
+                                       "text/javascript", "text/css", "text/html")),
+        ("/portal/tickets", "POST", operation(
+            "openPortalTicket", "The contact form: a new `portal` ticket through the pipeline.",
+            (202, "PortalAccepted", "Queued; the acknowledgement is mailed to `email`."), (409,),
+            body="PortalTicket", extra={**too_many, **policy_415},
+            description="Anonymous: the address is where mail goes, not an identity; the submitter sees the "
+                        "ticket after signing in with a link mailed to it. Counted per client address "
+                        "(`PORTAL_TICKETS_PER_CLIENT` per `PORTAL_LIMIT_MINUTES`).")),
+        ("/portal/tickets", "GET", operation(
+            "listPortalTickets", "The signed-in customer's tickets, newest first.",
+            (200, "PortalTickets", "A page."), (400, 401), parameters=[session, limit, cursor])),
+        ("/portal/tickets/{ticket_id}", "GET", operation(
+            "getPortalTicket", "One of the customer's tickets, as they may read it.",
+            (200, "PortalConversation", "Their messages, agents' replies, the desk's acknowledgements."),
+            (401, 404), parameters=[session],
+            description="Another customer's ticket is 404, as a ticket that does not exist.")),
+        ("/portal/tickets/{ticket_id}/replies", "POST", operation(
+            "replyOnPortalTicket", "The customer's message on their ticket (reopens a solved one).",
+            (202, "PortalAccepted", "Queued for the pipeline."), (401, 404, 409), body="PortalReply",
+            parameters=[session], extra=policy_415)),
+        ("/portal/uploads", "POST", operation(
+            "portalUpload", "A pre-signed URL to upload one file of a form or reply.",
+            (201, "PortalUploadGrant", "PUT the bytes to `url` with `headers`."), (401,), body="PortalUpload",
+            parameters=[upload_session], extra={**too_many, **policy_415})),
+        ("/portal/auth/links", "POST", operation(
+            "requestPortalLink", "Mail a one-time sign-in link to a customer.",
+            (202, "SignInLinkSent", "Accepted: mailed if a customer has the address."), (), body="PortalLinkRequest",
+            extra=too_many,
+            description="Always 202 for a well-formed address. The link, `{PUBLIC_BASE_URL}/portal#signin=rpl_...`, "
+                        "works once, for 15 minutes, and opens that one customer's tickets.")),
+        ("/portal/auth/sessions", "POST", operation(
+            "openPortalSession", "Use a portal sign-in link: a session for 12 hours.",
+            (201, "PortalSession", "The session."), (401,), body="PortalSessionRequest",
+            description="A forged, expired or used link is 401.")),
+        ("/portal/auth/sessions/current", "DELETE", operation(
+            "closePortalSession", "Sign out of the portal: this session's token stops working.",
+            (200, "PortalSignedOut", "Signed out."), (401,), parameters=[session])),
+    ]
+
+
 def _webhooks() -> list[tuple[str, str, dict[str, Any]]]:
     """Minimal entries: the platform signs the call and gets the answer its documentation asks for."""
     def webhook(operation_id: str, summary: str, *, body: str | None = _JSON) -> dict[str, Any]:
@@ -1008,7 +1126,11 @@ def _webchat_visitor_operations() -> list[tuple[str, str, dict[str, Any]]]:
                           "cursor": {"type": "string", "description": "Pass back as `after`."}})
     status = _object({"humans_available": {"type": "boolean"},
                       "next_human_at": {"type": ["string", "null"], "format": "date-time"},
-                      "expected_reply": {"type": "string"}})
+                      "expected_reply": {"type": "string"},
+                      "language": {"enum": list(LANGUAGES),
+                                   "description": "Of both texts: the browser's Accept-Language, else the desk's "
+                                                  "default_language."},
+                      "message": {"type": "string", "description": "The whole status line to show."}})
     query = [
         {"name": "after", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 8000},
          "description": "The cursor of the previous answer; none: the whole conversation."},
@@ -1047,8 +1169,11 @@ def _webchat_visitor_operations() -> list[tuple[str, str, dict[str, Any]]]:
         ("/webchat/status", "GET", {
             "operationId": "webchatStatus", "tags": ["webhooks"], "security": [],
             "summary": "Whether a person can answer a chat now, and if not, when (the widget shows it).",
-            "responses": {"200": {"description": "From the chat SLA's schedule and the agents on duty.",
-                                  "headers": cors, "content": {_JSON: {"schema": status}}},
+            "responses": {"200": {"description": "From the chat SLA's schedule and the agents on duty, worded in "
+                                                 "the browser's Accept-Language (else the desk's default_language).",
+                                  "headers": {**cors, "Vary": {"required": True, "schema": {
+                                      "type": "string", "const": "Origin, Accept-Language"}}},
+                                  "content": {_JSON: {"schema": status}}},
                           "default": refused}}),
         ("/webchat/status", "OPTIONS", preflight("webchatStatusPreflight", "GET /webchat/status")),
     ]

@@ -42,6 +42,11 @@ def console(request: Any, name: str = "index.html") -> Any:
     return _serve(request, f"console/{name}")
 
 
+def portal(request: Any, name: str = "index.html") -> Any:
+    """``GET /portal`` and ``GET /portal/{name}``: the customer portal (one flat folder, the same CSP)."""
+    return _serve(request, f"portal/{name}")
+
+
 def widget(request: Any) -> Any:
     """``GET /widget.js``: the script a customer's site embeds."""
     return _serve(request, "widget.js", {"Cross-Origin-Resource-Policy": "cross-origin"})

@@ -198,13 +198,14 @@ def _html(body: str, status: int) -> Any:
 
 
 def _language(request: Any, token: str) -> str:
-    """The ticket's language if the token still names a surveyed ticket, else the browser's Accept-Language."""
-    from chalicelib.service import surveys
+    """The customer's language if the token still names a surveyed ticket, else the browser's Accept-Language
+    (then the desk's default)."""
+    from chalicelib.service import customer_language, surveys
 
     try:
         return surveys.describe(token)["language"]
     except surveys.SurveyRefused:
-        return survey_texts.language_from_accept((request.headers or {}).get("accept-language"))
+        return customer_language.of_visitor((request.headers or {}).get("accept-language"))
 
 
 def _relative(token: str) -> str | None:

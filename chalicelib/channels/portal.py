@@ -26,7 +26,7 @@ PROVIDER = "portal"
 
 
 def submission(*, submission_id: str, name: str, email: str, subject: str, text: str,
-               attachments: list[AttachmentRef], now: datetime) -> InboundMessage:
+               attachments: list[AttachmentRef], language: str, now: datetime) -> InboundMessage:
     """A new ticket from the portal's form, sent by whoever claims ``email``."""
     address = email.strip().lower()
     return InboundMessage(
@@ -40,12 +40,12 @@ def submission(*, submission_id: str, name: str, email: str, subject: str, text:
         reply_text=text,
         attachments=attachments,
         conversation_key=f"portal:{submission_id}",
-        reply_route={"provider": PROVIDER, "email": address, "subject": subject.strip()[:200]},
+        reply_route={"provider": PROVIDER, "to": address, "subject": subject.strip()[:200], "language": language},
     )
 
 
 def reply(*, ticket_id: str, message_id: str, identity: str, email: str, subject: str, name: str, text: str,
-          attachments: list[AttachmentRef], now: datetime) -> InboundMessage:
+          attachments: list[AttachmentRef], language: str, now: datetime) -> InboundMessage:
     """A signed-in customer's message on their ticket ``ticket_id``, from the identity they proved."""
     kind, _, value = identity.partition(":")
     return InboundMessage(
@@ -59,5 +59,6 @@ def reply(*, ticket_id: str, message_id: str, identity: str, email: str, subject
         reply_text=text,
         attachments=attachments,
         conversation_key=f"portal:{ticket_id}",  # one FIFO group per ticket: a customer's replies stay in order
-        reply_route={"provider": PROVIDER, "email": email, "subject": subject[:200], "ticket_id": ticket_id},
+        reply_route={"provider": PROVIDER, "to": email, "subject": subject[:200], "language": language,
+                     "ticket_id": ticket_id},
     )

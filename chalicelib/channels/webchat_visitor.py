@@ -74,14 +74,17 @@ def messages(request: Any, session_id: str) -> Any:
 
 def status(request: Any) -> Any:
     """``GET /webchat/status``: is a person there to answer, and if not, when (public)."""
-    return _cors(request, "GET", _status)
+    return _cors(request, "GET", lambda: _status(request))
 
 
-def _status() -> Any:
-    from chalicelib.service import visitor_chat
+def _status(request: Any) -> Any:
+    """Worded in the visitor's language: the browser's ``Accept-Language`` (the widget sends the page's
+    ``lang`` first), else the desk's default; caches keep one answer per language (``Vary``)."""
+    from chalicelib.service import customer_language, visitor_chat
 
-    return _json(visitor_chat.desk_availability().as_dict(), 200,
-                 {"Cache-Control": f"public, max-age={STATUS_MAX_AGE_SECONDS}"})
+    language = customer_language.of_visitor((request.headers or {}).get("accept-language"))
+    return _json(visitor_chat.desk_availability(language=language).as_dict(), 200,
+                 {"Cache-Control": f"public, max-age={STATUS_MAX_AGE_SECONDS}", "Vary": "Accept-Language"})
 
 
 def session_claims(request: Any, session_id: str) -> dict[str, Any]:
@@ -171,7 +174,9 @@ def _cors(request: Any, method: str, answer: Callable[[], Any], *, session_id: s
         response = answer()
     except HttpError as err:  # the channels' refusals (channels/webhook.py) are these
         return _refusal(err, headers)
-    response.headers = {**(response.headers or {}), **headers}
+    own = response.headers or {}
+    vary = ", ".join(filter(None, (headers["Vary"], own.get("Vary"))))  # the answer's own Vary kept beside Origin
+    response.headers = {**own, **headers, "Vary": vary}
     return response
 
 

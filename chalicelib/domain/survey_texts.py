@@ -16,7 +16,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from chalicelib.domain import accept
+from chalicelib.domain import language as languages
 from chalicelib.domain.vocabulary import DEFAULT_LANGUAGE
 
 __all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "WORDING", "language_for", "language_from_accept", "question",
@@ -190,8 +190,6 @@ _NO: dict[str, Any] = {
 
 WORDING: Mapping[str, Mapping[str, Any]] = MappingProxyType({"en": _EN, "da": _DA, "no": _NO})
 LANGUAGES: tuple[str, ...] = tuple(WORDING)
-# Accept-Language tags that mean one of ours (RFC 4647 basic prefixes): Norwegian is "no", "nb" or "nn".
-_TAGS = {"en": "en", "da": "da", "no": "no", "nb": "no", "nn": "no"}
 
 
 def language_for(code: str | None) -> str:
@@ -201,12 +199,7 @@ def language_for(code: str | None) -> str:
 
 def language_from_accept(header: str | None) -> str:
     """Our language a browser's ``Accept-Language`` weighs highest (the first listed on a tie); else the default."""
-    best, best_q = DEFAULT_LANGUAGE, 0.0
-    for tag, q in accept.weights(header).items():  # in the header's order
-        language = _TAGS.get(tag.split("-")[0])
-        if language is not None and q > best_q:
-            best, best_q = language, q
-    return best
+    return languages.from_accept(header) or DEFAULT_LANGUAGE
 
 
 def wording(language: str) -> Mapping[str, Any]:

@@ -32,9 +32,10 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.business_time import Schedule, next_open
+from chalicelib.domain.survey_texts import WORDING as _SURVEY_WORDING
 
-__all__ = ["LOOK_BACK", "BadCursor", "Cursor", "DeskAvailability", "Transcript", "availability", "expected_reply",
-           "read_cursor", "transcript", "visible_as"]
+__all__ = ["LOOK_BACK", "STATUS_WORDING", "BadCursor", "Cursor", "DeskAvailability", "Transcript", "availability",
+           "expected_reply", "read_cursor", "transcript", "visible_as"]
 
 LOOK_BACK = timedelta(seconds=60)
 _MAX_SEEN = 200  # ids a cursor carries (a chat of more than this in a minute is not a person)
@@ -164,59 +165,105 @@ def _public(message: Any, author: Author, message_id: str, desk_name: str) -> di
 # --------------------------------------------------------------------------- is anyone there?
 
 
+#: The widget's status wording per language (``vocabulary.LANGUAGES``; month names are the surveys').
+#: ``here``/``away``/``waiting``: the whole status line, around ``{when}`` (an ``expected_reply`` or a time).
+STATUS_WORDING: dict[str, dict[str, Any]] = {
+    "en": {"shortly": "shortly", "minutes": "within {n} minutes", "hour": "within an hour",
+           "hours": "within {n} hours", "day": "within a day", "days": "within {n} days",
+           "no_agent": "as soon as an agent is available", "today": "today", "tomorrow": "tomorrow",
+           "weekdays": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+           "date": "on {day} {month}", "from": "{day} from {time}",
+           "here": "We're here. We usually reply {when}.",
+           "away": "We're away right now — back {when}. Leave a message and we'll answer here.",
+           "waiting": "Leave a message; we'll answer here {when}."},
+    "da": {"shortly": "om lidt", "minutes": "inden for {n} minutter", "hour": "inden for en time",
+           "hours": "inden for {n} timer", "day": "inden for en dag", "days": "inden for {n} dage",
+           "no_agent": "så snart en medarbejder er ledig", "today": "i dag", "tomorrow": "i morgen",
+           "weekdays": ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"),
+           "date": "den {day}. {month}", "from": "{day} fra kl. {time}",
+           "here": "Vi er her. Vi svarer som regel {when}.",
+           "away": "Vi er her ikke lige nu — vi er tilbage {when}. Skriv en besked, så svarer vi dig her.",
+           "waiting": "Skriv en besked, så svarer vi dig her {when}."},
+    "no": {"shortly": "om kort tid", "minutes": "innen {n} minutter", "hour": "innen en time",
+           "hours": "innen {n} timer", "day": "innen en dag", "days": "innen {n} dager",
+           "no_agent": "så snart en medarbeider er ledig", "today": "i dag", "tomorrow": "i morgen",
+           "weekdays": ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"),
+           "date": "{day}. {month}", "from": "{day} fra kl. {time}",
+           "here": "Vi er her. Vi svarer vanligvis {when}.",
+           "away": "Vi er ikke til stede akkurat nå — tilbake {when}. Legg igjen en melding, så svarer vi "
+                   "deg her.",
+           "waiting": "Legg igjen en melding, så svarer vi deg her {when}."},
+}
+
+
 @dataclass(frozen=True)
 class DeskAvailability:
     humans_available: bool
     next_human_at: datetime | None  # when the desk opens next (None: open now, or open with nobody on duty)
-    expected_reply: str  # what the widget tells the visitor, in words
+    expected_reply: str  # the promise in words ("within 30 minutes", "Monday from 08:00 CET")
+    language: str = "en"  # of both texts (``language.for_customer`` chose it)
+    message: str = ""  # the widget's whole status line, the promise in it
 
     def as_dict(self) -> dict[str, Any]:
         at = self.next_human_at
         return {"humans_available": self.humans_available,
                 "next_human_at": at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if at else None,
-                "expected_reply": self.expected_reply}
+                "expected_reply": self.expected_reply, "language": self.language, "message": self.message}
 
 
 def availability(now: datetime, schedule: Schedule, *, agents_on_duty: int,
-                 first_response_minutes: int | None) -> DeskAvailability:
+                 first_response_minutes: int | None, language: str = "en") -> DeskAvailability:
     """Whether a person can answer now, and if not when, from the chat SLA's schedule and who is on duty.
 
     Honest on purpose: "within 30 minutes" only while the desk is open *and* an agent can take the
     chat; outside the schedule the time the desk opens; open but nobody on duty, no promise.
+    Worded in ``language`` (one of ``STATUS_WORDING``; another is English) as a whole sentence:
+    a widget that glued its own English around a Danish promise would read as neither.
     """
+    words = _wording(language)
     opens = next_open(now, schedule)
     if opens > now:
         zone = ZoneInfo(schedule.timezone)
-        return DeskAvailability(False, opens, _from(opens.astimezone(zone), now.astimezone(zone)))
+        when = _from(opens.astimezone(zone), now.astimezone(zone), language)
+        return DeskAvailability(False, opens, when, language, words["away"].format(when=when))
     if agents_on_duty <= 0:
-        return DeskAvailability(False, None, "as soon as an agent is available")
-    return DeskAvailability(True, None, expected_reply(first_response_minutes))
+        return DeskAvailability(False, None, words["no_agent"], language,
+                                words["waiting"].format(when=words["no_agent"]))
+    when = expected_reply(first_response_minutes, language)
+    return DeskAvailability(True, None, when, language, words["here"].format(when=when))
 
 
-def expected_reply(minutes: int | None) -> str:
+def expected_reply(minutes: int | None, language: str = "en") -> str:
     """The first-response promise in words: "within 30 minutes", "within 2 hours", "within a day"."""
+    words = _wording(language)
     if not minutes:
-        return "shortly"
+        return words["shortly"]
     if minutes < 60:
-        return f"within {minutes} minutes"
+        return words["minutes"].format(n=minutes)
     hours = round(minutes / 60)
     if minutes < 24 * 60:
-        return "within an hour" if hours == 1 else f"within {hours} hours"
+        return words["hour"] if hours == 1 else words["hours"].format(n=hours)
     days = round(minutes / (24 * 60))
-    return "within a day" if days == 1 else f"within {days} days"
+    return words["day"] if days == 1 else words["days"].format(n=days)
 
 
-def _from(opens: datetime, local_now: datetime) -> str:
+def _wording(language: str) -> dict[str, Any]:
+    return STATUS_WORDING.get(language, STATUS_WORDING["en"])
+
+
+def _from(opens: datetime, local_now: datetime, language: str = "en") -> str:
     """"today from 08:00 CET", "tomorrow from 08:00 CET", "Monday from 08:00 CET", "on 2 January from 08:00 CET"
-    (both instants in the desk's time zone)."""
+    (both instants in the desk's time zone); day and month names from our tables, never the process's locale."""
+    words = _wording(language)
     days = (opens.date() - local_now.date()).days
     if days == 0:
-        day = "today"
+        day = words["today"]
     elif days == 1:
-        day = "tomorrow"
+        day = words["tomorrow"]
     elif days < 7:
-        day = opens.strftime("%A")
+        day = words["weekdays"][opens.weekday()]
     else:
-        day = f"on {opens.day} {opens.strftime('%B')}"
+        months = _SURVEY_WORDING[language if language in _SURVEY_WORDING else "en"]["months"]
+        day = words["date"].format(day=opens.day, month=months[opens.month - 1])
     zone = opens.strftime("%Z")
-    return f"{day} from {opens.strftime('%H:%M')}" + (f" {zone}" if zone else "")
+    return words["from"].format(day=day, time=opens.strftime("%H:%M")) + (f" {zone}" if zone else "")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from chalicelib import secrets
+from chalicelib.outbound import portal_mail
 from chalicelib.outbound.http import PermanentDeliveryError, request
 
 GRAPH = "https://graph.facebook.com"
@@ -109,6 +110,7 @@ SENDERS: dict[str, Callable[[dict, str, timedelta], str]] = {
     "telegram": send_telegram,
     "twilio": send_twilio,
     "webchat": send_webchat,
+    "portal": portal_mail.send_portal,  # mailed to the address the customer gave, with a link to the portal
 }
 
 

@@ -4,7 +4,7 @@ A customer-facing template exists once per language of ``vocabulary.LANGUAGES``:
 English one under its plain name (``acknowledgement.chat.j2``), every other with the
 language after the stem (``acknowledgement.da.chat.j2``); ``template_in`` picks it for
 the language ``domain.language.for_customer`` chose, and
-``tests/unit/test_customer_language.py`` fails for a language whose file is missing.
+``tests/unit/test_language_registry.py`` fails for a language whose file is missing.
 
 The Danish and Norwegian acknowledgements (``acknowledgement.da.*.j2``,
 ``acknowledgement.no.*.j2``) show the priority and the promised response time,

@@ -26,10 +26,10 @@ def _handle(record: Any) -> None:
 
     try:
         reply = json.loads(record.body)
-        if not isinstance(reply, dict) or reply.get("kind") not in ("reply", "notify", "signin"):
+        if not isinstance(reply, dict) or reply.get("kind") not in ("reply", "notify", "signin", "portal_signin"):
             raise ValueError("not a reply, notification or sign-in link")
         required = ("ticket_id", "channel", "purpose", "text", "key") if reply["kind"] == "reply" \
-            else ("email", "key") if reply["kind"] == "signin" else ("ticket_id", "to", "subject", "text", "key")
+            else ("email", "key") if reply["kind"] in ("signin", "portal_signin") else ("ticket_id", "to", "subject", "text", "key")
         missing = [f for f in required if not isinstance(reply.get(f), str)]
         if missing:
             raise ValueError(f"missing {', '.join(missing)}")
@@ -42,6 +42,12 @@ def _handle(record: Any) -> None:
 
         logger.set_correlation_id(reply["key"])
         signin_mail.send_links(reply)
+        return
+    if reply["kind"] == "portal_signin":  # a customer portal sign-in link (outbound/portal_mail.py): no ticket
+        from chalicelib.outbound import portal_mail
+
+        logger.set_correlation_id(reply["key"])
+        portal_mail.send_link(reply)
         return
     logger.set_correlation_id(reply["ticket_id"])
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import clock, config, configuration
-from chalicelib.service import changes
+from chalicelib.service import changes, customer_language
 from chalicelib.storage import customers as stored_customers
 from chalicelib.storage import repository
 from chalicelib.storage import macros as stored_macros
@@ -73,7 +73,8 @@ def delete(macro_id: str, actor: changes.Actor) -> None:
 
 
 def render_for(macro_id: str, ticket: Any, agent: Any, *, order_number: str | None = None) -> tuple[str, Any]:
-    """The macro's text for this ticket and its actions; ``MacroError`` if it cannot render."""
+    """The macro's text for this ticket (its translation in the customer's language, when it has one) and its
+    actions; ``MacroError`` if it cannot render."""
     from chalicelib.domain import macros as domain
 
     macro = get(macro_id)
@@ -91,7 +92,9 @@ def render_for(macro_id: str, ticket: Any, agent: Any, *, order_number: str | No
         order_number=order_number or (purchases[0].get("order_id") if purchases else None),
         desk_name=config.setting("SUPPORT_NAME"), desk_support_address=config.support_address(),
     )
-    return domain.render(macro, context), macro.actions
+    language = customer_language.of_preference(customer.language if customer is not None else None,
+                                               ticket.language)
+    return domain.render(macro, context, language), macro.actions
 
 
 def apply_actions(ticket_id: str, actions: Any, actor: changes.Actor) -> dict[str, list[Any]]:

@@ -58,11 +58,11 @@ def read_conversation(session_id: str, cursor: Cursor, *, wait_seconds: float = 
             looked_up = monotonic()
 
 
-def desk_availability(now: datetime | None = None) -> DeskAvailability:
-    """Can a person answer a new chat now, and if not, when will someone be there?"""
+def desk_availability(now: datetime | None = None, *, language: str = "en") -> DeskAvailability:
+    """Can a person answer a new chat now, and if not, when will someone be there? Worded in ``language``."""
     moment = now or clock.now()
     policy = sla.policy_for("normal", "webchat", None, None, policies=configuration.sla_policies())
     on_duty = sum(1 for agent in agent_directory.directory()
                   if assignment.available(agent_directory.state(agent), moment))
     return availability(moment, policy.schedule, agents_on_duty=on_duty,
-                        first_response_minutes=policy.first_response)
+                        first_response_minutes=policy.first_response, language=language)

@@ -265,7 +265,9 @@
     if (!status) {
       return;
     }
-    if (status.humans_available) {
+    if (status.message) {  // the whole line in the visitor's language (Accept-Language), worded by the desk
+      statusLine.textContent = status.message;
+    } else if (status.humans_available) {
       statusLine.textContent = "We're here. We usually reply " + status.expected_reply + ".";
     } else if (status.next_human_at) {
       statusLine.textContent = "We're away right now \u2014 back " + status.expected_reply +

@@ -14,7 +14,8 @@ from typing import Any
 
 from chalicelib.storage.exceptions import BadCursor
 
-__all__ = ["PortalGrant", "customer_ticket_page", "open_session", "session", "store_link", "use_link"]
+__all__ = ["PortalGrant", "close_session", "customer_ticket_page", "open_session", "session", "store_link",
+           "use_link"]
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
@@ -75,6 +76,13 @@ def session(session_hash: str, *, now: int) -> PortalGrant | None:
     return PortalGrant(item.customer_id, item.sender or "", int(item.expires_at))
 
 
+def close_session(session_hash: str) -> None:
+    """End a session at once (deleting one already gone is no error)."""
+    from chalicelib.storage.models import LookupModel
+
+    LookupModel(f"psess:{session_hash}").delete()
+
+
 def _put(key: str, grant: PortalGrant) -> None:
     from chalicelib.storage.models import LookupModel
 
@@ -88,12 +96,12 @@ def customer_ticket_page(customer_id: str, *, limit: int, start: dict[str, Any] 
     from chalicelib.storage.models import TicketModel
     from chalicelib.storage.tickets import tickets_by_ids
 
-    if start is not None and start.get("customer_id") != customer_id:
+    if start is not None and start.get("customer_id") != {"S": customer_id}:  # a page key is in DynamoDB's JSON
         raise BadCursor("the page key does not continue this customer's tickets")
     try:
-        query = TicketModel.by_customer.query(customer_id, scan_index_forward=False, limit=limit,
+        query = TicketModel.by_customer.query(customer_id, scan_index_forward=False, limit=limit, page_size=limit,
                                               last_evaluated_key=start)
         ids = [entry.ticket_id for entry in query]
-    except (QueryError, ValueError, TypeError) as err:
+    except (QueryError, ValueError, TypeError, KeyError) as err:
         raise BadCursor("the page key does not continue this customer's tickets") from err
     return tickets_by_ids(ids), query.last_evaluated_key

@@ -53,7 +53,9 @@ _PARAMETER = re.compile(r"{(\w+)}")
 _PLATFORMS = ("POST /webhooks/", "GET /webhooks/", "POST /webchat/", "GET /webchat/", "OPTIONS /webhooks/",
               "OPTIONS /webchat/")
 # No agent token (nor is GET /openapi.json); console sign-in's credential is the emailed link in the body.
-_UNSIGNED = (*_PLATFORMS, "GET /surveys/", "POST /surveys/", "POST /auth/links", "POST /auth/sessions")
+# The customer portal: the form and sign-in are open, the rest takes a portal session (rps_), never an agent token.
+_UNSIGNED = (*_PLATFORMS, "GET /surveys/", "POST /surveys/", "POST /auth/links", "POST /auth/sessions",
+             "GET /portal", "POST /portal/", "DELETE /portal/")
 
 
 class ChaliceAsWsgi:

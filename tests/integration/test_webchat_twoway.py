@@ -351,13 +351,15 @@ def test_status_in_business_hours_with_an_agent_online_promises_the_chat_sla(des
     desk.add_agent("Olga Online", "olga@example.com")
     with time_machine.travel(WEDNESDAY_10_CPH, tick=False):
         assert _status(desk) == {"humans_available": True, "next_human_at": None,
-                                 "expected_reply": "within 30 minutes"}
+                                 "expected_reply": "within 30 minutes", "language": "en",
+                                 "message": "We're here. We usually reply within 30 minutes."}
 
 
 def test_status_in_business_hours_with_nobody_on_duty_promises_nothing(desk, admin_token):
     with time_machine.travel(WEDNESDAY_10_CPH, tick=False):  # the only agent, the admin, is away
         assert _status(desk) == {"humans_available": False, "next_human_at": None,
-                                 "expected_reply": "as soon as an agent is available"}
+                                 "expected_reply": "as soon as an agent is available", "language": "en",
+                                 "message": "Leave a message; we'll answer here as soon as an agent is available."}
 
 
 @pytest.mark.parametrize("moment, next_human_at, expected", [
@@ -368,7 +370,9 @@ def test_status_outside_business_hours_says_when_people_are_back(desk, moment, n
     desk.add_agent("Olga Online", "olga@example.com")
     with time_machine.travel(moment, tick=False):
         assert _status(desk) == {"humans_available": False, "next_human_at": next_human_at,
-                                 "expected_reply": expected}
+                                 "expected_reply": expected, "language": "en",
+                                 "message": f"We're away right now \u2014 back {expected}. Leave a message and "
+                                            "we'll answer here."}
 
 
 # --- files ---------------------------------------------------------------------------------------

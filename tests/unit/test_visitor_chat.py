@@ -111,11 +111,13 @@ COPENHAGEN = Schedule(timezone="Europe/Copenhagen", days=("mon", "tue", "wed", "
 def test_availability_in_words():
     wednesday_10 = datetime(2026, 12, 9, 9, 0, tzinfo=timezone.utc)
     assert availability(wednesday_10, COPENHAGEN, agents_on_duty=2, first_response_minutes=30).as_dict() == {
-        "humans_available": True, "next_human_at": None, "expected_reply": "within 30 minutes"}
+        "humans_available": True, "next_human_at": None, "expected_reply": "within 30 minutes", "language": "en",
+        "message": "We're here. We usually reply within 30 minutes."}
     friday_evening = datetime(2026, 12, 11, 18, 0, tzinfo=timezone.utc)
     assert availability(friday_evening, COPENHAGEN, agents_on_duty=2, first_response_minutes=30).as_dict() == {
         "humans_available": False, "next_human_at": "2026-12-14T07:00:00Z",
-        "expected_reply": "Monday from 08:00 CET"}
+        "expected_reply": "Monday from 08:00 CET", "language": "en",
+        "message": "We're away right now \u2014 back Monday from 08:00 CET. Leave a message and we'll answer here."}
     early = datetime(2026, 12, 9, 5, 0, tzinfo=timezone.utc)
     assert availability(early, COPENHAGEN, agents_on_duty=1, first_response_minutes=30).expected_reply == \
         "today from 08:00 CET"

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from chalicelib.domain.macros.checks import _check_body
 from chalicelib.domain.macros.errors import MacroError, _did_you_mean
 from chalicelib.domain.macros.limits import MAX_BODY
-from chalicelib.domain.vocabulary import Priority, SettableStatus
+from chalicelib.domain.vocabulary import Language, Priority, SettableStatus
 
 __all__ = ["Macro", "MacroActions", "TicketStatus", "macro_from_dict", "suggested", "validate"]
 
@@ -64,6 +64,13 @@ class Macro(_Strict):
     actions: MacroActions = MacroActions()
     categories: tuple[str, ...] = ()  # queues it is suggested for; () = everywhere
     description: str = Field("", max_length=1_000)
+    # The body in other languages ({"da": "Hej ...", "no": "Hei ..."}): a customer reading one of them
+    # (``language.for_customer``) gets it; any other customer gets ``body``. Each is checked like ``body``.
+    translations: dict[Language, str] = Field(default_factory=dict)
+
+    def body_in(self, language: str | None) -> str:
+        """The text for a customer reading ``language``: its translation, else ``body``."""
+        return self.translations.get(language, self.body) if language else self.body  # type: ignore[call-overload]
 
     @field_validator("title")
     @classmethod
@@ -88,6 +95,18 @@ class Macro(_Strict):
         _check_body(value)
         return value
 
+    @field_validator("translations")
+    @classmethod
+    def _translations(cls, value: dict[str, str]) -> dict[str, str]:
+        for language, body in value.items():
+            if not body.strip() or len(body) > MAX_BODY:
+                raise ValueError(f"{language}: a body of 1-{MAX_BODY} characters")
+            try:
+                _check_body(body)
+            except MacroError as err:
+                raise ValueError(f"{language}: {err}") from None
+        return value
+
 
 def validate(macro: Macro) -> Macro:
     """Check ``macro``'s template again (``MacroError`` if bad) and return it.
@@ -96,6 +115,8 @@ def validate(macro: Macro) -> Macro:
     ``model_construct`` (e.g. read back from storage without validation) before use.
     """
     _check_body(macro.body)
+    for body in macro.translations.values():
+        _check_body(body)
     return macro
 
 

@@ -11,10 +11,11 @@ from chalicelib.domain.macros.sandbox import _render
 __all__ = ["render"]
 
 
-def render(macro_or_body: Macro | str, context: MacroContext) -> str:
-    """The reply text for one ticket. ``MacroError`` says why not (a bad template, output
+def render(macro_or_body: Macro | str, context: MacroContext, language: str | None = None) -> str:
+    """The reply text for one ticket, in ``language`` when the macro has that translation (the
+    customer's: ``language.for_customer``). ``MacroError`` says why not (a bad template, output
     over ``MAX_OUTPUT``, a limit hit, or a calculation on a missing value)."""
-    body = macro_or_body.body if isinstance(macro_or_body, Macro) else macro_or_body
+    body = macro_or_body.body_in(language) if isinstance(macro_or_body, Macro) else macro_or_body
     if not isinstance(body, str):
         raise MacroError("a macro body must be text")
     if len(body) > MAX_BODY:

@@ -3,7 +3,7 @@ import {clear, h, select, slaBadge, ago, tickClocks} from "./dom.js";
 
 const STATUSES = ["open", "pending", "on_hold", "solved", "closed", "spam"];
 const PRIORITIES = ["urgent", "high", "normal", "low"];
-const CHANNELS = ["email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat"];
+const CHANNELS = ["email", "slack", "whatsapp", "messenger", "telegram", "sms", "webchat", "portal"];
 const PAGE = 25; // a screenful; "Load more" follows next_cursor
 const TITLES = {mine: "My tickets", unassigned: "Unassigned", overdue: "Overdue"};
 
