@@ -24,11 +24,21 @@ export function whenUnauthorized(fn) { onUnauthorized = fn; }
 
 // api("GET", "tickets", {query: {...}}) / api("PATCH", "tickets/t-…", {body: {...}}) → parsed JSON.
 export async function api(method, path, {query, body, auth = true} = {}) {
+  const current = auth ? session.get() : null;
+  try {
+    return await request(method, path, {query, body, token: current && current.token});
+  } catch (error) {
+    if (error.status === 401 && auth) onUnauthorized(error);
+    throw error;
+  }
+}
+
+// One call to the desk (the console's and the portal's): JSON in and out, the desk's reason in ApiError.
+export async function request(method, path, {query, body, token} = {}) {
   const url = new URL(path, document.baseURI);
   for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
   const headers = {Accept: "application/json"};
-  const current = session.get();
-  if (auth && current) headers.Authorization = `Bearer ${current.token}`;
+  if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
@@ -40,20 +50,21 @@ export async function api(method, path, {query, body, auth = true} = {}) {
   const text = await response.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = {reason: text.slice(0, 200)}; }
-  if (!response.ok) {
-    const error = new ApiError(response.status, data);
-    if (response.status === 401 && auth) onUnauthorized(error);
-    throw error;
-  }
+  if (!response.ok) throw new ApiError(response.status, data);
   return data;
+}
+
+// The bytes of a file to the pre-signed S3 PUT an uploads route described (``slot``).
+export async function putFile(slot, file) {
+  const response = await fetch(slot.url, {method: slot.method || "PUT", headers: slot.headers || {}, body: file,
+    credentials: "omit"});
+  if (!response.ok) throw new ApiError(response.status, {reason: `upload of ${file.name} failed (${response.status})`});
 }
 
 // A file to a pre-signed S3 PUT, as POST /tickets/{id}/uploads describes it; the upload id to attach.
 export async function upload(ticketId, file) {
   const slot = await api("POST", `tickets/${ticketId}/uploads`,
     {body: {filename: file.name, content_type: file.type || "application/octet-stream", size: file.size}});
-  const response = await fetch(slot.url, {method: slot.method || "PUT", headers: slot.headers || {}, body: file,
-    credentials: "omit"});
-  if (!response.ok) throw new ApiError(response.status, {reason: `upload of ${file.name} failed (${response.status})`});
+  await putFile(slot, file);
   return slot.upload_id;
 }

@@ -1,15 +1,11 @@
 // The portal's calls to the desk: relative URLs (served beside the API, under any stage prefix), the portal
 // session in sessionStorage (gone when the tab closes), one error type for every refusal.
 
-const KEY = "relay-desk.portal-session";
+import {ApiError, putFile, request} from "../console/api.js";
 
-export class ApiError extends Error {
-  constructor(status, body) {
-    super((body && (body.reason || body.message)) || `HTTP ${status}`);
-    this.status = status;
-    this.body = body || {};
-  }
-}
+export {ApiError};
+
+const KEY = "relay-desk.portal-session";
 
 export const session = {
   get() {
@@ -24,24 +20,8 @@ export const session = {
 
 // api("GET", "kb/search", {query: {q}}) → parsed JSON; ApiError with the desk's reason otherwise.
 export async function api(method, path, {query, body, auth = false} = {}) {
-  const url = new URL(path, document.baseURI);
-  for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
-  const headers = {Accept: "application/json"};
-  const current = session.get();
-  if (auth && current) headers.Authorization = `Bearer ${current.token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(url, {method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "omit", cache: "no-store"});
-  } catch (err) {
-    throw new ApiError(0, {reason: `network error: ${err.message}`});
-  }
-  const text = await response.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = {reason: text.slice(0, 200)}; }
-  if (!response.ok) throw new ApiError(response.status, data);
-  return data;
+  const current = auth ? session.get() : null;
+  return request(method, path, {query, body, token: current && current.token});
 }
 
 // Files straight to S3 through pre-signed PUTs (POST portal/uploads); all of one form share a draft.
@@ -52,8 +32,7 @@ export async function uploadAll(files, {auth = false} = {}) {
     const slot = await api("POST", "portal/uploads", {auth, body: {filename: file.name,
       content_type: file.type || "application/octet-stream", size: file.size, ...(draft ? {draft} : {})}});
     draft = slot.draft;
-    const response = await fetch(slot.url, {method: "PUT", headers: slot.headers || {}, body: file, credentials: "omit"});
-    if (!response.ok) throw new ApiError(response.status, {reason: `upload of ${file.name} failed (${response.status})`});
+    await putFile(slot, file);
     ids.push(slot.upload_id);
   }
   return {draft, ids};
