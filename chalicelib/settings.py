@@ -84,6 +84,9 @@ def web_origin(value: str) -> str:
 class DeskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     self_help_links: list[SelfHelpLink] = []
+    # The BM25 score a knowledge-base article needs to be linked from an acknowledgement instead of the fixed
+    # ``self_help_links`` (a word in the title of the right article scores ~10; a typo-only match 0.4-0.6).
+    kb_suggestion_min_score: float = Field(default=5.0, ge=0)
     acknowledgement_limit: AcknowledgementLimit
     sender_authentication: SenderAuthentication = SenderAuthentication()
     webchat_session_limit: WebchatSessionLimit = WebchatSessionLimit()

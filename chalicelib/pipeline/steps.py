@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from chalicelib import clock, config, configuration
 from chalicelib.domain import acknowledgement as ack_policy
@@ -288,7 +289,8 @@ def _acknowledged_first(ctx: Context, ticket: inbound.NewTicket, preview: Any) -
     owed = ticket.acknowledgement
     priority = (preview.changes.get("priority") if preview is not None else None) or ticket.priority
     try:
-        mail = email_out.build(_acknowledgement_of(dataclasses.replace(ticket, priority=priority), ctx.settings))
+        mail = email_out.build(_acknowledgement_of(dataclasses.replace(ticket, priority=priority), ctx.settings,
+                                                   _question(ctx.message)))
         provider_id = email_out.send(mail, owed.to)
     except email_out.Undeliverable as err:
         logger.warning("acknowledgement cannot be sent", extra={"reason": err.reason})
@@ -312,10 +314,10 @@ def acknowledge(ctx: Context) -> None:
     if ticket is None or ticket.acknowledgement is None or ticket.acknowledgement.status != "pending":
         return
     if ticket.channel != "email":
-        _queue_chat_acknowledgement(ticket, ctx.settings)
+        _queue_chat_acknowledgement(ticket, ctx.settings, _question(ctx.message))
         return
     try:
-        mail = email_out.build(_acknowledgement_of(ticket, ctx.settings))
+        mail = email_out.build(_acknowledgement_of(ticket, ctx.settings, _question(ctx.message)))
         provider_id = email_out.send(mail, ticket.acknowledgement.to)
     except email_out.Undeliverable as err:
         logger.warning("acknowledgement cannot be sent", extra={"reason": err.reason})
@@ -554,7 +556,7 @@ def _thread_ids(message) -> list[str]:
     return chain[-_THREAD_IDS_KEPT:]
 
 
-def _queue_chat_acknowledgement(ticket: Any, settings) -> None:
+def _queue_chat_acknowledgement(ticket: Any, settings, question: str) -> None:
     """Chat acknowledgements are short and go out through the outbound sender, like every chat reply."""
     from chalicelib.outbound.templates import render, template_in
     from chalicelib.storage import queues as queue
@@ -565,7 +567,7 @@ def _queue_chat_acknowledgement(ticket: Any, settings) -> None:
         customer_name=(ticket.requester_name or "").split(" ")[0],
         ticket_number=int(ticket.number),
         response_time=_promise(ticket),
-        links=_self_help(settings, language),
+        links=_self_help(settings, language, question, ticket.channel),
     ).strip()
     key = f"ack:{ticket.ticket_id}"
     reply = {"v": 1, "kind": "reply", "ticket_id": ticket.ticket_id, "channel": ticket.channel,
@@ -585,12 +587,33 @@ def _promise(ticket: Any) -> str:
     return promise.replace(" ", " business ", 1) if policy.business_hours else promise
 
 
-def _self_help(settings, language: str) -> list[dict[str, str]]:
-    """The desk's self-help links, titled in the customer's language."""
+def _question(message: InboundMessage) -> str:
+    """What the customer asked, in their own words (no quoted history): what the suggestions search for."""
+    return f"{message.subject or ''}\n{message.own_words}".strip()
+
+
+def _self_help(settings, language: str, question: str, channel: str) -> list[dict[str, str]]:
+    """The knowledge-base articles that answer ``question`` in the customer's language, linked to the portal;
+    the desk's fixed self-help links (titled in that language) when none scores high enough.
+
+    The acknowledgement matters more than its links: a search that fails (no index in S3, a broken
+    index, a throttled marker read) is logged and counted, and the fixed links go out instead.
+    """
+    from chalicelib.service import kb as knowledge_base
+
+    try:
+        hits = knowledge_base.suggested_for(question, language=language, min_score=settings.kb_suggestion_min_score)
+    except Exception:  # any failure of the search must leave the acknowledgement intact
+        logger.warning("knowledge-base suggestions failed; the fixed self-help links are sent", exc_info=True)
+        count("KbSuggestionsFailed", channel=channel)
+        hits = []
+    if hits:
+        portal = f"{config.setting('PUBLIC_BASE_URL').rstrip('/')}/portal"
+        return [{"title": hit.title, "url": f"{portal}#article/{quote(hit.id, safe='')}"} for hit in hits]
     return [{"title": link.title_in(language), "url": str(link.url)} for link in settings.self_help_links]
 
 
-def _acknowledgement_of(ticket: Any, settings) -> email_out.Acknowledgement:
+def _acknowledgement_of(ticket: Any, settings, question: str) -> email_out.Acknowledgement:
     language = customer_language.of_ticket(ticket)
     return email_out.Acknowledgement(
         ticket_id=ticket.ticket_id,
@@ -600,7 +623,7 @@ def _acknowledgement_of(ticket: Any, settings) -> email_out.Acknowledgement:
         subject=ticket.subject,
         priority=ticket.priority,
         response_time=_promise(ticket),
-        links=_self_help(settings, language),
+        links=_self_help(settings, language, question, ticket.channel),
         message_id=ticket.acknowledgement.message_id,
         thread_message_ids=list(ticket.thread_message_ids or []),
         reply_to=reply_address.reply_address(ticket.ticket_id, config.support_address(), config.reply_address_secret()),

@@ -22,9 +22,10 @@ if TYPE_CHECKING:
     from chalicelib.storage.kb_engine import Hit
 
 __all__ = ["ArticleNotFound", "ImportReport", "IndexBuilt", "SUGGESTIONS", "VersionConflict", "delete", "get",
-           "import_folder", "list_page", "rebuild", "save", "search", "suggest", "visible_related"]
+           "import_folder", "list_page", "rebuild", "save", "search", "suggest", "suggested_for", "visible_related"]
 
 SUGGESTIONS = 5  # type-ahead: titles shown under the box
+ACKNOWLEDGEMENT_SUGGESTIONS = 3  # articles an acknowledgement links: more is a reading list, not an answer
 
 
 class ArticleNotFound(LookupError):
@@ -158,6 +159,21 @@ def suggest(typed: str, *, language: str | None) -> list["Hit"]:
     if index is None or not folded:
         return []
     return index.suggest(folded, _languages(language), SUGGESTIONS)
+
+
+def suggested_for(question: str, *, language: str, min_score: float) -> list["Hit"]:
+    """The published articles in ``language`` that answer a ticket's ``question`` well enough to link from its
+    acknowledgement: at most ``ACKNOWLEDGEMENT_SUGGESTIONS``, each scoring at least ``min_score``, best first.
+
+    A mail is longer than a search question may be, so only its opening (cut at a word) is asked: the
+    subject and first lines say what it is about. Scores are BM25 (typo and prefix matches score a
+    small constant), so the threshold keeps a "Hello, thanks" from linking whatever shares one word.
+    """
+    opening = question[:kb.MAX_QUERY_CHARS]
+    if len(question) > kb.MAX_QUERY_CHARS and " " in opening:
+        opening = opening.rsplit(" ", 1)[0]
+    hits = search(opening, language=language, limit=ACKNOWLEDGEMENT_SUGGESTIONS)
+    return [hit for hit in hits if hit.score >= min_score]
 
 
 def import_folder(folder: Path, *, by: str = "import") -> ImportReport:
