@@ -289,11 +289,15 @@ def test_sla_clocks_tick_without_a_reload(live_desk: Any, page: Page) -> None:
     badge = page.locator(".ticket-head .sla")
     expect(badge).to_contain_text("left")
     before = badge.inner_text()
+    page.evaluate("window.relayNotReloaded = true")  # gone if the page were loaded again
     page.clock.fast_forward(3 * 60 * 60 * 1000)  # three hours later: the next 30-second tick redraws
     expect(badge).not_to_have_text(before)
     page.clock.fast_forward(4 * 24 * 60 * 60 * 1000)
     expect(badge).to_contain_text("overdue")
     expect(badge).to_have_class(re.compile("sla-breached"))
+    # the agent sees the clock move from time left to overdue, on the same page, never reloaded
+    assert "left" in before and "overdue" in badge.inner_text() and "left" not in badge.inner_text()
+    assert page.evaluate("window.relayNotReloaded === true")
 
 
 HOSTILE_HTML = """<html><head>
@@ -406,6 +410,14 @@ def test_open_a_ticket_for_a_phone_call(live_desk: Any, page: Page, shot: Any) -
     expect(page.locator(".side .customer")).to_contain_text("Kari Nordmann")
     expect(page.locator(".msg").first).to_contain_text("Charger from order 4410")
     shot(page, "2-opened")
+    # what the team sees afterwards: a phone ticket for Kari, the call notes internal, nothing sent to her
+    ticket_id = page.evaluate("location.hash").removeprefix("#ticket/")
+    status, stored = call(live_desk, "GET", f"/tickets/{ticket_id}")
+    assert status == 200 and stored["subject"] == "Called about a broken charger"
+    assert stored["channel"] == "phone" and stored["requester_name"] == "Kari Nordmann"
+    [logged] = stored["messages"]
+    assert logged["kind"] == "call" and "order 4410" in logged["text"] and logged["direction"] != "outbound"
+    assert not any(mail["Subject"] and "broken charger" in mail["Subject"] for mail in live_desk.desk.sent_emails())
 
 
 def test_admin_creates_an_agent_a_macro_and_reads_the_kpis(live_desk: Any, page: Page, shot: Any) -> None:
