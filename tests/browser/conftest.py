@@ -41,6 +41,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+BROWSER_TEST_SECONDS = 180  # a wait that never returns (a browser or driver that stopped answering) fails here
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.timeout(BROWSER_TEST_SECONDS))
+
+
 @pytest.fixture(scope="module")
 def live_desk() -> Iterator[LiveDesk]:
     """One desk per test module: moto server, the app on HTTP, and its event pump in a thread."""
