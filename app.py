@@ -10,6 +10,7 @@ from chalicelib import config
 from chalicelib.api import (agent_api, agents_api, attachments_api, customers_api, inbox_api, macros_api, openapi,
                             reports_api, search_api, signin_api, static, surveys_api, ticket_api, ticket_open_api)
 from chalicelib.api import kb_api
+from chalicelib.api import kb_links_api
 from chalicelib.api import portal_api
 from chalicelib.channels import receive, webchat_visitor
 from chalicelib.channels.email import ses_inbound as ses_adapter
@@ -220,6 +221,12 @@ def kb_search():
 @app.route("/kb/suggest", methods=["GET"])
 def kb_suggest():
     return kb_api.suggest(app.current_request)
+
+
+# --- Public: tracked article links (signed; a GET only redirects, the portal page POSTs what the customer did) ---
+@app.route("/kb/go/{link}", methods=["GET", "POST"])
+def kb_link(link):
+    return kb_links_api.respond(app.current_request, link)
 
 
 # --- Public: satisfaction surveys (signed, expiring links; no agent token) -------

@@ -93,6 +93,15 @@ class DeskSettings(BaseModel):
     # Sites whose pages may embed the web-chat widget (CORS allow-list; WEBCHAT_ALLOWED_ORIGINS overrides it).
     webchat_allowed_origins: list[Annotated[str, AfterValidator(web_origin)]] = []
     reopen_on_reply: bool = True
+    # Silent deflection: a ticket whose customer opened a suggested article and then, for this many hours, neither
+    # wrote again nor got an agent's reply counts as deflected and is solved by self-service (0 = off).
+    deflection_window_hours: int = Field(default=72, ge=0, le=30 * 24)
+    # The 24/7 chat bot (domain/bot.py): on chat channels it answers a new question with the one article that
+    # scores at least ``bot_min_score`` and asks whether that solved it; below, it hands over to a person at
+    # once. The threshold is higher than ``kb_suggestion_min_score``: a link is a hint, the bot's answer is
+    # the reply (``make bench`` section "bot" measures right and wrong answers per threshold).
+    bot_enabled: bool = True
+    bot_min_score: float = Field(default=8.0, ge=0)
     # What a customer reads when neither their preference nor their message names a language we have.
     default_language: Language = DEFAULT_LANGUAGE
 

@@ -211,6 +211,7 @@ def _array_of(schema: dict[str, Any], field: str) -> dict[str, Any]:
 def _path_parameters() -> dict[str, dict[str, Any]]:
     from chalicelib.api import agent_api, customers_api, macros_api
     from chalicelib.domain import kb
+    from chalicelib.domain import kb_links
     from chalicelib.domain import survey_tokens
 
     def parameter(name: str, pattern: str, description: str, **limits: Any) -> dict[str, Any]:
@@ -226,6 +227,9 @@ def _path_parameters() -> dict[str, dict[str, Any]]:
                               "A macro id: lower-case letters, digits and -, at most 63."),
         "token": parameter("token", f"^{survey_tokens._TOKEN.pattern}$", "The survey link's signed token.",
                            maxLength=survey_tokens._MAX_TOKEN_CHARS),
+        "link": parameter("link", f"^{kb_links._TOKEN.pattern}$",
+                          "A tracked article link's signed token (k1.…): names the ticket and the article.",
+                          maxLength=kb_links._MAX_TOKEN_CHARS),
         "name": parameter("name", r"^[a-z0-9][a-z0-9_.-]{0,63}$", "A console file's name, e.g. app.js."),
         "article_id": parameter("article_id", kb.SLUG.pattern,
                                 "An article's id (its slug): lower-case letters, digits and -, at most 80."),
@@ -392,6 +396,13 @@ def _response_schemas(components: _Components) -> dict[str, Any]:
                            **{name: _survey_field(name) for name in ("rating", "comment", "nps", "ces")}},
             "not": {"required": ["nonce"]},  # half of a valid answer link: never shown
         }]},
+        "bot": {"type": ["object", "null"], "description": "The chat bot's part: state (asked, handed_off or "
+                "solved), article_id, at, reason (why it handed over)."},
+        "kb_suggested": {**_strings(), "description": "Knowledge-base articles suggested to the customer (ids)."},
+        "kb_links": {"type": ["object", "null"], "description": "What the customer did with the tracked links: "
+                     "opened_at (first open), opened (article ids), answers ({article id: {answer, at}})."},
+        "deflection": {"type": ["object", "null"], "description": "Solved by self-service: how (confirmed or "
+                       "silent), via (portal, bot or window), at, article."},
         "version": integer,
     }
     past_ticket = {"id": text, "number": integer, "subject": text, "status": text, "created_at": text}
@@ -441,6 +452,8 @@ def _response_schemas(components: _Components) -> dict[str, Any]:
             "message_id": _nullable("string"), "auto_reply_reason": _nullable("string"),
             "joined_by": _nullable("string"), "flags": _strings(), "sender_auth": _nullable("string"),
             "delivery": delivery_status, "delivery_report": _nullable_ref("DeliveryReport"), "created_at": text,
+            "choices": {"anyOf": [{"type": "null"}, {"type": "array", "items": _object({"value": text, "label": text}),
+                        "description": "The chat bot's buttons on its question."}]},
         }),
         "DeliveryReport": {**_object(report_fields),
                            "description": "What SES reported about one mail we sent: delivered, delayed, bounced..."},
@@ -702,6 +715,7 @@ def _operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]
             description=admin + " `to` defaults to today, `from` to 29 days before `to`; at most 366 days, "
                                 "not reversed, not starting in the future. Unknown parameters are refused.")),
         *_kb_operations(components),
+        *_kb_link_operations(components),
         *_survey_operations(),
         *_signin_operations(components),
         *_portal_operations(components),
@@ -809,6 +823,57 @@ def _kb_operations(components: _Components) -> list[tuple[str, str, dict[str, An
         ("/kb/suggest", "GET", public(_operation(
             "suggestKb", "knowledge base", "Type-ahead: up to 5 article titles for what is typed so far.",
             (200, "KbSuggestions", "Best first."), (400, 401), parameters=[question, in_language]))),
+    ]
+
+
+def _kb_link_operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]]:
+    """Tracked article links (``api/kb_links_api.py``): the signed link in the path is the credential."""
+    from chalicelib.api import kb_links_api
+    from chalicelib.domain import kb
+
+    body = components.model("KbLinkEvent", kb_links_api.EventBody)
+    answer = {"type": ["string", "null"], "enum": ["solved", "not_solved", None]}
+    components.add("KbLinkRecorded", _object({
+        "recorded": {"type": "boolean", "description": "False: a repeat, nothing changed."},
+        "answer": {**answer, "description": "The customer's answer for this article so far."},
+        "deflected": {"type": "boolean", "description": "Self-service answered the request."},
+        "language": {"type": "string", "enum": list(kb.LANGUAGES), "description": "The customer's language."}}))
+    codes: dict[int, list[str]] = {400: ["bad_request"], 409: ["conflict"], 413: ["payload_too_large"]}
+    for code, status in kb_links_api.STATUS.items():
+        codes.setdefault(status, []).append(code)
+    no_cache = {name: {"required": True, "schema": {"type": "string", "const": value}}
+                for name, value in kb_links_api.HEADERS.items()}
+
+    def refusals(*statuses: int) -> dict[str, Any]:
+        return {str(status): {
+            "description": f"Refused: {', '.join(sorted(codes[status]))}.", "headers": no_cache,
+            "content": {_JSON: {"schema": {"allOf": [_ref("Error")],
+                                           "properties": {"error": {"enum": sorted(codes[status])}}}}},
+        } for status in statuses}
+
+    common = {"tags": ["knowledge base"], "security": []}
+    return [
+        ("/kb/go/{link}", "GET", {
+            **common, "operationId": "followKbLink", "summary": "Follow a tracked article link; records nothing.",
+            "description": "302 to the portal's article with the link kept for the page "
+                           "(`/portal?ref=<link>#article/<id>`). Mail scanners follow every link, so a GET "
+                           "records nothing: the page POSTs what the customer did.",
+            "responses": {"302": {"description": "To the portal's article.", "headers": {
+                "Location": {"required": True, "schema": {"type": "string"}}, **no_cache}},
+                **{code: value for code, value in refusals(400, 403, 410, 503).items()}},
+        }),
+        ("/kb/go/{link}", "POST", {
+            **common, "operationId": "recordKbLinkEvent",
+            "summary": "The customer opened the article, or answered \"did this answer your question?\".",
+            "description": "`solved` marks the request deflected and solved while it still waits for the team's "
+                           "first answer; `not_solved` leaves it with the team. Repeats change nothing; a "
+                           "`not_solved` after `solved` is a 409.",
+            "requestBody": {"required": True, "content": {_JSON: {"schema": body}}},
+            "responses": {"200": {"description": "Recorded (or already).", "headers": no_cache,
+                                  "content": {_JSON: {"schema": _ref("KbLinkRecorded")}}},
+                          **refusals(400, 403, 404, 409, 410, 413, 503),
+                          "415": {"$ref": "#/components/responses/UnsupportedMediaType"}},
+        }),
     ]
 
 

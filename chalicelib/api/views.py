@@ -71,6 +71,11 @@ def ticket_summary(ticket: Any) -> dict[str, Any]:
         "merged_into": ticket.merged_into,
         "merged_from": sorted(ticket.merged_from or []),
         "survey": _survey(ticket.survey),
+        "bot": ticket.bot,  # the chat bot's part: {state: asked | handed_off | solved, article_id, at, reason}
+        # Self-service: the articles suggested, what the customer opened and answered, and the deflection.
+        "kb_suggested": sorted(ticket.kb_suggested or []),
+        "kb_links": ticket.kb_links,
+        "deflection": ticket.deflection,
         "version": int(ticket.version or 0),
     }
 
@@ -123,6 +128,7 @@ def message_view(message: Any) -> dict[str, Any]:
         "flags": sorted(message.flags or []),
         "sender_auth": message.sender_auth,
         "delivery": message.delivery,
+        "choices": message.choices,  # the bot's buttons on its question
         "delivery_report": delivery_report_view(message.delivery_report),
         "created_at": message.created_at,
     }

@@ -11,6 +11,11 @@ Messenger: ``entry[].messaging[]`` holds one event each: ``message`` (``is_echo`
 ``delivery``, ``read``... https://developers.facebook.com/docs/messenger-platform/reference/webhook-events
 Media are kept as references (WhatsApp media id, Messenger attachment URL); the pipeline fetches them.
 
+A press on one of our buttons (``outbound/platforms.py``: the bot's "did this solve it?") is a message like
+any other from the same person: WhatsApp sends ``type: interactive`` with ``button_reply {id, title}`` (a
+template's quick-reply button: ``type: button`` with ``button {payload, text}``), Messenger a text message
+with ``quick_reply.payload``. The id or payload becomes ``choice`` only when it is one of ``domain.bot.CHOICES``.
+
 One POST can batch many events, so an event we cannot use is skipped (logged with its reason) and the
 answer is still 200: Meta re-sends a batch answered otherwise with decreasing frequency for a long time
 (Messenger: 36 hours; WhatsApp: up to 7 days), so refusing it for one unusable event would re-deliver every
@@ -24,6 +29,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from chalicelib.domain import bot
 from chalicelib.domain.messages import FieldTooLong, Identity, InboundMessage
 from chalicelib.channels.payload import (
     as_dict as _dict,
@@ -144,7 +150,7 @@ def _whatsapp_message(
     message_id = _str(message.get("id"))
     if not message_id or not phone_number_id:
         raise _NotAMessage("whatsapp message without id or metadata.phone_number_id")
-    text, media = _whatsapp_content(message_id, message)
+    text, media, choice = _whatsapp_content(message_id, message)
     from_number = _str(message.get("from"))
     contact = _contact_for(contacts, from_number)
     # The user's WhatsApp id and phone number "may not always match" (Meta's reference): the phone
@@ -172,13 +178,15 @@ def _whatsapp_message(
         conversation_key=f"whatsapp:{phone_number_id}:{recipient}",
         reply_route={"provider": "whatsapp", "phone_number_id": phone_number_id, "to": recipient},
         media=media,
+        choice=choice,
     )
 
 
-def _whatsapp_content(message_id: str, message: dict[str, Any]) -> tuple[str, list[dict[str, str]]]:
+def _whatsapp_content(message_id: str, message: dict[str, Any]) -> tuple[str, list[dict[str, str]], str | None]:
+    """The message's text, media references and pressed choice (None unless one of ``bot.CHOICES``)."""
     kind = _str(message.get("type"))
     if kind == "text":
-        return _str(_dict(message.get("text")).get("body")), []
+        return _str(_dict(message.get("text")).get("body")), [], None
     if kind in _WHATSAPP_MEDIA:
         asset = _dict(message.get(kind))
         if not _str(asset.get("id")):
@@ -189,16 +197,21 @@ def _whatsapp_content(message_id: str, message: dict[str, Any]) -> tuple[str, li
             "content_type": _str(asset.get("mime_type")),
             "filename": _str(asset.get("filename")),
         }
-        return _str(asset.get("caption")), [media]
+        return _str(asset.get("caption")), [media], None
     if kind == "interactive":  # a tap on a reply button or a list row we sent
         interactive = _dict(message.get("interactive"))
-        choice = _dict(interactive.get("button_reply")) or _dict(interactive.get("list_reply"))
-        if _str(choice.get("title")):
-            return _str(choice.get("title")), []
+        button = _dict(interactive.get("button_reply"))
+        row = _dict(interactive.get("list_reply"))  # we send no lists: a row is only its words
+        choice = _choice(button.get("id"))
+        title = _str(button.get("title")) or _str(row.get("title"))
+        if title or choice:
+            return title or _english_label(choice), [], choice
     if kind == "button":  # a tap on a template's quick-reply button
         button = _dict(message.get("button"))
-        if _str(button.get("text")) or _str(button.get("payload")):
-            return _str(button.get("text")) or _str(button.get("payload")), []
+        choice = _choice(button.get("payload"))
+        text = _str(button.get("text")) or _english_label(choice) or _str(button.get("payload"))
+        if text:
+            return text, [], choice
     raise _NotAMessage(f"whatsapp message {message_id}: type {_label(kind)} is not handled")
 
 
@@ -249,7 +262,8 @@ def _messenger_message(event: dict[str, Any], entry_page_id: str, now: datetime)
         raise _NotAMessage("messenger message without mid, sender or recipient")
     if psid == page_id:
         raise _NotAMessage(f"messenger message {mid} was sent by the page itself")
-    text = _str(message.get("text"))
+    choice = _choice(_dict(message.get("quick_reply")).get("payload"))
+    text = _str(message.get("text")) or _english_label(choice)  # a tapped quick reply's text is its title
     return InboundMessage(
         channel="messenger",
         external_id=mid,
@@ -261,6 +275,7 @@ def _messenger_message(event: dict[str, Any], entry_page_id: str, now: datetime)
         conversation_key=f"messenger:{page_id}:{psid}",
         reply_route={"provider": "messenger", "page_id": page_id, "recipient": psid},
         media=[ref for ref in map(_messenger_attachment, _list(message.get("attachments"))) if ref],
+        choice=choice,
     )
 
 
@@ -277,6 +292,16 @@ def _messenger_attachment(attachment: Any) -> dict[str, str] | None:
 
 
 # --- shared parsing -----------------------------------------------------------------------------
+
+
+def _choice(value: Any) -> str | None:
+    """A pressed button's id or payload as ``InboundMessage.choice``: only our own choices, else None."""
+    return value if isinstance(value, str) and value in bot.CHOICES else None
+
+
+def _english_label(choice: str | None) -> str:
+    """The text of a press that came without its title."""
+    return bot.CHOICE_LABELS["en"][choice] if choice else ""
 
 
 def _from_epoch(value: Any, per_second: int, now: datetime) -> datetime:

@@ -8,6 +8,13 @@ A timestamp more than five minutes from our clock is refused, so a captured requ
 When Slack thinks a delivery failed it sends the same event again with ``X-Slack-Retry-Num``; we parse it
 like the first one: the ``event_id`` becomes ``external_id`` and the downstream dedup makes N deliveries one.
 An event we can never store is refused with ``X-Slack-No-Retry: 1``, so Slack does not send it again.
+
+The same URL can be the app's Interactivity Request URL: a press on one of our Block Kit buttons (the bot's
+"did this solve it?", ``outbound/platforms.py``) arrives signed the same way, as
+``application/x-www-form-urlencoded`` with one field, ``payload``, holding a ``block_actions`` JSON object
+(https://docs.slack.dev/reference/interaction-payloads/block_actions-payload). It becomes the presser's
+message in the conversation and thread the buttons were in, with ``choice`` set; Slack expects a 200 within
+3 seconds, and an empty body changes nothing on the user's screen.
 """
 from __future__ import annotations
 
@@ -16,7 +23,9 @@ import hmac
 import json
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import parse_qs
 
+from chalicelib.domain import bot
 from chalicelib.domain.messages import FieldTooLong, Identity, InboundMessage
 from chalicelib.channels.payload import (
     as_dict as _dict,
@@ -47,6 +56,9 @@ MAX_CLOCK_SKEW_SECONDS = 5 * 60  # Slack's own verifiers refuse requests older (
 # after 5, unless the answer carries this header (https://docs.slack.dev/apis/events-api/, "Retries").
 NO_RETRY = {"X-Slack-No-Retry": "1"}
 _USER_MESSAGE_SUBTYPES = (None, "file_share")  # others are edits, deletions, joins, bot posts...
+_FORM = "application/x-www-form-urlencoded"  # interactivity payloads
+_MAX_FORM_FIELDS = 10  # Slack sends one ("payload"); parse_qs refuses more than this
+_MAX_BUTTON_TEXT = 75  # a Block Kit button's text is at most 75 characters
 
 
 class _NotAMessage(Exception):
@@ -57,9 +69,12 @@ def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookR
     signing_secret = require(secrets, "SLACK_SIGNING_SECRET")
     if len(request.body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body of {len(request.body)} bytes is over {MAX_BODY_BYTES}")
-    if _media_type(request) != "application/json":
-        raise UnsupportedMediaType("Slack Events API requests are application/json")
-    _verify_signature(request, signing_secret, now)
+    media_type = _media_type(request)
+    if media_type not in ("application/json", _FORM):
+        raise UnsupportedMediaType("Slack requests are application/json (events) or a form (interactivity)")
+    _verify_signature(request, signing_secret, now)  # over the raw body, whichever it is
+    if media_type == _FORM:
+        return _interaction(_form_payload(request.body), secrets, now)
     envelope = _json_object(request.body)
 
     kind = envelope.get("type")
@@ -148,6 +163,68 @@ def _to_message(envelope: dict[str, Any], own_bot_users: set[str], now: datetime
             "thread_ts": _str(event.get("thread_ts")) or ts,  # answer in the message's thread
         },
         media=[_file_ref(_dict(file)) for file in _list(event.get("files")) if _dict(file)],
+    )
+
+
+def _form_payload(body: bytes) -> dict[str, Any]:
+    """The JSON object in an interactivity request's one ``payload`` field."""
+    try:
+        form = parse_qs(body.decode("ascii"), keep_blank_values=True, max_num_fields=_MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError):  # a form is URL-encoded ASCII; ValueError: too many fields
+        raise BadWebhook("body is not a URL-encoded form of at most "
+                         f"{_MAX_FORM_FIELDS} fields") from None
+    payloads = form.get("payload", [])
+    if len(payloads) != 1:
+        raise BadWebhook("Slack interactivity form without exactly one payload field")
+    return _json_object(payloads[0].encode("utf-8", "surrogatepass"))
+
+
+def _interaction(payload: dict[str, Any], secrets: Secrets, now: datetime) -> WebhookReply:
+    kind = payload.get("type")
+    if kind != "block_actions":  # view_submission, shortcut, message_action...: nothing we offer
+        return WebhookReply(skipped=[f"slack interaction type {_label(kind)} is not handled"])
+    try:
+        return WebhookReply(messages=[_pressed(payload, {secrets("SLACK_BOT_USER_ID") or ""} - {""}, now)])
+    except _NotAMessage as reason:
+        return WebhookReply(skipped=[str(reason)])
+    except FieldTooLong as error:  # one press per request: refuse it, and Slack retries nothing
+        raise BadWebhook(f"slack button press cannot be stored: {error}", headers=NO_RETRY) from None
+
+
+def _pressed(payload: dict[str, Any], own_bot_users: set[str], now: datetime) -> InboundMessage:
+    """A press on one of our buttons: the presser's message in the channel and thread the buttons were in."""
+    action = _dict(next(iter(_list(payload.get("actions"))), None))
+    choice = _str(action.get("value"))
+    if choice not in bot.CHOICES:  # a button we did not send, or another element (select, overflow...)
+        raise _NotAMessage(f"slack block action value {_label(action.get('value'))[:40]} is not one of our choices")
+    user, team_of = _dict(payload.get("user")), _dict(payload.get("team"))
+    container, message = _dict(payload.get("container")), _dict(payload.get("message"))
+    user_id, action_ts = _str(user.get("id")), _str(action.get("action_ts"))
+    team = _str(team_of.get("id")) or _str(user.get("team_id"))
+    channel = _str(_dict(payload.get("channel")).get("id")) or _str(container.get("channel_id"))
+    thread = (_str(container.get("thread_ts")) or _str(message.get("thread_ts")) or _str(message.get("ts"))
+              or _str(container.get("message_ts")))
+    if not (user_id and team and channel and thread and action_ts):
+        raise _NotAMessage("slack block action without user, team, channel, message or action_ts")
+    if user_id in own_bot_users:
+        raise _NotAMessage("slack block action by our own bot user")
+    # Slack Connect: a guest from another workspace carries its own team, as a typed message's user_team does.
+    user_team = _str(user.get("team_id")) or team
+    text = _str(_dict(action.get("text")).get("text"))[:_MAX_BUTTON_TEXT] or bot.CHOICE_LABELS["en"][choice]
+    return InboundMessage(
+        channel="slack",
+        # One per press (a user cannot press twice in the same microsecond), the same on any re-delivery.
+        external_id=f"action:{team}:{user_id}:{action_ts}",
+        received_at=_from_epoch(action_ts, now),
+        sender=Identity("slack", f"{user_team}:{user_id}"),
+        # No sender_name: the payload names the user by handle only, which would replace the display name a
+        # typed message gave the customer.
+        subject=_subject(text),
+        text=text,
+        reply_text=text,
+        conversation_key=f"slack:{team}:{channel}",
+        reply_route={"provider": "slack", "team": team, "channel": channel, "thread_ts": thread},
+        choice=choice,
     )
 
 

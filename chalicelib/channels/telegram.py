@@ -11,13 +11,22 @@ Telegram repeats any update answered with a status other than 2xx "and give[s] u
 amount of attempts" (setWebhook), with no way to ask it not to. So an authentic update we can never use
 (ids no Telegram object has, a message we cannot store) is answered 200 and logged as skipped: a 4xx
 would only bring it back, and hold the bot's webhook in error while it does.
+
+A press on one of our inline-keyboard buttons (``outbound/platforms.py``: the bot's "did this solve it?")
+arrives as a ``callback_query`` update: the pressing user (``from``), the message it was on (its ``chat``)
+and the button's ``callback_data``. It becomes the same customer's message in the same chat, with
+``choice`` set. Telegram shows the button as loading until the query is answered; the webhook's own answer
+can be that call ("Making requests when getting updates", https://core.telegram.org/bots/api): a JSON body
+``{"method": "answerCallbackQuery", "callback_query_id": ...}``, so no second request is needed.
 """
 from __future__ import annotations
 
 import hmac
+import json
 from datetime import datetime, timezone
 from typing import Any
 
+from chalicelib.domain import bot
 from chalicelib.domain.messages import FieldTooLong, Identity, InboundMessage
 from chalicelib.channels.payload import (
     as_dict as _dict,
@@ -45,6 +54,11 @@ __all__ = ["handle"]
 # "[Identifiers have] at most 52 significant bits, so a signed 64-bit integer ... is safe for storing"
 # (https://core.telegram.org/bots/api, e.g. User.id, Chat.id); anything larger is not a Telegram id.
 _MAX_ID = 2**63 - 1
+# Bounds on what a callback query echoes back: an inline keyboard holds at most 100 buttons, and our button
+# texts are our choice labels (``domain.bot.CHOICE_LABELS``, at most 20 characters); a query id is a short string.
+_MAX_KEYBOARD = 100  # rows, and buttons in a row
+_MAX_BUTTON_TEXT = 100
+_MAX_QUERY_ID_CHARS = 256
 
 # Message fields that carry one file, in the order we look for them, with their media kind.
 # An animation also fills "document" for backward compatibility, so it must be seen first.
@@ -82,16 +96,21 @@ def handle(request: WebhookRequest, secrets: Secrets, now: datetime) -> WebhookR
 
     bot_id = _bot_id(secrets("TELEGRAM_BOT_TOKEN") or "")
     external_id = f"{bot_id}:{update_id}" if bot_id else str(update_id)
-    message = update.get("message")
-    if not isinstance(message, dict):  # edited_message, channel_post, callback_query, ...: not yet
-        kind = next((key for key in update if key != "update_id"), "nothing")
-        return WebhookReply(skipped=[f"telegram update {external_id}: {kind[:40]} is not handled"])
+    message, callback_query = update.get("message"), update.get("callback_query")
+    reply = _answered(callback_query) if isinstance(callback_query, dict) else WebhookReply()
     try:
-        return WebhookReply(messages=[_to_message(message, external_id, bot_id, now)])
+        if isinstance(message, dict):
+            reply.messages.append(_to_message(message, external_id, bot_id, now))
+        elif isinstance(callback_query, dict):
+            reply.messages.append(_pressed(callback_query, external_id, bot_id, now))
+        else:  # edited_message, channel_post, ...: not yet
+            kind = next((key for key in update if key != "update_id"), "nothing")
+            reply.skipped.append(f"telegram update {external_id}: {kind[:40]} is not handled")
     except _NotAMessage as reason:
-        return WebhookReply(skipped=[f"telegram update {external_id}: {reason}"])
+        reply.skipped.append(f"telegram update {external_id}: {reason}")
     except FieldTooLong as error:  # see the module docstring: 200 and a logged reason, never a retry
-        return WebhookReply(skipped=[f"telegram update {_label(external_id)} cannot be stored: {error}"])
+        reply.skipped.append(f"telegram update {_label(external_id)} cannot be stored: {error}")
+    return reply
 
 
 def _bot_id(bot_token: str) -> str:
@@ -101,8 +120,27 @@ def _bot_id(bot_token: str) -> str:
 
 
 def _to_message(message: dict[str, Any], external_id: str, bot_id: str, now: datetime) -> InboundMessage:
+    text = _str(message.get("text")) or _str(message.get("caption"))
+    return _from_user(_dict(message.get("from")), message, external_id, bot_id, text=text,
+                      received_at=_from_epoch(message.get("date"), now), media=_media(message))
+
+
+def _pressed(query: dict[str, Any], external_id: str, bot_id: str, now: datetime) -> InboundMessage:
+    """A press on one of our inline-keyboard buttons: the presser's message in the chat the buttons were in."""
+    choice = _str(query.get("data"))
+    if choice not in bot.CHOICES:  # a button we did not send, or another bot feature's: nothing to read
+        raise _NotAMessage(f"callback_query data {_label(query.get('data'))[:40]} is not one of our choices")
+    message = _dict(query.get("message"))  # absent for buttons on inline-mode messages (inline_message_id)
+    text = _button_text(message, choice) or bot.CHOICE_LABELS["en"][choice]
+    # The press has no date of its own (message.date is when our question was sent): it happened now.
+    return _from_user(_dict(query.get("from")), message, external_id, bot_id, text=text, received_at=now,
+                      media=[], choice=choice)
+
+
+def _from_user(sender: dict[str, Any], message: dict[str, Any], external_id: str, bot_id: str, *, text: str,
+               received_at: datetime, media: list[dict[str, str]], choice: str | None = None) -> InboundMessage:
+    """What ``sender`` said in ``message``'s chat: one customer, one conversation per chat, typed or pressed."""
     chat_id = _id(_dict(message.get("chat")).get("id"))
-    sender = _dict(message.get("from"))
     user_id = _id(sender.get("id"))
     if not chat_id:
         raise _NotAMessage("message without chat.id")
@@ -110,14 +148,13 @@ def _to_message(message: dict[str, Any], external_id: str, bot_id: str, now: dat
         raise _NotAMessage("message without a sending user")
     if sender.get("is_bot") is True:
         raise _NotAMessage("message sent by a bot")
-    text = _str(message.get("text")) or _str(message.get("caption"))
     route = {"provider": "telegram", "chat_id": chat_id}
     if bot_id:
         route["bot_id"] = bot_id  # which bot's token answers
     return InboundMessage(
         channel="telegram",
         external_id=external_id,
-        received_at=_from_epoch(message.get("date"), now),
+        received_at=received_at,
         sender=Identity("telegram", user_id),
         sender_name=_name(sender),
         subject=_subject(text),
@@ -125,8 +162,28 @@ def _to_message(message: dict[str, Any], external_id: str, bot_id: str, now: dat
         reply_text=text,
         conversation_key=f"telegram:{bot_id}:{chat_id}" if bot_id else f"telegram:{chat_id}",
         reply_route=route,
-        media=_media(message),
+        media=media,
+        choice=choice,
     )
+
+
+def _answered(query: dict[str, Any]) -> WebhookReply:
+    """The webhook's answer: answerCallbackQuery, so the pressed button stops showing as loading."""
+    query_id = _str(query.get("id"))
+    if not query_id or len(query_id) > _MAX_QUERY_ID_CHARS:  # not a query Telegram could have sent
+        return WebhookReply()
+    return WebhookReply(body=json.dumps({"method": "answerCallbackQuery", "callback_query_id": query_id}),
+                        content_type="application/json")
+
+
+def _button_text(message: dict[str, Any], choice: str) -> str:
+    """The visible text of the pressed button: Telegram sends the message's keyboard with the query."""
+    rows = _list(_dict(message.get("reply_markup")).get("inline_keyboard"))
+    for row in rows[:_MAX_KEYBOARD]:
+        for button in map(_dict, _list(row)[:_MAX_KEYBOARD]):
+            if _str(button.get("callback_data")) == choice:
+                return _str(button.get("text")).strip()[:_MAX_BUTTON_TEXT]
+    return ""
 
 
 def _media(message: dict[str, Any]) -> list[dict[str, str]]:

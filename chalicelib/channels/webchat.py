@@ -28,6 +28,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.domain import bot
 from chalicelib.domain.messages import AttachmentRef, FieldTooLong, Identity, InboundMessage
 from chalicelib.channels.payload import json_object as _json_object
 from chalicelib.channels.webhook import (
@@ -128,7 +129,8 @@ def _no_files(session_id: str, upload_ids: list[str]) -> list[AttachmentRef]:
 
 def handle(request: WebhookRequest, secrets: Secrets, now: datetime, *, claim: Claim = _no_files) -> WebhookReply:
     """A visitor's message; ``attachments`` names uploads (``POST /webchat/sessions/{id}/uploads``), claimed
-    last, once everything else about the message is valid. With files, ``text`` may be empty."""
+    last, once everything else about the message is valid. With files, ``text`` may be empty. ``choice``: the
+    bot's button the visitor pressed (its label is the ``text``)."""
     secret = require(secrets, "WEBCHAT_SECRET").encode()
     if not request.headers.get("content-type", "").lower().startswith("application/json"):
         raise UnsupportedMediaType("web chat messages are application/json")
@@ -145,8 +147,12 @@ def handle(request: WebhookRequest, secrets: Secrets, now: datetime, *, claim: C
         raise BadWebhook(f"text is longer than {MAX_TEXT_CHARS} characters")
     if not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id):
         raise BadWebhook("message_id must be 8-64 characters of [A-Za-z0-9._:-], unique per message")
+    choice = document.get("choice")
+    if choice is not None and choice not in bot.CHOICES:  # the bot's buttons (domain/bot.py), and only those
+        raise BadWebhook(f"choice must be one of {', '.join(bot.CHOICES)}")
     try:
         message = _message(claims, text, message_id, now)
+        message.choice = choice
     except FieldTooLong as error:  # a session issued before MAX_EMAIL_CHARS capped the address
         raise BadWebhook(f"this chat session cannot be stored: {error}; start a new session") from None
     if upload_ids:

@@ -15,7 +15,12 @@ Counters (``COUNTERS``; atomic ``ADD``):
 * ``created`` — tickets opened (the report's "volume");
 * ``solved`` — tickets set to solved; ``reopened`` — solved tickets that came back;
 * ``auto_replies`` — acknowledgements and other automatic replies sent;
-* ``bot_deflected`` — conversations a bot answered that never became a ticket;
+* ``deflected`` — tickets self-service answered: the customer confirmed a suggested article
+  (or the chat bot's answer) solved it, or opened one and then neither wrote again nor got
+  a reply within the desk's window (``service/kb_tracking.py``); counted once per ticket,
+  on the day the deflection is stored. ``deflected_by_bot`` — those the bot's answer solved.
+  Deflected tickets are tickets, so the report's ``deflection_pct`` is deflected / created
+  (at most 100: a short range can count deflections of tickets created before it);
 * ``sla_first_response_met`` / ``sla_first_response_breached`` — counted when the
   first response is sent (or when its due time passes unanswered: breached);
 * ``sla_resolution_met`` / ``sla_resolution_breached`` — counted when solved (or overdue);
@@ -70,6 +75,7 @@ __all__ = [
     "ReportError",
     "ReportRangeError",
     "ReportRow",
+    "RETIRED_COUNTERS",
     "UnknownGroupBy",
     "backlog_by_age",
     "check_group_by",
@@ -85,7 +91,8 @@ COUNTERS: tuple[str, ...] = (
     "solved",
     "reopened",
     "auto_replies",
-    "bot_deflected",
+    "deflected",
+    "deflected_by_bot",
     "sla_first_response_met",
     "sla_first_response_breached",
     "sla_resolution_met",
@@ -98,6 +105,9 @@ COUNTERS: tuple[str, ...] = (
     "ces_responses",
     *(f"ces_{score}" for score in range(1, 8)),
 )
+#: Counters no longer kept, which stored aggregates may still hold: readers skip them (``bot_deflected`` counted
+#: bot conversations that never became tickets; ``deflected`` counts tickets self-service answered).
+RETIRED_COUNTERS: tuple[str, ...] = ("bot_deflected",)
 HISTOGRAMS: tuple[str, ...] = (
     "first_response_minutes",
     "first_response_business_minutes",
@@ -174,7 +184,8 @@ class ReportRow:
     solved: int
     reopened: int
     auto_replies: int
-    bot_deflected: int
+    deflected: int
+    deflected_by_bot: int
     first_response_p50: float | None
     first_response_p90: float | None
     first_response_business_p50: float | None
@@ -376,7 +387,8 @@ def _row(group: str, aggregates: list[DailyAggregate]) -> ReportRow:
         solved=c["solved"],
         reopened=c["reopened"],
         auto_replies=c["auto_replies"],
-        bot_deflected=c["bot_deflected"],
+        deflected=c["deflected"],
+        deflected_by_bot=c["deflected_by_bot"],
         first_response_p50=p("first_response_minutes", 0.5),
         first_response_p90=p("first_response_minutes", 0.9),
         first_response_business_p50=p("first_response_business_minutes", 0.5),
@@ -396,8 +408,9 @@ def _row(group: str, aggregates: list[DailyAggregate]) -> ReportRow:
         ces_average=None if ces_scored == 0 else sum(int(k) * n for k, n in ces_counts.items()) / ces_scored,
         ces_easy_pct=_pct(sum(n for k, n in ces_counts.items() if int(k) >= CES_EASY_MIN), ces_scored),
         ces_distribution=ces_counts,
-        # Deflected conversations never became tickets, so they are not in "created".
-        deflection_pct=_pct(c["bot_deflected"], c["created"] + c["bot_deflected"]),
+        # Deflected tickets are tickets: they are in "created". A short range can count deflections of tickets
+        # created before it (as "solved" can exceed "volume"): the share then stops at 100 %.
+        deflection_pct=_pct(min(c["deflected"], c["created"]), c["created"]),
     )
 
 

@@ -100,6 +100,8 @@ class InboundMessage:
     # Set when the message is a delivery-status notification about one of ours (email); auto_reply_reason
     # is then "delivery-status" and thread_refs start with the bounced message's ids.
     bounce: Bounce | None = None
+    # A button the customer pressed (``domain.bot.CHOICES``, e.g. "bot:yes"); adapters keep only those values.
+    choice: str | None = None
 
     def __post_init__(self) -> None:
         # JSON may carry lone UTF-16 surrogates ("\ud83d"); they cannot be stored or

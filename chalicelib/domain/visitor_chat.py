@@ -96,7 +96,7 @@ def visible_as(message: Any, session_id: str) -> Author | None:
         return "visitor" if _own_key(message.message_key or "", session_id) is not None else None
     if message.direction == "outbound" and message.kind == "agent":
         return "agent"
-    if message.direction == "outbound" and message.kind in ("acknowledgement", "automated"):
+    if message.direction == "outbound" and message.kind in ("acknowledgement", "automated", "bot"):
         return "desk"
     return None
 
@@ -159,6 +159,8 @@ def _public(message: Any, author: Author, message_id: str, desk_name: str) -> di
         "at": message.created_at,
         "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": int(a.size)}
                         for a in (message.attachments or [])],
+        # The bot's "did this solve it?" buttons: the widget shows them until one is pressed or the visitor writes.
+        "choices": [{"value": c["value"], "label": c["label"]} for c in (getattr(message, "choices", None) or [])],
     }
 
 

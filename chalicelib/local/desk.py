@@ -207,8 +207,14 @@ class LocalDesk:
         warning, like Lambda's MaximumRetryAttempts). Reactions write tickets too, so
         it goes on until the streams are quiet. Returns how many records were handed
         over. Reads moto's shards in this process (moto answers the DynamoDB Streams
-        API with 404); against an external endpoint nothing is delivered.
+        API with 404); against an external endpoint nothing is delivered. Safe to call from
+        any thread: it runs under the invocation lock (an HTTP route served by ``start_http``
+        is no invocation, so a test hands its changes over with this).
         """
+        with self._invoke_lock:
+            return self._deliver_streams(batch_size)
+
+    def _deliver_streams(self, batch_size: int) -> int:
         if self._delivering_streams:
             return 0
         from moto.dynamodb.models import dynamodb_backends

@@ -36,7 +36,8 @@ _DURATION = re.compile(r"(\d+) (business )?(minute|hour|day)s?")  # domain.ackno
 
 
 #: Every template a customer reads, by its English name; each has a file per language (``template_in``).
-CUSTOMER_TEMPLATES: tuple[str, ...] = ("acknowledgement.txt.j2", "acknowledgement.html.j2", "acknowledgement.chat.j2")
+CUSTOMER_TEMPLATES: tuple[str, ...] = ("acknowledgement.txt.j2", "acknowledgement.html.j2", "acknowledgement.chat.j2",
+                                       "bot_answer.chat.j2", "bot_handoff.chat.j2", "bot_solved.chat.j2")
 _BASE_LANGUAGE = "en"  # the language of a template's plain name
 
 

@@ -90,7 +90,7 @@ def deliver(reply: dict[str, Any]) -> None:
     except (TypeError, ValueError):
         last_inbound = None
     try:
-        platform_id = platforms.deliver(route, reply["text"], now, last_inbound)
+        platform_id = platforms.deliver(route, reply["text"], now, last_inbound, _choices(reply))
     except (KeyError, TypeError) as err:  # a route recorded without what this platform needs
         raise PermanentDeliveryError(f"reply route for {reply['channel']!r} is unusable: {err!r}") from err
 
@@ -100,10 +100,11 @@ def deliver(reply: dict[str, Any]) -> None:
         return
     deliveries.record_sent_message(
         ticket, key=reply["key"], at=clock.iso(now), channel=reply["channel"],
-        kind="acknowledgement" if is_ack else "agent",
+        kind="acknowledgement" if is_ack else "bot" if reply["purpose"] == "bot" else "agent",
         recipient=route.get("to") or route.get("recipient") or route.get("chat_id") or route.get("channel")
         or route.get("session") or "",
-        text=reply["text"], provider_message_id=platform_id, acknowledgement=is_ack)
+        text=reply["text"], provider_message_id=platform_id, acknowledgement=is_ack,
+        choices=reply.get("choices") if reply["purpose"] == "bot" else None)
     if not is_ack:  # an acknowledgement is measured off the ticket stream, once it is marked sent
         count("RepliesSent", channel=reply["channel"])
 
@@ -136,6 +137,33 @@ def _deliver_email(ticket: Any, reply: dict[str, Any], now: Any) -> None:
     deliveries.remember_message_ids(ticket.ticket_id, keys, at=clock.iso(now), message_sk=reply.get("message_sk"))
     _mark_delivered(ticket.ticket_id, reply, provider_id, now)
     count("RepliesSent", channel="email")
+
+
+def _choices(reply: dict[str, Any]) -> list[dict[str, str]]:
+    """The bot's answer buttons as queued (``domain.bot.choices_in``): what every platform's buttons can hold."""
+    from chalicelib.outbound import platforms
+    from chalicelib.outbound.http import PermanentDeliveryError
+
+    choices = reply.get("choices")
+    if choices is None:
+        return []
+    if not (isinstance(choices, list) and len(choices) <= platforms.MAX_CHOICES
+            and all(isinstance(choice, dict) and set(choice) == {"value", "label"} for choice in choices)):
+        raise PermanentDeliveryError(f"the reply's choices are not a list of at most {platforms.MAX_CHOICES} "
+                                     f"{{value, label}} objects: {choices!r:.200}")
+    for choice in choices:
+        value, label = choice["value"], choice["label"]
+        if not (isinstance(value, str) and value == value.strip() and value
+                and len(value.encode("utf-8", "surrogatepass")) <= platforms.MAX_CHOICE_VALUE_BYTES):
+            raise PermanentDeliveryError(f"choice value {value!r:.100} is not 1-{platforms.MAX_CHOICE_VALUE_BYTES} "
+                                         "bytes of text without surrounding spaces")
+        if not (isinstance(label, str) and label.strip() and "\n" not in label
+                and len(label) <= platforms.MAX_CHOICE_LABEL_CHARS):
+            raise PermanentDeliveryError(f"choice label {label!r:.100} is not one line of 1-"
+                                         f"{platforms.MAX_CHOICE_LABEL_CHARS} characters")
+    if len({choice["value"] for choice in choices}) < len(choices):
+        raise PermanentDeliveryError("the reply's choices repeat a value")
+    return choices
 
 
 def _cc(reply: dict[str, Any]) -> list[str]:

@@ -30,6 +30,10 @@ class Context:
     blobs: list[Any] = field(default_factory=list)  # PendingBlob: stored in S3 just before the write
     message_id_reused: bool = False  # another message already carried this Message-ID
     changed: dict[str, Any] = field(default_factory=dict)  # what the message changed on the ticket it joined
+    bot_decision: Any = None  # service.bot.BotDecision for a new chat ticket the bot answers
+    bot_verdict: str | None = None  # what the customer said to the bot's "did this solve it?" (domain.bot.Answer)
+    reply_language: str | None = None  # the language the customer reads (their preference read once)
+    suggested: list[Any] | None = None  # knowledge-base hits for the customer's question (searched once)
     done: bool = False  # a step decided nothing more is to be written
 
     @property

@@ -13,13 +13,15 @@ from urllib.parse import quote
 
 from chalicelib import clock, config, configuration
 from chalicelib.domain import acknowledgement as ack_policy
-from chalicelib.domain import ids, reply_address, threading, vocabulary
+from chalicelib.domain import bot, ids, reply_address, threading, vocabulary
 from chalicelib.domain.messages import InboundMessage
 from chalicelib.domain.triage import TriageInput
 from chalicelib.observability import count, logger
 from chalicelib.outbound import email as email_out
+from chalicelib.pipeline import bot_replies
 from chalicelib.pipeline.context import Context
-from chalicelib.service import clocks, customer_language, deliveries
+from chalicelib.service import bot as bot_service
+from chalicelib.service import clocks, customer_language, deliveries, kb_tracking
 from chalicelib.storage import inbound, repository
 from chalicelib.storage.exceptions import AgentCannotTake, DuplicateDelivery
 
@@ -210,6 +212,33 @@ def decide_acknowledgement(ctx: Context) -> None:
     )
 
 
+def consult_bot(ctx: Context) -> None:
+    """The 24/7 chat bot (``service/bot.py``, rules in ``domain/bot.py``).
+
+    A new chat question it can answer confidently gets the article instead of an acknowledgement, and
+    the ticket waits for the customer (pending, with no agent) until they answer "did this solve it?".
+    That answer is read here: yes solves it, anything else hands over to a person (the ticket opens
+    and is assigned). An agent who already took or answered the ticket ends the bot's part.
+    """
+    message = ctx.message
+    if message.channel not in bot_service.CHANNELS or message.auto_reply_reason or message.quarantine_reason:
+        return
+    if ctx.is_new:
+        language = customer_language.of_customer(ctx.customer_id, ctx.language)
+        decision = bot_service.decide(_question(message), language=language, settings=ctx.settings)
+        logger.info("bot decision", extra={"answer": decision.answer, "reason": decision.reason,
+                                           "article_id": decision.article_id, "score": decision.score})
+        ctx.reply_language = language
+        ctx.bot_decision = decision if decision.answer else None
+        return
+    ticket = ctx.ticket
+    state = bot.state_of(ticket.bot)
+    if state is None or state.state != bot.ASKED or ticket.assignee_id or ticket.last_agent_reply_at \
+            or ticket.status not in vocabulary.RESUMED_BY_CUSTOMER:
+        return
+    ctx.bot_verdict = bot.understand(message.own_words, message.choice)
+
+
 def write(ctx: Context) -> None:
     """All of this message's writes in one transaction (storage.inbound); a lost race means a duplicate.
 
@@ -242,7 +271,7 @@ def _record_new_ticket(ctx: Context, ticket_id: str, message_id_known: bool) -> 
     from chalicelib.service import assign as assignment
     from chalicelib.service import automate as automation
 
-    ticket = _new_ticket(ctx, ticket_id)
+    ticket = _with_suggestions(ctx, _new_ticket(ctx, ticket_id))
     sender = _sender(ctx, ticket_id)
     options = {"flags": _flags(ctx), "message_id_known": message_id_known}
     preview = automation.preview_created(ticket, ctx.message.own_words) if _may_claim(ctx, ticket) else None
@@ -273,8 +302,20 @@ def _record_new_ticket(ctx: Context, ticket_id: str, message_id_known: bool) -> 
     return inbound.commit_new_ticket(prepared, ctx.blobs)
 
 
+def _with_suggestions(ctx: Context, ticket: inbound.NewTicket) -> inbound.NewTicket:
+    """The new ticket with the articles its customer is shown (``kb_suggested``): the bot's answer, or the ones
+    its acknowledgement links (searched now, once; the acknowledgement reuses them). Deflection is measured
+    against these."""
+    if ctx.bot_decision is not None:
+        return dataclasses.replace(ticket, kb_suggested=(ctx.bot_decision.article_id,))
+    if ticket.acknowledgement.status != "pending":
+        return ticket
+    hits = _suggested(ctx, ticket, _language(ctx, ticket))
+    return dataclasses.replace(ticket, kb_suggested=tuple(hit.id for hit in hits)) if hits else ticket
+
+
 def _may_claim(ctx: Context, ticket: inbound.NewTicket) -> bool:
-    return not ctx.message.auto_reply_reason and ticket.status in vocabulary.ACTIVE_STATUSES
+    return not ctx.message.auto_reply_reason and ticket.status in vocabulary.ACTIVE_STATUSES and ticket.bot is None
 
 
 def _acknowledged_first(ctx: Context, ticket: inbound.NewTicket, preview: Any) -> inbound.AcknowledgementOwed:
@@ -289,8 +330,7 @@ def _acknowledged_first(ctx: Context, ticket: inbound.NewTicket, preview: Any) -
     owed = ticket.acknowledgement
     priority = (preview.changes.get("priority") if preview is not None else None) or ticket.priority
     try:
-        mail = email_out.build(_acknowledgement_of(dataclasses.replace(ticket, priority=priority), ctx.settings,
-                                                   _question(ctx.message)))
+        mail = email_out.build(_acknowledgement_of(ctx, dataclasses.replace(ticket, priority=priority)))
         provider_id = email_out.send(mail, owed.to)
     except email_out.Undeliverable as err:
         logger.warning("acknowledgement cannot be sent", extra={"reason": err.reason})
@@ -314,10 +354,10 @@ def acknowledge(ctx: Context) -> None:
     if ticket is None or ticket.acknowledgement is None or ticket.acknowledgement.status != "pending":
         return
     if ticket.channel != "email":
-        _queue_chat_acknowledgement(ticket, ctx.settings, _question(ctx.message))
+        _queue_chat_acknowledgement(ctx, ticket)
         return
     try:
-        mail = email_out.build(_acknowledgement_of(ticket, ctx.settings, _question(ctx.message)))
+        mail = email_out.build(_acknowledgement_of(ctx, ticket))
         provider_id = email_out.send(mail, ticket.acknowledgement.to)
     except email_out.Undeliverable as err:
         logger.warning("acknowledgement cannot be sent", extra={"reason": err.reason})
@@ -352,11 +392,65 @@ def assign(ctx: Context) -> None:
     """
     from chalicelib.service import assign as assignment
 
-    if ctx.ticket is None or not (ctx.is_new or ctx.reopened or ctx.duplicate):
+    handed_off = ctx.bot_verdict is not None and ctx.bot_verdict != "yes"
+    if ctx.ticket is None or not (ctx.is_new or ctx.reopened or ctx.duplicate or handed_off):
         return
     ticket = ctx.ticket if ctx.is_new else repository.get_ticket(ctx.ticket.ticket_id)  # the stored state
     if assignment.needs_agent(ticket):
         ctx.assignee_id = assignment.auto_assign(ticket)
+
+
+def bot_reply(ctx: Context) -> None:
+    """What the bot says once the message is stored: its answer, its thanks, or the hand-off and when a
+    person will answer. Queued under one key per ticket and kind, so a redelivery says nothing twice;
+    a duplicate delivery says it again only if the first one's queueing was lost (the same key)."""
+    ticket = ctx.ticket
+    if ctx.duplicate and ticket is not None:
+        _finish_bot_reply(ctx, ticket)
+        return
+    if ticket is None or (ctx.bot_decision is None and ctx.bot_verdict is None):
+        return
+    language = _language(ctx, ticket)
+    if ctx.bot_decision is not None:
+        decision = ctx.bot_decision
+        bot_replies.answer(ticket, decision, language=language,
+                                 article_url=_article_url(ticket.ticket_id, decision.article_id))
+    elif ctx.bot_verdict == "yes":
+        state = bot.state_of(ticket.bot)
+        kb_tracking.confirm_solved(ticket.ticket_id, article_id=state.article_id if state else None, via="bot")
+        bot_replies.solved(ticket, language=language)
+    else:
+        bot_replies.handoff(ticket, reason=_handoff_reason(ctx.bot_verdict), language=language, now=ctx.now)
+
+
+def _finish_bot_reply(ctx: Context, ticket: Any) -> None:
+    """A redelivered message whose first delivery stored what the bot decided and then crashed: say it now.
+
+    The stored state tells what was owed. Asked, on the ticket's first message: the answer (searched
+    again; the same article). Solved or handed off by the customer's latest message: the solve (if
+    not yet done) and the thanks, or the hand-off. The outbound queue drops a copy already sent within
+    its five-minute deduplication window (one key per ticket and kind); later, at least once.
+    """
+    state = bot.state_of(ticket.bot)
+    if state is None or ctx.message.channel not in bot_service.CHANNELS:
+        return
+    language = _language(ctx, ticket)
+    latest = bool(state.at) and state.at >= (ticket.last_customer_message_at or "")  # this message moved it
+    if state.state == bot.ASKED and int(ticket.message_count or 0) == 1 and not ticket.assignee_id:
+        decision = bot_service.decide(_question(ctx.message), language=language, settings=ctx.settings)
+        if decision.answer and decision.article_id == state.article_id:
+            bot_replies.answer(ticket, decision, language=language,
+                                     article_url=_article_url(ticket.ticket_id, decision.article_id))
+    elif state.state == bot.SOLVED and latest:
+        kb_tracking.confirm_solved(ticket.ticket_id, article_id=state.article_id, via="bot")  # once, if not yet
+        bot_replies.solved(ticket, language=language)
+    elif state.state == bot.HANDED_OFF and latest:
+        bot_replies.handoff(ticket, reason=state.reason or "", language=language, now=ctx.now)
+
+
+def _handoff_reason(verdict: str | None) -> str:
+    return {"no": "the article did not solve it", "person": "asked for a person"}.get(
+        verdict or "", "the customer wrote something else")
 
 
 def record_bounce(ctx: Context) -> None:
@@ -396,9 +490,11 @@ STEPS: list[Callable[[Context], None]] = [
     find_thread,
     triage,
     decide_acknowledgement,
+    consult_bot,
     write,
 ]
-AFTER: list[Callable[[Context], None]] = [automate, assign, acknowledge, record_bounce, measure]  # also run for duplicates
+# also run for duplicates
+AFTER: list[Callable[[Context], None]] = [automate, assign, acknowledge, bot_reply, record_bounce, measure]
 
 
 # --- deciding what is written (storage.inbound builds the items) ----------------------------
@@ -410,7 +506,10 @@ def _new_ticket(ctx: Context, ticket_id: str) -> inbound.NewTicket:
     message, now = ctx.message, clock.iso(ctx.now)
     decision = ctx.ack
     ack = inbound.AcknowledgementOwed(status="suppressed", reason=decision.reason if decision else "not owed")
-    if decision is not None and decision.send:
+    answered = ctx.bot_decision  # the bot's answer stands in for the acknowledgement
+    if answered is not None:
+        ack = inbound.AcknowledgementOwed(status="suppressed", reason="the bot answered")
+    elif decision is not None and decision.send:
         ack = inbound.AcknowledgementOwed(
             status="pending",
             message_id=ids.acknowledgement_message_id(ticket_id, config.support_domain())
@@ -444,6 +543,10 @@ def _new_ticket(ctx: Context, ticket_id: str) -> inbound.NewTicket:
         timeline=clocks.initial_timeline(now, priority=ctx.triage.priority,
                                          customer_wrote=not message.auto_reply_reason),
     )
+    if answered is not None:  # waits for the customer's yes or no, with no agent (storage.ticket_keys)
+        ticket = dataclasses.replace(
+            ticket, status="pending", timeline=clocks.append(ticket.timeline, now, [("status", "pending")]),
+            bot=bot.BotState(bot.ASKED, article_id=answered.article_id, at=now).as_item())
     return ticket
 
 
@@ -477,12 +580,19 @@ def _ticket_update(ctx: Context) -> inbound.TicketUpdate:
     if message.auto_reply_reason:  # an out-of-office never changes the ticket's state
         return update
     after: dict = {"last_customer_message_at": now}
+    if ctx.bot_verdict == "yes":  # the article solved it: it stays with the bot until solved (bot_reply)
+        update = dataclasses.replace(update, bot=bot.BotState(
+            bot.SOLVED, article_id=bot.state_of(ticket.bot).article_id, at=now).as_item())
+    elif ctx.bot_verdict is not None:  # a person takes over: resumed below (pending → open), then assigned
+        update = dataclasses.replace(update, bot=bot.BotState(
+            bot.HANDED_OFF, article_id=bot.state_of(ticket.bot).article_id, at=now,
+            reason=_handoff_reason(ctx.bot_verdict)).as_item())
     if ticket.status in vocabulary.REOPENABLE and ctx.settings.reopen_on_reply:
         after.update(status="open", status_changed_at=now, automation_fired=None)
         if ticket.assignee_id:  # back to the queue; sticky routing prefers the previous owner
             after["assignee_id"] = None
         ctx.reopened = True
-    elif ticket.status in vocabulary.RESUMED_BY_CUSTOMER:
+    elif ticket.status in vocabulary.RESUMED_BY_CUSTOMER and ctx.bot_verdict != "yes":
         after.update(status="open", status_changed_at=now, automation_fired=None)
     events = ([("status", "open")] if "status" in after else []) \
         + ([("assigned", None)] if "assignee_id" in after else []) + [("customer_message", None)]
@@ -513,7 +623,8 @@ def _sender(ctx: Context, ticket_id: str) -> inbound.Sender:
         open_ticket_id=ticket_id if ctx.is_new and message.channel != "email" else None,
         contacts_week=contacts_week,
         contacts_count=contacts_count,
-        acknowledgement=ctx.ack if ctx.ack is not None and ctx.ack.send else None,
+        # Counted against the sender's acknowledgement limits only when one goes out (the bot's answer is none).
+        acknowledgement=ctx.ack if ctx.ack is not None and ctx.ack.send and ctx.bot_decision is None else None,
         name=message.sender_name if message.sender_name and not held else None,
         last_inquiry=not message.auto_reply_reason and not held,
     )
@@ -556,18 +667,20 @@ def _thread_ids(message) -> list[str]:
     return chain[-_THREAD_IDS_KEPT:]
 
 
-def _queue_chat_acknowledgement(ticket: Any, settings, question: str) -> None:
-    """Chat acknowledgements are short and go out through the outbound sender, like every chat reply."""
+def _queue_chat_acknowledgement(ctx: Context, ticket: Any) -> None:
+    """Chat acknowledgements are short and go out through the outbound sender, like every chat reply; outside
+    business hours they say when a person will answer ("Monday from 08:30 CET")."""
     from chalicelib.outbound.templates import render, template_in
     from chalicelib.storage import queues as queue
 
-    language = customer_language.of_ticket(ticket)
+    language = _language(ctx, ticket)
     text = render(
         template_in("acknowledgement.chat.j2", language),
         customer_name=(ticket.requester_name or "").split(" ")[0],
         ticket_number=int(ticket.number),
-        response_time=_promise(ticket),
-        links=_self_help(settings, language, question, ticket.channel),
+        response_time=clocks.response_promise(ticket),
+        opens=bot_service.desk_opens(ticket, ctx.now, language=language),
+        links=_self_help(ctx, ticket, language),
     ).strip()
     key = f"ack:{ticket.ticket_id}"
     reply = {"v": 1, "kind": "reply", "ticket_id": ticket.ticket_id, "channel": ticket.channel,
@@ -575,46 +688,59 @@ def _queue_chat_acknowledgement(ticket: Any, settings, question: str) -> None:
     queue.enqueue_reply(reply, ticket_id=ticket.ticket_id, dedup_key=key)
 
 
-def _promise(ticket: Any) -> str:
-    """The first-response promise, from the ticket's own SLA policy ("4 business hours", "1 hour")."""
-    from chalicelib.domain import sla
-
-    policy = sla.policy_for(ticket.priority, ticket.channel, ticket.customer_tier, ticket.category,
-                            configuration.sla_policies())
-    if policy.first_response is None:
-        return "as soon as we can"
-    promise = ack_policy.humanise_minutes(policy.first_response)
-    return promise.replace(" ", " business ", 1) if policy.business_hours else promise
-
-
 def _question(message: InboundMessage) -> str:
     """What the customer asked, in their own words (no quoted history): what the suggestions search for."""
     return f"{message.subject or ''}\n{message.own_words}".strip()
 
 
-def _self_help(settings, language: str, question: str, channel: str) -> list[dict[str, str]]:
-    """The knowledge-base articles that answer ``question`` in the customer's language, linked to the portal;
-    the desk's fixed self-help links (titled in that language) when none scores high enough.
+def _language(ctx: Context, ticket: Any) -> str:
+    """The language the customer reads (``customer_language``), read once per message."""
+    if ctx.reply_language is None:
+        ctx.reply_language = customer_language.of_ticket(ticket)
+    return ctx.reply_language
+
+
+def _suggested(ctx: Context, ticket: Any, language: str) -> list[Any]:
+    """The knowledge-base articles that answer the customer's question in their language (at most 3, each
+    scoring ``kb_suggestion_min_score``), searched once per message.
 
     The acknowledgement matters more than its links: a search that fails (no index in S3, a broken
     index, a throttled marker read) is logged and counted, and the fixed links go out instead.
     """
     from chalicelib.service import kb as knowledge_base
 
-    try:
-        hits = knowledge_base.suggested_for(question, language=language, min_score=settings.kb_suggestion_min_score)
-    except Exception:  # any failure of the search must leave the acknowledgement intact
-        logger.warning("knowledge-base suggestions failed; the fixed self-help links are sent", exc_info=True)
-        count("KbSuggestionsFailed", channel=channel)
-        hits = []
+    if ctx.suggested is None:
+        try:
+            ctx.suggested = knowledge_base.suggested_for(_question(ctx.message), language=language,
+                                                         min_score=ctx.settings.kb_suggestion_min_score)
+        except Exception:  # any failure of the search must leave the acknowledgement intact
+            logger.warning("knowledge-base suggestions failed; the fixed self-help links are sent", exc_info=True)
+            count("KbSuggestionsFailed", channel=ticket.channel)
+            ctx.suggested = []
+    return ctx.suggested
+
+
+def _self_help(ctx: Context, ticket: Any, language: str) -> list[dict[str, str]]:
+    """The suggested articles, linked for this ticket; the desk's fixed self-help links (titled in the
+    customer's language) when none scores high enough."""
+    hits = _suggested(ctx, ticket, language)
     if hits:
-        portal = f"{config.setting('PUBLIC_BASE_URL').rstrip('/')}/portal"
-        return [{"title": hit.title, "url": f"{portal}#article/{quote(hit.id, safe='')}"} for hit in hits]
-    return [{"title": link.title_in(language), "url": str(link.url)} for link in settings.self_help_links]
+        return [{"title": hit.title, "url": _article_url(ticket.ticket_id, hit.id)} for hit in hits]
+    return [{"title": link.title_in(language), "url": str(link.url)} for link in ctx.settings.self_help_links]
 
 
-def _acknowledgement_of(ticket: Any, settings, question: str) -> email_out.Acknowledgement:
-    language = customer_language.of_ticket(ticket)
+def _article_url(ticket_id: str, article_id: str) -> str:
+    """The link to an article a ticket's customer was given: tracked, so opening it and answering "did this
+    solve it?" count for deflection (``kb_tracking``); the plain portal link when links cannot be signed."""
+    try:
+        return kb_tracking.tracked_url(ticket_id, article_id)
+    except (kb_tracking.LinkNotConfigured, ValueError):
+        logger.warning("article link not tracked", extra={"article_id": article_id}, exc_info=True)
+        return f"{config.setting('PUBLIC_BASE_URL').rstrip('/')}/portal#article/{quote(article_id, safe='')}"
+
+
+def _acknowledgement_of(ctx: Context, ticket: Any) -> email_out.Acknowledgement:
+    language = _language(ctx, ticket)
     return email_out.Acknowledgement(
         ticket_id=ticket.ticket_id,
         ticket_number=int(ticket.number),
@@ -622,8 +748,8 @@ def _acknowledgement_of(ticket: Any, settings, question: str) -> email_out.Ackno
         customer_name=ticket.requester_name or "",
         subject=ticket.subject,
         priority=ticket.priority,
-        response_time=_promise(ticket),
-        links=_self_help(settings, language, question, ticket.channel),
+        response_time=clocks.response_promise(ticket),
+        links=_self_help(ctx, ticket, language),
         message_id=ticket.acknowledgement.message_id,
         thread_message_ids=list(ticket.thread_message_ids or []),
         reply_to=reply_address.reply_address(ticket.ticket_id, config.support_address(), config.reply_address_secret()),

@@ -33,7 +33,7 @@ def _ticket_to_assign(ticket: Any) -> Any:
 
 def needs_agent(ticket: Any) -> bool:
     return ticket is not None and not ticket.assignee_id and ticket.status in ticket_keys.ACTIVE \
-        and not ticket.merged_into
+        and not ticket.merged_into and not ticket_keys.bot_asking(getattr(ticket, "bot", None))
 
 
 def auto_assign(ticket: Any, *, now: datetime | None = None) -> str | None:

@@ -22,6 +22,7 @@ HANDLERS: dict[type, tuple[tuple[str, str], ...]] = {
     events.AcknowledgementSent: (("chalicelib.service.reactions", "measure_acknowledgement"),),
     events.StatusChanged: (("chalicelib.service.reactions", "measure_status_change"),),
     events.AgentReplied: (("chalicelib.service.reactions", "measure_reply"),),
+    events.TicketDeflected: (("chalicelib.service.reactions", "measure_deflection"),),
     events.AgentFreed: (("chalicelib.service.reactions", "refill_freed_agent"),),
     events.TicketEdited: (("chalicelib.service.reactions", "follow_up_edit"),),
 }

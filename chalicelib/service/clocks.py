@@ -13,16 +13,19 @@ warning or a breach is acted on once even when the due time moves.
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import clock
 from chalicelib import configuration
-from chalicelib.domain import automation, sla
+from chalicelib.domain import acknowledgement, automation, sla
+from chalicelib.domain import kb_links
 from chalicelib.service.facts import facts
 
 _FIELDS = ("ticket_id", "status", "priority", "category", "channel", "assignee_id", "created_at", "subject",
-           "customer_tier", "first_response_at", "status_changed_at", "tags", "automation_fired", "timeline", "sla")
+           "customer_tier", "first_response_at", "status_changed_at", "tags", "automation_fired", "timeline", "sla",
+           # what decides whether (and when) self-service is credited with the ticket: silent_deflection_due
+           "kb_links", "deflection", "last_customer_message_at", "last_agent_reply_at", "merged_into")
 MAX_TIMELINE = 400  # ~25 KB: far inside DynamoDB's 400 KB item, and years of back-and-forth
 
 
@@ -66,8 +69,13 @@ def instance(target: Any) -> str:
 
 
 def schedule(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """``{"sla", "sla_check_at", "timer_at"}`` for a ticket with these fields."""
-    return {**_sla(fields, now), "timer_at": _next_timer(fields)}
+    """``{"sla", "sla_check_at", "timer_at"}`` for a ticket with these fields.
+
+    ``timer_at`` is the sweep's next look at the ticket: the next time-based automation
+    rule, or the end of its silent-deflection window, whichever comes first.
+    """
+    due = [found for found in (_next_timer(fields), silent_deflection_due(fields)) if found is not None]
+    return {**_sla(fields, now), "timer_at": min(due) if due else None}
 
 
 def recompute(ticket: Any, after: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -136,7 +144,40 @@ def running_target(fields: dict[str, Any], now: datetime) -> Any | None:
     return _running(measured) if measured is not None else None
 
 
+def silent_deflection_due(fields: dict[str, Any]) -> str | None:
+    """When the ticket counts as deflected without a word (``domain.kb_links.silent_due``), ISO; None: it cannot.
+
+    The window is the desk setting ``deflection_window_hours`` (0: off), from the customer's
+    first open of a suggested article (``kb_links.opened_at``).
+    """
+    opened = (fields.get("kb_links") or {}).get("opened_at")
+    if not opened:
+        return None
+
+    def moment(name: str) -> datetime | None:
+        return clock.parse_iso(fields[name]) if fields.get(name) else None
+
+    due = kb_links.silent_due(
+        opened_at=clock.parse_iso(opened),
+        window=timedelta(hours=configuration.desk_settings().deflection_window_hours),
+        last_customer_message_at=moment("last_customer_message_at"), last_agent_reply_at=moment("last_agent_reply_at"),
+        status=fields.get("status") or "", merged_into=fields.get("merged_into"),
+        deflected=bool(fields.get("deflection")))
+    return clock.iso(due) if due is not None else None
+
+
 def _next_timer(fields: dict[str, Any]) -> str | None:
     """When the next time-based automation rule is due (pending 3 days → reminder...)."""
     due = automation.next_timer_due(facts(None, event="updated", actor="system", fields=fields), configuration.automation_rules())
     return clock.iso(due) if due is not None else None
+
+
+def response_promise(ticket: Any) -> str:
+    """The first-response promise, from the ticket's own SLA policy ("4 business hours", "1 hour"): what an
+    acknowledgement and the bot's hand-off tell the customer."""
+    policy = sla.policy_for(ticket.priority, ticket.channel, ticket.customer_tier, ticket.category,
+                            configuration.sla_policies())
+    if policy.first_response is None:
+        return "as soon as we can"
+    promise = acknowledgement.humanise_minutes(policy.first_response)
+    return promise.replace(" ", " business ", 1) if policy.business_hours else promise

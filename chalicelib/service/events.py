@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = ["AcknowledgementSent", "AgentFreed", "AgentReplied", "Event", "StatusChanged", "TicketCreated",
-           "TicketEdited"]
+           "TicketDeflected", "TicketEdited"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,11 @@ class AgentReplied(_Moment):
 
 
 @dataclass(frozen=True)
+class TicketDeflected(_Moment):
+    """Stored: self-service answered the ticket (its ``deflection`` appeared: confirmed or silent). Counted once."""
+
+
+@dataclass(frozen=True)
 class AgentFreed:
     """Stored: a change gave back one of the agent's slots (solved, closed, handed on). They take the next."""
 
@@ -76,4 +81,4 @@ class TicketEdited:
     ticket: Any = field(default=None, compare=False)
 
 
-Event = TicketCreated | AcknowledgementSent | StatusChanged | AgentReplied | AgentFreed | TicketEdited
+Event = TicketCreated | AcknowledgementSent | StatusChanged | AgentReplied | AgentFreed | TicketEdited | TicketDeflected

@@ -129,6 +129,15 @@ def status_changed(ticket: Any, old: str, new: str, moment: datetime) -> None:
         _record(ticket, moment, counters={"reopened": 1})
 
 
+def ticket_deflected(ticket: Any, moment: datetime) -> None:
+    """Self-service answered the ticket (``ticket.deflection``): ``deflected``, and ``deflected_by_bot`` when
+    the customer said yes to the chat bot's answer."""
+    deflection = ticket.deflection or {}
+    via = deflection.get("via")
+    count("TicketsDeflected", channel=ticket.channel, how=str(deflection.get("how")), **_dims(ticket))
+    _record(ticket, moment, counters={"deflected": 1, **({"deflected_by_bot": 1} if via == "bot" else {})})
+
+
 def sla_event(ticket: Any, kind: str, target: str) -> None:
     """SlaWarning / SlaBreached, once per target instance (the sweep makes sure of that)."""
     count(kind, channel=ticket.channel, target=target, **_dims(ticket))

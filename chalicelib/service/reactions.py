@@ -10,11 +10,11 @@ from typing import Any
 from chalicelib.observability import logger
 from chalicelib.service import assign, automate, measure
 from chalicelib.service.events import (AcknowledgementSent, AgentFreed, AgentReplied, StatusChanged, TicketCreated,
-                                       TicketEdited)
+                                       TicketDeflected, TicketEdited)
 from chalicelib.storage import agents as directory
 from chalicelib.storage import repository
 
-__all__ = ["follow_up_edit", "measure_acknowledgement", "measure_created", "measure_reply",
+__all__ = ["follow_up_edit", "measure_acknowledgement", "measure_created", "measure_deflection", "measure_reply",
            "measure_status_change", "refill_freed_agent"]
 
 
@@ -34,6 +34,11 @@ def measure_status_change(event: StatusChanged) -> None:
 def measure_reply(event: AgentReplied) -> None:
     """First response, or the next reply that ended the customer's wait."""
     measure.agent_replied(event.state, event.at)
+
+
+def measure_deflection(event: TicketDeflected) -> None:
+    """Self-service answered it (the portal's "yes", the bot's, or the customer's silence): counted once."""
+    measure.ticket_deflected(event.state, event.at)
 
 
 def refill_freed_agent(event: AgentFreed) -> None:

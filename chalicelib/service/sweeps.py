@@ -12,7 +12,7 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.observability import logger
-from chalicelib.service import assign, automate, escalation
+from chalicelib.service import assign, automate, escalation, kb_tracking
 from chalicelib.storage import repository
 from chalicelib.storage import tickets as stored_tickets
 
@@ -32,11 +32,15 @@ def due(index: str, moment: datetime, *, per_shard: int = _PER_SHARD) -> list[st
 
 
 def run_timers(moment: datetime) -> int:
+    """Tickets whose ``timer_at`` has come: a silent-deflection window that ended (solved by self-service),
+    then the time-based automation rules due."""
     fired = 0
     for ticket_id in due("timer", moment):
         ticket = repository.get_ticket(ticket_id)  # the index is eventually consistent
         if ticket is None or not ticket.timer_at or ticket.timer_at > clock.iso(moment):
             continue
+        if kb_tracking.settle_silent(ticket, now=moment):
+            ticket = repository.get_ticket(ticket_id)  # solved now: the rules see it as it is
         outcome = automate.run_timers(ticket, now=moment)
         fired += len(outcome.fired)
     return fired

@@ -19,7 +19,7 @@ from chalicelib import clock
 from chalicelib.observability import logger
 from chalicelib.service import bus, changes, measure
 from chalicelib.service.events import (AcknowledgementSent, AgentFreed, AgentReplied, Event, StatusChanged,
-                                       TicketCreated)
+                                       TicketCreated, TicketDeflected)
 from chalicelib.domain import inbox_counts
 from chalicelib.storage import aggregates, ticket_counts
 from chalicelib.storage.ticket_stream import StoredChange, batch_token
@@ -54,7 +54,8 @@ def react(stored: Iterable[StoredChange]) -> int:
 
 
 def events_of(old: Any, new: Any) -> list[Event]:
-    """What one stored change of a ticket means: created, acknowledged, status moved, answered, agent freed."""
+    """What one stored change of a ticket means: created, acknowledged, status moved, answered, deflected,
+    agent freed. A deflection is an event once: in the change where it first appears."""
     if new is None:
         return []
     ticket_id = new.ticket_id
@@ -62,6 +63,8 @@ def events_of(old: Any, new: Any) -> list[Event]:
         found: list[Event] = [TicketCreated(ticket_id, clock.parse_iso(new.created_at), new)]
         if _acknowledged(new):
             found.append(AcknowledgementSent(ticket_id, _acknowledged_at(new), new))
+        if new.deflection:
+            found.append(TicketDeflected(ticket_id, _deflected_at(new), new))
         return found
     found = []
     if _acknowledged(new) and not _acknowledged(old):
@@ -71,6 +74,8 @@ def events_of(old: Any, new: Any) -> list[Event]:
                                    clock.parse_iso(new.status_changed_at or new.last_activity_at), new))
     if new.last_agent_reply_at and new.last_agent_reply_at != old.last_agent_reply_at:
         found.append(AgentReplied(ticket_id, clock.parse_iso(new.last_agent_reply_at), new))
+    if new.deflection and not old.deflection:
+        found.append(TicketDeflected(ticket_id, _deflected_at(new), new))
     freed = _freed_agent(old, new)
     if freed is not None:
         found.append(AgentFreed(freed, ticket_id, clock.now()))
@@ -83,6 +88,11 @@ def _acknowledged(ticket: Any) -> bool:
 
 def _acknowledged_at(ticket: Any) -> Any:
     return clock.parse_iso(ticket.acknowledgement.sent_at or ticket.created_at)
+
+
+def _deflected_at(ticket: Any) -> Any:
+    at = ticket.deflection.get("at") if isinstance(ticket.deflection, dict) else None
+    return clock.parse_iso(at or ticket.last_activity_at)
 
 
 def _freed_agent(old: Any, new: Any) -> str | None:

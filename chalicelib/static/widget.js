@@ -30,6 +30,7 @@
   var storageKey = "relaydesk.webchat:" + desk;
   var state = loadState();
   var shown = {};           // message id -> its element (the widget's own messages are shown before the desk has them)
+  var answered = {};        // message id -> true once its buttons were pressed or passed by (never shown again)
   var polling = false;
   var pollAbort = null;
   var unread = 0;
@@ -131,6 +132,10 @@
     ".msg .who { display: block; font-size: 11px; color: #57606a; margin-bottom: 2px; }",
     ".msg .files { display: block; font-size: 12px; color: #57606a; margin-top: 4px; }",
     ".msg.pending { opacity: .6; }",
+    ".msg a { color: #0b5cad; }",
+    ".choices { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; white-space: normal; }",
+    ".choice { border: 1px solid #0b5cad; border-radius: 14px; padding: 4px 12px; background: #fff; color: #0b5cad;",
+    "  font: inherit; cursor: pointer; }",
     ".msg.failed { border-color: #d1242f; }",
     ".notice { font-size: 12px; color: #57606a; text-align: center; margin: 0 0 10px; }",
     "form { display: flex; flex-direction: column; gap: 6px; padding: 10px; border-top: 1px solid #d0d7de; }",
@@ -225,6 +230,9 @@
   // --- showing messages ----------------------------------------------------------------------
   function show(message) {
     var existing = shown[message.id];
+    if (message.from === "visitor" && !existing) {
+      clearChoices();  // the visitor wrote after the buttons: they are answered
+    }
     var node = existing || el("div", {"data-part": "message"});
     node.className = "msg " + message.from;
     node.setAttribute("data-from", message.from);
@@ -233,10 +241,24 @@
     var label = message.from === "visitor" ? "You" : (message.author_name || (message.from === "desk" ? "Support" : "Agent"));
     var at = message.at ? new Date(message.at) : null;
     node.appendChild(el("span", {"class": "who"}, label + (at && !isNaN(at) ? " \u00b7 " + at.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"}) : "")));
-    node.appendChild(el("span", {"class": "text", "data-part": "text"}, message.text));
+    node.appendChild(linked(message.text || "", message.from !== "visitor"));
     var files = message.attachments || [];
     if (files.length) {
       node.appendChild(el("span", {"class": "files", "data-part": "files"}, "Attached: " + files.map(function (f) { return f.filename; }).join(", ")));
+    }
+    var choices = message.choices || [];
+    if (choices.length && !answered[message.id]) {  // the bot's "did this solve it?": a button per answer
+      var group = el("div", {"class": "choices", "data-part": "choices", role: "group"});
+      choices.forEach(function (choice) {
+        var button = el("button", {"class": "choice", type: "button", "data-part": "choice",
+                                   "data-value": choice.value}, choice.label);
+        button.addEventListener("click", function () {
+          answered[message.id] = true;
+          sendMessage(choice.label, null, choice.value);
+        });
+        group.appendChild(button);
+      });
+      node.appendChild(group);
     }
     if (!existing) {
       shown[message.id] = node;
@@ -249,6 +271,24 @@
     }
     scrollToEnd();
     return node;
+  }
+
+  // The desk's links (an article the bot or an agent points to) open in a new tab; everything else stays text.
+  var LINK = /https?:\/\/[^\s<>"]+[^\s<>".,;:!?)]/g;
+
+  function linked(text, withLinks) {
+    var span = el("span", {"class": "text", "data-part": "text"});
+    var at = 0;
+    var found;
+    LINK.lastIndex = 0;
+    while (withLinks && (found = LINK.exec(text)) !== null) {
+      span.appendChild(document.createTextNode(text.slice(at, found.index)));
+      span.appendChild(el("a", {href: found[0], target: "_blank", rel: "noopener noreferrer", "data-part": "link"},
+                          found[0]));
+      at = found.index + found[0].length;
+    }
+    span.appendChild(document.createTextNode(text.slice(at)));
+    return span;
   }
 
   function scrollToEnd() {
@@ -377,7 +417,19 @@
     }
   }
 
-  function sendMessage(text, file) {
+  // Buttons are answered once: by a press, or by anything the visitor writes after them.
+  function clearChoices() {
+    Object.keys(shown).forEach(function (id) {
+      var group = shown[id].querySelector("[data-part=choices]");
+      if (group) {
+        answered[id] = true;
+        group.remove();
+      }
+    });
+  }
+
+  function sendMessage(text, file, choice) {
+    clearChoices();
     errorLine.textContent = "";
     send.disabled = true;
     attach.disabled = true;
@@ -391,6 +443,9 @@
       var uploaded = file ? upload(file).then(function (uploadId) { return [uploadId]; }) : Promise.resolve([]);
       return uploaded.then(function (uploadIds) {
         var body = {text: text, message_id: id};
+        if (choice) {
+          body.choice = choice;
+        }
         if (uploadIds.length) {
           body.attachments = uploadIds;
         }

@@ -301,7 +301,8 @@ def _prepared(tally: Tally) -> tuple[str, list[str], dict[str, int], list[tuple[
 
 
 def _aggregate(item: Any, group_kind: str, group: str) -> kpis.DailyAggregate:
-    counters = {name: value for name, value in item.counter_values().items() if value}
+    counters = {name: value for name, value in item.counter_values().items()
+                if value and name not in kpis.RETIRED_COUNTERS}
     histograms = {name: histogram.from_item(buckets) for name, buckets in item.bucket_values().items()}
     scheme = item.histogram_scheme
     return kpis.DailyAggregate(

@@ -30,9 +30,10 @@ _ACKNOWLEDGEMENT = "acknowledgement"  # delivery_problem.message of the ticket's
 
 
 def record_sent_message(ticket: Any, *, key: str, at: str, channel: str, kind: str, recipient: str, text: str,
-                        provider_message_id: str | None, acknowledgement: bool) -> None:
-    """Store a message the desk just sent (``kind``: acknowledgement or agent); for the ticket's pending
-    acknowledgement, mark it sent in the same transaction.
+                        provider_message_id: str | None, acknowledgement: bool,
+                        choices: list[dict[str, str]] | None = None) -> None:
+    """Store a message the desk just sent (``kind``: acknowledgement, agent or bot, with the bot's ``choices``);
+    for the ticket's pending acknowledgement, mark it sent in the same transaction.
 
     The acknowledgement's update needs no version check (agents may edit the ticket
     meanwhile): only a pending acknowledgement is marked.
@@ -42,7 +43,8 @@ def record_sent_message(ticket: Any, *, key: str, at: str, channel: str, kind: s
     writes = repository.Writes()
     writes.save(MessageModel(ticket.ticket_id, f"{at}#{key}", message_key=key, direction="outbound", kind=kind,
                              channel=channel, sender="desk", recipients=[recipient], text=text,
-                             message_id=provider_message_id or None, created_at=at))
+                             message_id=provider_message_id or None, created_at=at, choices=choices or None,
+                             delivery="sent", delivered_at=at))  # stored once the platform took it
     if acknowledgement:
         writes.update(
             ticket,  # the loaded item, so its version moves on instead of restarting

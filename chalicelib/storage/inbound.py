@@ -115,6 +115,8 @@ class NewTicket:
     assignment_source: str | None = None
     assignment_detail: str | None = None
     claim: LoadChange | None = None
+    kb_suggested: tuple[str, ...] = ()  # the knowledge-base articles its acknowledgement links (at most 3)
+    bot: dict[str, Any] | None = None  # the chat bot answered it (domain.bot.BotState.as_item())
 
     @property
     def status_changed_at(self) -> str:
@@ -145,6 +147,7 @@ class TicketUpdate:
     sla_check_at: str | None = None
     timer_at: str | None = None
     overdue_at: str | None = None
+    bot: dict[str, Any] | None = None  # the chat bot's state after this message (None: unchanged)
 
 
 @dataclass(frozen=True)
@@ -319,6 +322,9 @@ def record_message_on_ticket(message: InboundMessage, ticket: Any, update: Ticke
         actions.append(TicketModel.sla.set(update.sla) if update.sla else TicketModel.sla.remove())
         clock_keys = {"sla_check_at": update.sla_check_at, "timer_at": update.timer_at,
                       "overdue_at": update.overdue_at}
+        if update.bot is not None:
+            actions.append(TicketModel.bot.set(update.bot))
+            after["bot"] = update.bot
         actions += ticket_keys.update_actions(ticket, {**after, **clock_keys})
         if update.status is not None:
             writes.save(AuditModel(ticket.ticket_id, f"{now}#{ids.message_key_digest(message.dedup_key)[:8]}", at=now,
@@ -410,6 +416,8 @@ def _ticket_item(message: InboundMessage, ticket: NewTicket) -> TicketModel:
         assignee_name=ticket.assignee_name,
         assigned_at=now if ticket.assignee_id else None,
         assignment_source=ticket.assignment_source,
+        kb_suggested=set(ticket.kb_suggested) or None,
+        bot=ticket.bot,
     )
     model.sla, model.sla_check_at, model.timer_at = ticket.sla, ticket.sla_check_at, ticket.timer_at
     model.overdue_at = ticket.overdue_at

@@ -95,6 +95,8 @@ class SharedConnection:
     @classmethod
     def _get_connection(cls) -> Any:
         global _shared_connection
+        # PynamoDB has no default region (botocore: "You must specify a region"): the one aws.py's clients use.
+        cls.Meta.region = config.region()  # type: ignore[attr-defined]
         table = super()._get_connection()  # type: ignore[misc]
         with _connection_lock:
             own = table.connection
@@ -298,8 +300,15 @@ class TicketModel(SharedConnection, Model):
     automation_fired = UnicodeSetAttribute(null=True)  # timer rules fired in the current status period
     sla = SparseJSONMapAttribute(_SLA_EMPTY, null=True)  # the SLA clocks' state (targets, due times, breaches, escalations)
     timeline = CompactJSONAttribute(null=True)  # [[iso time, kind, value]]: what the SLA clocks are computed from
+    # Self-service (service/kb_tracking.py): the articles suggested to the customer (at most 3), what they opened
+    # through the tracked links and answered ({opened_at, opened, answers}), and the deflection ({how, via, at,
+    # article}) that the ticket stream counts once, when it first appears.
+    kb_suggested = UnicodeSetAttribute(null=True)
+    kb_links = CompactJSONAttribute(null=True)
+    deflection = CompactJSONAttribute(null=True)
     auto_submitted = BooleanAttribute(null=True)  # opened by a machine (bulk, auto-reply): no survey
     survey = CompactJSONAttribute(null=True)  # CSAT: {sent_at, nonce, answered_at, rating, comment, nps, ces}
+    bot = CompactJSONAttribute(null=True)  # the chat bot's part (domain/bot.py): {state, article_id, at, reason}
     # Derived keys for the views and sweeps: always written by chalicelib.storage.ticket_keys.
     # The views sort by view_order (the customer's latest message, else creation), which an
     # agent's reply or edit never moves: a reply rewrites no view index entry.
@@ -343,7 +352,7 @@ class MessageModel(SharedConnection, Model):
     sk = UnicodeAttribute(range_key=True)
     message_key = UnicodeAttribute()  # idempotency key, e.g. in:email:<ses id>
     direction = UnicodeAttribute()  # inbound | outbound
-    kind = UnicodeAttribute()  # customer | auto_reply | acknowledgement | agent | note
+    kind = UnicodeAttribute()  # customer | auto_reply | acknowledgement | agent | bot | note
     channel = UnicodeAttribute()
     sender = UnicodeAttribute()  # identity key, e.g. email:ann@example.com
     sender_name = UnicodeAttribute(default="")
@@ -362,6 +371,7 @@ class MessageModel(SharedConnection, Model):
     delivery = UnicodeAttribute(null=True)  # outbound replies: queued → sent (failures: ticket.delivery_failures)
     delivered_at = UnicodeAttribute(null=True)
     delivery_report = DeliveryReport(null=True)  # SES sending events: delivered | delayed | bounced | ...
+    choices = CompactJSONAttribute(null=True)  # a bot question's buttons, [{value, label}] (the widget shows them)
     created_at = UnicodeAttribute()
 
 

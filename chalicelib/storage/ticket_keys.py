@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from chalicelib.domain import bot
 from chalicelib.domain.vocabulary import ACTIVE_STATUSES
 
 ACTIVE = ACTIVE_STATUSES  # statuses that hold an agent's capacity
@@ -33,11 +34,12 @@ def derived(fields: dict[str, Any]) -> dict[str, Any]:
     status = fields["status"]
     assignee = fields.get("assignee_id")
     active = status in ACTIVE
+    bot_holds = bot_asking(fields.get("bot"))  # the bot waits for the customer's yes or no: no agent wanted yet
     return {
         "view_order": fields.get("last_customer_message_at") or fields["created_at"],
         "view_assignee": f"{assignee or 'none'}#{status}",
         "view_queue": f"{fields['category']}#{status}",
-        "waiting_queue": fields["category"] if active and not assignee else None,
+        "waiting_queue": fields["category"] if active and not assignee and not bot_holds else None,
         "sla_shard": shard(fields["ticket_id"]) if active and fields.get("sla_check_at") else None,
         "sla_check_at": fields.get("sla_check_at") if active else None,
         "timer_shard": shard(fields["ticket_id"]) if fields.get("timer_at") else None,
@@ -61,7 +63,14 @@ def fields_of(ticket: Any) -> dict[str, Any]:
         "overdue_at": ticket.overdue_at,
         "created_at": ticket.created_at,
         "last_customer_message_at": ticket.last_customer_message_at,
+        "bot": ticket.bot,
     }
+
+
+def bot_asking(stored: Any) -> bool:
+    """Does the chat bot hold this ticket (asked "did this solve it?" and waits)? ``stored``: the ticket's ``bot``."""
+    state = bot.state_of(stored)
+    return state is not None and state.state == bot.ASKED
 
 
 def update_actions(ticket: Any, after: dict[str, Any]) -> list[Any]:

@@ -54,8 +54,9 @@ _PLATFORMS = ("POST /webhooks/", "GET /webhooks/", "POST /webchat/", "GET /webch
               "OPTIONS /webchat/")
 # No agent token (nor is GET /openapi.json); console sign-in's credential is the emailed link in the body.
 # The customer portal: the form and sign-in are open, the rest takes a portal session (rps_), never an agent token.
+# Tracked article links (/kb/go/{link}): the signed link is the credential.
 _UNSIGNED = (*_PLATFORMS, "GET /surveys/", "POST /surveys/", "POST /auth/links", "POST /auth/sessions",
-             "GET /portal", "POST /portal/", "DELETE /portal/")
+             "GET /portal", "POST /portal/", "DELETE /portal/", "GET /kb/go/", "POST /kb/go/")
 
 
 class ChaliceAsWsgi:
@@ -120,6 +121,9 @@ def seeded_desk():
         from chalicelib.service import kb
 
         articles = kb.import_folder(DEMO_ARTICLES)
+        from chalicelib.service import kb_tracking
+
+        tracked = [kb_tracking.tracked_url(t["id"], articles.created[0]).rsplit("/", 1)[1] for t in tickets[:2]]
         known = {  # path parameters and body fields that name something, by name
             "ticket_id": [t["id"] for t in tickets],
             "customer_id": sorted({t["customer_id"] for t in tickets}),
@@ -129,6 +133,7 @@ def seeded_desk():
             "category": queues()[:3],
             "tags": ["vip", "refund"],
             "token": links,
+            "link": tracked,  # tracked article links of two open tickets
             "name": sorted(path.name for path in (static.STATIC_DIR / "console").iterdir() if path.is_file()),
             "attachment_id": [a["id"] for m in desk.tickets()[0]["messages"] for a in m["attachments"]],
             "article_id": articles.created[:3],  # the demo knowledge base, imported above

@@ -27,11 +27,13 @@ def _aggregate_items(desk):
 
 
 def _record_known_week(aggregates):
-    """Monday: 4 email + 1 slack tickets, 1 bot deflection, SLA 3 met / 1 breached, 3 CSAT, 4 NPS. Tuesday: 1 email."""
+    """Monday: 4 email + 1 slack + 1 webchat tickets (the webchat one answered by the bot: deflected), SLA 3 met /
+    1 breached, 3 CSAT, 4 NPS. Tuesday: 1 email."""
     for minutes in FIRST_RESPONSES[:4]:
         aggregates.record(MONDAY, groups=EMAIL, counters={"created": 1})
     aggregates.record(MONDAY, groups=SLACK, counters={"created": 1})
-    aggregates.record(MONDAY, groups={"channel": "webchat"}, counters={"bot_deflected": 1})
+    aggregates.record(MONDAY, groups={"channel": "webchat"}, counters={"created": 1, "deflected": 1,
+                                                                        "deflected_by_bot": 1})
     for n, minutes in enumerate(FIRST_RESPONSES):
         met = "sla_first_response_met" if n < 3 else "sla_first_response_breached"
         aggregates.record(MONDAY + timedelta(minutes=minutes), groups=EMAIL if n < 4 else {"channel": "email"},
@@ -57,7 +59,8 @@ def test_report_by_channel_has_exact_counts_and_percentiles_within_the_histogram
     rows = {row["group"]: row for row in body["rows"]}
     assert list(rows) == ["email", "slack", "webchat"]
     email, slack, webchat, totals = rows["email"], rows["slack"], rows["webchat"], body["totals"]
-    assert (email["volume"], slack["volume"], webchat["volume"], totals["volume"]) == (5, 1, 0, 6)
+    assert (email["volume"], slack["volume"], webchat["volume"], totals["volume"]) == (5, 1, 1, 7)
+    assert (webchat["deflected"], webchat["deflected_by_bot"], email["deflected"]) == (1, 1, 0)
     assert email["sla_first_response_pct"] == 75.0 and email["sla_pct"] == 75.0 and slack["sla_pct"] is None
     assert email["csat_responses"] == 3 and email["csat_pct"] == 66.67
     assert email["nps_responses"] == 3 and email["nps"] == round(100 * 2 / 3 - 100 / 3, 2)

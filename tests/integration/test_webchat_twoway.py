@@ -91,7 +91,8 @@ def test_the_visitor_reads_their_messages_the_acknowledgement_and_the_agents_rep
     visitor, desk_line, agent = answer["messages"]
     assert visitor["id"] == "vera-0001" and visitor["author_name"] == "Vera Visitor"
     assert agent["author_name"] == "Ada Admin" and desk_line["author_name"]
-    assert all(set(m) == {"id", "from", "author_name", "text", "at", "attachments"} for m in answer["messages"])
+    assert all(set(m) == {"id", "from", "author_name", "text", "at", "attachments", "choices"} for m in answer["messages"])
+    assert all(m["choices"] == [] for m in answer["messages"])  # only the bot's question has buttons
     raw = json.dumps(answer)
     status, agents = call(desk, "get", "/agents", admin_token)
     agent_ids = [agent["id"] for agent in (agents["agents"] if isinstance(agents, dict) else agents)]

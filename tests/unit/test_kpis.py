@@ -53,8 +53,10 @@ TICKETS = [
     Ticket("chat", D3, 3, 3, None, None, True, None),
     Ticket("chat", D3, 4, 4, None, None, True, None),
 ]
-# Not tickets: a reopen on day 2 and bot-deflected chats.
-EXTRA = {(D2, "email"): {"reopened": 1}, (D1, "chat"): {"bot_deflected": 2}, (D2, "chat"): {"bot_deflected": 1}}
+# Beside what the tickets above count: a reopen on day 2, and three of the four chat tickets answered by
+# self-service (deflected tickets are tickets: in "created" too), one of them by the bot.
+EXTRA = {(D2, "email"): {"reopened": 1}, (D1, "chat"): {"deflected": 1, "deflected_by_bot": 1},
+         (D3, "chat"): {"deflected": 2}}
 
 
 def pipeline(tickets, extra=EXTRA):
@@ -101,10 +103,10 @@ def test_volume_sla_csat_nps_and_deflection_per_channel_match_hand_computed_numb
     assert email.nps_responses == 4 and email.nps == pytest.approx(25.0)  # 10,9,3,7: 50 % − 25 %
     assert email.deflection_pct == 0.0
 
-    assert (chat.group, chat.volume, chat.solved, chat.bot_deflected) == ("chat", 4, 2, 3)
+    assert (chat.group, chat.volume, chat.solved, chat.deflected, chat.deflected_by_bot) == ("chat", 4, 2, 3, 1)
     assert chat.sla_first_response_pct == chat.sla_resolution_pct == chat.sla_pct == 100.0
     assert chat.csat_pct == 50.0 and chat.nps == 0.0  # one promoter, one detractor
-    assert chat.deflection_pct == pytest.approx(100 * 3 / 7)
+    assert chat.deflection_pct == pytest.approx(100 * 3 / 4)  # deflected / created
 
 
 def test_percentiles_are_the_exact_nearest_rank_within_the_histogram_bound():
@@ -122,13 +124,13 @@ def test_percentiles_are_the_exact_nearest_rank_within_the_histogram_bound():
 
 def test_totals_merge_the_groups_instead_of_averaging_them():
     totals = by_channel().totals
-    assert (totals.group, totals.volume, totals.solved, totals.reopened, totals.bot_deflected) == ("total", 10, 7, 1, 3)
+    assert (totals.group, totals.volume, totals.solved, totals.reopened, totals.deflected) == ("total", 10, 7, 1, 3)
     assert totals.sla_first_response_pct == pytest.approx(80.0)
     assert totals.sla_resolution_pct == pytest.approx(100 * 5 / 7)
     assert totals.sla_pct == pytest.approx(100 * 13 / 17)
     assert totals.csat_pct == pytest.approx(100 * 4 / 7)
     assert totals.nps == pytest.approx(50 - 100 * 2 / 6)
-    assert totals.deflection_pct == pytest.approx(100 * 3 / 13)
+    assert totals.deflection_pct == pytest.approx(100 * 3 / 10)
     # all ten first responses: 1 2 3 4 5 10 30 45 90 240 → p50 = 5, p90 = 90 (the mean of the medians would be 16)
     assert totals.first_response_p50 == pytest.approx(5, rel=REL)
     assert totals.first_response_p90 == pytest.approx(90, rel=REL)

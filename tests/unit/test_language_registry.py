@@ -104,9 +104,25 @@ def test_a_template_in_a_language_we_do_not_have_is_the_english_one():
 def test_the_chat_acknowledgement_reads_naturally_in_each_language(code, expected):
     title = {"en": "Track your order", "da": "Følg din ordre", "no": "Spor bestillingen din"}[code]
     text = templates.render(templates.template_in("acknowledgement.chat.j2", code), customer_name="Ann",
-                            ticket_number=42, response_time="4 business hours",
+                            ticket_number=42, response_time="4 business hours", opens=None,
                             links=[{"title": title, "url": "https://help.example.com/t"}]).strip()
     assert text == expected
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("en", "We're away right now; a person will reply here Monday from 08:00 CET."),
+    ("da", "Vi er her ikke lige nu; en fra vores team svarer dig her mandag fra kl. 08:00 CET."),
+    ("no", "Vi er ikke til stede akkurat nå; noen i teamet vårt svarer deg her mandag fra kl. 08:00 CET."),
+])
+def test_outside_business_hours_the_chat_acknowledgement_says_when_a_person_answers(code, expected):
+    from chalicelib.domain.visitor_chat import availability
+
+    saturday = datetime(2026, 12, 5, 14, 0, tzinfo=timezone.utc)
+    opens = availability(saturday, _COPENHAGEN, agents_on_duty=1, first_response_minutes=30,
+                         language=code).expected_reply
+    text = templates.render(templates.template_in("acknowledgement.chat.j2", code), customer_name="", opens=opens,
+                            ticket_number=42, response_time="30 business minutes", links=[]).strip()
+    assert expected in text and "30" not in text
 
 
 # --- the web chat's status ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.channels import meta
+from chalicelib.domain import bot
 from chalicelib.domain.messages import Identity, InboundMessage
 from chalicelib.channels.webhook import MAX_BODY_BYTES, WebhookError, WebhookRequest
 from tests.strategies import mutations
@@ -136,6 +137,85 @@ def test_whatsapp_button_reply_is_the_button_title():
     [message] = whatsapp("interactive_button_reply.json").messages
 
     assert message.text == "Talk to an agent"
+    assert message.choice is None  # "talk-to-agent" is no choice of ours: only its words count
+
+
+# --- button presses (the bot's "did this solve it?") ------------------------------------------
+
+
+def test_whatsapp_reply_button_press_is_the_same_customers_message_with_the_choice():
+    [typed] = whatsapp("text.json").messages
+
+    [pressed] = whatsapp("interactive_bot_choice.json").messages
+
+    assert pressed.choice == bot.CHOICE_YES
+    assert pressed.text == pressed.reply_text == "Ja, løst"  # the title the customer saw
+    assert pressed.external_id == "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBRCT1RDSE9JQ0VZRVMwMDAwMDAwMQA="
+    assert (pressed.sender, pressed.conversation_key, pressed.reply_route) == (
+        typed.sender, typed.conversation_key, typed.reply_route)
+    assert InboundMessage.from_dict(json.loads(json.dumps(pressed.to_dict()))) == pressed
+
+
+def test_whatsapp_template_quick_reply_press_carries_its_payload_as_the_choice():
+    [typed] = whatsapp("text.json").messages
+
+    [pressed] = whatsapp("template_quick_reply.json").messages
+
+    assert (pressed.choice, pressed.text) == (bot.CHOICE_NO, "No, I need help")
+    assert (pressed.sender, pressed.conversation_key) == (typed.sender, typed.conversation_key)
+
+
+def _whatsapp_message(path: str, **changes) -> dict:
+    payload = json.loads(fixture(f"whatsapp/{path}"))
+    payload["entry"][0]["changes"][0]["value"]["messages"][0].update(changes)
+    return payload
+
+
+def _whatsapp(payload: dict):
+    return meta.handle_whatsapp(post(json.dumps(payload).encode(), "WHATSAPP_APP_SECRET"), SECRETS.get, NOW)
+
+
+@pytest.mark.parametrize("button_id", ["bot:maybe", "BOT:YES", " bot:yes", "", None, 7, ["bot:yes"]], ids=repr)
+def test_whatsapp_press_with_a_forged_id_is_only_its_title(button_id):
+    payload = _whatsapp_message("interactive_bot_choice.json", interactive={
+        "type": "button_reply", "button_reply": {"id": button_id, "title": "Ja, løst"}})
+
+    [message] = _whatsapp(payload).messages
+
+    assert (message.choice, message.text) == (None, "Ja, løst")
+
+
+def test_whatsapp_press_without_a_title_reads_as_the_english_label_and_without_either_is_skipped():
+    no_title = _whatsapp_message("interactive_bot_choice.json",
+                                 interactive={"type": "button_reply", "button_reply": {"id": "bot:no"}})
+    nothing = _whatsapp_message("interactive_bot_choice.json",
+                                interactive={"type": "button_reply", "button_reply": {"id": "other"}})
+    template_payload_only = _whatsapp_message("template_quick_reply.json", button={"payload": "bot:yes"})
+
+    [pressed] = _whatsapp(no_title).messages
+    skipped = _whatsapp(nothing)
+    [template] = _whatsapp(template_payload_only).messages
+
+    assert (pressed.choice, pressed.text) == (bot.CHOICE_NO, "No, I need help")
+    assert skipped.messages == [] and skipped.skipped[0].endswith("type 'interactive' is not handled")
+    assert (template.choice, template.text) == (bot.CHOICE_YES, "Yes, solved")
+
+
+def test_whatsapp_list_reply_is_its_words_never_a_choice():
+    payload = _whatsapp_message("interactive_bot_choice.json", interactive={
+        "type": "list_reply", "list_reply": {"id": "bot:yes", "title": "Delivery", "description": "Where is it?"}})
+
+    [message] = _whatsapp(payload).messages
+
+    assert (message.choice, message.text) == (None, "Delivery")
+
+
+def test_whatsapp_template_button_with_a_foreign_payload_is_a_plain_message():
+    payload = _whatsapp_message("template_quick_reply.json", button={"payload": "STOP promotions", "text": "Stop"})
+
+    [message] = _whatsapp(payload).messages
+
+    assert (message.choice, message.text) == (None, "Stop")
 
 
 def test_whatsapp_statuses_are_skipped_not_messages():
@@ -188,6 +268,52 @@ def test_messenger_text_message():
     assert message.reply_route == {
         "provider": "messenger", "page_id": "110000000000042", "recipient": "6543210987654321",
     }
+
+
+def test_messenger_quick_reply_is_the_same_customers_message_with_the_choice():
+    [typed] = messenger("text.json").messages
+
+    [pressed] = messenger("quick_reply.json").messages
+
+    assert (pressed.choice, pressed.text) == (bot.CHOICE_NO, "Nej, brug for hjælp")  # the tapped title
+    assert pressed.external_id == "m_1457764197618:41d102a3e1ae206a40"
+    assert (pressed.sender, pressed.conversation_key, pressed.reply_route) == (
+        typed.sender, typed.conversation_key, typed.reply_route)
+    assert typed.choice is None
+
+
+def _messenger_message(**message) -> dict:
+    payload = json.loads(fixture("messenger/quick_reply.json"))
+    payload["entry"][0]["messaging"][0]["message"].update(message)
+    return payload
+
+
+@pytest.mark.parametrize("quick_reply", [{"payload": "bot:later"}, {"payload": 1}, {}, "bot:yes", None,
+                                         {"payload": "bot:yes" * 1_000}], ids=repr)
+def test_messenger_forged_quick_reply_payload_is_only_the_text(quick_reply):
+    body = json.dumps(_messenger_message(quick_reply=quick_reply)).encode()
+
+    [message] = meta.handle_messenger(post(body, "MESSENGER_APP_SECRET"), SECRETS.get, NOW).messages
+
+    assert (message.choice, message.text) == (None, "Nej, brug for hjælp")
+
+
+def test_messenger_quick_reply_without_text_reads_as_the_english_label():
+    payload = _messenger_message(quick_reply={"payload": "bot:yes"})
+    del payload["entry"][0]["messaging"][0]["message"]["text"]
+    body = json.dumps(payload).encode()
+
+    [message] = meta.handle_messenger(post(body, "MESSENGER_APP_SECRET"), SECRETS.get, NOW).messages
+
+    assert (message.choice, message.text, message.subject) == (bot.CHOICE_YES, "Yes, solved", "Yes, solved")
+
+
+def test_a_press_forged_without_the_app_secret_is_refused():
+    body = fixture("messenger/quick_reply.json")
+
+    forged = post(body, "MESSENGER_APP_SECRET", signature=sign(body, "guess"))
+
+    assert refused(meta.handle_messenger, forged).status == 401
 
 
 def test_messenger_attachments_become_url_references():
@@ -289,6 +415,7 @@ def _assert_complete(message: InboundMessage, channel: str) -> None:
     assert set(message.reply_route) >= {"provider"} and all(isinstance(v, str) for v in message.reply_route.values())
     assert all(set(ref) == {"kind", "ref", "content_type", "filename"} for ref in message.media)
     assert all(isinstance(v, str) and ref["ref"] for ref in message.media for v in ref.values())
+    assert message.choice is None or message.choice in bot.CHOICES  # never a value a payload made up
     json.dumps(message.to_dict())
 
 
@@ -316,6 +443,30 @@ def test_any_signed_messenger_payload_gives_a_reply_or_a_webhook_error(payload):
     for message in reply.messages:
         _assert_complete(message, "messenger")
         assert message.reply_route["recipient"] != message.reply_route["page_id"]
+
+
+@FAST
+@given(value=st.one_of(st.sampled_from(bot.CHOICES), st.text(max_size=20), st.integers(), st.none()),
+       title=st.text(max_size=20), shape=st.sampled_from(["button_reply", "template", "quick_reply"]))
+def test_a_press_is_a_choice_exactly_when_its_value_is_one_of_ours(value, title, shape):
+    if shape == "button_reply":
+        reply = _whatsapp(_whatsapp_message("interactive_bot_choice.json", interactive={
+            "type": "button_reply", "button_reply": {"id": value, "title": title}}))
+    elif shape == "template":
+        reply = _whatsapp(_whatsapp_message("template_quick_reply.json", button={"payload": value, "text": title}))
+    else:
+        body = json.dumps(_messenger_message(quick_reply={"payload": value}, text=title)).encode()
+        reply = meta.handle_messenger(post(body, "MESSENGER_APP_SECRET"), SECRETS.get, NOW)
+    ours = value if isinstance(value, str) and value in bot.CHOICES else None
+    # The title as shown, else (a press of ours) the English label; a template button's payload is words too.
+    words = title or (bot.CHOICE_LABELS["en"][ours] if ours else "")
+    if shape == "template" and not words and isinstance(value, str):
+        words = value
+    if not words and shape != "quick_reply":  # a WhatsApp press with nothing to read is skipped
+        assert reply.messages == [] and len(reply.skipped) == 1
+        return
+    [message] = reply.messages
+    assert (message.choice, message.text) == (ours, words)
 
 
 @FAST

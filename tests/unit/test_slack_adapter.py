@@ -2,6 +2,7 @@
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import given, settings
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 from slack_sdk.signature import SignatureVerifier
 
 from chalicelib.channels import slack
+from chalicelib.domain import bot
 from chalicelib.domain.messages import Identity, InboundMessage
 from chalicelib.channels.webhook import MAX_BODY_BYTES, WebhookError, WebhookRequest
 from tests.strategies import mutations
@@ -194,8 +196,9 @@ def test_unconfigured_secret_is_checked_before_anything_else():
 
 def test_oversized_body_wrong_content_type_and_bad_json_are_refused():
     assert refused(request(b" " * (MAX_BODY_BYTES + 1))).status == 413
-    form = {"content-type": "application/x-www-form-urlencoded"}
-    assert refused(request(fixture("message_im.json"), headers=form)).status == 415
+    assert refused(request(fixture("message_im.json"), headers={"content-type": "text/plain"})).status == 415
+    assert refused(request(fixture("message_im.json"), headers={"content-type": "multipart/form-data"})).status == 415
+    assert refused(request(fixture("message_im.json"), headers=FORM)).status == 400  # a form without a payload
     assert refused(request(b'{"type": "event_callback", "event": ')).status == 400  # truncated
     assert refused(request(b'["not", "an", "object"]')).status == 400
 
@@ -217,6 +220,179 @@ def test_event_whose_ids_cannot_be_stored_is_refused_without_a_retry(field, name
     assert f"{named} is " in error.reason and "bytes long" in error.reason
     assert len(error.reason) < 300  # the reason, not the id
     assert error.headers == {"X-Slack-No-Retry": "1"}
+
+
+# --- button presses: interactivity payloads (the bot's "did this solve it?") -----------------
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def block_actions(**changes) -> dict:
+    payload = json.loads((FIXTURES / "interactivity" / "block_actions.json").read_bytes())
+    payload.update(changes)
+    return payload
+
+
+def pressed(payload: dict, *, headers: dict | None = None, **kwargs) -> WebhookRequest:
+    """An interactivity request as Slack sends it: one form field, ``payload``, signed like any request."""
+    return request(urlencode({"payload": json.dumps(payload)}).encode(), headers={**FORM, **(headers or {})},
+                   **kwargs)
+
+
+def test_a_button_press_is_the_same_customers_message_in_the_same_thread_with_the_choice():
+    [typed] = slack.handle(request(fixture("message_im.json")), secrets(), NOW).messages
+
+    reply = slack.handle(pressed(block_actions()), secrets(), NOW)
+
+    assert (reply.status, reply.body, reply.skipped) == (200, "", [])  # an empty 200 leaves the message as it is
+    [press] = reply.messages
+    assert press.choice == bot.CHOICE_YES
+    assert press.text == press.reply_text == press.subject == "Yes, solved"  # the button as shown
+    assert (press.sender, press.conversation_key, press.reply_route) == (
+        typed.sender, typed.conversation_key, typed.reply_route)  # thread: the customer's first message
+    assert press.external_id == "action:T0001HELP:U0ANNCUST:1795426155.123456"
+    assert press.received_at == datetime.fromtimestamp(1795426155.123456, tz=timezone.utc)
+    assert press.sender_name == ""  # only a handle here: it must not replace the customer's display name
+    assert InboundMessage.from_dict(json.loads(json.dumps(press.to_dict()))) == press
+
+
+def test_a_retried_press_is_the_same_message_and_another_press_is_a_new_one():
+    first = slack.handle(pressed(block_actions()), secrets(), NOW).messages
+    later = NOW + timedelta(seconds=30)
+    again = slack.handle(pressed(block_actions(), at=later, headers={"x-slack-retry-num": "1"}),
+                         secrets(), later).messages
+    payload = block_actions()
+    payload["actions"][0].update(action_ts="1795426170.000001", value="bot:no", action_id="bot:no")
+    second = slack.handle(pressed(payload), secrets(), NOW).messages
+
+    assert [m.dedup_key for m in again] == [m.dedup_key for m in first]
+    assert second[0].dedup_key != first[0].dedup_key and second[0].choice == bot.CHOICE_NO
+
+
+@pytest.mark.parametrize("where, thread", [
+    ("container", "1795426140.000200"),
+    ("message", "1795426140.000200"),
+    ("neither", "1795426150.000300"),  # buttons on a top-level message: its replies thread under it
+], ids=["container.thread_ts", "message.thread_ts", "message.ts"])
+def test_the_reply_goes_to_the_thread_the_buttons_were_in(where, thread):
+    payload = block_actions()
+    if where != "container":
+        del payload["container"]["thread_ts"]
+    if where != "message":
+        del payload["message"]["thread_ts"]
+
+    [press] = slack.handle(pressed(payload), secrets(), NOW).messages
+
+    assert press.reply_route["thread_ts"] == thread
+
+
+def test_a_guest_from_another_workspace_keeps_their_own_team_in_their_identity():
+    payload = block_actions()
+    payload["user"]["team_id"] = "T0GUESTCO"
+
+    [press] = slack.handle(pressed(payload), secrets(), NOW).messages
+
+    assert press.sender == Identity("slack", "T0GUESTCO:U0ANNCUST")
+    assert press.conversation_key == "slack:T0001HELP:D0HELPDM1"
+
+
+@pytest.mark.parametrize("value", ["bot:maybe", "BOT:YES", "", None, 3, {"v": "bot:yes"}], ids=repr)
+def test_a_forged_or_foreign_button_value_is_skipped_with_a_200(value):
+    payload = block_actions()
+    payload["actions"][0]["value"] = value
+
+    reply = slack.handle(pressed(payload), secrets(), NOW)
+
+    assert (reply.status, reply.messages) == (200, [])
+    [reason] = reply.skipped
+    assert reason.startswith("slack block action value ") and len(reason) < 200
+
+
+def test_a_press_label_longer_than_any_slack_button_is_cut():
+    payload = block_actions()
+    payload["actions"][0]["text"]["text"] = "Y" * 5_000
+
+    [press] = slack.handle(pressed(payload), secrets(), NOW).messages
+
+    assert press.text == "Y" * 75 and press.choice == bot.CHOICE_YES
+
+
+def test_a_press_without_its_label_reads_as_the_english_label():
+    payload = block_actions()
+    del payload["actions"][0]["text"]
+    payload["actions"][0]["value"] = "bot:no"
+
+    [press] = slack.handle(pressed(payload), secrets(), NOW).messages
+
+    assert (press.choice, press.text) == (bot.CHOICE_NO, "No, I need help")
+
+
+@pytest.mark.parametrize("change", [
+    lambda p: p.pop("user"), lambda p: p.pop("channel") and p["container"].pop("channel_id"),
+    lambda p: p["actions"][0].pop("action_ts"), lambda p: p.update(actions=[]), lambda p: p.update(actions="x"),
+    lambda p: p.update(message={}, container={"type": "view", "view_id": "V1"}),
+], ids=["no user", "no channel", "no action_ts", "no actions", "actions not a list", "in a modal"])
+def test_presses_that_name_no_customer_or_place_are_skipped(change):
+    payload = block_actions()
+    change(payload)
+
+    reply = slack.handle(pressed(payload), secrets(), NOW)
+
+    assert (reply.status, reply.messages, len(reply.skipped)) == (200, [], 1)
+
+
+def test_a_press_by_our_own_bot_user_is_skipped():
+    reply = slack.handle(pressed(block_actions()), secrets(SLACK_BOT_USER_ID="U0ANNCUST"), NOW)
+
+    assert reply.messages == [] and reply.skipped == ["slack block action by our own bot user"]
+
+
+def test_other_interactions_are_skipped():
+    reply = slack.handle(pressed({"type": "view_submission", "view": {"id": "V1"}}), secrets(), NOW)
+
+    assert reply.messages == [] and reply.skipped == ["slack interaction type 'view_submission' is not handled"]
+
+
+def test_a_press_is_authenticated_over_the_raw_form_body():
+    req = pressed(block_actions())
+    forged_value = req.body.replace(b"bot%3Ayes", b"bot%3Ano")
+    assert forged_value != req.body
+
+    assert refused(WebhookRequest(req.method, req.url, req.headers, req.query, forged_value)).status == 401
+    assert refused(pressed(block_actions(), secret="someone-else")).status == 401
+    assert refused(pressed(block_actions(), at=NOW - timedelta(minutes=6))).status == 401
+    assert SignatureVerifier(SECRET, clock=_Clock(NOW)).is_valid_request(req.body, dict(req.headers))
+
+
+@pytest.mark.parametrize("body", [
+    b"payload=%7B",  # truncated JSON
+    b"payload=%5B%5D",  # JSON, not an object
+    b"payload=1&payload=2",  # two payloads
+    b"token=abc&command=%2Fhelp",  # a slash command: no payload
+    "payload=%7B%7D&note=é".encode(),  # raw UTF-8: Slack percent-encodes every field
+    # a usable payload among more fields than Slack ever sends: parsing stops at the bound
+    (urlencode({"payload": json.dumps(block_actions())}) + "".join(f"&f{i}=1" for i in range(10))).encode(),
+], ids=["truncated", "not an object", "two payloads", "slash command", "not ascii", "many fields"])
+def test_a_signed_form_that_is_no_interactivity_payload_is_refused(body):
+    assert refused(request(body, headers=FORM)).status == 400
+
+
+def test_an_oversized_form_is_refused_before_it_is_read():
+    payload = block_actions()
+    payload["message"]["text"] = "x" * MAX_BODY_BYTES
+
+    assert refused(pressed(payload)).status == 413
+
+
+def test_a_press_whose_ids_cannot_be_stored_is_refused_without_a_retry():
+    payload = block_actions()
+    payload["user"]["id"] = "U" * 3_000
+
+    error = refused(pressed(payload))
+
+    assert (error.status, error.headers) == (400, {"X-Slack-No-Retry": "1"})
+    assert "bytes long" in error.reason and len(error.reason) < 300
 
 
 # --- properties -------------------------------------------------------------------------------
@@ -285,4 +461,29 @@ def test_any_signed_payload_gives_a_reply_or_a_webhook_error_and_messages_are_co
         assert all(isinstance(v, str) for v in message.reply_route.values())
         assert all(isinstance(v, str) for ref in message.media for v in ref.values())
         assert message.sender.value.split(":")[-1] != bot_user
+        json.dumps(message.to_dict())
+
+
+PRESSES = mutations(json.loads((FIXTURES / "interactivity" / "block_actions.json").read_bytes()))
+
+
+@FAST
+@given(payload=PRESSES, value=st.one_of(st.sampled_from(bot.CHOICES), st.text(max_size=12), st.none()))
+def test_any_signed_press_gives_a_reply_or_a_webhook_error_and_a_choice_only_of_ours(payload, value):
+    if isinstance(payload, dict) and isinstance(payload.get("actions"), list) and payload["actions"] \
+            and isinstance(payload["actions"][0], dict):
+        payload["actions"][0]["value"] = value
+    try:
+        reply = slack.handle(pressed(payload), secrets(), NOW)
+    except WebhookError as error:
+        assert error.status == 400
+        return
+    assert reply.status == 200 and reply.body == ""
+    assert len(reply.messages) + len(reply.skipped) == 1  # one press, one outcome
+    for message in reply.messages:
+        assert message.choice == value and value in bot.CHOICES
+        assert message.text and message.sender.value and message.external_id.startswith("action:")
+        assert message.conversation_key.startswith("slack:") and message.received_at.tzinfo is not None
+        assert set(message.reply_route) == {"provider", "team", "channel", "thread_ts"}
+        assert all(isinstance(v, str) and v for v in message.reply_route.values())
         json.dumps(message.to_dict())

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.channels import telegram
+from chalicelib.domain import bot
 from chalicelib.domain.messages import Identity, InboundMessage
 from chalicelib.channels.webhook import MAX_BODY_BYTES, WebhookError, WebhookRequest
 from tests.strategies import mutations
@@ -17,6 +18,7 @@ NOW = datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc)
 TOKEN = "relay-desk_webhook-Secret-42"  # setWebhook allows A-Z, a-z, 0-9, _ and -
 BOT_TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 FAST = settings(max_examples=150, deadline=None)
+CHOICES = bot.CHOICES  # the property test below names a local "bot"
 
 
 def secrets(**extra):
@@ -114,10 +116,130 @@ def test_animation_is_one_video_not_also_a_document():
 
 def test_edited_messages_and_other_updates_are_skipped():
     edited = telegram.handle(update(fixture("edited_message.json")), secrets(), NOW)
-    callback = telegram.handle(update(b'{"update_id": 7, "callback_query": {"id": "1", "data": "x"}}'), secrets(), NOW)
+    poll = telegram.handle(update(b'{"update_id": 7, "poll": {"id": "1"}}'), secrets(), NOW)
 
     assert edited.messages == [] and edited.skipped == ["telegram update 918273649: edited_message is not handled"]
-    assert callback.skipped == ["telegram update 7: callback_query is not handled"]
+    assert poll.messages == [] and poll.skipped == ["telegram update 7: poll is not handled"]
+
+
+# --- button presses (the bot's "did this solve it?") ------------------------------------------
+
+
+def test_a_button_press_is_the_same_customers_message_in_the_same_chat_with_the_choice():
+    typed = telegram.handle(update(fixture("text.json")), secrets(TELEGRAM_BOT_TOKEN=BOT_TOKEN), NOW).messages[0]
+
+    reply = telegram.handle(update(fixture("callback_query.json")), secrets(TELEGRAM_BOT_TOKEN=BOT_TOKEN), NOW)
+
+    [pressed] = reply.messages
+    assert reply.skipped == [] and reply.status == 200
+    assert pressed.choice == bot.CHOICE_NO
+    assert pressed.text == pressed.reply_text == pressed.subject == "No, I need help"  # the button as shown
+    assert pressed.external_id == "7012345678:918273650"
+    assert (pressed.sender, pressed.conversation_key, pressed.reply_route) == (
+        typed.sender, typed.conversation_key, typed.reply_route)
+    assert pressed.sender_name == typed.sender_name == "Ana Lima"
+    assert pressed.received_at == NOW  # the press has no date; message.date is when the question was sent
+    assert InboundMessage.from_dict(json.loads(json.dumps(pressed.to_dict()))) == pressed  # survives the queue
+
+
+def test_the_webhook_answer_is_answer_callback_query_so_the_button_stops_loading():
+    reply = telegram.handle(update(fixture("callback_query.json")), secrets(), NOW)
+
+    assert reply.content_type == "application/json"
+    assert json.loads(reply.body) == {"method": "answerCallbackQuery", "callback_query_id": "4382bfdwdsb323b2d9"}
+
+
+def test_a_typed_message_is_answered_with_an_empty_body_as_before():
+    reply = telegram.handle(update(fixture("text.json")), secrets(), NOW)
+
+    assert (reply.body, reply.messages[0].choice) == ("", None)
+
+
+def _pressed(**changes) -> dict:
+    payload = json.loads(fixture("callback_query.json"))
+    payload["callback_query"].update(changes)
+    return payload
+
+
+def _handle(payload: dict):
+    return telegram.handle(update(json.dumps(payload).encode()), secrets(), NOW)
+
+
+@pytest.mark.parametrize("data", ["bot:maybe", "BOT:YES", "bot:yes ", "", None, 1, ["bot:yes"], {"v": "bot:no"}],
+                         ids=repr)
+def test_forged_or_foreign_callback_data_is_skipped_yet_still_answered(data):
+    payload = _pressed(data=data)
+
+    reply = _handle(payload)
+
+    assert reply.status == 200 and reply.messages == []
+    [reason] = reply.skipped
+    assert reason.startswith("telegram update 918273650: callback_query data ") and len(reason) < 200
+    assert json.loads(reply.body)["callback_query_id"] == "4382bfdwdsb323b2d9"
+
+
+def test_a_press_without_the_keyboard_reads_as_the_english_label():
+    payload = _pressed(data="bot:yes")
+    del payload["callback_query"]["message"]["reply_markup"]
+
+    [pressed] = _handle(payload).messages
+
+    assert (pressed.choice, pressed.text) == (bot.CHOICE_YES, "Yes, solved")
+
+
+def test_the_text_is_the_pressed_buttons_own_label_in_the_customers_language():
+    payload = _pressed(data="bot:yes")
+    payload["callback_query"]["message"]["reply_markup"] = {"inline_keyboard": [[
+        {"text": label, "callback_data": value} for value, label in bot.CHOICE_LABELS["da"].items()]]}
+
+    [pressed] = _handle(payload).messages
+
+    assert (pressed.choice, pressed.text) == (bot.CHOICE_YES, "Ja, løst")
+
+
+def _keyboard(rows: list) -> dict:
+    payload = _pressed(data="bot:no")
+    payload["callback_query"]["message"]["reply_markup"] = {"inline_keyboard": rows}
+    return payload
+
+
+def test_an_oversized_button_text_is_cut_and_a_keyboard_read_no_further_than_telegram_allows():
+    """An inline keyboard holds at most 100 buttons: a label past that is not looked for."""
+    other, ours = {"text": "x", "callback_data": "other"}, {"text": "N" * 5_000, "callback_data": "bot:no"}
+
+    [near] = _handle(_keyboard([[other], [ours]])).messages
+    [below] = _handle(_keyboard([[other]] * 100 + [[ours]])).messages
+    [beside] = _handle(_keyboard([[other] * 100 + [ours]])).messages
+
+    assert near.text == "N" * 100 and near.choice == bot.CHOICE_NO
+    assert below.text == beside.text == "No, I need help" and below.choice == beside.choice == bot.CHOICE_NO
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda q: q.pop("message"), "message without chat.id"),  # a button on an inline-mode message
+    (lambda q: q["from"].update(is_bot=True), "message sent by a bot"),
+    (lambda q: q.pop("from"), "message without a sending user"),
+    (lambda q: q["from"].update(id=10 ** 30), "message without a sending user"),
+], ids=["inline message", "from a bot", "no user", "id out of range"])
+def test_presses_that_name_no_customer_or_chat_are_skipped_and_still_answered(change, reason):
+    payload = _pressed(data="bot:yes")
+    change(payload["callback_query"])
+
+    reply = _handle(payload)
+
+    assert reply.messages == [] and reply.skipped == [f"telegram update 918273650: {reason}"]
+    assert json.loads(reply.body)["method"] == "answerCallbackQuery"
+
+
+@pytest.mark.parametrize("query_id", [None, "", 42, "q" * 257], ids=["none", "empty", "number", "oversized"])
+def test_a_query_id_telegram_never_sends_is_not_echoed(query_id):
+    reply = _handle(_pressed(id=query_id))
+
+    assert reply.body == "" and [m.choice for m in reply.messages] == [bot.CHOICE_NO]
+
+
+def test_a_forged_press_without_our_secret_token_is_refused():
+    assert refused(update(fixture("callback_query.json"), token="guessed")).status == 401
 
 
 def test_messages_from_bots_and_channels_are_skipped():
@@ -209,6 +331,10 @@ def test_any_authentic_update_gives_a_reply_or_a_webhook_error(payload, bot_toke
         assert all(isinstance(v, str) for v in message.reply_route.values())
         assert all(isinstance(v, str) and ref["ref"] for ref in message.media for v in ref.values())
         assert "AAHdqTcv" not in json.dumps(message.to_dict())  # the bot token's secret part
+        assert message.choice is None if "callback_query" not in payload else message.choice in CHOICES
+    if reply.body:  # only a callback query is answered, and only with its own id
+        assert json.loads(reply.body) == {"method": "answerCallbackQuery",
+                                          "callback_query_id": payload["callback_query"]["id"]}
 
 
 @FAST

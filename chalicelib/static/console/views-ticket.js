@@ -70,7 +70,8 @@ class TicketView {
       t.merged_into ? h("p", {class: "notice warn"}, "Merged into ", h("a", {href: `#ticket/${t.merged_into}`}, "the surviving ticket"), ".") : null,
       t.delivery_problem ? h("p", {class: "notice error"}, `Delivery problem: ${t.delivery_problem.status} to ${t.delivery_problem.recipient || "?"} ` +
         `(${t.delivery_problem.diagnostic || "no diagnostic"}) at ${when(t.delivery_problem.at)}`) : null,
-      t.quarantine_reason ? h("p", {class: "notice warn"}, `Quarantined: ${t.quarantine_reason}`) : null);
+      t.quarantine_reason ? h("p", {class: "notice warn"}, `Quarantined: ${t.quarantine_reason}`) : null,
+      botNotice(t.bot), selfService(t));
     const items = (t.messages || []).map((m) => [m.created_at || "", this.message(m)]);
     if (t.acknowledgement) items.push([t.acknowledgement.sent_at || t.created_at || "", acknowledgement(t.acknowledgement)]);
     items.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -85,7 +86,7 @@ class TicketView {
     const note = m.kind === "note";
     const cls = note ? "note" : m.direction;
     const from = (m.from || "").replace(/^email:/, "");
-    const who = m.from_name && from.startsWith("agent:") ? m.from_name
+    const who = m.kind === "bot" ? "Chat bot" : m.from_name && from.startsWith("agent:") ? m.from_name
       : m.from_name && m.from_name !== from ? `${m.from_name} <${from}>` : from;
     const meta = [h("strong", {}, note ? `Internal note — ${who}` : who),
       h("span", {class: "pill"}, m.channel), h("time", {datetime: m.created_at, title: when(m.created_at)}, ago(m.created_at))];
@@ -421,6 +422,28 @@ class TicketView {
       h("ul", {class: "past"}, (c.previous_tickets || []).filter((p) => p.id !== t.id).map((p) => h("li", {},
         h("a", {href: `#ticket/${p.id}`}, `#${p.number} ${p.subject}`), ` — ${p.status}${p.channel ? ", " + p.channel : ""}, ${ago(p.created_at)}`))));
   }
+}
+
+// What the 24/7 chat bot did on the ticket (its messages are in the conversation, marked "Chat bot").
+function botNotice(bot) {
+  if (!bot) return null;
+  const article = bot.article_id ? ` (article ${bot.article_id})` : "";
+  if (bot.state === "asked") return h("p", {class: "notice", "data-bot": "asked"}, `The chat bot answered${article} and waits for the customer's yes or no.`);
+  if (bot.state === "solved") return h("p", {class: "notice", "data-bot": "solved"}, `Solved by the chat bot${article}: the customer said it helped.`);
+  return h("p", {class: "notice warn", "data-bot": "handed_off"}, `The chat bot handed this over${article}: ${bot.reason || "the customer asked"}.`);
+}
+
+// What the customer did with the articles they were shown (tracked links), and whether that solved it.
+function selfService(t) {
+  const shown = t.kb_suggested || [];
+  const links = t.kb_links || {};
+  const answers = Object.entries(links.answers || {}).map(([article, a]) => `${article}: ${a.answer.replace("_", " ")}`);
+  const parts = [];
+  if (shown.length) parts.push(`shown ${shown.join(", ")}`);
+  if ((links.opened || []).length) parts.push(`opened ${links.opened.join(", ")} ${ago(links.opened_at)}`);
+  if (answers.length) parts.push(`answered ${answers.join("; ")}`);
+  if (t.deflection) parts.push(`deflected (${t.deflection.how || "confirmed"} via ${t.deflection.via || "?"})`);
+  return parts.length ? h("p", {class: "muted", "data-self-service": ""}, `Self-service: ${parts.join(" · ")}`) : null;
 }
 
 // The automatic acknowledgement is kept on the ticket, not as a message: shown in its place in time.

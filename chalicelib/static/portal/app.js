@@ -6,7 +6,7 @@
 import {h, clear, field, when, bytes} from "../console/dom.js";
 import {api, ApiError, session, uploadAll} from "./api.js";
 import {render as markdown} from "./markdown.js";
-import {initialLanguage, remember, statusText, texts} from "./texts.js";
+import {initialLanguage, LANGUAGES, remember, statusText, texts} from "./texts.js";
 
 let language = initialLanguage();
 let t = texts(language);
@@ -14,6 +14,63 @@ const main = document.getElementById("main");
 const notice = document.getElementById("notice");
 
 function say(text, kind = "ok") { clear(notice, text ? h("p", {class: kind}, text) : null); }
+
+// A tracked article link from a mail or the bot (GET kb/go/<link> → portal?ref=<link>#article/<id>): the link is
+// kept for this tab beside the article it opened, and dropped from the address bar, so a copied URL never carries it.
+const REF = "relay-desk.portal-ref";
+const LINK = /^k1\.[A-Za-z0-9_-]{1,512}$/;
+(function keepLink() {
+  const link = new URLSearchParams(location.search).get("ref");
+  if (link === null) return;
+  try {
+    const article = decodeURIComponent((location.hash.match(/^#article\/([^/]+)$/) || [])[1] || "");
+    if (LINK.test(link) && article) sessionStorage.setItem(REF, JSON.stringify({link, article}));
+  } catch { /* a mangled address: the article still shows, nothing is asked */ }
+  history.replaceState(null, "", location.pathname + location.hash);
+})();
+
+function trackedLink(article) {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(REF));
+    return kept && kept.article === article && LINK.test(kept.link) ? kept.link : null;
+  } catch { return null; }
+}
+
+// "Did this answer your question?" under an article opened from a tracked link, in the article's language (the
+// customer's: suggestions are searched in it). The open is reported on the reader's first gesture, not on load:
+// some mail scanners run a page's scripts when they follow a link, and none of them moves a mouse or scrolls.
+function feedback(link, articleLanguage) {
+  const w = texts(LANGUAGES.includes(articleLanguage) ? articleLanguage : language);
+  const report = (event) => api("POST", `kb/go/${encodeURIComponent(link)}`, {body: {event}});
+  const gestures = ["pointermove", "pointerdown", "keydown", "scroll", "touchstart", "wheel"];
+  let opened = null;
+  const stop = () => gestures.forEach((name) => window.removeEventListener(name, open, true));
+  function open() {
+    stop();
+    if (!opened) opened = report("opened").catch(() => null);  // an answer records the open too
+    return opened;
+  }
+  gestures.forEach((name) => window.addEventListener(name, open, {capture: true, passive: true}));
+  window.addEventListener("hashchange", stop, {once: true});
+  const yes = h("button", {type: "button", id: "kb-yes"}, w("kbYes"));
+  const no = h("button", {type: "button", id: "kb-no", class: "secondary"}, w("kbNo"));
+  const box = h("section", {class: "card feedback", id: "kb-feedback", "aria-live": "polite"},
+    h("p", {}, h("strong", {}, w("kbQuestion"))), h("div", {class: "row"}, yes, no));
+  const answer = (event) => async () => {
+    stop();
+    yes.disabled = no.disabled = true;
+    try {
+      const done = await report(event);
+      clear(box, h("p", {id: "kb-answer"}, w(event === "not_solved" ? "kbNotSolved" : done.deflected ? "kbSolved" : "kbThanks")));
+    } catch (err) {
+      yes.disabled = no.disabled = false;
+      box.append(h("p", {class: "bad"}, w("error", {reason: err.message})));
+    }
+  };
+  yes.addEventListener("click", answer("solved"));
+  no.addEventListener("click", answer("not_solved"));
+  return box;
+}
 
 function nav() {
   const signedIn = Boolean(session.get());
@@ -89,9 +146,10 @@ async function articleView(id) {
     const article = await api("GET", `kb/articles/${encodeURIComponent(id)}`);
     const body = h("div", {class: "article-body"});
     body.append(markdown(article.body));
+    const link = trackedLink(id);
     clear(main, h("p", {}, h("a", {href: "#"}, t("back"))),
       h("article", {class: "article", lang: article.language}, h("h1", {}, article.title), body),
-      h("p", {}, t("notHelpful"), " ", h("a", {href: "#new"}, t("contactUs"))));
+      link ? feedback(link, article.language) : h("p", {}, t("notHelpful"), " ", h("a", {href: "#new"}, t("contactUs"))));
   } catch (err) { clear(main, h("p", {class: "bad"}, t("error", {reason: err.message}))); }
 }
 

@@ -19,6 +19,10 @@ const TEXTS = {
     sessionEnded: "Your session has ended. Sign in again.",
     statuses: {open: "Open", pending: "Waiting for you", on_hold: "On hold", solved: "Solved", closed: "Closed"},
     suggested: "These articles may answer it:",
+    kbQuestion: "Did this answer your question?", kbYes: "Yes", kbNo: "No",
+    kbSolved: "Glad it helped! We have marked your request as solved. Just reply to our message if you need anything else.",
+    kbThanks: "Thank you for telling us. Glad it helped!",
+    kbNotSolved: "Thank you for telling us. Your request stays with our team, and we will answer you soon.",
   },
   da: {
     title: "Hjælpecenter", help: "Søg hjælp", newTicket: "Kontakt os", myTickets: "Mine henvendelser", signIn: "Log ind",
@@ -37,6 +41,10 @@ const TEXTS = {
     sessionEnded: "Din session er udløbet. Log ind igen.",
     statuses: {open: "Åben", pending: "Venter på dig", on_hold: "På hold", solved: "Løst", closed: "Lukket"},
     suggested: "Disse artikler kan måske hjælpe:",
+    kbQuestion: "Besvarede dette dit spørgsmål?", kbYes: "Ja", kbNo: "Nej",
+    kbSolved: "Godt, at det hjalp! Vi har markeret din henvendelse som løst. Svar blot på vores besked, hvis du har brug for mere.",
+    kbThanks: "Tak, fordi du fortalte os det. Godt, at det hjalp!",
+    kbNotSolved: "Tak, fordi du fortalte os det. Din henvendelse ligger stadig hos vores team, og vi svarer dig snarest.",
   },
   no: {
     title: "Hjelpesenter", help: "Søk hjelp", newTicket: "Kontakt oss", myTickets: "Mine henvendelser", signIn: "Logg inn",
@@ -55,6 +63,10 @@ const TEXTS = {
     sessionEnded: "Økten er utløpt. Logg inn igjen.",
     statuses: {open: "Åpen", pending: "Venter på deg", on_hold: "På vent", solved: "Løst", closed: "Lukket"},
     suggested: "Disse artiklene kan kanskje hjelpe:",
+    kbQuestion: "Svarte dette på spørsmålet ditt?", kbYes: "Ja", kbNo: "Nei",
+    kbSolved: "Så bra at det hjalp! Vi har markert henvendelsen din som løst. Bare svar på meldingen vår hvis du trenger noe mer.",
+    kbThanks: "Takk for at du sa fra. Så bra at det hjalp!",
+    kbNotSolved: "Takk for at du sa fra. Henvendelsen din ligger fortsatt hos teamet vårt, og vi svarer deg snart.",
   },
 };
 
