@@ -28,187 +28,519 @@ prints the KPI report as a table (the same numbers as ``GET /reports/kpis``);
 ``--chart fr.png`` also draws the daily first-response p50/p90 against the SLA target
 (needs matplotlib from requirements-dev.txt: the CLI runs on an admin's machine).
 
-Runs against the AWS account and region of your environment (or
-``AWS_ENDPOINT_URL``); table names come from the same variables as the
-functions use (see .chalice/config.json).
+Runs against the AWS account and region of your environment (or ``AWS_ENDPOINT_URL``,
+e.g. ``make local``'s moto server), with the region every other part of the desk uses:
+``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else us-east-1 (``--region`` and
+``--endpoint-url`` override them for one run). Table names come from the same variables
+as the functions use (see .chalice/config.json). A missing credential, an endpoint that
+does not answer or a missing table is one line on stderr saying what to set, never a
+traceback (``--traceback`` shows it).
+
+Exit codes: 0 done; 1 not all done (no such agent, a record or file refused, an
+unexpected error); 2 a usage error (an option missing or invalid, a file unreadable);
+3 AWS could not be used (credentials, region, endpoint, a table or bucket missing, access denied).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import io
+import os
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+__all__ = ["DEMO_ARTICLES", "build_parser", "main"]
+
 _CSV_COLUMNS = ("email", "phone", "name", "tier")
 DEMO_ARTICLES = Path(__file__).resolve().parent / "kb" / "articles"
+_PROG = "python -m chalicelib.admin"
+
+#: Exit codes (the module docstring says what each means).
+_DONE, _NOT_ALL_DONE, _USAGE, _AWS_UNUSABLE = 0, 1, 2, 3
+
+#: Every setting that names a table, to say which variable to set when a table is missing.
+_TABLE_SETTINGS = ("TICKETS_TABLE", "MESSAGES_TABLE", "CUSTOMERS_TABLE", "LOOKUPS_TABLE", "AGENTS_TABLE",
+                   "AUDIT_TABLE", "MACROS_TABLE", "AGGREGATES_TABLE", "KB_TABLE")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from chalicelib.domain.kpis import GROUP_BY
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _apply_connection_options(args)
+    say = functools.partial(print, file=sys.stdout)  # the command's own output: stdout as it is now
+    try:
+        with _library_output_to_stderr():
+            return _run(args, say)
+    except KeyboardInterrupt:
+        print(f"{args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - the CLI's edge: every failure becomes one line and an exit code
+        if args.traceback:
+            raise
+        problem = _aws_problem(err)
+        if problem is not None:
+            print(f"{args.command}: {problem}", file=sys.stderr)
+            return _AWS_UNUSABLE
+        first_line = (str(err).strip().splitlines() or [""])[0][:300]
+        print(f"{args.command}: unexpected error: {type(err).__name__}: {first_line} "
+              f"(--traceback shows where)", file=sys.stderr)
+        return _NOT_ALL_DONE
 
-    parser = argparse.ArgumentParser(prog="python -m chalicelib.admin", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    create = commands.add_parser("create-agent", help="create an agent and print its API token once")
-    create.add_argument("--name", required=True)
-    create.add_argument("--email", required=True)
-    create.add_argument("--role", choices=("agent", "admin"), default="agent")
-    _routing_options(create)
-    commands.add_parser("list-agents", help="the agent directory with status and load")
-    change = commands.add_parser("set-agent", help="change an agent's status or routing profile")
-    change.add_argument("--agent", required=True)
-    _routing_options(change)
-    remove = commands.add_parser("remove-agent", help="deactivate an agent, revoke the token, hand over tickets")
-    remove.add_argument("--agent", required=True)
-    customers = commands.add_parser(
+
+@contextlib.contextmanager
+def _library_output_to_stderr() -> Iterator[None]:
+    """While a command runs, what the desk's code prints goes to stderr and its logs only from WARNING up.
+
+    The Powertools Logger and EMF metrics write JSON to stdout, which in Lambda is the log stream;
+    here stdout is the command's result, for a reader or a pipe. EMF documents are dropped: only
+    Lambda's log stream turns them into CloudWatch metrics. POWERTOOLS_LOG_LEVEL, when set, wins.
+    """
+    from chalicelib.observability import logger
+
+    level = logger.log_level
+    if not os.environ.get("POWERTOOLS_LOG_LEVEL"):
+        logger.setLevel("WARNING")
+    diverted = _WithoutMetrics(sys.stderr)
+    try:
+        with contextlib.redirect_stdout(diverted):
+            yield
+    finally:
+        diverted.write("\n" if diverted.pending else "")
+        logger.setLevel(level)
+
+
+class _WithoutMetrics(io.TextIOBase):
+    """A text stream that passes lines on to ``target``, except EMF metric documents."""
+
+    def __init__(self, target: Any) -> None:
+        super().__init__()
+        self._target = target
+        self._line = ""
+
+    @property
+    def pending(self) -> bool:
+        """Part of a line is waiting for its end."""
+        return bool(self._line)
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._line += text
+        *complete, self._line = self._line.split("\n")
+        for line in complete:
+            if not line.startswith('{"_aws":'):
+                self._target.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: every option has a help text that says its default."""
+    from chalicelib import config
+    from chalicelib.domain.kpis import GROUP_BY
+    from chalicelib.service.agents import ROLES
+
+    parser = argparse.ArgumentParser(
+        prog=_PROG, description="Relay Desk's admin commands: agents, customers, the knowledge base, KPI reports "
+                                "and upgrade steps. 'COMMAND --help' tells more.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit codes: 0 done, 1 not all done, 2 usage error, 3 AWS could not be used "
+               "(the message says what to set)")
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    endpoint_default = f"{endpoint} from AWS_ENDPOINT_URL" if endpoint else "AWS itself; AWS_ENDPOINT_URL when set"
+    parser.add_argument("--region", metavar="NAME",
+                        help=f"AWS region (default: {config.region()}: AWS_REGION, else AWS_DEFAULT_REGION, "
+                             "else us-east-1, as the functions and their tables use)")
+    parser.add_argument("--endpoint-url", metavar="URL",
+                        help="AWS endpoint for every call, e.g. make local's moto server "
+                             f"(default: {endpoint_default})")
+    parser.add_argument("--traceback", action="store_true",
+                        help="on an error, show Python's traceback instead of one line (default: off)")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, *, help: str) -> argparse.ArgumentParser:  # noqa: A002 - argparse's word
+        return subparsers.add_parser(name, help=help, description=help)  # also the command's own --help
+
+    create = command("create-agent", help="create an agent and print its API token once")
+    create.add_argument("--name", required=True, help="the name customers and colleagues see (required)")
+    create.add_argument("--email", required=True, help="the address sign-in links go to (required)")
+    create.add_argument("--role", choices=ROLES, default="agent",
+                        help="an admin also manages agents, customers and macros and reads reports (default: agent)")
+    _routing_options(create, creating=True)
+    command("list-agents", help="the agent directory as a table: status, load, skills, languages, role")
+    change = command("set-agent", help="change an agent's status or routing profile (at least one option)")
+    change.add_argument("--agent", required=True, metavar="ID", help="the agent's id, a-... (required; see list-agents)")
+    _routing_options(change, creating=False)
+    remove = command("remove-agent", help="deactivate an agent, revoke the token, hand over tickets")
+    remove.add_argument("--agent", required=True, metavar="ID", help="the agent's id, a-... (required; see list-agents)")
+    customers = command(
         "import-customers", help="create or update customers from a JSON file (a list of records or "
                                  "{customers: [...]}) or a CSV file with columns email, phone, name, tier")
-    customers.add_argument("file")
-    report = commands.add_parser("kpi-report", help="KPIs from the daily aggregates, as a table (and a chart)")
+    customers.add_argument("file", help="the JSON or CSV file (required)")
+    report = command("kpi-report", help="KPIs from the daily aggregates, as a table (and a chart)")
     report.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="first UTC day (default: 30 days back)")
     report.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last UTC day, inclusive (default: today)")
-    report.add_argument("--group-by", choices=GROUP_BY, default="channel")
-    report.add_argument("--chart", metavar="OUT.png", help="also write a PNG of daily first-response p50/p90")
-    commands.add_parser("recompute-sla", help="recompute every active ticket's SLA due times after a change "
-                                              "of SLA policies or business hours")
-    commands.add_parser("rekey-tickets", help="rewrite every ticket's derived index keys (after an upgrade that "
-                                              "changes them; reads the whole table once)")
-    commands.add_parser("index-customers", help="give customers stored before search their name keys and "
-                                                "order lookups (GET /search; reads the customers table once)")
-    commands.add_parser("recount-inbox", help="set the console's inbox counters from the tickets (after an "
-                                              "upgrade, or drift; reads the whole tickets table once)")
-    articles = commands.add_parser(
+    report.add_argument("--group-by", choices=GROUP_BY, default="channel",
+                        help="one row per value of this field (default: channel)")
+    report.add_argument("--chart", metavar="OUT.png",
+                        help="also write a PNG of daily first-response p50/p90; needs matplotlib from "
+                             "requirements-dev.txt (default: no chart)")
+    command("recompute-sla", help="recompute every active ticket's SLA due times after a change "
+                                  "of SLA policies or business hours")
+    command("rekey-tickets", help="rewrite every ticket's derived index keys (after an upgrade that "
+                                  "changes them; reads the whole table once)")
+    command("index-customers", help="give customers stored before search their name keys and "
+                                    "order lookups (GET /search; reads the customers table once)")
+    command("recount-inbox", help="set the console's inbox counters from the tickets (after an "
+                                  "upgrade, or drift; reads the whole tickets table once)")
+    articles = command(
         "import-articles", help="create or update knowledge base articles from a folder of Markdown files with "
                                 "front matter (title, language, tags, status, related), then rebuild the search "
                                 "index; unchanged files are left alone")
     articles.add_argument("folder", nargs="?", default=str(DEMO_ARTICLES),
-                          help="default: the demo articles shipped in chalicelib/kb/articles")
-    commands.add_parser("rebuild-kb-index", help="rebuild the knowledge base's search index from the stored "
-                                                 "published articles")
-    args = parser.parse_args(argv)
+                          help="the folder of *.md files (default: the demo articles shipped in chalicelib/kb/articles)")
+    command("rebuild-kb-index", help="rebuild the knowledge base's search index from the stored "
+                                     "published articles")
+    return parser
 
+
+def _routing_options(parser: argparse.ArgumentParser, *, creating: bool) -> None:
+    from chalicelib.service.agents import AGENT_STATUSES
+
+    def default(on_create: str) -> str:
+        return f"(default: {on_create})" if creating else "(default: unchanged)"
+
+    parser.add_argument("--skills", metavar="QUEUES",
+                        help=f"queues served, comma-separated; * = every queue {default('every queue')}")
+    parser.add_argument("--languages", metavar="CODES",
+                        help="languages spoken, ISO 639-1 codes, comma-separated, e.g. da,en: skill-based queues "
+                             f"prefer a speaker of the customer's language {default('none recorded')}")
+    parser.add_argument("--capacity", type=_capacity, metavar="N",
+                        help=f"most open tickets at once {default('10')}")
+    parser.add_argument("--status", choices=AGENT_STATUSES,
+                        help=f"online takes tickets, away and offline do not {default('online')}")
+
+
+def _capacity(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _apply_connection_options(args: argparse.Namespace) -> None:
+    """--region / --endpoint-url: set where every client of this process reads them, before any exists."""
+    if args.region:
+        os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = args.region
+    if args.endpoint_url:
+        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
+    if args.region or args.endpoint_url:
+        from chalicelib import aws
+        from chalicelib.storage import models
+
+        aws.reset_clients()
+        models.reset_connections()
+
+
+def _run(args: argparse.Namespace, say: Callable[..., None]) -> int:
     if args.command == "recount-inbox":
         from chalicelib.storage import ticket_counts
 
-        print(f"recount-inbox: {ticket_counts.recount()} active tickets counted")
-        return 0
+        say(f"recount-inbox: {ticket_counts.recount()} active tickets counted")
+        return _DONE
 
     if args.command == "index-customers":
         from chalicelib import clock
         from chalicelib.storage import customers as stored_customers
 
         rekeyed, orders = stored_customers.index_all(at=clock.iso(clock.now()))
-        print(f"index-customers: {rekeyed} customers' name keys and {orders} order lookups written")
-        return 0
+        say(f"index-customers: {rekeyed} customers' name keys and {orders} order lookups written")
+        return _DONE
 
     if args.command == "rekey-tickets":
         from chalicelib.storage import tickets
 
-        print(f"rekey-tickets: {tickets.rekey_all()} tickets' index keys rewritten")
-        return 0
+        say(f"rekey-tickets: {tickets.rekey_all()} tickets' index keys rewritten")
+        return _DONE
 
     if args.command == "recompute-sla":
         from chalicelib.service import escalation
 
-        print(f"recompute-sla: {escalation.recompute_all()} active tickets' clocks recomputed")
-        return 0
-    if args.command in ("create-agent", "list-agents", "set-agent", "remove-agent"):
-        return _agents(args)
+        say(f"recompute-sla: {escalation.recompute_all()} active tickets' clocks recomputed")
+        return _DONE
+    if args.command == "list-agents":
+        return _list_agents(say)
+    if args.command == "create-agent":
+        return _create_agent(args, say)
+    if args.command in ("set-agent", "remove-agent"):
+        return _change_agent(args, say)
     if args.command == "import-customers":
-        return _import_customers(Path(args.file))
+        return _import_customers(Path(args.file), say)
     if args.command == "import-articles":
-        return _import_articles(Path(args.folder))
+        return _import_articles(Path(args.folder), say)
     if args.command == "rebuild-kb-index":
         from chalicelib.service import kb
 
         built = kb.rebuild()
-        print(f"rebuild-kb-index: {built.articles} published articles, {built.bytes} bytes, revision {built.revision}")
-        return 0
+        say(f"rebuild-kb-index: {built.articles} published articles, {built.bytes} bytes, revision {built.revision}")
+        return _DONE
     if args.command == "kpi-report":
-        return _kpi_report(args)
-    return 0
+        return _kpi_report(args, say)
+    raise AssertionError(f"no handler for {args.command}")  # argparse only accepts the commands above
 
 
-def _routing_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--skills", help="queues served, comma-separated (default: every queue)")
-    parser.add_argument("--languages", help="ISO 639-1 codes, comma-separated")
-    parser.add_argument("--capacity", type=int, help="most open tickets at once")
-    parser.add_argument("--status", choices=("online", "away", "offline"))
+# --- Where AWS could not be used: one line that says what to set ---------------------------------
 
 
-def _agents(args: argparse.Namespace) -> int:
+def _aws_problem(err: BaseException) -> str | None:
+    """What to set or start when ``err`` (or what caused it) says AWS could not be used; None otherwise.
+
+    PynamoDB wraps botocore's errors in its own (``.cause``), so the whole chain is read.
+    """
+    from botocore import exceptions as aws_errors
+
+    from chalicelib import config
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    where = f"at {endpoint} (AWS_ENDPOINT_URL)" if endpoint else f"in AWS region {config.region()}"
+    for cause in _causes(err):
+        if isinstance(cause, aws_errors.NoRegionError):
+            return "no AWS region: set AWS_REGION (or pass --region)"
+        if isinstance(cause, aws_errors.ProfileNotFound):
+            return f"{cause}: set AWS_PROFILE to a profile in ~/.aws/config, or unset it"
+        if isinstance(cause, (aws_errors.NoCredentialsError, aws_errors.PartialCredentialsError)):
+            return ("no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    + (" (any values, e.g. testing, for a moto server)" if endpoint else ""))
+        if isinstance(cause, (aws_errors.TokenRetrievalError, aws_errors.SSOError)):
+            return f"AWS SSO credentials are not usable ({cause}): run aws sso login, or set AWS_PROFILE"
+        if isinstance(cause, (aws_errors.EndpointConnectionError, aws_errors.ConnectionClosedError,
+                              aws_errors.ReadTimeoutError)):
+            if endpoint:
+                return (f"cannot reach {endpoint} (AWS_ENDPOINT_URL): start make local (or your moto server), "
+                        "set AWS_ENDPOINT_URL to the address it prints, or unset AWS_ENDPOINT_URL to use AWS")
+            return f"cannot reach AWS in region {config.region()}: check the network, or set AWS_REGION"
+        if isinstance(cause, ValueError) and str(cause).startswith("Invalid endpoint"):
+            return f"AWS_ENDPOINT_URL {endpoint!r} is not a URL: set it like http://127.0.0.1:5000"
+        if isinstance(cause, aws_errors.ClientError):
+            return _refusal(cause, where)
+    return None
+
+
+def _causes(err: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [err]
+    while pending:
+        current = pending.pop(0)
+        if current is None or any(current is known for known in seen):
+            continue
+        seen.append(current)
+        pending += [getattr(current, "cause", None), current.__cause__, current.__context__]
+    return seen
+
+
+def _refusal(err: Any, where: str) -> str:
+    """An AWS API's refusal, said as what to set."""
+    import re
+
+    from chalicelib import config
+
+    error = err.response.get("Error", {})
+    code, message = str(error.get("Code", "")), str(error.get("Message", ""))
+    operation = getattr(err, "operation_name", "the call")
+    if code == "ResourceNotFoundException":
+        found = re.search(r"on table \(([^)]*)\)", str(err))
+        table = found.group(1) if found and found.group(1) != "None" else None
+        setting = next((name for name in _TABLE_SETTINGS if table and config.setting(name) == table), None)
+        name = f"table {table}" if table else "a table"
+        hint = f"set {setting} to the table's name" if setting else "set the *_TABLE variables to the tables' names"
+        return (f"{name} does not exist {where}: deploy the stack there (make local creates every table), "
+                f"or {hint}")
+    if code == "NoSuchBucket":
+        return f"bucket {config.setting('MAIL_BUCKET')} does not exist {where}: deploy the stack, or set MAIL_BUCKET"
+    if code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+        return f"a queue does not exist {where} ({message}): deploy the stack, or set INBOUND_QUEUE / OUTBOUND_QUEUE"
+    if code in ("UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException",
+                "SignatureDoesNotMatch", "InvalidAccessKeyId"):
+        return f"AWS refused the credentials ({code}): check AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
+        return "the AWS credentials have expired: renew them (aws sso login, or new AWS_SESSION_TOKEN)"
+    if code in ("AccessDenied", "AccessDeniedException", "AuthorizationError"):
+        return f"AWS denied {operation} {where}: the credentials need that permission ({message})"
+    return f"AWS refused {operation} {where}: {code}: {message}"
+
+
+# --- Agents ---------------------------------------------------------------------------------------
+
+
+def _split(text: str | None) -> frozenset[str] | None:
+    """Comma-separated values; None when the option was not given (or names nothing)."""
+    if text is None:
+        return None
+    values = frozenset(part.strip().lower() for part in text.split(",") if part.strip())
+    return values or None
+
+
+def _shown_skills(skills: Sequence[str]) -> str:
+    return "every queue" if not skills or "*" in skills else ",".join(skills)
+
+
+def _list_agents(say: Callable[..., None]) -> int:
+    from chalicelib.api.agents_api import view
+    from chalicelib.storage import agents as directory
+
+    agents = sorted((view(agent) for agent in directory.directory(fresh=True)),
+                    key=lambda shown: (not shown["active"], shown["name"].lower(), shown["id"]))
+    if not agents:
+        say("list-agents: no agents yet (create one with create-agent)")
+        return _DONE
+    rows = [[shown["id"], shown["status"] if shown["active"] else "removed",
+             f"{shown['open_count']}/{shown['capacity']}", _shown_skills(shown["skills"]),
+             f"{shown['name']} <{shown['email']}>", ",".join(shown["languages"]) or "none", shown["role"]]
+            for shown in agents]
+    say(_table(["id", "status", "load", "skills", "name", "languages", "role"], rows, right=frozenset({2})), end="")
+    active = [shown for shown in agents if shown["active"]]
+    online = sum(1 for shown in active if shown["status"] == "online")
+    removed = len(agents) - len(active)
+    say(f"{len(active)} agents, {online} online" + (f"; {removed} removed" if removed else "")
+          + "; load = open tickets / capacity")
+    return _DONE
+
+
+def _table(header: list[str], rows: list[list[str]], *, right: frozenset[int] = frozenset()) -> str:
+    """Columns as wide as their widest cell, two spaces apart; numbers (``right``) right-aligned, as in kpi-report."""
+    widths = [max(len(line[column]) for line in (header, *rows)) for column in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        padded = [cell.rjust(width) if column in right else cell.ljust(width)
+                  for column, (cell, width) in enumerate(zip(cells, widths))]
+        return "  ".join(padded).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([line(header), rule, *(line(cells) for cells in rows)]) + "\n"
+
+
+def _create_agent(args: argparse.Namespace, say: Callable[..., None]) -> int:
+    from chalicelib.api.agents_api import view
+    from chalicelib.service import agents
+
+    agent, token = agents.create(agents.Profile(
+        name=args.name, email=args.email, role=args.role, skills=_split(args.skills),
+        languages=_split(args.languages), capacity=args.capacity, status=args.status))
+    shown = view(agent)
+    say(f"agent_id: {shown['id']}")
+    say(f"token:    {token}")
+    say(f"created {shown['name']} <{shown['email']}>: {shown['role']}, {shown['status']}, "
+          f"capacity {shown['capacity']}, skills {_shown_skills(shown['skills'])}, "
+          f"languages {','.join(shown['languages']) or 'none recorded'}; {shown['open_count']} open tickets")
+    print("Store the token now: only its hash is kept.", file=sys.stderr)
+    return _DONE
+
+
+def _change_agent(args: argparse.Namespace, say: Callable[..., None]) -> int:
     from chalicelib.api.agents_api import view
     from chalicelib.service import agents
     from chalicelib.storage import agents as directory
 
-    if args.command == "list-agents":
-        for agent in directory.directory(fresh=True):
-            shown = view(agent)
-            print(f"{shown['id']}  {shown['status']:<7}  {shown['open_count']}/{shown['capacity']}  "
-                  f"{','.join(shown['skills'])}  {shown['name']} <{shown['email']}>{'' if shown['active'] else '  (removed)'}")
-        return 0
-    split = (lambda text: frozenset(part.strip() for part in text.split(",") if part.strip()) if text else None)
-    if args.command == "create-agent":
-        agent, token = agents.create(agents.Profile(
-            name=args.name, email=args.email, role=args.role, skills=split(args.skills),
-            languages=split(args.languages), capacity=args.capacity, status=args.status))
-        print(f"agent_id: {agent.agent_id}")
-        print(f"token:    {token}")
-        print("Store the token now: only its hash is kept.", file=sys.stderr)
-        return 0
+    given = {"status": args.status, "capacity": args.capacity, "skills": _split(args.skills),
+             "languages": _split(args.languages)} if args.command == "set-agent" else {}
+    if args.command == "set-agent" and all(value is None for value in given.values()):
+        print("set-agent: nothing to set: give --status, --capacity, --skills or --languages "
+              "(see set-agent --help)", file=sys.stderr)
+        return _USAGE
     agent = directory.get(args.agent)
     if agent is None or not agent.active:
-        print(f"no agent {args.agent!r}", file=sys.stderr)
-        return 1
+        state = "was removed" if agent is not None else "does not exist"
+        print(f"{args.command}: agent {args.agent} {state} (list-agents shows every agent)", file=sys.stderr)
+        return _NOT_ALL_DONE
+    before = view(agent)
     if args.command == "remove-agent":
-        agents.remove(agent)
-    else:
-        agents.update(agent, agents.Profile(skills=split(args.skills), languages=split(args.languages),
-                                            capacity=args.capacity, status=args.status))
-    print(f"{args.command}: {args.agent} done")
-    return 0
+        after = view(agents.remove(agent))
+        say(f"remove-agent: {before['id']} ({before['name']}) removed, token and sessions revoked; "
+              f"open tickets {before['open_count']} → {after['open_count']}")
+        return _DONE
+    skills = given["skills"]
+    if skills is not None and "*" in skills:
+        skills = frozenset({"*"})
+    after = view(agents.update(agent, agents.Profile(skills=skills, languages=given["languages"],
+                                                     capacity=given["capacity"], status=given["status"])))
+    changes = [f"{name} {_shown(name, before[name])} → {_shown(name, after[name])}"
+               for name in ("status", "capacity", "skills", "languages") if before[name] != after[name]]
+    if not changes:
+        say(f"set-agent: {before['id']} ({before['name']}) already has these settings; nothing changed")
+        return _DONE
+    say(f"set-agent: {before['id']} ({before['name']}): {', '.join(changes)}; "
+          f"open tickets {before['open_count']} → {after['open_count']}")
+    return _DONE
 
 
-def _import_articles(folder: Path) -> int:
-    """Exit 1 when a file was refused (the others are imported and indexed all the same)."""
+def _shown(name: str, value: Any) -> str:
+    if name == "skills":
+        return _shown_skills(value)
+    if name == "languages":
+        return ",".join(value) or "none"
+    return str(value)
+
+
+def _import_articles(folder: Path, say: Callable[..., None]) -> int:
+    """Exit 1 when a file was refused (the others are imported and indexed all the same), 2 without the folder."""
     from chalicelib.service import kb
 
     try:
         report = kb.import_folder(folder)
     except FileNotFoundError as err:
         print(f"import-articles: {err}", file=sys.stderr)
-        return 1
-    print(f"import-articles: {len(report.created)} created, {len(report.updated)} updated, "
+        return _USAGE
+    say(f"import-articles: {len(report.created)} created, {len(report.updated)} updated, "
           f"{len(report.unchanged)} unchanged, {len(report.refused)} refused")
     for reason in report.refused:
         print(f"  refused {reason}", file=sys.stderr)
     if report.index is not None:
-        print(f"  search index: {report.index.articles} published articles, {report.index.bytes} bytes")
-    return 1 if report.refused else 0
+        say(f"  search index: {report.index.articles} published articles, {report.index.bytes} bytes")
+    return _NOT_ALL_DONE if report.refused else _DONE
 
 
-def _import_customers(path: Path) -> int:
+def _import_customers(path: Path, say: Callable[..., None]) -> int:
     """0 when every record was imported, 1 when one conflicted or was invalid, 2 when the file is unreadable."""
     from chalicelib.service.customer_import import import_customers
 
     try:
         records = _read_records(path)
     except (OSError, ValueError) as err:
-        print(f"cannot import {path}: {err}", file=sys.stderr)
-        return 2
+        print(f"import-customers: cannot import {path}: {err}", file=sys.stderr)
+        return _USAGE
     result = import_customers(records)
     for name in ("created", "updated", "unchanged", "conflicts", "invalid"):
-        print(f"{name}: {getattr(result, name)}")
+        say(f"{name}: {getattr(result, name)}")
     for outcome in result.records:
         if outcome.status in ("conflict", "invalid"):
             print(f"record {outcome.index + 1}: {outcome.status}: {outcome.reason}", file=sys.stderr)
-    return 0 if result.ok else 1
+    return _DONE if result.ok else _NOT_ALL_DONE
 
 
-def _kpi_report(args: argparse.Namespace) -> int:
-    """0 with the table printed (and the chart written); 2 for a range or date the report refuses."""
+def _kpi_report(args: argparse.Namespace, say: Callable[..., None]) -> int:
+    """0 with the table printed (and the chart written); 2 for a range, date or chart the report refuses."""
     from chalicelib import clock
     from chalicelib.api import reports_api
 
+    if args.chart:
+        from importlib.util import find_spec
+
+        if find_spec("matplotlib") is None:  # checked before the report is read: the chart is what was asked for
+            print("kpi-report: --chart needs matplotlib, which only requirements-dev.txt installs: "
+                  ".venv/bin/pip install -r requirements-dev.txt (or leave out --chart)", file=sys.stderr)
+            return _USAGE
+        if not Path(args.chart).resolve().parent.is_dir():
+            print(f"kpi-report: cannot write {args.chart}: its folder does not exist", file=sys.stderr)
+            return _USAGE
     now = clock.now()
     try:
         start = reports_api.parse_day(args.start, "--from") if args.start else None
@@ -216,13 +548,13 @@ def _kpi_report(args: argparse.Namespace) -> int:
         start, end, group_by = reports_api.resolve(start, end, args.group_by, now=now)
     except ValueError as err:
         print(f"kpi-report: {err}", file=sys.stderr)
-        return 2
+        return _USAGE
     report = reports_api.kpi_report(start, end, group_by, now=now)
-    print(report.as_table(), end="")
+    say(report.as_table(), end="")
     if args.chart:
         _first_response_chart(start, end, Path(args.chart))
-        print(f"chart: {args.chart}")
-    return 0
+        say(f"chart: {args.chart} (daily first response of the whole desk, p50 and p90)")
+    return _DONE
 
 
 def _first_response_chart(start: Any, end: Any, out: Path) -> None:
