@@ -54,6 +54,10 @@ from benchmarks.run import (  # noqa: E402
 __all__ = ["TARGETS", "bench_budget", "main"]
 
 TARGETS = {"new ticket": 7, "threaded reply": 5, "status change": 4, "wcu per life": 40, "own ms p50": 3.0}
+#: What this benchmark printed before the last budget change (2026-12-05, this machine), shown beside today's
+#: figures. Write units and serialisations are exact counts; compute is a wall-clock median on a shared machine.
+RECORDED = {"wcu per life": 60, "wcu new ticket": 30, "wcu threaded reply": 20, "own ms p50": 9.2,
+            "own ms p50 (README)": 7.1, "serialisations per mail": 16.9}
 AGENTS = 3
 WRITE_OPS = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
 _CHALICELIB = str(PROJECT / "chalicelib") + os.sep
@@ -808,6 +812,9 @@ def print_write_units(budget: Budget, summary: dict[str, str]) -> None:
     print(f"\n  per ticket life: {worst} WCU ({max(b for b, _ in per_life)} base + {max(i for _, i in per_life)} index; "
           f"target <= {TARGETS['wcu per life']}: {verdict}); new email ticket alone "
           f"{max(b + i for b, i in per_new)} WCU")
+    threaded = max(sum(_totals([u])) for u in budget.units["threaded reply"])
+    print(f"  recorded before the last change: {RECORDED['wcu per life']} WCU per ticket life, new email ticket "
+          f"{RECORDED['wcu new ticket']}, threaded reply {RECORDED['wcu threaded reply']} (now {threaded})")
     summary["budget_wcu"] = (f"{worst} WCU per ticket life ({max(b for b, _ in per_life)} base + "
                              f"{max(i for _, i in per_life)} index; {verdict} <= {TARGETS['wcu per life']}); "
                              f"new email ticket {max(b + i for b, i in per_new)} WCU")
@@ -1047,7 +1054,10 @@ def print_compute(result: Compute, summary: dict[str, str]) -> None:
     table("By kind (ms)", ["kind", "n", "own p50", "own p99", "parsebytes p50", "own/parse"], rows)
     verdict = "meets" if pct(own, 50) * 1000 <= TARGETS["own ms p50"] else "MISSES"
     print(f"\n  own compute per mail p50 {ms(pct(own, 50))} ms (target <= {TARGETS['own ms p50']:g} ms: {verdict}), "
-          f"p99 {ms(pct(own, 99))} ms; {ratio:.1f}x parsebytes p50 ({ms(pct(parse, 50))} ms)")
+          f"p99 {ms(pct(own, 99))} ms; {ratio:.1f}x parsebytes p50 ({ms(pct(parse, 50))} ms); recorded: "
+          f"{RECORDED['own ms p50']:g} ms p50 in the run just before the last change, "
+          f"{RECORDED['own ms p50 (README)']:g} ms in the README's earlier run (load average now "
+          f"{os.getloadavg()[0]:.1f}; the exact serialisation count below is the steadier comparison)")
     summary["budget_cpu"] = (f"own {ms(pct(own, 50))} ms p50 / {ms(pct(own, 99))} ms p99 per mail ({verdict} <= "
                              f"{TARGETS['own ms p50']:g} ms) = {ratio:.1f}x parsebytes p50")
     if result.profile is not None:
@@ -1078,6 +1088,10 @@ def _print_profile(result: Compute) -> None:
           "  self time by origin: " + ", ".join(f"{k} {v * 1000 / n:.2f} ms/mail ({100 * v / total:.0f}%)"
                                                    for k, v in groups.most_common()))
     print("  (profiling overhead inflates absolute times: use it for ranking; the timed run above has no profiler)")
+    serialised = sum(nc for key, (_, nc, _, _, _) in stats.items()
+                     if key[2] == "serialize" and key[0].endswith(os.path.join("pynamodb", "models.py")))
+    print(f"  PynamoDB Model.serialize calls per mail: {serialised / n:.1f} (an exact count, unlike the timings; "
+          f"recorded before the last change: {RECORDED['serialisations per mail']:g})")
 
 
 # --- section ---------------------------------------------------------------------------------

@@ -214,6 +214,7 @@ def acknowledged(prepared: PreparedTicket, acknowledgement: AcknowledgementOwed)
     stored.status, stored.sent_at = acknowledgement.status, acknowledgement.sent_at
     stored.reason = acknowledgement.reason[:_REASON_CHARS] if acknowledgement.reason else None
     stored.provider_message_id = acknowledgement.provider_message_id
+    prepared.writes.changed(prepared.model, "acknowledgement")  # checked before: serialise that again
     if acknowledgement.provider_message_id:
         prepared.writes.save(_lookup(threading.message_id_key(acknowledgement.provider_message_id),
                                      prepared.model.ticket_id, prepared.model.created_at))
@@ -251,7 +252,10 @@ def _new_ticket_writes(message: InboundMessage, ticket: NewTicket, sender: Sende
     now = ticket.created_at
     model = _ticket_item(message, ticket)
     ticket_id = ticket.ticket_id
-    writes = repository.Writes(idempotency_key=message.dedup_key)
+    # The ticket's id derives from the message's key (ids.ticket_id_for): its own condition refuses a second
+    # delivery, which is then a duplicate like a failed idempotency lookup (``guard``).
+    guarded = ticket_id == ids.ticket_id_for(message.dedup_key)
+    writes = repository.Writes(idempotency_key=message.dedup_key, guard=model if guarded else None)
     writes.save(model, TicketModel.ticket_id.does_not_exist())
     created = {"status": [None, model.status], "priority": [None, model.priority],
                "category": [None, model.category]}
@@ -262,9 +266,13 @@ def _new_ticket_writes(message: InboundMessage, ticket: NewTicket, sender: Sende
                            action="created", changes=created, detail=detail[:2000] or None))
     item, body = _message_item(message, ticket_id, now, joined_by="new-ticket", flags=flags)
     writes.save(item)
-    writes.save(_lookup(message.dedup_key, ticket_id, now), LookupModel.lookup_key.does_not_exist())
+    marked_by_message_id = bool(message.message_id) and not message_id_known
+    if not (guarded and marked_by_message_id):
+        # Without its own Message-ID lookup (the same sender and digest: ``same_message``) nothing else
+        # tells skip_duplicate that a redelivery is one, before it would acknowledge it again.
+        writes.save(_lookup(message.dedup_key, ticket_id, now), LookupModel.lookup_key.does_not_exist())
     writes.save(_lookup(f"tno:{ticket.number}", ticket_id, now), LookupModel.lookup_key.does_not_exist())
-    if message.message_id and not message_id_known:
+    if marked_by_message_id:
         writes.save(_message_id_lookup(message, ticket_id, now))
     # The acknowledgement's Message-ID as SES sent it (SES replaces ours): the customer's answer
     # and SES's delivery events find the ticket by it.
@@ -288,12 +296,18 @@ def record_message_on_ticket(message: InboundMessage, ticket: Any, update: Ticke
     Raises ``DuplicateDelivery`` when another delivery of the message was recorded first.
     """
     now = update.at
-    writes = repository.Writes(idempotency_key=message.dedup_key)
+    by_id = _message_id_lookup(message, ticket.ticket_id, now) if message.message_id and not message_id_known else None
+    writes = repository.Writes(idempotency_key=message.dedup_key, guard=by_id)
     item, body = _message_item(message, ticket.ticket_id, now, joined_by=joined_by, flags=flags)
     writes.save(item)
-    writes.save(_lookup(message.dedup_key, ticket.ticket_id, now), LookupModel.lookup_key.does_not_exist())
-    if message.message_id and not message_id_known:
-        writes.save(_message_id_lookup(message, ticket.ticket_id, now))
+    if by_id is None:
+        writes.save(_lookup(message.dedup_key, ticket.ticket_id, now), LookupModel.lookup_key.does_not_exist())
+    else:
+        # The message's own Message-ID lookup marks it (no separate idempotency item): a second delivery
+        # finds it with the same digest (``same_message``) and is a duplicate. A different mail that took
+        # the id meanwhile has another digest and is overwritten, as an unconditional save did.
+        writes.save(by_id, LookupModel.lookup_key.does_not_exist() | LookupModel.digest.does_not_exist()
+                    | (LookupModel.digest != by_id.digest))
     actions = [
         TicketModel.message_count.add(1),
         TicketModel.channels.add({message.channel}),

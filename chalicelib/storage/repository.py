@@ -6,6 +6,7 @@ calls (see ``make bench``).
 """
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -80,17 +81,55 @@ def reset_number_block() -> None:
 
 @dataclass
 class Writes:
-    """The writes of one pipeline step, committed together or not at all."""
+    """The writes of one pipeline step, committed together or not at all.
+
+    ``check`` serialises each saved item once to size it; ``commit`` sends that
+    same serialisation instead of asking PynamoDB for another (PynamoDB's
+    serialisation is a large part of the pipeline's own time: ``make bench`` section 10).
+    A saved model changed after ``check`` must be passed to ``changed``.
+    """
 
     saves: list[tuple[Any, Any]] = field(default_factory=list)  # (model, condition)
     updates: list[tuple[Any, list[Any], Any, bool]] = field(default_factory=list)
     idempotency_key: str | None = None  # the lookup whose condition marks a duplicate
+    guard: Any = None  # a saved model whose failed condition also marks a duplicate (a new ticket's own item)
+    _serialized: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)  # id(model) -> its item
 
     def save(self, model: Any, condition: Any = None) -> None:
         self.saves.append((model, condition))
 
     def update(self, model: Any, actions: list[Any], condition: Any = None, *, version_check: bool = True) -> None:
         self.updates.append((model, actions, condition, version_check))
+
+    def changed(self, model: Any, *names: str) -> None:
+        """``model`` was changed after ``check``: serialise the attributes ``names`` again (every attribute
+        when none is named) when it is committed, as ``Model.serialize`` would."""
+        item = self._serialized.get(id(model))
+        if item is None or not names:
+            self._serialized.pop(id(model), None)
+            return
+        from pynamodb.attributes import ListAttribute, MapAttribute
+
+        attributes = model.get_attributes()
+        for name in names:
+            attribute, value = attributes[name], getattr(model, name)
+            if isinstance(value, MapAttribute) and not value.validate(null_check=True):
+                raise ValueError(f"Attribute '{name}' is not correctly typed")
+            if isinstance(attribute, (ListAttribute, MapAttribute)):
+                serialized = None if value is None else attribute.serialize(value, null_check=True)
+            else:
+                serialized = None if value is None else attribute.serialize(value)
+            if serialized is None:
+                item.pop(attribute.attr_name, None)
+            else:
+                item[attribute.attr_name] = {attribute.attr_type: serialized}
+
+    def serialized(self, model: Any) -> dict[str, Any]:
+        """The saved ``model`` as DynamoDB will store it (serialised once, until ``changed``)."""
+        item = self._serialized.get(id(model))
+        if item is None:
+            item = self._serialized[id(model)] = model.serialize()
+        return item
 
 
 def check(writes: Writes) -> None:
@@ -107,10 +146,22 @@ def check(writes: Writes) -> None:
             if size > limit:
                 raise RejectedWrite(f"{type(model).__name__} key {name} is {size:,} bytes; DynamoDB allows {limit:,}")
     for model, _ in writes.saves:
-        size = item_size(model.serialize())
+        item = writes.serialized(model)
+        if _json_size(item) <= MAX_ITEM_BYTES:  # never less than item_size: the exact count only when it may matter
+            continue
+        size = item_size(item)
         if size > MAX_ITEM_BYTES:
             raise RejectedWrite(f"{type(model).__name__} item would be {size / 1024:,.0f} KB; "
                                 f"DynamoDB allows {MAX_ITEM_BYTES // 1024} KB")
+
+
+def _json_size(serialized: dict[str, Any]) -> int:
+    """The item as ASCII JSON: at least ``item_size`` (every name and value is there, quoted, and a character
+    is never fewer JSON characters than UTF-8 bytes); C-fast. Binary values have no JSON: counted exactly."""
+    try:
+        return len(json.dumps(serialized, separators=(",", ":")))
+    except TypeError:
+        return item_size(serialized)
 
 
 def item_size(serialized: dict[str, Any]) -> int:
@@ -140,9 +191,9 @@ def commit(writes: Writes) -> None:
     RejectedWrite when DynamoDB refuses the items themselves (ValidationException: no retry helps),
     TransactionCancelled with each write's reason code when a condition failed."""
     try:
-        with TransactWrite(connection=LookupModel._get_connection().connection) as transaction:
+        with _TransactWrite(connection=LookupModel._get_connection().connection) as transaction:
             for model, condition in writes.saves:
-                transaction.save(model, condition=condition)
+                transaction.save_serialized(model, writes.serialized(model), condition=condition)
             for model, actions, condition, version_check in writes.updates:
                 transaction.update(model, actions=actions, condition=condition, add_version_condition=version_check)
     except TransactWriteError as err:
@@ -159,11 +210,36 @@ def commit(writes: Writes) -> None:
 def _failed_on(err: TransactWriteError, writes: Writes) -> bool:
     reasons = err.cancellation_reasons or []
     for (model, _), reason in zip(writes.saves, reasons):
-        if (
-            isinstance(model, LookupModel)
-            and model.lookup_key == writes.idempotency_key
-            and reason is not None
-            and reason.code == "ConditionalCheckFailed"
-        ):
+        if reason is None or reason.code != "ConditionalCheckFailed":
+            continue
+        if model is writes.guard or (isinstance(model, LookupModel) and model.lookup_key == writes.idempotency_key):
             return True
     return False
+
+
+class _TransactWrite(TransactWrite):
+    """PynamoDB's TransactWrite, taking a save's item already serialised (``Writes.serialized``).
+
+    ``save_serialized`` builds the same Put that ``TransactWrite.save`` builds
+    (``Model.get_save_kwargs_from_instance`` → ``_get_save_args``, PynamoDB 6.1)
+    from the given item instead of serialising the model again;
+    tests/integration/test_repository_writes.py compares the two requests.
+    """
+
+    def save_serialized(self, model: Any, item: dict[str, Any], condition: Any = None) -> None:
+        from pynamodb.constants import ITEM
+
+        attributes = dict(item)  # the key attributes are taken out below; the cached item stays whole
+        hash_key_attribute = model._hash_key_attribute()
+        hash_key = attributes.pop(hash_key_attribute.attr_name, {}).get(hash_key_attribute.attr_type)
+        range_key = None
+        range_key_attribute = model._range_key_attribute()
+        if range_key_attribute:
+            range_key = attributes.pop(range_key_attribute.attr_name, {}).get(range_key_attribute.attr_type)
+        version_condition = model._handle_version_attribute(attributes=attributes)
+        if version_condition is not None:
+            condition &= version_condition
+        self._put_items.append(model._get_connection().get_operation_kwargs(
+            hash_key, range_key=range_key, key=ITEM, attributes=attributes, condition=condition,
+            return_values_on_condition_failure=None))
+        self._models_for_version_attribute_update.append(model)
