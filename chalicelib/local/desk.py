@@ -325,16 +325,30 @@ class LocalDesk:
 
     def run_schedules(self) -> list[Any]:
         """Run every ``@app.schedule`` function once, as EventBridge would; returns what each returned."""
+        return [self.run_schedule(name) for name in self.schedules()]
+
+    def schedules(self) -> dict[str, str]:
+        """The app's ``@app.schedule`` functions: name → schedule expression (``rate(1 minute)``, ``cron(...)``)."""
         from chalice.app import ScheduledEventConfig
 
+        return {source.name: (source.schedule_expression if isinstance(source.schedule_expression, str)
+                              else source.schedule_expression.to_string())
+                for source in self.client._app.event_sources if isinstance(source, ScheduledEventConfig)}
+
+    def run_schedule(self, name: str) -> Any:
+        """Run one ``@app.schedule`` function with the event EventBridge delivers, timed by the desk's clock."""
         from chalicelib import clock
 
         event = {"version": "0", "id": uuid.uuid4().hex, "detail-type": "Scheduled Event", "source": "aws.events",
                  "account": _ACCOUNT, "time": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
                  "region": os.environ["AWS_DEFAULT_REGION"], "resources": [], "detail": {}}
-        schedules = [source.name for source in self.client._app.event_sources
-                     if isinstance(source, ScheduledEventConfig)]
-        return [self.invoke(name, event) for name in schedules]
+        return self.invoke(name, event)
+
+    def take_metrics(self) -> list[dict[str, Any]]:
+        """The EMF documents collected since the last call, and forget them (a long-running desk)."""
+        with self._invoke_lock:
+            taken, self.metrics = self.metrics, []
+        return taken
 
     # --- reading it back -------------------------------------------------
     def tickets(self) -> list[dict[str, Any]]:
@@ -348,12 +362,12 @@ class LocalDesk:
         found = stored_tickets.tickets_by_ids(keys)
         return [views.ticket_detail(t) for t in sorted(found, key=lambda t: int(t.number))]
 
-    def sent_emails(self) -> list[EmailMessage]:
+    def sent_emails(self, *, since: int = 0) -> list[EmailMessage]:
         """What SES sent, parsed, as the customer receives it (moto keeps it; nothing leaves the machine).
 
         SES replaces every Message-ID with its own (``<id>@email.amazonses.com``, the id
         SendRawEmail returned); moto does not, so this does: a customer's reply threads
-        by what SES really sends.
+        by what SES really sends. ``since``: skip the first ones (already read), unparsed.
         """
         from chalicelib.outbound.email import provider_message_id
 
@@ -365,7 +379,7 @@ class LocalDesk:
             with urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"].rstrip("/") + "/moto-api/data.json") as page:
                 sent = [(m.get("id"), m["raw_data"]) for m in json.load(page).get("ses", {}).get("RawMessage", [])]
         mails = []
-        for ses_id, raw in sent:
+        for ses_id, raw in sent[since:]:
             mail = BytesParser(policy=policy.default).parsebytes(
                 raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw)
             if ses_id:
