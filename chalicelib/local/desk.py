@@ -22,6 +22,8 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
+from chalicelib.local.faults import FunctionCrashed  # no AWS, no settings: safe before the environment
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -32,7 +34,7 @@ _ACCOUNT = "123456789012"  # moto's default account
 _QUEUE_FUNCTIONS = {"INBOUND_QUEUE": "process_inbound", "OUTBOUND_QUEUE": "send_outbound"}
 _STREAM_FUNCTIONS = {"TICKETS_TABLE": "ticket_stream"}  # table setting → the function its stream feeds
 _STREAM_BATCH = 100  # as infra/resources.yaml's event source mapping
-_STREAM_ATTEMPTS = 3  # a batch that keeps failing is skipped, as Lambda does after its retries
+_STREAM_ATTEMPTS = 11  # then skipped, as Lambda does after infra's MaximumRetryAttempts: 10 (TicketStream)
 
 
 class LocalDesk:
@@ -440,7 +442,7 @@ class LocalDesk:
         event = {"Records": [_lambda_record(r, arn, os.environ["AWS_DEFAULT_REGION"]) for r in records]}
         try:
             response = self.invoke(function_name, event) or {}
-        except Exception:  # the whole invocation failed: Lambda retries the whole batch
+        except (Exception, FunctionCrashed):  # the whole invocation failed (or died): Lambda retries the batch
             return {r["MessageId"] for r in records}
         return {failure["itemIdentifier"] for failure in response.get("batchItemFailures", [])}
 

@@ -3,7 +3,8 @@
 Each record names a ticket and the text; the route comes from the ticket (what
 the customer's own message told us). An acknowledgement already delivered is
 not sent again (SQS delivers at least once). A permanent failure (4xx, outside a
-platform's messaging window) is recorded on the ticket and parked with its
+platform's messaging window) or a send whose outcome is unknown (``http.DeliveryOutcomeUnknown``:
+sent, then no answer; never sent twice) is recorded on the ticket and parked with its
 reason; a transient one is retried by SQS and parked on the last receive.
 """
 from __future__ import annotations
@@ -55,6 +56,8 @@ def _handle(record: Any) -> None:
             notify(reply)
         else:
             deliver(reply)
+    except _AlreadyDelivered:
+        return
     except DeliveryError as err:
         receives = int(record.attributes.approximate_receive_count or 1)
         if err.permanent or receives >= config.int_setting("INBOUND_MAX_RECEIVES"):
@@ -89,8 +92,10 @@ def deliver(reply: dict[str, Any]) -> None:
         last_inbound = clock.parse_iso(route["last_inbound_at"]) if route.get("last_inbound_at") else None
     except (TypeError, ValueError):
         last_inbound = None
+    choices = _choices(reply)  # checked before the claim: an unusable reply is refused, not "unknown"
+    _claim_sending(ticket, reply, now)
     try:
-        platform_id = platforms.deliver(route, reply["text"], now, last_inbound, _choices(reply))
+        platform_id = platforms.deliver(route, reply["text"], now, last_inbound, choices)
     except (KeyError, TypeError) as err:  # a route recorded without what this platform needs
         raise PermanentDeliveryError(f"reply route for {reply['channel']!r} is unusable: {err!r}") from err
 
@@ -118,6 +123,7 @@ def _deliver_email(ticket: Any, reply: dict[str, Any], now: Any) -> None:
     if not (ticket.requester or "").startswith("email:"):
         raise PermanentDeliveryError("the ticket's customer has no email address")
     message_id = f"reply.{reply['key'].rpartition(':')[2]}.{ticket.ticket_id}@{config.support_domain()}"
+    _claim_sending(ticket, reply, now)
     try:
         mail = email_out.build_reply(
             ticket_id=ticket.ticket_id, ticket_number=int(ticket.number), to_address=ticket.requester[len("email:"):],
@@ -164,6 +170,29 @@ def _choices(reply: dict[str, Any]) -> list[dict[str, str]]:
     if len({choice["value"] for choice in choices}) < len(choices):
         raise PermanentDeliveryError("the reply's choices repeat a value")
     return choices
+
+
+UNKNOWN_OUTCOME = ("an earlier attempt to send this reply did not finish, and whether the platform delivered it "
+                   "is unknown; it is not sent again so the customer does not get it twice")
+
+
+def _claim_sending(ticket: Any, reply: dict[str, Any], now: Any) -> None:
+    """At most once (``storage.send_claims``): claim the reply's key before sending. A claim an earlier
+    attempt left means that attempt may have sent it: done if its delivery was recorded, else parked
+    with the reason (``UNKNOWN_OUTCOME``), never sent twice."""
+    from chalicelib.outbound.http import PermanentDeliveryError
+    from chalicelib.storage import deliveries, send_claims
+
+    if send_claims.claim(reply["key"], ticket_id=ticket.ticket_id, now=now):
+        return
+    if reply.get("message_sk") and deliveries.reply_delivered(ticket.ticket_id, reply["message_sk"]):
+        logger.info("reply already delivered by an earlier attempt; not sending again")
+        raise _AlreadyDelivered()
+    raise PermanentDeliveryError(UNKNOWN_OUTCOME)
+
+
+class _AlreadyDelivered(Exception):
+    """An earlier attempt delivered the reply and recorded it: nothing is owed."""
 
 
 def _cc(reply: dict[str, Any]) -> list[str]:

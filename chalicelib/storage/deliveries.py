@@ -56,6 +56,17 @@ def record_sent_message(ticket: Any, *, key: str, at: str, channel: str, kind: s
     repository.commit(writes)
 
 
+def reply_delivered(ticket_id: str, message_sk: str) -> bool:
+    """Was this stored reply's delivery recorded (sent, or a later report such as delivered or bounced)?"""
+    from chalicelib.storage.models import MessageModel
+
+    try:
+        stored = MessageModel.get(ticket_id, message_sk, consistent_read=True, attributes_to_get=["delivery"])
+    except MessageModel.DoesNotExist:
+        return False
+    return stored.delivery not in (None, "queued")
+
+
 def mark_reply_delivered(ticket_id: str, message_sk: str, provider_message_id: str | None, *, at: str) -> None:
     """An agent's reply (stored when it was written) went out: record when, and the id the provider gave it.
 
