@@ -24,9 +24,12 @@ articles from Markdown files with a small front matter (default: the demo articl
 ``chalicelib/kb/articles``) and rebuilds the search index; ``rebuild-kb-index`` rebuilds it alone.
 
 ``python -m chalicelib.admin kpi-report --from 2025-01-01 --to 2025-03-31 --group-by queue``
-prints the KPI report as a table (the same numbers as ``GET /reports/kpis``);
-``--chart fr.png`` also draws the daily first-response p50/p90 against the SLA target
-(needs matplotlib from requirements-dev.txt: the CLI runs on an admin's machine).
+prints the KPI report as a table (the same numbers as ``GET /reports/kpis``; by agent,
+with names, assigned tickets and the solves each agent made);
+``--chart fr.png`` also draws the daily first response against the SLA target on the
+range asked for: the whole desk's p50 and p90, or with ``--group-by`` each group's p90
+(needs matplotlib from requirements-dev.txt: the CLI runs on an admin's machine;
+``chalicelib/api/kpi_chart.py``).
 
 Runs against the AWS account and region of your environment (or ``AWS_ENDPOINT_URL``,
 e.g. ``make local``'s moto server), with the region every other part of the desk uses:
@@ -186,11 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     report = command("kpi-report", help="KPIs from the daily aggregates, as a table (and a chart)")
     report.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="first UTC day (default: 30 days back)")
     report.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last UTC day, inclusive (default: today)")
-    report.add_argument("--group-by", choices=GROUP_BY, default="channel",
-                        help="one row per value of this field (default: channel)")
+    report.add_argument("--group-by", choices=GROUP_BY,
+                        help="one row per value of this field, and with --chart one line per value "
+                             "(default: channel for the table; the chart then shows the whole desk)")
     report.add_argument("--chart", metavar="OUT.png",
-                        help="also write a PNG of daily first-response p50/p90; needs matplotlib from "
-                             "requirements-dev.txt (default: no chart)")
+                        help="also write a PNG of the daily first response on the range asked for, against the "
+                             "SLA target (the whole desk's p50 and p90, or each group's p90 with --group-by); "
+                             "needs matplotlib from requirements-dev.txt (default: no chart)")
     command("recompute-sla", help="recompute every active ticket's SLA due times after a change "
                                   "of SLA policies or business hours")
     command("rekey-tickets", help="rewrite every ticket's derived index keys (after an upgrade that "
@@ -545,62 +550,20 @@ def _kpi_report(args: argparse.Namespace, say: Callable[..., None]) -> int:
     try:
         start = reports_api.parse_day(args.start, "--from") if args.start else None
         end = reports_api.parse_day(args.end, "--to") if args.end else None
-        start, end, group_by = reports_api.resolve(start, end, args.group_by, now=now)
+        start, end, group_by = reports_api.resolve(start, end, args.group_by or reports_api.DEFAULT_GROUP_BY,
+                                                   now=now)
     except ValueError as err:
         print(f"kpi-report: {err}", file=sys.stderr)
         return _USAGE
     report = reports_api.kpi_report(start, end, group_by, now=now)
     say(report.as_table(), end="")
     if args.chart:
-        _first_response_chart(start, end, Path(args.chart))
-        say(f"chart: {args.chart} (daily first response of the whole desk, p50 and p90)")
+        from chalicelib.api import kpi_chart
+
+        shown = kpi_chart.chart(start, end, args.group_by)  # None: the whole desk, whatever the table's rows
+        kpi_chart.write(shown, Path(args.chart))
+        say(f"chart: {args.chart} ({kpi_chart.describe(shown)})")
     return _DONE
-
-
-def _first_response_chart(start: Any, end: Any, out: Path) -> None:
-    """Daily first-response p50/p90 of the whole desk (calendar minutes) against the normal-priority target.
-
-    The days come from the ``all#all`` series, so every ticket counts once whatever the
-    report is grouped by. The target is the first-response minutes of the policy a
-    normal-priority email to the general queue gets; when that policy runs on business
-    hours the line is labelled so, since calendar p90s include nights and weekends.
-    """
-    import math
-    from datetime import timedelta
-
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on a server or in CI
-    import matplotlib.pyplot as plt
-
-    from chalicelib import configuration
-    from chalicelib.domain import histogram, sla
-    from chalicelib.storage import aggregates
-
-    by_day = {a.day: a.histograms.get("first_response_minutes", {}) for a in aggregates.read(start, end, "all")}
-    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
-
-    def series(q: float) -> list[float]:
-        values = [histogram.percentile(by_day.get(day, {}), q) for day in days]
-        return [math.nan if value is None else value for value in values]  # NaN: a gap, not a zero
-
-    policy = sla.policy_for("normal", "email", None, "general", configuration.sla_policies())
-    figure, axes = plt.subplots(figsize=(10, 4.5))
-    axes.plot(days, series(0.5), marker=".", label="first response p50")
-    axes.plot(days, series(0.9), marker=".", label="first response p90")
-    if policy.first_response is not None:
-        clock_name = "business hours" if policy.business_hours else "calendar"
-        axes.axhline(policy.first_response, color="tab:red", linestyle="--",
-                     label=f"SLA target, normal priority ({policy.name}): {policy.first_response} min, {clock_name}")
-    axes.set_title(f"Daily first response (calendar minutes), {start.isoformat()} to {end.isoformat()}")
-    axes.set_ylabel("minutes")
-    axes.set_ylim(bottom=0)
-    axes.grid(True, alpha=0.3)
-    axes.legend(loc="upper left", fontsize="small")
-    figure.autofmt_xdate()
-    figure.tight_layout()
-    figure.savefig(out, format="png", dpi=100)
-    plt.close(figure)
 
 
 def _read_records(path: Path) -> list[Any]:

@@ -8,8 +8,14 @@ tickets of the range. ``from`` / ``to`` are UTC days (``YYYY-MM-DD``, inclusive)
 reversed range or one over 366 days is a 400 with the reason.
 
 The response is ``kpis.Report.as_dict()``: ``group_by``, ``start``, ``end``,
-``percentile_relative_error``, ``rows`` (one per group with data), ``totals`` and
-``backlog`` (open tickets by age, now).
+``percentile_relative_error`` (the bound from 1 s to 90 days; ``histogram.percentile``
+states the exceptions), ``rows`` (one per group with data), ``totals`` and
+``backlog`` (open tickets by age, now). Each row has its ``group`` (the stored key)
+and ``label`` (what to show). By agent, ``group`` is the agent's id and ``label`` their
+name from the agent directory, read when the report is made (the same Query that
+lists the agents' series, so no extra read), "(removed) <name>" for a removed agent;
+``volume`` is the tickets assigned to the agent, ``solved`` those they set to solved
+(``domain/kpis.py``).
 
 Imported by ``app.py`` at cold start: everything heavy is imported inside the functions.
 """
@@ -25,7 +31,7 @@ from chalicelib.api.errors import BadRequest, api_endpoint
 if TYPE_CHECKING:
     from chalicelib.domain.kpis import Report
 
-__all__ = ["DEFAULT_DAYS", "DEFAULT_GROUP_BY", "kpi_report", "kpis", "parse_day", "resolve"]
+__all__ = ["DEFAULT_DAYS", "DEFAULT_GROUP_BY", "agent_labels", "kpi_report", "kpis", "parse_day", "resolve"]
 
 DEFAULT_DAYS = 30
 DEFAULT_GROUP_BY = "channel"
@@ -98,5 +104,25 @@ def kpi_report(start: date | None, end: date | None, group_by: str = DEFAULT_GRO
     now = now or clock.now()
     start, end, group_by = resolve(start, end, group_by, now=now)
     found = aggregates.read(start, end, group_by)
-    return kpi_rules.report(found, group_by=group_by, start=start, end=end, backlog=aggregates.backlog(now),
-                            today=now.astimezone(timezone.utc).date())
+    report = kpi_rules.report(found, group_by=group_by, start=start, end=end, backlog=aggregates.backlog(now),
+                              today=now.astimezone(timezone.utc).date())
+    if group_by != "agent":
+        return report
+    labels = agent_labels()
+    return report.labelled(labels, last=[agent for agent, label in labels.items() if label.startswith("(removed) ")])
+
+
+def agent_labels() -> dict[str, str]:
+    """Agent id → the name people know them by; "(removed) <name>" for a removed agent.
+
+    One read of the agent directory (cached for seconds per container, and just read to list
+    the agents' series): names are looked up when the report is made, so a renamed agent's
+    history carries the new name.
+    """
+    from chalicelib.storage import agents
+
+    def label(agent: Any) -> str:
+        name = agent.name or agent.agent_id
+        return name if agent.active else f"(removed) {name}"
+
+    return {agent.agent_id: label(agent) for agent in agents.directory()}

@@ -6,14 +6,21 @@ group (``group_kind`` one of ``GROUP_KINDS``: channel, priority, queue, agent, a
 year reads at most 366 items per group instead of every ticket of the year.
 
 What the pipeline must maintain, per (day, group_kind, group), for each group a
-ticket belongs to (its channel, priority, queue; the agent who did the counted thing;
-and ``all``). An event counts on the UTC day it happened (a ticket created on Monday
-and solved on Wednesday adds ``created`` to Monday and ``solved`` to Wednesday):
+ticket belongs to (its channel, priority, queue; the agent who did the counted thing —
+the agent it was assigned to for ``assigned``, the agent who set it solved for ``solved``
+and the resolution measures, else its assignee at the time; and ``all``). An event
+counts on the UTC day it happened (a ticket created on Monday and solved on Wednesday
+adds ``created`` to Monday and ``solved`` to Wednesday):
 
 Counters (``COUNTERS``; atomic ``ADD``):
 
-* ``created`` — tickets opened (the report's "volume");
-* ``solved`` — tickets set to solved; ``reopened`` — solved tickets that came back;
+* ``created`` — tickets opened (the report's "volume", but by agent);
+* ``assigned`` — a ticket given to an agent (each assignment, on its day): the report's
+  "volume" by agent, since tickets are rarely assigned in the write that creates them
+  (days counted before this counter existed show an agent volume of 0);
+* ``solved`` — tickets set to solved, credited by agent to the agent who set the status
+  (not the assignee; a rule, the bot or a customer solving credits no agent);
+  ``reopened`` — solved tickets that came back;
 * ``auto_replies`` — acknowledgements and other automatic replies sent;
 * ``deflected`` — tickets self-service answered: the customer confirmed a suggested article
   (or the chat bot's answer) solved it, or opened one and then neither wrote again nor got
@@ -34,7 +41,8 @@ Counters (``COUNTERS``; atomic ``ADD``):
   ``survey_counters`` gives the survey increments, so the thresholds live here only.
 
 Histograms (``HISTOGRAMS``; bucket maps from ``chalicelib.domain.histogram``, so the
-pipeline adds 1 at ``item_key(minutes)``), counted on the day the duration ends:
+pipeline adds 1 at ``item_key(minutes)``: seconds resolve from 1 s), counted on the day
+the duration ends:
 
 * ``first_response_minutes`` / ``first_response_business_minutes`` — ticket created to
   first agent reply, on the calendar clock and on the business-hours clock;
@@ -45,7 +53,13 @@ lost update): ``backlog_by_age`` buckets the ``created_at`` of currently open ti
 which the caller reads from the open-tickets index at report time.
 
 Percentiles are estimated from merged histograms, never by averaging percentiles (the
-mean of two medians is not the median of anything): within ``histogram.RELATIVE_ERROR``.
+mean of two medians is not the median of anything): within ``histogram.RELATIVE_ERROR``
+(under 2 %) from 1 s to 90 days, as ``histogram.percentile`` states with its exceptions.
+The table shows durations as people read them (``format_duration``: "42 s", "7.5 min",
+"1.5 h", "2.0 d").
+
+By agent, rows carry the agent's name (``Report.labelled``; the caller reads the agent
+directory at report time), so renaming an agent renames their history.
 """
 from __future__ import annotations
 
@@ -79,6 +93,7 @@ __all__ = [
     "UnknownGroupBy",
     "backlog_by_age",
     "check_group_by",
+    "format_duration",
     "report",
     "survey_counters",
     "validate_range",
@@ -88,6 +103,7 @@ GROUP_BY: tuple[str, ...] = ("channel", "priority", "queue", "agent")
 GROUP_KINDS: tuple[str, ...] = (*GROUP_BY, "all")
 COUNTERS: tuple[str, ...] = (
     "created",
+    "assigned",
     "solved",
     "reopened",
     "auto_replies",
@@ -177,9 +193,15 @@ class DailyAggregate:
 
 @dataclass(frozen=True)
 class ReportRow:
-    """The KPIs of one group (or of all groups: the totals row). Minutes and percentages; None = no data."""
+    """The KPIs of one group (or of all groups: the totals row). Minutes and percentages; None = no data.
+
+    ``group`` is the stored key (an agent's id by agent); ``label`` what people read (the
+    agent's name, else the group). ``volume`` is tickets created, and by agent tickets
+    assigned to the agent (``assigned``): see the module docstring.
+    """
 
     group: str
+    label: str
     volume: int
     solved: int
     reopened: int
@@ -220,7 +242,8 @@ class Report:
     backlog: Mapping[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: ISO dates, minutes and percentages rounded to 2 decimals, None as null."""
+        """JSON-ready: ISO dates, percentages rounded to 2 decimals, minutes to 4 (6 ms: seconds stay exact
+        to the histogram's bound), None as null."""
         return {
             "group_by": self.group_by,
             "start": self.start.isoformat(),
@@ -231,10 +254,18 @@ class Report:
             "backlog": dict(self.backlog) if self.backlog is not None else None,
         }
 
+    def labelled(self, labels: Mapping[str, str], *, last: Iterable[str] = ()) -> Report:
+        """The report with rows labelled ``labels[group]`` (groups not named keep their key), sorted by label;
+        the groups in ``last`` (removed agents) after the others."""
+        after = frozenset(last)
+        rows = [dataclasses.replace(row, label=labels.get(row.group, row.group)) for row in self.rows]
+        rows.sort(key=lambda row: (row.group in after, row.label.casefold(), row.label, row.group))
+        return dataclasses.replace(self, rows=tuple(rows))
+
     def as_table(self) -> str:
         """A fixed-width text table for the CLI and the demo (``-`` = no data, ``bh`` = business hours)."""
         header = [
-            self.group_by, "volume", "solved", "reopen",
+            self.group_by, "assigned" if self.group_by == "agent" else "volume", "solved", "reopen",
             "FR p50", "FR p90", "FR p50 bh", "FR p90 bh",
             "res p50", "res p90", "res p50 bh", "res p90 bh",
             "SLA FR", "SLA res", "SLA", "CSAT", "NPS", "CES", "deflect",
@@ -251,8 +282,11 @@ class Report:
         out = [f"KPIs by {self.group_by}, {self.start.isoformat()} to {self.end.isoformat()}", "", line(header), rule]
         out += [line(cells) for cells in body] or ["(no data in this range)"]
         out += [rule, line(totals), ""]
-        out.append(f"FR = first response, res = resolution, bh = business hours; "
-                   f"percentiles within ±{histogram.RELATIVE_ERROR * 100:.1f} %.")  # fmt: skip
+        out.append(f"FR = first response, res = resolution, bh = business hours; percentiles within "
+                   f"±{histogram.RELATIVE_ERROR * 100:.1f} % from 1 s to 90 days (under 1 s: \"<1 s\").")  # fmt: skip
+        if self.group_by == "agent":
+            out.append("By agent: assigned = tickets assigned to the agent; solved = tickets the agent set to "
+                       "solved; the totals cover only work credited to an agent.")
         out.append("CSAT = % satisfied (4-5 of 5); NPS = % promoters - % detractors; "
                    "CES = average effort score (1-7, 7 = easiest).")
         if self.backlog is not None:
@@ -327,8 +361,9 @@ def report(
         seen.add(key)
         groups.setdefault(aggregate.group, []).append(aggregate)
     ordered = sorted(groups, key=_sort_key(group_by))
-    rows = tuple(_row(name, groups[name]) for name in ordered)
-    totals = _row("total", [aggregate for name in ordered for aggregate in groups[name]])
+    volume = "assigned" if group_by == "agent" else "created"
+    rows = tuple(_row(name, groups[name], volume) for name in ordered)
+    totals = _row("total", [aggregate for name in ordered for aggregate in groups[name]], volume)
     return Report(group_by, start, end, rows, totals, _clean_backlog(backlog))
 
 
@@ -364,7 +399,7 @@ def survey_counters(rating: int, nps: int | None = None, ces: int | None = None)
     return {name: value for name, value in increments.items() if value}
 
 
-def _row(group: str, aggregates: list[DailyAggregate]) -> ReportRow:
+def _row(group: str, aggregates: list[DailyAggregate], volume: str = "created") -> ReportRow:
     counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
     for aggregate in aggregates:
         for name, value in aggregate.counters.items():
@@ -383,7 +418,8 @@ def _row(group: str, aggregates: list[DailyAggregate]) -> ReportRow:
     ces_scored = sum(ces_counts.values())  # the distribution, not ces_responses, weighs the average
     return ReportRow(
         group=group,
-        volume=c["created"],
+        label=group,
+        volume=c[volume],
         solved=c["solved"],
         reopened=c["reopened"],
         auto_replies=c["auto_replies"],
@@ -441,13 +477,16 @@ def _require_aware(name: str, moment: datetime) -> None:
 
 def _row_dict(row: ReportRow) -> dict[str, Any]:
     return {
-        name: round(value, 2) if isinstance(value, float) else value
+        name: round(value, 4 if name.endswith(_DURATION_SUFFIXES) else 2) if isinstance(value, float) else value
         for name, value in dataclasses.asdict(row).items()
     }
 
 
+_DURATION_SUFFIXES = ("_p50", "_p90")  # minutes: 2 decimals would be 0.6 s steps, 10 % of a 3 s answer
+
+
 def _table_cells(row: ReportRow) -> list[str]:
-    name = row.group if len(row.group) <= 28 else row.group[:25] + "..."
+    name = row.label if len(row.label) <= 28 else row.label[:25] + "..."
     durations = [
         row.first_response_p50, row.first_response_p90,
         row.first_response_business_p50, row.first_response_business_p90,
@@ -459,7 +498,7 @@ def _table_cells(row: ReportRow) -> list[str]:
         str(row.volume),
         str(row.solved),
         str(row.reopened),
-        *map(_fmt_minutes, durations),
+        *map(format_duration, durations),
         *map(_fmt_pct, percents),
         "-" if row.nps is None else str(round(row.nps)),
         "-" if row.ces_average is None else f"{row.ces_average:.1f}",
@@ -467,18 +506,28 @@ def _table_cells(row: ReportRow) -> list[str]:
     ]
 
 
-def _fmt_minutes(minutes: float | None) -> str:
+def format_duration(minutes: float | None) -> str:
+    """A duration as people read it: "<1 s", "42 s", "7.5 min", "42 min", "1.5 h", "2.0 d"; "-" for None.
+
+    Each unit is used while the rounded number stays below the next unit (59.6 s is "1.0 min",
+    not "60 s"); the histogram's overflow is a lower bound (">91 d").
+    """
     if minutes is None:
         return "-"
     if minutes >= histogram.OVERFLOW_FROM:
-        return f">{int(histogram.OVERFLOW_FROM // 1440)}d"  # the overflow bucket: a lower bound only
-    if minutes < 10:
-        return f"{minutes:.1f}m"
-    if minutes < 60:
-        return f"{minutes:.0f}m"
-    if minutes < 24 * 60:
-        return f"{minutes / 60:.1f}h"
-    return f"{minutes / 1440:.1f}d"
+        return f">{int(histogram.OVERFLOW_FROM // 1440)} d"  # the overflow bucket: a lower bound only
+    seconds = minutes * 60
+    if seconds < 1:
+        return "<1 s"  # the zero bucket: the estimate is half a second
+    if round(seconds) < 60:
+        return f"{seconds:.0f} s"
+    if round(minutes, 1) < 10:
+        return f"{minutes:.1f} min"
+    if round(minutes) < 60:
+        return f"{minutes:.0f} min"
+    if round(minutes / 60, 1) < 24:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / 1440:.1f} d"
 
 
 def _fmt_pct(value: float | None) -> str:

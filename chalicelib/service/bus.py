@@ -21,6 +21,7 @@ HANDLERS: dict[type, tuple[tuple[str, str], ...]] = {
     events.TicketCreated: (("chalicelib.service.reactions", "measure_created"),),
     events.AcknowledgementSent: (("chalicelib.service.reactions", "measure_acknowledgement"),),
     events.StatusChanged: (("chalicelib.service.reactions", "measure_status_change"),),
+    events.TicketAssigned: (("chalicelib.service.reactions", "measure_assignment"),),
     events.AgentReplied: (("chalicelib.service.reactions", "measure_reply"),),
     events.TicketDeflected: (("chalicelib.service.reactions", "measure_deflection"),),
     events.AgentFreed: (("chalicelib.service.reactions", "refill_freed_agent"),),

@@ -141,6 +141,8 @@ def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "upd
     moment = now or clock.now()
     stamp = clock.iso(moment)
     after, diff, field_changes, additions = _field_changes(ticket, change, stamp)
+    if after.get("status") == "solved":  # per-agent reports credit the solve to the agent who set it (kpis)
+        field_changes["solved_by"] = actor.id if actor.role != "system" else None
     events = _events(ticket, after, change)
     if events:  # the SLA clocks are computed from this, so it moves with the change that made it
         timeline = clocks.append(ticket.timeline, stamp, events)

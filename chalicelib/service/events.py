@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["AcknowledgementSent", "AgentFreed", "AgentReplied", "Event", "StatusChanged", "TicketCreated",
-           "TicketDeflected", "TicketEdited"]
+__all__ = ["AcknowledgementSent", "AgentFreed", "AgentReplied", "Event", "StatusChanged", "TicketAssigned",
+           "TicketCreated", "TicketDeflected", "TicketEdited"]
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,23 @@ class AcknowledgementSent(_Moment):
 
 @dataclass(frozen=True)
 class StatusChanged:
-    """Stored: the ticket's status went from ``old`` to ``new`` (solved, reopened ...). Measured."""
+    """Stored: the ticket's status went from ``old`` to ``new`` (solved, reopened ...). Measured.
+
+    Who set it solved is on the ticket as written (``state.solved_by``: the agent, or None when
+    a rule, the bot or a customer did), so a solve is credited to its solver, not the assignee.
+    """
 
     ticket_id: str
     old: str
     new: str
     at: datetime
     state: Any = field(compare=False)
+
+
+@dataclass(frozen=True)
+class TicketAssigned(_Moment):
+    """Stored: the ticket went to an agent (``state.assignee_id``): at creation, by routing or by hand. Counted:
+    an agent's volume in the KPI report."""
 
 
 @dataclass(frozen=True)
@@ -81,4 +91,5 @@ class TicketEdited:
     ticket: Any = field(default=None, compare=False)
 
 
-Event = TicketCreated | AcknowledgementSent | StatusChanged | AgentReplied | AgentFreed | TicketEdited | TicketDeflected
+Event = (TicketCreated | AcknowledgementSent | StatusChanged | TicketAssigned | AgentReplied | AgentFreed | TicketEdited
+         | TicketDeflected)

@@ -8,6 +8,11 @@ Durations come from the ticket's SLA clocks (``clocks.measure``), so the
 metric, the aggregate and the ticket's own ``sla`` agree — in calendar and in
 business time. Auto-replies and notes never produce a response time; only a
 human reply does (Zammad #5177).
+
+By agent (``domain/kpis.py``): an assignment counts for the agent who got the
+ticket (their volume), a solve and its resolution measures for the agent who
+set it solved (``ticket.solved_by``; none when a rule, the bot or the customer
+did), everything else for the assignee at the time.
 """
 from __future__ import annotations
 
@@ -24,9 +29,12 @@ from chalicelib.service import clocks
 from chalicelib.storage import aggregates
 
 
-def _groups(ticket: Any) -> dict[str, str | None]:
+_ASSIGNEE: Any = object()  # "the agent is the ticket's assignee"
+
+
+def _groups(ticket: Any, agent: str | None = _ASSIGNEE) -> dict[str, str | None]:
     return {"channel": ticket.channel if ticket.channel in CHANNELS else "other", "priority": ticket.priority,
-            "queue": ticket.category, "agent": ticket.assignee_id}
+            "queue": ticket.category, "agent": ticket.assignee_id if agent is _ASSIGNEE else agent}
 
 
 _batch: ContextVar[list[aggregates.Tally] | None] = ContextVar("measure_batch", default=None)
@@ -45,8 +53,8 @@ def batched() -> Iterator[list[aggregates.Tally]]:
 
 
 def _record(ticket: Any, moment: datetime, *, counters: dict[str, int] | None = None,
-            durations: dict[str, float] | None = None) -> None:
-    tally = aggregates.Tally(moment, _groups(ticket), counters or {}, durations or {})
+            durations: dict[str, float] | None = None, agent: str | None = _ASSIGNEE) -> None:
+    tally = aggregates.Tally(moment, _groups(ticket, agent), counters or {}, durations or {})
     try:
         aggregates.check(tally)
         batch = _batch.get()
@@ -68,6 +76,11 @@ def ticket_created(ticket: Any, moment: datetime, *, acknowledged: bool = False)
     if acknowledged:
         count("AutoRepliesSent", channel=ticket.channel, **_dims(ticket))
     _record(ticket, moment, counters={"created": 1, **({"auto_replies": 1} if acknowledged else {})})
+
+
+def ticket_assigned(ticket: Any, moment: datetime) -> None:
+    """The ticket went to ``ticket.assignee_id``: one more ticket in that agent's volume."""
+    _record(ticket, moment, counters={"assigned": 1})
 
 
 def auto_reply_sent(ticket: Any, moment: datetime) -> None:
@@ -123,7 +136,7 @@ def status_changed(ticket: Any, old: str, new: str, moment: datetime) -> None:
             target = next((t for t in measured.targets if t.name == "resolution"), None)
             if target is not None:
                 counters[f"sla_resolution_{'breached' if target.overdue is not None else 'met'}"] = 1
-        _record(ticket, moment, counters=counters, durations=durations)
+        _record(ticket, moment, counters=counters, durations=durations, agent=ticket.solved_by)
     elif old in RESOLVED and new in ACTIVE_STATUSES:
         count("TicketsReopened", channel=ticket.channel, **_dims(ticket))
         _record(ticket, moment, counters={"reopened": 1})

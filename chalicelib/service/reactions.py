@@ -9,13 +9,13 @@ from typing import Any
 
 from chalicelib.observability import logger
 from chalicelib.service import assign, automate, measure
-from chalicelib.service.events import (AcknowledgementSent, AgentFreed, AgentReplied, StatusChanged, TicketCreated,
-                                       TicketDeflected, TicketEdited)
+from chalicelib.service.events import (AcknowledgementSent, AgentFreed, AgentReplied, StatusChanged, TicketAssigned,
+                                       TicketCreated, TicketDeflected, TicketEdited)
 from chalicelib.storage import agents as directory
 from chalicelib.storage import repository
 
-__all__ = ["follow_up_edit", "measure_acknowledgement", "measure_created", "measure_deflection", "measure_reply",
-           "measure_status_change", "refill_freed_agent"]
+__all__ = ["follow_up_edit", "measure_acknowledgement", "measure_assignment", "measure_created", "measure_deflection",
+           "measure_reply", "measure_status_change", "refill_freed_agent"]
 
 
 def measure_created(event: TicketCreated) -> None:
@@ -29,6 +29,11 @@ def measure_acknowledgement(event: AcknowledgementSent) -> None:
 def measure_status_change(event: StatusChanged) -> None:
     """Solved: resolution and handle time; reopened: counted (EMF and the KPI aggregates)."""
     measure.status_changed(event.state, event.old, event.new, event.at)
+
+
+def measure_assignment(event: TicketAssigned) -> None:
+    """An agent got the ticket: their volume in the KPI report."""
+    measure.ticket_assigned(event.state, event.at)
 
 
 def measure_reply(event: AgentReplied) -> None:

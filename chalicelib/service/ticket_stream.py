@@ -19,7 +19,7 @@ from chalicelib import clock
 from chalicelib.observability import logger
 from chalicelib.service import bus, changes, measure
 from chalicelib.service.events import (AcknowledgementSent, AgentFreed, AgentReplied, Event, StatusChanged,
-                                       TicketCreated, TicketDeflected)
+                                       TicketAssigned, TicketCreated, TicketDeflected)
 from chalicelib.domain import inbox_counts
 from chalicelib.storage import aggregates, ticket_counts
 from chalicelib.storage.ticket_stream import StoredChange, batch_token
@@ -54,8 +54,8 @@ def react(stored: Iterable[StoredChange]) -> int:
 
 
 def events_of(old: Any, new: Any) -> list[Event]:
-    """What one stored change of a ticket means: created, acknowledged, status moved, answered, deflected,
-    agent freed. A deflection is an event once: in the change where it first appears."""
+    """What one stored change of a ticket means: created, acknowledged, status moved, assigned, answered,
+    deflected, agent freed. A deflection is an event once: in the change where it first appears."""
     if new is None:
         return []
     ticket_id = new.ticket_id
@@ -65,6 +65,8 @@ def events_of(old: Any, new: Any) -> list[Event]:
             found.append(AcknowledgementSent(ticket_id, _acknowledged_at(new), new))
         if new.deflection:
             found.append(TicketDeflected(ticket_id, _deflected_at(new), new))
+        if new.assignee_id:
+            found.append(TicketAssigned(ticket_id, clock.parse_iso(new.assigned_at or new.created_at), new))
         return found
     found = []
     if _acknowledged(new) and not _acknowledged(old):
@@ -74,6 +76,8 @@ def events_of(old: Any, new: Any) -> list[Event]:
                                    clock.parse_iso(new.status_changed_at or new.last_activity_at), new))
     if new.last_agent_reply_at and new.last_agent_reply_at != old.last_agent_reply_at:
         found.append(AgentReplied(ticket_id, clock.parse_iso(new.last_agent_reply_at), new))
+    if new.assignee_id and new.assignee_id != old.assignee_id:
+        found.append(TicketAssigned(ticket_id, clock.parse_iso(new.assigned_at or new.last_activity_at), new))
     if new.deflection and not old.deflection:
         found.append(TicketDeflected(ticket_id, _deflected_at(new), new))
     freed = _freed_agent(old, new)

@@ -295,6 +295,7 @@ class TicketModel(SharedConnection, Model):
     last_agent_reply_at = UnicodeAttribute(null=True)
     agent_reply_count = NumberAttribute(default=0)
     solved_at = UnicodeAttribute(null=True)
+    solved_by = UnicodeAttribute(null=True)  # the agent who set it solved: per-agent reports credit them
     merged_into = UnicodeAttribute(null=True)
     merged_from = UnicodeSetAttribute(null=True)
     automation_fired = UnicodeSetAttribute(null=True)  # timer rules fired in the current status period

@@ -187,7 +187,7 @@ def test_table_marks_missing_data_and_overflowing_durations():
         DailyAggregate(D1, "channel", "sms", {"created": 1}, {"resolution_minutes": histogram.from_values([200_000])})
     ]
     row_line = by_channel(aggregates=aggregates).as_table().splitlines()[4]
-    assert row_line.split()[:5] == ["sms", "1", "0", "0", "-"] and ">91d" in row_line
+    assert row_line.split()[:5] == ["sms", "1", "0", "0", "-"] and ">91 d" in row_line
 
 
 def test_bad_ranges_are_refused_with_a_clear_message():
@@ -338,3 +338,30 @@ def test_totals_are_the_merge_of_the_rows_and_rates_stay_in_range(aggs):
             assert pct is None or 0 <= pct <= 100
         assert (row.nps is None) == (row.nps_responses == 0)
         assert row.nps is None or -100 <= row.nps <= 100
+
+
+def test_rows_by_agent_carry_names_sorted_with_removed_agents_last_and_assignments_as_volume():
+    from chalicelib.domain.kpis import report
+
+    aggregates = [DailyAggregate(D1, "agent", "a-2", {"assigned": 1, "solved": 1, "created": 5}),
+                  DailyAggregate(D1, "agent", "a-1", {"solved": 2}),
+                  DailyAggregate(D1, "agent", "a-3", {"assigned": 4})]
+    result = report(aggregates, group_by="agent", start=D1, end=D3, today=TODAY).labelled(
+        {"a-1": "(removed) Zed", "a-2": "bea", "a-3": "Ann"}, last=["a-1"])
+    assert [(row.group, row.label, row.volume, row.solved) for row in result.rows] == [
+        ("a-3", "Ann", 4, 0), ("a-2", "bea", 1, 1), ("a-1", "(removed) Zed", 0, 2)]
+    assert (result.totals.label, result.totals.volume, result.totals.solved) == ("total", 5, 3)
+    table = result.as_table()
+    assert table.splitlines()[2].split()[:3] == ["agent", "assigned", "solved"]
+    assert "a-3" not in table and "(removed) Zed" in table
+
+
+@pytest.mark.parametrize("minutes, shown", [
+    (None, "-"), (0.2 / 60, "<1 s"), (1 / 60, "1 s"), (42 / 60, "42 s"), (59.6 / 60, "1.0 min"), (7.5, "7.5 min"),
+    (9.96, "10 min"), (42, "42 min"), (59.7, "1.0 h"), (90, "1.5 h"), (23.97 * 60, "1.0 d"), (3 * 1440, "3.0 d"),
+    (200_000, ">91 d"),
+])
+def test_durations_read_as_seconds_minutes_hours_or_days(minutes, shown):
+    from chalicelib.domain.kpis import format_duration
+
+    assert format_duration(minutes) == shown

@@ -160,19 +160,34 @@ async function kpis(ctx) {
   await run();
 }
 
-const COLUMNS = [["volume", "Volume"], ["solved", "Solved"], ["reopened", "Reopened"], ["first_response_p50", "FRT p50 (min)"],
+const COLUMNS = [["volume", "Volume"], ["solved", "Solved"], ["reopened", "Reopened"], ["first_response_p50", "FRT p50"],
   ["first_response_p90", "FRT p90"], ["resolution_p50", "Resolution p50"], ["sla_pct", "SLA %"], ["csat_pct", "CSAT %"], ["nps", "NPS"]];
 
+// Minutes as people read them, as the CLI's table does (domain/kpis.py format_duration): "42 s", "7.5 min", "1.5 h".
+function duration(minutes) {
+  const s = minutes * 60;
+  if (s < 1) return "<1 s";
+  if (Math.round(s) < 60) return `${Math.round(s)} s`;
+  if (Math.round(minutes * 10) / 10 < 10) return `${minutes.toFixed(1)} min`;
+  if (Math.round(minutes) < 60) return `${Math.round(minutes)} min`;
+  if (Math.round(minutes / 6) / 10 < 24) return `${(minutes / 60).toFixed(1)} h`;
+  return `${(minutes / 1440).toFixed(1)} d`;
+}
+
 function table(report) {
-  const cell = (v) => h("td", {}, v === null || v === undefined ? "—" : typeof v === "number" ? String(Math.round(v * 10) / 10) : v);
+  const cell = (k, v) => h("td", {}, v === null || v === undefined ? "—" : /_p\d0$/.test(k) ? duration(v)
+    : typeof v === "number" ? String(Math.round(v * 10) / 10) : v);
+  // By agent, volume is the tickets assigned to the agent and solved the ones they set to solved (GET /reports/kpis).
+  const title = (k, t) => k === "volume" && report.group_by === "agent" ? "Assigned" : t;
   return h("table", {class: "grid"}, h("caption", {}, `${report.start} – ${report.end}, by ${report.group_by}`),
-    h("thead", {}, h("tr", {}, h("th", {scope: "col"}, report.group_by), COLUMNS.map(([, t]) => h("th", {scope: "col"}, t)))),
-    h("tbody", {}, [...report.rows, {...report.totals, group: "All"}].map((r) => h("tr", {}, h("th", {scope: "row"}, r.group), COLUMNS.map(([k]) => cell(r[k]))))));
+    h("thead", {}, h("tr", {}, h("th", {scope: "col"}, report.group_by), COLUMNS.map(([k, t]) => h("th", {scope: "col"}, title(k, t))))),
+    h("tbody", {}, [...report.rows, {...report.totals, label: "All"}].map((r) => h("tr", {}, h("th", {scope: "row"}, r.label ?? r.group), COLUMNS.map(([k]) => cell(k, r[k]))))));
 }
 
 // Grouped bars: volume and solved per group, with first-response p50 as a dot on a second axis.
 function chart(report) {
   const rows = report.rows;
+  const name = (r) => r.label ?? r.group;  // by agent: the agent's name
   const W = 720, H = 260, L = 40, B = 40, T = 20;
   if (!rows.length) return h("p", {class: "muted"}, "No data in this range.");
   const max = Math.max(1, ...rows.map((r) => Math.max(r.volume, r.solved)));
@@ -180,21 +195,21 @@ function chart(report) {
   const band = (W - L - 10) / rows.length, bar = Math.min(28, band / 3);
   const y = (v) => T + (H - T - B) * (1 - v / max);
   const svg = s("svg", {viewBox: `0 0 ${W} ${H}`, role: "img", class: "chart", "aria-labelledby": "chart-title"},
-    s("title", {id: "chart-title"}, `Volume and solved tickets per ${report.group_by}; dots: first response p50`),
+    s("title", {id: "chart-title"}, `${report.group_by === "agent" ? "Assigned" : "Volume"} and solved tickets per ${report.group_by}; dots: first response p50`),
     s("line", {x1: L, y1: y(0), x2: W - 10, y2: y(0), class: "axis"}),
     s("text", {x: L - 6, y: y(max) + 4, "text-anchor": "end", class: "tick"}, String(max)),
     s("text", {x: L - 6, y: y(0) + 4, "text-anchor": "end", class: "tick"}, "0"));
   rows.forEach((r, i) => {
     const x = L + i * band + band / 2;
     svg.append(
-      s("rect", {x: x - bar - 1, y: y(r.volume), width: bar, height: y(0) - y(r.volume), class: "bar volume"}, s("title", {}, `${r.group}: ${r.volume} tickets`)),
-      s("rect", {x: x + 1, y: y(r.solved), width: bar, height: y(0) - y(r.solved), class: "bar solved"}, s("title", {}, `${r.group}: ${r.solved} solved`)),
-      s("text", {x, y: H - B + 16, "text-anchor": "middle", class: "tick"}, r.group));
+      s("rect", {x: x - bar - 1, y: y(r.volume), width: bar, height: y(0) - y(r.volume), class: "bar volume"}, s("title", {}, `${name(r)}: ${r.volume} tickets`)),
+      s("rect", {x: x + 1, y: y(r.solved), width: bar, height: y(0) - y(r.solved), class: "bar solved"}, s("title", {}, `${name(r)}: ${r.solved} solved`)),
+      s("text", {x, y: H - B + 16, "text-anchor": "middle", class: "tick"}, name(r)));
     if (r.first_response_p50 !== null && r.first_response_p50 !== undefined) {
       const fy = T + (H - T - B) * (1 - r.first_response_p50 / frtMax);
-      svg.append(s("circle", {cx: x, cy: fy, r: 5, class: "frt"}, s("title", {}, `${r.group}: first response p50 ${Math.round(r.first_response_p50)} min`)));
+      svg.append(s("circle", {cx: x, cy: fy, r: 5, class: "frt"}, s("title", {}, `${name(r)}: first response p50 ${duration(r.first_response_p50)}`)));
     }
   });
   return h("figure", {class: "card"}, svg, h("figcaption", {class: "legend"}, h("span", {class: "key volume"}), "volume ",
-    h("span", {class: "key solved"}, ""), "solved ", h("span", {class: "key frt"}), `first response p50 (max ${Math.round(frtMax)} min)`));
+    h("span", {class: "key solved"}, ""), "solved ", h("span", {class: "key frt"}), `first response p50 (max ${duration(frtMax)})`));
 }
