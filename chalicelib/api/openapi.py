@@ -494,6 +494,8 @@ def _response_schemas(components: _Components) -> dict[str, Any]:
         }),
         "ReplyQueued": _object({"message_id": text, "channel": text, "queued": {"const": True},
                                 "first_response": boolean, "text": text, "cc": _strings(),
+                                "repeated": {"type": "boolean", "description": "An earlier request with this "
+                                             "Idempotency-Key stored it; nothing new was stored."},
                                 "attachments": {"type": "array", "items": _object({
                                     "id": text, "filename": text, "content_type": text, "size": integer})}}),
         "AttachmentLink": _object({
@@ -647,6 +649,10 @@ def _operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]
             "replyToTicket", "tickets", "Reply to the customer, with text or a macro.",
             (201, "ReplyQueued", "The reply is stored and queued for sending."), (401, 404, 409),
             body=bodies["Reply"],
+            parameters=[{"name": "Idempotency-Key", "in": "header", "required": False,
+                         "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,100}$"},
+                         "description": "Repeat the request with the same key (yours: keys are per agent) to get "
+                                        "the reply it stored, `repeated: true`, instead of a second reply."}],
             description="`attachments` (upload ids from POST /tickets/{ticket_id}/uploads) and `cc` go by email "
                         "only (400 on a chat channel). Each upload is checked before anything is stored: a "
                         "missing file or one another ticket uploaded is 409, one larger than declared 413.")),

@@ -6,6 +6,7 @@ body here keeps every refusal ``{"error", "reason"}`` and names the offending fi
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from chalicelib.api.errors import BadRequest, PayloadTooLarge
 
 MAX_BODY_BYTES = 256 * 1024  # a reply with a long quoted history fits; a file upload does not
+REQUEST_KEY = r"^[\x21-\x7e]{1,100}$"  # Idempotency-Key / request_id: printable ASCII, as the IETF draft's examples
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -57,3 +59,16 @@ def describe(err: ValidationError) -> str:
         message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
         problems.append(f"{where}: {message}")
     return "; ".join(problems)
+
+
+def idempotency_key(request: Any) -> str | None:
+    """The request's ``Idempotency-Key`` header (IETF draft): 1-100 printable ASCII characters, or None when absent.
+
+    A client that retries a request it got no answer to sends the same key, and gets the first
+    attempt's outcome instead of a second ticket or reply."""
+    header = (request.headers or {}).get("idempotency-key")
+    if header is None:
+        return None
+    if not re.match(REQUEST_KEY, header.strip()):
+        raise BadRequest("Idempotency-Key must be 1-100 printable ASCII characters without spaces")
+    return header.strip()

@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.api.auth import authenticate
 from chalicelib.api.errors import BadRequest, Conflict, Created, NotFound, api_endpoint
-from chalicelib.api.requests import parse
+from chalicelib.api.requests import idempotency_key, parse
 
 _TICKET_ID = re.compile(r"^t-[0-9a-f]{20}$")
 def load(ticket_id: str) -> Any:
@@ -84,7 +84,8 @@ def reply(request: Any, ticket_id: str) -> Any:
         except MacroError as err:
             raise BadRequest(f"macro {body.macro_id!r} cannot render: {'; '.join(err.problems)}") from None
     try:
-        sent = tickets.reply(ticket, text, actor, channel=body.channel, cc=body.cc, upload_ids=body.attachments)
+        sent = tickets.reply(ticket, text, actor, channel=body.channel, cc=body.cc, upload_ids=body.attachments,
+                             request_key=idempotency_key(request))
         if actions is not None:
             macros.apply_actions(ticket.ticket_id, actions, actor)
     except tickets.NotAllowed as err:

@@ -5,12 +5,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from chalicelib.api.requests import Body
+from chalicelib.api.requests import REQUEST_KEY, Body
 from chalicelib.domain.customers import Name
 from chalicelib.domain.messages import MAX_SUBJECT_CHARS
 from chalicelib.domain.vocabulary import Channel, Priority, SettableStatus, Status
 
-REQUEST_KEY = r"^[\x21-\x7e]{1,100}$"  # Idempotency-Key / request_id: printable ASCII, as the IETF draft's examples
 MAX_TEXT_CHARS = 50_000  # as a reply or a note
 
 Tag = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")

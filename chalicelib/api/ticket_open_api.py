@@ -6,30 +6,26 @@ strictly and answers with the ticket as ``GET /tickets/{id}`` shows it.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from chalicelib.api import views
 from chalicelib.api.auth import authenticate
 from chalicelib.api.errors import BadRequest, Created, api_endpoint
-from chalicelib.api.requests import parse
+from chalicelib.api.requests import idempotency_key, parse
 
 
 
 @api_endpoint
 def open_ticket(request: Any) -> Any:
     """201 with the ticket's detail; a repeated request (same Idempotency-Key) answers with the ticket it opened."""
-    from chalicelib.api.ticket_bodies import REQUEST_KEY, OpenTicketBody  # pydantic: loaded by the routes using it
+    from chalicelib.api.ticket_bodies import OpenTicketBody  # pydantic: loaded by the routes using it
     from chalicelib.service import ticket_open
 
     agent = authenticate(request.headers)
     body = parse(request, OpenTicketBody)
     if not body.subject.strip() or not body.text.strip():
         raise BadRequest("subject and text must not be blank")
-    header = (request.headers or {}).get("idempotency-key")
-    if header is not None and not re.match(REQUEST_KEY, header.strip()):
-        raise BadRequest("Idempotency-Key must be 1-100 printable ASCII characters without spaces")
-    key = header.strip() if header is not None else None
+    key = idempotency_key(request)
     if key is not None and body.request_id is not None and key != body.request_id:
         raise BadRequest("Idempotency-Key and request_id differ; send one of them")
     opening = ticket_open.Opening(

@@ -7,6 +7,7 @@ response-time measures follow from the stored change (``ticket_stream``).
 """
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,7 +68,7 @@ def update(ticket: Any, request: Update, actor: changes.Actor, *, expected_versi
 
 def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None = None,
           cc: list[str] | tuple[str, ...] = (), upload_ids: list[str] | tuple[str, ...] = (),
-          now: datetime | None = None) -> dict[str, Any]:
+          now: datetime | None = None, request_key: str | None = None) -> dict[str, Any]:
     """Queue an agent's reply on the ticket's channel; the first one stamps the first-response time.
 
     The message is stored with the change (so the agent sees it at once) and sent by
@@ -78,6 +79,12 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
     go by email only: the chat adapters send text, and a link to a file in our bucket
     would expire or leak, so a chat reply with either is refused (400) rather than sent
     without them. Uploads are claimed before anything is stored: a bad one stores nothing.
+
+    ``request_key`` (the request's Idempotency-Key): a client retrying a request whose answer it
+    never got stores nothing new. The ticket remembers its last ``_REQUESTS_KEPT`` keys (a digest with
+    the agent, and the reply they stored) in the same versioned write as the reply, so two attempts
+    racing store one; a repeat queues that reply again under the same key (SQS and the send claim
+    make it one delivery), in case the first attempt stored it and died before queueing.
     """
     if ticket.merged_into:
         raise NotAllowed(f"ticket was merged into {ticket.merged_into}; reply there")
@@ -93,16 +100,23 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
     copied, files = _email_extras(ticket, target, cc, upload_ids)
     moment = now or clock.now()
     stamp = clock.iso(moment)
-    key = f"reply:{ticket.ticket_id}:{secrets.token_hex(8)}"
+    requested = _request_digest(actor.id, request_key) if request_key else None
+    key = f"reply:{ticket.ticket_id}:{requested or secrets.token_hex(8)}"
     human = actor.role in ("agent", "admin")  # a rule's macro is an automated reply: never a first response
     message = ticket_changes.Reply(ticket.ticket_id, key, stamp, channel=target,
                                    sender=f"agent:{actor.id}" if human else actor.id, sender_name=actor.name,
                                    text=text, kind="agent" if human else "automated",
                                    recipients=(ticket.requester[len("email:"):], *copied) if target == "email"
                                    else (), attachments=tuple(files))
+    earlier: list[str] = []  # the reply an earlier attempt of this request stored, if any
+
     def record(current: Any) -> Any:
+        if requested and requested in (current.reply_requests or {}):
+            earlier.append(current.reply_requests[requested])
+            return current
+        remembered = {"reply_requests": _remember(current.reply_requests, requested, message.sk)} if requested else {}
         change = changes.TicketChange(
-            sets={"last_agent_reply_at": stamp} if human else {},
+            sets={**({"last_agent_reply_at": stamp} if human else {}), **remembered},
             set_once={"first_response_at": stamp} if human else {},
             additions={"agent_reply_count": 1} if human else {},
             extra_writes=[message],
@@ -114,21 +128,23 @@ def reply(ticket: Any, text: str, actor: changes.Actor, *, channel: str | None =
     ticket = changes.retrying(ticket, record, gave_up="the ticket kept changing; try again")
     if ticket is None:
         raise NotAllowed("the ticket no longer exists")
+    message_sk = earlier[0] if earlier else message.sk
     queue.enqueue_reply({"v": 1, "kind": "reply", "ticket_id": ticket.ticket_id, "channel": target,
                          "purpose": "agent" if human else "automated", "text": text, "key": key,
-                         "message_sk": message.sk,
+                         "message_sk": message_sk,
                          "agent_name": actor.name,
                          **({"cc": copied} if copied else {}),
                          **({"attachments": [{"filename": f.filename, "content_type": f.content_type,
                                               "size": f.size, "s3_key": f.s3_key} for f in files]}
                             if files else {})},
                         ticket_id=ticket.ticket_id, dedup_key=key)
-    first = human and ticket.first_response_at is None
+    first = human and ticket.first_response_at is None and not earlier
     count("AgentReplies" if human else "AutomatedReplies", channel=target, priority=ticket.priority)
     if first:
         logger.info("first response", extra={"ticket_id": ticket.ticket_id})
-    return {"message_id": message.sk, "channel": target, "queued": True, "first_response": first, "cc": copied,
-            "attachments": [{"id": attachment_policy.attachment_id(ticket.ticket_id, message.sk, index),
+    return {"message_id": message_sk, "channel": target, "queued": True, "first_response": first, "cc": copied,
+            "repeated": bool(earlier),
+            "attachments": [{"id": attachment_policy.attachment_id(ticket.ticket_id, message_sk, index),
                              "filename": f.filename, "content_type": f.content_type, "size": f.size}
                             for index, f in enumerate(files)]}
 
@@ -208,3 +224,18 @@ def merge(source: Any, target: Any, actor: changes.Actor, *, now: datetime | Non
 
     changes.retrying(target, absorb,
                      gave_up="the target ticket kept changing; the duplicate is closed, merge it again")
+
+
+_REQUESTS_KEPT = 20  # a client retries within seconds; twenty replies later an old key is long unused
+
+
+def _request_digest(actor_id: str, request_key: str) -> str:
+    """The request's key, scoped to the agent (two agents' clients may pick the same key), short and opaque."""
+    return hashlib.sha256(f"{actor_id}\x00{request_key}".encode()).hexdigest()[:16]
+
+
+def _remember(requests: Any, digest: str, message_sk: str) -> dict[str, str]:
+    """The ticket's recent request keys with this one added (the oldest dropped past ``_REQUESTS_KEPT``)."""
+    kept = dict(requests or {})
+    kept[digest] = message_sk
+    return dict(list(kept.items())[-_REQUESTS_KEPT:])

@@ -310,6 +310,7 @@ class TicketModel(SharedConnection, Model):
     auto_submitted = BooleanAttribute(null=True)  # opened by a machine (bulk, auto-reply): no survey
     survey = CompactJSONAttribute(null=True)  # CSAT: {sent_at, nonce, answered_at, rating, comment, nps, ces}
     bot = CompactJSONAttribute(null=True)  # the chat bot's part (domain/bot.py): {state, article_id, at, reason}
+    reply_requests = CompactJSONAttribute(null=True)  # Idempotency-Key digests of recent replies -> their message
     # Derived keys for the views and sweeps: always written by chalicelib.storage.ticket_keys.
     # The views sort by view_order (the customer's latest message, else creation), which an
     # agent's reply or edit never moves: a reply rewrites no view index entry.
