@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from chalicelib import config
+from chalicelib import aws, config
 
 __all__ = ["TEMPLATE_PATH", "UnsupportedTemplate", "load_template", "provision"]
 
@@ -415,7 +415,8 @@ def _client(service: str, region: str) -> Any:
     if cached is None:
         if any(other[2] != endpoint for other in _client_cache):
             _client_cache.clear()  # a moto server on a new port each run: keep only the current one
-        cached = _client_cache[key] = _session().client(service, region_name=region)
+        cached = _client_cache[key] = _session().client(service, region_name=region,
+                                                               config=aws.client_config())
     return cached
 
 

@@ -9,6 +9,7 @@ reason; a transient one is retried by SQS and parked on the last receive.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -95,7 +96,8 @@ def deliver(reply: dict[str, Any]) -> None:
     choices = _choices(reply)  # checked before the claim: an unusable reply is refused, not "unknown"
     _claim_sending(ticket, reply, now)
     try:
-        platform_id = platforms.deliver(route, reply["text"], now, last_inbound, choices)
+        with _released_if_not_sent(reply):
+            platform_id = platforms.deliver(route, reply["text"], now, last_inbound, choices)
     except (KeyError, TypeError) as err:  # a route recorded without what this platform needs
         raise PermanentDeliveryError(f"reply route for {reply['channel']!r} is unusable: {err!r}") from err
 
@@ -133,7 +135,8 @@ def _deliver_email(ticket: Any, reply: dict[str, Any], now: Any) -> None:
             reply_to=reply_address.reply_address(ticket.ticket_id, config.support_address(),
                                                  config.reply_address_secret()),
             sent_at=now, cc=_cc(reply), attachments=_files(reply))
-        provider_id = email_out.send(mail, ticket.requester[len("email:"):], cc=_cc(reply))
+        with _released_if_not_sent(reply):
+            provider_id = email_out.send(mail, ticket.requester[len("email:"):], cc=_cc(reply))
     except email_out.Undeliverable as err:
         raise PermanentDeliveryError(err.reason) from err
     from chalicelib.storage import deliveries
@@ -189,6 +192,28 @@ def _claim_sending(ticket: Any, reply: dict[str, Any], now: Any) -> None:
         logger.info("reply already delivered by an earlier attempt; not sending again")
         raise _AlreadyDelivered()
     raise PermanentDeliveryError(UNKNOWN_OUTCOME)
+
+
+@contextlib.contextmanager
+def _released_if_not_sent(reply: dict[str, Any]) -> Any:
+    """Around the send itself: a failure that certainly sent nothing — the platform refused the connection or
+    answered 429/503 (a transient ``DeliveryError``), or SES answered with an error (a ``ClientError``:
+    throttling, an outage) — gives the claim back, so SQS's next delivery may send. A read timeout, a reset
+    or a 5xx other than 503 leave the outcome unknown and the claim in place."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.outbound.http import DeliveryError
+    from chalicelib.storage import send_claims
+
+    try:
+        yield
+    except DeliveryError as err:
+        if not err.permanent:
+            send_claims.release(reply["key"])
+        raise
+    except ClientError:
+        send_claims.release(reply["key"])
+        raise
 
 
 class _AlreadyDelivered(Exception):

@@ -26,7 +26,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
-from chalicelib import config
+from chalicelib import aws, config
 
 
 def _table(name: str) -> str:
@@ -97,6 +97,10 @@ class SharedConnection:
         global _shared_connection
         # PynamoDB has no default region (botocore: "You must specify a region"): the one aws.py's clients use.
         cls.Meta.region = config.region()  # type: ignore[attr-defined]
+        # aws.py's timeouts and standard retries (PynamoDB's own: 15 s connect, 30 s read); it counts retries.
+        cls.Meta.connect_timeout_seconds = aws.CONNECT_TIMEOUT_SECONDS  # type: ignore[attr-defined]
+        cls.Meta.read_timeout_seconds = aws.READ_TIMEOUT_SECONDS  # type: ignore[attr-defined]
+        cls.Meta.max_retry_attempts = aws.MAX_ATTEMPTS - 1  # type: ignore[attr-defined]
         table = super()._get_connection()  # type: ignore[misc]
         with _connection_lock:
             own = table.connection

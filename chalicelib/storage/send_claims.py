@@ -5,14 +5,15 @@ unknown (the function died or a write failed after the platform accepted it) mus
 repeated: the customer would get the message twice. The outbound worker claims each message's key
 (``out:<key>``, a conditional PutItem, 1 write unit) before it sends. A redelivered message finds
 the claim: if its delivery was recorded, nothing is owed; if not, the outcome is unknown and the
-worker parks it with that reason instead of sending again. Claims expire with DynamoDB's TTL after
+worker parks it with that reason instead of sending again. A failure that certainly sent nothing (the
+platform refused the connection, or answered 429/503) gives the claim back (``release``). Claims expire with DynamoDB's TTL after
 ``KEEP``, long after SQS stops redelivering.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-__all__ = ["KEEP", "claim"]
+__all__ = ["KEEP", "claim", "release"]
 
 KEEP = timedelta(days=14)  # SQS keeps a message at most 14 days
 
@@ -33,3 +34,11 @@ def claim(key: str, *, ticket_id: str, now: datetime) -> bool:
             return False
         raise
     return True
+
+
+def release(key: str) -> None:
+    """Give the claim back after a failure that certainly sent nothing (a refused connection, a 429 or 503): the
+    redelivery may send. Never after an unknown outcome (``outbound.http.DeliveryOutcomeUnknown``)."""
+    from chalicelib.storage.models import LookupModel
+
+    LookupModel(f"out:{key}").delete()

@@ -71,3 +71,26 @@ def test_a_reply_delivered_and_recorded_before_a_crash_is_not_sent_again_nor_par
     assert injector.crashes["send_outbound"] == 1
     sent = [m for m in desk.sent_chat_messages()[before:] if "new blender" in m["text"]]
     assert len(sent) == 1 and desk.dead_letters() == []
+
+
+def test_a_send_that_certainly_failed_gives_the_claim_back_and_is_sent_on_the_next_delivery(desk, admin_token,
+                                                                                          monkeypatch):
+    from chalicelib.outbound import platforms
+    from chalicelib.outbound.http import DeliveryError
+
+    ticket = _telegram_ticket(desk, admin_token)
+    before = len(desk.sent_chat_messages())
+    real, calls = platforms.deliver, []
+
+    def busy_once(*args: Any, **kwargs: Any) -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise DeliveryError("telegram: 503 Service Unavailable, retries exhausted")  # nothing was sent
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(platforms, "deliver", busy_once)
+    _reply(desk, admin_token, ticket["id"], "Your refund is on its way.")
+    desk.pump()
+
+    assert len(calls) == 2 and desk.dead_letters() == []
+    assert len([m for m in desk.sent_chat_messages()[before:] if "refund is on its way" in m["text"]]) == 1

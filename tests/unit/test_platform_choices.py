@@ -308,13 +308,15 @@ def test_the_worker_refuses_choices_no_platform_could_show_with_a_reason(choices
 @pytest.fixture
 def one_ticket(monkeypatch):
     """A ticket with a Telegram route, stored nowhere: what ``worker.deliver`` reads and records."""
-    from chalicelib.storage import deliveries, repository
+    from chalicelib.storage import deliveries, repository, send_claims
 
-    recorded = []
+    recorded, claimed = [], set()
     ticket = SimpleNamespace(ticket_id="T-1", acknowledgement=None,
                              reply_routes={"telegram": {**ROUTES["telegram"], "last_inbound_at": JUST_NOW.isoformat()}})
     monkeypatch.setattr(repository, "get_ticket", lambda ticket_id: ticket if ticket_id == "T-1" else None)
     monkeypatch.setattr(deliveries, "record_sent_message", lambda *args, **kwargs: recorded.append(kwargs))
+    # the send claim (storage/send_claims.py), kept in memory: the first claim of a key wins
+    monkeypatch.setattr(send_claims, "claim", lambda key, **_: not (key in claimed or claimed.add(key)))
     return recorded
 
 

@@ -1,0 +1,1 @@
+"""Project tooling that runs on a developer's machine or CI, never in Lambda."""
