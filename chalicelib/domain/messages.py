@@ -11,7 +11,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["AttachmentRef", "Bounce", "FieldTooLong", "Identity", "InboundMessage"]
+__all__ = ["MACHINE_KINDS", "AttachmentRef", "Bounce", "FieldTooLong", "Identity", "InboundMessage"]
+
+# What kind of machine sent a machine-sent message, most telling first (a mail showing signs of
+# several is the first of them): a delivery-status notification or mailer-daemon ("bounce"), an
+# out-of-office or other response to us ("auto_reply"), a newsletter or mailing list ("bulk":
+# Precedence bulk/list/junk, List-Id, List-Unsubscribe), anything else a program sent ("automated":
+# cron output, no-reply senders, Auto-Submitted: auto-generated without list headers).
+MACHINE_KINDS: tuple[str, ...] = ("bounce", "auto_reply", "bulk", "automated")
 
 MAX_SUBJECT_CHARS = 1_000
 MAX_RECIPIENTS = 100
@@ -90,6 +97,7 @@ class InboundMessage:
     thread_refs: list[str] = field(default_factory=list)  # most specific first
     recipients: list[str] = field(default_factory=list)
     auto_reply_reason: str | None = None  # set when the message was machine-sent
+    machine_kind: str | None = None  # with auto_reply_reason: one of MACHINE_KINDS (email's autoreply.machine_sent)
     quarantine_reason: str | None = None  # set when a spam/virus verdict or sender authentication failed
     sender_auth: str | None = None  # email: "pass", or why SPF/DKIM/DMARC did not vouch for the sender
     conversation_key: str = ""  # one FIFO group (and one open ticket) per conversation

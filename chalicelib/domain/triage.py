@@ -13,7 +13,16 @@ How a ticket is triaged (``triage``):
   applies only when no fired rule sets one (so a rule may also *lower* priority);
 * category is the first fired rule's category, in file order (``defaults.category``
   when none sets one) — so put the more specific queue's rule first;
-* tags are the union of the fired rules' tags, first seen first.
+* tags are the union of the fired rules' tags, first seen first;
+* status: a new ticket is open unless a fired rule sets ``status: closed`` (the first that
+  sets one): it is then recorded closed, in no queue, never assigned and never
+  acknowledged. The bundled ``bulk-mail`` rule does this to newsletters;
+* ``stop: true`` ends triage at that rule: the rules below it are not evaluated, so a rule
+  near the top can decide a ticket on its own (bulk mail saying "urgent" stays low).
+
+``machine_sent_in`` matches what kind of machine sent the message
+(``chalicelib.domain.messages.MACHINE_KINDS``: bounce, auto_reply, bulk, automated; email's
+``channels/email/autoreply.py`` tells them apart), so a person's mail never matches it.
 
 Word matching (``any_words`` / ``all_words`` / ``none_words``) is on whole words or
 phrases in subject and text, after Unicode NFKC normalisation and case folding, with
@@ -40,6 +49,7 @@ from pydantic import Field, PrivateAttr, StrictBool, StrictInt, field_validator,
 
 from chalicelib.domain import rule_files, words
 from chalicelib.domain.business_time import Schedule
+from chalicelib.domain.messages import MACHINE_KINDS
 from chalicelib.domain.vocabulary import PRIORITIES, Priority
 
 __all__ = [
@@ -80,12 +90,16 @@ class TriageInput:
     sender: str  # identity key, e.g. "email:ann@example.com" or "slack:T1:U2"
     received_at: datetime  # timezone-aware
     repeat_contacts: int = 0  # tickets this customer opened in the last 7 days; 0 if unknown
+    machine_kind: str | None = None  # one of MACHINE_KINDS when a machine sent the message, else None
+    machine_reason: str = ""  # the sign it showed, e.g. "Precedence: bulk" (for the audit trail)
 
     def __post_init__(self) -> None:
         if self.received_at.tzinfo is None or self.received_at.utcoffset() is None:
             raise ValueError("received_at must be timezone-aware: business hours depend on the instant")
         if self.repeat_contacts < 0:
             raise ValueError("repeat_contacts cannot be negative")
+        if self.machine_kind is not None and self.machine_kind not in MACHINE_KINDS:
+            raise ValueError(f"machine_kind must be one of {', '.join(MACHINE_KINDS)}, got {self.machine_kind!r}")
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,8 @@ class TriageResult:
     tags: tuple[str, ...] = ()
     rules_fired: tuple[str, ...] = ()  # every rule that fired, in file order
     reasons: tuple[str, ...] = ()  # one line per fired rule, same order: what matched
+    status: Literal["closed"] | None = None  # set by a rule: the ticket starts in it instead of open
+    status_rule: str | None = None  # the rule that set status
 
 
 # --------------------------------------------------------------------------- text helpers
@@ -154,6 +170,7 @@ class When(_Strict):
     impact_users_at_least: StrictInt | None = Field(None, ge=1)
     outside_business_hours: StrictBool | None = None
     repeat_contacts_at_least: StrictInt | None = Field(None, ge=1)
+    machine_sent_in: tuple[str, ...] | None = None  # kinds of machine-sent mail (MACHINE_KINDS)
 
     _any: re.Pattern[str] | None = PrivateAttr(None)
     _all: tuple[re.Pattern[str], ...] = PrivateAttr(())
@@ -177,6 +194,18 @@ class When(_Strict):
             for channel in value:
                 if not re.match(r"^[a-z][a-z0-9_-]*$", channel):
                     raise ValueError(f"{channel!r} is not a channel name (lowercase, e.g. email, slack, webchat)")
+        return value
+
+    @field_validator("machine_sent_in")
+    @classmethod
+    def _machine_kinds(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("needs at least one kind")
+            unknown = [kind for kind in value if kind not in MACHINE_KINDS]
+            if unknown:
+                raise ValueError(f"{unknown[0]!r} is not a kind of machine-sent mail "
+                                 f"(one of {', '.join(MACHINE_KINDS)})")
         return value
 
     @field_validator("sender_in")
@@ -223,6 +252,10 @@ class Then(_Strict):
     priority: Priority | None = None
     category: str | None = Field(None, pattern=_NAME)
     tags: tuple[str, ...] = ()
+    # Closed is the one status a new ticket may start in besides open (spam is for quarantined mail,
+    # pending and solved would start SLA clocks, surveys and solve counts for mail nobody read).
+    status: Literal["closed"] | None = None
+    stop: Literal[True] | None = None  # "stop: false" would be a rule that says nothing
 
     @field_validator("tags")
     @classmethod
@@ -231,8 +264,9 @@ class Then(_Strict):
 
     @model_validator(mode="after")
     def _sets_something(self) -> Then:
-        if self.priority is None and self.category is None and not self.tags:
-            raise ValueError("needs a priority, a category or tags")
+        if self.priority is None and self.category is None and not self.tags and self.status is None \
+                and not self.stop:
+            raise ValueError("needs a priority, a category or tags (or status: closed, or stop: true)")
         return self
 
 
@@ -380,6 +414,12 @@ def _why(when: When, facts: _Facts) -> str | None:
         if facts.ticket.repeat_contacts < when.repeat_contacts_at_least:
             return None
         reasons.append(f"{facts.ticket.repeat_contacts} earlier tickets in 7 days")
+    if when.machine_sent_in is not None:
+        kind = facts.ticket.machine_kind
+        if kind is None or kind not in when.machine_sent_in:
+            return None
+        sign = facts.ticket.machine_reason
+        reasons.append(f"machine-sent {kind.replace('_', ' ')}" + (f" ({sign})" if sign else ""))
     return "; ".join(reasons)
 
 
@@ -390,6 +430,7 @@ def triage(ticket: TriageInput, rule_set: RuleSet) -> TriageResult:
     reasons: list[str] = []
     priorities: list[str] = []
     category: str | None = None
+    status: Rule | None = None
     tags: dict[str, None] = {}
     for rule in rule_set.rules:
         why = _why(rule.when, facts)
@@ -401,7 +442,11 @@ def triage(ticket: TriageInput, rule_set: RuleSet) -> TriageResult:
             priorities.append(rule.then.priority)
         if category is None and rule.then.category is not None:
             category = rule.then.category
+        if status is None and rule.then.status is not None:
+            status = rule
         tags.update(dict.fromkeys(rule.then.tags))
+        if rule.then.stop:
+            break
     priority = min(priorities, key=PRIORITIES.index) if priorities else rule_set.defaults.priority
     return TriageResult(
         priority=priority,  # type: ignore[arg-type]  (one of PRIORITIES by construction)
@@ -409,4 +454,6 @@ def triage(ticket: TriageInput, rule_set: RuleSet) -> TriageResult:
         tags=tuple(tags),
         rules_fired=tuple(fired),
         reasons=tuple(reasons),
+        status=status.then.status if status is not None else None,
+        status_rule=status.name if status is not None else None,
     )

@@ -18,11 +18,12 @@ from chalicelib.domain.messages import InboundMessage
 from chalicelib.domain.triage import TriageInput
 from chalicelib.observability import count, logger
 from chalicelib.outbound import email as email_out
+from chalicelib.outbound import profiles
 from chalicelib.pipeline import bot_replies
 from chalicelib.pipeline.context import Context
 from chalicelib.service import bot as bot_service
 from chalicelib.service import clocks, customer_language, deliveries, kb_tracking
-from chalicelib.storage import inbound, repository
+from chalicelib.storage import customers, inbound, repository
 from chalicelib.storage.exceptions import AgentCannotTake, DuplicateDelivery
 
 _MAX_COPIED_PER_TICKET = 100  # people who may join a ticket by reply-all (identity keys on the ticket item)
@@ -90,6 +91,25 @@ def check_sender(ctx: Context) -> None:
 def identify_customer(ctx: Context) -> None:
     identity = ctx.found.get(f"id:{ctx.message.sender.key}")
     ctx.customer_id = (identity.customer_id if identity else None) or ids.customer_id_for(ctx.message.sender.key)
+
+
+def name_sender(ctx: Context) -> None:
+    """A chat customer whose message carries no name (Slack without ``user_profile``, Messenger) is named.
+
+    Asked once: the name is stored on the customer with this message (the first name learnt stays), so
+    a known customer's next message reads it from the customer record instead of asking the platform.
+    The platform's profile (``outbound/profiles.py``) is asked here, behind the queue, never in the
+    webhook's request; a failed lookup is logged there and leaves the customer unnamed until next time.
+    """
+    message = ctx.message
+    if message.sender_name or message.quarantine_reason or message.channel not in profiles.LOOKUPS:
+        return
+    if f"id:{message.sender.key}" in ctx.found:  # a customer we know: their record may have the name
+        customer = customers.get_customer(ctx.customer_id)
+        if customer is not None and customer.name:
+            message.sender_name = customer.name
+            return
+    message.sender_name = profiles.display_name(message.channel, message.sender.value) or ""
 
 
 def find_thread(ctx: Context) -> None:
@@ -186,7 +206,9 @@ def triage_input(message: InboundMessage, repeat_contacts: int = 0) -> TriageInp
     "urgent" from last month or a "Sent from my iPhone today" footer should not count.
     """
     return TriageInput(channel=message.channel, subject=message.subject, text=message.own_words,
-                       sender=message.sender.key, received_at=message.received_at, repeat_contacts=repeat_contacts)
+                       sender=message.sender.key, received_at=message.received_at, repeat_contacts=repeat_contacts,
+                       machine_kind=message.machine_kind if message.auto_reply_reason else None,
+                       machine_reason=message.auto_reply_reason or "")
 
 
 def _contacts_week(moment) -> str:
@@ -210,6 +232,8 @@ def decide_acknowledgement(ctx: Context) -> None:
         observed_day_count=int(identity.ack_day_count or 0) if identity else 0,
         max_per_day=limit.max_per_sender_per_day,
     )
+    if ctx.ack.send and ctx.triage is not None and ctx.triage.status is not None:  # nothing to wait for
+        ctx.ack = ack_policy.AckDecision(False, f"{ctx.triage.status} by triage rule {ctx.triage.status_rule}")
 
 
 def consult_bot(ctx: Context) -> None:
@@ -222,6 +246,8 @@ def consult_bot(ctx: Context) -> None:
     """
     message = ctx.message
     if message.channel not in bot_service.CHANNELS or message.auto_reply_reason or message.quarantine_reason:
+        return
+    if ctx.is_new and ctx.triage is not None and ctx.triage.status is not None:  # a rule closed it: nobody asks
         return
     if ctx.is_new:
         language = customer_language.of_customer(ctx.customer_id, ctx.language)
@@ -487,6 +513,7 @@ STEPS: list[Callable[[Context], None]] = [
     skip_duplicate,
     check_sender,
     identify_customer,
+    name_sender,
     find_thread,
     triage,
     decide_acknowledgement,
@@ -543,6 +570,9 @@ def _new_ticket(ctx: Context, ticket_id: str) -> inbound.NewTicket:
         timeline=clocks.initial_timeline(now, priority=ctx.triage.priority,
                                          customer_wrote=not message.auto_reply_reason),
     )
+    if ctx.triage.status is not None and not message.quarantine_reason:  # e.g. bulk mail: recorded closed
+        ticket = dataclasses.replace(ticket, status=ctx.triage.status,
+                                     timeline=clocks.append(ticket.timeline, now, [("status", ctx.triage.status)]))
     if answered is not None:  # waits for the customer's yes or no, with no agent (storage.ticket_keys)
         ticket = dataclasses.replace(
             ticket, status="pending", timeline=clocks.append(ticket.timeline, now, [("status", "pending")]),

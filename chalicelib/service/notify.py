@@ -2,16 +2,23 @@
 
 Targets: ``assignee`` (the owner's email), ``team_lead`` (setting ``TEAM_LEAD``,
 e.g. ``email:lead@example.com`` or ``slack:C0123ABCD``), ``email:<address>`` or
-``slack:<channel id>``. The message fills ``{{ name }}`` placeholders: ticket_id,
-number, subject, priority, status, queue, assignee. Plain substitution, not a
-template language: the rule files' short messages need nothing more, and
-nothing in them can execute.
+``slack:<channel id>``. The message fills ``{{ name }}`` placeholders
+(``chalicelib.domain.automation.PLACEHOLDERS``, checked when the rules load): ticket_number (the number people
+say, "#1042"; ``number`` is the same), console_url (``{PUBLIC_BASE_URL}/console#ticket/<id>``),
+subject, priority, status, queue, assignee and ticket_id (the internal id, for
+machines). Plain substitution, not a template language: the rule files' short
+messages need nothing more, and nothing in them can execute.
+
+Every notification names the ticket by number in its subject (``[#1042] rule: subject``)
+and links it in the console: a message that does not use ``{{ console_url }}`` gets the
+link as its last line, so whoever is told can open the ticket in one click.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 from typing import Any
+from urllib.parse import quote
 
 from chalicelib import config
 from chalicelib.observability import logger
@@ -37,16 +44,31 @@ def send(ticket: Any, to: str, message: str, *, rule: str, key: str | None = Non
     if target is None:
         logger.info("notification has nobody to go to", extra={"to": to, "rule": rule})
         return False
-    text = render_text(message, {
-        "ticket_id": ticket.ticket_id, "number": int(ticket.number), "subject": ticket.subject,
-        "priority": ticket.priority, "status": ticket.status, "queue": ticket.category,
-        "assignee": ticket.assignee_name or "nobody",
-    })
+    text = render_text(message, placeholders(ticket))
+    link = console_url(ticket.ticket_id)
+    if link not in text:
+        text = f"{text.rstrip()}\n\nOpen it in the console: {link}"
     dedup = key or f"notify:{ticket.ticket_id}:{rule}:{hashlib.sha256((target + text).encode()).hexdigest()[:16]}"
     queue.enqueue_reply({"v": 1, "kind": "notify", "ticket_id": ticket.ticket_id, "to": target,
                          "subject": f"[#{int(ticket.number)}] {rule}: {ticket.subject}"[:200], "text": text,
                          "key": dedup}, ticket_id=ticket.ticket_id, dedup_key=dedup)
     return True
+
+
+def placeholders(ticket: Any) -> dict[str, Any]:
+    """The values of every ``{{ name }}`` a notification may use, for this ticket."""
+    values = {
+        "ticket_id": ticket.ticket_id, "ticket_number": int(ticket.number), "number": int(ticket.number),
+        "subject": ticket.subject, "priority": ticket.priority, "status": ticket.status, "queue": ticket.category,
+        "assignee": ticket.assignee_name or "nobody", "console_url": console_url(ticket.ticket_id),
+    }
+    return values  # one per PLACEHOLDERS name (tests/integration/test_alert_text.py checks they agree)
+
+
+def console_url(ticket_id: str) -> str:
+    """The ticket in the agents' console: ``#ticket/<id>`` opens it in a browser signed in to the console
+    (one that is not shows the sign-in page, whose emailed link lands on the inbox)."""
+    return f"{config.setting('PUBLIC_BASE_URL').rstrip('/')}/console#ticket/{quote(ticket_id, safe='')}"
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")

@@ -88,8 +88,9 @@ def test_default_new_vip_ticket_is_raised_to_high_and_tagged(default_rules):
 def test_default_urgent_vip_ticket_stays_urgent_and_lead_hears_of_it(default_rules):
     outcome = evaluate_triggers(facts(customer_tier="vip", priority="urgent"), default_rules)
     assert outcome.changes == {} and outcome.add_tags == ("vip",)
-    assert outcome.notifications == (Notification("team_lead", "Urgent ticket {{ ticket_id }}: {{ subject }}",
-                                                  "urgent-notify-lead"),)
+    assert outcome.notifications == (Notification(
+        "team_lead", "Urgent ticket #{{ ticket_number }}: {{ subject }}\nOpen it in the console: {{ console_url }}",
+        "urgent-notify-lead"),)
 
 
 @pytest.mark.parametrize("subject,text", [

@@ -48,12 +48,12 @@ def fetch(pointer: dict[str, Any]) -> bytes:
 
 def to_inbound_message(pointer: dict[str, Any], raw: bytes) -> tuple[InboundMessage, list[PendingBlob]]:
     """The message and the attachment bytes it refers to (pure CPU: the worker gives it a time budget)."""
-    from chalicelib.channels.email.autoreply import auto_reply_reason
+    from chalicelib.channels.email.autoreply import machine_sent
     from chalicelib.channels.email.mime import parse_email
 
     ses_message_id = pointer["ses_message_id"]
     mail = parse_email(raw)
-    machine_reason = auto_reply_reason(mail, [config.support_address()])
+    machine = machine_sent(mail, [config.support_address()])
     dedup_key = f"in:email:{ses_message_id}"
     digest = ids.message_key_digest(dedup_key)
     pending = [PendingBlob(f"attachments/{digest}/{index}-{part.filename}", part.content, part.content_type)
@@ -78,7 +78,8 @@ def to_inbound_message(pointer: dict[str, Any], raw: bytes) -> tuple[InboundMess
         message_id=_usable_id(mail.message_id),
         thread_refs=_thread_refs([*(mail.bounce.thread_ids if mail.bounce else []), *mail.in_reply_to], mail.references),
         recipients=list(dict.fromkeys([*pointer.get("recipients", []), *mail.to, *mail.cc])),
-        auto_reply_reason=machine_reason,
+        auto_reply_reason=machine.reason if machine else None,
+        machine_kind=machine.kind if machine else None,
         quarantine_reason=", ".join(f"{name} verdict FAIL" for name in failed) or None,
         sender_auth="pass" if authentication.status == "pass" else f"{authentication.status}: {authentication.reason}",
         conversation_key=f"email:{mail.from_address}",

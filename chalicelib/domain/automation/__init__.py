@@ -39,6 +39,10 @@ already-surveyed tickets. A survey only makes sense for a solved ticket, so a ti
 ``send_survey`` must watch ``solved`` (and leave the status alone) and a trigger must have
 ``status_in: [solved]``; the delay ("an hour after solving") is the timer's ``after_minutes``.
 
+Notifications (``notify``): the message may use the ``{{ name }}`` placeholders in ``PLACEHOLDERS``
+(``ticket_number``, ``console_url``, ...; ``chalicelib.service.notify`` fills them); any other name is
+refused when the rules load, so a typo never reaches the team lead as "{{ ticket_nubmer }}".
+
 Words (``any_words`` / ``none_words``) match as in triage (``chalicelib/domain/triage.py``):
 whole words or phrases in subject and latest customer text, case-folded, ``*`` for any
 ending.
@@ -59,6 +63,7 @@ from chalicelib.domain.automation.outcome import Notification, Outcome
 from chalicelib.domain.automation.schema import (
     ASSIGN_VIA_QUEUE,
     CHANGEABLE_FIELDS,
+    PLACEHOLDERS,
     Actions,
     RuleSet,
     Timer,
@@ -75,6 +80,7 @@ __all__ = [
     "CHANGEABLE_FIELDS",
     "DEFAULT_RULES_PATH",
     "MAX_PASSES",
+    "PLACEHOLDERS",
     "STATUSES",
     "Actions",
     "AutomationRulesError",

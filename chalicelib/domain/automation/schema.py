@@ -14,6 +14,7 @@ from chalicelib.domain.vocabulary import Priority, Status
 __all__ = [
     "ASSIGN_VIA_QUEUE",
     "CHANGEABLE_FIELDS",
+    "PLACEHOLDERS",
     "Actions",
     "NotifyAction",
     "RuleSet",
@@ -29,6 +30,11 @@ ChangeableField = Literal["status", "priority", "category", "assignee_id", "tags
 CHANGEABLE_FIELDS: tuple[str, ...] = ("status", "priority", "category", "assignee_id", "tags")
 
 ASSIGN_VIA_QUEUE = "queue"  # assign_to value: let the queue's assignment strategy pick an agent
+
+# What a notify message may say in {{ ... }}; chalicelib/service/notify.py fills each one.
+PLACEHOLDERS: tuple[str, ...] = ("ticket_number", "number", "subject", "priority", "status", "queue", "assignee",
+                                 "console_url", "ticket_id")
+_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 _NAME = rule_files.NAME
 _AGENT_ID = re.compile(r"^a-[0-9a-f]{12}$")  # chalicelib/api/auth.py issues these
@@ -148,6 +154,9 @@ class NotifyAction(_Strict):
             raise ValueError("message is empty")
         if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
             raise ValueError("message has control characters; plain text only")
+        unknown = [name for name in _PLACEHOLDER.findall(value) if name not in PLACEHOLDERS]
+        if unknown:
+            raise ValueError(f"{{{{ {unknown[0]} }}}} is not a placeholder: use {', '.join(PLACEHOLDERS)}")
         return value
 
 
