@@ -1,13 +1,29 @@
 # Relay Desk: `make demo` and `make test` work on a fresh machine (Python 3.11, pip, venv).
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+# The interpreter that makes $(VENV). Chalice builds the Lambda bundle for the Python it runs on, and the functions
+# run on Lambda's python3.11: any other is refused (python-check), here and in tools/locked_chalice.py.
+PYTHON ?= python3
+LAMBDA_PYTHON := 3.11
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements.lock requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: demo test bench package lint-infra local clean
+.PHONY: demo test bench package lint-infra local clean deploy destroy python-check lock
 
-$(STAMP): requirements.txt requirements-dev.txt
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+python-check:  ## refuse any Python but 3.11, in one line that says what to run instead
+	@py=$(if $(wildcard $(PY)),$(PY),$(PYTHON)); \
+	version=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo none); \
+	if [ "$$version" != "$(LAMBDA_PYTHON)" ]; then \
+	  echo "Relay Desk needs Python $(LAMBDA_PYTHON) (Lambda's runtime; Chalice builds for the Python it runs on), $$py is $$version: run $(if $(wildcard $(PY)),rm -rf $(VENV) && )make PYTHON=python$(LAMBDA_PYTHON)" >&2; \
+	  exit 1; \
+	fi
+
+# The runtime dependencies first, exactly as locked and hash-checked (what the Lambda bundle gets), then the
+# development tools; requirements-dev.txt names requirements.txt's pins, which the lock already satisfies.
+$(STAMP): requirements.txt requirements.lock requirements-dev.txt | python-check
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the dependencies into $(VENV)$(if $(wildcard $(VENV)/.installed-*),, (the first time: a minute or two; pip shows each package))"
+	$(PY) -m pip install $(if $(wildcard $(VENV)/.installed-*),--quiet) --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(PY) -m pip install $(if $(wildcard $(VENV)/.installed-*),--quiet) --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 demo: $(STAMP)  ## the main job on an embedded local AWS (moto): tickets, threads, acknowledgements, metrics
@@ -23,18 +39,36 @@ $(CHROMIUM):  ## the browser tests drive Debian's chromium (Playwright cannot do
 test: $(STAMP) $(CHROMIUM)  ## the whole suite, against moto; browser tests in headless Chromium
 	RELAY_DESK_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n 2 -q
 
-local: $(STAMP)  ## webhooks on http://127.0.0.1:8000, queues pumped continuously, AWS in a moto server
-	POWERTOOLS_LOG_LEVEL=WARNING $(PY) -m chalicelib.local.serve
+local: $(STAMP)  ## the whole desk: HTTP on :8000, SMTP on :2525, schedules every minute, AWS in moto; ARGS=--help lists options
+	$(PY) -m chalicelib.local.serve $(ARGS)
 
 bench: $(STAMP)  ## benchmarks (figures, not pass/fail)
 	POWERTOOLS_LOG_LEVEL=ERROR $(PY) benchmarks/run.py
 
-package: $(STAMP)  ## CloudFormation for deployment: Chalice's template merged with infra/resources.yaml
+package: $(STAMP)  ## CloudFormation for deployment: Chalice's template merged with infra/resources.yaml; the bundle gets requirements.lock
 	rm -rf build
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage dev --merge-template infra/resources.yaml build/
+	$(PY) tools/locked_chalice.py package --stage dev --merge-template infra/resources.yaml build/
+
+# requirements.lock: requirements.txt and every transitive dependency, pinned with hashes (pip-tools, pinned in
+# requirements-dev.txt). Existing pins are kept; `make lock UPGRADE=1` moves every one to the newest allowed.
+# The machine's pip configuration is set aside so the hashes are the package index's own files.
+lock: $(STAMP)
+	env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL PIP_CONFIG_FILE=/dev/null \
+	  $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  $(if $(UPGRADE),--upgrade) --output-file requirements.lock requirements.txt
 
 lint-infra: package
 	$(VENV)/bin/cfn-lint build/sam.yaml  # a YAML merge template makes Chalice write YAML
+
+STAGE ?=
+
+deploy: $(STAMP)  ## make deploy STAGE=prod: refuse placeholder secrets, package, upload, create/update stack relay-desk-$(STAGE) (docs/deploying.md)
+	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=<stage> (a stage in infra/stages/, e.g. prod)" >&2; exit 2; }
+	$(PY) -m infra.deploy deploy $(STAGE)
+
+destroy: $(STAMP)  ## make destroy STAGE=prod: delete the stack (asks first; tables, bucket and queues are kept)
+	@test -n "$(STAGE)" || { echo "usage: make destroy STAGE=<stage>" >&2; exit 2; }
+	$(PY) -m infra.deploy destroy $(STAGE)
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from chalicelib import secrets
+
 _DEFAULTS = {
     "TICKETS_TABLE": "relay-desk-tickets",
     "MESSAGES_TABLE": "relay-desk-messages",
@@ -76,8 +78,11 @@ def support_domain() -> str:
 
 
 def reply_address_secret() -> bytes:
-    """HMAC key for signed reply addresses; refusing to run without one keeps tokens unguessable."""
-    secret = setting("REPLY_ADDRESS_SECRET")
+    """HMAC key for signed reply addresses; refusing to run without one keeps tokens unguessable.
+
+    From the environment, else SSM (``SECRETS_SSM_PREFIX``): a deployed prod stage keeps it only there.
+    """
+    secret = secrets.get("REPLY_ADDRESS_SECRET")
     if not secret:
         raise RuntimeError("REPLY_ADDRESS_SECRET is not set: signed reply addresses need a secret")
     return secret.encode()

@@ -40,6 +40,7 @@ requires_chalice = pytest.mark.skipif(
 # "Tried to parse <type> but it's not supported" and skips the resource.
 # test_packaged_template_deploys_into_moto creates them through their own APIs
 # from the template's properties instead, so they are still checked.
+MOTO_CFN_UNSUPPORTED_TYPES = {"AWS::CloudWatch::Alarm"}  # the alarms: checked in test_deploy_stages.py
 MOTO_CFN_UNSUPPORTED = {
     "InboundReceiptRuleSet": "AWS::SES::ReceiptRuleSet",
     "InboundReceiptRule": "AWS::SES::ReceiptRule",
@@ -150,10 +151,11 @@ def test_sqs_functions_report_batch_item_failures(packaged: dict[str, Any], func
     assert event["Type"] == "SQS"
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert event["Properties"]["BatchSize"] == 10
-    assert event["Properties"]["Queue"]["Fn::Sub"].endswith(".fifo")
-    # The queue is named in a Fn::Sub, invisible to CloudFormation's ordering; the
-    # queue URL passed by !Ref (which also saves a GetQueueUrl per cold start) orders it.
+    # The stage's queue, referenced (Chalice's own Fn::Sub names the offline queue, invisible to
+    # CloudFormation's ordering); the queue URL by !Ref also saves a GetQueueUrl per cold start.
+    assert event["Properties"]["Queue"] == {"Fn::Sub": f"${{{queue}.Arn}}"}
     assert function["Properties"]["Environment"]["Variables"][f"{queue_setting}_URL"] == {"Ref": queue}
+    assert function["Properties"]["Environment"]["Variables"][queue_setting] == {"Fn::GetAtt": [queue, "QueueName"]}
 
 
 @requires_chalice
@@ -175,10 +177,14 @@ def test_ses_rule_stores_raw_mail_then_invokes_ses_inbound(packaged: dict[str, A
     assert packaged["Parameters"]["InboundRecipients"]["Default"] == "support@example.com"
 
 
-def _allowed_actions(role: dict[str, Any]) -> list[str]:
+def _allowed_actions(role: dict[str, Any], managed: dict[str, Any]) -> list[str]:
+    """What a role allows: Chalice's inline policy (.chalice/policy.json) and the stage's managed policy."""
     actions: list[str] = []
-    for policy in role["Properties"]["Policies"]:
-        for statement in policy["PolicyDocument"]["Statement"]:
+    documents = [policy["PolicyDocument"] for policy in role["Properties"]["Policies"]]
+    documents += [managed[arn["Ref"]]["Properties"]["PolicyDocument"]
+                  for arn in role["Properties"].get("ManagedPolicyArns", [])]
+    for document in documents:
+        for statement in document["Statement"]:
             if statement["Effect"] == "Allow":
                 listed = statement["Action"]
                 actions += [listed] if isinstance(listed, str) else listed
@@ -190,10 +196,13 @@ def test_every_function_role_uses_policy_json_and_cannot_scan(packaged: dict[str
     roles = {name: r for name, r in packaged["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
     assert set(roles) == {"SesInboundRole", "ProcessInboundRole", "SendOutboundRole", "SweepRole", "ApiHandlerRole",
                           "TicketStreamRole", "SesEventsRole"}
+    managed = {name: r for name, r in packaged["Resources"].items() if r["Type"] == "AWS::IAM::ManagedPolicy"}
+    assert set(managed) == {"DeskResourceAccess"}  # the stage's tables, queues, bucket and secrets, by ARN
     policy_file = json.loads(POLICY_FILE.read_text())
     for name, role in roles.items():
         assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [policy_file], name
-        actions = _allowed_actions(role)
+        assert role["Properties"]["ManagedPolicyArns"] == [{"Ref": "DeskResourceAccess"}], name
+        actions = _allowed_actions(role, managed)
         # fnmatch: an action pattern such as dynamodb:* or * would also grant Scan.
         assert not [a for a in actions if fnmatch.fnmatchcase("dynamodb:Scan", a)], name
         assert "dynamodb:ConditionCheckItem" in actions  # TransactWriteItems checks per item action
@@ -323,7 +332,10 @@ def test_packaged_template_deploys_into_moto(aws: None, packaged: dict[str, Any]
             StackName="relay-desk", TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"]
         )
     skipped = {str(w.message).split()[3] for w in caught if "not supported by moto" in str(w.message)}
-    assert skipped == set(MOTO_CFN_UNSUPPORTED.values())
+    assert skipped == set(MOTO_CFN_UNSUPPORTED.values()) | MOTO_CFN_UNSUPPORTED_TYPES
+    not_deployed = set(MOTO_CFN_UNSUPPORTED) | {
+        logical_id for logical_id, resource in template["Resources"].items()
+        if resource["Type"] in MOTO_CFN_UNSUPPORTED_TYPES}
     stack = cloudformation.describe_stacks(StackName="relay-desk")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
     deployed = {
@@ -331,7 +343,7 @@ def test_packaged_template_deploys_into_moto(aws: None, packaged: dict[str, Any]
         for r in cloudformation.list_stack_resources(StackName="relay-desk")["StackResourceSummaries"]
         if r["LogicalResourceId"]  # moto lists each skipped resource as a blank row
     }
-    assert set(deployed) == set(template["Resources"]) - set(MOTO_CFN_UNSUPPORTED)
+    assert set(deployed) == set(template["Resources"]) - not_deployed
 
     # Tables, with their keys and indexes.
     dynamodb = _boto("dynamodb")
@@ -384,13 +396,15 @@ def test_packaged_template_deploys_into_moto(aws: None, packaged: dict[str, Any]
     resources = template["Resources"]
     refs = {
         "AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID,
+        **{name: parameter["Default"] for name, parameter in template["Parameters"].items()},
         "InboundRecipients": template["Parameters"]["InboundRecipients"]["Default"].split(","),
         **deployed,
     }
     arns = {"MailBucket": f"arn:aws:s3:::{deployed['MailBucket']}", "SesInbound": ses_inbound["FunctionArn"]}
     resolve = _resolver(refs, arns)
     ses = _boto("ses")
-    rule_set = resources["InboundReceiptRuleSet"]["Properties"]["RuleSetName"]
+    rule_set = resolve(resources["InboundReceiptRuleSet"]["Properties"]["RuleSetName"])
+    assert rule_set == "relay-desk-inbound"  # the parameters' defaults: the offline names
     ses.create_receipt_rule_set(RuleSetName=rule_set)
     refs["InboundReceiptRuleSet"] = rule_set
     bucket_policy = resolve(resources["MailBucketPolicy"]["Properties"])
@@ -422,13 +436,21 @@ def test_packaged_template_deploys_into_moto(aws: None, packaged: dict[str, Any]
 
 
 def _template_resources(kind: str) -> dict[str, dict[str, Any]]:
+    """The template's resources of one type, their names (!Sub "${NamePrefix}-…") with the parameters' defaults."""
     from chalicelib.local.provision import load_template
 
-    return {
-        logical_id: resource["Properties"]
-        for logical_id, resource in load_template()["Resources"].items()
-        if resource.get("Type") == kind
-    }
+    template = load_template()
+    defaults = {name: str(parameter["Default"]) for name, parameter in template["Parameters"].items()}
+    found = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != kind:
+            continue
+        properties = dict(resource["Properties"])
+        for key in ("TableName", "QueueName", "BucketName"):
+            if isinstance(properties.get(key), dict):
+                properties[key] = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], properties[key]["Fn::Sub"])
+        found[logical_id] = properties
+    return found
 
 
 def test_provision_creates_what_the_template_declares_and_is_repeatable(aws: None) -> None:
