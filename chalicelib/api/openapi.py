@@ -37,6 +37,18 @@ OPENAPI_VERSION = "3.1.0"
 _REF = "#/components/schemas/{model}"
 _JSON = "application/json"
 
+# Every operation declares its own ``security`` (tests/integration/test_authorization_matrix.py refuses one
+# that does not, and tries every credential it must refuse). OpenAPI 3.1 lets a non-OAuth requirement list
+# role names: ``bearerAuth: ["admin"]`` is an admin's token, ``bearerAuth: []`` any agent's.
+_AGENT = [{"bearerAuth": []}]
+_ADMIN = [{"bearerAuth": ["admin"]}]
+_PORTAL = [{"portalSession": []}]
+_VISITOR = [{"webchatSession": []}]
+# What stands in for a credential on an operation without one (``security: []``), in ``x-credential``:
+NO_CREDENTIAL = "none"  # public by design: this document, static files, sign-in requests, the anonymous forms
+SIGNED_LINK = "signed-link"  # the signed token in the path is the credential (surveys, tracked KB links)
+SIGN_IN_LINK = "sign-in-link"  # the mailed one-time link's token in the body (POST .../auth/sessions)
+
 
 def document(request: Any) -> Any:
     """The OpenAPI document as JSON; no token needed."""
@@ -67,12 +79,17 @@ def _built() -> dict[str, Any]:
             "title": "Relay Desk agent API",
             "version": "1",
             "description": (
-                "Tickets, agents, customers, macros and reports for a support team. Every call needs "
-                "`Authorization: Bearer <token>` (an agent's token, `rd_<agent id>_<secret>`) except "
-                "those marked with no security: this document, the customers' survey links (the signed "
-                "token in the path is the credential), the console's sign-in (`POST /auth/links`, "
+                "Tickets, agents, customers, macros and reports for a support team. Every operation "
+                "declares its `security`: most need `Authorization: Bearer <token>` (an agent's token, "
+                "`rd_<agent id>_<secret>`; `bearerAuth: [admin]`: an admin's); the customer portal takes a "
+                "portal session (`portalSession`), the web-chat widget its session token (`webchatSession`), "
+                "the platforms' webhooks their signatures. `security: []` names what stands in for a "
+                "credential in `x-credential` (`none`, `signed-link` or `sign-in-link`): this document, the "
+                "customers' survey links (the signed token in the path is the credential), the console's "
+                "sign-in (`POST /auth/links`, "
                 "`POST /auth/sessions`: the emailed link is the credential; the session token `rds_...` it "
-                "gives is a bearer token like an agent's) and the platforms' webhooks. Admin-only calls "
+                "gives is a bearer token like an agent's) and what anyone may ask for (the portal's contact "
+                "form and sign-in links, a web-chat session, static files). Admin-only calls "
                 "answer 403 to an agent's token. Every refusal is JSON `{\"error\": code, \"reason\": text}` "
                 "except a body of a media type the call does not take (415, answered by Chalice as "
                 "`{\"Code\", \"Message\"}`). Bodies are strict: unknown fields and wrong types are refused "
@@ -103,7 +120,28 @@ def _built() -> dict[str, Any]:
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "rd_<agent id>_<64 hex>",
                                "description": "An agent's token, shown once when the agent is created, or a "
-                                              "console session, rds_<agent id>_<64 hex> (POST /auth/sessions)."},
+                                              "console session, rds_<agent id>_<64 hex> (POST /auth/sessions). "
+                                              "The role `admin` in a requirement: an admin's token only (an "
+                                              "agent's is 403)."},
+                "portalSession": {"type": "http", "scheme": "bearer", "bearerFormat": "rps_<64 hex>",
+                                  "description": "A customer's portal session (POST /portal/auth/sessions); it "
+                                                 "opens that customer's tickets only (another's is 404)."},
+                "webchatSession": {"type": "http", "scheme": "bearer", "bearerFormat": "<claims>.<HMAC-SHA256>",
+                                   "description": "A web-chat visitor's session token (POST /webchat/sessions); "
+                                                  "it opens that session's conversation only (another's is 403). "
+                                                  "POST /webhooks/webchat also takes it as `session_token` in "
+                                                  "the body."},
+                "slackSignature": {"type": "apiKey", "in": "header", "name": "X-Slack-Signature",
+                                   "description": "Slack's v0 HMAC of the timestamp and body "
+                                                  "(with X-Slack-Request-Timestamp)."},
+                "metaSignature": {"type": "apiKey", "in": "header", "name": "X-Hub-Signature-256",
+                                  "description": "Meta's HMAC-SHA256 of the body with the app secret."},
+                "metaVerifyToken": {"type": "apiKey", "in": "query", "name": "hub.verify_token",
+                                    "description": "The deployment's verify token, on Meta's subscription check."},
+                "telegramSecretToken": {"type": "apiKey", "in": "header", "name": "X-Telegram-Bot-Api-Secret-Token",
+                                        "description": "The secret token set with setWebhook."},
+                "twilioSignature": {"type": "apiKey", "in": "header", "name": "X-Twilio-Signature",
+                                    "description": "Twilio's HMAC-SHA1 of the URL and form fields."},
             },
             "responses": _error_responses(),
             "schemas": components.schemas,
@@ -571,8 +609,12 @@ def _response_schemas(components: _Components) -> dict[str, Any]:
 
 def _operation(operation_id: str, tag: str, summary: str, ok: tuple[int, str, str], refusals: tuple[int, ...], *,
                body: dict[str, str] | None = None, parameters: list[dict[str, Any]] | None = None,
-               description: str | None = None) -> dict[str, Any]:
+               description: str | None = None, security: list[dict[str, list[str]]] | None = None) -> dict[str, Any]:
+    """An operation; ``security`` defaults to any agent's token (``_ADMIN``: an admin's, which adds 403)."""
     status, schema, what = ok
+    security = _AGENT if security is None else security
+    if security == _ADMIN:
+        refusals = (*refusals, 403)
     responses: dict[str, Any] = {str(status): {"description": what, "content": {_JSON: {"schema": _ref(schema)}}}}
     if body is not None:  # every body is read by requests.read_object: 400 and 413, and Chalice's 415
         refusals = (*refusals, 400, 413, 415)
@@ -580,7 +622,7 @@ def _operation(operation_id: str, tag: str, summary: str, ok: tuple[int, str, st
         name = "UnsupportedMediaType" if code == 415 else _ERROR_STATUSES[code]
         responses[str(code)] = {"$ref": f"#/components/responses/{name}"}
     operation: dict[str, Any] = {"operationId": operation_id, "tags": [tag], "summary": summary,
-                                 "responses": responses}
+                                 "security": copy.deepcopy(security), "responses": responses}
     if description:
         operation["description"] = description
     if parameters:
@@ -672,7 +714,7 @@ def _operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]
             "listAgents", "agents", "Every active agent.", (200, "AgentList", "The agents."), (401,))),
         ("/agents", "POST", _operation(
             "createAgent", "agents", "Create an agent and its token.", (201, "AgentCreated", "The new agent."),
-            (401, 403), body=bodies["NewAgent"], description=admin)),
+            (401, 403), body=bodies["NewAgent"], security=_ADMIN, description=admin)),
         ("/agents/{agent_id}", "GET", _operation(
             "getAgent", "agents", "One agent.", (200, "Agent", "The agent."), (401, 404))),
         ("/agents/{agent_id}", "PATCH", _operation(
@@ -681,18 +723,18 @@ def _operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]
             description="Admins change anything; an agent may change only their own status.")),
         ("/agents/{agent_id}", "DELETE", _operation(
             "removeAgent", "agents", "Remove an agent: token revoked, tickets handed over.",
-            (200, "Agent", "The removed agent."), (401, 403, 404, 409), description=admin)),
+            (200, "Agent", "The removed agent."), (401, 403, 404, 409), security=_ADMIN, description=admin)),
         ("/customers/import", "POST", _operation(
             "importCustomers", "customers", "Create or update customers from the shop's records.",
             (200, "CustomerImported", "An outcome per record; a bad record does not stop the rest."),
-            (401, 403), body=bodies["CustomerImport"], description=admin)),
+            (401, 403), body=bodies["CustomerImport"], security=_ADMIN, description=admin)),
         ("/customers/{customer_id}", "GET", _operation(
             "getCustomer", "customers", "A customer's context: identities, purchases, past tickets.",
             (200, "CustomerContext", "The customer (the survivor, if it was merged)."), (400, 401, 404))),
         ("/customers/{customer_id}", "PATCH", _operation(
             "updateCustomer", "customers", "Change a customer's name, tier, attributes or purchases.",
             (200, "CustomerContext", "The customer after it."), (401, 403, 404, 409), body=bodies["CustomerPatch"],
-            description=admin)),
+            security=_ADMIN, description=admin)),
         ("/customers/{customer_id}/merge", "POST", _operation(
             "mergeCustomer", "customers", "Merge this customer into another.",
             (200, "CustomerMerged", "The surviving customer and what moved."), (401, 404, 409),
@@ -704,20 +746,22 @@ def _operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]
                          "description": "Only macros for this queue and for every queue."}])),
         ("/macros", "POST", _operation(
             "createMacro", "macros", "Create a macro.", (201, "MacroView", "The macro."), (401, 403, 409),
-            body=bodies["Macro"], description=admin)),
+            body=bodies["Macro"], security=_ADMIN, description=admin)),
         ("/macros/{macro_id}", "GET", _operation(
             "getMacro", "macros", "One macro.", (200, "MacroView", "The macro."), (401, 404))),
         ("/macros/{macro_id}", "PUT", _operation(
             "replaceMacro", "macros", "Create or replace a macro (the body's id must be the URL's).",
             (200, "MacroView", "The macro."), (401, 403, 404), body=bodies["Macro"],
+            security=_ADMIN,
             description=admin + " An id that is not a macro id is 404, as on every /macros/{macro_id} call.")),
         ("/macros/{macro_id}", "DELETE", _operation(
             "deleteMacro", "macros", "Delete a macro (a starter macro is hidden).",
-            (200, "MacroDeleted", "Deleted."), (401, 403, 404), description=admin)),
+            (200, "MacroDeleted", "Deleted."), (401, 403, 404), security=_ADMIN, description=admin)),
         ("/reports/kpis", "GET", _operation(
             "kpiReport", "reports", "KPIs per channel, priority, queue or agent over a range of UTC days.",
             (200, "KpiReport", "The report, a totals row and the open backlog by age."), (400, 401, 403),
             parameters=_kpi_parameters(),
+            security=_ADMIN,
             description=admin + " `to` defaults to today, `from` to 29 days before `to`; at most 366 days, "
                                 "not reversed, not starting in the future. Unknown parameters are refused.")),
         *_kb_operations(components),
@@ -727,6 +771,7 @@ def _operations(components: _Components) -> list[tuple[str, str, dict[str, Any]]
         *_portal_operations(components),
         ("/openapi.json", "GET", {
             "operationId": "getOpenApiDocument", "tags": ["meta"], "summary": "This document.", "security": [],
+            "x-credential": NO_CREDENTIAL,
             "responses": {"200": {"description": "OpenAPI 3.1.",
                                   "content": {_JSON: {"schema": _ref("OpenApiDocument")}}}},
         }),
@@ -791,7 +836,7 @@ def _kb_operations(components: _Components) -> list[tuple[str, str, dict[str, An
                      "The customer's question, as typed.", required=True)
 
     def public(operation: dict[str, Any]) -> dict[str, Any]:
-        return {**operation, **common, "security": optional_token}
+        return {**operation, **common, "security": optional_token, "x-credential": NO_CREDENTIAL}
 
     put = {**_operation(
         "putKbArticle", "knowledge base", "Create (no version) or replace (the version you read) an article.",
@@ -857,7 +902,7 @@ def _kb_link_operations(components: _Components) -> list[tuple[str, str, dict[st
                                            "properties": {"error": {"enum": sorted(codes[status])}}}}},
         } for status in statuses}
 
-    common = {"tags": ["knowledge base"], "security": []}
+    common = {"tags": ["knowledge base"], "security": [], "x-credential": SIGNED_LINK}
     return [
         ("/kb/go/{link}", "GET", {
             **common, "operationId": "followKbLink", "summary": "Follow a tracked article link; records nothing.",
@@ -888,6 +933,7 @@ def _static_operations() -> list[tuple[str, str, dict[str, Any]]]:
     def page(operation_id: str, summary: str, *media: str) -> dict[str, Any]:
         content = {kind: {"schema": {"type": "string"}} for kind in media}
         return {"operationId": operation_id, "tags": ["faces"], "summary": summary, "security": [],
+                "x-credential": NO_CREDENTIAL,
                 "responses": {"200": {"description": "The file.", "content": content},
                               "304": {"description": "Not modified (If-None-Match)."},
                               "404": {"$ref": "#/components/responses/NotFound"}}}
@@ -943,7 +989,7 @@ def _survey_operations() -> list[tuple[str, str, dict[str, Any]]]:
                              "nothing."}
     answer = {"required": True, "content": {media: {"schema": _ref("SurveyAnswer")} for media in
                                             (_JSON, "application/x-www-form-urlencoded")}}
-    common = {"tags": ["surveys"], "security": []}
+    common = {"tags": ["surveys"], "security": [], "x-credential": SIGNED_LINK}
     return [
         ("/surveys/{token}", "GET", {
             **common, "operationId": "getSurvey", "summary": "The survey behind a link; never records an answer.",
@@ -994,10 +1040,11 @@ def _signin_operations(components: _Components) -> list[tuple[str, str, dict[str
         "content": {_JSON: {"schema": {"allOf": [_ref("Error")],
                                        "properties": {"error": {"const": TooManyRequests.code}}}}}}}
     unsigned = {"tags": ["sign-in"], "security": []}
-    signed = {"tags": ["sign-in"]}
+    signed = {"tags": ["sign-in"], "security": copy.deepcopy(_AGENT)}
     return [
         ("/auth/links", "POST", {
-            **unsigned, "operationId": "requestSignInLink", "summary": "Mail a one-time sign-in link to an agent.",
+            **unsigned, "x-credential": NO_CREDENTIAL, "operationId": "requestSignInLink",
+            "summary": "Mail a one-time sign-in link to an agent.",
             "description": "Always 202 for a well-formed address, whether or not an active agent has it (the link "
                            "is made and mailed behind the outbound queue). The link, "
                            "`{PUBLIC_BASE_URL}/console#signin=rdl_...`, works once, for 15 minutes "
@@ -1006,7 +1053,8 @@ def _signin_operations(components: _Components) -> list[tuple[str, str, dict[str
             "responses": {**answer(202, "SignInLinkSent", "Accepted: mailed if the address is an active agent's."),
                           **refused(400, 413, 415), **too_many}}),
         ("/auth/sessions", "POST", {
-            **unsigned, "operationId": "openSession", "summary": "Use a sign-in link: a console session.",
+            **unsigned, "x-credential": SIGN_IN_LINK, "operationId": "openSession",
+            "summary": "Use a sign-in link: a console session.",
             "description": "The session token works as a bearer token on every agent call for 12 hours "
                            "(`SESSION_HOURS`), until sign-out, or until the agent is removed. A forged, expired, "
                            "used or replaced link is 401 and changes nothing.",
@@ -1067,17 +1115,19 @@ def _portal_operations(components: _Components) -> list[tuple[str, str, dict[str
     policy_415 = {"415": {"description": "A file type the policy never accepts (`{error, reason}`), or a body "
                                          "that is not JSON (refused by Chalice).",
                           "content": {_JSON: {"schema": {"anyOf": [_ref("Error"), _ref("GatewayError")]}}}}}
-    session = {"name": "Authorization", "in": "header", "required": True, "schema": {"type": "string"},
-               "description": "Bearer rps_... (POST /portal/auth/sessions)."}
-    upload_session = {**session, "required": False,
-                      "description": "Bearer rps_...: a signed-in customer's files are not counted per address."}
+    # Never an agent token: the portal session (portalSession), or nothing where the call is open.
+    signed_in = {"security": copy.deepcopy(_PORTAL)}
+    anonymous = {"security": [], "credential": NO_CREDENTIAL}
+    upload_session = {"security": [{}, *_PORTAL], "credential": NO_CREDENTIAL}  # signed in: not counted per address
 
     def operation(operation_id: str, summary: str, ok: tuple[int, str, str], refusals: tuple[int, ...], *,
-                  body: str | None = None, parameters: list[dict[str, Any]] | None = None, description: str = "",
+                  security: list[dict[str, list[str]]], credential: str | None = None, body: str | None = None,
+                  parameters: list[dict[str, Any]] | None = None, description: str = "",
                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
         built = _operation(operation_id, "portal", summary, ok, refusals, description=description or None,
-                           body=bodies[body] if body else None, parameters=parameters)
-        built["security"] = []  # no agent token: the portal session travels as a header parameter
+                           body=bodies[body] if body else None, parameters=parameters, security=security)
+        if credential is not None:
+            built["x-credential"] = credential
         built["responses"].update(extra or {})
         return built
 
@@ -1088,6 +1138,7 @@ def _portal_operations(components: _Components) -> list[tuple[str, str, dict[str
 
     def page(operation_id: str, what: str, *media: str) -> dict[str, Any]:
         return {"operationId": operation_id, "tags": ["portal"], "summary": what, "security": [],
+                "x-credential": NO_CREDENTIAL,
                 "responses": {"200": {"description": "The file.",
                                       "content": {kind: {"schema": {"type": "string"}} for kind in media}},
                               "304": {"description": "Not modified (If-None-Match)."},
@@ -1100,64 +1151,76 @@ def _portal_operations(components: _Components) -> list[tuple[str, str, dict[str
         ("/portal/tickets", "POST", operation(
             "openPortalTicket", "The contact form: a new `portal` ticket through the pipeline.",
             (202, "PortalAccepted", "Queued; the acknowledgement is mailed to `email`."), (409,),
-            body="PortalTicket", extra={**too_many, **policy_415},
+            body="PortalTicket", extra={**too_many, **policy_415}, **anonymous,
             description="Anonymous: the address is where mail goes, not an identity; the submitter sees the "
                         "ticket after signing in with a link mailed to it. Counted per client address "
                         "(`PORTAL_TICKETS_PER_CLIENT` per `PORTAL_LIMIT_MINUTES`).")),
         ("/portal/tickets", "GET", operation(
             "listPortalTickets", "The signed-in customer's tickets, newest first.",
-            (200, "PortalTickets", "A page."), (400, 401), parameters=[session, limit, cursor])),
+            (200, "PortalTickets", "A page."), (400, 401), parameters=[limit, cursor], **signed_in)),
         ("/portal/tickets/{ticket_id}", "GET", operation(
             "getPortalTicket", "One of the customer's tickets, as they may read it.",
             (200, "PortalConversation", "Their messages, agents' replies, the desk's acknowledgements."),
-            (401, 404), parameters=[session],
+            (401, 404), **signed_in,
             description="Another customer's ticket is 404, as a ticket that does not exist.")),
         ("/portal/tickets/{ticket_id}/replies", "POST", operation(
             "replyOnPortalTicket", "The customer's message on their ticket (reopens a solved one).",
             (202, "PortalAccepted", "Queued for the pipeline."), (401, 404, 409), body="PortalReply",
-            parameters=[session], extra=policy_415)),
+            extra=policy_415, **signed_in,
+            description="Another customer's ticket is 404, as a ticket that does not exist.")),
         ("/portal/uploads", "POST", operation(
             "portalUpload", "A pre-signed URL to upload one file of a form or reply.",
             (201, "PortalUploadGrant", "PUT the bytes to `url` with `headers`."), (401,), body="PortalUpload",
-            parameters=[upload_session], extra={**too_many, **policy_415})),
+            extra={**too_many, **policy_415}, **upload_session,
+            description="Anonymous, counted per client address; with a portal session (a bad one is 401), "
+                        "not counted.")),
         ("/portal/auth/links", "POST", operation(
             "requestPortalLink", "Mail a one-time sign-in link to a customer.",
             (202, "SignInLinkSent", "Accepted: mailed if a customer has the address."), (), body="PortalLinkRequest",
-            extra=too_many,
+            extra=too_many, **anonymous,
             description="Always 202 for a well-formed address. The link, `{PUBLIC_BASE_URL}/portal#signin=rpl_...`, "
                         "works once, for 15 minutes, and opens that one customer's tickets.")),
         ("/portal/auth/sessions", "POST", operation(
             "openPortalSession", "Use a portal sign-in link: a session for 12 hours.",
-            (201, "PortalSession", "The session."), (401,), body="PortalSessionRequest",
+            (201, "PortalSession", "The session."), (401,), body="PortalSessionRequest", security=[],
+            credential=SIGN_IN_LINK,
             description="A forged, expired or used link is 401.")),
         ("/portal/auth/sessions/current", "DELETE", operation(
             "closePortalSession", "Sign out of the portal: this session's token stops working.",
-            (200, "PortalSignedOut", "Signed out."), (401,), parameters=[session])),
+            (200, "PortalSignedOut", "Signed out."), (401,), **signed_in)),
     ]
 
 
 def _webhooks() -> list[tuple[str, str, dict[str, Any]]]:
     """Minimal entries: the platform signs the call and gets the answer its documentation asks for."""
-    def webhook(operation_id: str, summary: str, *, body: str | None = _JSON) -> dict[str, Any]:
+    def webhook(operation_id: str, summary: str, security: list[dict[str, list[str]]], *,
+                body: str | None = _JSON) -> dict[str, Any]:
         operation: dict[str, Any] = {
-            "operationId": operation_id, "tags": ["webhooks"], "summary": summary, "security": [],
+            "operationId": operation_id, "tags": ["webhooks"], "summary": summary, "security": security,
             "responses": {"default": {"description": "What the platform expects; refusals are "
                                                      "`{\"error\", \"reason\"}` (401/403 when the signature "
                                                      "is missing or wrong, 503 when a secret is not configured)."}},
         }
         if body:
             operation["requestBody"] = {"required": False, "content": {body: {"schema": {"type": "object"}}}}
+        if not security:
+            operation["x-credential"] = NO_CREDENTIAL
         return operation
 
-    platforms = {"slack": "Slack Events API", "whatsapp": "WhatsApp Cloud API", "messenger": "Messenger Platform",
-                 "telegram": "Telegram Bot API", "twilio": "Twilio Messaging (SMS)", "webchat": "The web chat widget"}
-    entries = [(f"/webhooks/{name}", "POST", webhook(f"{name}Webhook", f"{label} events.", body=(
+    platforms = {"slack": ("Slack Events API", "slackSignature"), "whatsapp": ("WhatsApp Cloud API", "metaSignature"),
+                 "messenger": ("Messenger Platform", "metaSignature"),
+                 "telegram": ("Telegram Bot API", "telegramSecretToken"),
+                 "twilio": ("Twilio Messaging (SMS)", "twilioSignature"),
+                 "webchat": ("The web chat widget", "webchatSession")}
+    entries = [(f"/webhooks/{name}", "POST", webhook(f"{name}Webhook", f"{label} events.", [{scheme: []}], body=(
                    "application/x-www-form-urlencoded" if name == "twilio" else _JSON)))
-               for name, label in platforms.items()]
+               for name, (label, scheme) in platforms.items()]
     entries += [(f"/webhooks/{name}", "GET", webhook(f"{name}WebhookVerify", "Meta's subscription check "
-                                                     "(hub.challenge echoed back).", body=None))
+                                                     "(hub.challenge echoed back).", [{"metaVerifyToken": []}],
+                                                     body=None))
                 for name in ("whatsapp", "messenger")]
-    entries.append(("/webchat/sessions", "POST", webhook("webchatSession", "Start a web chat session.")))
+    # Anyone may open a session (anonymous ones are counted per client address; email_hash vouches for an address).
+    entries.append(("/webchat/sessions", "POST", webhook("webchatSession", "Start a web chat session.", [])))
     return entries + _webchat_visitor_operations()
 
 
@@ -1176,7 +1239,7 @@ def _webchat_visitor_operations() -> list[tuple[str, str, dict[str, Any]]]:
                "content": {_JSON: {"schema": {"anyOf": [_ref("Error"), _ref("GatewayError")]}}}}
 
     def preflight(operation_id: str, methods: str) -> dict[str, Any]:
-        return {"operationId": operation_id, "tags": ["webhooks"], "security": [],
+        return {"operationId": operation_id, "tags": ["webhooks"], "security": [], "x-credential": NO_CREDENTIAL,
                 "summary": f"CORS preflight for {methods} from an allow-listed site's page.",
                 "responses": {"204": {"description": "Allowed: Access-Control-Allow-Methods, -Headers "
                                                      f"({webchat_visitor.ALLOWED_HEADERS}), -Max-Age.",
@@ -1213,7 +1276,8 @@ def _webchat_visitor_operations() -> list[tuple[str, str, dict[str, Any]]]:
         ("/webhooks/webchat", "OPTIONS", preflight("webchatWebhookPreflight", "POST /webhooks/webchat")),
         ("/webchat/sessions", "OPTIONS", preflight("webchatSessionPreflight", "POST /webchat/sessions")),
         ("/webchat/sessions/{session_id}/messages", "GET", {
-            "operationId": "webchatMessages", "tags": ["webhooks"], "security": [], "parameters": query,
+            "operationId": "webchatMessages", "tags": ["webhooks"], "security": copy.deepcopy(_VISITOR),
+            "parameters": query,
             "summary": "The visitor's conversation: their messages, agents' replies, the desk's acknowledgements.",
             "description": "`Authorization: Bearer <session_token>`. Never internal notes, other sessions' "
                            "messages, agents' ids or addresses. All the session's tickets, oldest first.",
@@ -1223,7 +1287,7 @@ def _webchat_visitor_operations() -> list[tuple[str, str, dict[str, Any]]]:
         ("/webchat/sessions/{session_id}/messages", "OPTIONS",
          preflight("webchatMessagesPreflight", "GET .../messages")),
         ("/webchat/sessions/{session_id}/uploads", "POST", {
-            "operationId": "webchatUpload", "tags": ["webhooks"], "security": [],
+            "operationId": "webchatUpload", "tags": ["webhooks"], "security": copy.deepcopy(_VISITOR),
             "summary": "A pre-signed URL for one of the visitor's files; a message then names `upload_id` in "
                        "`attachments`.",
             "description": "`Authorization: Bearer <session_token>`. The attachment policy of agents' uploads "
@@ -1238,7 +1302,7 @@ def _webchat_visitor_operations() -> list[tuple[str, str, dict[str, Any]]]:
         ("/webchat/sessions/{session_id}/uploads", "OPTIONS",
          preflight("webchatUploadPreflight", "POST .../uploads")),
         ("/webchat/status", "GET", {
-            "operationId": "webchatStatus", "tags": ["webhooks"], "security": [],
+            "operationId": "webchatStatus", "tags": ["webhooks"], "security": [], "x-credential": NO_CREDENTIAL,
             "summary": "Whether a person can answer a chat now, and if not, when (the widget shows it).",
             "responses": {"200": {"description": "From the chat SLA's schedule and the agents on duty, worded in "
                                                  "the browser's Accept-Language (else the desk's default_language).",
