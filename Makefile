@@ -7,7 +7,7 @@ PYTHON ?= python3
 LAMBDA_PYTHON := 3.11
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements.lock requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: demo test bench package lint-infra local clean deploy destroy python-check lock
+.PHONY: demo test proof bench package lint-infra local clean deploy destroy python-check lock
 
 python-check:  ## refuse any Python but 3.11, in one line that says what to run instead
 	@py=$(if $(wildcard $(PY)),$(PY),$(PYTHON)); \
@@ -41,6 +41,10 @@ test: $(STAMP) $(CHROMIUM)  ## the whole suite, against moto; browser tests in h
 
 local: $(STAMP)  ## the whole desk: HTTP on :8000, SMTP on :2525, schedules every minute, AWS in moto; ARGS=--help lists options
 	$(PY) -m chalicelib.local.serve $(ARGS)
+
+EVENTS ?= 2000
+proof: $(STAMP)  ## faults and crashes injected, then nothing lost or duplicated is checked (EVENTS=10000: the long run)
+	POWERTOOLS_LOG_LEVEL=ERROR $(PY) benchmarks/proof.py --events $(EVENTS)
 
 bench: $(STAMP)  ## benchmarks (figures, not pass/fail)
 	POWERTOOLS_LOG_LEVEL=ERROR $(PY) benchmarks/run.py

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 
+#: Why a new ticket's email acknowledgement is ``unknown``: an earlier attempt recorded that it was about to send it
+#: and then failed before the ticket was written; SES takes no idempotency key, so it is not sent again.
+OUTCOME_UNKNOWN = ("an earlier attempt was sending it when it failed; whether SES sent it is unknown, so it is "
+                   "not sent again (the customer's answer still threads by the ticket number)")
+
 @dataclass(frozen=True)
 class AckDecision:
     send: bool

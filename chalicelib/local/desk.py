@@ -264,7 +264,7 @@ class LocalDesk:
             try:
                 self.invoke(function_name, {"Records": records})
                 return
-            except Exception as err:  # Lambda retries the same batch
+            except (Exception, FunctionCrashed) as err:  # Lambda retries the same batch
                 if attempt == _STREAM_ATTEMPTS:
                     print(f"LocalDesk: {function_name} failed {attempt} times on a batch of {len(records)} "
                           f"stream records; skipped: {err!r}")

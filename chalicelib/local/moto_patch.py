@@ -57,6 +57,8 @@ def apply() -> bool:
     if _stock is None:
         _stock = DynamoDBBackend.transact_write_items
         DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+        _tokens.install()
+    _tokens.seen.clear()  # a new desk is a new account: tokens of an earlier one mean nothing (and would repeat)
     return True
 
 
@@ -66,6 +68,70 @@ def remove() -> None:
     if _stock is not None:
         DynamoDBBackend.transact_write_items = _stock  # type: ignore[method-assign]
         _stock = None
+        _tokens.uninstall()
+
+
+class _RequestTokens:
+    """TransactWriteItems' ``ClientRequestToken``, as DynamoDB honours it and moto 5.2.5 does not.
+
+    DynamoDB: a request repeating a token used in the last 10 minutes succeeds without being applied
+    again; the same token with other items is ``IdempotentParameterMismatchException``. The ticket
+    stream's aggregates rely on it (a batch delivered again after a write that was applied but answered
+    with an error must not be counted twice), and the fault proofs inject exactly that.
+    """
+
+    WINDOW_SECONDS = 600
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[str, float]] = {}
+        self._stock: Callable[..., Any] | None = None
+
+    def install(self) -> None:
+        from moto.dynamodb.responses import DynamoHandler
+
+        if self._stock is None:
+            self._stock = DynamoHandler.transact_write_items
+            tokens = self
+
+            def transact_write_items(handler: Any) -> Any:
+                return tokens.call(handler)
+
+            DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        from moto.dynamodb.responses import DynamoHandler
+
+        if self._stock is not None:
+            DynamoHandler.transact_write_items = self._stock  # type: ignore[method-assign]
+            self._stock = None
+        self.seen.clear()
+
+    def call(self, handler: Any) -> Any:
+        import hashlib
+        import json
+        import time
+
+        from moto.core.responses import ActionResult
+        from moto.dynamodb.exceptions import MockValidationException
+
+        token = handler.body.get("ClientRequestToken")
+        if not token:
+            return self._stock(handler)
+        now = time.monotonic()
+        digest = hashlib.sha256(json.dumps(handler.body["TransactItems"], sort_keys=True).encode()).hexdigest()
+        seen = self.seen.get(token)
+        if seen is not None and now - seen[1] < self.WINDOW_SECONDS:
+            if seen[0] != digest:
+                error = MockValidationException("IdempotentParameterMismatch: the token was used with other items")
+                error.error_type = "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException"
+                raise error
+            return ActionResult({})  # applied already: succeed without applying again
+        result = self._stock(handler)
+        self.seen[token] = (digest, now)
+        return result
+
+
+_tokens = _RequestTokens()
 
 
 @dataclass

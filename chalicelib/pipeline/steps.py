@@ -11,6 +11,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
 from chalicelib import clock, config, configuration
 from chalicelib.domain import acknowledgement as ack_policy
 from chalicelib.domain import bot, ids, reply_address, threading, vocabulary
@@ -38,6 +41,7 @@ def read_lookups(ctx: Context) -> None:
         keys.append(threading.message_id_key(message.message_id))
     if message.channel == "email":
         keys += threading.lookup_keys(message.thread_refs, message.subject)
+        keys.append(inbound.acknowledgement_intent_key(message.dedup_key))  # an earlier attempt's acknowledgement
     else:
         keys.append(f"conv:{message.conversation_key}")
     ctx.found = repository.fetch_lookups(keys)
@@ -250,7 +254,7 @@ def consult_bot(ctx: Context) -> None:
     if ctx.is_new and ctx.triage is not None and ctx.triage.status is not None:  # a rule closed it: nobody asks
         return
     if ctx.is_new:
-        language = customer_language.of_customer(ctx.customer_id, ctx.language)
+        language = _customer_language(ctx, ctx.customer_id, ctx.language)
         decision = bot_service.decide(_question(message), language=language, settings=ctx.settings)
         logger.info("bot decision", extra={"answer": decision.answer, "reason": decision.reason,
                                            "article_id": decision.article_id, "score": decision.score})
@@ -306,7 +310,14 @@ def _record_new_ticket(ctx: Context, ticket_id: str, message_id_known: bool) -> 
     planned = _planned(ctx, ticket, claim)
     prepared = inbound.prepare_new_ticket(ctx.message, planned, sender, **options)  # checked: never stored, never told
     if planned.acknowledgement.status == "pending" and planned.channel == "email":
-        acknowledgement = _acknowledged_first(ctx, planned, preview)
+        if _acknowledgement_intent(ctx) is not None:  # an earlier attempt may have sent it: at most once
+            acknowledgement = dataclasses.replace(planned.acknowledgement, status="unknown",
+                                                  reason=ack_policy.OUTCOME_UNKNOWN)
+            count("AcknowledgementsUnknown", channel="email")
+        else:
+            inbound.intend_acknowledgement(ctx.message.dedup_key, ticket_id, int(planned.number),
+                                           at=clock.iso(ctx.now))
+            acknowledgement = _acknowledged_first(ctx, planned, preview)
         inbound.acknowledged(prepared, acknowledgement)
         ticket = dataclasses.replace(ticket, acknowledgement=acknowledgement)
 
@@ -326,6 +337,20 @@ def _record_new_ticket(ctx: Context, ticket_id: str, message_id_known: bool) -> 
             return stored
         return record(_planned(ctx, ticket, None))
     return inbound.commit_new_ticket(prepared, ctx.blobs)
+
+
+def _acknowledgement_intent(ctx: Context) -> Any:
+    """The lookup an earlier attempt left just before SES sent this message's acknowledgement, if any."""
+    return ctx.found.get(inbound.acknowledgement_intent_key(ctx.message.dedup_key))
+
+
+def _ticket_number(ctx: Context) -> int:
+    """A new number; or the one an earlier attempt of this message already gave the customer in its
+    acknowledgement (their answer threads by its ``[#N]``)."""
+    intent = _acknowledgement_intent(ctx)
+    if intent is not None and intent.value:
+        return int(intent.value)
+    return repository.next_ticket_number()
 
 
 def _with_suggestions(ctx: Context, ticket: inbound.NewTicket) -> inbound.NewTicket:
@@ -349,9 +374,13 @@ def _acknowledged_first(ctx: Context, ticket: inbound.NewTicket, preview: Any) -
 
     Writing it pending and marking it sent afterwards cost a second transaction per
     ticket; now the write is built and checked first (``prepare_new_ticket``) and carries the
-    id SES gave the mail. A crash between the send and the write makes the message's
-    redelivery send it again — the same window the mark-afterwards design had. The
-    promise is the response time of the priority the "created" triggers will set.
+    id SES gave the mail. SES takes no idempotency key, so the caller first records that it is
+    about to send (``inbound.intend_acknowledgement``): if the write then fails or the function
+    dies, the redelivery reuses the ticket number and sends no second acknowledgement (recorded
+    ``unknown``). When SES certainly did not send (it answered with an error, or was never
+    reached), that record is removed and the redelivery sends. What remains: a failure between
+    the record and SES's answer (a timeout, a crash) leaves the customer with no acknowledgement
+    rather than two. The promise is the response time of the priority the "created" triggers will set.
     """
     owed = ticket.acknowledgement
     priority = (preview.changes.get("priority") if preview is not None else None) or ticket.priority
@@ -361,6 +390,9 @@ def _acknowledged_first(ctx: Context, ticket: inbound.NewTicket, preview: Any) -
     except email_out.Undeliverable as err:
         logger.warning("acknowledgement cannot be sent", extra={"reason": err.reason})
         return dataclasses.replace(owed, status="failed", reason=err.reason)
+    except (ClientError, BotocoreConnectionError, ConnectionError):  # SES said no, or was never reached: not sent
+        inbound.forget_acknowledgement_intent(ctx.message.dedup_key)  # so the redelivery sends it
+        raise
     ctx.ack_sent = True
     return dataclasses.replace(owed, status="sent", provider_message_id=provider_id, sent_at=clock.iso(clock.now()))
 
@@ -546,7 +578,7 @@ def _new_ticket(ctx: Context, ticket_id: str) -> inbound.NewTicket:
         )
     ticket = inbound.NewTicket(
         ticket_id=ticket_id,
-        number=repository.next_ticket_number(),
+        number=_ticket_number(ctx),
         subject=message.subject,
         status="spam" if message.quarantine_reason else "open",
         priority=ctx.triage.priority,
@@ -726,8 +758,16 @@ def _question(message: InboundMessage) -> str:
 def _language(ctx: Context, ticket: Any) -> str:
     """The language the customer reads (``customer_language``), read once per message."""
     if ctx.reply_language is None:
-        ctx.reply_language = customer_language.of_ticket(ticket)
+        ctx.reply_language = _customer_language(ctx, ticket.customer_id, ticket.language)
     return ctx.reply_language
+
+
+def _customer_language(ctx: Context, customer_id: str, detected: str | None) -> str:
+    """``customer_language.of_customer``, without its read for a first contact: a sender no identity lookup
+    knows has no customer record, so no stated preference (one GetItem saved on most new tickets)."""
+    if ctx.is_new and f"id:{ctx.message.sender.key}" not in ctx.found:
+        return customer_language.of_preference(None, detected)
+    return customer_language.of_customer(customer_id, detected)
 
 
 def _suggested(ctx: Context, ticket: Any, language: str) -> list[Any]:

@@ -26,7 +26,7 @@ from chalicelib.domain.acknowledgement import AckDecision
 from chalicelib.domain.messages import InboundMessage
 from chalicelib.storage import blobs, repository, ticket_keys
 from chalicelib.storage.customers import name_actions
-from chalicelib.storage.exceptions import AgentCannotTake, TransactionCancelled
+from chalicelib.storage.exceptions import AgentCannotTake, DuplicateDelivery, TransactionCancelled
 from chalicelib.storage.ticket_changes import LoadChange, load_update
 from chalicelib.storage.models import (
     Acknowledgement,
@@ -218,6 +218,38 @@ def acknowledged(prepared: PreparedTicket, acknowledgement: AcknowledgementOwed)
     if acknowledgement.provider_message_id:
         prepared.writes.save(_lookup(threading.message_id_key(acknowledgement.provider_message_id),
                                      prepared.model.ticket_id, prepared.model.created_at))
+
+
+def acknowledgement_intent_key(dedup_key: str) -> str:
+    """The lookup a new ticket's email acknowledgement leaves before SES is asked to send it."""
+    return f"ack:{dedup_key}"
+
+
+def intend_acknowledgement(dedup_key: str, ticket_id: str, number: int, *, at: str) -> None:
+    """Record, before SES sends a new ticket's acknowledgement, that it is about to be sent and under which ticket
+    number (one PutItem, 1 write unit, outside the ticket's transaction).
+
+    SES takes no idempotency key: if the ticket's write then fails (or the function dies), the
+    message's redelivery finds this item (read with the other lookups) and reuses the number the
+    customer was told, and sends no second acknowledgement (its outcome is unknown: at most once).
+    Raises ``DuplicateDelivery`` when another copy of the message recorded it first.
+    """
+    from pynamodb.exceptions import PutError
+
+    try:
+        LookupModel(acknowledgement_intent_key(dedup_key), ticket_id=ticket_id, value=number,
+                    created_at=at).save(condition=LookupModel.lookup_key.does_not_exist())
+    except PutError as err:
+        response = getattr(err.cause, "response", None) or {}  # a timeout's cause carries no response
+        if response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise DuplicateDelivery(dedup_key) from None
+        raise
+
+
+def forget_acknowledgement_intent(dedup_key: str) -> None:
+    """SES certainly did not send the acknowledgement (it answered with an error, or was never reached): the
+    redelivery may send it."""
+    LookupModel(acknowledgement_intent_key(dedup_key)).delete()
 
 
 def commit_new_ticket(prepared: PreparedTicket, attachments: Iterable[Attachment] = ()) -> TicketModel:

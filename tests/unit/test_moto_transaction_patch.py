@@ -396,3 +396,31 @@ def test_apply_refuses_another_moto_version(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.warns(RuntimeWarning, match="pinned to moto 5.2.5"):
         assert moto_patch.apply() is False
     assert DynamoDBBackend.transact_write_items is STOCK
+
+
+# --- ClientRequestToken, as DynamoDB honours it -------------------------------------------------------
+
+
+def _add_one(token: str, amount: str = "1") -> dict[str, Any]:
+    return {"ClientRequestToken": token, "TransactItems": [
+        {"Update": {"TableName": "t", "Key": key("counter", False), "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": {":one": {"N": amount}}}}]}
+
+
+def test_a_repeated_client_request_token_succeeds_without_applying_again(ddb: Any) -> None:
+    create_table(ddb, "t", range_key=False)
+    ddb.transact_write_items(**_add_one("batch-1"))
+    ddb.transact_write_items(**_add_one("batch-1"))  # a retry of a request that was applied
+    ddb.transact_write_items(**_add_one("batch-2"))
+
+    assert get(ddb, "t", key("counter", False))["n"] == {"N": "2"}
+
+
+def test_a_token_reused_with_other_items_is_refused(ddb: Any) -> None:
+    create_table(ddb, "t", range_key=False)
+    ddb.transact_write_items(**_add_one("batch-1"))
+    with pytest.raises(ClientError) as refused:
+        ddb.transact_write_items(**_add_one("batch-1", amount="5"))
+
+    assert "IdempotentParameterMismatch" in str(refused.value)
+    assert get(ddb, "t", key("counter", False))["n"] == {"N": "1"}

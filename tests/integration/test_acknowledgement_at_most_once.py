@@ -1,0 +1,58 @@
+"""A new ticket's email acknowledgement goes out at most once, under the number the ticket keeps.
+
+SES takes no idempotency key. The pipeline records that it is about to send (``inbound.intend_acknowledgement``)
+before SES is asked; when the ticket's write then fails, the redelivered message reuses the number the customer
+was told and sends nothing more: the acknowledgement is recorded ``unknown`` with the reason, and the customer's
+answer to it still threads by its ``[#N]``."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.mail import compose
+
+from chalicelib.domain import acknowledgement
+
+
+def _acknowledgements(desk: Any) -> list[Any]:
+    return [m for m in desk.sent_emails() if m["Auto-Submitted"] == "auto-replied"]
+
+
+def test_a_write_that_fails_after_the_acknowledgement_went_out_keeps_its_number_and_sends_no_second(desk,
+                                                                                                   monkeypatch):
+    from chalicelib.storage import inbound
+
+    real, calls = inbound.commit_new_ticket, []
+
+    def fails_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the ticket's write failed after SES accepted the acknowledgement")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inbound, "commit_new_ticket", fails_once)
+    desk.receive_email(compose(sender="Ann <ann@customer.example>", subject="Where is my order?",
+                               body="Order 12 has not arrived."))
+    desk.pump()
+
+    assert len(calls) == 2
+    (ack,) = _acknowledgements(desk)
+    (ticket,) = desk.tickets()
+    told = int(re.search(r"\[#(\d+)\]", str(ack["Subject"])).group(1))
+    assert ticket["number"] == told
+    assert ticket["acknowledgement"]["status"] == "unknown"
+    assert ticket["acknowledgement"]["reason"] == acknowledgement.OUTCOME_UNKNOWN
+
+    # The customer answers the acknowledgement they got: it threads into the same ticket by its [#N].
+    desk.receive_email(compose(sender="Ann <ann@customer.example>", subject=f"Re: {ack['Subject']}",
+                               body="It was order 12, placed Monday.", in_reply_to=str(ack["Message-ID"])))
+    desk.pump()
+    (ticket,) = desk.tickets()
+    assert ticket["message_count"] == 2
+
+
+def test_without_failures_the_acknowledgement_is_sent_and_recorded_as_before(desk):
+    desk.receive_email(compose(subject="Invoice question", body="Is VAT included?"))
+    desk.pump()
+    (ticket,) = desk.tickets()
+    assert ticket["acknowledgement"]["status"] == "sent" and len(_acknowledgements(desk)) == 1
