@@ -23,10 +23,10 @@ let onUnauthorized = () => {};
 export function whenUnauthorized(fn) { onUnauthorized = fn; }
 
 // api("GET", "tickets", {query: {...}}) / api("PATCH", "tickets/t-…", {body: {...}}) → parsed JSON.
-export async function api(method, path, {query, body, auth = true} = {}) {
+export async function api(method, path, {query, body, auth = true, idempotencyKey} = {}) {
   const current = auth ? session.get() : null;
   try {
-    return await request(method, path, {query, body, token: current && current.token});
+    return await request(method, path, {query, body, token: current && current.token, idempotencyKey});
   } catch (error) {
     if (error.status === 401 && auth) onUnauthorized(error);
     throw error;
@@ -34,12 +34,13 @@ export async function api(method, path, {query, body, auth = true} = {}) {
 }
 
 // One call to the desk (the console's and the portal's): JSON in and out, the desk's reason in ApiError.
-export async function request(method, path, {query, body, token} = {}) {
+export async function request(method, path, {query, body, token, idempotencyKey} = {}) {
   const url = new URL(path, document.baseURI);
   for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
   const headers = {Accept: "application/json"};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;  // a retry of the same request stores nothing new
   let response;
   try {
     response = await fetch(url, {method, headers, body: body === undefined ? undefined : JSON.stringify(body),
@@ -67,4 +68,9 @@ export async function upload(ticketId, file) {
     {body: {filename: file.name, content_type: file.type || "application/octet-stream", size: file.size}});
   await putFile(slot, file);
   return slot.upload_id;
+}
+
+// A key for one request the agent may send twice (Idempotency-Key): random, and made once per draft or form.
+export function newRequestKey(prefix) {
+  return `${prefix}-${crypto.randomUUID ? crypto.randomUUID() : Date.now() + "-" + Math.random().toString(16).slice(2)}`;
 }

@@ -1,4 +1,5 @@
 // Open a ticket for a phone call or an outbound contact: POST /tickets, then straight to it.
+import {newRequestKey} from "./api.js";
 import {clear, field, h, select} from "./dom.js";
 
 const CHANNELS = ["phone", "email", "sms", "whatsapp", "webchat"];
@@ -11,7 +12,7 @@ export function render(ctx) {
   const channel = select("channel", CHANNELS.map((c) => [c, c]), "phone");
   const queue = h("input", {name: "queue", autocomplete: "off", placeholder: "(by triage)", pattern: "[a-z0-9][a-z0-9_-]{0,49}"});
   // One key per form: a double submit or a retry after a network error opens one ticket, not two.
-  const requestId = `console-${crypto.randomUUID ? crypto.randomUUID() : Date.now() + "-" + Math.random().toString(16).slice(2)}`;
+  const requestId = newRequestKey("console");
   const subject = h("input", {name: "subject", required: true, maxlength: 300});
   const text = h("textarea", {name: "text", rows: 8, required: true});
   const priority = select("priority", [["", "(by triage)"], ["urgent", "urgent"], ["high", "high"], ["normal", "normal"], ["low", "low"]], "");

@@ -1,6 +1,6 @@
 // One ticket: the conversation across channels, the customer, the audit trail, and every action on it.
 // Email HTML is shown only in a sandboxed srcdoc iframe (no scripts, opaque origin, its own CSP first).
-import {ApiError, upload} from "./api.js";
+import {ApiError, newRequestKey, upload} from "./api.js";
 import {$, ago, button, bytes, clear, field, h, select, slaBadge, tickClocks, when} from "./dom.js";
 
 const STATUSES = ["open", "pending", "on_hold", "solved", "closed"];
@@ -221,9 +221,11 @@ class TicketView {
           for (const file of d.files) body.attachments.push(await upload(this.id, file));
         }
         status.textContent = "Sending…";
-        await this.ctx.api("POST", `tickets/${this.id}/replies`, {body});
+        // One key per draft: pressing Send again after a network error or a 5xx cannot send it twice.
+        d.requestKey = d.requestKey || newRequestKey("reply");
+        await this.ctx.api("POST", `tickets/${this.id}/replies`, {body, idempotencyKey: d.requestKey});
       }
-      Object.assign(d, {text: "", cc: "", macro: "", order: "", files: []});
+      Object.assign(d, {text: "", cc: "", macro: "", order: "", files: [], requestKey: ""});
       status.textContent = note ? "Note added." : "Reply queued for sending.";
       await this.load();
     } catch (err) {
