@@ -25,6 +25,8 @@ Sections:
     units per ticket life, app compute per mail vs parsebytes, with a profile (``benchmarks/budget.py``)
 11. the console: bytes shipped, and p50/p99 of the calls its inbox, search and ticket page make with
     10,000 tickets (--quick: 500), vs an authenticated 404
+12. the chat bot (issue 14): right / handed off / wrong answers on 100 customer questions per bot_min_score,
+    and a web-chat message to the bot's stored answer vs the plain acknowledgement (``benchmarks/bot.py``)
 """
 from __future__ import annotations
 
@@ -280,7 +282,7 @@ def _prewarm() -> None:
     """Import what the pipeline imports lazily, so timings are warm Lambdas (cold start is section 1)."""
     for name in ("chalicelib.pipeline.runner", "chalicelib.pipeline.steps", "chalicelib.channels.email.intake",
                  "chalicelib.channels.email.mime", "chalicelib.channels.email.autoreply",
-                 "chalicelib.outbound.email", "aws_lambda_powertools.utilities.batch", "html2text", "nh3",
+                 "chalicelib.outbound.email", "aws_lambda_powertools.utilities.batch", "inscriptis", "nh3",
                  "chalicelib.channels.email.quotes", "webencodings"):
         try:
             importlib.import_module(name)
@@ -1119,6 +1121,15 @@ def bench_budget(plan: Plan, summary: dict[str, str]) -> None:
     budget.bench_budget(summary, quick=plan.quick, seed=plan.seed)
 
 
+# --- 12. the chat bot -------------------------------------------------------------------------------
+
+
+def bench_bot(plan: Plan, meter: ApiMeter, summary: dict[str, str]) -> None:
+    from benchmarks import bot
+
+    bot.bench_bot(summary, meter, quick=plan.quick)
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -1152,13 +1163,14 @@ def main(argv: list[str] | None = None) -> int:
         bench_assignment(plan, meter, summary)
         bench_budget(plan, summary)
         bench_console(plan, meter, summary)
+        bench_bot(plan, meter, summary)
     finally:
         meter.uninstall()
 
     section(None, "Summary")
     for key in ("import", "corpus", "throughput", "calls", "own_time", "moto", "table_size", "chat_hooks",
                 "chat_flow", "assignment", "api_views", "budget", "budget_wcu", "budget_cpu", "console_bytes",
-                "console_api"):
+                "console_api", "bot_quality", "bot_latency"):
         if key in summary:
             print(f"  {key:<11} {summary[key]}")
     print(f"\n  total {time.perf_counter() - started:.0f} s; load average now "

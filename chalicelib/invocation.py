@@ -45,7 +45,10 @@ def process_fifo_batch(event: dict[str, Any], context: Any, handler: Callable[[A
     if processor is None:
         processor = _processors[handler] = SqsFifoPartialProcessor(skip_group_on_error=True)
     set_deadline(context)
-    return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
+    try:
+        return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
+    finally:
+        set_deadline(None)  # the invocation is over: code run after it (a warm container's next event) has its own
 
 
 def set_deadline(context: Any) -> None:
