@@ -159,12 +159,13 @@ def chat_question(text: str) -> str:
     return f"{subject}\n{text}".strip()
 
 
-def desk_language(text: str, settings: Any) -> str:
-    """The language the desk writes to a new web-chat visitor in (``customer_language.of_customer`` with no
-    stated preference): detected from the question the pipeline reads, else the desk's default."""
+def desk_language(text: str, settings: Any) -> str | None:
+    """The language the pipeline asks the bot in for a new web-chat visitor (``steps.consult_bot``, a first
+    contact with no stated preference): detected from the question it reads, else None — every language's
+    articles, the best one's language becoming the ticket's."""
     from chalicelib.domain import language
 
-    return language.for_customer(None, language.detect(text), settings.default_language)
+    return language.detect(text)
 
 
 def _with(settings: Any, **update: Any) -> Any:

@@ -255,7 +255,13 @@ def consult_bot(ctx: Context) -> None:
         return
     if ctx.is_new:
         language = _customer_language(ctx, ctx.customer_id, ctx.language)
-        decision = bot_service.decide(_question(message), language=language, settings=ctx.settings)
+        # A first contact whose message says too little to tell its language: every language's articles are
+        # asked, and the best one's language becomes the ticket's (the answer, the hand-off, the survey).
+        unsure = ctx.language is None and f"id:{message.sender.key}" not in ctx.found
+        decision = bot_service.decide(_question(message), language=None if unsure else language,
+                                      settings=ctx.settings)
+        if unsure and decision.answer and decision.language:
+            ctx.language = language = decision.language
         logger.info("bot decision", extra={"answer": decision.answer, "reason": decision.reason,
                                            "article_id": decision.article_id, "score": decision.score})
         ctx.reply_language = language

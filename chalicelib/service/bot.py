@@ -42,10 +42,15 @@ class BotDecision:
     title: str | None = None
     snippet: str | None = None
     score: float | None = None
+    language: str | None = None  # the article's: the language the answer is written in
 
 
-def decide(question: str, *, language: str, settings: DeskSettings) -> BotDecision:
-    """Answer when the best published article in ``language`` scores at least ``settings.bot_min_score``."""
+def decide(question: str, *, language: str | None, settings: DeskSettings) -> BotDecision:
+    """Answer when the best published article in ``language`` scores at least ``settings.bot_min_score``.
+
+    ``language`` None: the customer's language is not known (a short chat message says too little to
+    detect it, and a first contact has stated no preference); every language's articles are searched
+    and the best one's language is the answer's (``BotDecision.language``)."""
     if not settings.bot_enabled:
         return BotDecision(False, "bot off")
     if bot.asks_for_person(question):
@@ -69,7 +74,7 @@ def decide(question: str, *, language: str, settings: DeskSettings) -> BotDecisi
     if not _on_topic(opening, best):
         return BotDecision(False, "off topic", article_id=best.id, title=best.title, score=best.score)
     return BotDecision(True, "confident match", article_id=best.id, title=best.title,
-                       snippet=_excerpt(best.snippet), score=best.score)
+                       snippet=_excerpt(best.snippet), score=best.score, language=best.language)
 
 
 def _excerpt(snippet: str) -> str:
