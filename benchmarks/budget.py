@@ -305,6 +305,10 @@ class WriteMeter:
             self.tables[name] = info
         return info
 
+    def stored_item(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+        """The item as moto holds it now, DynamoDB JSON with raw bytes (no API call; cost.py sizes reads with it)."""
+        return self._item(table, key)
+
     def _item(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
         item = self.backend.get_item(table, key)
         return None if item is None else {name: _serialised(value) for name, value in item.attrs.items()}
@@ -486,6 +490,8 @@ class Unit:
     calls: list[Call]
     excluded: Counter  # calls made in the window that were not the app's (harness)
     outcome: str = ""
+    started: float = math.nan  # perf_counter around the window (benchmarks/cost.py maps invocations to units)
+    ended: float = math.nan
 
     def counts(self, *, outbound: bool) -> Counter:
         return Counter(c.op for c in self.calls if outbound or c.label != "send_outbound")
@@ -542,6 +548,7 @@ def measure_budget(hook: CallHook, *, warm: int = 3, repeats: int = 3, measured_
 
         def run(name: str, action: Callable[[], Any]) -> Unit:
             scope = meter.open()
+            started = time.perf_counter()
             try:
                 with hook.window() as calls:
                     action()
@@ -550,7 +557,7 @@ def measure_budget(hook: CallHook, *, warm: int = 3, repeats: int = 3, measured_
             coverage[0] += len(calls)
             coverage[1] += scope.total_calls
             app = [c for c in calls if c.app]
-            return Unit(name, app, Counter(c.op for c in calls if not c.app))
+            return Unit(name, app, Counter(c.op for c in calls if not c.app), started=started, ended=time.perf_counter())
 
         def new_ticket(n: int, tag: str) -> tuple[Unit, dict[str, Any]]:
             address = f"{tag}{n}@budget.example"
