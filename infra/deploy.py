@@ -72,7 +72,7 @@ _PLACEHOLDER_MARKS = ("change-me", "changeme", "change_me", "replace-me", "place
                       "example", "your-", "xxxx", "<")
 
 # Parameters the deploy derives from the stage, account and region; the rest come from the stage file.
-DERIVED_PARAMETERS = ("Stage", "NamePrefix", "BucketSuffix")
+DERIVED_PARAMETERS = ("Stage", "NamePrefix", "BucketSuffix", "SupportAddress")
 # Parameters holding addresses that must not be example.com's in a deployed stage.
 ADDRESS_PARAMETERS = ("InboundRecipients", "AlarmEmail", "ConsoleOrigins", "PublicBaseUrl")
 _FIRST_DEPLOY_ORIGIN = "https://console.invalid"  # S3 CORS needs some origin before the API exists
@@ -230,14 +230,16 @@ def check_stored_secrets(stage: Stage, stored: Mapping[str, tuple[str, str]]) ->
 
 
 def stack_parameters(stage: Stage, *, account: str, region: str, endpoint: str | None) -> dict[str, str]:
-    """Every template parameter, explicitly: the stage file's, and the three derived ones.
+    """Every template parameter, explicitly: the stage file's, and the four derived ones.
 
     ``endpoint`` is the stack's EndpointURL output when it exists: it fills an empty
     PublicBaseUrl (stage path included, as Twilio signs it) and ConsoleOrigins.
     """
     parameters = dict(stage.parameters)
+    # SupportAddress: the stage's SUPPORT_ADDRESS, the one identity its sending functions may send as.
     parameters.update({"Stage": stage.name, "NamePrefix": f"{APP}-{stage.name}",
-                       "BucketSuffix": f"-{account}-{region}"})
+                       "BucketSuffix": f"-{account}-{region}",
+                       "SupportAddress": stage.environment.get("SUPPORT_ADDRESS", "").strip().lower()})
     if not parameters["PublicBaseUrl"] and endpoint:
         parameters["PublicBaseUrl"] = endpoint.rstrip("/")
     if not parameters["ConsoleOrigins"]:

@@ -56,13 +56,19 @@ def presign_upload(key: str, *, content_type: str, expires_in: int) -> str:
 
 
 def describe(key: str) -> tuple[int, str] | None:
-    """The stored object's size and Content-Type (HeadObject), or None when there is no such object."""
+    """The stored object's size and Content-Type (HeadObject), or None when there is no such object.
+
+    S3 answers a missing key with 403, not 404, to a role without ``s3:ListBucket`` (ours have none: listing
+    would show every key of the bucket), and HeadObject's 403 carries no body to tell the two apart. The
+    keys asked for are ours (an upload's), so a 403 here means it was never stored.
+    """
     from botocore.exceptions import ClientError
 
     try:
         head = aws.client("s3").head_object(Bucket=config.setting("MAIL_BUCKET"), Key=key)
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "403", "Forbidden",
+                                                          "AccessDenied"):
             return None
         raise
     return int(head["ContentLength"]), head.get("ContentType") or ""

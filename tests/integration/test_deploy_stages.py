@@ -164,10 +164,12 @@ def test_prod_carries_no_secret_and_reads_its_own_ssm_path(templates: dict[str, 
             assert variables["POWERTOOLS_METRICS_NAMESPACE"] == {"Fn::Sub": "RelayDesk/${Stage}"}
             assert variables["PUBLIC_BASE_URL"] == {"Ref": "PublicBaseUrl"}
             assert function["Properties"]["Tags"]["aws-chalice"].endswith(f"stage={stage}:app=relay-desk")
-    statements = templates["prod"]["Resources"]["DeskResourceAccess"]["Properties"]["PolicyDocument"]["Statement"]
-    [ssm] = [s for s in statements if s["Sid"] == "StageSecrets"]
-    assert ssm["Action"] == "ssm:GetParameter"
-    assert ssm["Resource"]["Fn::Sub"].endswith(":parameter/relay-desk/${Stage}/*")
+    policies = {k: r for k, r in templates["prod"]["Resources"].items() if r["Type"] == "AWS::IAM::ManagedPolicy"}
+    assert len(policies) == 7  # one per function (test_least_privilege.py)
+    for logical_id, policy in policies.items():
+        [ssm] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Sid"] == "StageSecrets"]
+        assert ssm["Action"] == "ssm:GetParameter", logical_id
+        assert ssm["Resource"]["Fn::Sub"].endswith(":parameter/relay-desk/${Stage}/*"), logical_id
 
 
 # --- (b) Alarms and the dashboard, as packaged --------------------------------------------
@@ -385,16 +387,23 @@ def test_two_stages_deploy_side_by_side_without_a_collision(aws: None, templates
         assert environment["POWERTOOLS_METRICS_NAMESPACE"] == f"RelayDesk/{stage}"
         assert environment["PUBLIC_BASE_URL"] == (
             "https://help.acme.test/api" if stage == "prod" else outputs["EndpointURL"].rstrip("/"))
-        # ... and may touch nothing of the other stage.
-        policy_arn = ids[stage]["DeskResourceAccess"]
-        version = iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
-        document = json.dumps(iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)["PolicyVersion"][
-            "Document"])
+        # ... and may touch nothing of the other stage: each function's own policy, as IAM stored it.
         other = "prod" if stage == "dev" else "dev"
-        assert f"relay-desk-{stage}-tickets" in document and f"relay-desk-{other}-" not in document
-        assert f"parameter/relay-desk/{stage}/*" in document
+        for function in ("ProcessInbound", "SendOutbound", "ApiHandler"):
+            policy_arn = ids[stage][f"{function}Access"]
+            version = iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
+            document = json.dumps(iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)["PolicyVersion"][
+                "Document"])
+            assert f"relay-desk-{stage}-tickets" in document and f"relay-desk-{other}-" not in document, function
+            assert f"parameter/relay-desk/{stage}/*" in document, function
+            function_name = "api_handler" if function == "ApiHandler" else re.sub(r"(?<!^)([A-Z])", r"_\1", function).lower()
+            assert f"log-group:/aws/lambda/relay-desk-{stage}-{function_name}:*" in document, function
+            sends_mail = function != "ApiHandler"  # the API enqueues; send_outbound sends
+            sender = _stage(stage).environment["SUPPORT_ADDRESS"]  # the deploy passes it as SupportAddress
+            assert (f':identity/{sender.split("@")[1]}"' in document) is sends_mail, function
+            assert (f':identity/{sender}"' in document) is sends_mail, function
         # (moto 5.2.5's CloudFormation does not attach a role's ManagedPolicyArns; test_infra.py
-        # checks every role lists this policy in the template.)
+        # checks every role lists its own policy in the template.)
 
     # The bucket's CORS rule (ConsoleOrigins) lets each stage's own console upload: its API's origin.
     # (moto's CloudFormation does not apply a bucket's CorsConfiguration; the parameter is what it gets.)
