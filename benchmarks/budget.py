@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import base64
 import cProfile
-import gc
 import math
 import os
 import pstats
@@ -138,31 +137,15 @@ class CallHook:
 
     # install / uninstall
     def install(self) -> "CallHook":
-        import botocore.client
+        from chalicelib.local.client_hooks import hook_every_client
 
-        if self._original is not None:
-            return self
-        original = botocore.client.ClientCreator.create_client
-        hook = self
-
-        def create_client(creator: Any, *args: Any, **kwargs: Any) -> Any:
-            client = original(creator, *args, **kwargs)
-            if not hook._suspended:
-                hook.register(client)
-            return client
-
-        botocore.client.ClientCreator.create_client = create_client
-        self._original = original
-        for obj in gc.get_objects():
-            if isinstance(obj, botocore.client.BaseClient):
-                self.register(obj)
+        if self._original is None:
+            self._original = hook_every_client(self.register, skip=lambda: bool(self._suspended))
         return self
 
     def uninstall(self) -> None:
-        import botocore.client
-
         if self._original is not None:
-            botocore.client.ClientCreator.create_client = self._original
+            self._original()  # stop hooking new clients
             self._original = None
         self.windows.clear()
 

@@ -30,3 +30,12 @@ def desk(environment):
 def admin_token(desk):
     # Away: an admin who manages the desk but takes no tickets, so assignment tests count only their agents.
     return desk.add_agent("Ada Admin", "ada@example.com", role="admin", status="away")[1]
+
+
+@pytest.fixture
+def imported(desk):
+    """The desk with the demo knowledge base imported (``chalicelib/kb/articles``): suggestions, the bot, deflection."""
+    from chalicelib.admin import DEMO_ARTICLES
+    from chalicelib.service import kb
+
+    assert not kb.import_folder(DEMO_ARTICLES).refused

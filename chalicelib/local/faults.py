@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chalicelib.local.client_hooks import hook_every_client
+
 __all__ = ["ABOVE", "BELOW", "FaultInjector", "FunctionCrashed"]
 
 _CRASH_WITHIN = 12  # a crashing invocation dies after one of its first 12 successful calls
@@ -95,7 +97,7 @@ class FaultInjector:
     _random: random.Random = field(init=False, repr=False)
     _function: str | None = field(default=None, init=False)
     _calls: int = field(default=0, init=False)
-    _original: Any = field(default=None, init=False, repr=False)
+    _original: Any = field(default=None, init=False, repr=False)  # stops hooking new clients (client_hooks)
     _paused: int = field(default=0, init=False)
     _timeout_next: str | None = field(default=None, init=False)
     _crash_at: int | None = field(default=None, init=False)
@@ -106,32 +108,13 @@ class FaultInjector:
     # --- installing -----------------------------------------------------------------------------
     def install(self) -> "FaultInjector":
         """Hook every botocore client, those already made and those made from now on."""
-        import gc
-
-        import botocore.client
-
-        if self._original is not None:
-            return self
-        original = botocore.client.ClientCreator.create_client
-        injector = self
-
-        def create_client(creator: Any, *args: Any, **kwargs: Any) -> Any:
-            client = original(creator, *args, **kwargs)
-            injector._register(client)
-            return client
-
-        botocore.client.ClientCreator.create_client = create_client
-        self._original = original
-        for obj in gc.get_objects():
-            if isinstance(obj, botocore.client.BaseClient):
-                self._register(obj)
+        if self._original is None:
+            self._original = hook_every_client(self._register)
         return self
 
     def uninstall(self) -> None:
-        import botocore.client
-
         if self._original is not None:
-            botocore.client.ClientCreator.create_client = self._original
+            self._original()  # stop hooking new clients
             self._original = None
         self.rate = self.crash_rate = 0.0
         self.crash_after = {}

@@ -10,7 +10,6 @@ import pytest
 from tests import chat
 from tests.mail import compose
 
-from chalicelib.admin import DEMO_ARTICLES
 
 TRACKED = "/kb/go/"  # after the desk's PUBLIC_BASE_URL: a tracked link (service/kb_tracking.py)
 FALLBACK = "https://help.example.com/articles/"
@@ -20,12 +19,6 @@ FALLBACK = "https://help.example.com/articles/"
 def environment() -> dict[str, str]:
     return dict(chat.SECRETS)
 
-
-@pytest.fixture
-def imported(desk: Any) -> None:
-    from chalicelib.service import kb
-
-    assert not kb.import_folder(DEMO_ARTICLES).refused
 
 
 def _acknowledgement(desk: Any) -> str:

@@ -30,12 +30,6 @@ def environment() -> dict[str, str]:
     return dict(chat.SECRETS)
 
 
-@pytest.fixture
-def imported(desk: Any) -> None:
-    from chalicelib.service import kb
-
-    assert not kb.import_folder(DEMO_ARTICLES).refused
-
 
 @pytest.fixture
 def agent(desk: Any) -> str:

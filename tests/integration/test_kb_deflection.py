@@ -29,13 +29,6 @@ def environment() -> dict[str, str]:
     return dict(chat.SECRETS)
 
 
-@pytest.fixture
-def imported(desk: Any) -> None:
-    from chalicelib.admin import DEMO_ARTICLES
-    from chalicelib.service import kb
-
-    assert not kb.import_folder(DEMO_ARTICLES).refused
-
 
 def _mail_ticket(desk: Any, **mail: str) -> dict[str, Any]:
     before = {t["id"] for t in desk.tickets()}
