@@ -7,7 +7,7 @@ PYTHON ?= python3
 LAMBDA_PYTHON := 3.11
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements.lock requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: demo test proof bench package lint-infra local clean deploy destroy python-check lock
+.PHONY: demo test proof bench cost package lint-infra local clean deploy destroy python-check lock
 
 python-check:  ## refuse any Python but 3.11, in one line that says what to run instead
 	@py=$(if $(wildcard $(PY)),$(PY),$(PYTHON)); \
@@ -46,8 +46,23 @@ EVENTS ?= 2000
 proof: $(STAMP)  ## faults and crashes injected, then nothing lost or duplicated is checked (EVENTS=10000: the long run)
 	POWERTOOLS_LOG_LEVEL=ERROR $(PY) benchmarks/proof.py --events $(EVENTS)
 
+.PHONY: soak audit
+MINUTES ?= 10
+soak: $(STAMP)  ## the proof's mix without faults for MINUTES (10) as fast as moto goes: events/s, p50/p99 per stage, RSS growth
+	POWERTOOLS_LOG_LEVEL=ERROR $(PY) benchmarks/soak.py --minutes $(MINUTES)
+
+# Not part of `make test`: the advisories are read over the network (PyPI's per-release JSON, or OSV with
+# ARGS="-s osv"), which this project's machines and CI do not reach. --strict: a package that could not be
+# checked fails the audit (without it, pip-audit skips it and says "No known vulnerabilities found").
+audit: $(STAMP)  ## pip-audit of requirements.lock as locked (hash-checked, no resolution); fails if any pin could not be checked
+	$(VENV)/bin/pip-audit --requirement requirements.lock --require-hashes --disable-pip --strict --progress-spinner off $(ARGS)
+
 bench: $(STAMP)  ## benchmarks (figures, not pass/fail)
 	POWERTOOLS_LOG_LEVEL=ERROR $(PY) benchmarks/run.py
+
+# INFO: the deployed log level (.chalice/config.json sets none), so the log bytes measured are what Lambda ingests.
+cost: $(STAMP)  ## the AWS bill per 1 million tickets from measured calls, write/read units, durations and logs
+	POWERTOOLS_LOG_LEVEL=INFO $(PY) benchmarks/cost.py $(ARGS)
 
 package: $(STAMP)  ## CloudFormation for deployment: Chalice's template merged with infra/resources.yaml; the bundle gets requirements.lock
 	rm -rf build

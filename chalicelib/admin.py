@@ -31,6 +31,11 @@ range asked for: the whole desk's p50 and p90, or with ``--group-by`` each group
 (needs matplotlib from requirements-dev.txt: the CLI runs on an admin's machine;
 ``chalicelib/api/kpi_chart.py``).
 
+``python -m chalicelib.admin redrive`` after fixing what made messages fail: every dead-lettered
+message goes back where it came from (``--queue inbound|outbound|ses-failures|all``, ``--dry-run``,
+``--max N``) and leaves its dead-letter queue only once the put succeeded; the pipeline stores a
+message once, so a message redriven twice, or one that was stored before it was parked, changes nothing.
+
 Runs against the AWS account and region of your environment (or ``AWS_ENDPOINT_URL``,
 e.g. ``make local``'s moto server), with the region every other part of the desk uses:
 ``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else us-east-1 (``--region`` and
@@ -39,8 +44,8 @@ as the functions use (see .chalice/config.json). A missing credential, an endpoi
 does not answer or a missing table is one line on stderr saying what to set, never a
 traceback (``--traceback`` shows it).
 
-Exit codes: 0 done; 1 not all done (no such agent, a record or file refused, an
-unexpected error); 2 a usage error (an option missing or invalid, a file unreadable);
+Exit codes: 0 done; 1 not all done (no such agent, a record or file refused, a dead-lettered
+message kept or not put back, an unexpected error); 2 a usage error (an option missing or invalid, a file unreadable);
 3 AWS could not be used (credentials, region, endpoint, a table or bucket missing, access denied).
 """
 from __future__ import annotations
@@ -52,6 +57,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the folder of *.md files (default: the demo articles shipped in chalicelib/kb/articles)")
     command("rebuild-kb-index", help="rebuild the knowledge base's search index from the stored "
                                      "published articles")
+    redrive = command(
+        "redrive", help="after a fix, put dead-lettered messages back where they came from: the inbound and "
+                        "outbound dead-letter queues onto their FIFO queues (same message group), SES events "
+                        "ses_inbound failed on through ses_inbound again; each leaves its dead-letter queue "
+                        "only once the put succeeded")
+    redrive.add_argument("--queue", choices=(*_REDRIVE_NAMES, "all"), default="all",
+                         help="which dead-letter queue (default: all: inbound, outbound, ses-failures)")
+    redrive.add_argument("--dry-run", action="store_true",
+                         help="say what would be redriven; send and delete nothing (default: off; SQS still "
+                              "counts the look as a receive)")
+    redrive.add_argument("--max", type=_positive, metavar="N",
+                         help="redrive at most N messages in all (default: every message)")
     return parser
 
 
@@ -239,6 +257,13 @@ def _capacity(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _capacity(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be 1 or more, not 0")
     return value
 
 
@@ -300,7 +325,162 @@ def _run(args: argparse.Namespace, say: Callable[..., None]) -> int:
         return _DONE
     if args.command == "kpi-report":
         return _kpi_report(args, say)
+    if args.command == "redrive":
+        return _redrive(args, say)
     raise AssertionError(f"no handler for {args.command}")  # argparse only accepts the commands above
+
+
+# --- Redrive: dead-lettered messages back where they came from --------------------------------------
+
+_REDRIVE_NAMES = ("inbound", "outbound", "ses-failures")  # --queue's choices, in the order a run takes them
+#: A message being redriven is hidden from other readers this long: a run that dies leaves it for the next.
+_REDRIVE_HOLD_SECONDS = 300
+
+
+def _redrive_queues() -> dict[str, tuple[str, str]]:
+    """--queue's names → (the dead-letter queue's name, the queue its messages go back to; none: ses_inbound)."""
+    from chalicelib import config
+
+    return {"inbound": (config.setting("INBOUND_DLQ"), config.setting("INBOUND_QUEUE")),
+            "outbound": (config.setting("OUTBOUND_DLQ"), config.setting("OUTBOUND_QUEUE")),
+            "ses-failures": (config.setting("SES_FAILURE_QUEUE"), "")}
+
+
+@dataclass(frozen=True)
+class _Redrive:
+    """One parked message's way back: ``text`` onto queue ``target``, or ``event`` through
+    ses_inbound; ``kept`` says why it stays where it is. ``why``: the reason it was parked."""
+
+    why: str
+    target: str = ""
+    text: str = ""
+    event: Any = None
+    kept: str = ""
+
+
+def _redrive_plan(name: str, body: str, target: str) -> _Redrive:
+    """What a message of dead-letter queue ``name`` is and whether it goes onto ``target`` or through ses_inbound.
+
+    Bodies are ``storage.queues.park``'s ``{"reason", "source", "parked_at", "receives", "body"}``, a
+    message SQS's redrive policy moved as it was, or (ses-failures) Lambda's on-failure record, whose
+    ``requestPayload`` is the SES event. An SES event goes through ``ses_inbound`` again: it enqueues
+    what that function would have (its deduplication id is the SES message id, as the first time).
+    """
+    import json
+
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    parked = isinstance(document, dict) and {"reason", "source", "body"} <= set(document)
+    if name == "ses-failures" and isinstance(document, dict) and "requestPayload" in document:
+        response = document.get("responsePayload")
+        error = response.get("errorMessage") if isinstance(response, dict) else None
+        why = f"ses_inbound failed: {error or (document.get('requestContext') or {}).get('condition', 'unknown')}"
+        event = document["requestPayload"]
+    elif parked and document["source"] == "ses_inbound":  # an SES event ses_inbound itself parked
+        why, event = str(document["reason"]), document["body"]
+    elif name == "ses-failures":
+        return _Redrive(why="unknown", kept="not a Lambda on-failure record (no requestPayload)")
+    else:
+        inner = document["body"] if parked else body
+        return _Redrive(why=str(document["reason"]) if parked else "moved by SQS after its last allowed receive",
+                        target=target,
+                        text=inner if isinstance(inner, str) else json.dumps(inner, separators=(",", ":")))
+    if not _is_ses_event(event):
+        return _Redrive(why=why, kept="not an SES event with a messageId in every record")
+    return _Redrive(why=why, event=event)
+
+
+def _is_ses_event(event: Any) -> bool:
+    def message_id(record: Any) -> Any:
+        ses = record.get("ses") if isinstance(record, dict) else None
+        mail = ses.get("mail") if isinstance(ses, dict) else None
+        return mail.get("messageId") if isinstance(mail, dict) else None
+
+    records = event.get("Records") if isinstance(event, dict) else None
+    return isinstance(records, list) and bool(records) and all(isinstance(message_id(r), str) for r in records)
+
+
+def _redrive(args: argparse.Namespace, say: Callable[..., None]) -> int:
+    """0 when every message seen was redriven (or none was parked), 1 when one was kept or its put failed."""
+    from chalicelib.storage import queues
+
+    left = args.max
+    not_done = 0
+    for name in (_REDRIVE_NAMES if args.queue == "all" else (args.queue,)):
+        queue_name, target = _redrive_queues()[name]
+        held: list[str] = []  # receipt handles to make visible again at the end: kept, failed, or a dry run
+        counts = {"redriven": 0, "kept": 0, "failed": 0}
+        # At most what was parked when the run began: a message that fails again while the run goes on is
+        # parked as a new message, and is for the next run, after the next fix (else the run never ends).
+        budget = queues.parked_count(queue_name)
+        try:
+            while budget > 0 and (left is None or left > 0):
+                wanted = min(budget, 10 if left is None else left)
+                batch = queues.hold_parked(queue_name, count=wanted,
+                                           seconds=30 if args.dry_run else _REDRIVE_HOLD_SECONDS)
+                if not batch:
+                    break
+                for message in batch:
+                    left = None if left is None else left - 1
+                    budget -= 1
+                    outcome = _redrive_one(name, queue_name, target, message, args.dry_run, say)
+                    counts[outcome] += 1
+                    if outcome != "redriven" or args.dry_run:
+                        held.append(message["ReceiptHandle"])
+        finally:
+            for receipt_handle in held:
+                queues.release_parked(queue_name, receipt_handle)
+        not_done += counts["kept"] + counts["failed"]
+        done = "would be redriven" if args.dry_run else "redriven"
+        say(f"redrive: {name}: {counts['redriven']} {done}, {counts['kept']} kept, {counts['failed']} failed; "
+            f"{queues.parked_count(queue_name)} in {queue_name}")
+    if args.dry_run:
+        say("redrive: dry run: nothing was sent or deleted")
+    return _NOT_ALL_DONE if not_done else _DONE
+
+
+def _redrive_one(name: str, queue_name: str, target: str, message: dict[str, Any], dry_run: bool,
+                 say: Callable[..., None]) -> str:
+    """Put one message back (then delete it from its dead-letter queue); returns redriven, kept or failed."""
+    from chalicelib.storage import queues
+
+    plan = _redrive_plan(name, message.get("Body", ""), target)
+    shown = f"{name}: {message['MessageId']}"
+    why = plan.why if len(plan.why) <= 160 else plan.why[:159] + "…"
+    if plan.kept:
+        print(f"redrive: {shown} kept: {plan.kept} (parked: {why})", file=sys.stderr)
+        return "kept"
+    if plan.event is not None:
+        where = f"ses_inbound, {len(plan.event['Records'])} mail(s) onto {_redrive_queues()['inbound'][1]}"
+    else:
+        group = message.get("Attributes", {}).get("MessageGroupId") or "redriven"
+        where = f"{plan.target} (group {group[:12]})"
+    if dry_run:
+        say(f"redrive: {shown} would go to {where} (parked: {why})")
+        return "redriven"
+    try:
+        if plan.event is not None:
+            from chalicelib.channels.email import ses_inbound
+
+            ses_inbound.handle(plan.event)
+        else:
+            queues.put_back(plan.target, plan.text, group=group, parked_message_id=message["MessageId"])
+    except Exception as err:  # noqa: BLE001 - this message stays parked with its reason; the others are still tried
+        problem = _aws_problem(err)
+        first_line = (str(err).strip().splitlines() or [""])[0][:200]
+        said = problem or f"{type(err).__name__}: {first_line}"
+        print(f"redrive: {shown} failed, left in {queue_name}: {said}", file=sys.stderr)
+        return "failed"
+    try:
+        queues.drop_parked(queue_name, message["ReceiptHandle"])  # only now: the message is back where it came from
+    except Exception as err:  # noqa: BLE001 - put back but still parked: the next run puts it again, deduplicated
+        print(f"redrive: {shown} put back on {where} but still in {queue_name} ({type(err).__name__}: "
+              f"{str(err)[:200]}): run redrive again; it is stored once", file=sys.stderr)
+        return "failed"
+    say(f"redrive: {shown} → {where} (parked: {why})")
+    return "redriven"
 
 
 # --- Where AWS could not be used: one line that says what to set ---------------------------------

@@ -102,3 +102,47 @@ def enqueue_messages(messages: list[Any]) -> None:
         response = sqs.send_message_batch(QueueUrl=url, Entries=entries)
         if response.get("Failed"):
             raise RuntimeError(f"SQS refused {len(response['Failed'])} message(s): {response['Failed'][0]}")
+
+
+# --- Redrive (``python -m chalicelib.admin redrive``): read a dead-letter queue, put a message back ----------
+
+
+def hold_parked(queue_name: str, *, count: int, seconds: int) -> list[dict[str, Any]]:
+    """Up to ``count`` (≤ 10, SQS's limit) messages of a dead-letter or failure queue, hidden from other readers
+    for ``seconds``; each with its attributes (``MessageGroupId`` on a FIFO queue). Polls for up to a second:
+    a short poll samples only some of SQS's servers and may answer nothing while messages wait."""
+    return aws.client("sqs").receive_message(
+        QueueUrl=_url(queue_name), MaxNumberOfMessages=min(count, 10), VisibilityTimeout=seconds,
+        WaitTimeSeconds=1, AttributeNames=["All"]).get("Messages", [])
+
+
+def drop_parked(queue_name: str, receipt_handle: str) -> None:
+    aws.client("sqs").delete_message(QueueUrl=_url(queue_name), ReceiptHandle=receipt_handle)
+
+
+def release_parked(queue_name: str, receipt_handle: str) -> None:
+    """Visible again at once (a dry run, a message left where it is): its FIFO group is no longer held."""
+    aws.client("sqs").change_message_visibility(QueueUrl=_url(queue_name), ReceiptHandle=receipt_handle,
+                                                VisibilityTimeout=0)
+
+
+def parked_count(queue_name: str) -> int:
+    """Messages in the queue, visible or held (SQS's approximate counts)."""
+    attributes = aws.client("sqs").get_queue_attributes(
+        QueueUrl=_url(queue_name),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+def put_back(queue_name: str, text: str, *, group: str, parked_message_id: str) -> str:
+    """A dead-lettered message back on its FIFO queue; returns the new message's id.
+
+    The deduplication id comes from the parked copy's SQS message id: a second run that meets the same
+    copy (its delete failed, or two operators ran at once) is dropped by SQS within 5 minutes, and the
+    pipeline's own deduplication by message key covers later. Not the original's id: a message parked
+    within 5 minutes of its first send would be dropped silently. A copy parked again later is a new
+    message with a new id, so a second redrive after a second fix is not swallowed.
+    """
+    return aws.client("sqs").send_message(
+        QueueUrl=_url(queue_name), MessageBody=text, MessageGroupId=group,
+        MessageDeduplicationId=_dedup_id(f"redrive:{parked_message_id}"))["MessageId"]

@@ -1,0 +1,233 @@
+"""``python -m chalicelib.admin redrive``: after a fix, dead-lettered messages go back where they came from and
+become tickets (or replies) once. Messages are parked the way production parks them: a pipeline step fails
+until it is "fixed", SES's send fails until it recovers, ses_inbound cannot enqueue and Lambda hands its event
+to the on-failure queue."""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from chalicelib import admin
+from chalicelib.pipeline import runner, steps
+from tests.api import call
+from tests.mail import compose
+
+
+class Broken:
+    """A pipeline step that raises for mails whose subject has ``marker``, until ``fixed``."""
+
+    def __init__(self, step: Any, marker: str) -> None:
+        self.step, self.marker, self.fixed, self.calls = step, marker, False, 0
+
+    def __call__(self, ctx: Any) -> None:
+        if not self.fixed and self.marker in (ctx.message.subject or ""):
+            self.calls += 1
+            raise RuntimeError(f"{self.step.__name__} is broken")
+        self.step(ctx)
+
+
+@pytest.fixture
+def broken(monkeypatch) -> dict[str, Broken]:
+    """``before``: triage fails (nothing stored); ``after``: measure fails (ticket stored, then parked)."""
+    before = Broken(steps.triage, "[before-write]")
+    after = Broken(steps.measure, "[after-write]")
+    monkeypatch.setattr(runner, "STEPS", [before if step is steps.triage else step for step in steps.STEPS])
+    monkeypatch.setattr(runner, "AFTER", [after if step is steps.measure else step for step in steps.AFTER])
+    return {"before": before, "after": after}
+
+
+def redrive(capsys, *args: str) -> tuple[int, str, str]:
+    code = admin.main(["redrive", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def queued(desk: Any, setting: str) -> int:
+    sqs = desk._aws("sqs")
+    url = sqs.get_queue_url(QueueName=desk._env(setting))["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def messages_with(desk: Any, marker: str) -> list[dict[str, Any]]:
+    return [m for t in desk.tickets() for m in t["messages"] if marker in (m.get("text") or "")]
+
+
+def test_parked_mails_become_tickets_once_after_the_fix_and_a_second_redrive_does_nothing(desk, broken, capsys):
+    desk.receive_email(compose(sender="Ann <ann@customer.example>", subject="Refund [before-write]",
+                               body="Please refund order 17. [before-write]"))
+    desk.receive_email(compose(sender="Bo <bo@customer.example>", subject="Broken lid [after-write]",
+                               body="The lid cracked. [after-write]"))
+    desk.pump()
+
+    parked = desk.dead_letters()
+    assert sorted(letter["reason"][:14] for letter in parked) == ["failed 5 times"] * 2
+    assert [t["subject"] for t in desk.tickets()] == ["Broken lid [after-write]"]  # stored, then parked
+    assert broken["before"].calls == 5 and broken["after"].calls == 5
+
+    code, out, err = redrive(capsys, "--dry-run")  # before the fix: shows, changes nothing
+    assert code == 0, err
+    assert out.count("would go to relay-desk-inbound.fifo") == 2 and "nothing was sent or deleted" in out
+    assert desk.dead_letters() == parked and queued(desk, "INBOUND_QUEUE") == 0
+    assert len(desk.tickets()) == 1
+
+    broken["before"].fixed = broken["after"].fixed = True
+    code, out, err = redrive(capsys, "--queue", "inbound")
+    assert code == 0, err
+    assert "inbound: 2 redriven, 0 kept, 0 failed; 0 in relay-desk-inbound-dlq.fifo" in out
+    assert desk.dead_letters() == []
+    desk.pump()
+
+    tickets = {t["subject"]: t for t in desk.tickets()}
+    assert set(tickets) == {"Refund [before-write]", "Broken lid [after-write]"}
+    assert len(messages_with(desk, "[before-write]")) == 1
+    assert len(messages_with(desk, "[after-write]")) == 1  # redriving a stored message stored nothing new
+    acknowledged = [str(mail["To"]) for mail in desk.sent_emails() if mail["Auto-Submitted"] == "auto-replied"]
+    assert sorted(acknowledged) == ["Ann <ann@customer.example>", "Bo <bo@customer.example>"]  # one each
+    assert desk.dead_letters() == []
+
+    code, out, err = redrive(capsys)  # a second run: nothing left to do
+    assert code == 0 and err == ""
+    assert all(f"{name}: 0 redriven" in out for name in ("inbound", "outbound", "ses-failures"))
+    desk.pump()
+    assert len(desk.tickets()) == 2 and len(messages_with(desk, "[before-write]")) == 1
+
+
+def test_a_message_put_back_but_not_deleted_is_enqueued_once_by_the_next_run(desk, broken, capsys, monkeypatch):
+    from chalicelib.storage import queues
+
+    desk.receive_email(compose(subject="Invoice [before-write]", body="The invoice is wrong. [before-write]"))
+    desk.pump()
+    assert len(desk.dead_letters()) == 1
+    broken["before"].fixed = True
+
+    def lost_delete(*args: Any) -> None:
+        raise RuntimeError("connection reset")
+
+    monkeypatch.setattr(queues, "drop_parked", lost_delete)
+    code, out, err = redrive(capsys)
+    assert code == 1 and "put back on relay-desk-inbound.fifo" in err and "run redrive again" in err
+    assert queued(desk, "INBOUND_QUEUE") == 1 and len(desk.dead_letters()) == 1
+
+    monkeypatch.undo()  # the delete works again (and the steps are the real ones)
+    code, out, err = redrive(capsys)
+    assert code == 0, err
+    assert queued(desk, "INBOUND_QUEUE") == 1  # SQS dropped the second put: the same deduplication id
+    assert desk.dead_letters() == []
+    desk.pump()
+    assert len(messages_with(desk, "[before-write]")) == 1
+
+
+def test_a_reply_ses_kept_refusing_goes_out_once_after_redrive(desk, admin_token, capsys, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from chalicelib.outbound import email as email_out
+
+    desk.receive_email(compose(sender="Cy <cy@customer.example>", subject="Where is my parcel?"))
+    desk.pump()
+    (ticket,) = desk.tickets()
+    real_send, refused = email_out.send, []
+
+    def throttled(*args: Any, **kwargs: Any) -> str:
+        refused.append(1)
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}},
+                          "SendRawEmail")
+
+    monkeypatch.setattr(email_out, "send", throttled)
+    assert call(desk, "post", f"/tickets/{ticket['id']}/replies", admin_token,
+                {"text": "It left our warehouse today."})[0] == 201
+    desk.pump()
+    (letter,) = desk.dead_letters()
+    assert letter["source"] == "sqs-redrive" and len(refused) == 5  # SQS moved it after 5 receives
+
+    monkeypatch.setattr(email_out, "send", real_send)
+    code, out, err = redrive(capsys, "--queue", "outbound")
+    assert code == 0, err
+    assert "outbound: 1 redriven" in out and "moved by SQS after its last allowed receive" in out
+    desk.pump()
+    replies = [mail for mail in desk.sent_emails() if "It left our warehouse today." in mail.get_body().get_content()]
+    assert len(replies) == 1 and desk.dead_letters() == []
+
+
+def _on_failure_record(event: dict[str, Any], error: Exception) -> dict[str, Any]:
+    """What Lambda's on-failure destination delivers after an asynchronous invocation's last retry."""
+    return {"version": "1.0", "timestamp": "2026-12-05T08:00:00.000Z",
+            "requestContext": {"requestId": str(uuid.uuid4()), "condition": "RetriesExhausted",
+                               "approximateInvokeCount": 3,
+                               "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:relay-desk-dev-ses_inbound"},
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": str(error), "errorType": type(error).__name__}}
+
+
+def test_an_ses_event_ses_inbound_failed_on_becomes_a_ticket_after_redrive(desk, capsys, monkeypatch):
+    from chalicelib.local.desk import ses_event
+    from chalicelib.storage import queues
+
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("SQS is unavailable")
+
+    raw = compose(sender="Di <di@customer.example>", subject="Cannot log in", body="My password reset fails.")
+    ses_id = uuid.uuid4().hex + "00000000"
+    desk._aws("s3").put_object(Bucket=desk.inbound_bucket, Key=desk.inbound_prefix + ses_id, Body=raw)
+    event = ses_event(raw, ses_id, recipients=["support@example.com"],
+                      verdicts={name: "PASS" for name in ("spam", "virus", "spf", "dkim", "dmarc")})
+    monkeypatch.setattr(queues, "enqueue", unavailable)
+    with pytest.raises(RuntimeError) as failed:
+        desk.invoke("ses_inbound", event)
+    sqs = desk._aws("sqs")
+    failures = sqs.get_queue_url(QueueName=desk._env("SES_FAILURE_QUEUE"))["QueueUrl"]
+    sqs.send_message(QueueUrl=failures, MessageBody=json.dumps(_on_failure_record(event, failed.value)))
+    sqs.send_message(QueueUrl=failures, MessageBody=json.dumps({"note": "not from Lambda"}))
+    monkeypatch.undo()
+
+    code, out, err = redrive(capsys, "--queue", "ses-failures")
+    assert code == 1  # one record is not Lambda's: kept, and said so
+    assert "ses-failures: 1 redriven, 1 kept, 0 failed; 1 in relay-desk-ses-inbound-failures" in out
+    assert "ses_inbound failed: SQS is unavailable" in out
+    assert "kept: not a Lambda on-failure record" in err
+    desk.pump()
+    (ticket,) = desk.tickets()
+    assert ticket["subject"] == "Cannot log in" and ticket["message_count"] == 1
+    assert [letter["body"] for letter in desk.dead_letters()] == ['{"note": "not from Lambda"}']
+
+
+def test_max_limits_the_run_and_the_rest_waits(desk, broken, capsys):
+    for n in range(3):
+        desk.receive_email(compose(sender=f"C{n} <c{n}@customer.example>", subject=f"Question {n} [before-write]",
+                                   body=f"Question {n}. [before-write]"))
+    desk.pump()
+    broken["before"].fixed = True
+
+    code, out, err = redrive(capsys, "--max", "2")
+    assert code == 0, err
+    assert "inbound: 2 redriven, 0 kept, 0 failed; 1 in relay-desk-inbound-dlq.fifo" in out
+    desk.pump()
+    assert len(desk.tickets()) == 2 and len(desk.dead_letters()) == 1
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exited:
+        admin.main(["redrive", "--max", "0"])
+    assert exited.value.code == 2 and "must be 1 or more" in capsys.readouterr().err
+
+
+def test_a_message_whose_put_fails_stays_parked(desk, broken, capsys, monkeypatch):
+    from chalicelib.storage import queues
+
+    desk.receive_email(compose(subject="Address change [before-write]", body="New address. [before-write]"))
+    desk.pump()
+    (parked,) = desk.dead_letters()
+    broken["before"].fixed = True
+
+    def refused(*args: Any, **kwargs: Any) -> str:
+        raise RuntimeError("SQS refused the message")
+
+    monkeypatch.setattr(queues, "put_back", refused)
+    code, out, err = redrive(capsys)
+    assert code == 1 and "failed, left in relay-desk-inbound-dlq.fifo: RuntimeError: SQS refused" in err
+    assert "inbound: 0 redriven, 0 kept, 1 failed; 1 in relay-desk-inbound-dlq.fifo" in out
+    assert desk.dead_letters() == [parked] and queued(desk, "INBOUND_QUEUE") == 0
