@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["TimeBudgetExceeded", "process_fifo_batch", "set_deadline", "time_budget", "time_left"]
+__all__ = ["TimeBudgetExceeded", "deadline_of", "process_fifo_batch", "set_deadline", "time_budget", "time_left"]
 
 _deadline: float | None = None  # time.monotonic() when the current invocation times out
 _length = 0.0  # the invocation's time, in seconds, when it started
@@ -44,11 +44,19 @@ def process_fifo_batch(event: dict[str, Any], context: Any, handler: Callable[[A
     processor = _processors.get(handler)
     if processor is None:
         processor = _processors[handler] = SqsFifoPartialProcessor(skip_group_on_error=True)
+    with deadline_of(context):
+        return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
+
+
+@contextlib.contextmanager
+def deadline_of(context: Any) -> Iterator[None]:
+    """The invocation's deadline while it runs; none after it (a warm container's next event brings its own,
+    and code run between invocations must not inherit "no time left")."""
     set_deadline(context)
     try:
-        return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
+        yield
     finally:
-        set_deadline(None)  # the invocation is over: code run after it (a warm container's next event) has its own
+        set_deadline(None)
 
 
 def set_deadline(context: Any) -> None:

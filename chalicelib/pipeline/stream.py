@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.invocation import set_deadline
+from chalicelib.invocation import deadline_of
 from chalicelib.observability import logger
 
 __all__ = ["process_batch"]
@@ -22,8 +22,8 @@ def process_batch(event: dict[str, Any], context: Any) -> dict[str, list[Any]]:
     from chalicelib.service import ticket_stream
     from chalicelib.storage.ticket_stream import stored_changes
 
-    set_deadline(context)
-    changes = stored_changes(event.get("Records") or [])
-    published = ticket_stream.react(changes)
+    with deadline_of(context):
+        changes = stored_changes(event.get("Records") or [])
+        published = ticket_stream.react(changes)
     logger.info("ticket changes read", extra={"changes": len(changes), "events": published})
     return {"batchItemFailures": []}
