@@ -227,8 +227,8 @@ class LocalServer:
         only there does a message's parsing-time budget (SIGALRM, ``chalicelib/invocation.py``) apply."""
         stop = stop or threading.Event()
         deadline = time.monotonic() + seconds if seconds else None
-        self.console.say("ready: Ctrl-C stops the desk")
-        try:
+        try:  # "ready" inside: a Ctrl-C right after it is a clean stop, not an interrupted start-up
+            self.console.say("ready: Ctrl-C stops the desk")
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
                 try:
                     delivered = self.desk.pump()
