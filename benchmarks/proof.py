@@ -68,6 +68,8 @@ class Report:
     over_capacity: list[str] = field(default_factory=list)
     numbers_unique: bool = True
     kpi_created: tuple[int, int] = (0, 0)
+    stage_p99_ms: dict[str, float] = field(default_factory=dict)  # function -> p99 of its invocations (wall)
+    hottest: str = ""  # the scaling model's hottest key at 10,000 tickets/s, today's design and with its fixes
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
     failures: list[str] = field(default_factory=list)
@@ -130,8 +132,7 @@ class Scenario:
         with self.injector.paused():
             self.desk._aws("sqs").send_message(
                 QueueUrl=self.desk._aws("sqs").get_queue_url(QueueName=self.desk._env("SES_FAILURE_QUEUE"))["QueueUrl"],
-                MessageBody=json.dumps({"reason": f"ses_inbound failed {_SES_TRIES} times: {last!r:.200}",
-                                        "source": "ses_inbound", "body": {"ses_message_id": event.ref}}))
+                MessageBody=json.dumps(_on_failure_record(self.last_ses_event, last)))
 
     def _receive_once(self, raw: bytes, ses_id: str, **verdicts: str) -> str:
         import uuid
@@ -142,9 +143,10 @@ class Scenario:
         with self.injector.paused():  # SES's own S3 write
             self.desk._aws("s3").put_object(Bucket=self.desk.inbound_bucket, Key=self.desk.inbound_prefix + ses_id,
                                             Body=raw)
-        self.desk.invoke("ses_inbound", ses_event(raw, ses_id, recipients=[self.desk._env("SUPPORT_ADDRESS")],
-                                                  verdicts={"spam": verdicts.get("spam", "PASS"), "virus": "PASS",
-                                                            "spf": "PASS", "dkim": "PASS", "dmarc": "PASS"}))
+        self.last_ses_event = ses_event(raw, ses_id, recipients=[self.desk._env("SUPPORT_ADDRESS")],
+                                        verdicts={"spam": verdicts.get("spam", "PASS"), "virus": "PASS",
+                                                  "spf": "PASS", "dkim": "PASS", "dmarc": "PASS"})
+        self.desk.invoke("ses_inbound", self.last_ses_event)
         return ses_id
 
     def _post(self, event: Event, send: Any) -> None:
@@ -353,6 +355,45 @@ class Scenario:
             report.failures.append(f"KPI created {report.kpi_created[0]} != tickets {report.kpi_created[1]}")
 
 
+def _on_failure_record(event: dict[str, Any], error: BaseException) -> dict[str, Any]:
+    """What Lambda's on-failure destination receives for an asynchronous invocation that failed every attempt."""
+    return {"version": "1.0", "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": _SES_TRIES,
+                                                 "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:ses_inbound"},
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+            "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)[:200]}}
+
+
+def _timed(invoke: Any, seconds: dict[str, list[float]]) -> Any:
+    """``desk.invoke`` recording each invocation's wall time by function (the p99 per stage)."""
+    def timing(function_name: str, event: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return invoke(function_name, event)
+        finally:
+            seconds[function_name].append(time.perf_counter() - started)
+    return timing
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else 0.0
+
+
+def hottest_partition() -> str:
+    """The scaling model's hottest row at 10,000 tickets/s (docs/scaling.md): today's key design, then with its fixes."""
+    from benchmarks import scaling
+
+    traffic = scaling.Traffic()
+    code = scaling.code_inputs(traffic.day_count)
+    before = scaling.Design.of_code(code)
+    shares = []
+    for design in (before, scaling.fixed(code, traffic)):
+        row = max(scaling.model(code, traffic, design), key=lambda r: r.share)
+        shares.append(f"{row.key} {row.share:.0%}")
+    return f"{shares[0]} (today); {shares[1]} (with docs/scaling.md's changes)"
+
+
 def _plain(mail: Any) -> str:
     body = mail.get_body(preferencelist=("plain",))
     return body.get_content() if body is not None else ""
@@ -373,7 +414,8 @@ def prove(*, events: int, faults: float, crashes: float, seed: int, agents: int 
             agent_id, token = desk.add_agent(f"Agent {n}", f"agent{n}@example.com", capacity=capacity)
             scenario.agent_tokens[agent_id] = token
         injector = scenario.injector.install()
-        desk.invoke = injector.wrap(desk.invoke)
+        timings: dict[str, list[float]] = defaultdict(list)
+        desk.invoke = _timed(injector.wrap(desk.invoke), timings)
         injector.rate, injector.crash_rate = faults, crashes
         try:
             scenario.run(events)
@@ -382,6 +424,7 @@ def prove(*, events: int, faults: float, crashes: float, seed: int, agents: int 
         for _ in range(3):
             desk.pump()
         report.faults = injector.summary()
+        report.stage_p99_ms = {name: _p99(values) * 1000 for name, values in sorted(timings.items())}
         report.by_kind = Counter(e.kind for e in scenario.events)
         scenario.check(report)
         injector.uninstall()
@@ -400,6 +443,9 @@ def print_report(report: Report, *, scenario: str) -> None:
         ("refused at the edge (platform retries later)", report.refused_at_edge),
         ("agent load / capacity", report.max_load), ("ticket numbers unique", report.numbers_unique),
         ("KPI created / tickets", f"{report.kpi_created[0]} / {report.kpi_created[1]}"),
+        ("p99 per invocation (wall, moto, retries incl.)", ", ".join(f"{name} {ms:.0f} ms" for name, ms in report.stage_p99_ms.items())),
+        ("hottest partition at 10,000/s", report.hottest or "-"),
+        ("cost per 1M tickets", "make cost (benchmarks/cost.py): measured separately, about 30 s"),
         ("wall time", f"{report.seconds:.1f} s"), ("peak RSS", f"{report.peak_rss_mb:.0f} MB"),
     ]
     width = max(len(name) for name, _ in rows)
@@ -419,6 +465,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     report = prove(events=args.events, faults=args.faults, crashes=args.crashes, seed=args.seed)
+    report.hottest = hottest_partition()
     print_report(report, scenario=f"faults {args.faults:.0%}, crashes {args.crashes:.1%}, seed {args.seed}")
     return 0 if report.ok else 1
 
