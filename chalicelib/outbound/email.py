@@ -244,12 +244,19 @@ def build_notification(to_address: str, subject: str, text: str) -> EmailMessage
         raise Undeliverable(f"cannot address the notification: {err!r}") from err
 
 
+class NotSent(Exception):
+    """SES answered with an error that may pass (throttling, an outage) or was never reached: the mail certainly
+    did not go out, so sending it again later cannot make two. (A read timeout is not this: SES may have sent it.)"""
+
+
 def send(message: EmailMessage, to_address: str, cc: list[str] | tuple[str, ...] = ()) -> str:
     """Send through SES to ``to_address`` and ``cc``; returns the Message-ID SES assigned (it replaces ours).
 
     SES delivers to the envelope's Destinations, not to the headers: the Cc addresses are in both.
+    ``Undeliverable``: never (the address or the mail); ``NotSent``: not now, certainly not sent.
     """
     from botocore.exceptions import ClientError
+    from botocore.exceptions import ConnectionError as NotConnected
 
     try:
         data = message.as_bytes()
@@ -264,7 +271,10 @@ def send(message: EmailMessage, to_address: str, cc: list[str] | tuple[str, ...]
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") in _PERMANENT_SES_ERRORS:
             raise Undeliverable(f"SES refused it: {err}") from err
-        raise  # throttling, outages, a configuration set that does not exist: SQS retries the message
+        # throttling, outages, a configuration set that does not exist: SQS retries the message
+        raise NotSent(f"SES answered {err}") from err
+    except NotConnected as err:
+        raise NotSent(f"SES was not reached: {err}") from err
     return provider_message_id(response["MessageId"])
 
 

@@ -197,11 +197,10 @@ def _claim_sending(ticket: Any, reply: dict[str, Any], now: Any) -> None:
 @contextlib.contextmanager
 def _released_if_not_sent(reply: dict[str, Any]) -> Any:
     """Around the send itself: a failure that certainly sent nothing — the platform refused the connection or
-    answered 429/503 (a transient ``DeliveryError``), or SES answered with an error (a ``ClientError``:
-    throttling, an outage) — gives the claim back, so SQS's next delivery may send. A read timeout, a reset
+    answered 429/503 (a transient ``DeliveryError``), or SES answered with an error or was never reached
+    (``email.NotSent``) — gives the claim back, so SQS's next delivery may send. A read timeout, a reset
     or a 5xx other than 503 leave the outcome unknown and the claim in place."""
-    from botocore.exceptions import ClientError
-
+    from chalicelib.outbound import email as email_out
     from chalicelib.outbound.http import DeliveryError
     from chalicelib.storage import send_claims
 
@@ -211,7 +210,7 @@ def _released_if_not_sent(reply: dict[str, Any]) -> Any:
         if not err.permanent:
             send_claims.release(reply["key"])
         raise
-    except ClientError:
+    except email_out.NotSent:
         send_claims.release(reply["key"])
         raise
 

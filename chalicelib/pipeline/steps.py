@@ -11,9 +11,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from botocore.exceptions import ClientError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
-
 from chalicelib import clock, config, configuration
 from chalicelib.domain import acknowledgement as ack_policy
 from chalicelib.domain import bot, ids, reply_address, threading, vocabulary
@@ -22,7 +19,7 @@ from chalicelib.domain.triage import TriageInput
 from chalicelib.observability import count, logger
 from chalicelib.outbound import email as email_out
 from chalicelib.outbound import profiles
-from chalicelib.pipeline import bot_replies
+import chalicelib.pipeline.bot_replies as bot_replies
 from chalicelib.pipeline.context import Context
 from chalicelib.service import bot as bot_service
 from chalicelib.service import clocks, customer_language, deliveries, kb_tracking
@@ -396,7 +393,7 @@ def _acknowledged_first(ctx: Context, ticket: inbound.NewTicket, preview: Any) -
     except email_out.Undeliverable as err:
         logger.warning("acknowledgement cannot be sent", extra={"reason": err.reason})
         return dataclasses.replace(owed, status="failed", reason=err.reason)
-    except (ClientError, BotocoreConnectionError, ConnectionError):  # SES said no, or was never reached: not sent
+    except (email_out.NotSent, ConnectionError):  # SES said not now, or was never reached: certainly not sent
         inbound.forget_acknowledgement_intent(ctx.message.dedup_key)  # so the redelivery sends it
         raise
     ctx.ack_sent = True

@@ -122,8 +122,6 @@ def test_a_message_put_back_but_not_deleted_is_enqueued_once_by_the_next_run(des
 
 
 def test_a_reply_ses_kept_refusing_goes_out_once_after_redrive(desk, admin_token, capsys, monkeypatch):
-    from botocore.exceptions import ClientError
-
     from chalicelib.outbound import email as email_out
 
     desk.receive_email(compose(sender="Cy <cy@customer.example>", subject="Where is my parcel?"))
@@ -131,10 +129,9 @@ def test_a_reply_ses_kept_refusing_goes_out_once_after_redrive(desk, admin_token
     (ticket,) = desk.tickets()
     real_send, refused = email_out.send, []
 
-    def throttled(*args: Any, **kwargs: Any) -> str:
+    def throttled(*args: Any, **kwargs: Any) -> str:  # what email.send raises when SES throttles
         refused.append(1)
-        raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}},
-                          "SendRawEmail")
+        raise email_out.NotSent("SES answered Throttling: Maximum sending rate exceeded.")
 
     monkeypatch.setattr(email_out, "send", throttled)
     assert call(desk, "post", f"/tickets/{ticket['id']}/replies", admin_token,

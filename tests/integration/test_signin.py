@@ -396,17 +396,15 @@ def _item_bytes(item):
 
 
 def test_ses_throttling_is_retried_and_the_link_that_arrives_is_the_one_that_works(desk, monkeypatch):
-    from botocore.exceptions import ClientError
-
     from chalicelib.outbound import email as email_out
 
     agent_id, _ = _agent(desk)
     real_send, calls = email_out.send, []
 
-    def throttled_once(message, to_address, **kwargs):
+    def throttled_once(message, to_address, **kwargs):  # what email.send raises when SES throttles
         calls.append(to_address)
         if len(calls) == 1:
-            raise ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "SendRawEmail")
+            raise email_out.NotSent("SES answered Throttling: slow down")
         return real_send(message, to_address, **kwargs)
 
     monkeypatch.setattr(email_out, "send", throttled_once)

@@ -54,12 +54,6 @@ def test_every_boto3_client_the_app_makes_has_the_timeouts_and_standard_retries(
     assert presigned.signature_version == "s3v4"
 
 
-def test_the_local_provisioning_clients_have_them_too(fresh_clients):
-    from chalicelib.local import provision
-
-    _assert_standard_config(provision._client("sqs", "us-east-1").meta.config)
-
-
 def test_pynamodb_shares_one_connection_with_the_same_timeouts_and_retries(fresh_clients):
     from chalicelib.storage import models
 
