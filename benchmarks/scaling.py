@@ -103,9 +103,9 @@ class CodeInputs:
     spread: int  # domain/assignment.py SPREAD
     max_claims: int  # service/assign.py _MAX_CLAIMS
     directory_cache_s: float  # storage/agents.py _CACHE_SECONDS
-    aggregate_item_bytes: int  # a saturated day of all#all: every counter and every histogram bucket
-    aggregate_counters_bytes: int  # the same item's counters alone
-    aggregate_histogram_bytes: int  # one histogram's buckets alone
+    aggregate_item_bytes: int  # a saturated day of all#all in one item (the shape before the split)
+    aggregate_counters_bytes: int  # the day's counters item
+    aggregate_histogram_bytes: int  # one histogram's item (every bucket set)
     inbox_item_bytes: int  # inbox#desk: every counter of domain/inbox_counts.py
     inbound_batch: int  # app.py process_inbound batch_size
     stream_batch: int  # app.py ticket_stream batch_size
@@ -113,17 +113,25 @@ class CodeInputs:
     reserved_concurrency: bool  # any ReservedConcurrentExecutions in infra/resources.yaml
     queues: tuple[str, ...]  # chalicelib/routing.yaml
     sources: dict[str, str] = field(default_factory=dict)
+    split_histograms: bool = False  # storage/aggregates.py: each histogram in its own item
+    histograms: int = 4  # kpis.HISTOGRAMS: the items a batch touches per series when split
 
 
-def _day_item(counters: tuple[str, ...], histograms: tuple[str, ...], *, count: int) -> dict[str, Any]:
-    """An aggregate item as stored (storage/aggregates.py): c_<counter> and h_<histogram>_<bucket>, all set."""
+def _day_item(counters: tuple[str, ...], histograms: tuple[str, ...], *, count: int,
+              own_item: bool = False) -> dict[str, Any]:
+    """An aggregate item with every counter and bucket set: the day's one item as stored before the split
+    (c_<counter>, h_<histogram>_<bucket>), or with ``own_item`` one histogram's item as storage/aggregates.py
+    writes it now (day#<histogram>, b<bucket>)."""
     from chalicelib.domain import histogram
+    from chalicelib.storage.models import AggregateModel
 
-    item: dict[str, Any] = {"series": {"S": "all#all"}, "day": {"S": "2026-12-07"}}
+    day = AggregateModel.histogram_day("2026-12-07", histograms[0]) if own_item else "2026-12-07"
+    item: dict[str, Any] = {"series": {"S": "all#all"}, "day": {"S": day}}
     item.update({f"c_{name}": {"N": str(count)} for name in counters})
     keys = [str(index) for index in range(histogram.ZERO, histogram.OVERFLOW + 1) if index != histogram.LEGACY_ZERO]
     for name in histograms:
-        item.update({f"h_{name}_{key}": {"N": str(count // len(keys) or 1)} for key in keys})
+        names = (AggregateModel.histogram_bucket(key).attr_name if own_item else f"h_{name}_{key}" for key in keys)
+        item.update({attribute: {"N": str(count // len(keys) or 1)} for attribute in names})
     if histograms:
         item["histogram_scheme"] = {"N": str(histogram.SCHEME_VERSION)}
     return item
@@ -183,7 +191,8 @@ def code_inputs(day_count: int) -> CodeInputs:
         directory_cache_s=agents._CACHE_SECONDS,
         aggregate_item_bytes=repository.item_size(full),
         aggregate_counters_bytes=repository.item_size(_day_item(kpis.COUNTERS, (), count=day_count)),
-        aggregate_histogram_bytes=repository.item_size(_day_item((), kpis.HISTOGRAMS[:1], count=day_count)),
+        aggregate_histogram_bytes=repository.item_size(_day_item((), kpis.HISTOGRAMS[:1], count=day_count,
+                                                                 own_item=True)),
         inbox_item_bytes=repository.item_size(inbox_item),
         inbound_batch=int(re.search(r'INBOUND_QUEUE"\), batch_size=(\d+)', app_text).group(1)),
         stream_batch=int(re.search(r"TICKETS_STREAM_ARN\"\), batch_size=(\d+)", app_text).group(1)),
@@ -191,6 +200,8 @@ def code_inputs(day_count: int) -> CodeInputs:
         reserved_concurrency="ReservedConcurrentExecutions" in resources_text,
         queues=tuple(routing.queues),
         sources={"aggregates series": aggregates._ALL_SERIES},
+        split_histograms=hasattr(models.AggregateModel, "histogram_day"),
+        histograms=len(kpis.HISTOGRAMS),
     )
 
 
@@ -245,7 +256,8 @@ class Design:
 
     @classmethod
     def of_code(cls, code: CodeInputs) -> "Design":
-        return cls(number_block=code.number_block, time_shards=code.time_shards, stream_batch=code.stream_batch)
+        return cls(number_block=code.number_block, time_shards=code.time_shards, stream_batch=code.stream_batch,
+                   split_histograms=code.split_histograms)
 
 
 # --- assignment races, simulated with the real ordering -------------------------------------------------
@@ -390,12 +402,19 @@ def model(code: CodeInputs, traffic: Traffic, design: Design) -> list[Row]:
     # KPI aggregates and inbox counters (storage/aggregates.py, storage/ticket_counts.py): one transactional
     # update per series and day per stream batch.
     batches = r * traffic.ticket_writes_per_life / design.stream_batch
+    # Split, a batch at the peak updates the counters item and every histogram's item of the series, all in
+    # the one partition of its hash key.
     if design.split_histograms:
-        item = max(code.aggregate_counters_bytes, code.aggregate_histogram_bytes)
+        item = code.aggregate_histogram_bytes
+        batch_units = (units(code.aggregate_counters_bytes, transactional=True)
+                       + code.histograms * units(item, transactional=True))
+        shape = f"counters + {code.histograms} histogram items of {item / KB:.1f} KB"
     else:
         item = code.aggregate_item_bytes
-    rows.append(partition_row(f"aggregates all#all/day ({item / KB:.0f} KB item)",
-                              shard_rate(batches, design.aggregate_shards) * units(item, transactional=True),
+        batch_units = units(item, transactional=True)
+        shape = f"{item / KB:.0f} KB item"
+    rows.append(partition_row(f"aggregates all#all/day ({shape})",
+                              shard_rate(batches, design.aggregate_shards) * batch_units,
                               note=f"{batches:,.0f} batches/s; also channel#email, the outage queue's series"))
     rows.append(partition_row("aggregates inbox#desk/live",
                               shard_rate(batches, design.aggregate_shards)
@@ -520,8 +539,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"from the code: ticket indexes {code.ticket_indexes}; SHARDS {code.time_shards}; TICKET_NUMBER_BLOCK "
           f"{code.number_block}; directory hash key '{code.directory_value}' ({code.directory_entry_bytes} B per entry); "
           f"SPREAD {code.spread}; _MAX_CLAIMS {code.max_claims}; directory cache {code.directory_cache_s:g} s; "
-          f"aggregate day item {code.aggregate_item_bytes / KB:.1f} KB (counters {code.aggregate_counters_bytes} B, "
-          f"one histogram {code.aggregate_histogram_bytes / KB:.1f} KB); inbox#desk {code.inbox_item_bytes} B; "
+          f"aggregates: histograms in their own items {code.split_histograms} (counters {code.aggregate_counters_bytes} "
+          f"B, one histogram {code.aggregate_histogram_bytes / KB:.1f} KB; the one day item before the split "
+          f"{code.aggregate_item_bytes / KB:.1f} KB); inbox#desk {code.inbox_item_bytes} B; "
           f"batch sizes inbound {code.inbound_batch}, stream {code.stream_batch}; FIFO high throughput "
           f"{code.fifo_high_throughput}; queues {len(code.queues)}")
     claims16, lost16 = race_round(16)

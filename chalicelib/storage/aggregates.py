@@ -1,17 +1,23 @@
 """Daily KPI aggregates in DynamoDB: counted as events happen, read by reports.
 
-Storage (``AggregateModel``, table relay-desk-aggregates): one item per series and
-UTC day. ``series`` is ``<group kind>#<group>`` (``channel#email``, ``priority#high``,
-``queue#billing``, ``agent#a-0123456789ab``, and ``all#all`` for the whole desk);
-``day`` is ``YYYY-MM-DD``. Counts are flat top-level numbers, ``c_created`` for a
-counter and ``h_first_response_minutes_57`` for a histogram bucket
-(``histogram.item_key``), plus ``histogram_scheme``. Flat, because every increment
-must be an atomic ``ADD`` that also works on the day's first event: DynamoDB cannot
-``ADD`` into a map that does not exist yet, and initialising the map in the same
-expression is refused as overlapping paths.
+Storage (``AggregateModel``, table relay-desk-aggregates): per series and UTC day, one
+item of counters and one item per histogram. ``series`` is ``<group kind>#<group>``
+(``channel#email``, ``priority#high``, ``queue#billing``, ``agent#a-0123456789ab``, and
+``all#all`` for the whole desk). The counters item's range key is the day
+(``YYYY-MM-DD``), with ``c_created`` for a counter; a histogram's item is at
+``YYYY-MM-DD#<histogram>`` with ``b57`` for a bucket (``histogram.item_key``) and its
+``histogram_scheme``. Flat top-level numbers, because every increment must be an
+atomic ``ADD`` that also works on the day's first event: DynamoDB cannot ``ADD`` into a
+map that does not exist yet, and initialising the map in the same expression is refused
+as overlapping paths. Apart, because an update is billed on the whole item: a busy
+day's single item (every counter and ~200 buckets of four histograms, ~25 KB at a
+million tickets a month) cost 25 write units per update, twice in a transaction, for
+adding one count; the counters item stays under 1 KB and a histogram's under ~2.5 KB
+even with every one of its 409 buckets set. Days stored before the split (buckets as
+``h_<histogram>_<bucket>`` on the day's item) are read as they are.
 
 ``record_all`` counts a batch of events (``Tally``: the ticket stream's consumer
-hands it a whole stream batch) with ONE update per series and day — each event
+hands it a whole stream batch) with ONE update per item it touches — each event
 goes to its channel, priority, queue, agent and ``all#all`` — in TransactWriteItems
 of up to 100 items, so an event is counted everywhere or nowhere and a report's
 rows always add up to its totals; 100 new tickets of one day cost a handful of
@@ -22,15 +28,17 @@ backoff. Each call's ClientRequestToken is derived from the batch (its stream
 sequence numbers), the chunk and the attempt: DynamoDB ignores a repeat within 10
 minutes, so the same stream batch delivered again after a crash is not counted twice.
 
-The histogram scheme is written with the first bucket of a day and every later bucket
-write requires the same scheme: after a ``SCHEME_VERSION`` bump, writing buckets into
-a day counted with the old scheme fails loudly (``HistogramSchemeConflict``) instead
-of mixing bucket meanings. Bump the scheme at a UTC midnight, or migrate the day.
+The histogram scheme is written with the first bucket of a histogram's day and every
+later bucket write requires the same scheme: after a ``SCHEME_VERSION`` bump, writing
+buckets into a day counted with the old scheme fails loudly (``HistogramSchemeConflict``)
+instead of mixing bucket meanings, and so does reading a day whose items disagree. Bump
+the scheme at a UTC midnight, or migrate the day.
 
 ``read`` never scans: the groups of each kind are known (the channels, the
 priorities, the triage rules' queues, the agent directory), so it queries each
-series for ``day BETWEEN start AND end``: O(days × groups) items. A queue dropped
-from the triage rules is therefore no longer listed (its days stay in ``all#all``).
+series for ``day BETWEEN start AND end#~`` (the day items and their histograms'):
+O(days × groups) Queries' worth of items, merged per day. A queue dropped from the
+triage rules is therefore no longer listed (its days stay in ``all#all``).
 
 ``backlog`` is a snapshot of the open tickets by age (``kpis.backlog_by_age``), read
 from the tickets' ``by_status`` index, created_at only.
@@ -130,7 +138,8 @@ def record_all(tallies: Iterable[Tally], *, token: str | None = None,
             sums.setdefault((key, day), _Sum()).add(counters, buckets)
     for key, counters in (adjustments or {}).items():
         sums.setdefault(key, _Sum()).add(counters, ())
-    items = sorted(((key, total) for key, total in sums.items() if total), key=lambda item: item[0])
+    items = sorted((update for (series, day), total in sums.items() for update in _updates(series, day, total)),
+                   key=lambda update: update.key)
     for number, start in enumerate(range(0, len(items), _MAX_TRANSACTION)):
         _commit(items[start:start + _MAX_TRANSACTION], None if token is None else f"{token[:28]}-{number}")
     return len(items)
@@ -151,7 +160,30 @@ class _Sum:
         return any(self.counters.values()) or bool(self.buckets)
 
 
-def _commit(items: list[tuple[tuple[str, str], _Sum]], token: str | None) -> None:
+@dataclass(frozen=True)
+class _Update:
+    """One item's ADDs: the counters of a series' day, or the buckets of one of its histograms."""
+
+    key: tuple[str, str]  # (series, range key)
+    counters: Mapping[str, int] = field(default_factory=dict)
+    buckets: Mapping[str, int] = field(default_factory=dict)  # bucket key → count
+
+
+def _updates(series: str, day: str, total: _Sum) -> list[_Update]:
+    """A series' day as the items it touches: its counters item, and each histogram that gained a count."""
+    from chalicelib.storage.models import AggregateModel
+
+    counters = {name: value for name, value in total.counters.items() if value}
+    found = [_Update((series, day), counters=counters)] if counters else []
+    per_histogram: dict[str, dict[str, int]] = {}
+    for (name, key), count in total.buckets.items():
+        per_histogram.setdefault(name, {})[key] = count
+    found += [_Update((series, AggregateModel.histogram_day(day, name)), buckets=buckets)
+              for name, buckets in per_histogram.items()]
+    return found
+
+
+def _commit(items: list[_Update], token: str | None) -> None:
     """One TransactWriteItems of ADDs (so an event is counted everywhere or nowhere, and concurrent
     writers never lose a count); a TransactionConflict is retried with backoff."""
     from pynamodb.exceptions import TransactWriteError
@@ -163,28 +195,28 @@ def _commit(items: list[tuple[tuple[str, str], _Sum]], token: str | None) -> Non
     for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
         try:
             with TransactWrite(connection=connection, client_request_token=token and f"{token}-{attempt}") as transaction:
-                for (series, day), total in items:
-                    actions, condition = _update(total)
-                    transaction.update(AggregateModel(series, day), actions=actions, condition=condition)
+                for update in items:
+                    actions, condition = _actions(update)
+                    transaction.update(AggregateModel(*update.key), actions=actions, condition=condition)
             return
         except TransactWriteError as err:
             codes = {reason.code for reason in (err.cancellation_reasons or []) if reason is not None}
             if "ConditionalCheckFailed" in codes:
                 raise HistogramSchemeConflict(
                     f"aggregates were counted with another histogram scheme than {histogram.SCHEME_VERSION}: "
-                    f"{', '.join(f'{series} {day}' for (series, day), _ in items)}") from err
+                    f"{', '.join(f'{series} {day}' for (series, day) in (update.key for update in items))}") from err
             if "TransactionConflict" not in codes or attempt == _CONFLICT_ATTEMPTS:
                 raise
             # Cancelled means nothing was applied: the next attempt (its own token) cannot double count.
             time.sleep(random.uniform(0, _BACKOFF_BASE_S * 2 ** attempt))  # noqa: S311 - jitter, not crypto
 
 
-def _update(total: _Sum) -> tuple[list[Any], Any]:
+def _actions(update: _Update) -> tuple[list[Any], Any]:
     from chalicelib.storage.models import AggregateModel
 
-    actions = [AggregateModel.counter(name).add(value) for name, value in sorted(total.counters.items()) if value]
-    actions += [AggregateModel.bucket(name, key).add(value) for (name, key), value in sorted(total.buckets.items())]
-    if not total.buckets:
+    actions = [AggregateModel.counter(name).add(value) for name, value in sorted(update.counters.items())]
+    actions += [AggregateModel.histogram_bucket(key).add(value) for key, value in sorted(update.buckets.items())]
+    if not update.buckets:
         return actions, None
     actions.append(AggregateModel.histogram_scheme.set(histogram.SCHEME_VERSION))
     return actions, (AggregateModel.histogram_scheme.does_not_exist()
@@ -203,11 +235,12 @@ def read(start: date, end: date, group_kind: str) -> list[kpis.DailyAggregate]:
         raise ValueError(f"group_kind must be one of {', '.join(kpis.GROUP_KINDS)}, got {group_kind!r}")
     if start > end:
         return []
-    condition = AggregateModel.day.between(start.isoformat(), end.isoformat())
+    # "~" sorts after every histogram name: the end day's histogram items are inside the range.
+    condition = AggregateModel.day.between(start.isoformat(), f"{end.isoformat()}{AggregateModel.HISTOGRAM_SEPARATOR}~")
 
     def query(group: str) -> list[kpis.DailyAggregate]:
-        return [_aggregate(item, group_kind, group)
-                for item in AggregateModel.query(series_key(group_kind, group), condition)]
+        items = AggregateModel.query(series_key(group_kind, group), condition)
+        return _daily(items, group_kind, group)
 
     groups = groups_of(group_kind)
     if len(groups) == 1:
@@ -300,16 +333,34 @@ def _prepared(tally: Tally) -> tuple[str, list[str], dict[str, int], list[tuple[
     return day, series, {name: value for name, value in counters.items() if value}, buckets
 
 
-def _aggregate(item: Any, group_kind: str, group: str) -> kpis.DailyAggregate:
-    counters = {name: value for name, value in item.counter_values().items()
-                if value and name not in kpis.RETIRED_COUNTERS}
-    histograms = {name: histogram.from_item(buckets) for name, buckets in item.bucket_values().items()}
-    scheme = item.histogram_scheme
+def _daily(items: Iterable[Any], group_kind: str, group: str) -> list[kpis.DailyAggregate]:
+    """A series' items (counters and histograms, either shape) as one ``DailyAggregate`` per day."""
+    days: dict[str, list[Any]] = {}
+    for item in items:
+        days.setdefault(item.calendar_day, []).append(item)
+    return [_aggregate(day, found, group_kind, group) for day, found in days.items()]
+
+
+def _aggregate(day: str, items: list[Any], group_kind: str, group: str) -> kpis.DailyAggregate:
+    counters: Counter = Counter()
+    histograms: dict[str, Counter] = {}
+    schemes = set()
+    for item in items:
+        counters.update({name: value for name, value in item.counter_values().items()
+                         if value and name not in kpis.RETIRED_COUNTERS})
+        buckets = item.bucket_values()
+        for name, counts in buckets.items():
+            histograms.setdefault(name, Counter()).update(histogram.from_item(counts))
+        if buckets and item.histogram_scheme is not None:
+            schemes.add(int(item.histogram_scheme))
+    if len(schemes) > 1:
+        raise HistogramSchemeConflict(f"{series_key(group_kind, group)} {day} mixes histogram schemes "
+                                      f"{', '.join(map(str, sorted(schemes)))}")
     return kpis.DailyAggregate(
-        day=date.fromisoformat(item.day),
+        day=date.fromisoformat(day),
         group_kind=group_kind,
         group=group,
-        counters=counters,
-        histograms=histograms,
-        histogram_scheme=histogram.SCHEME_VERSION if scheme is None else int(scheme),
+        counters=dict(counters),
+        histograms={name: dict(counts) for name, counts in histograms.items()},
+        histogram_scheme=schemes.pop() if schemes else histogram.SCHEME_VERSION,
     )

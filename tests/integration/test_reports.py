@@ -187,15 +187,50 @@ def test_buckets_of_another_histogram_scheme_are_refused_and_nothing_is_counted(
     from chalicelib.storage import aggregates
 
     desk._aws("dynamodb").put_item(TableName="relay-desk-aggregates", Item={
-        "series": {"S": "all#all"}, "day": {"S": "2025-03-03"}, "histogram_scheme": {"N": "999"},
-        "c_created": {"N": "7"}})
+        "series": {"S": "all#all"}, "day": {"S": "2025-03-03#first_response_minutes"},
+        "histogram_scheme": {"N": "999"}, "b57": {"N": "7"}})
     with pytest.raises(aggregates.HistogramSchemeConflict):
         aggregates.record(MONDAY, groups={"channel": "email"}, counters={"created": 1},
                           durations={"first_response_minutes": 3.0})
     assert [item["series"]["S"] for item in _aggregate_items(desk)] == ["all#all"]  # channel#email not written
     aggregates.record(MONDAY, groups={"channel": "email"}, counters={"created": 1})  # counters alone: no buckets
-    assert {item["series"]["S"]: item["c_created"]["N"] for item in _aggregate_items(desk)} == {
-        "all#all": "8", "channel#email": "1"}
+    assert {(item["series"]["S"], item["day"]["S"]): item.get("c_created", {}).get("N")
+            for item in _aggregate_items(desk)} == {
+        ("all#all", "2025-03-03#first_response_minutes"): None, ("all#all", "2025-03-03"): "1",
+        ("channel#email", "2025-03-03"): "1"}
+
+
+def test_a_day_whose_items_disagree_on_the_histogram_scheme_is_refused_when_read(desk):
+    """A day stored before histograms had their own items, next to one counted with another scheme."""
+    from chalicelib.storage import aggregates
+
+    put = desk._aws("dynamodb").put_item
+    put(TableName="relay-desk-aggregates", Item={
+        "series": {"S": "all#all"}, "day": {"S": "2025-03-03"}, "histogram_scheme": {"N": "1"},
+        "c_created": {"N": "2"}, "h_first_response_minutes_57": {"N": "2"}})
+    put(TableName="relay-desk-aggregates", Item={
+        "series": {"S": "all#all"}, "day": {"S": "2025-03-03#first_response_minutes"},
+        "histogram_scheme": {"N": "999"}, "b57": {"N": "1"}})
+    with pytest.raises(aggregates.HistogramSchemeConflict, match="mixes histogram schemes 1, 999"):
+        aggregates.read(MONDAY.date(), MONDAY.date(), "all")
+
+
+def test_a_day_stored_in_one_item_before_the_split_is_read_with_the_items_written_since(desk):
+    """Upgrading mid-day: the old day item (buckets as h_<histogram>_<bucket>) and the new
+    counters and histogram items of the same day add up to one day."""
+    from chalicelib.domain import histogram
+    from chalicelib.storage import aggregates
+
+    bucket = histogram.item_key(30.0)
+    desk._aws("dynamodb").put_item(TableName="relay-desk-aggregates", Item={
+        "series": {"S": "all#all"}, "day": {"S": "2025-03-03"}, "histogram_scheme": {"N": "1"},
+        "c_created": {"N": "2"}, f"h_first_response_minutes_{bucket}": {"N": "2"}})
+    aggregates.record(MONDAY, groups=EMAIL, counters={"created": 1}, durations={"first_response_minutes": 30.0})
+    aggregates.record(TUESDAY, groups=EMAIL, counters={"created": 1})
+
+    monday, tuesday = sorted(aggregates.read(MONDAY.date(), TUESDAY.date(), "all"), key=lambda a: a.day)
+    assert monday.counters == {"created": 3} and tuesday.counters == {"created": 1}
+    assert monday.histograms == {"first_response_minutes": {int(bucket): 3}}
 
 
 @pytest.mark.parametrize("query, reason", [
@@ -254,12 +289,17 @@ def test_one_event_is_one_transaction_over_its_series_and_all(desk, monkeypatch)
     aggregates.record(MONDAY, groups={**EMAIL, "agent": "a-0123456789ab"}, counters={"solved": 1},
                       durations={"resolution_minutes": 5.0})
     assert [call["operation"] for call in calls] == ["TransactWriteItems"]
-    assert calls[0]["items"] == 5
-    items = {item["series"]["S"]: item for item in _aggregate_items(desk)}
-    assert sorted(items) == ["agent#a-0123456789ab", "all#all", "channel#email", "priority#normal", "queue#general"]
-    bucket = f"h_resolution_minutes_{histogram.item_key(5.0)}"
-    assert all(item["c_solved"] == {"N": "1"} and item[bucket] == {"N": "1"} for item in items.values())
-    assert all(item["histogram_scheme"] == {"N": str(histogram.SCHEME_VERSION)} for item in items.values())
+    assert calls[0]["items"] == 10  # per series: its counters and the histogram that gained a count
+    items = {(item["series"]["S"], item["day"]["S"]): item for item in _aggregate_items(desk)}
+    series = ["agent#a-0123456789ab", "all#all", "channel#email", "priority#normal", "queue#general"]
+    assert sorted(items) == sorted((name, day) for name in series
+                                   for day in ("2025-03-03", "2025-03-03#resolution_minutes"))
+    bucket = f"b{histogram.item_key(5.0)}"
+    assert all(items[name, "2025-03-03"] == {"series": {"S": name}, "day": {"S": "2025-03-03"},
+                                             "c_solved": {"N": "1"}} for name in series)
+    assert all(items[name, "2025-03-03#resolution_minutes"] == {
+        "series": {"S": name}, "day": {"S": "2025-03-03#resolution_minutes"}, bucket: {"N": "1"},
+        "histogram_scheme": {"N": str(histogram.SCHEME_VERSION)}} for name in series)
 
 
 def test_a_report_reads_aggregates_and_the_status_index_only(desk, admin_token, monkeypatch):
@@ -275,7 +315,8 @@ def test_a_report_reads_aggregates_and_the_status_index_only(desk, admin_token, 
     ticket_queries = [c for c in calls if c["table"] == "relay-desk-tickets"]
     assert {c["operation"] for c in aggregate_queries} == {"Query"}
     assert len(aggregate_queries) == len(aggregates.CHANNELS)  # one per channel series, "other" included
-    assert sum(c["count"] for c in aggregate_queries) == 4  # email Mon+Tue, slack Mon, webchat Mon
+    # items: email Mon+Tue, slack Mon, webchat Mon; and email Monday's first-response histogram
+    assert sum(c["count"] for c in aggregate_queries) == 5
     assert [(c["operation"], c["index"]) for c in ticket_queries] == [("Query", "by_status")] * 3
     assert all(c["projection"] == ["created_at"] for c in ticket_queries)
     others = [c for c in calls if c not in aggregate_queries and c not in ticket_queries]
