@@ -214,8 +214,10 @@ class Scenario:
     def _webchat(self) -> None:
         event = self._new("webchat")
         if len(self.tokens) < 15 or self.random.random() < 0.2:
-            with self.injector.paused():
-                self.tokens.append(chat.start_webchat(self.desk, name=f"Visitor {len(self.tokens)}"))
+            visitor = len(self.tokens)
+            # Visitors come from their own addresses: one address is limited to 20 sessions an hour.
+            with self.injector.paused(), chat.from_address(f"198.51.{100 + visitor // 250}.{visitor % 250 + 1}"):
+                self.tokens.append(chat.start_webchat(self.desk, name=f"Visitor {visitor}"))
         token = self.random.choice(self.tokens)
         event.ref = f"m{len(self.events):07d}"
         self._post(event, lambda: chat.post_webchat(self.desk, token, f"I need help with my account {event.marker}",

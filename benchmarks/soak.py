@@ -65,15 +65,6 @@ class SoakScenario(Scenario):
             self.open_tickets = [t for t in json.loads(response.body)["tickets"] if t["assignee_id"]]
 
 
-    def _webchat(self) -> None:
-        from tests import chat
-
-        # Visitors come from many addresses: from one, the desk's limit on anonymous sessions per address
-        # (20 an hour) refuses the 21st, which a long run reaches.
-        with chat.from_address(f"198.51.100.{len(self.tokens) % 250 + 1}"):
-            super()._webchat()
-
-
 class _NoFaults:
     """What the scenario asks of a fault injector, with no faults to pause."""
 
