@@ -114,6 +114,7 @@ class CodeInputs:
     queues: tuple[str, ...]  # chalicelib/routing.yaml
     sources: dict[str, str] = field(default_factory=dict)
     split_histograms: bool = False  # storage/aggregates.py: each histogram in its own item
+    directory_shards: int = 1  # config DIRECTORY_SHARDS default (storage/agents.py)
     histograms: int = 4  # kpis.HISTOGRAMS: the items a batch touches per series when split
 
 
@@ -201,6 +202,7 @@ def code_inputs(day_count: int) -> CodeInputs:
         queues=tuple(routing.queues),
         sources={"aggregates series": aggregates._ALL_SERIES},
         split_histograms=hasattr(models.AggregateModel, "histogram_day"),
+        directory_shards=max(1, int(config._DEFAULTS["DIRECTORY_SHARDS"])),  # the default, not this shell's env
         histograms=len(kpis.HISTOGRAMS),
     )
 
@@ -257,7 +259,7 @@ class Design:
     @classmethod
     def of_code(cls, code: CodeInputs) -> "Design":
         return cls(number_block=code.number_block, time_shards=code.time_shards, stream_batch=code.stream_batch,
-                   split_histograms=code.split_histograms)
+                   split_histograms=code.split_histograms, directory_shards=code.directory_shards)
 
 
 # --- assignment races, simulated with the real ordering -------------------------------------------------

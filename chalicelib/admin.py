@@ -15,6 +15,10 @@ customers stored before it get their name keys and their purchases' order lookup
 (``GET /tickets/counts``: counters the ticket stream keeps), or if they ever drift; run it
 while the desk is quiet.
 
+``python -m chalicelib.admin reshard-agents`` right after changing ``DIRECTORY_SHARDS``:
+every agent gets the directory key of the new shard count (until then the agents whose
+key is the old count's get no new tickets).
+
 ``python -m chalicelib.admin recompute-sla`` after deploying new SLA policies or business hours:
 every active ticket's due times follow the new rules (tickets otherwise pick them up at
 their next change).
@@ -210,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "order lookups (GET /search; reads the customers table once)")
     command("recount-inbox", help="set the console's inbox counters from the tickets (after an "
                                   "upgrade, or drift; reads the whole tickets table once)")
+    command("reshard-agents", help="give every agent the directory key of the current DIRECTORY_SHARDS "
+                                   "(right after changing it; reads the agents table once)")
     articles = command(
         "import-articles", help="create or update knowledge base articles from a folder of Markdown files with "
                                 "front matter (title, language, tags, status, related), then rebuild the search "
@@ -282,6 +288,12 @@ def _apply_connection_options(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace, say: Callable[..., None]) -> int:
+    if args.command == "reshard-agents":
+        from chalicelib.storage import agents
+
+        say(f"reshard-agents: {agents.reshard()} agents moved to their shard")
+        return _DONE
+
     if args.command == "recount-inbox":
         from chalicelib.storage import ticket_counts
 

@@ -7,6 +7,9 @@ cursor (its ``last_assigned_at``) is what was read; and on the ticket that it
 is still unassigned. A lost race refreshes that agent and tries the next.
 Nobody exceeds capacity, no ticket is assigned twice, and a human's manual
 assignment (which never waits for the condition) always wins.
+
+With directory shards (``storage.agents``) a ticket is offered to its own
+shard's agents first and to the next shards when nobody there can take it.
 """
 from __future__ import annotations
 
@@ -40,19 +43,28 @@ def auto_assign(ticket: Any, *, now: datetime | None = None) -> str | None:
     """Assign ``ticket`` to the best available agent; None when nobody can take it (it waits)."""
     moment = now or clock.now()
     config = configuration.routing()
-    agents = {a.agent_id: a for a in directory.directory()}
+    shards = directory.shards_for(ticket.ticket_id)
+    key = shards.pop(0)
+    agents = {a.agent_id: a for a in directory.shard(key)}
     lost = 0  # claims lost to other copies: the order then spreads (assignment._spread)
-    for _ in range(_MAX_CLAIMS):
+    claims = 0
+    while claims < _MAX_CLAIMS:
         if not needs_agent(ticket):
             return ticket.assignee_id if ticket is not None else None
         wanted = _ticket_to_assign(ticket)
         states = [directory.state(a) for a in agents.values()]
         order = assignment.candidates(wanted, states, config, moment, retry=lost)
+        if not order and shards:  # nobody in this shard can take it: the next shard's agents
+            key = shards.pop(0)
+            agents, lost = {a.agent_id: a for a in directory.shard(key)}, 0
+            continue
         if not order:
+            everyone = [directory.state(a) for a in directory.directory()]
             logger.info("no agent available; the ticket waits in its queue",
-                        extra={"queue": ticket.category, "why": assignment.explain(wanted, states, config, moment)})
+                        extra={"queue": ticket.category, "why": assignment.explain(wanted, everyone, config, moment)})
             count("TicketsWaiting", channel=ticket.channel, queue=ticket.category)
             return None
+        claims += 1
         chosen = order[0]
         strategy = config.for_queue(ticket.category).strategy
         claim = changes.Claim(chosen.agent_id, chosen.name, f"auto:{strategy}",
@@ -62,9 +74,9 @@ def auto_assign(ticket: Any, *, now: datetime | None = None) -> str | None:
                           action="assigned", detail=f"{strategy}: {chosen.name} ({chosen.open_count + 1}/"
                                                     f"{chosen.capacity} open)", now=moment)
         except changes.AgentUnavailable:
-            # Lost a race: other copies moved agents' cursors and loads too, so re-read them all
+            # Lost a race: other copies moved agents' cursors and loads too, so re-read the shard
             # (one Query) rather than retrying from a list that every copy shares and is now stale.
-            agents = {a.agent_id: a for a in directory.directory(fresh=True)}
+            agents = {a.agent_id: a for a in directory.shard(key, fresh=True)}
             lost += 1
             continue
         except changes.Conflict:
@@ -85,8 +97,10 @@ def plan_claim(ticket: Any, *, now: datetime) -> changes.Claim | None:
     tries again with a fresh directory).
     """
     routing = configuration.routing()
-    states = [directory.state(a) for a in directory.directory()]
-    order = assignment.candidates(_ticket_to_assign(ticket), states, routing, now)
+    wanted = _ticket_to_assign(ticket)
+    order = next((found for found in (assignment.candidates(wanted, [directory.state(a) for a in directory.shard(key)],
+                                                            routing, now)
+                                      for key in directory.shards_for(ticket.ticket_id)) if found), None)
     if not order:
         return None
     chosen = order[0]

@@ -1,64 +1,130 @@
 """The agent directory: every agent's profile, and the only place agents are created, changed or removed.
 
-Listing is one index Query for all agents, cached for a few seconds per
+Listing is one index Query per directory shard, cached for a few seconds per
 container. Caching is safe because the directory is only used to *order*
 candidates: the assignment transaction re-checks status, capacity and the
 round-robin cursor on the agent's own item, so a stale cache costs a retry,
 never a wrong assignment.
+
+Shards (``DIRECTORY_SHARDS``, default 1). Every claim and release changes two
+fields the directory index carries (``open_count``, ``last_assigned_at``), so
+every ticket writes the index twice, and with one hash-key value (``agents``)
+all of it lands on one partition (1,000 writes a second), and every Lambda copy
+races for the same round-robin head: about 125 assignments a second for the
+whole desk, however many agents (docs/scaling.md). With N shards each agent's
+``directory`` is ``agents#<k>`` (a hash of its id), and a ticket is offered to
+the agents of its own shard first (a hash of the ticket id), then the next
+shards in turn: round robin is strict inside a shard, the writes and the races
+spread N ways. One shard keeps the key ``agents``. Changing N needs every
+agent's key rewritten (``python -m chalicelib.admin reshard-agents``).
 
 The API's authentication imports this module at cold start, so the models
 (PynamoDB) are imported inside the functions that use them.
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib import config
 from chalicelib.storage.exceptions import ConditionFailed
 
-__all__ = ["PROFILE_FIELDS", "active_with_email", "close_session", "create", "deactivate", "directory", "forget",
-           "get", "note_load", "open_session", "sessions_of", "state", "store_link", "update_profile"]
+__all__ = ["PROFILE_FIELDS", "active_with_email", "close_session", "create", "deactivate", "directory",
+           "directory_key", "forget", "get", "note_load", "open_session", "reshard", "sessions_of", "shard",
+           "shards_for", "state", "store_link", "update_profile"]
 
 # What an agent's profile may change (``update_profile``); the rest is the assignment's or the token's.
 PROFILE_FIELDS = ("name", "email", "role", "capacity", "status", "skills", "languages", "working_hours")
 
 _CACHE_SECONDS = 5.0
+_UNSHARDED = "agents"
 _lock = threading.Lock()
-_cached: tuple[float, list[Any]] | None = None
+_cached: dict[str, tuple[float, list[Any]]] = {}  # directory key -> (read at, its agents)
 
 
-def directory(*, fresh: bool = False) -> list[Any]:
-    """Every agent (removed ones included, marked inactive), by agent id."""
-    global _cached
+def _shard_count() -> int:
+    return max(1, config.int_setting("DIRECTORY_SHARDS"))
+
+
+def _shard_index(key: str, shards: int) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % shards
+
+
+def _keys(shards: int) -> list[str]:
+    return [_UNSHARDED] if shards == 1 else [f"{_UNSHARDED}#{k}" for k in range(shards)]
+
+
+def directory_key(agent_id: str) -> str:
+    """The directory index's hash key for an agent: ``agents``, or ``agents#<k>`` with shards."""
+    shards = _shard_count()
+    return _keys(shards)[_shard_index(agent_id, shards)]
+
+
+def shards_for(ticket_id: str) -> list[str]:
+    """The directory keys a ticket is offered to, in order: its own shard first, then the next ones."""
+    keys = _keys(_shard_count())
+    first = _shard_index(ticket_id, len(keys))
+    return keys[first:] + keys[:first]
+
+
+def shard(key: str, *, fresh: bool = False) -> list[Any]:
+    """The agents of one directory key (one Query, cached ``_CACHE_SECONDS``), by agent id."""
     from chalicelib.storage.models import AgentModel
 
     with _lock:
-        if not fresh and _cached is not None and time.monotonic() - _cached[0] < _CACHE_SECONDS:
-            return list(_cached[1])
-    agents = list(AgentModel.by_directory.query("agents"))
+        cached = _cached.get(key)
+        if not fresh and cached is not None and time.monotonic() - cached[0] < _CACHE_SECONDS:
+            return list(cached[1])
+    agents = list(AgentModel.by_directory.query(key))
     with _lock:
-        _cached = (time.monotonic(), agents)
+        _cached[key] = (time.monotonic(), agents)
     return list(agents)
+
+
+def directory(*, fresh: bool = False) -> list[Any]:
+    """Every agent (removed ones included, marked inactive), by agent id: one Query per shard."""
+    agents = [agent for key in _keys(_shard_count()) for agent in shard(key, fresh=fresh)]
+    return sorted(agents, key=lambda agent: agent.agent_id)
 
 
 def note_load(agent_id: str, change: int, *, assigned_at: str | None = None) -> None:
     """This container just changed an agent's load (and, for a claim, its round-robin cursor): keep the
     cached directory in step instead of dropping it, so the next ticket needs no directory Query."""
     with _lock:
-        for agent in _cached[1] if _cached is not None else ():
-            if agent.agent_id == agent_id:
-                agent.open_count = int(agent.open_count or 0) + change
-                if assigned_at is not None:
-                    agent.last_assigned_at = assigned_at
+        for _, agents in _cached.values():
+            for agent in agents:
+                if agent.agent_id == agent_id:
+                    agent.open_count = int(agent.open_count or 0) + change
+                    if assigned_at is not None:
+                        agent.last_assigned_at = assigned_at
 
 
 def forget() -> None:
     """Drop the cache: after this container changed an agent, or between LocalDesks."""
-    global _cached
     with _lock:
-        _cached = None
+        _cached.clear()
+
+
+def reshard() -> int:
+    """Give every agent the directory key of the current ``DIRECTORY_SHARDS``; returns how many moved.
+
+    One deliberate Scan of the agents table (the agents whose key is another shard count's are in no
+    shard this code reads). Run it right after changing the setting; until then those agents get no
+    new tickets.
+    """
+    from chalicelib.storage.models import AgentModel
+
+    moved = 0
+    for agent in AgentModel.scan(attributes_to_get=["agent_id", "directory"]):
+        wanted = directory_key(agent.agent_id)
+        if agent.directory != wanted:
+            agent.update(actions=[AgentModel.directory.set(wanted)], condition=AgentModel.agent_id.exists())
+            moved += 1
+    forget()
+    return moved
 
 
 def get(agent_id: str, *, consistent: bool = True) -> Any | None:
@@ -82,7 +148,8 @@ def create(agent_id: str, *, name: str, email: str, role: str, token_hash: str, 
 
     try:
         AgentModel(
-            agent_id, name=name, email=email, role=role, token_hash=token_hash, created_at=created_at,
+            agent_id, directory=directory_key(agent_id), name=name, email=email, role=role, token_hash=token_hash,
+            created_at=created_at,
             skills=set(skills), languages=set(languages) if languages else None, capacity=capacity, status=status,
             working_hours=working_hours,
         ).save(condition=AgentModel.agent_id.does_not_exist())

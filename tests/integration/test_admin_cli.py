@@ -141,7 +141,7 @@ def test_every_option_of_every_command_has_help_with_its_default():
     parser = admin.build_parser()
     subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     parsers = {"": parser, **subcommands.choices}
-    assert len(parsers) == 14  # the CLI and its 13 commands (redrive the newest)
+    assert len(parsers) == 15  # the CLI and its 14 commands (reshard-agents the newest)
     for name, command in parsers.items():
         assert command.description, f"{name or 'the CLI'} has no description"
         for action in command._actions:
