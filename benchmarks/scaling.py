@@ -95,7 +95,7 @@ def partition_row(key: str, per_second: float, *, read: bool = False, note: str 
 @dataclass(frozen=True)
 class CodeInputs:
     ticket_indexes: dict[str, str]  # index name -> hash key attribute (storage/models.py)
-    time_shards: int  # storage/ticket_keys.py SHARDS
+    time_shards: int  # config TIME_SHARDS default (storage/ticket_keys.py)
     number_block: int  # TICKET_NUMBER_BLOCK default (config.py)
     counter_key: str  # storage/repository.py _COUNTER_KEY
     directory_value: str  # AgentModel.directory default: the directory GSI's one hash key value
@@ -145,7 +145,7 @@ def code_inputs(day_count: int) -> CodeInputs:
     from chalicelib import config
     from chalicelib.domain import assignment, inbox_counts, kpis, vocabulary
     from chalicelib.service import assign
-    from chalicelib.storage import agents, aggregates, models, repository, ticket_keys
+    from chalicelib.storage import agents, aggregates, models, repository
 
     indexes = {index.Meta.index_name: index._hash_key_attribute().attr_name
                for index in models.TicketModel._indexes.values()}
@@ -182,7 +182,7 @@ def code_inputs(day_count: int) -> CodeInputs:
     inbound_queue = resources["InboundQueue"]["Properties"]
     return CodeInputs(
         ticket_indexes=indexes,
-        time_shards=ticket_keys.SHARDS,
+        time_shards=max(1, int(config._DEFAULTS["TIME_SHARDS"])),  # the default
         number_block=max(1, int(config._DEFAULTS["TICKET_NUMBER_BLOCK"])),  # the default, not this shell's env
         counter_key=repository._COUNTER_KEY,
         directory_value=models.AgentModel.directory.default,
@@ -538,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
           f"one domain {traffic.domain_share:.0%} over {traffic.domain_addresses:,} addresses, one sender at "
           f"{traffic.noisy_sender_rate:,.0f}/s, Monday ramp from {traffic.previous_peak:,.0f}/s in "
           f"{traffic.ramp_seconds:.0f} s, {traffic.agents:,} agents)")
-    print(f"from the code: ticket indexes {code.ticket_indexes}; SHARDS {code.time_shards}; TICKET_NUMBER_BLOCK "
+    print(f"from the code: ticket indexes {code.ticket_indexes}; TIME_SHARDS {code.time_shards}; TICKET_NUMBER_BLOCK "
           f"{code.number_block}; directory hash key '{code.directory_value}' ({code.directory_entry_bytes} B per entry); "
           f"SPREAD {code.spread}; _MAX_CLAIMS {code.max_claims}; directory cache {code.directory_cache_s:g} s; "
           f"aggregates: histograms in their own items {code.split_histograms} (counters {code.aggregate_counters_bytes} "

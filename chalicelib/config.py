@@ -39,6 +39,7 @@ _DEFAULTS = {
     "REPLY_ADDRESS_SECRET": "",
     "DESK_SETTINGS": "",
     "TICKET_NUMBER_BLOCK": "1",
+    "TIME_SHARDS": "16",  # partitions of the SLA, timer and overdue indexes (storage/ticket_keys.py)
     "DIRECTORY_SHARDS": "1",  # agent directory shards (storage/agents.py); changing it: admin reshard-agents
     "METRICS_NAMESPACE": "RelayDesk",
     "TEAM_LEAD": "",  # where escalations go: email:<address> or slack:<channel id>

@@ -1,6 +1,6 @@
 """The minute-by-minute schedule: timers due, SLA checks due, waiting tickets.
 
-Each part reads an index of due times, shard by shard (``ticket_keys.SHARDS``
+Each part reads an index of due times, shard by shard (``ticket_keys.shard_count()``
 small Queries, never a Scan), and acts through ``changes.apply`` with the
 ticket's version as the condition — so two overlapping runs (EventBridge may
 deliver twice; a slow run may overlap the next) act once.

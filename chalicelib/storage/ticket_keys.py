@@ -9,20 +9,28 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from chalicelib import config
 from chalicelib.domain import bot
 from chalicelib.domain.vocabulary import ACTIVE_STATUSES
 
 ACTIVE = ACTIVE_STATUSES  # statuses that hold an agent's capacity
 CLOCK_KEYS = ("sla_check_at", "timer_at", "overdue_at")  # due times the sweeps find tickets by
-SHARDS = 16  # partitions of each time index: the sweeps read 16 small ones, never one hot one
+
+
+def shard_count() -> int:
+    """Partitions of each time index (``TIME_SHARDS``, default 16): the sweeps read that many small ones,
+    never one hot one. Shard names keep their spelling as the count grows (``s07`` stays ``s07``), so
+    raising the count leaves every stored entry in a shard the sweeps still read; lowering it needs
+    ``python -m chalicelib.admin rekey-tickets``."""
+    return max(1, config.int_setting("TIME_SHARDS"))
 
 
 def shard(ticket_id: str) -> str:
-    return f"s{int(hashlib.sha256(ticket_id.encode()).hexdigest()[:8], 16) % SHARDS:02d}"
+    return f"s{int(hashlib.sha256(ticket_id.encode()).hexdigest()[:8], 16) % shard_count():02d}"
 
 
 def all_shards() -> list[str]:
-    return [f"s{n:02d}" for n in range(SHARDS)]
+    return [f"s{n:02d}" for n in range(shard_count())]
 
 
 def derived(fields: dict[str, Any]) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def tickets_in_view(status: str, *, view: str | None = None, value: str | None =
 def overdue_tickets(*, limit: int, start: dict[str, Any] | None = None) -> TicketPage:
     """Active tickets past an SLA due time (the sparse ``overdue`` index), most overdue first per shard.
 
-    The index is sharded (``ticket_keys.SHARDS``): a page walks the shards in
+    The index is sharded (``ticket_keys.shard_count()``): a page walks the shards in
     order, and its ``next_key`` says which shard (and where in it) to go on from.
     """
     from pynamodb.exceptions import QueryError
@@ -185,7 +185,7 @@ def ticket_ids_in_status(status: str) -> Iterator[str]:
 
 def due_ticket_ids(index: str, moment: datetime, *, per_shard: int) -> list[str]:
     """Tickets whose due time in ``index`` (one of ``DUE_INDEXES``) is at or before ``moment``, at most
-    ``per_shard`` from each shard (``ticket_keys.SHARDS`` small Queries, never a Scan)."""
+    ``per_shard`` from each shard (``ticket_keys.shard_count()`` small Queries, never a Scan)."""
     from chalicelib.storage.models import TicketModel
 
     queried, due_at = {"timer": (TicketModel.by_timer, TicketModel.timer_at),

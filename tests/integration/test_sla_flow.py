@@ -149,3 +149,26 @@ def test_new_business_hours_move_due_times_after_recompute_sla(friday_desk, tmp_
     after = _only(desk)["sla"]["due_at"]
     assert after < before  # open around the clock: due on Saturday, not next week
     assert not [e for e in _only(desk)["audit"] if e["action"] == "sla_recomputed"]  # bookkeeping, not a change
+
+
+def test_raising_time_shards_keeps_every_due_time_found_and_spreads_new_ones(friday_desk, monkeypatch):
+    """TIME_SHARDS 16 -> 128 without a rewrite: tickets stored in s00..s15 are still breached on time (the
+    names keep their spelling), and new tickets use the shards past s15."""
+    desk = friday_desk
+    _, ann = desk.add_agent("Ann", "ann@example.com")
+    for n in range(3):
+        desk.receive_email(compose(sender=f"c{n}@shop.example", subject=f"before {n}", body="Charged twice."))
+    desk.pump()
+    monkeypatch.setenv("TIME_SHARDS", "128")
+    for n in range(12):
+        desk.receive_email(compose(sender=f"d{n}@shop.example", subject=f"after {n}", body="Charged twice."))
+    desk.pump()
+    items = desk._aws("dynamodb").scan(TableName="relay-desk-tickets")["Items"]
+    shards = {item["subject"]["S"]: int(item["sla_shard"]["S"][1:]) for item in items}
+    assert all(shards[f"before {n}"] < 16 for n in range(3)) and max(shards.values()) >= 16
+
+    desk.advance(days=7)
+    desk.run_schedules()
+    desk.pump()
+    overdue = {t["subject"] for t in _call(desk, "get", "/tickets?overdue=true&limit=50", ann)[1]["tickets"]}
+    assert overdue == set(shards)
