@@ -13,7 +13,9 @@ shard's agents first and to the next shards when nobody there can take it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +29,7 @@ from chalicelib.storage import repository, ticket_keys
 from chalicelib.storage import tickets as stored_tickets
 
 _MAX_CLAIMS = 12  # attempts per ticket before it waits for the sweep
+_refills: ContextVar[set[str] | None] = ContextVar("refill_queues", default=None)
 
 
 def _ticket_to_assign(ticket: Any) -> Any:
@@ -138,6 +141,42 @@ def drain(queue_names: Iterable[str] | None = None, *, now: datetime | None = No
             if auto_assign(ticket, now=moment) is not None:  # an unassignable head (language) blocks nobody
                 assigned += 1
     return assigned
+
+
+@contextmanager
+def refills_batched() -> Iterator[None]:
+    """Inside, ``refill`` only notes the queues; when the block ends each is drained once.
+
+    A stream batch frees many agents; draining every freed agent's queues one agent at a time
+    read each queue's waiting line again for each of them (5 Queries per freed agent, most
+    finding nobody). One drain per queue serves them all: it assigns oldest first as long as
+    anyone can take a ticket. Nothing is drained when the block raises (the batch comes again).
+    """
+    queues: set[str] = set()
+    token = _refills.set(queues)
+    try:
+        yield
+    finally:
+        _refills.reset(token)
+    if queues:
+        _drain_logged(sorted(queues), now=clock.now())
+
+
+def refill(queue_names: Iterable[str], *, now: datetime) -> None:
+    """Agents of these queues freed a slot: drain them now, or at the end of the batch being read."""
+    batch = _refills.get()
+    if batch is not None:
+        batch.update(queue_names)
+        return
+    _drain_logged(list(queue_names), now=now)
+
+
+def _drain_logged(queue_names: list[str], *, now: datetime) -> None:
+    """A failure only delays the refill: the minute's sweep drains every queue too."""
+    try:
+        drain(queue_names, now=now)
+    except Exception:
+        logger.exception("could not refill the freed agents' queues; the sweep will", extra={"queues": queue_names})
 
 
 def queues_of(agent: Any) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.observability import logger
 from chalicelib.service import assign, automate, measure
 from chalicelib.service.events import (AcknowledgementSent, AgentFreed, AgentReplied, StatusChanged, TicketAssigned,
                                        TicketCreated, TicketDeflected, TicketEdited)
@@ -54,10 +53,7 @@ def refill_freed_agent(event: AgentFreed) -> None:
     agent = directory.get(event.agent_id, consistent=False)  # only its queues are read
     if agent is None:
         return
-    try:
-        assign.drain(assign.queues_of(agent), now=event.at)
-    except Exception:
-        logger.exception("could not refill the freed agent; the sweep will", extra={"agent_id": event.agent_id})
+    assign.refill(assign.queues_of(agent), now=event.at)
 
 
 def follow_up_edit(event: TicketEdited) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.observability import logger
-from chalicelib.service import bus, changes, measure
+from chalicelib.service import assign, bus, changes, measure
 from chalicelib.service.events import (AcknowledgementSent, AgentFreed, AgentReplied, Event, StatusChanged,
                                        TicketAssigned, TicketCreated, TicketDeflected)
 from chalicelib.domain import inbox_counts
@@ -33,11 +33,12 @@ def react(stored: Iterable[StoredChange]) -> int:
 
     A reaction that fails is logged and the batch goes on (the sweep refills and
     re-checks every minute); only the aggregates' write fails the batch, and the
-    stream delivers it again under the same token (counted once).
+    stream delivers it again under the same token (counted once). Agents freed in
+    the batch are refilled once per queue, after its events (``assign.refills_batched``).
     """
     stored = list(stored)
     published = 0
-    with measure.batched() as tallies:
+    with measure.batched() as tallies, assign.refills_batched():
         for change in stored:
             for event in events_of(change.old, change.new):
                 published += 1

@@ -65,3 +65,35 @@ def test_solving_frees_the_agent_who_then_takes_the_oldest_waiting_ticket_after_
     assert next(t for t in desk.tickets() if t["id"] == waiting["id"])["assignee_id"] is None  # not in the request
     desk.deliver_streams()
     assert next(t for t in desk.tickets() if t["id"] == waiting["id"])["assignee_id"] == ann
+
+
+def test_a_batch_that_frees_many_agents_reads_each_queue_s_waiting_line_once(held_desk):
+    """Six solves in one batch free six agents of every queue: the waiting lines are read once per queue
+    for the batch (5 queues), not once per queue for each freed agent (30), and the waiting tickets
+    still go to the freed agents, oldest first."""
+    from chalicelib.storage.models import TicketModel
+
+    desk = held_desk
+    team = [desk.add_agent(f"Agent {n}", f"agent{n}@example.com", capacity=1) for n in range(6)]
+    for n in range(9):
+        desk.receive_email(compose(sender=f"c{n}@shop.example", subject=f"question {n}"))
+        desk.pump()
+    desk.deliver_streams()
+    tickets = sorted(desk.tickets(), key=lambda t: t["number"])
+    assigned, waiting = tickets[:6], tickets[6:]
+    assert all(t["assignee_id"] for t in assigned) and not any(t["assignee_id"] for t in waiting)
+    tokens = dict(team)
+    for ticket in assigned:
+        status, _ = call(desk, "patch", f"/tickets/{ticket['id']}", tokens[ticket["assignee_id"]],
+                         {"status": "solved"})
+        assert status == 200
+
+    queries = []
+    client = TicketModel._get_connection().connection.client
+    client.meta.events.register("provide-client-params.dynamodb.Query",
+                                lambda params, **_: queries.append(params) if params.get("IndexName") == "waiting"
+                                else None)
+    desk.deliver_streams()
+    assert len(queries) == 5  # one per queue (routing.yaml's five), whichever agents were freed
+    now = {t["id"]: t["assignee_id"] for t in desk.tickets()}
+    assert all(now[t["id"]] in tokens for t in waiting)  # the three waiting tickets found freed agents
