@@ -115,6 +115,7 @@ class CodeInputs:
     sources: dict[str, str] = field(default_factory=dict)
     split_histograms: bool = False  # storage/aggregates.py: each histogram in its own item
     directory_shards: int = 1  # config DIRECTORY_SHARDS default (storage/agents.py)
+    aggregate_shards: int = 1  # config AGGREGATE_SHARDS default (storage/aggregates.py)
     histograms: int = 4  # kpis.HISTOGRAMS: the items a batch touches per series when split
 
 
@@ -203,6 +204,7 @@ def code_inputs(day_count: int) -> CodeInputs:
         sources={"aggregates series": aggregates._ALL_SERIES},
         split_histograms=hasattr(models.AggregateModel, "histogram_day"),
         directory_shards=max(1, int(config._DEFAULTS["DIRECTORY_SHARDS"])),  # the default, not this shell's env
+        aggregate_shards=max(1, int(config._DEFAULTS["AGGREGATE_SHARDS"])),
         histograms=len(kpis.HISTOGRAMS),
     )
 
@@ -259,7 +261,8 @@ class Design:
     @classmethod
     def of_code(cls, code: CodeInputs) -> "Design":
         return cls(number_block=code.number_block, time_shards=code.time_shards, stream_batch=code.stream_batch,
-                   split_histograms=code.split_histograms, directory_shards=code.directory_shards)
+                   split_histograms=code.split_histograms, directory_shards=code.directory_shards,
+                   aggregate_shards=code.aggregate_shards)
 
 
 # --- assignment races, simulated with the real ordering -------------------------------------------------

@@ -40,6 +40,7 @@ _DEFAULTS = {
     "DESK_SETTINGS": "",
     "TICKET_NUMBER_BLOCK": "1",
     "TIME_SHARDS": "16",  # partitions of the SLA, timer and overdue indexes (storage/ticket_keys.py)
+    "AGGREGATE_SHARDS": "1",  # suffixes on the KPI aggregate series (storage/aggregates.py)
     "DIRECTORY_SHARDS": "1",  # agent directory shards (storage/agents.py); changing it: admin reshard-agents
     "METRICS_NAMESPACE": "RelayDesk",
     "TEAM_LEAD": "",  # where escalations go: email:<address> or slack:<channel id>

@@ -40,11 +40,21 @@ series for ``day BETWEEN start AND end#~`` (the day items and their histograms')
 O(days × groups) Queries' worth of items, merged per day. A queue dropped from the
 triage rules is therefore no longer listed (its days stay in ``all#all``).
 
+Suffixes (``AGGREGATE_SHARDS``, default 1). Every stream batch updates ``all#all`` and the
+series every busy desk shares (``channel#email``): one partition, at most 1,000 write units a
+second, reached at ~590 new tickets a second (docs/scaling.md). With N suffixes a batch writes
+its KPI series as ``<series>#<k>`` with ``k`` from a hash of the batch's token (a batch
+delivered again lands on the same items, so its ClientRequestToken still dedupes it), and
+``read`` queries the unsuffixed series and its N suffixes and merges them per day. The
+inbox counters (``ticket_counts``) are never suffixed: the console reads them by key. Raising
+N needs nothing more; lowering it hides the higher suffixes' counts from reports.
+
 ``backlog`` is a snapshot of the open tickets by age (``kpis.backlog_by_age``), read
 from the tickets' ``by_status`` index, created_at only.
 """
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections import Counter
@@ -54,6 +64,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
+from chalicelib import config
 from chalicelib.domain import histogram, kpis
 from chalicelib.domain.vocabulary import CHANNELS as CUSTOMER_CHANNELS
 from chalicelib.domain.vocabulary import PRIORITIES
@@ -132,10 +143,11 @@ def record_all(tallies: Iterable[Tally], *, token: str | None = None,
     stream batch delivered again is not counted twice. Returns the items updated.
     """
     sums: dict[tuple[str, str], _Sum] = {}
+    suffix = _suffix(token)
     for tally in tallies:
         day, series, counters, buckets = _prepared(tally)
         for key in series:
-            sums.setdefault((key, day), _Sum()).add(counters, buckets)
+            sums.setdefault((key + suffix, day), _Sum()).add(counters, buckets)
     for key, counters in (adjustments or {}).items():
         sums.setdefault(key, _Sum()).add(counters, ())
     items = sorted((update for (series, day), total in sums.items() for update in _updates(series, day, total)),
@@ -143,6 +155,20 @@ def record_all(tallies: Iterable[Tally], *, token: str | None = None,
     for number, start in enumerate(range(0, len(items), _MAX_TRANSACTION)):
         _commit(items[start:start + _MAX_TRANSACTION], None if token is None else f"{token[:28]}-{number}")
     return len(items)
+
+
+def _shard_count() -> int:
+    return max(1, config.int_setting("AGGREGATE_SHARDS"))
+
+
+def _suffix(token: str | None) -> str:
+    """The suffix a batch's KPI series get: none with one shard; else one of N, the same for a batch's retries."""
+    shards = _shard_count()
+    if shards == 1:
+        return ""
+    if token is None:  # a single event (a survey answer): any suffix, the reader sums them all
+        return f"#{random.randrange(shards)}"  # noqa: S311 - spreading load, not crypto
+    return f"#{int.from_bytes(hashlib.sha256(token.encode()).digest()[:8], 'big') % shards}"
 
 
 @dataclass
@@ -224,7 +250,7 @@ def _actions(update: _Update) -> tuple[list[Any], Any]:
 
 
 def read(start: date, end: date, group_kind: str) -> list[kpis.DailyAggregate]:
-    """Every aggregate of ``group_kind`` from ``start`` to ``end`` (inclusive): one Query per series.
+    """Every aggregate of ``group_kind`` from ``start`` to ``end`` (inclusive): one Query per series (and suffix).
 
     ``group_kind`` is one of ``kpis.GROUP_KINDS``. Queries run concurrently (a report by
     agent has one series per agent); each is paginated. Days without events have no item.
@@ -238,8 +264,12 @@ def read(start: date, end: date, group_kind: str) -> list[kpis.DailyAggregate]:
     # "~" sorts after every histogram name: the end day's histogram items are inside the range.
     condition = AggregateModel.day.between(start.isoformat(), f"{end.isoformat()}{AggregateModel.HISTOGRAM_SEPARATOR}~")
 
+    shards = _shard_count()
+    suffixes = [""] if shards == 1 else ["", *(f"#{k}" for k in range(shards))]
+
     def query(group: str) -> list[kpis.DailyAggregate]:
-        items = AggregateModel.query(series_key(group_kind, group), condition)
+        key = series_key(group_kind, group)
+        items = [item for suffix in suffixes for item in AggregateModel.query(key + suffix, condition)]
         return _daily(items, group_kind, group)
 
     groups = groups_of(group_kind)

@@ -368,3 +368,31 @@ def _watch_dynamodb(monkeypatch):
 
     monkeypatch.setattr(Connection, "_make_api_call", watched)
     return calls
+
+
+def test_with_aggregate_shards_batches_spread_over_suffixes_and_reports_add_them_up(desk, monkeypatch):
+    """AGGREGATE_SHARDS=4: each batch's series get one suffix (the same for the batch's retries), a report
+    sums the suffixes with what was counted unsuffixed before the change, and the inbox counters stay
+    unsuffixed."""
+    from chalicelib.storage import aggregates
+
+    aggregates.record(MONDAY, groups=EMAIL, counters={"created": 1}, durations={"first_response_minutes": 30.0})
+    monkeypatch.setenv("AGGREGATE_SHARDS", "4")
+
+    def batch(n):
+        aggregates.record_all([aggregates.Tally(MONDAY, EMAIL, {"created": 1}, {"first_response_minutes": 30.0})],
+                              token=f"batch-{n}", adjustments={("inbox#desk", "live"): {"status_open": 1}})
+
+    for n in range(12):
+        batch(n)
+    batch(0)  # delivered again: the same items under the same token, which DynamoDB applies once
+
+    series = {item["series"]["S"] for item in _aggregate_items(desk)}
+    suffixed = {name for name in series if name.startswith("all#all#")}
+    assert 1 < len(suffixed) <= 4 and suffixed <= {f"all#all#{k}" for k in range(4)}
+    assert "inbox#desk" in series and not any(name.startswith("inbox#desk#") for name in series)
+    everyone, = aggregates.read(MONDAY.date(), MONDAY.date(), "all")
+    assert everyone.counters == {"created": 13}  # 1 before the change, 12 batches, the repeat not again
+    assert sum(everyone.histograms["first_response_minutes"].values()) == 13
+    by_channel = {a.group: a.counters["created"] for a in aggregates.read(MONDAY.date(), MONDAY.date(), "channel")}
+    assert by_channel == {"email": 13}
