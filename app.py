@@ -48,7 +48,7 @@ def ses_events(event):
 
 
 # --- After a ticket change is stored: KPI aggregates, a freed agent's next ticket --
-@app.on_dynamodb_record(stream_arn=config.setting("TICKETS_STREAM_ARN"), batch_size=100,
+@app.on_dynamodb_record(stream_arn=config.setting("TICKETS_STREAM_ARN"), batch_size=1000,
                         starting_position="TRIM_HORIZON", name="ticket_stream")
 def ticket_stream(event):
     return stream.process_batch(event.to_dict(), event.context)

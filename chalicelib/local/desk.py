@@ -33,7 +33,7 @@ _FAKE_CREDENTIALS = {
 _ACCOUNT = "123456789012"  # moto's default account
 _QUEUE_FUNCTIONS = {"INBOUND_QUEUE": "process_inbound", "OUTBOUND_QUEUE": "send_outbound"}
 _STREAM_FUNCTIONS = {"TICKETS_TABLE": "ticket_stream"}  # table setting → the function its stream feeds
-_STREAM_BATCH = 100  # as infra/resources.yaml's event source mapping
+_STREAM_BATCH = 1000  # as app.py's ticket_stream
 _STREAM_ATTEMPTS = 11  # then skipped, as Lambda does after infra's MaximumRetryAttempts: 10 (TicketStream)
 
 
