@@ -1,13 +1,21 @@
 """Issue 16's bill: the AWS cost per 1 million tickets from measured figures (``make cost``).
 
-    POWERTOOLS_LOG_LEVEL=INFO .venv/bin/python benchmarks/cost.py            # ~1-2 minutes
+    POWERTOOLS_LOG_LEVEL=INFO .venv/bin/python benchmarks/cost.py            # ~2 minutes
     POWERTOOLS_LOG_LEVEL=INFO .venv/bin/python benchmarks/cost.py --quick    # smoke version
+    POWERTOOLS_LOG_LEVEL=INFO .venv/bin/python benchmarks/cost.py --stage dev
+
+The stage priced is the deployed one, ``prod`` unless ``--stage`` says otherwise: its .chalice/config.json
+settings as Chalice resolves them (``Stage``): X-Ray per function (on in dev only), memory per function, and
+its environment, which the functions run with while measured (LocalDesk as that stage).
 
 What is measured (LocalDesk, moto in-process, this machine), and where:
 
 * Email tickets: ``benchmarks/budget.py``'s ``measure_budget`` (its ``CallHook`` / ``WriteMeter``): AWS calls
   per unit of work by service.operation, DynamoDB write units with the real item sizes and index definitions,
-  and the ticket_stream batch shared per ticket life. Nothing of it is repeated here.
+  and ticket_stream per ticket life as a desk at ``TICKETS_PER_MONTH`` runs it: today's aggregates filled as
+  such a desk has them by mid-day (``benchmarks/busy_day.py``), batches of the few records its traffic brings
+  within the event source's batching window (``measure_busy_stream``). The old figure (one batch of ~100
+  records on a fresh desk's aggregates) is printed beside it. Nothing of it is repeated here.
 * Chat tickets: the same hook on a Telegram conversation (webhook -> process_inbound -> acknowledgement,
   a follow-up, an agent reply delivered, a solve, the stream batch).
 * Added here: DynamoDB read units from every GetItem / BatchGetItem / Query / TransactGetItems as the app made
@@ -41,11 +49,14 @@ if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
 from benchmarks import corpus as corpus_module  # noqa: E402
-from benchmarks.budget import STREAM_BATCH, CallHook, Desk, Unit, WriteMeter, measure_budget  # noqa: E402
+from benchmarks import busy_day  # noqa: E402
+from benchmarks.budget import (  # noqa: E402
+    STREAM_BATCH, BusyStream, CallHook, Desk, Unit, WriteMeter, aggregate_writes, measure_budget, measure_busy_stream,
+)
 from benchmarks.run import _prepare_environment, _prewarm, section, table  # noqa: E402
 
-__all__ = ["MIX", "PRICES", "TARGET_PER_MILLION", "billed_ms", "gb_seconds", "read_units", "sqs_requests", "xray_traces",
-           "ses_inbound_chunks", "write_units", "main"]
+__all__ = ["MIX", "PRICES", "TARGET_PER_MILLION", "XRAY_LINE", "Quantities", "Stage", "billed_ms", "gb_seconds",
+           "lines_of", "read_units", "sqs_requests", "xray_traces", "ses_inbound_chunks", "write_units", "main"]
 
 TARGET_PER_MILLION = 20.0  # issue 16: platform cost <= $20 per 1M tickets
 REGION = "us-east-1"
@@ -117,7 +128,8 @@ MIX = {
 }
 LAMBDA_PLATFORM_LOG_BYTES = 350  # assumption: START + END + REPORT lines (with an X-Ray trace id) per invocation
 SQS_IDLE_POLLERS = 5  # assumption: Lambda's SQS event source starts with 5 long-polling connections
-TICKETS_PER_MONTH = 1_000_000  # the volume X-Ray's sampling is priced at (its reservoir is per second)
+# the volume X-Ray's sampling (its reservoir is per second) and the ticket stream's batches are priced at
+TICKETS_PER_MONTH = busy_day.TICKETS_PER_MONTH
 TICKETS_PER_MONTH_SAAS = 5_000
 SAAS_AGENTS = 10
 
@@ -467,18 +479,18 @@ def mean_of(units: Sequence[Unit], meter: InvocationMeter) -> Quantities:
 # --- the chat ticket (budget.py measures email only) -------------------------------------------------------
 
 
-def measure_chat(hook: CostHook, meter: InvocationMeter, *, lives: int, warm: int = 2) -> dict[str, Any]:
-    """Telegram conversations on a fresh desk: new message (+ acknowledgement), a follow-up, an agent reply
-    delivered, a solve; then one ticket_stream batch over their changes. Returns units by step."""
+def measure_chat(hook: CostHook, meter: InvocationMeter, *, lives: int, warm: int = 2,
+                 stage: str = "dev") -> dict[str, Any]:
+    """Telegram conversations on a fresh desk running as ``stage``: new message (+ acknowledgement), a follow-up,
+    an agent reply delivered, a solve; then one ticket_stream batch over their changes (the old figure), and
+    more conversations in a busy day's batches (``budget.measure_busy_stream``). Returns units by step."""
     from benchmarks.chat import Traffic
     from tests.api import call
 
-    from chalicelib.local import LocalDesk
     from tests import chat as chat_fixtures
 
     units: dict[str, list[Unit]] = defaultdict(list)
-    desk = Desk(hook)
-    desk.local = LocalDesk(stream_delivery="manual", environment=dict(chat_fixtures.SECRETS))  # webhook secrets
+    desk = Desk(hook, stage=stage, environment=dict(chat_fixtures.SECRETS))  # webhook secrets
     with desk:
         hook.writes = WriteMeter(hook)
         traffic = Traffic(desk.local, meter=None)  # build() only: signed Telegram updates
@@ -541,45 +553,74 @@ def measure_chat(hook: CostHook, meter: InvocationMeter, *, lives: int, warm: in
                     units[unit.name].append(unit)
                 if answers != [201, 200] and answers != [200, 200]:
                     units["outcomes"].append(Unit(f"HTTP {answers}", [], Counter()))
-        # ticket_stream's cost is per batch: fill one as a busy desk does (budget.py does the same for email)
-        batch_lives = lives
-        while desk.local.pending_stream_records() < STREAM_BATCH - 12:
-            post(warm + batch_lives)
-            extra = ticket_of(warm + batch_lives)
+
+        def extra_life(conversation: int) -> None:
+            """A conversation like the measured ones (new -> reply -> solved), unmeasured."""
+            post(conversation)
+            extra = ticket_of(conversation)
             token = desk.tokens.get(extra.get("assignee_id") or "") or next(iter(desk.tokens.values()))
             with hook.labelled("api"):
                 call(desk.local, "post", f"/tickets/{extra['ticket_id']}/replies", token, {"text": "It ships today."})
             desk.local.pump()
             with hook.labelled("api"):
                 call(desk.local, "patch", f"/tickets/{extra['ticket_id']}", token, {"status": "solved"})
+
+        # the old figure: one batch of ~100 records on a fresh desk's aggregates (as budget.py does for email)
+        batch_lives = lives
+        while desk.local.pending_stream_records() < STREAM_BATCH - 12:
+            extra_life(warm + batch_lives)
             batch_lives += 1
         records: list[int] = []
         stream = run("chat stream", lambda: records.append(desk.local.deliver_streams(batch_size=STREAM_BATCH)))
+        first_busy = warm + batch_lives
+        busy = measure_busy_stream(desk, run, lambda n: extra_life(first_busy + n), lives=2 * lives)
         sweeps = [run("sweep", lambda: desk.local.run_schedule("sweep")) for _ in range(3)]
         hook.writes = None
     return {"units": dict(units), "stream": stream, "stream_records": records[0], "lives": batch_lives,
-            "sweeps": sweeps}
+            "busy": busy, "sweeps": sweeps}
 
 
 # --- the bill ----------------------------------------------------------------------------------------------
 
 
-def _memory_of() -> dict[str, int]:
-    config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
-    default = int(config.get("lambda_memory_size", 128))
-    stage = (config.get("stages") or {}).get("prod") or {}
-    functions = {**(config.get("lambda_functions") or {})}
-    for name, overrides in (stage.get("lambda_functions") or {}).items():
-        functions[name] = {**functions.get(name, {}), **overrides}
-    memory = defaultdict(lambda: int(stage.get("lambda_memory_size", default)))
-    for name, settings in functions.items():
-        memory[name] = int(settings.get("lambda_memory_size", stage.get("lambda_memory_size", default)))
-    return memory
+class Stage:
+    """The .chalice/config.json stage being priced, each setting resolved as Chalice resolves it when it deploys
+    (``chalice.config.Config``): the function's own in the stage, the stage's, the function's at the top level,
+    then the top level's. A bill for one stage must not price another's settings (X-Ray is on in dev only)."""
+
+    def __init__(self, name: str, document: dict[str, Any] | None = None) -> None:
+        self.document = document if document is not None else json.loads(
+            (PROJECT / ".chalice" / "config.json").read_text())
+        stages = sorted(self.document.get("stages") or {})
+        if name not in stages:
+            raise ValueError(f"no stage {name!r} in .chalice/config.json (stages: {', '.join(stages)})")
+        self.name = name
+
+    def _scoped(self, function: str) -> Any:
+        from chalice.config import Config
+
+        return Config(chalice_stage=self.name, function_name=function, config_from_disk=self.document)
+
+    def xray(self, function: str) -> bool:
+        return bool(self._scoped(function).xray_enabled)
+
+    def memory_mb(self, function: str) -> int:
+        from chalice.constants import DEFAULT_LAMBDA_MEMORY_SIZE
+
+        return int(self._scoped(function).lambda_memory_size or DEFAULT_LAMBDA_MEMORY_SIZE)
+
+    def environment(self, function: str = "api_handler") -> dict[str, str]:
+        """The environment variables the stage gives ``function`` (the top level's, then the stage's, ...)."""
+        return dict(self._scoped(function).environment_variables)
 
 
-def lines_of(q: Quantities, memory: dict[str, int], *, raw_mail_bytes: float, arch: str) -> dict[str, float]:
-    """Platform cost per ticket, USD, by service (storage: one month of what the ticket leaves behind)."""
-    gbs = sum(gb_seconds(memory[f], ms) for f, ms in q.lambda_ms.items())
+XRAY_LINE = "X-Ray traces (default sampling)"
+
+
+def lines_of(q: Quantities, stage: Stage, *, raw_mail_bytes: float, arch: str) -> dict[str, float]:
+    """Platform cost per ticket, USD, by service (storage: one month of what the ticket leaves behind), with
+    ``stage``'s memory sizes and X-Ray only for the functions the stage traces."""
+    gbs = sum(gb_seconds(stage.memory_mb(f), ms) for f, ms in q.lambda_ms.items())
     logs_gb = (q.log_bytes + q.emf_bytes) / 1024 ** 3
     s3_gb = (q.s3_bytes + q.ses_in * raw_mail_bytes) / 1024 ** 3
     return {
@@ -592,9 +633,13 @@ def lines_of(q: Quantities, memory: dict[str, int], *, raw_mail_bytes: float, ar
         "S3 storage (1st month)": s3_gb * PRICES["s3_storage"].usd,
         "API Gateway (REST)": q.api_requests * PRICES["apigw_rest"].usd,
         "CloudWatch Logs ingestion": logs_gb * PRICES["logs_ingest"].usd,
-        "X-Ray traces (default sampling)": xray_traces({f: n * TICKETS_PER_MONTH for f, n in q.lambda_requests.items()})
-        / TICKETS_PER_MONTH * PRICES["xray_trace"].usd,
+        XRAY_LINE: xray_traces(_traced(q, stage)) / TICKETS_PER_MONTH * PRICES["xray_trace"].usd,
     }
+
+
+def _traced(q: Quantities, stage: Stage) -> dict[str, float]:
+    """Invocations a month of each function the stage traces, at ``TICKETS_PER_MONTH``."""
+    return {f: n * TICKETS_PER_MONTH for f, n in q.lambda_requests.items() if stage.xray(f)}
 
 
 def _fmt(usd: float) -> str:
@@ -623,59 +668,96 @@ def _storage_per_ticket(lives: Sequence[Sequence[Unit]]) -> tuple[float, int]:
     return sum(per_life) / len(per_life), round(sum(entries) / len(entries))
 
 
-def bill(quick: bool) -> int:
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")  # the deployed level: what CloudWatch Logs ingests
+#: Settings a stage's environment may set that change the bill (what they change, in chalicelib/config.py).
+BILLED_SETTINGS = {"TICKET_NUMBER_BLOCK": "ticket-number counter writes", "TIME_SHARDS": "the sweep's Queries",
+                   "DIRECTORY_SHARDS": "reads per assignment", "AGGREGATE_SHARDS": "the KPI items a batch updates"}
+
+
+def _setting(name: str, environment: dict[str, str]) -> str:
+    from chalicelib import config
+
+    return environment[name] if name in environment else f"{config.setting(name)} (default)"
+
+
+def _log_level(stage: Stage) -> str:
+    """What CloudWatch Logs ingests: the stage's POWERTOOLS_LOG_LEVEL, else this shell's, else INFO. Set before
+    the app's Logger exists (it reads the level once, not per invocation)."""
+    level = stage.environment().get("POWERTOOLS_LOG_LEVEL") or os.environ.get("POWERTOOLS_LOG_LEVEL") or "INFO"
+    os.environ["POWERTOOLS_LOG_LEVEL"] = level
+    return level
+
+
+def _stream_per_life(unit: Unit, lives: int, meter: InvocationMeter) -> Quantities:
+    return Quantities().add(quantities_of(unit, meter.within(unit.started, unit.ended)), 1 / max(1, lives))
+
+
+def _tickets(steps: dict[str, Quantities], chat_steps: dict[str, Quantities], email_stream: Quantities,
+             chat_stream: Quantities) -> tuple[Quantities, Quantities, Quantities]:
+    """(email, chat, mixed) ticket from the measured steps in ``MIX``, each with its stream share per life."""
+    follow_ups, replies, changes = MIX["customer messages"] - 1, MIX["agent replies"], MIX["status changes"]
+    email = Quantities()
+    email.add(steps["new ticket"]).add(steps["threaded reply"], follow_ups)
+    email.add(steps["agent reply"], replies).add(steps["reply delivered"], replies)
+    email.add(steps["status change"], changes).add(steps["status change: outbound pumped after"], changes)
+    email.add(email_stream)
+    chat_ticket = Quantities()
+    chat_ticket.add(chat_steps["chat new"]).add(chat_steps["chat follow-up"], follow_ups)
+    chat_ticket.add(chat_steps["chat agent reply"], replies).add(chat_steps["chat status change"], changes)
+    chat_ticket.add(chat_stream)
+    return email, chat_ticket, Quantities().add(email, MIX["email share"]).add(chat_ticket, MIX["chat share"])
+
+
+def bill(quick: bool, stage_name: str = "prod") -> int:
+    stage = Stage(stage_name)
+    level = _log_level(stage)
     _prepare_environment()
-    section(None, f"The bill per 1 million tickets (issue 16), {REGION}, {PRICES_DATE}")
+    section(None, f"The bill per 1 million tickets (issue 16), stage {stage.name}, {REGION}, {PRICES_DATE}")
+    environment = stage.environment()
     print(f"  load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}; Lambda durations are wall time on this "
-          f"machine with moto in-process, not on Lambda; POWERTOOLS_LOG_LEVEL={os.environ['POWERTOOLS_LOG_LEVEL']} "
-          f"(the deployed default: .chalice/config.json sets none)")
+          f"machine with moto in-process, not on Lambda; POWERTOOLS_LOG_LEVEL={level} ("
+          + ("the stage's" if "POWERTOOLS_LOG_LEVEL" in environment else "the stage sets none: Powertools' default "
+             "INFO unless this shell sets one") + ")")
+    print(f"  stage priced: {stage.name} (--stage): its .chalice/config.json settings as Chalice resolves them; the "
+          f"functions ran with its environment, e.g. " + ", ".join(
+              f"{name}={_setting(name, environment)}" for name in BILLED_SETTINGS) + " (they change "
+          + ", ".join(BILLED_SETTINGS.values()) + ")")
     _prewarm()
     started = time.perf_counter()
     hook = CostHook().install()
     meter = InvocationMeter(hook)
     try:
         with meter.installed():
-            budget = measure_budget(hook, warm=2 if quick else 3, repeats=2 if quick else 3)
-            chat = measure_chat(hook, meter, lives=2 if quick else 4)
+            budget = measure_budget(hook, warm=2 if quick else 3, repeats=2 if quick else 3, stage=stage.name)
+            chat = measure_chat(hook, meter, lives=2 if quick else 4, stage=stage.name)
     finally:
         hook.uninstall()
     measured_seconds = time.perf_counter() - started
-    memory = _memory_of()
 
     # write units: budget.py's billing, cross-checked against write_units() on the same sizes
     mismatched = [(w.size_before, w.size_after, w.base_units) for units in budget.units.values() for u in units
                   for c, w in u.writes if w.base_units and w.base_units != write_units(
                       max(w.size_before or 0, w.size_after or 0), transactional=c.op.endswith("TransactWriteItems"))]
 
-    # --- per unit, then per ticket
+    # --- per unit, then per ticket; ticket_stream per life as a busy desk runs it (the old figure beside it)
     steps = {name: mean_of(units, meter) for name, units in budget.units.items()}
-    email_stream = quantities_of(budget.stream, meter.within(budget.stream.started, budget.stream.ended)) \
-        if budget.stream is not None else Quantities()
     chat_steps = {name: mean_of(units, meter) for name, units in chat["units"].items() if name != "outcomes"}
-    chat_stream = quantities_of(chat["stream"], meter.within(chat["stream"].started, chat["stream"].ended))
     sweep = mean_of(chat["sweeps"], meter)
-    follow_ups, replies, changes = MIX["customer messages"] - 1, MIX["agent replies"], MIX["status changes"]
-
-    email = Quantities()
-    email.add(steps["new ticket"]).add(steps["threaded reply"], follow_ups)
-    email.add(steps["agent reply"], replies).add(steps["reply delivered"], replies)
-    email.add(steps["status change"], changes).add(steps["status change: outbound pumped after"], changes)
-    email.add(email_stream, 1 / max(1, budget.stream_lives))
-    chat_ticket = Quantities()
-    chat_ticket.add(chat_steps["chat new"]).add(chat_steps["chat follow-up"], follow_ups)
-    chat_ticket.add(chat_steps["chat agent reply"], replies).add(chat_steps["chat status change"], changes)
-    chat_ticket.add(chat_stream, 1 / max(1, chat["lives"]))
-    ticket = Quantities().add(email, MIX["email share"]).add(chat_ticket, MIX["chat share"])
+    busy = {"email": budget.busy, "chat": chat["busy"]}
+    streams = {"email": _stream_per_life(budget.busy.unit, budget.busy.lives, meter),
+               "chat": _stream_per_life(chat["busy"].unit, chat["busy"].lives, meter)}
+    old_streams = {"email": _stream_per_life(budget.stream, budget.stream_lives, meter),
+                   "chat": _stream_per_life(chat["stream"], chat["lives"], meter)}
+    email, chat_ticket, ticket = _tickets(steps, chat_steps, streams["email"], streams["chat"])
+    *_, old_ticket = _tickets(steps, chat_steps, old_streams["email"], old_streams["chat"])
 
     corpus = corpus_module.generate(120 if quick else 300, 20261123)
     raw_sizes = [len(raw) for _, raw in corpus]
     raw_mean = sum(raw_sizes) / len(raw_sizes)
 
     rows = []
-    for name, q in [*steps.items(), ("ticket stream batch / life", Quantities().add(
-            email_stream, 1 / max(1, budget.stream_lives))), *chat_steps.items(),
-                    ("chat stream batch / life", Quantities().add(chat_stream, 1 / max(1, chat["lives"]))),
+    for name, q in [*steps.items(), (f"ticket stream / life (busy day, {budget.busy.batch} rec/batch)",
+                                     streams["email"]), *chat_steps.items(),
+                    (f"chat stream / life (busy day, {chat['busy'].batch} rec/batch)", streams["chat"]),
                     ("sweep (1 run)", sweep)]:
         rows.append([name, f"{q.wru:.1f}", f"{q.rru:.1f}", f"{q.invocations:.2f}",
                      " ".join(f"{f.replace('_handler', '').replace('process_', 'p_').replace('send_', 's_')}"
@@ -695,8 +777,12 @@ def bill(quick: bool) -> int:
               f"{q.sqs_requests:.1f} SQS requests, {q.api_requests:.2f} API requests, "
               f"{(q.log_bytes + q.emf_bytes) / 1024:.1f} KB of logs ({q.emf_bytes / 1024:.1f} KB EMF)")
 
+    _print_streams(busy, streams, old_streams, {"email": (budget.stream, budget.stream_lives, budget.stream_records),
+                                                 "chat": (chat["stream"], chat["lives"], chat["stream_records"])},
+                   stage)
+
     storage_bytes, items_per_life = _storage_per_ticket(budget.lives)
-    by_arch = {arch: lines_of(ticket, memory, raw_mail_bytes=raw_mean, arch=arch) for arch in ("x86", "arm64")}
+    by_arch = {arch: lines_of(ticket, stage, raw_mail_bytes=raw_mean, arch=arch) for arch in ("x86", "arm64")}
     ddb_storage = storage_bytes / 1024 ** 3 * PRICES["ddb_storage"].usd
     rows = []
     for (name, x86), arm in zip(by_arch["x86"].items(), by_arch["arm64"].values()):
@@ -705,29 +791,37 @@ def bill(quick: bool) -> int:
     totals = {arch: (sum(lines.values()) + ddb_storage) * MILLION for arch, lines in by_arch.items()}
     rows.append(["TOTAL platform", _fmt(totals["x86"]), _fmt(totals["arm64"])])
     rows.append(["target", f"<= {TARGET_PER_MILLION:g}", f"<= {TARGET_PER_MILLION:g}"])
-    table(f"Platform cost per 1 million tickets, USD ({REGION}; mix: {MIX['email share']:.0%} email, "
-          f"{MIX['chat share']:.0%} chat; {MIX['customer messages']} customer messages, {MIX['agent replies']} agent "
-          f"replies, {MIX['status changes']:g} status change per ticket)",
+    traced = _traced(ticket, stage)
+    per_ticket = xray_traces(traced) / TICKETS_PER_MONTH
+    xray_note = (f"X-Ray (on in stage {stage.name} for {', '.join(sorted(traced))}): the default rule (1/s per "
+                 f"function + 5 %)\nat {TICKETS_PER_MONTH:,} tickets a month records {per_ticket:.2f} traces per ticket "
+                 f"of {ticket.invocations:.2f} invocations (fewer per ticket at higher volume)"
+                 if traced else f"X-Ray: off in stage {stage.name} (\"xray\" not true for any\nfunction), not priced")
+    table(f"Platform cost per 1 million tickets, USD, stage {stage.name} ({REGION}; mix: {MIX['email share']:.0%} "
+          f"email, {MIX['chat share']:.0%} chat; {MIX['customer messages']} customer messages, {MIX['agent replies']} "
+          f"agent replies, {MIX['status changes']:g} status change per ticket)",
           ["service", "x86_64 (deployed)", "arm64"], rows,
           note=(f"storage lines: what 1M tickets leave behind, for the month they arrive (each further month the same\n"
                 f"again): DynamoDB {storage_bytes / 1024:.1f} KB per email ticket life ({items_per_life} items + index "
                 f"entries, +100 B each), S3 the raw mail at the corpus's\nmean {raw_mean / 1024:.1f} KB "
-                f"({len(raw_sizes)} mails of benchmarks/corpus.py) per mail received. X-Ray (\"xray\": true): the "
-                f"default rule (1/s per function + 5 %)\nat {TICKETS_PER_MONTH:,} tickets a month records "
-                f"{xray_traces({f: n * TICKETS_PER_MONTH for f, n in ticket.lambda_requests.items()}) / TICKETS_PER_MONTH:.2f}"
-                f" traces per ticket of {ticket.invocations:.2f} invocations (fewer per ticket at higher volume). "
-                f"Free tiers not applied.\nDynamoDB Streams reads by Lambda are free."))
+                f"({len(raw_sizes)} mails of benchmarks/corpus.py) per mail received. {xray_note}. "
+                f"Free tiers not applied.\nDynamoDB Streams reads by Lambda are free. ticket_stream as a busy desk "
+                f"runs it (see the table above)."))
     verdict = "MET" if totals["x86"] <= TARGET_PER_MILLION else "NOT MET"
-    print(f"\n  platform cost per 1M tickets: ${totals['x86']:.2f} as deployed (x86_64), ${totals['arm64']:.2f} on arm64; "
-          f"target <= ${TARGET_PER_MILLION:g}: {verdict}")
+    old_total = (sum(lines_of(old_ticket, stage, raw_mail_bytes=raw_mean, arch="x86").values()) + ddb_storage) * MILLION
+    print(f"\n  platform cost per 1M tickets, stage {stage.name}: ${totals['x86']:.2f} as deployed (x86_64), "
+          f"${totals['arm64']:.2f} on arm64; target <= ${TARGET_PER_MILLION:g}: {verdict}")
+    print(f"  (with the old stream figure, one 100-record batch on a fresh desk's aggregates: ${old_total:.2f} x86_64)")
     ranked = sorted(by_arch["x86"].items(), key=lambda kv: kv[1], reverse=True)
     print("  biggest items: " + ", ".join(f"{k} ${v * MILLION:.2f}" for k, v in ranked[:4]))
+    print("  memory as the stage deploys them: " + ", ".join(
+        f"{f} {stage.memory_mb(f)} MB" for f in sorted(set(ticket.lambda_requests) | set(sweep.lambda_requests))))
 
     # --- what would bring it down: computed from the same measurement
-    _print_levers(ticket, by_arch, totals)
+    _print_levers(ticket, by_arch, totals, stage)
 
     # --- fixed monthly costs (not per ticket)
-    fixed = _fixed_monthly(sweep, memory)
+    fixed = _fixed_monthly(sweep, stage)
     print("\n  fixed per month whatever the volume: " + "; ".join(f"{k} ${v:.2f}" for k, v in fixed.items())
           + f" = ${sum(fixed.values()):.2f}")
 
@@ -752,12 +846,46 @@ def bill(quick: bool) -> int:
     return 0
 
 
-def _print_levers(ticket: Quantities, by_arch: dict[str, dict[str, float]], totals: dict[str, float]) -> None:
-    """Design changes, each priced from this run's measurement of the mixed ticket."""
+def _print_streams(busy: dict[str, BusyStream], streams: dict[str, Quantities], old_streams: dict[str, Quantities],
+                   old: dict[str, tuple[Unit, int, int]], stage: Stage) -> None:
+    """ticket_stream per ticket life, the old figure beside a busy day's, and what each costs per 1M tickets."""
+    def usd(q: Quantities) -> str:
+        return _fmt(sum(lines_of(q, stage, raw_mail_bytes=0, arch="x86").values()) * MILLION)
+
+    rows = []
+    for channel, measured in busy.items():
+        unit, lives, records = old[channel]
+        kb, aggregate_wru = aggregate_writes(unit, lives)
+        q = old_streams[channel]
+        rows.append([f"{channel}, old: one batch, fresh aggregates", records, lives, f"{q.wru:.1f}",
+                     f"{aggregate_wru:.1f}", f"{kb:.2f}", f"{q.invocations:.3f}", usd(q)])
+        kb, aggregate_wru = aggregate_writes(measured.unit, measured.lives)
+        q = streams[channel]
+        rows.append([f"{channel}, busy day (priced)", measured.batch, f"{measured.lives_per_batch:.2f}", f"{q.wru:.1f}",
+                     f"{aggregate_wru:.1f}", f"{kb:.2f}", f"{q.invocations:.3f}", usd(q)])
+    _, window = busy_day.stream_batching()
+    per_second = TICKETS_PER_MONTH / busy_day.SECONDS_PER_MONTH
+    table(f"ticket_stream per ticket life, stage {stage.name}: the old figure and a busy day's (priced)",
+          ["", "records/batch", "lives/batch", "WRU/life", "aggregates WRU/life", "largest aggregate KB",
+           "invocations/life", "USD per 1M lives (x86)"], rows,
+          note=(f"old: one batch of up to {STREAM_BATCH} records on a fresh desk, whose aggregate items are tiny. "
+                f"busy day: today's aggregates first filled as a desk at\n{TICKETS_PER_MONTH:,} tickets a month has "
+                f"them by mid-day ({busy['email'].events:,} events through aggregates.record_all: "
+                f"benchmarks/busy_day.py), then batches of\nwhat arrives in the event source's {window:g} s batching "
+                f"window: {per_second:.3f} lives/s x "
+                + " / ".join(f"{b.records / b.lives:.1f}" for b in busy.values())
+                + " records a life (email / chat, measured) x the window. USD: the stream's own WRU,\nLambda and "
+                  "logs per life at that volume; an update is billed on the larger of the item before and after."))
+
+
+def _print_levers(ticket: Quantities, by_arch: dict[str, dict[str, float]], totals: dict[str, float],
+                  stage: Stage) -> None:
+    """Design changes, each priced from this run's measurement of the mixed ticket in ``stage``; a change the
+    stage already has is said so, not offered as a saving."""
     x86, wru = by_arch["x86"], PRICES["ddb_wru"].usd
     levers = [
-        ("X-Ray tracing off", x86["X-Ray traces (default sampling)"] * MILLION,
-         "config: \"xray\": false in .chalice/config.json (Lambda's own sampling rate cannot be lowered; "
+        ("X-Ray tracing off", x86[XRAY_LINE] * MILLION,
+         f"config: \"xray\": false in the {stage.name} stage (Lambda's own sampling rate cannot be lowered; "
          "keep it on in a staging stage)"),
         ("no TransactWriteItems", ticket.wru_transaction_doubling * wru * MILLION,
          "code: ordered single conditional writes, the ticket's put last as the commit point, the others "
@@ -767,10 +895,13 @@ def _print_levers(ticket: Quantities, by_arch: dict[str, dict[str, float]], tota
         ("ticket item < 1 KB", ticket.wru_ticket_over_1kb * wru * MILLION,
          "data: shorter stored attribute names (a migration)"),
         ("INFO logs off in production", x86["CloudWatch Logs ingestion"] * MILLION * _info_share(ticket),
-         "config: POWERTOOLS_LOG_LEVEL=WARNING in the prod stage (EMF lines stay)"),
+         f"config: POWERTOOLS_LOG_LEVEL=WARNING in the {stage.name} stage (EMF lines stay)"),
         ("arm64 Lambdas", totals["x86"] - totals["arm64"],
          "infra: Architectures [arm64] per function in the merged template (locked wheels for arm64 first)"),
     ]
+    if not _traced(ticket, stage):
+        levers = levers[1:]  # nothing to save: priced without X-Ray
+        print(f"\n  X-Ray tracing off: already so in stage {stage.name} (the bill prices no traces)")
     ranked = sorted(levers, key=lambda lever: -lever[1])
     table("Design changes that lower the bill (savings per 1M tickets, USD, from this run; not additive where noted)",
           ["change", "saves", "how"], [[name, _fmt(saving), how] for name, saving, how in ranked],
@@ -806,17 +937,19 @@ def _info_share(q: Quantities) -> float:
     return max(0.0, printed * low / lines) / (q.log_bytes + q.emf_bytes)
 
 
-def _fixed_monthly(sweep: Quantities, memory: dict[str, int]) -> dict[str, float]:
+def _fixed_monthly(sweep: Quantities, stage: Stage) -> dict[str, float]:
     infra = (PROJECT / "infra" / "resources.yaml").read_text()
     runs = 60 * 24 * 30  # rate(1 minute)
-    sweep_gbs = sum(gb_seconds(memory[f], ms) for f, ms in sweep.lambda_ms.items())
+    sweep_gbs = sum(gb_seconds(stage.memory_mb(f), ms) for f, ms in sweep.lambda_ms.items())
     app = (PROJECT / "app.py").read_text()
     queues = len(re.findall(r"@app\.on_sqs_message", app))
     return {
         "sweep every minute (measured run x 43,200)": runs * (sweep.invocations * PRICES["lambda_request"].usd
                                                                + sweep_gbs * PRICES["lambda_gbs_x86"].usd
                                                                + sweep.rru * PRICES["ddb_rru"].usd
-                                                               + sweep.wru * PRICES["ddb_wru"].usd),
+                                                               + sweep.wru * PRICES["ddb_wru"].usd
+                                                               + (sweep.invocations * PRICES["xray_trace"].usd
+                                                                  if stage.xray("sweep") else 0.0)),
         f"idle SQS polling ({queues} queues x {SQS_IDLE_POLLERS} pollers, 20 s long polls)":
             queues * SQS_IDLE_POLLERS * 3 * 60 * 24 * 30 * PRICES["sqs_fifo"].usd,
         f"alarms ({infra.count('Type: AWS::CloudWatch::Alarm')})":
@@ -869,8 +1002,10 @@ def _print_saas(ticket: Quantities, email: Quantities, chat: Quantities, per_mil
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke version (fewer repeats)")
+    parser.add_argument("--stage", default="prod", help="the .chalice/config.json stage to price (default: prod, "
+                                                        "the deployed one)")
     args = parser.parse_args(argv)
-    return bill(args.quick)
+    return bill(args.quick, args.stage)
 
 
 if __name__ == "__main__":

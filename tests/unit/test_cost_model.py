@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.cost import (
-    PRICES, billed_ms, gb_seconds, read_units, ses_inbound_chunks, sqs_requests, write_units, xray_traces,
+    PRICES, XRAY_LINE, Quantities, Stage, billed_ms, gb_seconds, lines_of, read_units, ses_inbound_chunks,
+    sqs_requests, write_units, xray_traces,
 )
 
 
@@ -78,3 +79,46 @@ def test_xray_default_rule_records_the_first_request_each_second_and_5_percent_o
 def test_every_price_names_its_source():
     for name, price in PRICES.items():
         assert price.usd > 0 and price.per and price.source, name
+
+
+def _ticket(**invocations: float) -> Quantities:
+    ticket = Quantities()
+    ticket.lambda_requests.update(invocations)
+    ticket.lambda_ms.update({function: 1000 * n for function, n in invocations.items()})  # 1 s each
+    return ticket
+
+
+def test_the_deployed_stage_is_priced_without_x_ray_and_dev_with_it():
+    # .chalice/config.json: "xray" false at the top level, true in the dev stage only
+    ticket = _ticket(api_handler=2.0, process_inbound=1.5)
+    prod = lines_of(ticket, Stage("prod"), raw_mail_bytes=0, arch="x86")
+    dev = lines_of(ticket, Stage("dev"), raw_mail_bytes=0, arch="x86")
+    assert prod[XRAY_LINE] == 0
+    # 1M tickets a month = 2M + 1.5M invocations, each under 1/s: every one traced, 3.5 traces a ticket at $5/M
+    assert dev[XRAY_LINE] == pytest.approx(3.5 * 5 / 1_000_000)
+    assert {k: v for k, v in prod.items() if k != XRAY_LINE} == {k: v for k, v in dev.items() if k != XRAY_LINE}
+
+
+def test_a_stage_setting_is_resolved_as_chalice_resolves_it():
+    document = {"xray": True, "lambda_memory_size": 1024,
+                "lambda_functions": {"sweep": {"lambda_memory_size": 512}, "ses_inbound": {"lambda_memory_size": 256}},
+                "environment_variables": {"TICKET_NUMBER_BLOCK": "1", "POWERTOOLS_LOG_LEVEL": "INFO"},
+                "stages": {"quiet": {"xray": False, "lambda_memory_size": 2048,
+                                     "environment_variables": {"POWERTOOLS_LOG_LEVEL": "WARNING"},
+                                     "lambda_functions": {"sweep": {"xray": True, "lambda_memory_size": 128}}},
+                           "loud": {}}}
+    quiet, loud = Stage("quiet", document), Stage("loud", document)
+    assert (quiet.xray("api_handler"), quiet.xray("sweep"), loud.xray("api_handler")) == (False, True, True)
+    # Chalice's order: the function in the stage, the stage, the function at the top level, the top level
+    assert [quiet.memory_mb(f) for f in ("sweep", "ses_inbound", "api_handler")] == [128, 2048, 2048]
+    assert [loud.memory_mb(f) for f in ("sweep", "ses_inbound", "api_handler")] == [512, 256, 1024]
+    assert quiet.environment() == {"TICKET_NUMBER_BLOCK": "1", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    assert loud.environment()["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    with pytest.raises(ValueError, match="no stage 'staging'"):
+        Stage("staging", document)
+
+
+def test_lambda_duration_is_priced_at_each_functions_memory_in_the_stage():
+    # prod: ses_inbound 256 MB, send_outbound 512 MB; 1 s each = 0.25 + 0.5 GB-s
+    lines = lines_of(_ticket(ses_inbound=1.0, send_outbound=1.0), Stage("prod"), raw_mail_bytes=0, arch="x86")
+    assert lines["Lambda duration (x86)"] == pytest.approx(0.75 * PRICES["lambda_gbs_x86"].usd)
