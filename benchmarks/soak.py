@@ -18,7 +18,6 @@ allocation is traced) says which code holds the growth, and puts the same verdic
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -44,25 +43,6 @@ _CHUNK = 200  # events per Scenario.run: ten batches of 20, then the clock moves
 # (Scenario.run moves the clock every tenth batch of a call); the run ends after the chunk that passes the time
 _STAGES = ("webhook answer", "ses_inbound", "process_inbound per message", "send_outbound per message",
            "ticket_stream batch")
-
-
-class SoakScenario(Scenario):
-    """The proof's scenario, whose harness reads only what is new: its own cost must not grow with the tables,
-    or the soak would measure the harness slowing down (``Scenario._refresh`` parses every mail sent so far)."""
-
-    admin_token = ""
-    agent_tokens: dict[str, str] = {}
-
-    def _refresh(self) -> None:
-        if not hasattr(self, "_mails_read"):
-            self._mails_read, self.acks, self.open_tickets = 0, [], []
-        new = self.desk.sent_emails(since=self._mails_read)
-        self._mails_read += len(new)
-        self.acks = (self.acks + [m for m in new if m["Auto-Submitted"] == "auto-replied"])[-50:]
-        if self.random.random() < 0.5 or not self.open_tickets:
-            response = self.desk.http.get("/tickets?status=open&limit=50",
-                                          headers={"Authorization": f"Bearer {self.admin_token}"})
-            self.open_tickets = [t for t in json.loads(response.body)["tickets"] if t["assignee_id"]]
 
 
 class _NoFaults:
@@ -168,7 +148,7 @@ def soak(*, minutes: float, seed: int, agents: int = 3, capacity: int = 5, trace
     timings = Timings()
     samples: list[tuple[float, int, float]] = []  # (seconds, events, RSS MB)
     with LocalDesk(environment=dict(chat.SECRETS)) as desk:
-        scenario = SoakScenario(desk, _NoFaults(), seed=seed)
+        scenario = Scenario(desk, _NoFaults(), seed=seed)
         scenario.admin_token = desk.add_agent("Ada Admin", "ada@example.com", role="admin", status="away")[1]
         scenario.agent_tokens = {}
         for n in range(agents):

@@ -624,5 +624,5 @@ def _parked(body: str, receives: int) -> dict[str, Any]:
         document = None
     if isinstance(document, dict) and "reason" in document and "body" in document:
         return {"reason": document["reason"], "source": document.get("source"), "body": document["body"],
-                "receives": document.get("receives")}
+                "receives": document.get("receives"), "stored_in": document.get("stored_in")}
     return {"reason": f"redriven by SQS after {receives} receives", "source": "sqs-redrive", "body": body}

@@ -21,6 +21,7 @@ class Context:
     is_new: bool = False
     thread_method: str | None = None
     duplicate: bool = False
+    stored_in: str | None = None  # the ticket holding this message, once known (written now or by an earlier try)
     reopened: bool = False
     ack: AckDecision | None = None
     triage: Any = None  # TriageResult for a new ticket

@@ -12,17 +12,35 @@ from chalicelib.pipeline.steps import AFTER, STEPS
 from chalicelib.configuration import desk_settings
 
 
+class FollowUpFailed(RuntimeError):
+    """The message is stored (in ``ticket_id``), now or by an earlier delivery; a step after it failed.
+
+    The worker keeps this apart from a message that failed before it was stored: when it gives up,
+    the parked record says where the message is, so nobody takes it for unstored, and a redrive
+    finishes what follows (a redelivered stored message stores nothing twice).
+    """
+
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(f"stored in ticket {ticket_id}; a step after storing it failed")
+        self.ticket_id = ticket_id
+
+
 def run(message: InboundMessage, *, blobs: Sequence[Any] = ()) -> Outcome:
     """``blobs``: the message's attachment bytes, stored only if the message is kept (see ``steps.write``)."""
     ctx = Context(message=message, now=clock.now(), settings=desk_settings(), blobs=list(blobs))
-    for step in STEPS:
-        if ctx.done:
-            break
-        step(ctx)
-        if ctx.ticket is not None:
-            logger.append_keys(ticket_id=ctx.ticket.ticket_id)
-    for step in AFTER:
-        step(ctx)
+    try:
+        for step in STEPS:
+            if ctx.done:
+                break
+            step(ctx)
+            if ctx.ticket is not None:
+                logger.append_keys(ticket_id=ctx.ticket.ticket_id)
+        for step in AFTER:
+            step(ctx)
+    except Exception as err:
+        if ctx.stored_in is None:
+            raise
+        raise FollowUpFailed(ctx.stored_in) from err
     return _outcome(ctx)
 
 

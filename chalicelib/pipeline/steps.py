@@ -63,7 +63,7 @@ def skip_duplicate(ctx: Context) -> None:
                 logger.warning("Message-ID already used by a different message; stored as a new message",
                                extra={"ticket_id": by_id.ticket_id, "sender": message.sender.key})
     if seen is not None and seen.ticket_id:
-        ctx.duplicate, ctx.done = True, True
+        ctx.duplicate, ctx.done, ctx.stored_in = True, True, seen.ticket_id
         ctx.ticket = repository.get_ticket(seen.ticket_id)
         logger.info("duplicate delivery; nothing new stored", extra={"ticket_id": seen.ticket_id})
 
@@ -288,8 +288,9 @@ def write(ctx: Context) -> None:
             inbound.record_message_on_ticket(message, ctx.ticket, _ticket_update(ctx), _sender(ctx, ticket_id),
                                              joined_by=ctx.thread_method, flags=_flags(ctx),
                                              message_id_known=message_id_known, attachments=ctx.blobs)
+        ctx.stored_in = ticket_id
     except DuplicateDelivery:
-        ctx.duplicate = True
+        ctx.duplicate, ctx.stored_in = True, ticket_id
         ctx.ticket = repository.get_ticket(ticket_id)
         logger.info("another delivery of this message won the write", extra={"ticket_id": ctx.ticket.ticket_id})
 

@@ -33,7 +33,7 @@ class OutOfTime(RuntimeError):
 
 def _handle(record: Any) -> None:
     from chalicelib.channels.email.exceptions import MalformedEmail
-    from chalicelib.pipeline.runner import run
+    from chalicelib.pipeline.runner import FollowUpFailed, run
     from chalicelib.storage.exceptions import BlobMissing, RejectedWrite
 
     body: Any = record.body
@@ -58,9 +58,15 @@ def _handle(record: Any) -> None:
     except Exception as err:
         if receives >= config.int_setting("INBOUND_MAX_RECEIVES"):
             logger.exception("giving up after the last allowed receive")
-            queue.park(body, f"failed {receives} times; last error: {err!r}", source="process_inbound",
-                       group=_group(record), receives=receives)
-            count("MessagesParked", channel=_channel(body))
+            stored_in = err.ticket_id if isinstance(err, FollowUpFailed) else None
+            if stored_in is None:
+                reason = f"failed {receives} times; last error: {err!r}"
+            else:  # the message is in its ticket: what is parked is the work after it
+                reason = (f"failed {receives} times after it was stored in ticket {stored_in} (a redrive finishes "
+                          f"what follows it); last error: {err.__cause__!r}")
+            queue.park(body, reason, source="process_inbound", group=_group(record), receives=receives,
+                       stored_in=stored_in)
+            count("FollowUpsParked" if stored_in else "MessagesParked", channel=_channel(body))
             return
         raise
 

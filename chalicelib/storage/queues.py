@@ -69,11 +69,16 @@ def enqueue_reply(reply: dict[str, Any], *, ticket_id: str, dedup_key: str) -> N
 
 
 def park(body: Any, reason: str, *, source: str, group: str = "parked", dlq_setting: str = "INBOUND_DLQ",
-         receives: int | None = None) -> None:
-    """Put a message we cannot process in a dead-letter queue, with the reason (and on which delivery)."""
+         receives: int | None = None, stored_in: str | None = None) -> None:
+    """Put a message we cannot process in a dead-letter queue, with the reason (and on which delivery).
+
+    ``stored_in``: the message itself is in that ticket, and what is parked is the work after storing it.
+    """
     parked = {"reason": reason, "source": source, "parked_at": clock.iso(clock.now()), "body": body}
     if receives is not None:
         parked["receives"] = receives
+    if stored_in is not None:
+        parked["stored_in"] = stored_in
     text = json.dumps(parked, separators=(",", ":"), default=str)
     logger.error("message parked in dead-letter queue", extra={"reason": reason, "source": source})
     aws.client("sqs").send_message(

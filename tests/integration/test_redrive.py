@@ -65,7 +65,11 @@ def test_parked_mails_become_tickets_once_after_the_fix_and_a_second_redrive_doe
 
     parked = desk.dead_letters()
     assert sorted(letter["reason"][:14] for letter in parked) == ["failed 5 times"] * 2
-    assert [t["subject"] for t in desk.tickets()] == ["Broken lid [after-write]"]  # stored, then parked
+    (ticket,) = desk.tickets()
+    assert ticket["subject"] == "Broken lid [after-write]"  # stored, then the work after it parked, saying so
+    assert sorted((letter["stored_in"] or "") for letter in parked) == ["", ticket["id"]]
+    after = next(letter for letter in parked if letter["stored_in"])
+    assert f"after it was stored in ticket {ticket['id']}" in after["reason"] and "measure is broken" in after["reason"]
     assert broken["before"].calls == 5 and broken["after"].calls == 5
 
     code, out, err = redrive(capsys, "--dry-run")  # before the fix: shows, changes nothing
