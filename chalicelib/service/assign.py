@@ -101,10 +101,11 @@ def plan_claim(ticket: Any, *, now: datetime) -> changes.Claim | None:
     """
     routing = configuration.routing()
     wanted = _ticket_to_assign(ticket)
-    order = next((found for found in (assignment.candidates(wanted, [directory.state(a) for a in directory.shard(key)],
-                                                            routing, now)
-                                      for key in directory.shards_for(ticket.ticket_id)) if found), None)
-    if not order:
+    for key in directory.shards_for(ticket.ticket_id):  # its own shard first, then the next ones
+        order = assignment.candidates(wanted, [directory.state(a) for a in directory.shard(key)], routing, now)
+        if order:
+            break
+    else:
         return None
     chosen = order[0]
     strategy = routing.for_queue(ticket.category).strategy
