@@ -23,13 +23,12 @@ The API's authentication imports this module at cold start, so the models
 """
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib import config
+from chalicelib.storage import shards
 from chalicelib.storage.exceptions import ConditionFailed
 
 __all__ = ["PROFILE_FIELDS", "active_with_email", "close_session", "create", "deactivate", "directory",
@@ -45,28 +44,20 @@ _lock = threading.Lock()
 _cached: dict[str, tuple[float, list[Any]]] = {}  # directory key -> (read at, its agents)
 
 
-def _shard_count() -> int:
-    return max(1, config.int_setting("DIRECTORY_SHARDS"))
-
-
-def _shard_index(key: str, shards: int) -> int:
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % shards
-
-
-def _keys(shards: int) -> list[str]:
-    return [_UNSHARDED] if shards == 1 else [f"{_UNSHARDED}#{k}" for k in range(shards)]
+def _keys(count: int) -> list[str]:
+    return [_UNSHARDED] if count == 1 else [f"{_UNSHARDED}#{k}" for k in range(count)]
 
 
 def directory_key(agent_id: str) -> str:
     """The directory index's hash key for an agent: ``agents``, or ``agents#<k>`` with shards."""
-    shards = _shard_count()
-    return _keys(shards)[_shard_index(agent_id, shards)]
+    count = shards.count("DIRECTORY_SHARDS")
+    return _keys(count)[shards.index(agent_id, count)]
 
 
 def shards_for(ticket_id: str) -> list[str]:
     """The directory keys a ticket is offered to, in order: its own shard first, then the next ones."""
-    keys = _keys(_shard_count())
-    first = _shard_index(ticket_id, len(keys))
+    keys = _keys(shards.count("DIRECTORY_SHARDS"))
+    first = shards.index(ticket_id, len(keys))
     return keys[first:] + keys[:first]
 
 
@@ -86,7 +77,7 @@ def shard(key: str, *, fresh: bool = False) -> list[Any]:
 
 def directory(*, fresh: bool = False) -> list[Any]:
     """Every agent (removed ones included, marked inactive), by agent id: one Query per shard."""
-    agents = [agent for key in _keys(_shard_count()) for agent in shard(key, fresh=fresh)]
+    agents = [agent for key in _keys(shards.count("DIRECTORY_SHARDS")) for agent in shard(key, fresh=fresh)]
     return sorted(agents, key=lambda agent: agent.agent_id)
 
 

@@ -54,7 +54,6 @@ from the tickets' ``by_status`` index, created_at only.
 """
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 from collections import Counter
@@ -64,10 +63,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from chalicelib import config
 from chalicelib.domain import histogram, kpis
 from chalicelib.domain.vocabulary import CHANNELS as CUSTOMER_CHANNELS
 from chalicelib.domain.vocabulary import PRIORITIES
+from chalicelib.storage import shards
 
 __all__ = [
     "CHANNELS",
@@ -157,18 +156,14 @@ def record_all(tallies: Iterable[Tally], *, token: str | None = None,
     return len(items)
 
 
-def _shard_count() -> int:
-    return max(1, config.int_setting("AGGREGATE_SHARDS"))
-
-
 def _suffix(token: str | None) -> str:
     """The suffix a batch's KPI series get: none with one shard; else one of N, the same for a batch's retries."""
-    shards = _shard_count()
-    if shards == 1:
+    count = shards.count("AGGREGATE_SHARDS")
+    if count == 1:
         return ""
     if token is None:  # a single event (a survey answer): any suffix, the reader sums them all
-        return f"#{random.randrange(shards)}"  # noqa: S311 - spreading load, not crypto
-    return f"#{int.from_bytes(hashlib.sha256(token.encode()).digest()[:8], 'big') % shards}"
+        return f"#{random.randrange(count)}"  # noqa: S311 - spreading load, not crypto
+    return f"#{shards.index(token, count)}"
 
 
 @dataclass
@@ -264,8 +259,8 @@ def read(start: date, end: date, group_kind: str) -> list[kpis.DailyAggregate]:
     # "~" sorts after every histogram name: the end day's histogram items are inside the range.
     condition = AggregateModel.day.between(start.isoformat(), f"{end.isoformat()}{AggregateModel.HISTOGRAM_SEPARATOR}~")
 
-    shards = _shard_count()
-    suffixes = [""] if shards == 1 else ["", *(f"#{k}" for k in range(shards))]
+    count = shards.count("AGGREGATE_SHARDS")
+    suffixes = [""] if count == 1 else ["", *(f"#{k}" for k in range(count))]
 
     def query(group: str) -> list[kpis.DailyAggregate]:
         key = series_key(group_kind, group)

@@ -6,12 +6,11 @@ with the fields they are derived from.
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-from chalicelib import config
 from chalicelib.domain import bot
 from chalicelib.domain.vocabulary import ACTIVE_STATUSES
+from chalicelib.storage import shards
 
 ACTIVE = ACTIVE_STATUSES  # statuses that hold an agent's capacity
 CLOCK_KEYS = ("sla_check_at", "timer_at", "overdue_at")  # due times the sweeps find tickets by
@@ -22,11 +21,11 @@ def shard_count() -> int:
     never one hot one. Shard names keep their spelling as the count grows (``s07`` stays ``s07``), so
     raising the count leaves every stored entry in a shard the sweeps still read; lowering it needs
     ``python -m chalicelib.admin rekey-tickets``."""
-    return max(1, config.int_setting("TIME_SHARDS"))
+    return shards.count("TIME_SHARDS")
 
 
 def shard(ticket_id: str) -> str:
-    return f"s{int(hashlib.sha256(ticket_id.encode()).hexdigest()[:8], 16) % shard_count():02d}"
+    return f"s{shards.index(ticket_id, shard_count()):02d}"
 
 
 def all_shards() -> list[str]:
