@@ -34,6 +34,7 @@ READERS = {
     ("chalicelib/channels/meta.py", "_handle"),  # the Meta webhooks' handler, given the app secret's name
     ("chalicelib/outbound/platforms.py", "_secret"),  # a platform secret a sender needs
     ("chalicelib/storage/models.py", "_table"),  # a model's table name
+    ("chalicelib/storage/shards.py", "count"),  # a shard count setting: DIRECTORY_SHARDS, TIME_SHARDS, ...
     ("chalicelib/storage/queues.py", "park"),  # the dead-letter queue's setting
     ("chalicelib/configuration.py", "_load"),  # a rule file's path: the environment, else the bundled file
 }
