@@ -215,7 +215,12 @@ def _commit(items: list[_Update], token: str | None) -> None:
     connection = AggregateModel._get_connection().connection
     for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
         try:
-            with TransactWrite(connection=connection, client_request_token=token and f"{token}-{attempt}") as transaction:
+            # Every attempt carries the batch's token: DynamoDB remembers a token only for a transaction it
+            # applied, so an attempt after a cancelled one still runs, and a redelivered batch whose last
+            # attempt was applied (then answered with a timeout, or the function died) is not counted again.
+            # A token per attempt did count it again: the retry's first attempt had never been applied
+            # (the 10,000-event proof: 3,852 tickets counted for 3,849 stored).
+            with TransactWrite(connection=connection, client_request_token=token) as transaction:
                 for update in items:
                     actions, condition = _actions(update)
                     transaction.update(AggregateModel(*update.key), actions=actions, condition=condition)
@@ -228,7 +233,7 @@ def _commit(items: list[_Update], token: str | None) -> None:
                     f"{', '.join(f'{series} {day}' for (series, day) in (update.key for update in items))}") from err
             if "TransactionConflict" not in codes or attempt == _CONFLICT_ATTEMPTS:
                 raise
-            # Cancelled means nothing was applied: the next attempt (its own token) cannot double count.
+            # Cancelled means nothing was applied: the next attempt (same token) applies it once.
             time.sleep(random.uniform(0, _BACKOFF_BASE_S * 2 ** attempt))  # noqa: S311 - jitter, not crypto
 
 

@@ -183,6 +183,32 @@ def test_a_transaction_conflict_is_retried_and_counted_once(desk, monkeypatch):
     assert len(attempts) == 2 and dict(everyone.counters) == {"created": 1}
 
 
+def test_a_batch_delivered_again_after_a_conflict_then_an_applied_attempt_is_counted_once(desk, monkeypatch):
+    """The stream delivers a batch again when its invocation failed after the aggregates were written (a
+    timeout on the answer, the function dying): its retry must not count the batch a second time, even when
+    the first delivery's write was applied on a second attempt after a TransactionConflict."""
+    from moto.dynamodb.exceptions import TransactionCanceledException
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from chalicelib.storage import aggregates
+
+    apply = DynamoDBBackend.transact_write_items
+    attempts = []
+
+    def conflict_once(self, *args, **kwargs):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise TransactionCanceledException([(None, None, None), ("TransactionConflict", "in progress", None)])
+        return apply(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", conflict_once)
+    batch = [aggregates.Tally(MONDAY, {"channel": "email"}, {"created": 1}, {})]
+    aggregates.record_all(batch, token="batch-0001")  # conflict, then applied
+    aggregates.record_all(batch, token="batch-0001")  # the same batch delivered again
+    everyone, = aggregates.read(MONDAY.date(), MONDAY.date(), "all")
+    assert len(attempts) == 2 and dict(everyone.counters) == {"created": 1}  # the retry applied nothing
+
+
 def test_buckets_of_another_histogram_scheme_are_refused_and_nothing_is_counted(desk):
     from chalicelib.storage import aggregates
 
