@@ -335,6 +335,32 @@ def test_permanent_failure_is_parked_after_the_last_receive_while_other_conversa
     assert letter["body"]["ses_message_id"] == bob_mail  # enough to replay Bob's mail
 
 
+def test_a_message_whose_last_allowed_receive_died_is_parked_by_the_worker_with_its_reason(desk, monkeypatch):
+    """The invocation of the last allowed receive can die (a timeout, out of memory) before the worker parks
+    the message. The queue's ``maxReceiveCount`` is one above ``INBOUND_MAX_RECEIVES``, so the spare receive
+    parks it with the reason; SQS's own redrive would have kept neither a reason nor whether it was stored."""
+    from chalicelib import config
+    from chalicelib.local.faults import FunctionCrashed
+    from chalicelib.storage import repository
+
+    max_receives = config.int_setting("INBOUND_MAX_RECEIVES")
+    attempts = []
+
+    def failing_then_dying(keys):
+        attempts.append(1)
+        if len(attempts) == max_receives:
+            raise FunctionCrashed("the invocation timed out")
+        raise ConnectionError(f"DynamoDB endpoint unreachable (attempt {len(attempts)})")
+
+    monkeypatch.setattr(repository, "fetch_lookups", failing_then_dying)
+    desk.receive_email(compose())
+    assert desk.pump() == max_receives + 1
+    letter = _only(desk.dead_letters())
+    assert letter["source"] == "process_inbound"  # parked by the worker, not redriven by SQS
+    assert f"failed {max_receives + 1} times" in letter["reason"]
+    assert f"attempt {max_receives + 1}" in letter["reason"]
+
+
 # --- The agent API with malformed input: a 4xx with a JSON reason, never a 500 --------
 
 

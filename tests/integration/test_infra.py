@@ -28,6 +28,10 @@ import yaml
 PROJECT = Path(__file__).resolve().parents[2]
 POLICY_FILE = PROJECT / ".chalice" / "policy.json"
 MERGE_TEMPLATE = "infra/resources.yaml"
+# A queue lets a message be received once more than its worker tries it: the worker parks it with the reason
+# on its last try, and when that invocation died, the spare receive does (not SQS's redrive, which keeps none).
+_SPARE_RECEIVES = int(json.loads((PROJECT / ".chalice" / "config.json").read_text())
+                      ["environment_variables"]["INBOUND_MAX_RECEIVES"]) + 1
 ACCOUNT_ID = "123456789012"  # moto's default account
 REGION = "us-east-1"
 
@@ -375,7 +379,7 @@ def test_packaged_template_deploys_into_moto(aws: None, packaged: dict[str, Any]
     sqs = _boto("sqs")
     queue = sqs.get_queue_attributes(QueueUrl=deployed["InboundQueue"], AttributeNames=["All"])["Attributes"]
     dlq = sqs.get_queue_attributes(QueueUrl=deployed["InboundDeadLetterQueue"], AttributeNames=["All"])["Attributes"]
-    assert json.loads(queue["RedrivePolicy"]) == {"deadLetterTargetArn": dlq["QueueArn"], "maxReceiveCount": 5}
+    assert json.loads(queue["RedrivePolicy"]) == {"deadLetterTargetArn": dlq["QueueArn"], "maxReceiveCount": _SPARE_RECEIVES}
     assert (queue["FifoQueue"], queue["ContentBasedDeduplication"]) == ("true", "false")
     assert queue["VisibilityTimeout"] == "360"  # 6 x process_inbound's 60 s timeout
     assert (queue["DeduplicationScope"], queue["FifoThroughputLimit"]) == ("messageGroup", "perMessageGroupId")
@@ -499,7 +503,7 @@ def test_provision_creates_what_the_template_declares_and_is_repeatable(aws: Non
                 continue
             if name == "RedrivePolicy":
                 target = value["deadLetterTargetArn"]["Fn::GetAtt"][0]
-                assert json.loads(actual[name]) == {"deadLetterTargetArn": arns[target], "maxReceiveCount": 5}
+                assert json.loads(actual[name]) == {"deadLetterTargetArn": arns[target], "maxReceiveCount": _SPARE_RECEIVES}
             else:
                 assert actual[name] == (str(value).lower() if isinstance(value, bool) else str(value)), name
 
