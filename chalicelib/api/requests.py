@@ -46,6 +46,8 @@ def read_object(request: Any, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:
         raise BadRequest(f"request body is not valid JSON: {err}") from None
+    except RecursionError:  # "[[[[..." nested past the parser's depth: a few KB of brackets
+        raise BadRequest("request body is not valid JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise BadRequest("request body must be a JSON object")
     return document

@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from tests import chat
 from tests.mail import compose
 
 _GAVE_UP = ("failed ", "redriven by SQS")  # reasons of a message that kept failing
@@ -362,6 +363,33 @@ def test_a_message_whose_last_allowed_receive_died_is_parked_by_the_worker_with_
 
 
 # --- The agent API with malformed input: a 4xx with a JSON reason, never a 500 --------
+
+
+@pytest.mark.parametrize("environment", [dict(chat.SECRETS)])  # the webhooks configured: they read the body
+def test_a_json_body_nested_past_the_parser_s_depth_is_4xx_on_every_route_that_takes_json(desk, admin_token):
+    """``json.loads`` raises RecursionError (not ValueError) on a few KB of ``[``: every route that reads a JSON
+    body, taken from ``/openapi.json``, answers it with a 4xx and a reason, with real ids in its path."""
+    from chalicelib.api import openapi
+
+    desk.receive_email(compose())
+    desk.pump()
+    ticket = desk.tickets()[0]
+    agent_id = desk.add_agent("Agent", "agent@example.com")[0]
+    ids = {"ticket_id": ticket["id"], "agent_id": agent_id, "customer_id": ticket["customer_id"],
+           "macro_id": "m-000000000000", "article_id": "kb-000000000000", "link": "x", "token": "x",
+           "session_id": "s-0000000000000000"}
+    nested = b"[" * 5000
+    routes = [(method, path) for path, operations in openapi.build()["paths"].items()
+              for method, operation in operations.items() if method in ("post", "put", "patch")
+              and "application/json" in (operation.get("requestBody") or {}).get("content", {})]
+    assert len(routes) > 20
+    for method, path in routes:
+        url = path.format(**ids)
+        response = getattr(desk.http, method)(url, body=nested, headers={
+            "Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"})
+        assert 400 <= response.status_code < 500, (method, path, response.status_code, response.body[:200])
+        assert json.loads(response.body), (method, path)
+
 
 
 def _get(desk, path, authorization=None):
