@@ -116,6 +116,7 @@ class CodeInputs:
     split_histograms: bool = False  # storage/aggregates.py: each histogram in its own item
     directory_shards: int = 1  # config DIRECTORY_SHARDS default (storage/agents.py)
     aggregate_shards: int = 1  # config AGGREGATE_SHARDS default (storage/aggregates.py)
+    view_shards: int = 1  # config VIEW_SHARDS default (storage/ticket_keys.py)
     histograms: int = 4  # kpis.HISTOGRAMS: the items a batch touches per series when split
 
 
@@ -205,6 +206,7 @@ def code_inputs(day_count: int) -> CodeInputs:
         split_histograms=hasattr(models.AggregateModel, "histogram_day"),
         directory_shards=max(1, int(config._DEFAULTS["DIRECTORY_SHARDS"])),  # the default, not this shell's env
         aggregate_shards=max(1, int(config._DEFAULTS["AGGREGATE_SHARDS"])),
+        view_shards=max(1, int(config._DEFAULTS["VIEW_SHARDS"])),
         histograms=len(kpis.HISTOGRAMS),
     )
 
@@ -262,7 +264,7 @@ class Design:
     def of_code(cls, code: CodeInputs) -> "Design":
         return cls(number_block=code.number_block, time_shards=code.time_shards, stream_batch=code.stream_batch,
                    split_histograms=code.split_histograms, directory_shards=code.directory_shards,
-                   aggregate_shards=code.aggregate_shards)
+                   aggregate_shards=code.aggregate_shards, view_shards=code.view_shards)
 
 
 # --- assignment races, simulated with the real ordering -------------------------------------------------

@@ -42,6 +42,7 @@ _DEFAULTS = {
     "TIME_SHARDS": "16",  # partitions of the SLA, timer and overdue indexes (storage/ticket_keys.py)
     "AGGREGATE_SHARDS": "1",  # suffixes on the KPI aggregate series (storage/aggregates.py)
     "DIRECTORY_SHARDS": "1",  # agent directory shards (storage/agents.py); changing it: admin reshard-agents
+    "VIEW_SHARDS": "1",  # partitions of each agent view and waiting line (storage/ticket_keys.py)
     "METRICS_NAMESPACE": "RelayDesk",
     "TEAM_LEAD": "",  # where escalations go: email:<address> or slack:<channel id>
     # Console sign-in (service/signin.py): where the console is, how long a mailed link and a session last,

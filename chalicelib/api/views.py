@@ -209,15 +209,19 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError, UnicodeDecodeError) as err:
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as err:  # RecursionError: "[[[[..."
         raise BadRequest("cursor is not one this API issued") from err
     if not isinstance(key, dict) or not key or len(key) > 8 or not all(_key_value(v) for v in key.values()):
         raise BadRequest("cursor is not one this API issued")
     return key
 
 
+_MAX_CURSOR_MAP = 257  # a sharded view's page key: a position per shard (VIEW_SHARDS + the unsharded key)
+
+
 def _key_value(value: Any) -> bool:
-    """A DynamoDB key attribute as a cursor carries it: {"S": text}, {"N": number text} or nested {"M": {...}}."""
+    """A DynamoDB key attribute as a cursor carries it: {"S": text}, {"N": number text}, {"NULL": true} (a
+    shard read to its end) or nested {"M": {...}}."""
     if not isinstance(value, dict) or len(value) != 1:
         return False
     (kind, inner), = value.items()
@@ -225,6 +229,9 @@ def _key_value(value: Any) -> bool:
         return isinstance(inner, str)
     if kind == "N":
         return isinstance(inner, str) and bool(re.fullmatch(r"-?\d{1,38}(\.\d{1,38})?", inner))
+    if kind == "NULL":
+        return inner is True
     if kind == "M":
-        return isinstance(inner, dict) and 0 < len(inner) <= 8 and all(_key_value(v) for v in inner.values())
+        return isinstance(inner, dict) and 0 < len(inner) <= _MAX_CURSOR_MAP and all(
+            _key_value(v) for v in inner.values())
     return False

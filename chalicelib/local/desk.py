@@ -358,9 +358,8 @@ class LocalDesk:
         from chalicelib.api import views
         from chalicelib.domain.vocabulary import STATUSES
         from chalicelib.storage import tickets as stored_tickets
-        from chalicelib.storage.models import TicketModel
 
-        keys = [t.ticket_id for status in STATUSES for t in TicketModel.by_status.query(status)]
+        keys = [ticket_id for status in STATUSES for ticket_id in stored_tickets.ticket_ids_in_status(status)]
         found = stored_tickets.tickets_by_ids(keys)
         return [views.ticket_detail(t) for t in sorted(found, key=lambda t: int(t.number))]
 

@@ -310,11 +310,11 @@ def backlog(now: datetime) -> dict[str, int]:
     """
     from chalicelib import clock
     from chalicelib.storage.models import TicketModel
-    from chalicelib.storage.ticket_keys import ACTIVE
+    from chalicelib.storage.ticket_keys import ACTIVE, view_keys
 
     created = (clock.parse_iso(ticket.created_at)
-               for status in ACTIVE
-               for ticket in TicketModel.by_status.query(status, attributes_to_get=["created_at"]))
+               for status in ACTIVE for key in view_keys(status)
+               for ticket in TicketModel.by_status.query(key, attributes_to_get=["created_at"]))
     return kpis.backlog_by_age(created, now)
 
 

@@ -121,6 +121,9 @@ class TicketsByStatus(GlobalSecondaryIndex["TicketModel"]):
     Also the priority and channel views: a filter on the projected ``priority`` /
     ``channel`` (they change rarely, so the entry is rarely rewritten for them),
     instead of two more indexes every status change would rewrite.
+
+    Keyed on ``view_status``: the status, with the ticket's view shard when ``VIEW_SHARDS`` > 1
+    (``open#3``; ``ticket_keys.derived``), so the busiest status is not one partition.
     """
 
     class Meta:
@@ -128,7 +131,7 @@ class TicketsByStatus(GlobalSecondaryIndex["TicketModel"]):
         # created_at: the backlog report ages tickets without reading them
         projection = IncludeProjection(["created_at", "priority", "channel"])
 
-    status = UnicodeAttribute(hash_key=True)
+    view_status = UnicodeAttribute(hash_key=True)
     view_order = UnicodeAttribute(range_key=True)
 
 
@@ -319,6 +322,7 @@ class TicketModel(SharedConnection, Model):
     # The views sort by view_order (the customer's latest message, else creation), which an
     # agent's reply or edit never moves: a reply rewrites no view index entry.
     view_order = UnicodeAttribute(null=True)
+    view_status = UnicodeAttribute(null=True)
     view_assignee = UnicodeAttribute(null=True)
     view_queue = UnicodeAttribute(null=True)
     waiting_queue = UnicodeAttribute(null=True)

@@ -32,6 +32,30 @@ def all_shards() -> list[str]:
     return [f"s{n:02d}" for n in range(shard_count())]
 
 
+def view_shard_count() -> int:
+    """Partitions of each agent view (``VIEW_SHARDS``, default 1): at 10,000 new tickets a second every one of
+    them enters ``open``, ``none#open`` and its queue's lines, 20x what one partition takes (docs/scaling.md)."""
+    return shards.count("VIEW_SHARDS")
+
+
+def _view_suffix(ticket_id: str) -> str:
+    """The ticket's view shard as a key suffix: none with one shard, so an unsharded desk's keys keep their
+    spelling; ``#<k>`` with more."""
+    count = view_shard_count()
+    return "" if count == 1 else f"#{shards.index(ticket_id, count)}"
+
+
+def view_keys(key: str) -> list[str]:
+    """Every key a view's entries may be stored under: the unsharded spelling, then each shard's.
+
+    The unsharded key is read at any count, so raising ``VIEW_SHARDS`` hides no ticket written before
+    (its entries move to a shard the next time the ticket changes, or with ``admin rekey-tickets``);
+    lowering it hides the higher shards until ``rekey-tickets`` has run.
+    """
+    count = view_shard_count()
+    return [key] if count == 1 else [key, *(f"{key}#{k}" for k in range(count))]
+
+
 def derived(fields: dict[str, Any]) -> dict[str, Any]:
     """View and sweep keys from a ticket's fields; ``None`` means the attribute must not exist.
 
@@ -42,11 +66,13 @@ def derived(fields: dict[str, Any]) -> dict[str, Any]:
     assignee = fields.get("assignee_id")
     active = status in ACTIVE
     bot_holds = bot_asking(fields.get("bot"))  # the bot waits for the customer's yes or no: no agent wanted yet
+    suffix = _view_suffix(fields["ticket_id"])
     return {
         "view_order": fields.get("last_customer_message_at") or fields["created_at"],
-        "view_assignee": f"{assignee or 'none'}#{status}",
-        "view_queue": f"{fields['category']}#{status}",
-        "waiting_queue": fields["category"] if active and not assignee and not bot_holds else None,
+        "view_status": f"{status}{suffix}",
+        "view_assignee": f"{assignee or 'none'}#{status}{suffix}",
+        "view_queue": f"{fields['category']}#{status}{suffix}",
+        "waiting_queue": f"{fields['category']}{suffix}" if active and not assignee and not bot_holds else None,
         "sla_shard": shard(fields["ticket_id"]) if active and fields.get("sla_check_at") else None,
         "sla_check_at": fields.get("sla_check_at") if active else None,
         "timer_shard": shard(fields["ticket_id"]) if fields.get("timer_at") else None,

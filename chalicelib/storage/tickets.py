@@ -58,12 +58,82 @@ def tickets_in_view(status: str, *, view: str | None = None, value: str | None =
             query = {"page_size": _FILTERED_PAGE,
                      "filter_condition": getattr(TicketModel, view)
                      == value}
+    keys = ticket_keys.view_keys(key)
+    if len(keys) > 1:
+        entries, next_key = _merged_page(index, keys, limit=limit, start=start, query=query)
+        return TicketPage(tickets_by_ids(entry.ticket_id for entry in entries), next_key)
     try:
         page = index.query(key, scan_index_forward=False, limit=limit, last_evaluated_key=start, **query)
-        keys = [entry.ticket_id for entry in page]
+        ids = [entry.ticket_id for entry in page]
     except (QueryError, ValueError, KeyError) as err:
         raise BadCursor("the page key does not continue this view") from err
-    return TicketPage(tickets_by_ids(keys), page.last_evaluated_key)
+    return TicketPage(tickets_by_ids(ids), page.last_evaluated_key)
+
+
+def _merged_page(index: Any, keys: list[str], *, limit: int, start: dict[str, Any] | None,
+                 query: dict[str, Any]) -> tuple[list[Any], dict[str, Any] | None]:
+    """One page of a sharded view, latest activity first: each shard's next ``limit`` entries, merged.
+
+    The page key holds each shard's position (``{"shards": {"M": {shard key: {"M": DynamoDB key}, or
+    {"NULL": true} once read to its end}}}``); a shard it does not name starts at its beginning. A page
+    costs one Query per shard key (``VIEW_SHARDS`` + 1: the unsharded spelling is read too).
+    """
+    from pynamodb.exceptions import QueryError
+
+    hash_name = index._hash_key_attribute().attr_name
+    positions = _positions(start, keys, hash_name)
+    candidates: list[tuple[str, Any]] = []
+    exhausted: set[str] = set()
+    for key in keys:
+        if key in positions and positions[key] is None:  # read to its end on an earlier page
+            exhausted.add(key)
+            continue
+        try:
+            page = index.query(key, scan_index_forward=False, limit=limit,
+                               last_evaluated_key=positions.get(key), **query)
+            candidates += [(key, entry) for entry in page]
+        except (QueryError, ValueError, KeyError) as err:
+            raise BadCursor("the page key does not continue this view") from err
+        if page.last_evaluated_key is None:
+            exhausted.add(key)
+    candidates.sort(key=lambda pair: (pair[1].view_order or "", pair[1].ticket_id), reverse=True)
+    taken, left = candidates[:limit], {key for key, _ in candidates[limit:]}
+    after: dict[str, tuple[str, str] | None] = {key: _position_of(position) for key, position in positions.items()}
+    for key, entry in taken:  # each shard goes on after the last of its entries on this page
+        after[key] = (entry.view_order, entry.ticket_id)
+    for key in exhausted - left:
+        after[key] = None
+    entries = [entry for _, entry in taken]
+    if all(after.get(key, ()) is None for key in keys):
+        return entries, None
+    return entries, {"shards": {"M": {
+        key: {"NULL": True} if position is None else {"M": {"o": {"S": position[0]}, "t": {"S": position[1]}}}
+        for key, position in after.items()}}}
+
+
+def _positions(start: dict[str, Any] | None, keys: list[str], hash_name: str) -> dict[str, Any]:
+    """A sharded view's page key, read back: shard key → the DynamoDB key to go on after, or None when that
+    shard was read to its end. Only the view's own shard keys, each with text values, are accepted."""
+    if start is None:
+        return {}
+    shards = start.get("shards", {}).get("M") if isinstance(start.get("shards"), dict) else None
+    if len(start) != 1 or not isinstance(shards, dict) or not set(shards) <= set(keys):
+        raise BadCursor("the page key does not continue this view")
+    positions: dict[str, Any] = {}
+    for key, value in shards.items():
+        inner = value.get("M") if isinstance(value, dict) else None
+        if value == {"NULL": True}:
+            positions[key] = None
+        elif isinstance(inner, dict) and set(inner) == {"o", "t"} and all(
+                isinstance(inner[name], dict) and isinstance(inner[name].get("S"), str) for name in ("o", "t")):
+            positions[key] = {hash_name: {"S": key}, "view_order": inner["o"], "ticket_id": inner["t"]}
+        else:
+            raise BadCursor("the page key does not continue this view")
+    return positions
+
+
+def _position_of(last_key: dict[str, Any] | None) -> tuple[str, str] | None:
+    return None if last_key is None else (last_key["view_order"]["S"], last_key["ticket_id"]["S"])
 
 
 def overdue_tickets(*, limit: int, start: dict[str, Any] | None = None) -> TicketPage:
@@ -162,8 +232,10 @@ def waiting_ticket_ids(queue: str, limit: int) -> list[str]:
     """A queue's waiting line, oldest first (one Query on the sparse ``waiting`` index)."""
     from chalicelib.storage.models import TicketModel
 
-    return [entry.ticket_id for entry in TicketModel.waiting.query(queue, scan_index_forward=True, limit=limit,
-                                                                   page_size=limit)]
+    entries = [entry for key in ticket_keys.view_keys(queue)
+               for entry in TicketModel.waiting.query(key, scan_index_forward=True, limit=limit, page_size=limit)]
+    entries.sort(key=lambda entry: (entry.created_at, entry.ticket_id))  # the shards' lines, merged
+    return [entry.ticket_id for entry in entries[:limit]]
 
 
 def ticket_ids_held_by(agent_id: str) -> Iterator[str]:
@@ -171,16 +243,18 @@ def ticket_ids_held_by(agent_id: str) -> Iterator[str]:
     from chalicelib.storage.models import TicketModel
 
     for status in ticket_keys.ACTIVE:
-        for entry in TicketModel.by_assignee.query(f"{agent_id}#{status}"):
-            yield entry.ticket_id
+        for key in ticket_keys.view_keys(f"{agent_id}#{status}"):
+            for entry in TicketModel.by_assignee.query(key):
+                yield entry.ticket_id
 
 
 def ticket_ids_in_status(status: str) -> Iterator[str]:
     """The ids of every ticket in ``status`` (read page by page, as the caller goes)."""
     from chalicelib.storage.models import TicketModel
 
-    for entry in TicketModel.by_status.query(status):
-        yield entry.ticket_id
+    for key in ticket_keys.view_keys(status):
+        for entry in TicketModel.by_status.query(key):
+            yield entry.ticket_id
 
 
 def due_ticket_ids(index: str, moment: datetime, *, per_shard: int) -> list[str]:

@@ -360,7 +360,7 @@ def test_packaged_template_deploys_into_moto(aws: None, packaged: dict[str, Any]
     assert tickets["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert {index["IndexName"]: [k["AttributeName"] for k in index["KeySchema"]]
             for index in tickets["GlobalSecondaryIndexes"]} == {
-        "by_status": ["status", "view_order"],
+        "by_status": ["view_status", "view_order"],
         "by_customer": ["customer_id", "created_at"],
         "by_assignee": ["view_assignee", "view_order"],
         "by_queue": ["view_queue", "view_order"],
