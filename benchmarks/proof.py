@@ -330,7 +330,8 @@ class Scenario:
                 for marker in set(_MARK.findall(message["text"] or "")):  # subjects of replies quote the first
                     stored[marker] += 1
         # A record with ``stored_in`` parks the work after a stored message (the message is in that ticket).
-        parked_text = [json.dumps(letter, default=str) for letter in letters if not letter.get("stored_in")]
+        unstored = [letter for letter in letters if not letter.get("stored_in")]
+        parked_text = [json.dumps(letter, default=str) for letter in unstored]
         follow_up_text = [json.dumps(letter, default=str) for letter in letters if letter.get("stored_in")]
         for letter in letters:
             report.parked[(letter["reason"] or "")[:90]] += 1
@@ -349,7 +350,9 @@ class Scenario:
             if count > 1:
                 report.duplicated.append(f"{event.id} ({event.kind}) stored {count} times")
             if count and parked:
-                report.stored_and_parked.append(f"{event.id} ({event.kind} {event.ref})")
+                reasons = "; ".join(letter["reason"][:120] for letter, text in zip(unstored, parked_text)
+                                    if _names(event, text))
+                report.stored_and_parked.append(f"{event.id} ({event.kind} {event.ref}, parked: {reasons})")
             if not count and not parked:
                 report.lost.append(f"{event.id} ({event.kind} {event.ref})")
         # one ticket per new conversation: a new mail's marker opens at most one ticket
@@ -388,7 +391,7 @@ class Scenario:
                                ("stored and parked", report.stored_and_parked),
                                ("over capacity", report.over_capacity)):
             if problems:
-                report.failures.append(f"{name}: {len(problems)}: {'; '.join(problems[:5])}")
+                report.failures.append(f"{name}: {len(problems)}: {'; '.join(problems[:8])}")
         if not report.numbers_unique:
             report.failures.append("ticket numbers are not unique")
         if report.kpi_created[0] != report.kpi_created[1]:

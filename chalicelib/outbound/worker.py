@@ -39,35 +39,51 @@ def _handle(record: Any) -> None:
         queue.park(record.body, f"unusable outbound message: {err!r}", source="send_outbound",
                    group=record.attributes.message_group_id or "parked", dlq_setting="OUTBOUND_DLQ")
         return
+    receives = int(record.attributes.approximate_receive_count or 1)
+    last_try = receives >= config.int_setting("INBOUND_MAX_RECEIVES")
+    try:
+        _dispatch(reply)
+    except _AlreadyDelivered:
+        return
+    except DeliveryError as err:
+        if not (err.permanent or last_try):
+            raise
+        _give_up(record, reply, err.reason)
+    except Exception as err:
+        if not last_try:
+            raise
+        # A transient failure on the last allowed receive (SES throttling, DynamoDB unavailable): parked with
+        # the reason by us, not moved blind by SQS on the spare receive. The send claims still hold, so a
+        # redrive never sends twice.
+        logger.exception("giving up after the last allowed receive")
+        _give_up(record, reply, f"failed {receives} times; last error: {err!r}")
+
+
+def _dispatch(reply: dict[str, Any]) -> None:
     if reply["kind"] == "signin":  # a console sign-in link (outbound/signin_mail.py): no ticket
         from chalicelib.outbound import signin_mail
 
         logger.set_correlation_id(reply["key"])
         signin_mail.send_links(reply)
-        return
-    if reply["kind"] == "portal_signin":  # a customer portal sign-in link (outbound/portal_mail.py): no ticket
+    elif reply["kind"] == "portal_signin":  # a customer portal sign-in link (outbound/portal_mail.py): no ticket
         from chalicelib.outbound import portal_mail
 
         logger.set_correlation_id(reply["key"])
         portal_mail.send_link(reply)
-        return
-    logger.set_correlation_id(reply["ticket_id"])
-    try:
-        if reply["kind"] == "notify":
-            notify(reply)
-        else:
-            deliver(reply)
-    except _AlreadyDelivered:
-        return
-    except DeliveryError as err:
-        receives = int(record.attributes.approximate_receive_count or 1)
-        if err.permanent or receives >= config.int_setting("INBOUND_MAX_RECEIVES"):
-            _record_failure(reply, err.reason)
-            queue.park(reply, err.reason, source="send_outbound",
-                       group=record.attributes.message_group_id or "parked", dlq_setting="OUTBOUND_DLQ")
-            count("RepliesUndeliverable", channel=reply.get("channel", "unknown"))
-            return
-        raise
+    else:
+        logger.set_correlation_id(reply["ticket_id"])
+        (notify if reply["kind"] == "notify" else deliver)(reply)
+
+
+def _give_up(record: Any, reply: dict[str, Any], reason: str) -> None:
+    """Park the message with the reason, and say on its ticket (if it has one) that it never went out."""
+    from chalicelib.storage import queues as queue
+
+    if "ticket_id" in reply:
+        _record_failure(reply, reason)
+    queue.park(reply, reason, source="send_outbound", group=record.attributes.message_group_id or "parked",
+               dlq_setting="OUTBOUND_DLQ")
+    count("RepliesUndeliverable", channel=reply.get("channel", "unknown"))
 
 
 def deliver(reply: dict[str, Any]) -> None:

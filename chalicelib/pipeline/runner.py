@@ -8,7 +8,7 @@ from chalicelib import clock
 from chalicelib.domain.messages import InboundMessage
 from chalicelib.observability import logger
 from chalicelib.pipeline.context import Context, Outcome
-from chalicelib.pipeline.steps import AFTER, STEPS
+from chalicelib.pipeline.steps import AFTER, STEPS, already_stored_in, read_lookups
 from chalicelib.configuration import desk_settings
 
 
@@ -42,6 +42,17 @@ def run(message: InboundMessage, *, blobs: Sequence[Any] = ()) -> Outcome:
             raise
         raise FollowUpFailed(ctx.stored_in) from err
     return _outcome(ctx)
+
+
+def stored_in(message: InboundMessage) -> str | None:
+    """The ticket an earlier delivery stored this message in, or None (one BatchGetItem of its lookups).
+
+    Asked by the worker when it gives up on a delivery that failed before it could tell (its own
+    lookups' read failed, say): a parked record of a message that is in a ticket says so.
+    """
+    ctx = Context(message=message, now=clock.now(), settings=desk_settings(), blobs=[])
+    read_lookups(ctx)
+    return already_stored_in(ctx)
 
 
 def _outcome(ctx: Context) -> Outcome:

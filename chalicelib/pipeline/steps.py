@@ -52,20 +52,29 @@ def skip_duplicate(ctx: Context) -> None:
     broken client, or someone probing) is stored as a new message, flagged.
     """
     message = ctx.message
+    stored_in = already_stored_in(ctx)
+    if stored_in is None and message.message_id:
+        by_id = ctx.found.get(threading.message_id_key(message.message_id))
+        if by_id is not None and by_id.ticket_id:
+            ctx.message_id_reused = True
+            logger.warning("Message-ID already used by a different message; stored as a new message",
+                           extra={"ticket_id": by_id.ticket_id, "sender": message.sender.key})
+    if stored_in is not None:
+        ctx.duplicate, ctx.done, ctx.stored_in = True, True, stored_in
+        ctx.ticket = repository.get_ticket(stored_in)
+        logger.info("duplicate delivery; nothing new stored", extra={"ticket_id": stored_in})
+
+
+def already_stored_in(ctx: Context) -> str | None:
+    """The ticket an earlier delivery stored this message in, from the lookups read (``read_lookups``), or
+    None: its own idempotency key, else its Message-ID's lookup when that lookup is of this same mail."""
+    message = ctx.message
     seen = ctx.found.get(message.dedup_key)
     if seen is None and message.message_id:
         by_id = ctx.found.get(threading.message_id_key(message.message_id))
-        if by_id is not None and by_id.ticket_id:
-            if inbound.same_message(by_id, message):
-                seen = by_id
-            else:
-                ctx.message_id_reused = True
-                logger.warning("Message-ID already used by a different message; stored as a new message",
-                               extra={"ticket_id": by_id.ticket_id, "sender": message.sender.key})
-    if seen is not None and seen.ticket_id:
-        ctx.duplicate, ctx.done, ctx.stored_in = True, True, seen.ticket_id
-        ctx.ticket = repository.get_ticket(seen.ticket_id)
-        logger.info("duplicate delivery; nothing new stored", extra={"ticket_id": seen.ticket_id})
+        if by_id is not None and by_id.ticket_id and inbound.same_message(by_id, message):
+            seen = by_id
+    return seen.ticket_id if seen is not None and seen.ticket_id else None
 
 
 def check_sender(ctx: Context) -> None:

@@ -38,6 +38,7 @@ def _handle(record: Any) -> None:
 
     body: Any = record.body
     receives = int(record.attributes.approximate_receive_count or 1)
+    message = None
     try:
         envelope = _decode(body)
         body = envelope
@@ -58,17 +59,32 @@ def _handle(record: Any) -> None:
     except Exception as err:
         if receives >= config.int_setting("INBOUND_MAX_RECEIVES"):
             logger.exception("giving up after the last allowed receive")
-            stored_in = err.ticket_id if isinstance(err, FollowUpFailed) else None
+            stored_in = err.ticket_id if isinstance(err, FollowUpFailed) else _stored_earlier(message)
             if stored_in is None:
                 reason = f"failed {receives} times; last error: {err!r}"
             else:  # the message is in its ticket: what is parked is the work after it
                 reason = (f"failed {receives} times after it was stored in ticket {stored_in} (a redrive finishes "
-                          f"what follows it); last error: {err.__cause__!r}")
+                          f"what follows it); last error: {err.__cause__ or err!r}")
             queue.park(body, reason, source="process_inbound", group=_group(record), receives=receives,
                        stored_in=stored_in)
             count("FollowUpsParked" if stored_in else "MessagesParked", channel=_channel(body))
             return
         raise
+
+
+def _stored_earlier(message: Any) -> str | None:
+    """Where an earlier delivery stored the message, when this one failed before it could tell (its
+    lookups' read failed, say); None when it is not stored, or the question fails too (then the record
+    says only what failed: a redrive stores nothing twice either way)."""
+    from chalicelib.pipeline.runner import stored_in
+
+    if message is None:
+        return None
+    try:
+        return stored_in(message)
+    except Exception:
+        logger.exception("could not tell whether the message was stored by an earlier delivery")
+        return None
 
 
 def _decode(body: str) -> dict[str, Any]:

@@ -56,6 +56,33 @@ def messages_with(desk: Any, marker: str) -> list[dict[str, Any]]:
     return [m for t in desk.tickets() for m in t["messages"] if marker in (m.get("text") or "")]
 
 
+def test_a_second_delivery_that_fails_before_it_can_tell_is_parked_saying_where_the_mail_is(desk, monkeypatch):
+    """SES delivers a stored mail again, and that delivery's lookups cannot be read on any receive: the worker,
+    giving up, asks once more where the mail is, so its record says ``stored_in`` instead of looking unstored."""
+    from chalicelib.storage import repository
+
+    raw = compose(sender="Ann <ann@customer.example>", subject="Refund", body="Please refund order 17.")
+    desk.receive_email(raw)
+    desk.pump()
+    (ticket,) = desk.tickets()
+    real_fetch, calls = repository.fetch_lookups, []
+
+    def failing_while_processing(keys):
+        calls.append(1)
+        if len(calls) <= 5:  # every receive of the second delivery fails at its first read
+            raise ConnectionError(f"DynamoDB endpoint unreachable (attempt {len(calls)})")
+        return real_fetch(keys)  # the worker's question on giving up
+
+    monkeypatch.setattr(repository, "fetch_lookups", failing_while_processing)
+    desk.receive_email(raw)  # the same mail, delivered again (another SES id, the same Message-ID and text)
+    desk.pump()
+    (letter,) = desk.dead_letters()
+    assert letter["stored_in"] == ticket["id"] and len(calls) == 6
+    assert f"failed 5 times after it was stored in ticket {ticket['id']}" in letter["reason"]
+    assert "attempt 5" in letter["reason"]
+    assert [t["message_count"] for t in desk.tickets()] == [1]
+
+
 def test_parked_mails_become_tickets_once_after_the_fix_and_a_second_redrive_does_nothing(desk, broken, capsys):
     desk.receive_email(compose(sender="Ann <ann@customer.example>", subject="Refund [before-write]",
                                body="Please refund order 17. [before-write]"))
@@ -142,12 +169,17 @@ def test_a_reply_ses_kept_refusing_goes_out_once_after_redrive(desk, admin_token
                 {"text": "It left our warehouse today."})[0] == 201
     desk.pump()
     (letter,) = desk.dead_letters()
-    assert letter["source"] == "sqs-redrive" and len(refused) == 5  # SQS moved it after 5 receives
+    # Parked by the worker on its last allowed receive, with the reason (not moved blind by SQS on the spare one)
+    assert letter["source"] == "send_outbound" and len(refused) == 5
+    assert letter["reason"].startswith("failed 5 times; last error: NotSent(") and "Throttling" in letter["reason"]
+    from chalicelib.storage.models import TicketModel
+
+    assert TicketModel.get(ticket["id"]).delivery_failures[-1]["reason"] == letter["reason"]  # agents see it
 
     monkeypatch.setattr(email_out, "send", real_send)
     code, out, err = redrive(capsys, "--queue", "outbound")
     assert code == 0, err
-    assert "outbound: 1 redriven" in out and "moved by SQS after its last allowed receive" in out
+    assert "outbound: 1 redriven" in out and "failed 5 times; last error: NotSent(" in out
     desk.pump()
     replies = [mail for mail in desk.sent_emails() if "It left our warehouse today." in mail.get_body().get_content()]
     assert len(replies) == 1 and desk.dead_letters() == []
