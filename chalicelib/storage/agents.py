@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.storage import shards
-from chalicelib.storage.exceptions import ConditionFailed
+from chalicelib.storage.exceptions import ConditionFailed, condition_failed
 
 __all__ = ["PROFILE_FIELDS", "active_with_email", "close_session", "create", "deactivate", "directory",
            "directory_key", "forget", "get", "note_load", "open_session", "reshard", "sessions_of", "shard",
@@ -286,7 +286,7 @@ def close_session(agent_id: str, session_hash: str) -> None:
 
 def _is_condition_failure(err: Any) -> bool:
     """Whether PynamoDB reports the write as refused by its condition (not throttled, not broken)."""
-    return getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException"
+    return condition_failed(err)
 
 
 def _condition_failed(err: Any, reason: str) -> None:

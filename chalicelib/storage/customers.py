@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain import finding
-from chalicelib.storage.exceptions import ConditionFailed, TransactionCancelled
+from chalicelib.storage.exceptions import ConditionFailed, TransactionCancelled, condition_failed
 
 __all__ = [
     "KEEP", "CustomerUpdate", "IdentityLookup", "IdentityUpdate",
@@ -205,7 +205,7 @@ def move_identity(change: IdentityUpdate, *, at: str) -> None:
     try:
         model.update(actions=actions, condition=condition)
     except UpdateError as err:
-        if err.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(err):
             raise
         raise ConditionFailed(f"{change.identity} is no longer {change.expected_owner or 'unclaimed'}") from err
 

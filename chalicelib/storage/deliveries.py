@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.storage import repository
+from chalicelib.storage.exceptions import condition_failed
 
 __all__ = ["Report", "SentMail", "clear_problem", "current_status", "find_sent_mail", "flag_problem",
            "mark_reply_delivered", "record_delivery_failure", "record_report", "record_sent_message",
@@ -245,7 +246,7 @@ def _updated(item: Any, actions: list[Any], condition: Any, **options: Any) -> b
     try:
         item.update(actions=actions, condition=condition, **options)
     except UpdateError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return False
         raise
     return True

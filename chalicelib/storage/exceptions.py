@@ -1,4 +1,30 @@
-"""Storage failures the pipeline treats differently from a transient AWS error."""
+"""Storage failures the pipeline treats differently from a transient AWS error, and what DynamoDB answered."""
+from __future__ import annotations
+
+from typing import Any
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def error_code(err: Any) -> str | None:
+    """The error code DynamoDB answered a PynamoDB call with, or None when there was no answer.
+
+    A read timeout's cause carries ``response = None``, on which PynamoDB's own ``cause_response_code``
+    raises AttributeError: an applied write answered by a timeout became an AttributeError (the
+    10,000-event proof parked a message with "'NoneType' object has no attribute 'get'").
+    """
+    response = getattr(getattr(err, "cause", None), "response", None) or {}
+    return (response.get("Error") or {}).get("Code")
+
+
+def error_message(err: Any) -> str:
+    response = getattr(getattr(err, "cause", None), "response", None) or {}
+    return str((response.get("Error") or {}).get("Message") or err)
+
+
+def condition_failed(err: Any) -> bool:
+    """Did DynamoDB refuse the write because its condition did not hold (the item moved on)?"""
+    return error_code(err) == CONDITION_FAILED
 
 
 class BlobMissing(LookupError):

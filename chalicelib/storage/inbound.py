@@ -26,7 +26,7 @@ from chalicelib.domain.acknowledgement import AckDecision
 from chalicelib.domain.messages import InboundMessage
 from chalicelib.storage import blobs, repository, ticket_keys
 from chalicelib.storage.customers import name_actions
-from chalicelib.storage.exceptions import AgentCannotTake, DuplicateDelivery, TransactionCancelled
+from chalicelib.storage.exceptions import AgentCannotTake, DuplicateDelivery, TransactionCancelled, condition_failed
 from chalicelib.storage.ticket_changes import LoadChange, load_update
 from chalicelib.storage.models import (
     Acknowledgement,
@@ -240,8 +240,7 @@ def intend_acknowledgement(dedup_key: str, ticket_id: str, number: int, *, at: s
         LookupModel(acknowledgement_intent_key(dedup_key), ticket_id=ticket_id, value=number,
                     created_at=at).save(condition=LookupModel.lookup_key.does_not_exist())
     except PutError as err:
-        response = getattr(err.cause, "response", None) or {}  # a timeout's cause carries no response
-        if response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if condition_failed(err):
             raise DuplicateDelivery(dedup_key) from None
         raise
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.kb import Article
-from chalicelib.storage.exceptions import BadCursor, ConditionFailed
+from chalicelib.storage.exceptions import BadCursor, ConditionFailed, condition_failed
 
 __all__ = ["ArticlePage", "all_articles", "delete_article", "get_article", "get_articles", "list_articles",
            "save_article"]
@@ -128,4 +128,4 @@ def _article(item: Any, *, language: str | None = None) -> Article:
 
 
 def _condition_failed(err: Exception) -> bool:
-    return getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException"
+    return condition_failed(err)

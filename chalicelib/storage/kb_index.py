@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib import config
 from chalicelib.storage import blobs
+from chalicelib.storage.exceptions import condition_failed
 
 if TYPE_CHECKING:
     from chalicelib.storage.kb_engine import SearchIndex
@@ -95,7 +96,7 @@ def publish(data: bytes, *, revision: int, articles: int, at: str) -> bool:
                     | (KbIndexMarkerModel.index_revision < revision),
                     add_version_condition=False)
     except UpdateError as err:
-        if getattr(err, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return False  # a rebuild that read more is already current
         raise
     _replace(_open(data), revision)

@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.storage.exceptions import BadCursor
+from chalicelib.storage.exceptions import BadCursor, condition_failed
 
 __all__ = ["PortalGrant", "close_session", "customer_ticket_page", "open_session", "session", "store_link",
            "use_link"]
 
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ def use_link(link_hash: str, *, now: int) -> PortalGrant | None:
             f"plink:{link_hash}", condition=LookupModel.lookup_key.exists() & (LookupModel.expires_at > now),
             return_values="ALL_OLD")
     except DeleteError as err:
-        if err.cause_response_code == _CONDITION_FAILED:
+        if condition_failed(err):
             return None
         raise
     old = (deleted or {}).get("Attributes") or {}

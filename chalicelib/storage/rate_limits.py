@@ -19,11 +19,11 @@ from datetime import datetime, timedelta, timezone
 
 from pynamodb.exceptions import UpdateError
 
+from chalicelib.storage.exceptions import condition_failed
 from chalicelib.storage.models import LookupModel
 
 __all__ = ["LimitReached", "count_request", "counter_key"]
 
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 class LimitReached(Exception):
@@ -58,7 +58,7 @@ def count_request(scope: str, client: str, *, limit: int, window: timedelta, now
             condition=LookupModel.value.does_not_exist() | (LookupModel.value < limit),
         )
     except UpdateError as err:
-        if err.cause_response_code == _CONDITION_FAILED:
+        if condition_failed(err):
             raise LimitReached(max(1, math.ceil(end - moment))) from None
         raise
     return int(counter.value)

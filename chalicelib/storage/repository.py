@@ -16,7 +16,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import config
-from chalicelib.storage.exceptions import DuplicateDelivery, RejectedWrite, TransactionCancelled
+from chalicelib.storage.exceptions import DuplicateDelivery, RejectedWrite, TransactionCancelled, error_code, error_message
 from chalicelib.storage.models import LookupModel, TicketModel
 
 _MAX_BATCH_GET = 100  # DynamoDB BatchGetItem limit
@@ -199,8 +199,8 @@ def commit(writes: Writes) -> None:
     except TransactWriteError as err:
         if writes.idempotency_key and _failed_on(err, writes):
             raise DuplicateDelivery(writes.idempotency_key) from err
-        if err.cause_response_code == "ValidationException":
-            raise RejectedWrite(f"DynamoDB refused the message's items: {err.cause_response_message}") from err
+        if error_code(err) == "ValidationException":
+            raise RejectedWrite(f"DynamoDB refused the message's items: {error_message(err)}") from err
         reasons = err.cancellation_reasons or []
         if reasons:
             raise TransactionCancelled([reason.code if reason is not None else None for reason in reasons]) from err

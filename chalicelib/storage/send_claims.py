@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from chalicelib.storage.exceptions import condition_failed
+
 __all__ = ["KEEP", "claim", "release"]
 
 KEEP = timedelta(days=14)  # SQS keeps a message at most 14 days
@@ -29,8 +31,7 @@ def claim(key: str, *, ticket_id: str, now: datetime) -> bool:
     try:
         item.save(condition=LookupModel.lookup_key.does_not_exist())
     except PutError as err:
-        response = getattr(err.cause, "response", None) or {}  # a timeout's cause carries no response
-        if response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return False
         raise
     return True
