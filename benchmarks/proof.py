@@ -14,7 +14,9 @@ twice, then its on-failure queue).
 
 Invariants (``check``): every inbound event is in exactly one place (stored once, or parked with a
 reason; never both, never neither: a stored message whose later steps kept failing is parked as that
-work, ``stored_in`` its ticket, and counted apart); no duplicate ticket, message, acknowledgement or delivered reply;
+work, ``stored_in`` its ticket, and counted apart; an event delivered twice, one delivery parked and the other
+stored, is counted apart too: that record is stale and a redrive stores nothing twice); no duplicate ticket,
+message, acknowledgement or delivered reply;
 no agent over capacity and every agent's load equal to its open tickets; ticket numbers unique; the
 KPI aggregates' count of created tickets equal to the tickets stored.
 """
@@ -65,6 +67,7 @@ class Report:
     parked: Counter = field(default_factory=Counter)  # reason (shortened) -> count
     stored_and_parked: list[str] = field(default_factory=list)
     follow_ups_parked: list[str] = field(default_factory=list)  # stored; the work after it parked, saying so
+    parked_then_stored: list[str] = field(default_factory=list)  # one delivery parked, a later one stored it
     refused_at_edge: int = 0
     max_load: str = ""
     over_capacity: list[str] = field(default_factory=list)
@@ -330,9 +333,13 @@ class Scenario:
                 for marker in set(_MARK.findall(message["text"] or "")):  # subjects of replies quote the first
                     stored[marker] += 1
         # A record with ``stored_in`` parks the work after a stored message (the message is in that ticket).
-        unstored = [letter for letter in letters if not letter.get("stored_in")]
+        # An inbound event's records: the inbound dead-letter queue and ses_inbound's failure queue (a parked
+        # reply's text may quote the customer's message: that is the reply's fate, counted with the replies).
+        inbound_letters = [letter for letter in letters if letter["queue"] != desk._env("OUTBOUND_DLQ")]
+        unstored = [letter for letter in inbound_letters if not letter.get("stored_in")]
         parked_text = [json.dumps(letter, default=str) for letter in unstored]
-        follow_up_text = [json.dumps(letter, default=str) for letter in letters if letter.get("stored_in")]
+        follow_up_text = [json.dumps(letter, default=str) for letter in inbound_letters if letter.get("stored_in")]
+        delivered_again = Counter(e.marker for e in self.events if e.id.startswith("dup"))
         for letter in letters:
             report.parked[(letter["reason"] or "")[:90]] += 1
         inbound = [e for e in self.events if e.kind not in ("agent_reply", "agent_solve") and not e.id.startswith("dup")]
@@ -352,7 +359,11 @@ class Scenario:
             if count and parked:
                 reasons = "; ".join(letter["reason"][:120] for letter, text in zip(unstored, parked_text)
                                     if _names(event, text))
-                report.stored_and_parked.append(f"{event.id} ({event.kind} {event.ref}, parked: {reasons})")
+                found = f"{event.id} ({event.kind} {event.ref}, parked: {reasons})"
+                # Delivered more than once (SES's second delivery, a platform's resend): one delivery may have
+                # been parked and another stored it since. The record is stale, and a redrive stores nothing
+                # twice. One delivery both stored and parked without saying so is the failure.
+                (report.parked_then_stored if delivered_again[event.marker] else report.stored_and_parked).append(found)
             if not count and not parked:
                 report.lost.append(f"{event.id} ({event.kind} {event.ref})")
         # one ticket per new conversation: a new mail's marker opens at most one ticket
@@ -524,6 +535,7 @@ def print_report(report: Report, *, scenario: str) -> None:
         ("parked (with reasons)", sum(report.parked.values())),
         ("stored and parked", len(report.stored_and_parked)),
         ("stored, the work after it parked", len(report.follow_ups_parked)),
+        ("parked, then stored by another delivery", len(report.parked_then_stored)),
         ("refused at the edge (platform retries later)", report.refused_at_edge),
         ("agent load / capacity", report.max_load), ("ticket numbers unique", report.numbers_unique),
         ("KPI created / tickets", f"{report.kpi_created[0]} / {report.kpi_created[1]}"),
@@ -539,6 +551,8 @@ def print_report(report: Report, *, scenario: str) -> None:
         print(f"  {name:<{width}}  {value}")
     for reason, count in report.parked.most_common(8):
         print(f"    parked {count}x: {reason}")
+    for found in report.parked_then_stored[:5]:
+        print(f"    parked, then stored by another delivery: {found}")
     for failure in report.failures:
         print(f"  FAILED: {failure}")
 
