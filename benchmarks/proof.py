@@ -340,6 +340,7 @@ class Scenario:
         parked_text = [json.dumps(letter, default=str) for letter in unstored]
         follow_up_text = [json.dumps(letter, default=str) for letter in inbound_letters if letter.get("stored_in")]
         delivered_again = Counter(e.marker for e in self.events if e.id.startswith("dup"))
+        ses_failures = desk._env("SES_FAILURE_QUEUE")
         for letter in letters:
             report.parked[(letter["reason"] or "")[:90]] += 1
         inbound = [e for e in self.events if e.kind not in ("agent_reply", "agent_solve") and not e.id.startswith("dup")]
@@ -357,13 +358,16 @@ class Scenario:
             if count > 1:
                 report.duplicated.append(f"{event.id} ({event.kind}) stored {count} times")
             if count and parked:
-                reasons = "; ".join(letter["reason"][:120] for letter, text in zip(unstored, parked_text)
-                                    if _names(event, text))
-                found = f"{event.id} ({event.kind} {event.ref}, parked: {reasons})"
-                # Delivered more than once (SES's second delivery, a platform's resend): one delivery may have
-                # been parked and another stored it since. The record is stale, and a redrive stores nothing
-                # twice. One delivery both stored and parked without saying so is the failure.
-                (report.parked_then_stored if delivered_again[event.marker] else report.stored_and_parked).append(found)
+                naming = [letter for letter, text in zip(unstored, parked_text) if _names(event, text)]
+                found = f"{event.id} ({event.kind} {event.ref}, parked: " \
+                        f"{'; '.join(letter['reason'][:120] for letter in naming)})"
+                # Delivered more than once, one delivery parked and another stored it: SES's second delivery, a
+                # platform's resend, or Lambda's retries of ses_inbound (the first try handed the mail over and
+                # lost its answer, the last try's failure went to the failure queue). The record is stale, and a
+                # redrive stores nothing twice. One delivery both stored and parked without saying so fails.
+                handed_over_twice = all(letter["queue"] == ses_failures for letter in naming)
+                (report.parked_then_stored if delivered_again[event.marker] or handed_over_twice
+                 else report.stored_and_parked).append(found)
             if not count and not parked:
                 report.lost.append(f"{event.id} ({event.kind} {event.ref})")
         # one ticket per new conversation: a new mail's marker opens at most one ticket
