@@ -59,7 +59,7 @@ def _handle(record: Any) -> None:
     except Exception as err:
         if receives >= config.int_setting("INBOUND_MAX_RECEIVES"):
             logger.exception("giving up after the last allowed receive")
-            stored_in = err.ticket_id if isinstance(err, FollowUpFailed) else _stored_earlier(message)
+            stored_in = err.ticket_id if isinstance(err, FollowUpFailed) else _stored_earlier(message, body)
             if stored_in is None:
                 reason = f"failed {receives} times; last error: {err!r}"
             else:  # the message is in its ticket: what is parked is the work after it
@@ -72,15 +72,20 @@ def _handle(record: Any) -> None:
         raise
 
 
-def _stored_earlier(message: Any) -> str | None:
+def _stored_earlier(message: Any, envelope: Any) -> str | None:
     """Where an earlier delivery stored the message, when this one failed before it could tell (its
-    lookups' read failed, say); None when it is not stored, or the question fails too (then the record
-    says only what failed: a redrive stores nothing twice either way)."""
+    lookups' read failed, or the raw mail could not even be fetched: the message is read again for the
+    question); None when it is not stored, or the question fails too (then the record says only what
+    failed: a redrive stores nothing twice either way)."""
+    from chalicelib.domain.messages import InboundMessage
     from chalicelib.pipeline.runner import stored_in
 
-    if message is None:
-        return None
     try:
+        if message is None:
+            if not isinstance(envelope, dict):
+                return None
+            message = _parse_mail(envelope)[0] if envelope.get("kind") == "ses" \
+                else InboundMessage.from_dict(envelope["message"])  # no media fetched: only its keys are asked
         return stored_in(message)
     except Exception:
         logger.exception("could not tell whether the message was stored by an earlier delivery")

@@ -83,6 +83,31 @@ def test_a_second_delivery_that_fails_before_it_can_tell_is_parked_saying_where_
     assert [t["message_count"] for t in desk.tickets()] == [1]
 
 
+def test_a_second_delivery_whose_raw_mail_cannot_be_fetched_is_parked_saying_where_the_mail_is(desk, monkeypatch):
+    """The same with S3 failing: the delivery never got as far as the mail's Message-ID, so on giving up the
+    worker fetches and reads it once more for the question (the 2,000-event proof's reply mail)."""
+    from chalicelib.channels.email import intake
+
+    raw = compose(sender="Ann <ann@customer.example>", subject="Refund", body="Please refund order 17.")
+    desk.receive_email(raw)
+    desk.pump()
+    (ticket,) = desk.tickets()
+    real_fetch, calls = intake.fetch, []
+
+    def failing_while_processing(pointer):
+        calls.append(1)
+        if len(calls) <= 5:
+            raise ConnectionError(f"S3 endpoint unreachable (attempt {len(calls)})")
+        return real_fetch(pointer)
+
+    monkeypatch.setattr(intake, "fetch", failing_while_processing)
+    desk.receive_email(raw)
+    desk.pump()
+    (letter,) = desk.dead_letters()
+    assert letter["stored_in"] == ticket["id"] and len(calls) == 6
+    assert "S3 endpoint unreachable (attempt 5)" in letter["reason"]
+
+
 def test_parked_mails_become_tickets_once_after_the_fix_and_a_second_redrive_does_nothing(desk, broken, capsys):
     desk.receive_email(compose(sender="Ann <ann@customer.example>", subject="Refund [before-write]",
                                body="Please refund order 17. [before-write]"))
