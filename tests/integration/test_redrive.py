@@ -56,56 +56,40 @@ def messages_with(desk: Any, marker: str) -> list[dict[str, Any]]:
     return [m for t in desk.tickets() for m in t["messages"] if marker in (m.get("text") or "")]
 
 
-def test_a_second_delivery_that_fails_before_it_can_tell_is_parked_saying_where_the_mail_is(desk, monkeypatch):
-    """SES delivers a stored mail again, and that delivery's lookups cannot be read on any receive: the worker,
-    giving up, asks once more where the mail is, so its record says ``stored_in`` instead of looking unstored."""
-    from chalicelib.storage import repository
+@pytest.mark.parametrize("module, reader, endpoint", [
+    # its lookups cannot be read on any receive: the worker, giving up, asks once more where the mail is
+    ("chalicelib.storage.repository", "fetch_lookups", "DynamoDB"),
+    # its raw mail cannot be fetched (the 2,000-event proof's reply): the delivery never got as far as the
+    # mail's Message-ID, so the worker fetches and reads it once more for the question
+    ("chalicelib.channels.email.intake", "fetch", "S3"),
+])
+def test_a_second_delivery_that_fails_before_it_can_tell_is_parked_saying_where_the_mail_is(
+        desk, monkeypatch, module, reader, endpoint):
+    """SES delivers a stored mail again, and that delivery fails before it can tell the mail is stored: its
+    record says ``stored_in`` instead of looking unstored."""
+    import importlib
 
     raw = compose(sender="Ann <ann@customer.example>", subject="Refund", body="Please refund order 17.")
     desk.receive_email(raw)
     desk.pump()
     (ticket,) = desk.tickets()
-    real_fetch, calls = repository.fetch_lookups, []
+    owner = importlib.import_module(module)
+    real_read, calls = getattr(owner, reader), []
 
-    def failing_while_processing(keys):
+    def failing_while_processing(argument):
         calls.append(1)
-        if len(calls) <= 5:  # every receive of the second delivery fails at its first read
-            raise ConnectionError(f"DynamoDB endpoint unreachable (attempt {len(calls)})")
-        return real_fetch(keys)  # the worker's question on giving up
+        if len(calls) <= 5:  # every receive of the second delivery fails at this read
+            raise ConnectionError(f"{endpoint} endpoint unreachable (attempt {len(calls)})")
+        return real_read(argument)  # the worker's question on giving up
 
-    monkeypatch.setattr(repository, "fetch_lookups", failing_while_processing)
+    monkeypatch.setattr(owner, reader, failing_while_processing)
     desk.receive_email(raw)  # the same mail, delivered again (another SES id, the same Message-ID and text)
     desk.pump()
     (letter,) = desk.dead_letters()
     assert letter["stored_in"] == ticket["id"] and len(calls) == 6
     assert f"failed 5 times after it was stored in ticket {ticket['id']}" in letter["reason"]
-    assert "attempt 5" in letter["reason"]
+    assert f"{endpoint} endpoint unreachable (attempt 5)" in letter["reason"]
     assert [t["message_count"] for t in desk.tickets()] == [1]
-
-
-def test_a_second_delivery_whose_raw_mail_cannot_be_fetched_is_parked_saying_where_the_mail_is(desk, monkeypatch):
-    """The same with S3 failing: the delivery never got as far as the mail's Message-ID, so on giving up the
-    worker fetches and reads it once more for the question (the 2,000-event proof's reply mail)."""
-    from chalicelib.channels.email import intake
-
-    raw = compose(sender="Ann <ann@customer.example>", subject="Refund", body="Please refund order 17.")
-    desk.receive_email(raw)
-    desk.pump()
-    (ticket,) = desk.tickets()
-    real_fetch, calls = intake.fetch, []
-
-    def failing_while_processing(pointer):
-        calls.append(1)
-        if len(calls) <= 5:
-            raise ConnectionError(f"S3 endpoint unreachable (attempt {len(calls)})")
-        return real_fetch(pointer)
-
-    monkeypatch.setattr(intake, "fetch", failing_while_processing)
-    desk.receive_email(raw)
-    desk.pump()
-    (letter,) = desk.dead_letters()
-    assert letter["stored_in"] == ticket["id"] and len(calls) == 6
-    assert "S3 endpoint unreachable (attempt 5)" in letter["reason"]
 
 
 def test_parked_mails_become_tickets_once_after_the_fix_and_a_second_redrive_does_nothing(desk, broken, capsys):
