@@ -159,11 +159,9 @@ def record_all(tallies: Iterable[Tally], *, token: str | None = None,
 def _suffix(token: str | None) -> str:
     """The suffix a batch's KPI series get: none with one shard; else one of N, the same for a batch's retries."""
     count = shards.count("AGGREGATE_SHARDS")
-    if count == 1:
-        return ""
-    if token is None:  # a single event (a survey answer): any suffix, the reader sums them all
+    if token is None and count > 1:  # a single event (a survey answer): any suffix, the reader sums them all
         return f"#{random.randrange(count)}"  # noqa: S311 - spreading load, not crypto
-    return f"#{shards.index(token, count)}"
+    return shards.suffix(token or "", count)
 
 
 @dataclass
@@ -265,11 +263,10 @@ def read(start: date, end: date, group_kind: str) -> list[kpis.DailyAggregate]:
     condition = AggregateModel.day.between(start.isoformat(), f"{end.isoformat()}{AggregateModel.HISTOGRAM_SEPARATOR}~")
 
     count = shards.count("AGGREGATE_SHARDS")
-    suffixes = [""] if count == 1 else ["", *(f"#{k}" for k in range(count))]
 
     def query(group: str) -> list[kpis.DailyAggregate]:
-        key = series_key(group_kind, group)
-        items = [item for suffix in suffixes for item in AggregateModel.query(key + suffix, condition)]
+        keys = shards.spellings(series_key(group_kind, group), count)
+        items = [item for key in keys for item in AggregateModel.query(key, condition)]
         return _daily(items, group_kind, group)
 
     groups = groups_of(group_kind)

@@ -13,13 +13,17 @@ def error_code(err: Any) -> str | None:
     raises AttributeError: an applied write answered by a timeout became an AttributeError (the
     10,000-event proof parked a message with "'NoneType' object has no attribute 'get'").
     """
-    response = getattr(getattr(err, "cause", None), "response", None) or {}
-    return (response.get("Error") or {}).get("Code")
+    return _answered(err).get("Code")
 
 
 def error_message(err: Any) -> str:
+    return str(_answered(err).get("Message") or err)
+
+
+def _answered(err: Any) -> dict[str, Any]:
+    """The ``Error`` part of the answer behind a PynamoDB error; empty when there was none."""
     response = getattr(getattr(err, "cause", None), "response", None) or {}
-    return str((response.get("Error") or {}).get("Message") or err)
+    return response.get("Error") or {}
 
 
 def condition_failed(err: Any) -> bool:

@@ -11,7 +11,7 @@ import hashlib
 
 from chalicelib import config
 
-__all__ = ["count", "index"]
+__all__ = ["count", "index", "spellings", "suffix"]
 
 
 def count(setting: str) -> int:
@@ -22,3 +22,15 @@ def count(setting: str) -> int:
 def index(key: str, shards: int) -> int:
     """The shard of ``key``, 0 .. shards - 1 (the time indexes' formula since they were first sharded)."""
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % shards
+
+
+def suffix(key: str, shards: int) -> str:
+    """``key``'s shard as a suffix on the key it spreads: none with one shard (so an unsharded desk's keys
+    keep their spelling), ``#<k>`` with more."""
+    return "" if shards == 1 else f"#{index(key, shards)}"
+
+
+def spellings(key: str, shards: int) -> list[str]:
+    """Every key a sharded key's entries may be under: the unsharded spelling, then each shard's. Readers
+    read the unsharded one at any count, so raising the count hides nothing written before."""
+    return [key] if shards == 1 else [key, *(f"{key}#{k}" for k in range(shards))]

@@ -38,22 +38,14 @@ def view_shard_count() -> int:
     return shards.count("VIEW_SHARDS")
 
 
-def _view_suffix(ticket_id: str) -> str:
-    """The ticket's view shard as a key suffix: none with one shard, so an unsharded desk's keys keep their
-    spelling; ``#<k>`` with more."""
-    count = view_shard_count()
-    return "" if count == 1 else f"#{shards.index(ticket_id, count)}"
-
-
 def view_keys(key: str) -> list[str]:
-    """Every key a view's entries may be stored under: the unsharded spelling, then each shard's.
+    """Every key a view's entries may be stored under (``shards.spellings``).
 
-    The unsharded key is read at any count, so raising ``VIEW_SHARDS`` hides no ticket written before
-    (its entries move to a shard the next time the ticket changes, or with ``admin rekey-tickets``);
-    lowering it hides the higher shards until ``rekey-tickets`` has run.
+    Raising ``VIEW_SHARDS`` hides no ticket written before (its entries move to a shard the next time
+    the ticket changes, or with ``admin rekey-tickets``); lowering it hides the higher shards until
+    ``rekey-tickets`` has run.
     """
-    count = view_shard_count()
-    return [key] if count == 1 else [key, *(f"{key}#{k}" for k in range(count))]
+    return shards.spellings(key, view_shard_count())
 
 
 def derived(fields: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +58,7 @@ def derived(fields: dict[str, Any]) -> dict[str, Any]:
     assignee = fields.get("assignee_id")
     active = status in ACTIVE
     bot_holds = bot_asking(fields.get("bot"))  # the bot waits for the customer's yes or no: no agent wanted yet
-    suffix = _view_suffix(fields["ticket_id"])
+    suffix = shards.suffix(fields["ticket_id"], view_shard_count())
     return {
         "view_order": fields.get("last_customer_message_at") or fields["created_at"],
         "view_status": f"{status}{suffix}",

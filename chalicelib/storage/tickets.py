@@ -81,16 +81,18 @@ def _merged_page(index: Any, keys: list[str], *, limit: int, start: dict[str, An
     from pynamodb.exceptions import QueryError
 
     hash_name = index._hash_key_attribute().attr_name
-    positions = _positions(start, keys, hash_name)
+    positions = _positions(start, keys)
     candidates: list[tuple[str, Any]] = []
     exhausted: set[str] = set()
     for key in keys:
         if key in positions and positions[key] is None:  # read to its end on an earlier page
             exhausted.add(key)
             continue
+        position = positions.get(key)
+        after_key = None if position is None else {
+            hash_name: {"S": key}, "view_order": {"S": position[0]}, "ticket_id": {"S": position[1]}}
         try:
-            page = index.query(key, scan_index_forward=False, limit=limit,
-                               last_evaluated_key=positions.get(key), **query)
+            page = index.query(key, scan_index_forward=False, limit=limit, last_evaluated_key=after_key, **query)
             candidates += [(key, entry) for entry in page]
         except (QueryError, ValueError, KeyError) as err:
             raise BadCursor("the page key does not continue this view") from err
@@ -98,7 +100,7 @@ def _merged_page(index: Any, keys: list[str], *, limit: int, start: dict[str, An
             exhausted.add(key)
     candidates.sort(key=lambda pair: (pair[1].view_order or "", pair[1].ticket_id), reverse=True)
     taken, left = candidates[:limit], {key for key, _ in candidates[limit:]}
-    after: dict[str, tuple[str, str] | None] = {key: _position_of(position) for key, position in positions.items()}
+    after = dict(positions)
     for key, entry in taken:  # each shard goes on after the last of its entries on this page
         after[key] = (entry.view_order, entry.ticket_id)
     for key in exhausted - left:
@@ -111,29 +113,25 @@ def _merged_page(index: Any, keys: list[str], *, limit: int, start: dict[str, An
         for key, position in after.items()}}}
 
 
-def _positions(start: dict[str, Any] | None, keys: list[str], hash_name: str) -> dict[str, Any]:
-    """A sharded view's page key, read back: shard key → the DynamoDB key to go on after, or None when that
-    shard was read to its end. Only the view's own shard keys, each with text values, are accepted."""
+def _positions(start: dict[str, Any] | None, keys: list[str]) -> dict[str, tuple[str, str] | None]:
+    """A sharded view's page key, read back: shard key → the (view_order, ticket_id) to go on after, or None
+    when that shard was read to its end. Only the view's own shard keys, each with text values, are accepted."""
     if start is None:
         return {}
     shards = start.get("shards", {}).get("M") if isinstance(start.get("shards"), dict) else None
     if len(start) != 1 or not isinstance(shards, dict) or not set(shards) <= set(keys):
         raise BadCursor("the page key does not continue this view")
-    positions: dict[str, Any] = {}
+    positions: dict[str, tuple[str, str] | None] = {}
     for key, value in shards.items():
         inner = value.get("M") if isinstance(value, dict) else None
         if value == {"NULL": True}:
             positions[key] = None
         elif isinstance(inner, dict) and set(inner) == {"o", "t"} and all(
                 isinstance(inner[name], dict) and isinstance(inner[name].get("S"), str) for name in ("o", "t")):
-            positions[key] = {hash_name: {"S": key}, "view_order": inner["o"], "ticket_id": inner["t"]}
+            positions[key] = (inner["o"]["S"], inner["t"]["S"])
         else:
             raise BadCursor("the page key does not continue this view")
     return positions
-
-
-def _position_of(last_key: dict[str, Any] | None) -> tuple[str, str] | None:
-    return None if last_key is None else (last_key["view_order"]["S"], last_key["ticket_id"]["S"])
 
 
 def overdue_tickets(*, limit: int, start: dict[str, Any] | None = None) -> TicketPage:
