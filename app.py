@@ -13,6 +13,7 @@ from chalicelib.api import kb_api
 from chalicelib.api import kb_links_api
 from chalicelib.api import portal_api
 from chalicelib.channels import receive, webchat_visitor
+from chalicelib.channels.email import ses_failures
 from chalicelib.channels.email import ses_inbound as ses_adapter
 from chalicelib.observability import logger
 from chalicelib.outbound import delivery_events
@@ -27,6 +28,13 @@ app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_s
 @app.lambda_function(name="ses_inbound")
 def ses_inbound(event, context):
     return ses_adapter.handle(event)
+
+
+# What ses_inbound failed on after Lambda's retries: handed over again at once (a mail
+# stored once, the rest parked with its reason in the inbound dead-letter queue).
+@app.on_sqs_message(queue=config.setting("SES_FAILURE_QUEUE"), batch_size=10, name="ses_failures")
+def ses_inbound_failures(event):
+    return ses_failures.process_batch(event.to_dict(), event.context)
 
 
 # --- The pipeline: every channel's messages, in order per conversation ------

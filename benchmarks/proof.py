@@ -161,7 +161,7 @@ class Scenario:
         and left a mail whose tries all failed unnamed (the 10,000-event run's "lost" reply)."""
         import uuid
 
-        from chalicelib.local.desk import ses_event
+        from chalicelib.local.desk import on_failure_record, ses_event
         from chalicelib.local.faults import FunctionCrashed
 
         if not event.ref:  # a duplicate_mail repeats its original's id
@@ -181,7 +181,7 @@ class Scenario:
         with self.injector.paused():
             self.desk._aws("sqs").send_message(
                 QueueUrl=self.desk._aws("sqs").get_queue_url(QueueName=self.desk._env("SES_FAILURE_QUEUE"))["QueueUrl"],
-                MessageBody=json.dumps(_on_failure_record(ses, last)))
+                MessageBody=json.dumps(on_failure_record(ses, last, tries=_SES_TRIES)))
 
     def _post(self, event: Event, send: Any) -> None:
         """A platform's webhook: retried on 5xx, as the platforms do."""
@@ -361,10 +361,10 @@ class Scenario:
                 naming = [letter for letter, text in zip(unstored, parked_text) if _names(event, text)]
                 found = f"{event.id} ({event.kind} {event.ref}, parked: " \
                         f"{'; '.join(letter['reason'][:120] for letter in naming)})"
-                # Delivered more than once, one delivery parked and another stored it: SES's second delivery, a
-                # platform's resend, or Lambda's retries of ses_inbound (the first try handed the mail over and
-                # lost its answer, the last try's failure went to the failure queue). The record is stale, and a
-                # redrive stores nothing twice. One delivery both stored and parked without saying so fails.
+                # Delivered more than once, one delivery parked and another stored it: SES's second delivery or a
+                # platform's resend. The record is stale, and a redrive stores nothing twice. A failure-queue record
+                # of a mail an earlier try handed over is handed over again by ses_failures (and goes): one still
+                # there means that function never ran. One delivery both stored and parked without saying so fails.
                 handed_over_twice = all(letter["queue"] == ses_failures for letter in naming)
                 (report.parked_then_stored if delivered_again[event.marker] or handed_over_twice
                  else report.stored_and_parked).append(found)
@@ -421,15 +421,6 @@ def _names(event: Event, parked: str) -> bool:
     marker of the mail it answers, so a marker there names the wrong event); a chat message by its marker, in
     its text (a platform's numeric id could turn up inside any other record)."""
     return bool(event.ref) and event.ref in parked if event.kind in _MAIL_KINDS else event.marker in parked
-
-
-def _on_failure_record(event: dict[str, Any], error: BaseException) -> dict[str, Any]:
-    """What Lambda's on-failure destination receives for an asynchronous invocation that failed every attempt."""
-    return {"version": "1.0", "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": _SES_TRIES,
-                                                 "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:ses_inbound"},
-            "requestPayload": event,
-            "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
-            "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)[:200]}}
 
 
 def _timed(invoke: Any, seconds: dict[str, list[float]]) -> Any:

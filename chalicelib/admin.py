@@ -380,20 +380,20 @@ def _redrive_plan(name: str, body: str, target: str) -> _Redrive:
     """
     import json
 
+    from chalicelib.channels.email import ses_failures
+
     try:
         document = json.loads(body)
     except ValueError:
         document = None
     parked = isinstance(document, dict) and {"reason", "source", "body"} <= set(document)
-    if name == "ses-failures" and isinstance(document, dict) and "requestPayload" in document:
-        response = document.get("responsePayload")
-        error = response.get("errorMessage") if isinstance(response, dict) else None
-        why = f"ses_inbound failed: {error or (document.get('requestContext') or {}).get('condition', 'unknown')}"
-        event = document["requestPayload"]
+    if name == "ses-failures":
+        failed = ses_failures.read(body)
+        if failed.event is None:
+            return _Redrive(why="unknown", kept=failed.why)
+        why, event = failed.why, failed.event
     elif parked and document["source"] == "ses_inbound":  # an SES event ses_inbound itself parked
         why, event = str(document["reason"]), document["body"]
-    elif name == "ses-failures":
-        return _Redrive(why="unknown", kept="not a Lambda on-failure record (no requestPayload)")
     else:
         inner = document["body"] if parked else body
         return _Redrive(why=str(document["reason"]) if parked else "moved by SQS after its last allowed receive",

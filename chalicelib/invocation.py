@@ -1,7 +1,8 @@
 """One Lambda invocation of a queue consumer: its deadline, its records, each message's time budget.
 
-Both SQS consumers (``process_inbound``, ``send_outbound``) run their batches
-through ``process_fifo_batch``; anything that must finish inside the invocation
+The FIFO queues' consumers (``process_inbound``, ``send_outbound``) run their
+batches through ``process_fifo_batch``, ``ses_failures`` through
+``process_standard_batch``; anything that must finish inside the invocation
 (HTTP retries, a message's parsing) asks ``time_left``.
 
 A per-message time budget: one hostile message may not use the invocation's time.
@@ -25,7 +26,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["TimeBudgetExceeded", "deadline_of", "process_fifo_batch", "set_deadline", "time_budget", "time_left"]
+__all__ = ["TimeBudgetExceeded", "deadline_of", "process_fifo_batch", "process_standard_batch", "set_deadline",
+           "time_budget", "time_left"]
 
 _deadline: float | None = None  # time.monotonic() when the current invocation times out
 _length = 0.0  # the invocation's time, in seconds, when it started
@@ -44,6 +46,17 @@ def process_fifo_batch(event: dict[str, Any], context: Any, handler: Callable[[A
     processor = _processors.get(handler)
     if processor is None:
         processor = _processors[handler] = SqsFifoPartialProcessor(skip_group_on_error=True)
+    with deadline_of(context):
+        return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
+
+
+def process_standard_batch(event: dict[str, Any], context: Any, handler: Callable[[Any], None]) -> dict[str, Any]:
+    """One SQS standard-queue batch (no order to keep) → one ``handler`` call per record, partial failures."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    processor = _processors.get(handler)
+    if processor is None:
+        processor = _processors[handler] = BatchProcessor(event_type=EventType.SQS)
     with deadline_of(context):
         return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
 

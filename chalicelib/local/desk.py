@@ -31,7 +31,8 @@ _FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
 }
 _ACCOUNT = "123456789012"  # moto's default account
-_QUEUE_FUNCTIONS = {"INBOUND_QUEUE": "process_inbound", "OUTBOUND_QUEUE": "send_outbound"}
+_QUEUE_FUNCTIONS = {"INBOUND_QUEUE": "process_inbound", "OUTBOUND_QUEUE": "send_outbound",
+                    "SES_FAILURE_QUEUE": "ses_failures"}
 _STREAM_FUNCTIONS = {"TICKETS_TABLE": "ticket_stream"}  # table setting → the function its stream feeds
 _STREAM_BATCH = 1000  # as app.py's ticket_stream
 _STREAM_ATTEMPTS = 11  # then skipped, as Lambda does after infra's MaximumRetryAttempts: 10 (TicketStream)
@@ -560,6 +561,19 @@ def ses_event(raw: bytes, message_id: str, *, recipients: list[str], verdicts: d
                                    "functionArn": f"arn:aws:lambda:us-east-1:{_ACCOUNT}:function:relay-desk-dev-ses_inbound"}},
         },
     }]}
+
+
+def on_failure_record(event: Any, error: BaseException, *, function_name: str = "ses_inbound",
+                      tries: int = 3) -> dict[str, Any]:
+    """What Lambda's on-failure destination receives when every try of an asynchronous invocation failed
+    (``tries``: the call and ``MaximumRetryAttempts``, 2 for ses_inbound in infra/resources.yaml)."""
+    return {"version": "1.0", "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "requestContext": {"requestId": str(uuid.uuid4()), "condition": "RetriesExhausted",
+                               "approximateInvokeCount": tries,
+                               "functionArn": f"arn:aws:lambda:us-east-1:{_ACCOUNT}:function:relay-desk-dev-{function_name}"},
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": str(error)[:200], "errorType": type(error).__name__}}
 
 
 def _json_body(request: Any) -> dict[str, Any]:

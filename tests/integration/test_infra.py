@@ -198,8 +198,8 @@ def _allowed_actions(role: dict[str, Any], managed: dict[str, Any]) -> list[str]
 @requires_chalice
 def test_every_function_role_uses_policy_json_and_cannot_scan(packaged: dict[str, Any]) -> None:
     roles = {name: r for name, r in packaged["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
-    assert set(roles) == {"SesInboundRole", "ProcessInboundRole", "SendOutboundRole", "SweepRole", "ApiHandlerRole",
-                          "TicketStreamRole", "SesEventsRole"}
+    assert set(roles) == {"SesInboundRole", "SesFailuresRole", "ProcessInboundRole", "SendOutboundRole", "SweepRole",
+                          "ApiHandlerRole", "TicketStreamRole", "SesEventsRole"}
     managed = {name: r for name, r in packaged["Resources"].items() if r["Type"] == "AWS::IAM::ManagedPolicy"}
     # One policy per function, by ARN of the stage (each grant checked in test_least_privilege.py).
     assert set(managed) == {name.removesuffix("Role") + "Access" for name in roles}

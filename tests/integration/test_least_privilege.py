@@ -59,6 +59,9 @@ NEEDS = {
     # channels/email/ses_inbound.py: the S3 action stored the mail; this only enqueues its pointer
     # (queues.enqueue) or parks a malformed event (queues.park → the inbound DLQ). No table, no bucket.
     "SesInbound": Needs(send_to=frozenset({"InboundQueue", "InboundDeadLetterQueue"}), ssm=True),
+    # channels/email/ses_failures.py: ses_inbound again for each record of its failure queue (the same
+    # enqueue or park), and parks a record that holds no SES event. Its poller reads the failure queue.
+    "SesFailures": Needs(send_to=frozenset({"InboundQueue", "InboundDeadLetterQueue"}), ssm=True),
     # pipeline/worker.py → steps: reads the raw mail (intake: inbound/), stores attachments and large
     # bodies (storage/inbound.py, channels/media.py), acknowledges (steps: outbound.email.send), enqueues
     # replies (enqueue_reply), parks (park → the inbound DLQ); the bot claims uploads and answers from

@@ -194,19 +194,8 @@ def test_a_reply_ses_kept_refusing_goes_out_once_after_redrive(desk, admin_token
     assert len(replies) == 1 and desk.dead_letters() == []
 
 
-def _on_failure_record(event: dict[str, Any], error: Exception) -> dict[str, Any]:
-    """What Lambda's on-failure destination delivers after an asynchronous invocation's last retry."""
-    return {"version": "1.0", "timestamp": "2026-12-05T08:00:00.000Z",
-            "requestContext": {"requestId": str(uuid.uuid4()), "condition": "RetriesExhausted",
-                               "approximateInvokeCount": 3,
-                               "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:relay-desk-dev-ses_inbound"},
-            "requestPayload": event,
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-            "responsePayload": {"errorMessage": str(error), "errorType": type(error).__name__}}
-
-
 def test_an_ses_event_ses_inbound_failed_on_becomes_a_ticket_after_redrive(desk, capsys, monkeypatch):
-    from chalicelib.local.desk import ses_event
+    from chalicelib.local.desk import on_failure_record, ses_event
     from chalicelib.storage import queues
 
     def unavailable(*args: Any, **kwargs: Any) -> None:
@@ -222,7 +211,7 @@ def test_an_ses_event_ses_inbound_failed_on_becomes_a_ticket_after_redrive(desk,
         desk.invoke("ses_inbound", event)
     sqs = desk._aws("sqs")
     failures = sqs.get_queue_url(QueueName=desk._env("SES_FAILURE_QUEUE"))["QueueUrl"]
-    sqs.send_message(QueueUrl=failures, MessageBody=json.dumps(_on_failure_record(event, failed.value)))
+    sqs.send_message(QueueUrl=failures, MessageBody=json.dumps(on_failure_record(event, failed.value)))
     sqs.send_message(QueueUrl=failures, MessageBody=json.dumps({"note": "not from Lambda"}))
     monkeypatch.undo()
 
