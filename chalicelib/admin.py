@@ -36,7 +36,7 @@ range asked for: the whole desk's p50 and p90, or with ``--group-by`` each group
 ``chalicelib/api/kpi_chart.py``).
 
 ``python -m chalicelib.admin redrive`` after fixing what made messages fail: every dead-lettered
-message goes back where it came from (``--queue inbound|outbound|ses-failures|all``, ``--dry-run``,
+message goes back where it came from (``--queue inbound|outbound|ses-failures|ses-events|all``, ``--dry-run``,
 ``--max N``) and leaves its dead-letter queue only once the put succeeded; the pipeline stores a
 message once, so a message redriven twice, or one that was stored before it was parked, changes nothing.
 
@@ -227,10 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     redrive = command(
         "redrive", help="after a fix, put dead-lettered messages back where they came from: the inbound and "
                         "outbound dead-letter queues onto their FIFO queues (same message group), SES events "
-                        "ses_inbound failed on through ses_inbound again; each leaves its dead-letter queue "
-                        "only once the put succeeded")
+                        "ses_inbound or ses_events failed on through that function again; each leaves its "
+                        "dead-letter queue only once the put succeeded")
     redrive.add_argument("--queue", choices=(*_REDRIVE_NAMES, "all"), default="all",
-                         help="which dead-letter queue (default: all: inbound, outbound, ses-failures)")
+                         help="which dead-letter queue (default: all: inbound, outbound, ses-failures, ses-events)")
     redrive.add_argument("--dry-run", action="store_true",
                          help="say what would be redriven; send and delete nothing (default: off; SQS still "
                               "counts the look as a receive)")
@@ -344,53 +344,61 @@ def _run(args: argparse.Namespace, say: Callable[..., None]) -> int:
 
 # --- Redrive: dead-lettered messages back where they came from --------------------------------------
 
-_REDRIVE_NAMES = ("inbound", "outbound", "ses-failures")  # --queue's choices, in the order a run takes them
+_REDRIVE_NAMES = ("inbound", "outbound", "ses-failures", "ses-events")  # --queue's choices, in the order a run takes them
 #: A message being redriven is hidden from other readers this long: a run that dies leaves it for the next.
 _REDRIVE_HOLD_SECONDS = 300
 
 
 def _redrive_queues() -> dict[str, tuple[str, str]]:
-    """--queue's names → (the dead-letter queue's name, the queue its messages go back to; none: ses_inbound)."""
+    """--queue's names → (the dead-letter queue's name, the queue its messages go back to; none: a function)."""
     from chalicelib import config
 
     return {"inbound": (config.setting("INBOUND_DLQ"), config.setting("INBOUND_QUEUE")),
             "outbound": (config.setting("OUTBOUND_DLQ"), config.setting("OUTBOUND_QUEUE")),
-            "ses-failures": (config.setting("SES_FAILURE_QUEUE"), "")}
+            "ses-failures": (config.setting("SES_FAILURE_QUEUE"), ""),
+            "ses-events": (config.setting("SES_EVENTS_FAILURE_QUEUE"), "")}
+
+#: The failure queues whose records are Lambda's on-failure records: the function their events go through again.
+_FUNCTION_OF = {"ses-failures": "ses_inbound", "ses-events": "ses_events"}
 
 
 @dataclass(frozen=True)
 class _Redrive:
-    """One parked message's way back: ``text`` onto queue ``target``, or ``event`` through
-    ses_inbound; ``kept`` says why it stays where it is. ``why``: the reason it was parked."""
+    """One parked message's way back: ``text`` onto queue ``target``, or ``event`` through ``function``
+    (ses_inbound, ses_events); ``kept`` says why it stays where it is. ``why``: the reason it was parked."""
 
     why: str
     target: str = ""
     text: str = ""
     event: Any = None
+    function: str = "ses_inbound"
     kept: str = ""
 
 
 def _redrive_plan(name: str, body: str, target: str) -> _Redrive:
-    """What a message of dead-letter queue ``name`` is and whether it goes onto ``target`` or through ses_inbound.
+    """What a message of dead-letter queue ``name`` is and whether it goes onto ``target`` or through a function.
 
     Bodies are ``storage.queues.park``'s ``{"reason", "source", "parked_at", "receives", "body"}``, a
-    message SQS's redrive policy moved as it was, or (ses-failures) Lambda's on-failure record, whose
-    ``requestPayload`` is the SES event. An SES event goes through ``ses_inbound`` again: it enqueues
-    what that function would have (its deduplication id is the SES message id, as the first time).
+    message SQS's redrive policy moved as it was, or (ses-failures, ses-events) Lambda's on-failure record,
+    whose ``requestPayload`` is the event. An SES mail event goes through ``ses_inbound`` again: it enqueues
+    what that function would have (its deduplication id is the SES message id, as the first time). An SES
+    sending event goes through ``ses_events`` again, which records a delivery status idempotently.
     """
     import json
 
-    from chalicelib.channels.email import ses_failures
+    from chalicelib.invocation import read_on_failure_record
 
     try:
         document = json.loads(body)
     except ValueError:
         document = None
     parked = isinstance(document, dict) and {"reason", "source", "body"} <= set(document)
-    if name == "ses-failures":
-        failed = ses_failures.read(body)
+    if name in _FUNCTION_OF:
+        failed = read_on_failure_record(body, _FUNCTION_OF[name])
         if failed.event is None:
             return _Redrive(why="unknown", kept=failed.why)
+        if name == "ses-events":
+            return _Redrive(why=failed.why, event=failed.event, function="ses_events")
         why, event = failed.why, failed.event
     elif parked and document["source"] == "ses_inbound":  # an SES event ses_inbound itself parked
         why, event = str(document["reason"]), document["body"]
@@ -464,7 +472,9 @@ def _redrive_one(name: str, queue_name: str, target: str, message: dict[str, Any
     if plan.kept:
         print(f"redrive: {shown} kept: {plan.kept} (parked: {why})", file=sys.stderr)
         return "kept"
-    if plan.event is not None:
+    if plan.function == "ses_events" and plan.event is not None:
+        where = "ses_events (its delivery status recorded)"
+    elif plan.event is not None:
         where = f"ses_inbound, {len(plan.event['Records'])} mail(s) onto {_redrive_queues()['inbound'][1]}"
     else:
         group = message.get("Attributes", {}).get("MessageGroupId") or "redriven"
@@ -473,7 +483,11 @@ def _redrive_one(name: str, queue_name: str, target: str, message: dict[str, Any
         say(f"redrive: {shown} would go to {where} (parked: {why})")
         return "redriven"
     try:
-        if plan.event is not None:
+        if plan.function == "ses_events" and plan.event is not None:
+            from chalicelib.outbound import delivery_events
+
+            delivery_events.handle(plan.event)
+        elif plan.event is not None:
             from chalicelib.channels.email import ses_inbound
 
             ses_inbound.handle(plan.event)

@@ -21,13 +21,15 @@ budget is not enforced and the input limits are all there is.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TimeBudgetExceeded", "deadline_of", "process_fifo_batch", "process_standard_batch", "set_deadline",
-           "time_budget", "time_left"]
+__all__ = ["FailedInvocation", "TimeBudgetExceeded", "deadline_of", "process_fifo_batch", "process_standard_batch",
+           "read_on_failure_record", "set_deadline", "time_budget", "time_left"]
 
 _deadline: float | None = None  # time.monotonic() when the current invocation times out
 _length = 0.0  # the invocation's time, in seconds, when it started
@@ -48,6 +50,35 @@ def process_fifo_batch(event: dict[str, Any], context: Any, handler: Callable[[A
         processor = _processors[handler] = SqsFifoPartialProcessor(skip_group_on_error=True)
     with deadline_of(context):
         return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
+
+
+@dataclass(frozen=True)
+class FailedInvocation:
+    """An on-failure record read: the event Lambda gave up on (``None`` when the record holds none) and why."""
+
+    why: str  # what the function's last try said, or why the record is not an on-failure record
+    event: Any = None
+
+
+def read_on_failure_record(body: str, function: str) -> FailedInvocation:
+    """A queue message from ``function``'s on-failure destination → the event and the last try's error.
+
+    Lambda writes ``{"requestContext": {"condition": …}, "requestPayload": <the event>,
+    "responsePayload": {"errorMessage": …}, …}`` once every try of an asynchronous invocation failed;
+    anything else has no event to give back.
+    """
+    try:
+        document = json.loads(body)
+    except ValueError as err:
+        return FailedInvocation(why=f"not a Lambda on-failure record (not JSON: {err})")
+    if not isinstance(document, dict) or "requestPayload" not in document:
+        return FailedInvocation(why="not a Lambda on-failure record (no requestPayload)")
+    response = document.get("responsePayload")
+    error = response.get("errorMessage") if isinstance(response, dict) else None
+    context = document.get("requestContext")
+    condition = context.get("condition") if isinstance(context, dict) else None
+    return FailedInvocation(why=f"{function} failed: {error or condition or 'unknown'}",
+                            event=document["requestPayload"])
 
 
 def process_standard_batch(event: dict[str, Any], context: Any, handler: Callable[[Any], None]) -> dict[str, Any]:

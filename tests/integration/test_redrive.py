@@ -262,3 +262,47 @@ def test_a_message_whose_put_fails_stays_parked(desk, broken, capsys, monkeypatc
     assert code == 1 and "failed, left in relay-desk-inbound-dlq.fifo: RuntimeError: SQS refused" in err
     assert "inbound: 0 redriven, 0 kept, 1 failed; 1 in relay-desk-inbound-dlq.fifo" in out
     assert desk.dead_letters() == [parked] and queued(desk, "INBOUND_QUEUE") == 0
+
+
+def test_a_delivery_event_ses_events_failed_on_is_recorded_after_redrive_once_however_often(desk, capsys, monkeypatch,
+                                                                                             admin_token):
+    from chalicelib.local.desk import on_failure_record
+    from chalicelib.service import deliveries
+    from tests.integration.test_delivery_status import _ses_event
+
+    desk.receive_email(compose(sender="Di <di@customer.example>", subject="Cannot log in", body="Reset fails."))
+    desk.pump()
+    (ticket,) = desk.tickets()
+    event = _ses_event("Delivery", ticket["acknowledgement"]["provider_message_id"], recipient="di@customer.example",
+                       at="2026-12-05T09:31:00.000000Z")
+
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("DynamoDB is unavailable")
+
+    monkeypatch.setattr(deliveries, "record", unavailable)
+    with pytest.raises(RuntimeError) as failed:  # every try of the asynchronous invocation, as Lambda's
+        desk.invoke("ses_events", event)
+    monkeypatch.undo()
+    sqs = desk._aws("sqs")
+    failures = sqs.get_queue_url(QueueName=desk._env("SES_EVENTS_FAILURE_QUEUE"))["QueueUrl"]
+    record = json.dumps(on_failure_record(event, failed.value, function_name="ses_events"))
+    sqs.send_message(QueueUrl=failures, MessageBody=record)
+    sqs.send_message(QueueUrl=failures, MessageBody=json.dumps({"note": "not from Lambda"}))
+
+    code, out, err = redrive(capsys, "--queue", "ses-events", "--dry-run")
+    assert code == 1 and "would go to ses_events (its delivery status recorded)" in out
+    assert call(desk, "get", f"/tickets/{ticket['id']}", admin_token)[1]["acknowledgement"]["delivery"] is None
+
+    code, out, err = redrive(capsys, "--queue", "ses-events")
+    assert code == 1  # the record that is not Lambda's is kept, and said so
+    assert "ses-events: 1 redriven, 1 kept, 0 failed; 1 in relay-desk-ses-events-failures" in out
+    assert "(parked: ses_events failed: DynamoDB is unavailable)" in out
+    assert "kept: not a Lambda on-failure record (no requestPayload)" in err
+    shown = call(desk, "get", f"/tickets/{ticket['id']}", admin_token)[1]["acknowledgement"]
+    assert shown["delivery"] == "delivered" and shown["delivery_report"]["at"] == "2026-12-05T09:31:00.000000Z"
+
+    sqs.send_message(QueueUrl=failures, MessageBody=record)  # the same record twice: recorded once
+    code, out, err = redrive(capsys, "--queue", "ses-events")
+    assert "ses-events: 1 redriven, 1 kept" in out
+    again = call(desk, "get", f"/tickets/{ticket['id']}", admin_token)[1]["acknowledgement"]
+    assert again == shown

@@ -18,44 +18,15 @@ dead-letter queue with its reason (``admin redrive --queue inbound``).
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import config
 from chalicelib.channels.email import ses_inbound
-from chalicelib.invocation import process_standard_batch
+from chalicelib.invocation import process_standard_batch, read_on_failure_record
 from chalicelib.observability import logger
 from chalicelib.storage import queues as queue
 
-__all__ = ["FailedEvent", "process_batch", "read"]
-
-
-@dataclass(frozen=True)
-class FailedEvent:
-    """One failure-queue record read: the SES event (``None`` when the record holds none) and why it is here."""
-
-    why: str  # what ses_inbound's last try said, or why the record is not an on-failure record
-    event: Any = None
-
-
-def read(body: str) -> FailedEvent:
-    """A failure-queue message body → the SES event Lambda gave up on, with the last try's error.
-
-    Lambda's on-failure record is ``{"requestContext": {"condition": …}, "requestPayload": <the event>,
-    "responsePayload": {"errorMessage": …}, …}``; anything else has no event to hand over.
-    """
-    try:
-        document = json.loads(body)
-    except ValueError as err:
-        return FailedEvent(why=f"not a Lambda on-failure record (not JSON: {err})")
-    if not isinstance(document, dict) or "requestPayload" not in document:
-        return FailedEvent(why="not a Lambda on-failure record (no requestPayload)")
-    response = document.get("responsePayload")
-    error = response.get("errorMessage") if isinstance(response, dict) else None
-    context = document.get("requestContext")
-    condition = context.get("condition") if isinstance(context, dict) else None
-    return FailedEvent(why=f"ses_inbound failed: {error or condition or 'unknown'}", event=document["requestPayload"])
+__all__ = ["process_batch"]
 
 
 def process_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -63,7 +34,7 @@ def process_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _handle(record: Any) -> None:
-    failed = read(record.body)
+    failed = read_on_failure_record(record.body, "ses_inbound")
     if failed.event is None:
         queue.park(record.body, failed.why, source="ses_failures")
         return
