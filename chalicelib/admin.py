@@ -36,7 +36,7 @@ range asked for: the whole desk's p50 and p90, or with ``--group-by`` each group
 ``chalicelib/api/kpi_chart.py``).
 
 ``python -m chalicelib.admin redrive`` after fixing what made messages fail: every dead-lettered
-message goes back where it came from (``--queue inbound|outbound|ses-failures|ses-events|all``, ``--dry-run``,
+message goes back where it came from (``--queue inbound|outbound|ses-failures|ses-events|ticket-stream|all``, ``--dry-run``,
 ``--max N``) and leaves its dead-letter queue only once the put succeeded; the pipeline stores a
 message once, so a message redriven twice, or one that was stored before it was parked, changes nothing.
 
@@ -227,10 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     redrive = command(
         "redrive", help="after a fix, put dead-lettered messages back where they came from: the inbound and "
                         "outbound dead-letter queues onto their FIFO queues (same message group), SES events "
-                        "ses_inbound or ses_events failed on through that function again; each leaves its "
-                        "dead-letter queue only once the put succeeded")
+                        "ses_inbound or ses_events failed on through that function again, ticket-stream batches "
+                        "read back from the stream through ticket_stream; each leaves its dead-letter queue "
+                        "only once that succeeded")
     redrive.add_argument("--queue", choices=(*_REDRIVE_NAMES, "all"), default="all",
-                         help="which dead-letter queue (default: all: inbound, outbound, ses-failures, ses-events)")
+                         help="which dead-letter queue (default: all: inbound, outbound, ses-failures, ses-events, "
+                              "ticket-stream)")
     redrive.add_argument("--dry-run", action="store_true",
                          help="say what would be redriven; send and delete nothing (default: off; SQS still "
                               "counts the look as a receive)")
@@ -344,9 +346,10 @@ def _run(args: argparse.Namespace, say: Callable[..., None]) -> int:
 
 # --- Redrive: dead-lettered messages back where they came from --------------------------------------
 
-_REDRIVE_NAMES = ("inbound", "outbound", "ses-failures", "ses-events")  # --queue's choices, in the order a run takes them
+_REDRIVE_NAMES = ("inbound", "outbound", "ses-failures", "ses-events", "ticket-stream")  # --queue's, in run order
 #: A message being redriven is hidden from other readers this long: a run that dies leaves it for the next.
 _REDRIVE_HOLD_SECONDS = 300
+_STREAM_BATCH_KEYS = ("streamArn", "shardId", "startSequenceNumber", "endSequenceNumber")
 
 
 def _redrive_queues() -> dict[str, tuple[str, str]]:
@@ -356,22 +359,20 @@ def _redrive_queues() -> dict[str, tuple[str, str]]:
     return {"inbound": (config.setting("INBOUND_DLQ"), config.setting("INBOUND_QUEUE")),
             "outbound": (config.setting("OUTBOUND_DLQ"), config.setting("OUTBOUND_QUEUE")),
             "ses-failures": (config.setting("SES_FAILURE_QUEUE"), ""),
-            "ses-events": (config.setting("SES_EVENTS_FAILURE_QUEUE"), "")}
-
-#: The failure queues whose records are Lambda's on-failure records: the function their events go through again.
-_FUNCTION_OF = {"ses-failures": "ses_inbound", "ses-events": "ses_events"}
+            "ses-events": (config.setting("SES_EVENTS_FAILURE_QUEUE"), ""),
+            "ticket-stream": (config.setting("TICKET_STREAM_FAILURE_QUEUE"), "")}
 
 
 @dataclass(frozen=True)
 class _Redrive:
-    """One parked message's way back: ``text`` onto queue ``target``, or ``event`` through ``function``
-    (ses_inbound, ses_events); ``kept`` says why it stays where it is. ``why``: the reason it was parked."""
+    """One parked message's way back: ``text`` onto queue ``target``, or ``event`` through the app's
+    ``function`` run here (``_through``); ``kept`` says why it stays where it is. ``why``: why it was parked."""
 
     why: str
     target: str = ""
     text: str = ""
     event: Any = None
-    function: str = "ses_inbound"
+    function: str = ""
     kept: str = ""
 
 
@@ -379,10 +380,13 @@ def _redrive_plan(name: str, body: str, target: str) -> _Redrive:
     """What a message of dead-letter queue ``name`` is and whether it goes onto ``target`` or through a function.
 
     Bodies are ``storage.queues.park``'s ``{"reason", "source", "parked_at", "receives", "body"}``, a
-    message SQS's redrive policy moved as it was, or (ses-failures, ses-events) Lambda's on-failure record,
-    whose ``requestPayload`` is the event. An SES mail event goes through ``ses_inbound`` again: it enqueues
-    what that function would have (its deduplication id is the SES message id, as the first time). An SES
-    sending event goes through ``ses_events`` again, which records a delivery status idempotently.
+    message SQS's redrive policy moved as it was, or Lambda's on-failure record: for ses-failures and
+    ses-events its ``requestPayload`` is the event, for ticket-stream its ``DDBStreamBatchInfo`` names the
+    batch's records. An SES mail event goes through ``ses_inbound`` again: it enqueues what that function
+    would have (its deduplication id is the SES message id, as the first time). An SES sending event goes
+    through ``ses_events`` again, which records a delivery status idempotently. A stream batch is read
+    back from the stream (24 hours) and goes through ``ticket_stream`` again: its KPI write is the one step
+    that failed the batch, so it was never applied, and its reactions act on the tickets as they are now.
     """
     import json
 
@@ -393,12 +397,17 @@ def _redrive_plan(name: str, body: str, target: str) -> _Redrive:
     except ValueError:
         document = None
     parked = isinstance(document, dict) and {"reason", "source", "body"} <= set(document)
-    if name in _FUNCTION_OF:
-        failed = read_on_failure_record(body, _FUNCTION_OF[name])
+    if name == "ticket-stream":
+        return _stream_batch_plan(document)
+    if name == "ses-events":
+        failed = read_on_failure_record(body, "ses_events")
         if failed.event is None:
             return _Redrive(why="unknown", kept=failed.why)
-        if name == "ses-events":
-            return _Redrive(why=failed.why, event=failed.event, function="ses_events")
+        return _Redrive(why=failed.why, event=failed.event, function="ses_events")
+    if name == "ses-failures":
+        failed = read_on_failure_record(body, "ses_inbound")
+        if failed.event is None:
+            return _Redrive(why="unknown", kept=failed.why)
         why, event = failed.why, failed.event
     elif parked and document["source"] == "ses_inbound":  # an SES event ses_inbound itself parked
         why, event = str(document["reason"]), document["body"]
@@ -409,7 +418,55 @@ def _redrive_plan(name: str, body: str, target: str) -> _Redrive:
                         text=inner if isinstance(inner, str) else json.dumps(inner, separators=(",", ":")))
     if not _is_ses_event(event):
         return _Redrive(why=why, kept="not an SES event with a messageId in every record")
-    return _Redrive(why=why, event=event)
+    return _Redrive(why=why, event=event, function="ses_inbound")
+
+
+def _stream_batch_plan(document: Any) -> _Redrive:
+    """Lambda's on-failure record of a stream batch → the batch's position (stream, shard, first and last)."""
+    info = document.get("DDBStreamBatchInfo") if isinstance(document, dict) else None
+    if not isinstance(info, dict) or not all(isinstance(info.get(key), str) and info[key]
+                                             for key in _STREAM_BATCH_KEYS):
+        return _Redrive(why="unknown", kept="not a Lambda on-failure record of a stream batch (no DDBStreamBatchInfo "
+                                           "with streamArn, shardId and its first and last sequence numbers)")
+    if not (info["startSequenceNumber"].isdigit() and info["endSequenceNumber"].isdigit()):
+        return _Redrive(why="unknown", kept="a stream batch whose sequence numbers are not numbers")
+    context = document.get("requestContext")
+    condition = context.get("condition") if isinstance(context, dict) else None
+    batch = {"stream_arn": info["streamArn"], "shard_id": info["shardId"], "first": info["startSequenceNumber"],
+             "last": info["endSequenceNumber"]}
+    return _Redrive(why=f"ticket_stream failed: {condition or 'unknown'}", event=batch, function="ticket_stream")
+
+
+def _described(plan: _Redrive) -> str:
+    """Where a plan's message goes, for the run's lines."""
+    if plan.function == "ses_inbound":
+        return f"ses_inbound, {len(plan.event['Records'])} mail(s) onto {_redrive_queues()['inbound'][1]}"
+    if plan.function == "ses_events":
+        return "ses_events (its delivery status recorded)"
+    if plan.function == "ticket_stream":
+        return (f"ticket_stream (the records {plan.event['first']}..{plan.event['last']} of "
+                f"{plan.event['shard_id']}, read back from the stream)")
+    return plan.target
+
+
+def _through(plan: _Redrive) -> None:
+    """Run the plan's event through the app's function, in this process."""
+    if plan.function == "ses_inbound":
+        from chalicelib.channels.email import ses_inbound
+
+        ses_inbound.handle(plan.event)
+    elif plan.function == "ses_events":
+        from chalicelib.outbound import delivery_events
+
+        delivery_events.handle(plan.event)
+    else:
+        from chalicelib.pipeline import stream
+        from chalicelib.storage.ticket_stream import recorded_batch
+
+        records = recorded_batch(**plan.event)
+        if not records:
+            raise LookupError("the batch's records are not in the stream any more (it keeps them 24 hours)")
+        stream.process_batch({"Records": records}, None)
 
 
 def _is_ses_event(event: Any) -> bool:
@@ -472,10 +529,8 @@ def _redrive_one(name: str, queue_name: str, target: str, message: dict[str, Any
     if plan.kept:
         print(f"redrive: {shown} kept: {plan.kept} (parked: {why})", file=sys.stderr)
         return "kept"
-    if plan.function == "ses_events" and plan.event is not None:
-        where = "ses_events (its delivery status recorded)"
-    elif plan.event is not None:
-        where = f"ses_inbound, {len(plan.event['Records'])} mail(s) onto {_redrive_queues()['inbound'][1]}"
+    if plan.function:
+        where = _described(plan)
     else:
         group = message.get("Attributes", {}).get("MessageGroupId") or "redriven"
         where = f"{plan.target} (group {group[:12]})"
@@ -483,14 +538,8 @@ def _redrive_one(name: str, queue_name: str, target: str, message: dict[str, Any
         say(f"redrive: {shown} would go to {where} (parked: {why})")
         return "redriven"
     try:
-        if plan.function == "ses_events" and plan.event is not None:
-            from chalicelib.outbound import delivery_events
-
-            delivery_events.handle(plan.event)
-        elif plan.event is not None:
-            from chalicelib.channels.email import ses_inbound
-
-            ses_inbound.handle(plan.event)
+        if plan.function:
+            _through(plan)
         else:
             queues.put_back(plan.target, plan.text, group=group, parked_message_id=message["MessageId"])
     except Exception as err:  # noqa: BLE001 - this message stays parked with its reason; the others are still tried

@@ -251,16 +251,16 @@ class LocalDesk:
         return sum(len(table.stream_shard.items) - self._stream_positions.get(table.name, 0)
                    for table in tables if table is not None and table.stream_shard is not None)
 
+    def undelivered_stream_records(self) -> list[dict[str, Any]]:
+        """The tickets table's stream records not yet handed to ``ticket_stream``, shaped as Lambda hands them
+        (``stream_delivery="manual"``; nothing is marked delivered)."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        table = dynamodb_backends[_ACCOUNT][os.environ["AWS_DEFAULT_REGION"]].tables[self._env("TICKETS_TABLE")]
+        return _lambda_stream_records(table, table.stream_shard.items[self._stream_positions.get(table.name, 0):])
+
     def _deliver_stream_batch(self, function_name: str, table: Any, batch: list[Any]) -> None:
-        arn = f"{table.table_arn}/stream/{table.latest_stream_label}"
-        records = []
-        for item in batch:
-            record = dict(item.to_json())
-            data = dict(record["dynamodb"])
-            created = data.get("ApproximateCreationDateTime")
-            if isinstance(created, datetime):  # moto keeps a datetime; Lambda sends epoch seconds
-                data["ApproximateCreationDateTime"] = created.timestamp()
-            records.append({**record, "dynamodb": data, "eventSourceARN": arn})
+        records = _lambda_stream_records(table, batch)
         for attempt in range(1, _STREAM_ATTEMPTS + 1):
             try:
                 self.invoke(function_name, {"Records": records})
@@ -574,6 +574,20 @@ def on_failure_record(event: Any, error: BaseException, *, function_name: str = 
             "requestPayload": event,
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "responsePayload": {"errorMessage": str(error)[:200], "errorType": type(error).__name__}}
+
+
+def _lambda_stream_records(table: Any, items: list[Any]) -> list[dict[str, Any]]:
+    """moto's stream items of ``table`` as the records Lambda's event source mapping delivers."""
+    arn = f"{table.table_arn}/stream/{table.latest_stream_label}"
+    records = []
+    for item in items:
+        record = dict(item.to_json())
+        data = dict(record["dynamodb"])
+        created = data.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):  # moto keeps a datetime; Lambda sends epoch seconds
+            data["ApproximateCreationDateTime"] = created.timestamp()
+        records.append({**record, "dynamodb": data, "eventSourceARN": arn})
+    return records
 
 
 def _json_body(request: Any) -> dict[str, Any]:

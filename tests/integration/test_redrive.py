@@ -306,3 +306,107 @@ def test_a_delivery_event_ses_events_failed_on_is_recorded_after_redrive_once_ho
     assert "ses-events: 1 redriven, 1 kept" in out
     again = call(desk, "get", f"/tickets/{ticket['id']}", admin_token)[1]["acknowledgement"]
     assert again == shown
+
+
+def _created_today() -> int:
+    from chalicelib import clock
+    from chalicelib.storage import aggregates
+
+    today = clock.now().date()
+    return sum(day.counters.get("created", 0) for day in aggregates.read(today, today, "all"))
+
+
+def _stubbed_stream(records: list[dict[str, Any]]) -> Any:
+    """The tickets stream as GetShardIterator and GetRecords answer for a batch's records (moto does not serve the
+    DynamoDB Streams API): botocore's Stubber, which checks our requests and the answers against the API model."""
+    from datetime import datetime, timezone
+
+    from botocore.stub import Stubber
+
+    from chalicelib import aws
+
+    wire = []
+    for record in records:
+        data = dict(record["dynamodb"])
+        data["ApproximateCreationDateTime"] = datetime.fromtimestamp(data["ApproximateCreationDateTime"], timezone.utc)
+        wire.append({key: value for key, value in {**record, "dynamodb": data}.items() if key != "eventSourceARN"})
+    return Stubber(aws.client("dynamodbstreams")), wire
+
+
+def _stream_failure(desk: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Lambda's on-failure record for a stream batch (the DynamoDB Streams destination's documented shape)."""
+    info = {"shardId": "shardId-00000001733390000000-0a1b2c3d",
+            "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+            "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+            "approximateArrivalOfFirstRecord": "2026-12-05T08:00:00Z", "approximateArrivalOfLastRecord": "2026-12-05T08:00:01Z",
+            "batchSize": len(records), "streamArn": records[0]["eventSourceARN"]}
+    record = {"requestContext": {"requestId": str(uuid.uuid4()), "condition": "RetryAttemptsExhausted",
+                                 "approximateInvokeCount": 11,
+                                 "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:relay-desk-dev-ticket_stream"},
+              "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+              "version": "1.0", "timestamp": "2026-12-05T08:05:00.000Z", "DDBStreamBatchInfo": info}
+    sqs = desk._aws("sqs")
+    url = sqs.get_queue_url(QueueName=desk._env("TICKET_STREAM_FAILURE_QUEUE"))["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+    return info
+
+
+def test_a_stream_batch_ticket_stream_gave_up_on_is_read_back_and_counted_once(environment, capsys, monkeypatch):
+    from chalicelib.local.desk import LocalDesk
+    from chalicelib.storage import aggregates
+
+    with LocalDesk(environment=environment, stream_delivery="manual") as desk:
+        desk.receive_email(compose(sender="Di <di@customer.example>", subject="Cannot log in", body="Reset fails."))
+        desk.pump()
+        records = desk.undelivered_stream_records()
+        assert records and _created_today() == 0
+
+        def unavailable(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("DynamoDB is unavailable")
+
+        monkeypatch.setattr(aggregates, "record_all", unavailable)
+        with pytest.raises(RuntimeError):  # every one of its 11 attempts; then Lambda sends the batch's position
+            desk.invoke("ticket_stream", {"Records": records})
+        monkeypatch.undo()
+        info = _stream_failure(desk, records)
+        sqs = desk._aws("sqs")
+        sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=desk._env("TICKET_STREAM_FAILURE_QUEUE"))["QueueUrl"],
+                         MessageBody=json.dumps({"note": "not from Lambda"}))
+
+        stub, wire = _stubbed_stream(records)
+        stub.add_response("get_shard_iterator", {"ShardIterator": "iterator-1"},
+                          {"StreamArn": info["streamArn"], "ShardId": info["shardId"],
+                           "ShardIteratorType": "AT_SEQUENCE_NUMBER", "SequenceNumber": info["startSequenceNumber"]})
+        stub.add_response("get_records", {"Records": wire, "NextShardIterator": "iterator-2"},
+                          {"ShardIterator": "iterator-1", "Limit": 1000})
+        with stub:
+            code, out, err = redrive(capsys, "--queue", "ticket-stream")
+        stub.assert_no_pending_responses()
+
+        assert code == 1, err  # the record that is not Lambda's is kept, and said so
+        assert "ticket-stream: 1 redriven, 1 kept, 0 failed; 1 in relay-desk-ticket-stream-failures" in out
+        assert f"ticket_stream (the records {info['startSequenceNumber']}..{info['endSequenceNumber']}" in out
+        assert "(parked: ticket_stream failed: RetryAttemptsExhausted)" in out
+        assert "kept: not a Lambda on-failure record of a stream batch" in err
+        assert _created_today() == 1
+
+
+def test_a_stream_batch_past_the_streams_24_hours_stays_parked_and_says_so(environment, capsys):
+    from chalicelib.local.desk import LocalDesk
+
+    with LocalDesk(environment=environment, stream_delivery="manual") as desk:
+        desk.receive_email(compose(sender="Di <di@customer.example>", subject="Cannot log in", body="Reset fails."))
+        desk.pump()
+        records = desk.undelivered_stream_records()
+        _stream_failure(desk, records)
+
+        stub, _ = _stubbed_stream(records)
+        stub.add_client_error("get_shard_iterator", service_error_code="TrimmedDataAccessException",
+                              service_message="The operation attempted to read past the oldest stream record")
+        with stub:
+            code, out, err = redrive(capsys, "--queue", "ticket-stream")
+
+        assert code == 1
+        assert "ticket-stream: 0 redriven, 0 kept, 1 failed; 1 in relay-desk-ticket-stream-failures" in out
+        assert "TrimmedDataAccessException" in err and "failed, left in relay-desk-ticket-stream-failures" in err
+        assert _created_today() == 0
