@@ -32,7 +32,7 @@ def ses_inbound(event, context):
 
 # What ses_inbound failed on after Lambda's retries: handed over again at once (a mail
 # stored once, the rest parked with its reason in the inbound dead-letter queue).
-@app.on_sqs_message(queue=config.setting("SES_FAILURE_QUEUE"), batch_size=10, name="ses_failures")
+@app.on_sqs_message(queue=config.setting("SES_FAILURE_QUEUE"), batch_size=1, name="ses_failures")
 def ses_inbound_failures(event):
     return ses_failures.process_batch(event.to_dict(), event.context)
 

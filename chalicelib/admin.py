@@ -411,6 +411,9 @@ def _redrive_plan(name: str, body: str, target: str) -> _Redrive:
         why, event = failed.why, failed.event
     elif parked and document["source"] == "ses_inbound":  # an SES event ses_inbound itself parked
         why, event = str(document["reason"]), document["body"]
+    elif parked and document["source"] == "ses_failures":  # a failure-queue record that held no SES event
+        return _Redrive(why=str(document["reason"]), kept="a failure-queue record with no SES event in it: nothing "
+                                                          "to hand over (read it, then delete it)")
     else:
         inner = document["body"] if parked else body
         return _Redrive(why=str(document["reason"]) if parked else "moved by SQS after its last allowed receive",
@@ -461,7 +464,7 @@ def _through(plan: _Redrive) -> None:
         delivery_events.handle(plan.event)
     else:
         from chalicelib.pipeline import stream
-        from chalicelib.storage.ticket_stream import recorded_batch
+        from chalicelib.storage.stream_replay import recorded_batch
 
         records = recorded_batch(**plan.event)
         if not records:

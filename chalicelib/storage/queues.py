@@ -69,10 +69,11 @@ def enqueue_reply(reply: dict[str, Any], *, ticket_id: str, dedup_key: str) -> N
 
 
 def park(body: Any, reason: str, *, source: str, group: str = "parked", dlq_setting: str = "INBOUND_DLQ",
-         receives: int | None = None, stored_in: str | None = None) -> None:
+         receives: int | None = None, stored_in: str | None = None, dedup_key: str | None = None) -> None:
     """Put a message we cannot process in a dead-letter queue, with the reason (and on which delivery).
 
     ``stored_in``: the message itself is in that ticket, and what is parked is the work after storing it.
+    ``dedup_key``: parks of one message within SQS's 5-minute window are one (default: this park's text).
     """
     parked = {"reason": reason, "source": source, "parked_at": clock.iso(clock.now()), "body": body}
     if receives is not None:
@@ -85,7 +86,7 @@ def park(body: Any, reason: str, *, source: str, group: str = "parked", dlq_sett
         QueueUrl=_url(config.setting(dlq_setting)),
         MessageBody=text,
         MessageGroupId=group,
-        MessageDeduplicationId=_dedup_id(text),
+        MessageDeduplicationId=_dedup_id(dedup_key or text),
     )
 
 

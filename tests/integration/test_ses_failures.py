@@ -130,3 +130,38 @@ def test_a_hand_over_that_keeps_failing_is_parked_with_both_errors_and_redriven_
     desk.pump()
     (ticket,) = desk.tickets()
     assert ticket["message_count"] == 1 and desk.dead_letters() == []
+
+
+def test_a_receive_after_the_last_allowed_one_parks_without_handing_over_again(desk, monkeypatch):
+    # The 5th receive's invocation died before it answered (a timeout, a crash): the 6th parks the record once.
+    event = _stored_mail(desk, "Cannot log in")
+    _fail_over(desk, on_failure_record(event, RuntimeError("SQS is unavailable")))
+    sqs = desk._aws("sqs")
+    url = sqs.get_queue_url(QueueName=desk._env("SES_FAILURE_QUEUE"))["QueueUrl"]
+    for _ in range(int(desk._env("INBOUND_MAX_RECEIVES"))):  # five receives that ended without an answer
+        (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    handed_over = []
+    monkeypatch.setattr(queues, "enqueue", lambda *args, **kwargs: handed_over.append(args))
+
+    desk.pump()
+
+    assert handed_over == [] and desk.tickets() == [] and _failure_queue_depth(desk) == 0
+    (letter,) = desk.dead_letters()
+    assert letter["source"] == "ses_inbound" and letter["receives"] == 6
+    assert letter["reason"] == ("ses_inbound failed: SQS is unavailable; receive 5, the last allowed, ended without "
+                                "handing it over or parking it")
+
+
+def test_a_parked_record_with_no_ses_event_is_kept_by_redrive_not_sent_to_the_pipeline(desk, capsys):
+    _fail_over(desk, '{"note": "not from Lambda"}')
+    desk.pump()
+
+    code = admin.main(["redrive", "--queue", "inbound"])
+    captured = capsys.readouterr()
+
+    assert code == 1 and "inbound: 0 redriven, 1 kept, 0 failed" in captured.out
+    assert "kept: a failure-queue record with no SES event in it" in captured.err
+    desk.pump()
+    (letter,) = desk.dead_letters()
+    assert letter["source"] == "ses_failures" and letter["reason"].startswith("not a Lambda on-failure record")

@@ -1,0 +1,51 @@
+"""A batch of the tickets table's stream read back by its position: for ``admin redrive --queue ticket-stream``.
+
+When ``ticket_stream`` gives up on a batch, Lambda's on-failure destination gets
+the batch's position (shard, first and last sequence number), not its records.
+The stream keeps them 24 hours. Only the admin CLI reads them back, so no
+function needs ``dynamodb:GetShardIterator``/``GetRecords`` beyond its own
+event source's (tests/integration/test_least_privilege.py checks none reaches
+this module).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import aws
+
+__all__ = ["recorded_batch"]
+
+#: GetRecords may answer empty pages before the records a shard holds; this many in a row end a read.
+_EMPTY_PAGES = 5
+
+
+def recorded_batch(stream_arn: str, shard_id: str, first: str, last: str) -> list[dict[str, Any]]:
+    """The records of one shard from sequence number ``first`` through ``last``, shaped as Lambda hands them
+    to ``ticket_stream``: to replay a batch it gave up on (``admin redrive --queue ticket-stream``).
+
+    DynamoDB Streams keeps a record 24 hours; reading an older one raises ``TrimmedDataAccessException``
+    (a ``ClientError``). Reads at most the batch (Lambda's batches are at most 1,000 records, one
+    GetRecords page each) and stops after ``_EMPTY_PAGES`` empty pages in a row.
+    """
+    streams = aws.client("dynamodbstreams")
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id,
+                                          ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=first)["ShardIterator"]
+    end = int(last)
+    records: list[dict[str, Any]] = []
+    empty = 0
+    while iterator and empty < _EMPTY_PAGES:
+        page = streams.get_records(ShardIterator=iterator, Limit=1000)
+        empty = 0 if page["Records"] else empty + 1
+        for record in page["Records"]:
+            data = dict(record["dynamodb"])
+            number = int(data["SequenceNumber"])
+            if number > end:
+                return records
+            created = data.get("ApproximateCreationDateTime")
+            if hasattr(created, "timestamp"):  # boto3 parses it; Lambda sends epoch seconds
+                data["ApproximateCreationDateTime"] = created.timestamp()
+            records.append({**record, "dynamodb": data, "eventSourceARN": stream_arn})
+            if number == end:
+                return records
+        iterator = page.get("NextShardIterator")
+    return records
