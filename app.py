@@ -6,13 +6,7 @@ triages and acknowledges, storage and outbound live at the edges.
 """
 from chalice import Chalice, ConvertToMiddleware
 
-from chalicelib import config
-from chalicelib.api import (agent_api, agents_api, attachments_api, customers_api, inbox_api, macros_api, openapi,
-                            reports_api, search_api, signin_api, static, surveys_api, ticket_api, ticket_open_api)
-from chalicelib.api import kb_api
-from chalicelib.api import kb_links_api
-from chalicelib.api import portal_api
-from chalicelib.channels import receive, webchat_visitor
+from chalicelib import api, channels, config
 from chalicelib.channels.email import ses_failures
 from chalicelib.channels.email import ses_inbound as ses_adapter
 from chalicelib.observability import logger
@@ -68,279 +62,279 @@ _WEBHOOK_TYPES = ["application/json", "application/x-www-form-urlencoded", "text
 
 @app.route("/webhooks/slack", methods=["POST"], content_types=_WEBHOOK_TYPES)
 def slack_webhook():
-    return receive.receive("slack", app.current_request)
+    return channels.receive.receive("slack", app.current_request)
 
 
 @app.route("/webhooks/whatsapp", methods=["GET", "POST"], content_types=_WEBHOOK_TYPES)
 def whatsapp_webhook():
-    return receive.receive("whatsapp", app.current_request)
+    return channels.receive.receive("whatsapp", app.current_request)
 
 
 @app.route("/webhooks/messenger", methods=["GET", "POST"], content_types=_WEBHOOK_TYPES)
 def messenger_webhook():
-    return receive.receive("messenger", app.current_request)
+    return channels.receive.receive("messenger", app.current_request)
 
 
 @app.route("/webhooks/telegram", methods=["POST"], content_types=_WEBHOOK_TYPES)
 def telegram_webhook():
-    return receive.receive("telegram", app.current_request)
+    return channels.receive.receive("telegram", app.current_request)
 
 
 @app.route("/webhooks/twilio", methods=["POST"], content_types=_WEBHOOK_TYPES)
 def twilio_webhook():
-    return receive.receive("twilio", app.current_request)
+    return channels.receive.receive("twilio", app.current_request)
 
 
 # --- Web chat: the widget on customers' sites (CORS allow-list, preflights answered here) ---
 @app.route("/webhooks/webchat", methods=["POST", "OPTIONS"], content_types=_WEBHOOK_TYPES)
 def webchat_webhook():
-    return webchat_visitor.post_message(app.current_request)
+    return channels.webchat_visitor.post_message(app.current_request)
 
 
 @app.route("/webchat/sessions", methods=["POST", "OPTIONS"], content_types=_WEBHOOK_TYPES)
 def webchat_sessions():
-    return webchat_visitor.open_session(app.current_request)
+    return channels.webchat_visitor.open_session(app.current_request)
 
 
 @app.route("/webchat/sessions/{session_id}/messages", methods=["GET", "OPTIONS"])
 def webchat_messages(session_id):
-    return webchat_visitor.messages(app.current_request, session_id)
+    return channels.webchat_visitor.messages(app.current_request, session_id)
 
 
 @app.route("/webchat/sessions/{session_id}/uploads", methods=["POST", "OPTIONS"])
 def webchat_upload(session_id):
-    return webchat_visitor.upload(app.current_request, session_id)
+    return channels.webchat_visitor.upload(app.current_request, session_id)
 
 
 @app.route("/webchat/status", methods=["GET", "OPTIONS"])
 def webchat_status():
-    return webchat_visitor.status(app.current_request)
+    return channels.webchat_visitor.status(app.current_request)
 
 
 # --- Agent API: tickets ---------------------------------------------------------
 @app.route("/tickets", methods=["GET"])
 def list_tickets():
-    return agent_api.list_tickets(app.current_request)
+    return api.agent_api.list_tickets(app.current_request)
 
 
 @app.route("/tickets/{ticket_id}", methods=["GET"])
 def get_ticket(ticket_id):
-    return agent_api.get_ticket(app.current_request, ticket_id)
+    return api.agent_api.get_ticket(app.current_request, ticket_id)
 
 
 @app.route("/tickets/{ticket_id}", methods=["PATCH"])
 def update_ticket(ticket_id):
-    return ticket_api.update_ticket(app.current_request, ticket_id)
+    return api.ticket_api.update_ticket(app.current_request, ticket_id)
 
 
 @app.route("/tickets/{ticket_id}/replies", methods=["POST"])
 def reply_to_ticket(ticket_id):
-    return ticket_api.reply(app.current_request, ticket_id)
+    return api.ticket_api.reply(app.current_request, ticket_id)
 
 
 @app.route("/tickets/{ticket_id}/notes", methods=["POST"])
 def add_note(ticket_id):
-    return ticket_api.add_note(app.current_request, ticket_id)
+    return api.ticket_api.add_note(app.current_request, ticket_id)
 
 
 @app.route("/tickets/{ticket_id}/attachments/{attachment_id}", methods=["GET"])
 def download_attachment(ticket_id, attachment_id):
-    return attachments_api.download(app.current_request, ticket_id, attachment_id)
+    return api.attachments_api.download(app.current_request, ticket_id, attachment_id)
 
 
 @app.route("/tickets/{ticket_id}/uploads", methods=["POST"])
 def upload_attachment(ticket_id):
-    return attachments_api.upload(app.current_request, ticket_id)
+    return api.attachments_api.upload(app.current_request, ticket_id)
 
 
 @app.route("/tickets/{ticket_id}/merge", methods=["POST"])
 def merge_ticket(ticket_id):
-    return ticket_api.merge(app.current_request, ticket_id)
+    return api.ticket_api.merge(app.current_request, ticket_id)
 
 
 # --- Agent API: find, counts, open a ticket (static /tickets/counts wins over /tickets/{ticket_id}) ---
 @app.route("/search", methods=["GET"])
 def search():
-    return search_api.search(app.current_request)
+    return api.search_api.search(app.current_request)
 
 
 @app.route("/tickets/counts", methods=["GET"])
 def ticket_counts():
-    return inbox_api.counts(app.current_request)
+    return api.inbox_api.counts(app.current_request)
 
 
 @app.route("/tickets", methods=["POST"])
 def open_ticket():
-    return ticket_open_api.open_ticket(app.current_request)
+    return api.ticket_open_api.open_ticket(app.current_request)
 
 
 # --- Agent API: agents, customers, macros --------------------------------------
 @app.route("/agents", methods=["GET", "POST"])
 def agents():
-    return agents_api.collection(app.current_request)
+    return api.agents_api.collection(app.current_request)
 
 
 @app.route("/agents/{agent_id}", methods=["GET", "PATCH", "DELETE"])
 def agent(agent_id):
-    return agents_api.item(app.current_request, agent_id)
+    return api.agents_api.item(app.current_request, agent_id)
 
 
 @app.route("/customers/import", methods=["POST"])
 def import_customers():
-    return customers_api.import_customers(app.current_request)
+    return api.customers_api.import_customers(app.current_request)
 
 
 @app.route("/customers/{customer_id}", methods=["GET", "PATCH"])
 def customer(customer_id):
-    return customers_api.item(app.current_request, customer_id)
+    return api.customers_api.item(app.current_request, customer_id)
 
 
 @app.route("/customers/{customer_id}/merge", methods=["POST"])
 def merge_customer(customer_id):
-    return customers_api.merge(app.current_request, customer_id)
+    return api.customers_api.merge(app.current_request, customer_id)
 
 
 @app.route("/macros", methods=["GET", "POST"])
 def macros():
-    return macros_api.collection(app.current_request)
+    return api.macros_api.collection(app.current_request)
 
 
 @app.route("/macros/{macro_id}", methods=["GET", "PUT", "DELETE"])
 def macro(macro_id):
-    return macros_api.item(app.current_request, macro_id)
+    return api.macros_api.item(app.current_request, macro_id)
 
 
 # --- Knowledge base: published articles are public; drafts and edits need an agent token ---
 @app.route("/kb/articles", methods=["GET"])
 def kb_articles():
-    return kb_api.articles(app.current_request)
+    return api.kb_api.articles(app.current_request)
 
 
 @app.route("/kb/articles/{article_id}", methods=["GET", "PUT", "DELETE"])
 def kb_article(article_id):
-    return kb_api.article(app.current_request, article_id)
+    return api.kb_api.article(app.current_request, article_id)
 
 
 @app.route("/kb/search", methods=["GET"])
 def kb_search():
-    return kb_api.search(app.current_request)
+    return api.kb_api.search(app.current_request)
 
 
 @app.route("/kb/suggest", methods=["GET"])
 def kb_suggest():
-    return kb_api.suggest(app.current_request)
+    return api.kb_api.suggest(app.current_request)
 
 
 # --- Public: tracked article links (signed; a GET only redirects, the portal page POSTs what the customer did) ---
 @app.route("/kb/go/{link}", methods=["GET", "POST"])
 def kb_link(link):
-    return kb_links_api.respond(app.current_request, link)
+    return api.kb_links_api.respond(app.current_request, link)
 
 
 # --- Public: satisfaction surveys (signed, expiring links; no agent token) -------
 @app.route("/surveys/{token}", methods=["GET", "POST"], content_types=["application/json",
                                                                       "application/x-www-form-urlencoded"])
 def survey(token):
-    return surveys_api.respond(app.current_request, token)
+    return api.surveys_api.respond(app.current_request, token)
 
 
 # --- Console sign-in: a one-time link by email, then a session token (rds_...) ---
 @app.route("/auth/links", methods=["POST"])
 def ask_for_signin_link():
-    return signin_api.request_link(app.current_request)
+    return api.signin_api.request_link(app.current_request)
 
 
 @app.route("/auth/sessions", methods=["POST"])
 def open_console_session():
-    return signin_api.sign_in(app.current_request)
+    return api.signin_api.sign_in(app.current_request)
 
 
 @app.route("/auth/sessions/current", methods=["DELETE"])
 def close_console_session():
-    return signin_api.sign_out(app.current_request)
+    return api.signin_api.sign_out(app.current_request)
 
 
 @app.route("/auth/me", methods=["GET"])
 def who_am_i():
-    return signin_api.me(app.current_request)
+    return api.signin_api.me(app.current_request)
 
 
 # --- Admin: reports --------------------------------------------------------------
 @app.route("/reports/kpis", methods=["GET"])
 def kpi_report():
-    return reports_api.kpis(app.current_request)
+    return api.reports_api.kpis(app.current_request)
 
 
 # --- The faces: the agents' console and the chat widget (static files, CSP) ------
 @app.route("/console", methods=["GET"])
 def console_page():
-    return static.console(app.current_request)
+    return api.static.console(app.current_request)
 
 
 @app.route("/console/{name}", methods=["GET"])
 def console_file(name):
-    return static.console(app.current_request, name)
+    return api.static.console(app.current_request, name)
 
 
 # --- The customer portal: the knowledge base, a ticket form, one's own tickets after a mailed link ---
 @app.route("/portal", methods=["GET"])
 def portal_page():
-    return static.portal(app.current_request)
+    return api.static.portal(app.current_request)
 
 
 @app.route("/portal/{name}", methods=["GET"])
 def portal_file(name):
-    return static.portal(app.current_request, name)
+    return api.static.portal(app.current_request, name)
 
 
 @app.route("/portal/tickets", methods=["GET", "POST"])
 def portal_tickets():
-    return portal_api.tickets(app.current_request)
+    return api.portal_api.tickets(app.current_request)
 
 
 @app.route("/portal/tickets/{ticket_id}", methods=["GET"])
 def portal_ticket(ticket_id):
-    return portal_api.ticket(app.current_request, ticket_id)
+    return api.portal_api.ticket(app.current_request, ticket_id)
 
 
 @app.route("/portal/tickets/{ticket_id}/replies", methods=["POST"])
 def portal_reply(ticket_id):
-    return portal_api.reply(app.current_request, ticket_id)
+    return api.portal_api.reply(app.current_request, ticket_id)
 
 
 @app.route("/portal/uploads", methods=["POST"])
 def portal_upload():
-    return portal_api.upload(app.current_request)
+    return api.portal_api.upload(app.current_request)
 
 
 @app.route("/portal/auth/links", methods=["POST"])
 def portal_signin_link():
-    return portal_api.auth_link(app.current_request)
+    return api.portal_api.auth_link(app.current_request)
 
 
 @app.route("/portal/auth/sessions", methods=["POST"])
 def portal_session():
-    return portal_api.auth_session(app.current_request)
+    return api.portal_api.auth_session(app.current_request)
 
 
 @app.route("/portal/auth/sessions/current", methods=["DELETE"])
 def close_portal_session():
-    return portal_api.sign_out(app.current_request)
+    return api.portal_api.sign_out(app.current_request)
 
 
 @app.route("/widget.js", methods=["GET"])
 def widget_script():
-    return static.widget(app.current_request)
+    return api.static.widget(app.current_request)
 
 
 @app.route("/survey.css", methods=["GET"])
 def survey_stylesheet():
-    return static.survey_stylesheet(app.current_request)
+    return api.static.survey_stylesheet(app.current_request)
 
 
 @app.route("/openapi.json", methods=["GET"])
 def openapi_document():
-    return openapi.document(app.current_request)
+    return api.openapi.document(app.current_request)
 
 
 # --- Schedules (EventBridge) ----------------------------------------------------

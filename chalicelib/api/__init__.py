@@ -1,1 +1,25 @@
-"""The agent API: authenticated JSON over API Gateway."""
+"""The agent API: authenticated JSON over API Gateway.
+
+Its modules load on first use (PEP 562): every Chalice function imports ``app.py``,
+whose routes call ``api.<module>.<handler>``, and only the API function ever runs
+one. The queue, stream, schedule and SES functions never load pydantic, the
+request bodies or the services behind the routes; the API function loads each
+module on its first request for it.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+#: The modules app.py's routes call (an explicit list: a typo is an AttributeError, not an import attempt).
+ROUTED = frozenset({
+    "agent_api", "agents_api", "attachments_api", "customers_api", "inbox_api", "kb_api", "kb_links_api",
+    "macros_api", "openapi", "portal_api", "reports_api", "search_api", "signin_api", "static", "surveys_api",
+    "ticket_api", "ticket_open_api",
+})
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in ROUTED:
+        return importlib.import_module(f"{__name__}.{name}")  # also binds it here: later reads skip this
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

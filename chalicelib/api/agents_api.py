@@ -1,8 +1,8 @@
 """The agent directory over HTTP: admins manage agents; agents set their own status.
 
 The request bodies (``agent_bodies``: pydantic models, ~6 ms to build) load on
-the first agent request, not at every function's cold start (app.py imports
-this module for its routes).
+the first request that sends one, not when the API function loads this module
+(on its first agent request: app.py's routes load their modules on first use).
 """
 from __future__ import annotations
 

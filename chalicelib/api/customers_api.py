@@ -1,9 +1,8 @@
 """Agent API on customers: the shop's import (admin), the customer's context, edits (admin) and merges.
 
-Every Lambda function imports app.py, and this module with it: the request
-bodies (``customer_bodies``, with the domain's validation types) and the
-customer services load in the handlers, on the first customer request, not at
-every function's cold start (about 6 ms, measured by ``make bench`` section 1).
+The request bodies (``customer_bodies``, with the domain's validation types) and
+the customer services load in the handlers, on the first request that needs
+them, not when the API function loads this module (about 6 ms).
 """
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ limit), ``POST /portal/uploads`` (counted the same way unless signed in),
 
 New messages travel like every channel's: ``channels/portal.py`` makes the
 ``InboundMessage`` and it is enqueued for the pipeline. Bodies are capped at 64 KB (413).
-The pydantic bodies (``portal_bodies``) and the services load inside the routes: every
-Lambda function imports ``app.py``, and so this module, at cold start.
+The pydantic bodies (``portal_bodies``) and the services load inside the routes, on the
+first request that needs them (the API function loads this module on its first portal request).
 """
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ M = TypeVar("M", bound=BaseModel)
 class Body(BaseModel):
     """Base for request bodies: unknown fields are refused, types are not coerced.
 
-    ``defer_build``: every API module is imported at every function's cold start
-    (app.py), so each model builds its validator on its first request instead.
+    ``defer_build``: each model builds its validator on its first request, not when
+    the API function imports its module.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)

@@ -1,7 +1,7 @@
 """Agent API writes on tickets: edit, reply, note, merge — each a JSON body validated strictly.
 
-The bodies (``ticket_bodies``: pydantic models) load on the first write, not at
-every function's cold start (app.py imports this module for its routes).
+The bodies (``ticket_bodies``: pydantic models) load on the first write, not when
+the API function loads this module for a read.
 """
 from __future__ import annotations
 

@@ -14,10 +14,10 @@ Chalice's ``CORSConfig`` allows one fixed origin, so the preflight ``OPTIONS`` r
 declared here and answer 204 for allowed origins. No cookies are involved (the session
 token travels in ``Authorization``), so no ``Allow-Credentials``.
 
-Every Lambda function imports ``app.py`` and so this module: the transcript, the SLA
-schedule and the agent directory (~200 ms of imports: pydantic schedules, holidays),
+The API function loads this module on its first web-chat request; the transcript, the
+SLA schedule and the agent directory (~200 ms of imports: pydantic schedules, holidays),
 the session token's checks and the desk settings are imported by the routes that use
-them, not at every cold start.
+them, so a status or session request does not pay for them.
 
 **Sessions.** ``Authorization: Bearer <session token>`` (``channels/webchat.py``): a
 forged or expired token is 401, a valid token for another session 403.

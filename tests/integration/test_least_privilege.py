@@ -226,12 +226,23 @@ def entry_points() -> dict[str, frozenset[str]]:
         else:
             [name] = [k.value.value for k in decorator.keywords if k.arg == "name"]  # type: ignore[attr-defined]
             logical_id = "".join(part.capitalize() for part in name.split("_"))  # chalice.utils.to_cfn_resource_name
-        called = {aliases[call.func.value.id] for statement in node.body for call in ast.walk(statement)
+        called = {module for statement in node.body for call in ast.walk(statement)
                   if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-                  and isinstance(call.func.value, ast.Name) and call.func.value.id in aliases}
+                  for module in [_called_module(call.func.value, aliases)] if module}
         assert called, f"app.{node.name} calls no chalicelib module: the scan would see nothing it does"
         functions.setdefault(logical_id, set()).update(called)
     return {logical_id: frozenset(called) for logical_id, called in functions.items()}
+
+
+def _called_module(target: ast.expr, aliases: dict[str, str]) -> str | None:
+    """The chalicelib module a call's ``module.function`` or ``package.module.function`` names (the packages
+    load their routed modules on first use, PEP 562: ``api.agent_api.list_tickets``)."""
+    if isinstance(target, ast.Name):
+        return aliases.get(target.id)
+    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id in aliases:
+        module = f"{aliases[target.value.id]}.{target.attr}"
+        return module if module in _modules() else None
+    return None
 
 
 @cache
