@@ -461,15 +461,35 @@ def _through(plan: _Redrive) -> None:
     elif plan.function == "ses_events":
         from chalicelib.outbound import delivery_events
 
-        delivery_events.handle(plan.event)
+        outcomes = delivery_events.handle(plan.event)["outcomes"]
+        if not outcomes or all(outcome.startswith("skipped") for outcome in outcomes):
+            raise ValueError(f"nothing in it could be recorded: {'; '.join(outcomes) or 'no SES event'}")
     else:
-        from chalicelib.pipeline import stream
-        from chalicelib.storage.stream_replay import recorded_batch
+        _replay_stream_batch(plan.event)
 
-        records = recorded_batch(**plan.event)
-        if not records:
-            raise LookupError("the batch's records are not in the stream any more (it keeps them 24 hours)")
-        stream.process_batch({"Records": records}, None)
+
+def _replay_stream_batch(batch: dict[str, str]) -> None:
+    """Read a stream batch back and run it through ticket_stream; only the whole batch, or nothing."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.pipeline import stream
+    from chalicelib.storage.stream_replay import recorded_batch
+
+    gone = ""
+    try:
+        records = recorded_batch(**batch)
+    except ClientError as err:
+        gone = err.response.get("Error", {}).get("Code", "")
+        if gone not in ("TrimmedDataAccessException", "ResourceNotFoundException", "ExpiredIteratorException"):
+            raise
+    if gone:  # raised out here, without the ClientError as its context: not read as "deploy the stack"
+        raise LookupError(f"the stream no longer holds this batch ({gone}: it keeps records 24 hours); "
+                          "its counts cannot be replayed")
+    read_to = records[-1]["dynamodb"]["SequenceNumber"] if records else None
+    if read_to != batch["last"]:  # a part would count part of the batch, and the record would be gone
+        raise LookupError(f"read {len(records)} records of the batch, up to {read_to or 'none'}, not to its last, "
+                          f"{batch['last']}: nothing replayed")
+    stream.process_batch({"Records": records}, None)
 
 
 def _is_ses_event(event: Any) -> bool:
@@ -555,7 +575,7 @@ def _redrive_one(name: str, queue_name: str, target: str, message: dict[str, Any
         queues.drop_parked(queue_name, message["ReceiptHandle"])  # only now: the message is back where it came from
     except Exception as err:  # noqa: BLE001 - put back but still parked: the next run puts it again, deduplicated
         print(f"redrive: {shown} put back on {where} but still in {queue_name} ({type(err).__name__}: "
-              f"{str(err)[:200]}): run redrive again; it is stored once", file=sys.stderr)
+              f"{str(err)[:200]}): run redrive again; it is taken once", file=sys.stderr)
         return "failed"
     say(f"redrive: {shown} → {where} (parked: {why})")
     return "redriven"

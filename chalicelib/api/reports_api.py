@@ -17,7 +17,7 @@ lists the agents' series, so no extra read), "(removed) <name>" for a removed ag
 ``volume`` is the tickets assigned to the agent, ``solved`` those they set to solved
 (``domain/kpis.py``).
 
-Imported by ``app.py`` at cold start: everything heavy is imported inside the functions.
+Loaded by the API function on its first report request: everything heavy is imported inside the functions.
 """
 from __future__ import annotations
 

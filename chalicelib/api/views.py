@@ -1,8 +1,7 @@
 """How tickets, messages and customers look in the API (and in ``LocalDesk.tickets()``).
 
-Every Lambda function imports app.py and, through the routes, this module: the
-storage reads a ticket's full view needs load in ``ticket_detail``, on the
-first such request, not at every function's cold start.
+The API function loads this module with its first ticket route; the storage reads
+a ticket's full view needs load in ``ticket_detail``, on the first such request.
 """
 from __future__ import annotations
 

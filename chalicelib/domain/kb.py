@@ -162,7 +162,7 @@ def parse_markdown_file(name: str, text: str) -> Article:
     ``status`` defaults to published: a folder is imported to publish it.
     """
     # Imported here: only the import command reads front matter, and PyYAML (13 ms) would otherwise be
-    # loaded at every function's cold start through the API's import of this module.
+    # loaded with the API's knowledge-base routes.
     import yaml
 
     match = _FRONT_MATTER.match(text.replace("\r\n", "\n"))

@@ -51,7 +51,7 @@ def new_session() -> PortalToken:
 
 
 def _new(prefix: str) -> PortalToken:
-    import secrets  # imported on use: app.py imports the portal routes (and this) at every cold start
+    import secrets  # imported on use: the API function loads the portal routes (and this) with any portal request
 
     secret = secrets.token_hex(32)
     return PortalToken(prefix + secret, hash_secret(secret))

@@ -86,6 +86,9 @@ _ALL_SERIES = "all#all"
 _CONFLICT_ATTEMPTS = 8  # TransactionConflict retries: contention on all#all is brief, but real
 _BACKOFF_BASE_S = 0.02
 _MAX_TRANSACTION = 100  # DynamoDB's TransactWriteItems limit
+_APPLIED = "applied#"  # series of a batch transaction's marker: one item per applied transaction of a batch
+_APPLIED_DAY = "batch"
+_APPLIED_DAYS = 3  # after the batch's last day: past the stream's 24 hours, when nothing can replay the batch
 _READ_THREADS = 8  # concurrent series Queries (botocore's default pool holds 10 connections)
 
 
@@ -139,7 +142,11 @@ def record_all(tallies: Iterable[Tally], *, token: str | None = None,
     Every tally is checked before anything is written (``ValueError``). ``token``
     names the batch (``ticket_stream.batch_token``): a retry of the same batch
     sends the same ClientRequestToken, which DynamoDB honours for 10 minutes, so a
-    stream batch delivered again is not counted twice. Returns the items updated.
+    stream batch delivered again is not counted twice. Each of the batch's transactions also puts
+    a marker item on the condition that it does not exist yet, kept two days (table TTL): a transaction
+    of the batch that arrives after DynamoDB forgot the token (a batch of several transactions whose
+    later one kept failing, redriven hours later by ``admin redrive --queue ticket-stream``) finds its
+    marker and is skipped, not counted again. Returns the items updated.
     """
     sums: dict[tuple[str, str], _Sum] = {}
     suffix = _suffix(token)
@@ -151,9 +158,22 @@ def record_all(tallies: Iterable[Tally], *, token: str | None = None,
         sums.setdefault(key, _Sum()).add(counters, ())
     items = sorted((update for (series, day), total in sums.items() for update in _updates(series, day, total)),
                    key=lambda update: update.key)
-    for number, start in enumerate(range(0, len(items), _MAX_TRANSACTION)):
-        _commit(items[start:start + _MAX_TRANSACTION], None if token is None else f"{token[:28]}-{number}")
+    per = _MAX_TRANSACTION if token is None else _MAX_TRANSACTION - 1  # room for the marker
+    expires = _expiry(items)
+    for number, start in enumerate(range(0, len(items), per)):
+        _commit(items[start:start + per], None if token is None else f"{token[:28]}-{number}", expires)
     return len(items)
+
+
+def _expiry(items: list["_Update"]) -> int | None:
+    """When a batch's markers may go (epoch seconds): from the batch's own days, not the clock, so every
+    attempt sends the same items under its token (DynamoDB refuses a token repeated with other items).
+    None (kept) for a batch that moved only the inbox counters: it names no day."""
+    days = [day for day in (_calendar_day(update.key[1]) for update in items) if day is not None]
+    if not days:
+        return None
+    last = max(days)
+    return int(datetime(last.year, last.month, last.day, tzinfo=timezone.utc).timestamp()) + _APPLIED_DAYS * 86400
 
 
 def _suffix(token: str | None) -> str:
@@ -202,7 +222,16 @@ def _updates(series: str, day: str, total: _Sum) -> list[_Update]:
     return found
 
 
-def _commit(items: list[_Update], token: str | None) -> None:
+def _calendar_day(range_key: str) -> date | None:
+    """The day of a KPI item's range key (``2025-03-03``, ``2025-03-03#<histogram>``); None for the inbox
+    counters' items, which are not daily."""
+    try:
+        return date.fromisoformat(range_key.partition("#")[0])
+    except ValueError:
+        return None
+
+
+def _commit(items: list[_Update], token: str | None, expires: int | None = None) -> None:
     """One TransactWriteItems of ADDs (so an event is counted everywhere or nowhere, and concurrent
     writers never lose a count); a TransactionConflict is retried with backoff."""
     from pynamodb.exceptions import TransactWriteError
@@ -219,12 +248,19 @@ def _commit(items: list[_Update], token: str | None) -> None:
             # A token per attempt did count it again: the retry's first attempt had never been applied
             # (the 10,000-event proof: 3,852 tickets counted for 3,849 stored).
             with TransactWrite(connection=connection, client_request_token=token) as transaction:
+                if token is not None:  # first: its cancellation reason is reasons[0]
+                    marker = AggregateModel(_APPLIED + token, _APPLIED_DAY, expires_at=expires)
+                    transaction.save(marker, condition=AggregateModel.series.does_not_exist())
                 for update in items:
                     actions, condition = _actions(update)
                     transaction.update(AggregateModel(*update.key), actions=actions, condition=condition)
             return
         except TransactWriteError as err:
-            codes = {reason.code for reason in (err.cancellation_reasons or []) if reason is not None}
+            reasons = err.cancellation_reasons or []
+            codes = {reason.code for reason in reasons if reason is not None}
+            if token is not None and reasons and reasons[0] is not None \
+                    and reasons[0].code == "ConditionalCheckFailed":
+                return  # this transaction of the batch was applied before, after its token was forgotten
             if "ConditionalCheckFailed" in codes:
                 raise HistogramSchemeConflict(
                     f"aggregates were counted with another histogram scheme than {histogram.SCHEME_VERSION}: "

@@ -588,7 +588,9 @@ class AggregateModel(SharedConnection, Model):
     apart, with three-byte names instead of ``h_first_response_minutes_57``, a batch that
     adds one first response rewrites ~1 KB instead of the whole day's ~25 KB. Days
     written before the split keep their ``h_<histogram>_<bucket>`` attributes on the
-    ``YYYY-MM-DD`` item, and ``bucket_values`` reads both.
+    ``YYYY-MM-DD`` item, and ``bucket_values`` reads both. A third kind holds no count: the
+    marker each transaction of a stream batch puts (``applied#<token>-<n>`` / ``batch``,
+    ``expires_at`` for the table's TTL), which no report reads (``storage/aggregates.py``).
     """
 
     class Meta:
@@ -602,6 +604,7 @@ class AggregateModel(SharedConnection, Model):
     series = UnicodeAttribute(hash_key=True)
     day = UnicodeAttribute(range_key=True)  # YYYY-MM-DD (UTC)
     histogram_scheme = NumberAttribute(null=True)
+    expires_at = NumberAttribute(null=True)  # epoch seconds: a batch's applied-marker only (table TTL)
 
     @classmethod
     def counter(cls, name: str) -> NumberAttribute:

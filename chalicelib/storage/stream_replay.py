@@ -24,8 +24,9 @@ def recorded_batch(stream_arn: str, shard_id: str, first: str, last: str) -> lis
     to ``ticket_stream``: to replay a batch it gave up on (``admin redrive --queue ticket-stream``).
 
     DynamoDB Streams keeps a record 24 hours; reading an older one raises ``TrimmedDataAccessException``
-    (a ``ClientError``). Reads at most the batch (Lambda's batches are at most 1,000 records, one
-    GetRecords page each) and stops after ``_EMPTY_PAGES`` empty pages in a row.
+    (a ``ClientError``; a deleted shard, ``ResourceNotFoundException``). Reads pages (1,000 records or 1 MB
+    each) until the batch's last record, a closed shard's end, or ``_EMPTY_PAGES`` empty pages in a row;
+    the caller checks it got to ``last``.
     """
     streams = aws.client("dynamodbstreams")
     iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id,

@@ -288,14 +288,17 @@ def test_a_delivery_event_ses_events_failed_on_is_recorded_after_redrive_once_ho
     record = json.dumps(on_failure_record(event, failed.value, function_name="ses_events"))
     sqs.send_message(QueueUrl=failures, MessageBody=record)
     sqs.send_message(QueueUrl=failures, MessageBody=json.dumps({"note": "not from Lambda"}))
+    empty = on_failure_record({"Records": []}, RuntimeError("timed out"), function_name="ses_events")
+    sqs.send_message(QueueUrl=failures, MessageBody=json.dumps(empty))
 
     code, out, err = redrive(capsys, "--queue", "ses-events", "--dry-run")
     assert code == 1 and "would go to ses_events (its delivery status recorded)" in out
     assert call(desk, "get", f"/tickets/{ticket['id']}", admin_token)[1]["acknowledgement"]["delivery"] is None
 
     code, out, err = redrive(capsys, "--queue", "ses-events")
-    assert code == 1  # the record that is not Lambda's is kept, and said so
-    assert "ses-events: 1 redriven, 1 kept, 0 failed; 1 in relay-desk-ses-events-failures" in out
+    assert code == 1  # the record that is not Lambda's is kept, the one with nothing to record fails: both said
+    assert "ses-events: 1 redriven, 1 kept, 1 failed; 2 in relay-desk-ses-events-failures" in out
+    assert "ValueError: nothing in it could be recorded: skipped: no eventType: not an SES sending event" in err
     assert "(parked: ses_events failed: DynamoDB is unavailable)" in out
     assert "kept: not a Lambda on-failure record (no requestPayload)" in err
     shown = call(desk, "get", f"/tickets/{ticket['id']}", admin_token)[1]["acknowledgement"]
@@ -303,7 +306,7 @@ def test_a_delivery_event_ses_events_failed_on_is_recorded_after_redrive_once_ho
 
     sqs.send_message(QueueUrl=failures, MessageBody=record)  # the same record twice: recorded once
     code, out, err = redrive(capsys, "--queue", "ses-events")
-    assert "ses-events: 1 redriven, 1 kept" in out
+    assert "ses-events: 1 redriven, 1 kept, 1 failed" in out
     again = call(desk, "get", f"/tickets/{ticket['id']}", admin_token)[1]["acknowledgement"]
     assert again == shown
 
@@ -391,7 +394,8 @@ def test_a_stream_batch_ticket_stream_gave_up_on_is_read_back_and_counted_once(e
         assert _created_today() == 1
 
 
-def test_a_stream_batch_past_the_streams_24_hours_stays_parked_and_says_so(environment, capsys):
+@pytest.mark.parametrize("code", ["TrimmedDataAccessException", "ResourceNotFoundException"])
+def test_a_stream_batch_the_stream_no_longer_holds_stays_parked_and_says_why(environment, capsys, code):
     from chalicelib.local.desk import LocalDesk
 
     with LocalDesk(environment=environment, stream_delivery="manual") as desk:
@@ -401,12 +405,33 @@ def test_a_stream_batch_past_the_streams_24_hours_stays_parked_and_says_so(envir
         _stream_failure(desk, records)
 
         stub, _ = _stubbed_stream(records)
-        stub.add_client_error("get_shard_iterator", service_error_code="TrimmedDataAccessException",
-                              service_message="The operation attempted to read past the oldest stream record")
+        stub.add_client_error("get_shard_iterator", service_error_code=code, service_message="gone")
+        with stub:
+            code_, out, err = redrive(capsys, "--queue", "ticket-stream")
+
+        assert code_ == 1 and "0 redriven, 0 kept, 1 failed; 1 in relay-desk-ticket-stream-failures" in out
+        assert f"the stream no longer holds this batch ({code}: it keeps records 24 hours)" in err
+        assert "deploy" not in err and _created_today() == 0
+
+
+def test_a_stream_batch_read_back_only_in_part_is_not_replayed(environment, capsys):
+    from chalicelib.local.desk import LocalDesk
+
+    with LocalDesk(environment=environment, stream_delivery="manual") as desk:
+        for subject in ("Cannot log in", "Refund please"):
+            desk.receive_email(compose(sender="Di <di@customer.example>", subject=subject, body="Help."))
+        desk.pump()
+        records = desk.undelivered_stream_records()
+        assert len(records) >= 2
+        info = _stream_failure(desk, records)
+
+        stub, wire = _stubbed_stream(records)
+        stub.add_response("get_shard_iterator", {"ShardIterator": "iterator-1"})
+        stub.add_response("get_records", {"Records": wire[:1]})  # a closed shard's end: no NextShardIterator
         with stub:
             code, out, err = redrive(capsys, "--queue", "ticket-stream")
 
-        assert code == 1
-        assert "ticket-stream: 0 redriven, 0 kept, 1 failed; 1 in relay-desk-ticket-stream-failures" in out
-        assert "TrimmedDataAccessException" in err and "failed, left in relay-desk-ticket-stream-failures" in err
+        assert code == 1 and "0 redriven, 0 kept, 1 failed" in out
+        assert (f"read 1 records of the batch, up to {records[0]['dynamodb']['SequenceNumber']}, not to its last, "
+                f"{info['endSequenceNumber']}: nothing replayed") in err
         assert _created_today() == 0

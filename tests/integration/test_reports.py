@@ -422,3 +422,37 @@ def test_with_aggregate_shards_batches_spread_over_suffixes_and_reports_add_them
     assert sum(everyone.histograms["first_response_minutes"].values()) == 13
     by_channel = {a.group: a.counters["created"] for a in aggregates.read(MONDAY.date(), MONDAY.date(), "channel")}
     assert by_channel == {"email": 13}
+
+
+def test_a_batch_whose_first_transaction_was_applied_is_counted_once_when_replayed_after_its_token_expired(
+        desk, monkeypatch):
+    """A batch over several transactions whose later one kept failing goes to the stream's failure queue;
+    ``admin redrive --queue ticket-stream`` replays it hours later, when DynamoDB no longer remembers the
+    token of the transaction that was applied: its marker item says so, and it is not counted again."""
+    from chalicelib.local import moto_patch
+    from chalicelib.storage import aggregates
+
+    monkeypatch.setattr(aggregates, "_MAX_TRANSACTION", 3)  # two updates and the marker per transaction
+    batch = [aggregates.Tally(MONDAY, {"channel": channel}, {"created": 1}, {}) for channel in ("email", "sms")]
+    commit = aggregates._commit
+    calls = []
+
+    def second_fails(items, token, expires=None):
+        calls.append(token)
+        if token.endswith("-1") and calls.count(token) == 1:
+            raise RuntimeError("DynamoDB is unavailable")
+        return commit(items, token, expires)
+
+    monkeypatch.setattr(aggregates, "_commit", second_fails)
+    with pytest.raises(RuntimeError):
+        aggregates.record_all(batch, token="batch-0002")  # all#all and channel#email applied, channel#sms not
+    monkeypatch.setattr(moto_patch._tokens, "seen", {})  # hours later: DynamoDB has forgotten the tokens
+    aggregates.record_all(batch, token="batch-0002")  # the replay
+
+    counted = {aggregate.group: dict(aggregate.counters) for kind in ("all", "channel")
+               for aggregate in aggregates.read(MONDAY.date(), MONDAY.date(), kind)}
+    assert counted == {"all": {"created": 2}, "email": {"created": 1}, "sms": {"created": 1}}
+    markers = [item for item in _aggregate_items(desk) if item["series"]["S"].startswith("applied#")]
+    assert sorted(m["series"]["S"] for m in markers) == ["applied#batch-0002-0", "applied#batch-0002-1"]
+    assert {m["expires_at"]["N"] for m in markers} == {str(int(MONDAY.replace(hour=0, minute=0, second=0,
+                                                                                microsecond=0).timestamp()) + 3 * 86400)}
