@@ -385,8 +385,9 @@ def _redrive_plan(name: str, body: str, target: str) -> _Redrive:
     batch's records. An SES mail event goes through ``ses_inbound`` again: it enqueues what that function
     would have (its deduplication id is the SES message id, as the first time). An SES sending event goes
     through ``ses_events`` again, which records a delivery status idempotently. A stream batch is read
-    back from the stream (24 hours) and goes through ``ticket_stream`` again: its KPI write is the one step
-    that failed the batch, so it was never applied, and its reactions act on the tickets as they are now.
+    back from the stream (24 hours) and goes through ``ticket_stream`` again: the transactions of its KPI
+    write that were applied before left markers and are skipped (``aggregates.record_all``), and its
+    reactions act on the tickets as they are now.
     """
     import json
 

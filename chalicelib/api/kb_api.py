@@ -17,6 +17,7 @@ from chalicelib.api.auth import authenticate
 from chalicelib.api.errors import BadRequest, Conflict, Created, NotFound, PayloadTooLarge, Unauthorized, api_endpoint
 from chalicelib.api.requests import Body, describe, read_object
 from chalicelib.domain import kb
+from chalicelib.service import kb as knowledge_base
 from chalicelib.storage.exceptions import BadCursor
 
 __all__ = ["ArticleBody", "article", "articles", "search", "suggest"]
@@ -54,8 +55,6 @@ def summary(article: kb.Article) -> dict[str, Any]:
 @api_endpoint
 def articles(request: Any) -> dict[str, Any]:
     """``GET /kb/articles?language=&status=&limit=&cursor=`` → ``{"articles": [summary], "next_cursor"}``."""
-    from chalicelib.service import kb as knowledge_base  # on the first KB request, not every cold start
-
     agent = _reader(request)
     params = _params(request, {"language", "status", "limit", "cursor"})
     language = _language(params)
@@ -78,8 +77,6 @@ def articles(request: Any) -> dict[str, Any]:
 @api_endpoint
 def article(request: Any, article_id: str) -> Any:
     """GET (public if published), PUT (create or replace; 409 on a stale ``version``), DELETE (``?version=``)."""
-    from chalicelib.service import kb as knowledge_base  # on the first KB request, not every cold start
-
     if request.method == "GET":
         agent = _reader(request)
         _params(request, set())
@@ -118,8 +115,6 @@ def article(request: Any, article_id: str) -> Any:
 def search(request: Any) -> dict[str, Any]:
     """``GET /kb/search?q=&language=&limit=`` → ``{"results": [{"id", "title", "language", "snippet", "score",
     "url"}]}``, best first; published articles only, for everyone."""
-    from chalicelib.service import kb as knowledge_base  # on the first KB request, not every cold start
-
     if request.headers and request.headers.get("authorization"):
         authenticate(request.headers)
     params = _params(request, {"q", "language", "limit"})
@@ -136,8 +131,6 @@ def search(request: Any) -> dict[str, Any]:
 @api_endpoint
 def suggest(request: Any) -> dict[str, Any]:
     """``GET /kb/suggest?q=&language=`` → ``{"suggestions": [{"id", "title", "language", "url"}]}`` (at most 5)."""
-    from chalicelib.service import kb as knowledge_base  # on the first KB request, not every cold start
-
     if request.headers and request.headers.get("authorization"):
         authenticate(request.headers)
     params = _params(request, {"q", "language"})

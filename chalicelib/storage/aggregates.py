@@ -143,10 +143,11 @@ def record_all(tallies: Iterable[Tally], *, token: str | None = None,
     names the batch (``ticket_stream.batch_token``): a retry of the same batch
     sends the same ClientRequestToken, which DynamoDB honours for 10 minutes, so a
     stream batch delivered again is not counted twice. Each of the batch's transactions also puts
-    a marker item on the condition that it does not exist yet, kept two days (table TTL): a transaction
-    of the batch that arrives after DynamoDB forgot the token (a batch of several transactions whose
-    later one kept failing, redriven hours later by ``admin redrive --queue ticket-stream``) finds its
-    marker and is skipped, not counted again. Returns the items updated.
+    a marker item on the condition that it does not exist yet, kept until three days after the
+    batch's last day (table TTL): a transaction of the batch that arrives after DynamoDB forgot the
+    token (a batch of several transactions whose later one kept failing, redriven hours later by
+    ``admin redrive --queue ticket-stream``) finds its marker and is skipped, not counted again.
+    Returns the items updated.
     """
     sums: dict[tuple[str, str], _Sum] = {}
     suffix = _suffix(token)
