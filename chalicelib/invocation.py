@@ -43,13 +43,9 @@ def process_fifo_batch(event: dict[str, Any], context: Any, handler: Callable[[A
     rest of that message group waits for the retry (order kept) while other groups
     go on (``skip_group_on_error``).
     """
-    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 
-    processor = _processors.get(handler)
-    if processor is None:
-        processor = _processors[handler] = SqsFifoPartialProcessor(skip_group_on_error=True)
-    with deadline_of(context):
-        return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
+    return _process(event, context, handler, lambda: SqsFifoPartialProcessor(skip_group_on_error=True))
 
 
 @dataclass(frozen=True)
@@ -83,11 +79,19 @@ def read_on_failure_record(body: str, function: str) -> FailedInvocation:
 
 def process_standard_batch(event: dict[str, Any], context: Any, handler: Callable[[Any], None]) -> dict[str, Any]:
     """One SQS standard-queue batch (no order to keep) → one ``handler`` call per record, partial failures."""
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return _process(event, context, handler, lambda: BatchProcessor(event_type=EventType.SQS))
+
+
+def _process(event: dict[str, Any], context: Any, handler: Callable[[Any], None],
+             new_processor: Callable[[], Any]) -> dict[str, Any]:
+    """The batch through ``handler``'s processor (made once per process) under the invocation's deadline."""
+    from aws_lambda_powertools.utilities.batch import process_partial_response
 
     processor = _processors.get(handler)
     if processor is None:
-        processor = _processors[handler] = BatchProcessor(event_type=EventType.SQS)
+        processor = _processors[handler] = new_processor()
     with deadline_of(context):
         return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
 
