@@ -578,16 +578,10 @@ def on_failure_record(event: Any, error: BaseException, *, function_name: str = 
 
 def _lambda_stream_records(table: Any, items: list[Any]) -> list[dict[str, Any]]:
     """moto's stream items of ``table`` as the records Lambda's event source mapping delivers."""
+    from chalicelib.storage.stream_replay import as_delivered  # after the desk's environment, like the app
+
     arn = f"{table.table_arn}/stream/{table.latest_stream_label}"
-    records = []
-    for item in items:
-        record = dict(item.to_json())
-        data = dict(record["dynamodb"])
-        created = data.get("ApproximateCreationDateTime")
-        if isinstance(created, datetime):  # moto keeps a datetime; Lambda sends epoch seconds
-            data["ApproximateCreationDateTime"] = created.timestamp()
-        records.append({**record, "dynamodb": data, "eventSourceARN": arn})
-    return records
+    return [as_delivered(item.to_json(), arn) for item in items]
 
 
 def _json_body(request: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib import aws
 
-__all__ = ["recorded_batch"]
+__all__ = ["as_delivered", "recorded_batch"]
 
 #: GetRecords may answer empty pages before the records a shard holds; this many in a row end a read.
 _EMPTY_PAGES = 5
@@ -38,15 +38,21 @@ def recorded_batch(stream_arn: str, shard_id: str, first: str, last: str) -> lis
         page = streams.get_records(ShardIterator=iterator, Limit=1000)
         empty = 0 if page["Records"] else empty + 1
         for record in page["Records"]:
-            data = dict(record["dynamodb"])
-            number = int(data["SequenceNumber"])
+            number = int(record["dynamodb"]["SequenceNumber"])
             if number > end:
                 return records
-            created = data.get("ApproximateCreationDateTime")
-            if hasattr(created, "timestamp"):  # boto3 parses it; Lambda sends epoch seconds
-                data["ApproximateCreationDateTime"] = created.timestamp()
-            records.append({**record, "dynamodb": data, "eventSourceARN": stream_arn})
+            records.append(as_delivered(record, stream_arn))
             if number == end:
                 return records
         iterator = page.get("NextShardIterator")
     return records
+
+
+def as_delivered(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A stream record as read (GetRecords through boto3, or moto's stream) → as Lambda's event source
+    mapping delivers it: ``eventSourceARN`` added, ``ApproximateCreationDateTime`` in epoch seconds."""
+    data = dict(record["dynamodb"])
+    created = data.get("ApproximateCreationDateTime")
+    if hasattr(created, "timestamp"):  # a datetime as boto3 parses it and moto keeps it
+        data["ApproximateCreationDateTime"] = created.timestamp()
+    return {**record, "dynamodb": data, "eventSourceARN": stream_arn}
