@@ -1,4 +1,5 @@
-"""Keep moto's TransactWriteItems linear: roll back touched items, not whole tables.
+"""Keep moto's TransactWriteItems linear (roll back touched items, not whole tables), and make each DynamoDB
+request atomic, as DynamoDB's are.
 
 Why this exists: moto 5.2.5 ``DynamoDBBackend.transact_write_items`` deep-copies
 every table a transaction names before applying it, so that it can roll back on
@@ -9,6 +10,12 @@ backup: it snapshots each touched item (a deepcopy, or "did not exist") and the
 table's stream records, and on rollback restores exactly those. Validation,
 errors and cancellation reasons are moto's, line for line.
 
+moto does not serialise requests: two threads (the moto server's request threads, or a
+route and the event pump of ``make local`` and the browser tests) interleave inside one
+conditional write, both pass the condition and one update is lost. The code relies on
+DynamoDB's atomic conditional writes (the optimistic retries, the claims), so ``apply()``
+also runs every DynamoDB request under one lock.
+
 Pinned to moto 5.2.5 (the method body below is that release's): on any other
 version ``apply()`` warns and leaves moto alone. Only the local harness and its
 tests import this module; Lambda code never does.
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -34,6 +42,7 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamRecord, Table
+from moto.dynamodb.responses import DynamoHandler
 
 __all__ = ["PINNED_MOTO_VERSION", "apply", "remove"]
 
@@ -58,6 +67,7 @@ def apply() -> bool:
         _stock = DynamoDBBackend.transact_write_items
         DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
         _tokens.install()
+        _atomic.install()
     _tokens.seen.clear()  # a new desk is a new account: tokens of an earlier one mean nothing (and would repeat)
     return True
 
@@ -69,6 +79,7 @@ def remove() -> None:
         DynamoDBBackend.transact_write_items = _stock  # type: ignore[method-assign]
         _stock = None
         _tokens.uninstall()
+        _atomic.uninstall()
 
 
 class _RequestTokens:
@@ -132,6 +143,35 @@ class _RequestTokens:
 
 
 _tokens = _RequestTokens()
+
+
+class _AtomicRequests:
+    """Every DynamoDB request under one lock: a condition is checked and its write applied with no other
+    request in between, as DynamoDB does per item (and per transaction). A local harness serves a handful of
+    threads, so one lock costs nothing worth measuring."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._stock: Callable[..., Any] | None = None
+
+    def install(self) -> None:
+        if self._stock is None:
+            stock = self._stock = DynamoHandler.call_action
+            lock = self.lock
+
+            def call_action(handler: Any) -> Any:
+                with lock:
+                    return stock(handler)
+
+            DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        if self._stock is not None:
+            DynamoHandler.call_action = self._stock  # type: ignore[method-assign]
+            self._stock = None
+
+
+_atomic = _AtomicRequests()
 
 
 @dataclass

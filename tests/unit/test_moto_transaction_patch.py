@@ -5,6 +5,8 @@ tests run on shared, noisy machines.
 """
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -424,3 +426,51 @@ def test_a_token_reused_with_other_items_is_refused(ddb: Any) -> None:
 
     assert "IdempotentParameterMismatch" in str(refused.value)
     assert get(ddb, "t", key("counter", False))["n"] == {"N": "1"}
+
+
+# --- atomic requests ---------------------------------------------------------------
+
+def _racing_increments(ddb: Any, *, threads: int = 4, each: int = 40) -> tuple[int, int]:
+    """``threads`` workers each commit ``each`` read-then-conditional-write increments of one counter (a
+    transaction, as ``changes.apply`` writes a ticket and its audit entry); returns (commits, counter)."""
+    create_table(ddb, "t", range_key=False)
+    create_table(ddb, "audit", range_key=False)
+    put(ddb, "t", item("a", False, n=0))
+    committed = [0] * threads
+
+    def work(worker: int) -> None:
+        client = boto3.client("dynamodb", region_name=REGION)
+        for step in range(each):
+            while True:
+                seen = get(client, "t", key("a", False))["n"]["N"]
+                try:
+                    client.transact_write_items(TransactItems=[
+                        {"Update": {"TableName": "t", "Key": key("a", False), "UpdateExpression": "SET n = :new",
+                                    "ConditionExpression": "n = :seen",
+                                    "ExpressionAttributeValues": {":new": {"N": str(int(seen) + 1)},
+                                                                  ":seen": {"N": seen}}}},
+                        {"Put": {"TableName": "audit", "Item": item(f"{worker}-{step}", False)}}])
+                except ClientError:
+                    continue  # lost the race: read again
+                committed[worker] += 1
+                break
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as CPython can, so an unguarded window shows
+    try:
+        workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(switch)
+    return sum(committed), int(get(ddb, "t", key("a", False))["n"]["N"])
+
+
+def test_conditional_writes_from_many_threads_lose_no_update(ddb: Any) -> None:
+    """Each commit passed ``n = seen``, so the counter must equal the commits; without the lock two threads
+    pass the same condition and one increment vanishes (the browser tests' lost kb answer)."""
+    commits, counter = _racing_increments(ddb)
+    assert commits == 160
+    assert counter == commits
