@@ -49,11 +49,18 @@ def ses_events(event):
     return delivery_events.handle(event.to_dict())
 
 
-# --- After a ticket change is stored: KPI aggregates, a freed agent's next ticket --
+# --- After a ticket change is stored: the inbox counts, a freed agent's next ticket (within ~30 s) --
 @app.on_dynamodb_record(stream_arn=config.setting("TICKETS_STREAM_ARN"), batch_size=1000,
                         starting_position="TRIM_HORIZON", name="ticket_stream")
 def ticket_stream(event):
     return stream.process_batch(event.to_dict(), event.context)
+
+
+# --- ... and, from the same stream, the KPI aggregates and metrics (up to 5 minutes of changes a batch) --
+@app.on_dynamodb_record(stream_arn=config.setting("TICKETS_STREAM_ARN"), batch_size=10000,
+                        starting_position="TRIM_HORIZON", name="kpi_stream", maximum_batching_window_in_seconds=300)
+def kpi_stream(event):
+    return stream.measure_batch(event.to_dict(), event.context)
 
 
 # --- Chat webhooks (API Gateway): authenticate, parse, enqueue, answer fast ---

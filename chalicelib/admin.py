@@ -36,8 +36,8 @@ range asked for: the whole desk's p50 and p90, or with ``--group-by`` each group
 ``chalicelib/api/kpi_chart.py``).
 
 ``python -m chalicelib.admin redrive`` after fixing what made messages fail: every dead-lettered
-message goes back where it came from (``--queue inbound|outbound|ses-failures|ses-events|ticket-stream|all``, ``--dry-run``,
-``--max N``) and leaves its dead-letter queue only once the put succeeded; the pipeline stores a
+message goes back where it came from (``--queue
+inbound|outbound|ses-failures|ses-events|ticket-stream|kpi-stream|all``, ``--dry-run``, ``--max N``) and leaves its dead-letter queue only once the put succeeded; the pipeline stores a
 message once, so a message redriven twice, or one that was stored before it was parked, changes nothing.
 
 Runs against the AWS account and region of your environment (or ``AWS_ENDPOINT_URL``,
@@ -227,12 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     redrive = command(
         "redrive", help="after a fix, put dead-lettered messages back where they came from: the inbound and "
                         "outbound dead-letter queues onto their FIFO queues (same message group), SES events "
-                        "ses_inbound or ses_events failed on through that function again, ticket-stream batches "
-                        "read back from the stream through ticket_stream; each leaves its dead-letter queue "
-                        "only once that succeeded")
+                        "ses_inbound or ses_events failed on through that function again, ticket-stream and "
+                        "kpi-stream batches read back from the stream through ticket_stream or kpi_stream; each "
+                        "leaves its dead-letter queue only once that succeeded")
     redrive.add_argument("--queue", choices=(*_REDRIVE_NAMES, "all"), default="all",
                          help="which dead-letter queue (default: all: inbound, outbound, ses-failures, ses-events, "
-                              "ticket-stream)")
+                              "ticket-stream, kpi-stream)")
     redrive.add_argument("--dry-run", action="store_true",
                          help="say what would be redriven; send and delete nothing (default: off; SQS still "
                               "counts the look as a receive)")
@@ -346,10 +346,12 @@ def _run(args: argparse.Namespace, say: Callable[..., None]) -> int:
 
 # --- Redrive: dead-lettered messages back where they came from --------------------------------------
 
-_REDRIVE_NAMES = ("inbound", "outbound", "ses-failures", "ses-events", "ticket-stream")  # --queue's, in run order
+_REDRIVE_NAMES = ("inbound", "outbound", "ses-failures", "ses-events", "ticket-stream",
+                  "kpi-stream")  # --queue's, in run order
 #: A message being redriven is hidden from other readers this long: a run that dies leaves it for the next.
 _REDRIVE_HOLD_SECONDS = 300
 _STREAM_BATCH_KEYS = ("streamArn", "shardId", "startSequenceNumber", "endSequenceNumber")
+_STREAM_READERS = {"ticket-stream": "ticket_stream", "kpi-stream": "kpi_stream"}  # --queue → the stream's function
 
 
 def _redrive_queues() -> dict[str, tuple[str, str]]:
@@ -360,7 +362,8 @@ def _redrive_queues() -> dict[str, tuple[str, str]]:
             "outbound": (config.setting("OUTBOUND_DLQ"), config.setting("OUTBOUND_QUEUE")),
             "ses-failures": (config.setting("SES_FAILURE_QUEUE"), ""),
             "ses-events": (config.setting("SES_EVENTS_FAILURE_QUEUE"), ""),
-            "ticket-stream": (config.setting("TICKET_STREAM_FAILURE_QUEUE"), "")}
+            "ticket-stream": (config.setting("TICKET_STREAM_FAILURE_QUEUE"), ""),
+            "kpi-stream": (config.setting("KPI_STREAM_FAILURE_QUEUE"), "")}
 
 
 @dataclass(frozen=True)
@@ -381,13 +384,13 @@ def _redrive_plan(name: str, body: str, target: str) -> _Redrive:
 
     Bodies are ``storage.queues.park``'s ``{"reason", "source", "parked_at", "receives", "body"}``, a
     message SQS's redrive policy moved as it was, or Lambda's on-failure record: for ses-failures and
-    ses-events its ``requestPayload`` is the event, for ticket-stream its ``DDBStreamBatchInfo`` names the
-    batch's records. An SES mail event goes through ``ses_inbound`` again: it enqueues what that function
+    ses-events its ``requestPayload`` is the event, for ticket-stream and kpi-stream its ``DDBStreamBatchInfo``
+    names the batch's records. An SES mail event goes through ``ses_inbound`` again: it enqueues what that function
     would have (its deduplication id is the SES message id, as the first time). An SES sending event goes
     through ``ses_events`` again, which records a delivery status idempotently. A stream batch is read
-    back from the stream (24 hours) and goes through ``ticket_stream`` again: the transactions of its KPI
-    write that were applied before left markers and are skipped (``aggregates.record_all``), and its
-    reactions act on the tickets as they are now.
+    back from the stream (24 hours) and goes through the function that gave up on it (``ticket_stream`` or
+    ``kpi_stream``) again: the transactions of its aggregates write that were applied before left markers
+    and are skipped (``aggregates.record_all``), and its reactions act on the tickets as they are now.
     """
     import json
 
@@ -398,8 +401,8 @@ def _redrive_plan(name: str, body: str, target: str) -> _Redrive:
     except ValueError:
         document = None
     parked = isinstance(document, dict) and {"reason", "source", "body"} <= set(document)
-    if name == "ticket-stream":
-        return _stream_batch_plan(document)
+    if name in _STREAM_READERS:
+        return _stream_batch_plan(document, _STREAM_READERS[name])
     if name == "ses-events":
         failed = read_on_failure_record(body, "ses_events")
         if failed.event is None:
@@ -425,7 +428,7 @@ def _redrive_plan(name: str, body: str, target: str) -> _Redrive:
     return _Redrive(why=why, event=event, function="ses_inbound")
 
 
-def _stream_batch_plan(document: Any) -> _Redrive:
+def _stream_batch_plan(document: Any, function: str) -> _Redrive:
     """Lambda's on-failure record of a stream batch → the batch's position (stream, shard, first and last)."""
     info = document.get("DDBStreamBatchInfo") if isinstance(document, dict) else None
     if not isinstance(info, dict) or not all(isinstance(info.get(key), str) and info[key]
@@ -438,7 +441,7 @@ def _stream_batch_plan(document: Any) -> _Redrive:
     condition = context.get("condition") if isinstance(context, dict) else None
     batch = {"stream_arn": info["streamArn"], "shard_id": info["shardId"], "first": info["startSequenceNumber"],
              "last": info["endSequenceNumber"]}
-    return _Redrive(why=f"ticket_stream failed: {condition or 'unknown'}", event=batch, function="ticket_stream")
+    return _Redrive(why=f"{function} failed: {condition or 'unknown'}", event=batch, function=function)
 
 
 def _described(plan: _Redrive) -> str:
@@ -447,8 +450,8 @@ def _described(plan: _Redrive) -> str:
         return f"ses_inbound, {len(plan.event['Records'])} mail(s) onto {_redrive_queues()['inbound'][1]}"
     if plan.function == "ses_events":
         return "ses_events (its delivery status recorded)"
-    if plan.function == "ticket_stream":
-        return (f"ticket_stream (the records {plan.event['first']}..{plan.event['last']} of "
+    if plan.function in _STREAM_READERS.values():
+        return (f"{plan.function} (the records {plan.event['first']}..{plan.event['last']} of "
                 f"{plan.event['shard_id']}, read back from the stream)")
     return plan.target
 
@@ -466,11 +469,11 @@ def _through(plan: _Redrive) -> None:
         if not outcomes or all(outcome.startswith("skipped") for outcome in outcomes):
             raise ValueError(f"nothing in it could be recorded: {'; '.join(outcomes) or 'no SES event'}")
     else:
-        _replay_stream_batch(plan.event)
+        _replay_stream_batch(plan.event, plan.function)
 
 
-def _replay_stream_batch(batch: dict[str, str]) -> None:
-    """Read a stream batch back and run it through ticket_stream; only the whole batch, or nothing."""
+def _replay_stream_batch(batch: dict[str, str], function: str) -> None:
+    """Read a stream batch back and run it through ``function``; only the whole batch, or nothing."""
     from botocore.exceptions import ClientError
 
     from chalicelib.pipeline import stream
@@ -490,7 +493,7 @@ def _replay_stream_batch(batch: dict[str, str]) -> None:
     if read_to != batch["last"]:  # a part would count part of the batch, and the record would be gone
         raise LookupError(f"read {len(records)} records of the batch, up to {read_to or 'none'}, not to its last, "
                           f"{batch['last']}: nothing replayed")
-    stream.process_batch({"Records": records}, None)
+    (stream.measure_batch if function == "kpi_stream" else stream.process_batch)({"Records": records}, None)
 
 
 def _is_ses_event(event: Any) -> bool:

@@ -35,6 +35,7 @@ _DEFAULTS = {
     "SES_FAILURE_QUEUE": "relay-desk-ses-inbound-failures",
     "SES_EVENTS_FAILURE_QUEUE": "relay-desk-ses-events-failures",  # read by admin redrive only
     "TICKET_STREAM_FAILURE_QUEUE": "relay-desk-ticket-stream-failures",  # read by admin redrive only
+    "KPI_STREAM_FAILURE_QUEUE": "relay-desk-kpi-stream-failures",  # read by admin redrive only
     "SUPPORT_ADDRESS": "support@example.com",
     "SUPPORT_NAME": "Relay Desk Support",
     "SES_CONFIGURATION_SET": "relay-desk",  # sending events → SNS → ses_events (infra/resources.yaml); "" = none

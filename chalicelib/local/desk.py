@@ -20,6 +20,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.local.faults import FunctionCrashed  # no AWS, no settings: safe before the environment
@@ -33,9 +34,10 @@ _FAKE_CREDENTIALS = {
 _ACCOUNT = "123456789012"  # moto's default account
 _QUEUE_FUNCTIONS = {"INBOUND_QUEUE": "process_inbound", "OUTBOUND_QUEUE": "send_outbound",
                     "SES_FAILURE_QUEUE": "ses_failures"}
-_STREAM_FUNCTIONS = {"TICKETS_TABLE": "ticket_stream"}  # table setting → the function its stream feeds
-_STREAM_BATCH = 1000  # as app.py's ticket_stream
-_STREAM_ATTEMPTS = 11  # then skipped, as Lambda does after infra's MaximumRetryAttempts: 10 (TicketStream)
+#: table setting → the functions its stream feeds, in the order they are handed a change (each its own reader)
+_STREAM_FUNCTIONS = {"TICKETS_TABLE": ("ticket_stream", "kpi_stream")}
+_STREAM_BATCH = 1000  # as app.py's ticket_stream (kpi_stream's 10,000 gather over 5 minutes, not here)
+_STREAM_ATTEMPTS = 11  # then skipped, as Lambda does after infra's MaximumRetryAttempts: 10 (TicketStream, KpiStream)
 
 
 class LocalDesk:
@@ -62,7 +64,7 @@ class LocalDesk:
         if stream_delivery not in ("immediate", "manual"):
             raise ValueError(f"stream_delivery must be immediate or manual, not {stream_delivery!r}")
         self.stream_delivery = stream_delivery
-        self._stream_positions: dict[str, int] = {}
+        self._stream_positions: dict[tuple[str, str], int] = {}  # (table, function) → records handed over
         self._delivering_streams = False
         self.stage = stage
         self.project_dir = Path(project_dir)
@@ -202,14 +204,16 @@ class LocalDesk:
                 if self.stream_delivery == "immediate":
                     self.deliver_streams()
 
-    def deliver_streams(self, *, batch_size: int = _STREAM_BATCH) -> int:
+    def deliver_streams(self, *, batch_size: int | Mapping[str, int] = _STREAM_BATCH) -> int:
         """Hand the table streams' new records to their functions, as Lambda's event source mapping does.
 
-        Batches of up to ``batch_size`` in stream order; a batch whose invocation
+        Batches of up to ``batch_size`` in stream order (or ``{function: size}``, each
+        function's own, ``_STREAM_BATCH`` for one it does not name); a batch whose invocation
         raises is delivered again (``_STREAM_ATTEMPTS`` in all, then skipped with a
         warning, like Lambda's MaximumRetryAttempts). Reactions write tickets too, so
-        it goes on until the streams are quiet. Returns how many records were handed
-        over. Reads moto's shards in this process (moto answers the DynamoDB Streams
+        it goes on until the streams are quiet. Every function of a stream reads it on its own
+        (``ticket_stream``, then ``kpi_stream``). Returns how many new records were read
+        (each once, however many functions it went to). Reads moto's shards in this process (moto answers the DynamoDB Streams
         API with 404); against an external endpoint nothing is delivered. Safe to call from
         any thread: it runs under the invocation lock (an HTTP route served by ``start_http``
         is no invocation, so a test hands its changes over with this).
@@ -217,7 +221,7 @@ class LocalDesk:
         with self._invoke_lock:
             return self._deliver_streams(batch_size)
 
-    def _deliver_streams(self, batch_size: int) -> int:
+    def _deliver_streams(self, batch_size: int | Mapping[str, int]) -> int:
         if self._delivering_streams:
             return 0
         from moto.dynamodb.models import dynamodb_backends
@@ -226,38 +230,48 @@ class LocalDesk:
         delivered = 0
         self._delivering_streams = True
         try:
-            for setting, function_name in _STREAM_FUNCTIONS.items():
+            for setting, functions in _STREAM_FUNCTIONS.items():
                 table = backend.tables.get(self._env(setting))
                 if table is None or table.stream_shard is None:
                     continue
-                while True:
-                    start = self._stream_positions.get(table.name, 0)
-                    batch = table.stream_shard.items[start:start + batch_size]
-                    if not batch:
-                        break
-                    self._stream_positions[table.name] = start + len(batch)
-                    delivered += len(batch)
-                    self._deliver_stream_batch(function_name, table, batch)
+                first = (table.name, functions[0])
+                before = self._stream_positions.get(first, 0)
+                for function_name in functions:  # ticket_stream's reactions write tickets: it goes first
+                    size = batch_size if isinstance(batch_size, int) else batch_size.get(function_name,
+                                                                                         _STREAM_BATCH)
+                    while True:
+                        start = self._stream_positions.get((table.name, function_name), 0)
+                        batch = table.stream_shard.items[start:start + size]
+                        if not batch:
+                            break
+                        self._stream_positions[(table.name, function_name)] = start + len(batch)
+                        self._deliver_stream_batch(function_name, table, batch)
+                delivered += self._stream_positions.get(first, 0) - before
         finally:
             self._delivering_streams = False
         return delivered
 
     def pending_stream_records(self) -> int:
-        """Stream records not yet handed to their functions (``stream_delivery="manual"``)."""
+        """Stream records not yet handed to all their functions (``stream_delivery="manual"``)."""
         from moto.dynamodb.models import dynamodb_backends
 
         backend = dynamodb_backends[_ACCOUNT][os.environ["AWS_DEFAULT_REGION"]]
-        tables = [backend.tables.get(self._env(setting)) for setting in _STREAM_FUNCTIONS]
-        return sum(len(table.stream_shard.items) - self._stream_positions.get(table.name, 0)
-                   for table in tables if table is not None and table.stream_shard is not None)
+        pending = 0
+        for setting, functions in _STREAM_FUNCTIONS.items():
+            table = backend.tables.get(self._env(setting))
+            if table is not None and table.stream_shard is not None:
+                pending += len(table.stream_shard.items) - min(self._stream_positions.get((table.name, name), 0)
+                                                               for name in functions)
+        return pending
 
-    def undelivered_stream_records(self) -> list[dict[str, Any]]:
-        """The tickets table's stream records not yet handed to ``ticket_stream``, shaped as Lambda hands them
-        (``stream_delivery="manual"``; nothing is marked delivered)."""
+    def undelivered_stream_records(self, function_name: str = "ticket_stream") -> list[dict[str, Any]]:
+        """The tickets table's stream records not yet handed to ``function_name`` (``ticket_stream`` or
+        ``kpi_stream``), shaped as Lambda hands them (``stream_delivery="manual"``; nothing is marked delivered)."""
         from moto.dynamodb.models import dynamodb_backends
 
         table = dynamodb_backends[_ACCOUNT][os.environ["AWS_DEFAULT_REGION"]].tables[self._env("TICKETS_TABLE")]
-        return _lambda_stream_records(table, table.stream_shard.items[self._stream_positions.get(table.name, 0):])
+        start = self._stream_positions.get((table.name, function_name), 0)
+        return _lambda_stream_records(table, table.stream_shard.items[start:])
 
     def _deliver_stream_batch(self, function_name: str, table: Any, batch: list[Any]) -> None:
         records = _lambda_stream_records(table, batch)

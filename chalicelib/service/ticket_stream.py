@@ -24,33 +24,56 @@ from chalicelib.domain import inbox_counts
 from chalicelib.storage import aggregates, ticket_counts
 from chalicelib.storage.ticket_stream import StoredChange, batch_token
 
-__all__ = ["events_of", "react"]
+__all__ = ["events_of", "measure_all", "react"]
 
 
 def react(stored: Iterable[StoredChange]) -> int:
-    """Publish every event of the batch's changes; record what they measured, and how they moved the inbox
-    counters (``domain.inbox_counts``), in one go each. Returns the events.
+    """``ticket_stream``: run the reactions (``bus.HANDLERS``) to every event of the batch's changes, and
+    record how they moved the inbox counters (``domain.inbox_counts``) in one go. Returns the events.
 
     A reaction that fails is logged and the batch goes on (the sweep refills and
-    re-checks every minute); only the aggregates' write fails the batch, and the
+    re-checks every minute); only the counters' write fails the batch, and the
     stream delivers it again under the same token (counted once). Agents freed in
     the batch are refilled once per queue, after its events (``assign.refills_batched``).
     """
     stored = list(stored)
-    published = 0
-    with measure.batched() as tallies, assign.refills_batched():
-        for change in stored:
-            for event in events_of(change.old, change.new):
-                published += 1
-                try:
-                    bus.publish(event)
-                except Exception:
-                    logger.exception("a reaction to a stored ticket change failed",
-                                     extra={"event": type(event).__name__})
+    with assign.refills_batched():
+        published = _publish_all(stored, bus.HANDLERS)
     moves: Counter = Counter()
     for change in stored:
         moves.update(inbox_counts.moved(change.old, change.new))
-    aggregates.record_all(tallies, token=batch_token(stored), adjustments=ticket_counts.adjustments(moves))
+    aggregates.record_all((), token=batch_token(stored, "ticket_stream"),
+                          adjustments=ticket_counts.adjustments(moves))
+    return published
+
+
+def measure_all(stored: Iterable[StoredChange]) -> int:
+    """``kpi_stream``: measure every event of the batch's changes (``bus.MEASURES``: EMF metrics and the
+    KPI aggregates), the aggregates with one update per series and day. Returns the events.
+
+    A measure that fails is logged and the batch goes on; only the aggregates' write
+    fails the batch, delivered again under the same token (counted once). Its own
+    stream reader, apart from ``ticket_stream``: it waits for up to 5 minutes of
+    changes, so a day's aggregate items (1-2 KB each) are written once per 5
+    minutes, not once per 30 s.
+    """
+    stored = list(stored)
+    with measure.batched() as tallies:
+        published = _publish_all(stored, bus.MEASURES)
+    aggregates.record_all(tallies, token=batch_token(stored, "kpi_stream"))
+    return published
+
+
+def _publish_all(stored: list[StoredChange], table: dict[type, Any]) -> int:
+    published = 0
+    for change in stored:
+        for event in events_of(change.old, change.new):
+            published += 1
+            try:
+                bus.publish(event, table)
+            except Exception:
+                logger.exception("a reaction to a stored ticket change failed",
+                                 extra={"event": type(event).__name__})
     return published
 
 

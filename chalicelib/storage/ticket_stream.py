@@ -42,7 +42,10 @@ def stored_changes(records: Iterable[Mapping[str, Any]]) -> list[StoredChange]:
     return changes
 
 
-def batch_token(changes: Iterable[StoredChange]) -> str:
-    """A name for this batch that a retry of the same batch repeats (the aggregates' idempotency token)."""
-    digest = hashlib.sha256("|".join(change.sequence_number for change in changes).encode()).hexdigest()
+def batch_token(changes: Iterable[StoredChange], reader: str) -> str:
+    """A name for this batch that a retry of the same batch repeats (the aggregates' idempotency token).
+
+    ``reader`` is the function: ``ticket_stream`` and ``kpi_stream`` read the same stream, and a batch of the
+    same records must not share a token (DynamoDB would refuse it with other items, or skip it as applied)."""
+    digest = hashlib.sha256("|".join([reader, *(change.sequence_number for change in changes)]).encode()).hexdigest()
     return digest[:32]

@@ -153,7 +153,7 @@ def test_no_physical_name_is_fixed_in_the_packaged_template(templates: dict[str,
 def test_prod_carries_no_secret_and_reads_its_own_ssm_path(templates: dict[str, dict[str, Any]]) -> None:
     for stage, template in templates.items():
         functions = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-        assert len(functions) == 8
+        assert len(functions) == 9
         for logical_id, function in functions.items():
             variables = function["Properties"]["Environment"]["Variables"]
             secrets_here = set(variables) & set(deploy.SECRET_NAMES)
@@ -165,7 +165,7 @@ def test_prod_carries_no_secret_and_reads_its_own_ssm_path(templates: dict[str, 
             assert variables["PUBLIC_BASE_URL"] == {"Ref": "PublicBaseUrl"}
             assert function["Properties"]["Tags"]["aws-chalice"].endswith(f"stage={stage}:app=relay-desk")
     policies = {k: r for k, r in templates["prod"]["Resources"].items() if r["Type"] == "AWS::IAM::ManagedPolicy"}
-    assert len(policies) == 8  # one per function (test_least_privilege.py)
+    assert len(policies) == 9  # one per function (test_least_privilege.py)
     for logical_id, policy in policies.items():
         [ssm] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Sid"] == "StageSecrets"]
         assert ssm["Action"] == "ssm:GetParameter", logical_id
@@ -189,8 +189,8 @@ def test_every_dead_letter_queue_alarms_on_its_first_message(templates: dict[str
     template = templates["prod"]
     queues = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue"
               and re.search(r"DeadLetter|Failure", k)]
-    assert sorted(queues) == ["InboundDeadLetterQueue", "OutboundDeadLetterQueue", "SesEventsFailureQueue",
-                              "SesInboundFailureQueue", "TicketStreamFailureQueue"]
+    assert sorted(queues) == ["InboundDeadLetterQueue", "KpiStreamFailureQueue", "OutboundDeadLetterQueue",
+                              "SesEventsFailureQueue", "SesInboundFailureQueue", "TicketStreamFailureQueue"]
     depth = {_dimension(a)["Fn::GetAtt"][0]: a for a in _alarms(template).values()
              if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"}
     # ses_failures empties ses_inbound's failure queue within seconds: its alarm is for a record that stays.
@@ -251,7 +251,7 @@ def test_every_alarm_mails_the_on_call_topic(templates: dict[str, dict[str, Any]
     topic = template["Resources"]["AlarmTopic"]["Properties"]
     assert topic["Subscription"] == [{"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}]
     alarms = _alarms(template)
-    assert len(alarms) == 5 + 2 + 8 * 3 + 1
+    assert len(alarms) == 6 + 2 + 9 * 3 + 1
     for logical_id, alarm in alarms.items():
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}], logical_id
 
@@ -264,11 +264,11 @@ def test_the_dashboard_shows_queues_functions_and_business_metrics(templates: di
     widgets = json.loads(resolved)["widgets"]
     text = json.dumps(widgets)
     for queue in ("InboundDeadLetterQueue", "OutboundDeadLetterQueue", "SesInboundFailureQueue",
-                  "SesEventsFailureQueue", "TicketStreamFailureQueue"):
+                  "SesEventsFailureQueue", "TicketStreamFailureQueue", "KpiStreamFailureQueue"):
         assert f"{queue}_QueueName" in text
     assert text.count("ApproximateAgeOfOldestMessage") == 2
     for function in ("SesInbound", "SesFailures", "ProcessInbound", "SendOutbound", "Sweep", "APIHandler",
-                     "TicketStream", "SesEvents"):
+                     "TicketStream", "KpiStream", "SesEvents"):
         assert text.count(f'"{function}"') == 3  # errors, throttles, duration
     for metric in ("SlaBreached", "SlaWarning", "TicketsCreated", "TicketsSolved", "FirstResponseTime",
                    "RepliesUndeliverable", "EmailsReceived", "ChatMessagesReceived"):
@@ -432,7 +432,7 @@ def test_two_stages_deploy_side_by_side_without_a_collision(aws: None, templates
                    for stage in STAGES}
     assert set(alarm_names["dev"]).isdisjoint(alarm_names["prod"])
     stored = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(MaxRecords=100)["MetricAlarms"]}
-    assert len(stored) == 2 * 32
+    assert len(stored) == 2 * 36
     errors = stored["relay-desk-prod-process_inbound-errors"]
     assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": ids["prod"]["ProcessInbound"]}]
     assert errors["AlarmActions"] == [ids["prod"]["AlarmTopic"]]

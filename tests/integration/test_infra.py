@@ -199,7 +199,7 @@ def _allowed_actions(role: dict[str, Any], managed: dict[str, Any]) -> list[str]
 def test_every_function_role_uses_policy_json_and_cannot_scan(packaged: dict[str, Any]) -> None:
     roles = {name: r for name, r in packaged["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
     assert set(roles) == {"SesInboundRole", "SesFailuresRole", "ProcessInboundRole", "SendOutboundRole", "SweepRole",
-                          "ApiHandlerRole", "TicketStreamRole", "SesEventsRole"}
+                          "ApiHandlerRole", "TicketStreamRole", "KpiStreamRole", "SesEventsRole"}
     managed = {name: r for name, r in packaged["Resources"].items() if r["Type"] == "AWS::IAM::ManagedPolicy"}
     # One policy per function, by ARN of the stage (each grant checked in test_least_privilege.py).
     assert set(managed) == {name.removesuffix("Role") + "Access" for name in roles}
@@ -216,9 +216,10 @@ def test_every_function_role_uses_policy_json_and_cannot_scan(packaged: dict[str
     for name in ("ProcessInboundRole", "SendOutboundRole"):
         assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= set(
             _allowed_actions(roles[name], managed)), name
-    # ... and its DynamoDB Streams poller, for ticket_stream.
-    assert {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"} <= set(
-        _allowed_actions(roles["TicketStreamRole"], managed))
+    # ... and its DynamoDB Streams poller, for ticket_stream and kpi_stream.
+    for name in ("TicketStreamRole", "KpiStreamRole"):
+        assert {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"} <= set(
+            _allowed_actions(roles[name], managed)), name
 
 
 # --- (b) cfn-lint on the packaged output -------------------------------------

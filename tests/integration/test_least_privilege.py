@@ -86,6 +86,12 @@ NEEDS = {
         tables=ALL_TABLES, indexes=ALL_INDEXES, send_to=frozenset({"OutboundQueue"}),
         s3_get=frozenset({"uploads/", "kb/index/"}), s3_put=frozenset({"attachments/", "bodies/", "uploads/", "kb/index/"}),
         ses=True, ssm=True),
+    # pipeline/stream.py → service/ticket_stream.measure_all: the KPI aggregates; it reaches what ticket_stream
+    # does (the module that reads a change's events is the one whose reactions reach every service).
+    "KpiStream": Needs(
+        tables=ALL_TABLES, indexes=ALL_INDEXES, send_to=frozenset({"OutboundQueue"}),
+        s3_get=frozenset({"uploads/", "kb/index/"}), s3_put=frozenset({"attachments/", "bodies/", "uploads/", "kb/index/"}),
+        ses=True, ssm=True),
     # pipeline/schedule.py → service/sweeps.py: SLA clocks, timers, escalations, refills.
     "Sweep": Needs(
         tables=ALL_TABLES, indexes=ALL_INDEXES, send_to=frozenset({"OutboundQueue"}),

@@ -336,7 +336,7 @@ def _stubbed_stream(records: list[dict[str, Any]]) -> Any:
     return Stubber(aws.client("dynamodbstreams")), wire
 
 
-def _stream_failure(desk: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
+def _stream_failure(desk: Any, records: list[dict[str, Any]], function: str = "ticket_stream") -> dict[str, Any]:
     """Lambda's on-failure record for a stream batch (the DynamoDB Streams destination's documented shape)."""
     info = {"shardId": "shardId-00000001733390000000-0a1b2c3d",
             "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
@@ -345,23 +345,23 @@ def _stream_failure(desk: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
             "batchSize": len(records), "streamArn": records[0]["eventSourceARN"]}
     record = {"requestContext": {"requestId": str(uuid.uuid4()), "condition": "RetryAttemptsExhausted",
                                  "approximateInvokeCount": 11,
-                                 "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:relay-desk-dev-ticket_stream"},
+                                 "functionArn": f"arn:aws:lambda:us-east-1:123456789012:function:relay-desk-dev-{function}"},
               "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
               "version": "1.0", "timestamp": "2026-12-05T08:05:00.000Z", "DDBStreamBatchInfo": info}
     sqs = desk._aws("sqs")
-    url = sqs.get_queue_url(QueueName=desk._env("TICKET_STREAM_FAILURE_QUEUE"))["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=desk._env(f"{function.upper()}_FAILURE_QUEUE"))["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
     return info
 
 
-def test_a_stream_batch_ticket_stream_gave_up_on_is_read_back_and_counted_once(environment, capsys, monkeypatch):
+def test_a_stream_batch_kpi_stream_gave_up_on_is_read_back_and_counted_once(environment, capsys, monkeypatch):
     from chalicelib.local.desk import LocalDesk
     from chalicelib.storage import aggregates
 
     with LocalDesk(environment=environment, stream_delivery="manual") as desk:
         desk.receive_email(compose(sender="Di <di@customer.example>", subject="Cannot log in", body="Reset fails."))
         desk.pump()
-        records = desk.undelivered_stream_records()
+        records = desk.undelivered_stream_records("kpi_stream")
         assert records and _created_today() == 0
 
         def unavailable(*args: Any, **kwargs: Any) -> None:
@@ -369,11 +369,11 @@ def test_a_stream_batch_ticket_stream_gave_up_on_is_read_back_and_counted_once(e
 
         monkeypatch.setattr(aggregates, "record_all", unavailable)
         with pytest.raises(RuntimeError):  # every one of its 11 attempts; then Lambda sends the batch's position
-            desk.invoke("ticket_stream", {"Records": records})
+            desk.invoke("kpi_stream", {"Records": records})
         monkeypatch.undo()
-        info = _stream_failure(desk, records)
+        info = _stream_failure(desk, records, "kpi_stream")
         sqs = desk._aws("sqs")
-        sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=desk._env("TICKET_STREAM_FAILURE_QUEUE"))["QueueUrl"],
+        sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=desk._env("KPI_STREAM_FAILURE_QUEUE"))["QueueUrl"],
                          MessageBody=json.dumps({"note": "not from Lambda"}))
 
         stub, wire = _stubbed_stream(records)
@@ -383,13 +383,13 @@ def test_a_stream_batch_ticket_stream_gave_up_on_is_read_back_and_counted_once(e
         stub.add_response("get_records", {"Records": wire, "NextShardIterator": "iterator-2"},
                           {"ShardIterator": "iterator-1", "Limit": 1000})
         with stub:
-            code, out, err = redrive(capsys, "--queue", "ticket-stream")
+            code, out, err = redrive(capsys, "--queue", "kpi-stream")
         stub.assert_no_pending_responses()
 
         assert code == 1, err  # the record that is not Lambda's is kept, and said so
-        assert "ticket-stream: 1 redriven, 1 kept, 0 failed; 1 in relay-desk-ticket-stream-failures" in out
-        assert f"ticket_stream (the records {info['startSequenceNumber']}..{info['endSequenceNumber']}" in out
-        assert "(parked: ticket_stream failed: RetryAttemptsExhausted)" in out
+        assert "kpi-stream: 1 redriven, 1 kept, 0 failed; 1 in relay-desk-kpi-stream-failures" in out
+        assert f"kpi_stream (the records {info['startSequenceNumber']}..{info['endSequenceNumber']}" in out
+        assert "(parked: kpi_stream failed: RetryAttemptsExhausted)" in out
         assert "kept: not a Lambda on-failure record of a stream batch" in err
         assert _created_today() == 1
 
