@@ -57,8 +57,9 @@ def ticket_stream(event):
 
 
 # --- ... and, from the same stream, the KPI aggregates and metrics (up to 5 minutes of changes a batch) --
+# LATEST: a new stack has no change before it; on the update that adds it, the last 24 hours were counted.
 @app.on_dynamodb_record(stream_arn=config.setting("TICKETS_STREAM_ARN"), batch_size=10000,
-                        starting_position="TRIM_HORIZON", name="kpi_stream", maximum_batching_window_in_seconds=300)
+                        starting_position="LATEST", name="kpi_stream", maximum_batching_window_in_seconds=300)
 def kpi_stream(event):
     return stream.measure_batch(event.to_dict(), event.context)
 

@@ -21,8 +21,8 @@ _DEFAULTS = {
     "AGGREGATES_TABLE": "relay-desk-aggregates",
     "KB_TABLE": "relay-desk-kb",  # knowledge base articles and the search index's marker
     "KB_INDEX_CHECK_SECONDS": "30",  # how stale a function's KB search index may be after a publish
-    # Deployed, the template points ticket_stream at the table's stream (infra/resources.yaml);
-    # Chalice needs some ARN to declare the function.
+    # Deployed, the template points ticket_stream and kpi_stream at the table's stream
+    # (infra/resources.yaml); Chalice needs some ARN to declare the functions.
     "TICKETS_STREAM_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/relay-desk-tickets/stream/local",
     "MAIL_BUCKET": "relay-desk-mail",
     "INBOUND_PREFIX": "inbound/",

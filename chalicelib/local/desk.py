@@ -15,12 +15,12 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.local.faults import FunctionCrashed  # no AWS, no settings: safe before the environment

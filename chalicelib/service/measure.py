@@ -1,8 +1,9 @@
 """What happened, measured: EMF metrics for CloudWatch and the daily KPI aggregates, from one place.
 
-Measured after the fact, from the tickets table's stream (``ticket_stream``): the
-request that changed a ticket pays for none of it, and a stream batch is counted
-with one aggregate update per series and day (``batched``).
+Measured after the fact, from the tickets table's stream (``kpi_stream``, up to
+5 minutes of changes a batch): the request that changed a ticket pays for none
+of it, and a stream batch is counted with one aggregate update per series and
+day (``batched``).
 
 Durations come from the ticket's SLA clocks (``clocks.measure``), so the
 metric, the aggregate and the ticket's own ``sla`` agree — in calendar and in

@@ -5,7 +5,9 @@ the ticket: a new email ticket paid a KPI transaction, an agent's PATCH paid
 for the freed agent's queue Queries. The stream's consumer does it after the
 change is stored, from the images before and after, so the same rules apply
 whoever wrote (pipeline, agent, automation, sweep) and a whole batch of changes
-is counted with one aggregate update per series and day.
+is counted with one aggregate update per series and day. Two functions read the
+stream, each on its own: ``ticket_stream`` reacts (``react``) within ~30 s,
+``kpi_stream`` measures (``measure_all``) over up to 5 minutes of changes.
 
 Events come out in stream order per ticket; each carries the ticket as written.
 """

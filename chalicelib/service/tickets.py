@@ -2,8 +2,9 @@
 
 Each operation is one ``changes.apply`` (ticket + audit + agent load in one
 transaction); an edit's "updated" automation triggers and routing follow from
-the event it publishes (``bus``); a freed agent taking a waiting one and the
-response-time measures follow from the stored change (``ticket_stream``).
+the event it publishes (``bus``); a freed agent taking a waiting one
+(``ticket_stream``) and the response-time measures (``kpi_stream``) follow from
+the stored change.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""A batch of the tickets table's stream read back by its position: for ``admin redrive --queue ticket-stream``.
+"""A batch of the tickets table's stream read back by its position: for ``admin redrive --queue ticket-stream``
+(or ``kpi-stream``).
 
-When ``ticket_stream`` gives up on a batch, Lambda's on-failure destination gets
+When ``ticket_stream`` or ``kpi_stream`` gives up on a batch, Lambda's on-failure destination gets
 the batch's position (shard, first and last sequence number), not its records.
 The stream keeps them 24 hours. Only the admin CLI reads them back, so no
 function needs ``dynamodb:GetShardIterator``/``GetRecords`` beyond its own
@@ -21,7 +22,7 @@ _EMPTY_PAGES = 5
 
 def recorded_batch(stream_arn: str, shard_id: str, first: str, last: str) -> list[dict[str, Any]]:
     """The records of one shard from sequence number ``first`` through ``last``, shaped as Lambda hands them
-    to ``ticket_stream``: to replay a batch it gave up on (``admin redrive --queue ticket-stream``).
+    to its functions: to replay a batch one gave up on (``admin redrive --queue ticket-stream|kpi-stream``).
 
     DynamoDB Streams keeps a record 24 hours; reading an older one raises ``TrimmedDataAccessException``
     (a ``ClientError``; a deleted shard, ``ResourceNotFoundException``). Reads pages (1,000 records or 1 MB
