@@ -12,7 +12,7 @@ from chalicelib.channels.email import ses_inbound as ses_adapter
 from chalicelib.observability import logger
 from chalicelib.outbound import delivery_events
 from chalicelib.outbound import worker as outbound_worker
-from chalicelib.pipeline import schedule, stream, worker
+from chalicelib.pipeline import measure_stream, schedule, stream, worker
 
 app = Chalice(app_name="relay-desk")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
@@ -61,7 +61,7 @@ def ticket_stream(event):
 @app.on_dynamodb_record(stream_arn=config.setting("TICKETS_STREAM_ARN"), batch_size=10000,
                         starting_position="LATEST", name="kpi_stream", maximum_batching_window_in_seconds=300)
 def kpi_stream(event):
-    return stream.measure_batch(event.to_dict(), event.context)
+    return measure_stream.measure_batch(event.to_dict(), event.context)
 
 
 # --- Chat webhooks (API Gateway): authenticate, parse, enqueue, answer fast ---

@@ -510,19 +510,22 @@ class Budget:
     seconds: float
     tables: dict[str, TableInfo]
     coverage: tuple[int, int]  # (calls the event hook saw, calls BaseClient._make_api_call saw) in the same windows
-    stream: Unit | None = None  # ticket_stream on one batch: the measured lives' changes and more like them
+    stream: Unit | None = None  # the stream's readers on one batch each: the measured lives' changes and more
     stream_records: int = 0
     stream_lives: int = 0  # ticket lives whose changes that batch held
-    busy: BusyStream | None = None  # ticket_stream as a busy desk runs it: the figure the budget uses
+    busy: BusyStream | None = None  # the stream's readers as a busy desk runs them: the figure the budget uses
 
     def stream_share(self) -> tuple[int, int]:
-        """(base, index) WCU of ticket_stream per ticket life, rounded up: the busy day's when measured."""
+        """(base, index) WCU of the stream's readers per ticket life, each reader's rounded up: the busy day's
+        when measured."""
         if self.busy is not None:
-            return _share(self.busy.unit, self.busy.lives)
+            shares = [self.busy.share(function) for function in self.busy.readers]
+            return sum(b for b, _ in shares), sum(i for _, i in shares)
         return self.full_batch_share()
 
     def full_batch_share(self) -> tuple[int, int]:
-        """The old figure: one batch of up to ``STREAM_BATCH`` records on a fresh desk's aggregates, per life."""
+        """The old figure: one batch of up to ``STREAM_BATCH`` records to each reader on a fresh desk's aggregates,
+        per life."""
         return _share(self.stream, self.stream_lives)
 
 
@@ -537,27 +540,68 @@ STREAM_BATCH = 100  # the old figure's batch: app.py's ticket_stream batch_size 
 
 
 @dataclass
-class BusyStream:
-    """ticket_stream as a desk at the priced volume runs it: today's aggregates as full as such a desk has them
-    by mid-day (``busy_day.fill``), and batches of the few records its traffic brings within the event source's
-    batching window (``busy_day.records_per_batch``). Each life is charged ``unit``'s writes / ``lives``."""
+class ReaderBatches:
+    """One reader of the tickets stream (``ticket_stream``, ``kpi_stream``) in a busy day's run."""
 
-    unit: Unit  # every batch of the lives' records
-    records: int  # stream records delivered
-    lives: int  # ticket lives whose changes they were
-    batch: int  # records per batch
-    events: int  # tallies the day was filled with
-    tickets_per_month: float
+    function: str
+    batch_size: int  # its deployed BatchSize (app.py)
+    window: float  # its MaximumBatchingWindowInSeconds (infra/resources.yaml's override, else app.py's)
+    batch: int  # records in one of its batches at the priced volume (busy_day.records_per_batch)
+    records_per_life: float  # stream records a ticket life writes (measured)
+    delivered: int = 0  # the run's batch size: its records cut into round(records / batch) even batches
+    invocations: int = 0  # batches the run handed it
 
     @property
     def lives_per_batch(self) -> float:
-        return self.batch * self.lives / max(1, self.records)
+        """Ticket lives whose records one of its batches holds at the priced volume."""
+        return self.batch / max(self.records_per_life, 1e-9)
+
+    def describe(self, *, name: bool = True) -> str:
+        return (f"{self.function} " if name else "") + f"{self.batch} records a batch ({self.window:g} s window)"
+
+
+@dataclass
+class BusyStream:
+    """The tickets stream's readers as a desk at the priced volume runs them: today's aggregates as full as such a
+    desk has them by mid-day (``busy_day.fill``), and each reader's batches of the records its traffic brings
+    within that reader's batching window (``busy_day.records_per_batch``): ``ticket_stream`` (reactions, inbox
+    counters) at 30 s, ``kpi_stream`` (the KPI aggregates) at 5 minutes. The run makes enough lives to fill one
+    batch of the largest, each on an agent of its own (a desk that busy has hundreds), so every batch holds what
+    the volume puts in it. Each life is charged ``unit``'s writes / ``lives``."""
+
+    unit: Unit  # every batch of the lives' records, to every reader
+    records: int  # stream records read (each once, however many readers)
+    lives: int  # ticket lives whose changes they were
+    readers: dict[str, ReaderBatches]  # function -> its batching, in the order a change is handed over
+    events: int  # tallies the day was filled with
+    tickets_per_month: float
+    agents: int = 0  # the desk's agents during the run (its lives' assignees)
+
+    def batching(self) -> str:
+        """``ticket_stream 35 records a batch (30 s window), kpi_stream 350 records a batch (300 s window)``"""
+        return ", ".join(reader.describe() for reader in self.readers.values())
+
+    def short(self) -> str:
+        """``ticket_stream 35/batch, kpi_stream 350/batch``"""
+        return ", ".join(f"{r.function} {r.batch}/batch" for r in self.readers.values())
+
+    def writes_of(self, function: str) -> list[tuple[Call, ItemWrite]]:
+        return [(c, w) for c, w in self.unit.writes if c.label == function]
+
+    def share(self, function: str) -> tuple[int, int]:
+        """(base, index) WCU of one reader per ticket life, rounded up."""
+        writes = self.writes_of(function)
+        base = sum(w.base_units for _, w in writes)
+        index = sum(w.index_units for _, w in writes)
+        return -(-base // self.lives), -(-index // self.lives)
 
 
 def measure_busy_stream(desk: Desk, run: Callable[[str, Callable[[], Any]], Unit], life: Callable[[int], Any], *,
                         lives: int, tickets_per_month: float | None = None) -> BusyStream:
-    """Fill today's aggregates as a busy desk's, make ``lives`` ticket lives (``life(n)``), then deliver their
-    stream records to ticket_stream in the batches that volume makes, inside one measured ``run``."""
+    """Make ``lives`` ticket lives (``life(n)``) to learn the stream records a life writes; give the desk an agent
+    per life of the largest reader's batch and fill today's aggregates as a busy desk's (with those agents' share);
+    make lives until that batch is full; then deliver their stream records to each reader (``ticket_stream``,
+    ``kpi_stream``) in the batches its own window makes at that volume, inside one measured ``run``."""
     from benchmarks import busy_day
     from chalicelib import clock
 
@@ -567,23 +611,54 @@ def measure_busy_stream(desk: Desk, run: Callable[[str, Callable[[], Any]], Unit
     to_midnight = (now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1) - now)
     if to_midnight < timedelta(minutes=15):  # the lives' events must land on the filled day
         desk.local.advance(minutes=to_midnight / timedelta(minutes=1) + 1)
-    events = busy_day.fill(clock.now(), agents=list(desk.tokens), tickets_per_month=tickets_per_month)  # unmeasured
     for n in range(lives):
         life(n)
-    batch_size, window = busy_day.stream_batching()
-    batch = busy_day.records_per_batch(desk.local.pending_stream_records() / lives, batch_size=batch_size,
-                                       window_seconds=window, tickets_per_month=tickets_per_month)
+    per_life = desk.local.pending_stream_records() / lives
+    readers = {}
+    for function in busy_day.stream_readers():
+        batch_size, window = busy_day.stream_batching(function)
+        readers[function] = ReaderBatches(function, batch_size, window, busy_day.records_per_batch(
+            per_life, batch_size=batch_size, window_seconds=window, tickets_per_month=tickets_per_month), per_life)
+    wanted = max(lives, round(max(r.lives_per_batch for r in readers.values())))
+    # A desk at that volume has an agent per TICKETS_PER_AGENT_DAY tickets a day: a batch's lives are on as many
+    # agents (each agent's KPI items and inbox count are written once per batch it has changes in).
+    roster = round(busy_day.tickets_per_day(tickets_per_month) / busy_day.TICKETS_PER_AGENT_DAY)
+    for n in range(len(desk.tokens), min(wanted, roster)):
+        agent_id, token = desk.local.add_agent(f"Busy Agent {n}", f"busy-agent{n}@budget.example", capacity=1000)
+        desk.tokens[agent_id] = token
+    events = busy_day.fill(clock.now(), agents=list(desk.tokens), tickets_per_month=tickets_per_month)  # unmeasured
+    for n in range(lives, wanted):
+        life(n)
+    records = desk.local.pending_stream_records()
+    for reader in readers.values():  # even batches: no stub batch shared by a life or two
+        reader.delivered = math.ceil(records / max(1, round(records / reader.batch)))
+    invocations: Counter = Counter()
+    invoke = desk.local.invoke
+
+    def counting_invoke(function_name: str, event: Any) -> Any:
+        invocations[function_name] += 1
+        return invoke(function_name, event)
+
     delivered: list[int] = []
-    unit = run("ticket stream, busy day", lambda: delivered.append(desk.local.deliver_streams(batch_size=batch)))
-    unit.outcome = f"{delivered[0]} records of {lives} lives in batches of {batch}"
-    return BusyStream(unit, delivered[0], lives, batch, len(events), tickets_per_month)
+    desk.local.invoke = counting_invoke
+    try:
+        unit = run("ticket stream, busy day", lambda: delivered.append(desk.local.deliver_streams(
+            batch_size={f: r.delivered for f, r in readers.items()})))
+    finally:
+        desk.local.invoke = invoke
+    for function, reader in readers.items():
+        reader.invocations = invocations[function]
+    unit.outcome = f"{delivered[0]} records of {wanted} lives: " + ", ".join(
+        f"{r.function} {r.invocations} batches of {r.delivered}" for r in readers.values())
+    return BusyStream(unit, delivered[0], wanted, readers, len(events), tickets_per_month, len(desk.tokens))
 
 
 def measure_budget(hook: CallHook, *, warm: int = 3, repeats: int = 3, measured_batch: bool = True,
                    stage: str = "dev", busy_lives: int | None = None) -> Budget:
-    """The scenarios on a fresh desk running as ``stage``; then ticket_stream twice: one batch of up to 100
-    records on today's still small aggregates (the old figure), and ``busy_lives`` more lives in a busy day's
-    batches (``measure_busy_stream``, the figure the budget uses)."""
+    """The scenarios on a fresh desk running as ``stage``; then the stream's readers (``ticket_stream``,
+    ``kpi_stream``) twice: one batch of up to 100 records each on today's still small aggregates (the old
+    figure), and at least ``busy_lives`` more lives in each reader's busy-day batches (``measure_busy_stream``,
+    the figure the budget uses)."""
     from tests.mail import compose
 
     started = time.perf_counter()
@@ -678,8 +753,8 @@ def measure_budget(hook: CallHook, *, warm: int = 3, repeats: int = 3, measured_
             desk.local.pump()
             desk.http("patch", path, token, {"status": "solved"})
 
-        # The old figure: ticket_stream's cost is per batch, so fill one to ~100 records with more lives like
-        # the measured ones, and charge each life its share of that batch (on a fresh desk's aggregates).
+        # The old figure: a stream reader's cost is per batch, so fill one to ~100 records with more lives like
+        # the measured ones, hand it to each reader, and charge each life its share (on a fresh desk's aggregates).
         batch_lives = len(lives)
         while measured_batch and desk.local.pending_stream_records() < STREAM_BATCH - 12:
             extra_life(batch_lives, "batch")
@@ -758,16 +833,18 @@ def print_calls(budget: Budget, summary: dict[str, str]) -> dict[str, int]:
     print(f"  for reference: agent reply POST /tickets/{{id}}/replies {agent_reply} calls, its delivery by "
           f"send_outbound {delivered} calls")
     if budget.stream is not None:
-        stream_calls = Counter(c.op for c in budget.stream.calls)
-        print(f"  off the request path: ticket_stream took {sum(stream_calls.values())} calls for one batch of "
-              f"{budget.stream_records} stream records ({budget.stream_lives} ticket lives and their threaded "
-              f"tickets; batches of up to {STREAM_BATCH}) ("
-              + (", ".join(f"{op} {n}" for op, n in sorted(stream_calls.items())) or "none") + ")")
+        for function in dict.fromkeys(c.label for c in budget.stream.calls):
+            stream_calls = Counter(c.op for c in budget.stream.calls if c.label == function)
+            print(f"  off the request path: {function} took {sum(stream_calls.values())} calls for one batch of "
+                  f"{budget.stream_records} stream records ({budget.stream_lives} ticket lives and their threaded "
+                  f"tickets; batches of up to {STREAM_BATCH}) ("
+                  + (", ".join(f"{op} {n}" for op, n in sorted(stream_calls.items())) or "none") + ")")
     if budget.busy is not None:
-        busy_calls = Counter(c.op for c in budget.busy.unit.calls)
-        print(f"  on a busy day: ticket_stream took {sum(busy_calls.values())} calls for {budget.busy.records} records "
-              f"in batches of {budget.busy.batch} ("
-              + (", ".join(f"{op} {n}" for op, n in sorted(busy_calls.items())) or "none") + ")")
+        for reader in budget.busy.readers.values():
+            busy_calls = Counter(c.op for c in budget.busy.unit.calls if c.label == reader.function)
+            print(f"  on a busy day: {reader.function} took {sum(busy_calls.values())} calls for "
+                  f"{budget.busy.records} records in {reader.invocations} batches of {reader.delivered} ("
+                  + (", ".join(f"{op} {n}" for op, n in sorted(busy_calls.items())) or "none") + ")")
     summary["budget"] = (f"new ticket {totals['new ticket']} ({totals['new ticket +out']} +out; "
                                f"{verdicts['new ticket']} <= {TARGETS['new ticket']}), threaded reply "
                                f"{totals['threaded reply']} ({verdicts['threaded reply']} <= "
@@ -859,10 +936,12 @@ def print_write_units(budget: Budget, summary: dict[str, str]) -> None:
              _spread([b + i for b, i in values]), max(len(u.writes) for lu in budget.lives for u in lu if u.name == step)]
             for step, values in by_step.items()]
     if budget.busy is not None:
-        rows.append([f"ticket stream (busy day, {budget.busy.batch} records/batch)", share_base, share_index or "-",
-                     share_base + share_index, "-"])
+        for reader in budget.busy.readers.values():
+            base, index = budget.busy.share(reader.function)
+            rows.append([f"{reader.function} (busy day, {reader.batch} records/batch, {reader.window:g} s)", base,
+                         index or "-", base + index, "-"])
     elif budget.stream is not None:
-        rows.append([f"ticket stream (1/{budget.stream_lives} of a batch)", share_base, share_index or "-",
+        rows.append([f"stream readers (1/{budget.stream_lives} of a batch each)", share_base, share_index or "-",
                      share_base + share_index, "-"])
     rows.append(["ticket life", _spread([b for b, _ in per_life]), _spread([i for _, i in per_life]),
                  _spread([b + i for b, i in per_life]), max(sum(len(u.writes) for u in lu) for lu in budget.lives)])
@@ -873,16 +952,16 @@ def print_write_units(budget: Budget, summary: dict[str, str]) -> None:
                  max(len(u.writes) for u in budget.units["threaded reply"])])
     if budget.busy is not None and budget.stream is not None:
         old_base, old_index = budget.full_batch_share()
-        rows.append([f"old: stream 1/{budget.stream_lives} of a full batch (not in the life)", old_base,
+        rows.append([f"old: stream readers 1/{budget.stream_lives} of a full batch (not in the life)", old_base,
                      old_index or "-", old_base + old_index, "-"])
     table(f"WCU by step ({len(budget.lives)} lives, {len(per_new)} new tickets; a/b = differed between runs)",
           ["", "base WCU", "index WCU", "total WCU", "items written"], rows)
     _print_index_share(budget, index_names)
     if budget.stream is not None:
-        rows, _, _, _ = _life_rows([budget.stream], index_names)
-        table(f"DynamoDB write units of one ticket_stream batch, the old way ({budget.stream_records} records of "
-              f"{budget.stream_lives} ticket lives and their threaded tickets, on a fresh desk's aggregates; each "
-              f"life would be charged 1/{budget.stream_lives})",
+        rows, _, _, _ = _life_rows(by_reader(budget.stream), index_names)
+        table(f"DynamoDB write units of one batch to each stream reader, the old way ({budget.stream_records} "
+              f"records of {budget.stream_lives} ticket lives and their threaded tickets, on a fresh desk's "
+              f"aggregates; each life would be charged 1/{budget.stream_lives})",
               ["step", "operation", "table", "item", "KB before", "KB after", "base WCU", *index_names, "WCU"],
               rows + [_total_row([budget.stream], index_names)])
     if budget.busy is not None:
@@ -904,8 +983,14 @@ def print_write_units(budget: Budget, summary: dict[str, str]) -> None:
                              f"new email ticket {max(b + i for b, i in per_new)} WCU")
 
 
+def by_reader(unit: Unit) -> list[Unit]:
+    """``unit``'s calls as one unit per function that made them (its name), in the order they ran."""
+    return [Unit(label or unit.name, [c for c in unit.calls if c.label == label], Counter())
+            for label in dict.fromkeys(c.label for c in unit.calls)]
+
+
 def aggregate_writes(unit: Unit, lives: int) -> tuple[float, float]:
-    """(KB of the largest aggregate item written, aggregate WCU per ticket life) of a ticket_stream unit:
+    """(KB of the largest aggregate item written, aggregate WCU per ticket life) of a stream readers' unit:
     an update is billed on the larger of the item before and after it, so the item's size is the cost."""
     from chalicelib import config
 
@@ -915,32 +1000,41 @@ def aggregate_writes(unit: Unit, lives: int) -> tuple[float, float]:
 
 
 def print_busy_stream(budget: Budget) -> None:
-    """The busy day's ticket_stream writes by item (<day>, <agent>: any of them), beside the old way's figures."""
+    """The busy day's stream writes by reader and item (<day>, <agent>, <token>: any of them), beside the old
+    way's figures."""
     busy = budget.busy
     assert busy is not None
     day, agent = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), re.compile(r"a-[0-9a-f]{12}")
-    by_item: dict[str, list[ItemWrite]] = defaultdict(list)
-    for _, write in busy.unit.writes:
+    marker = re.compile(r"applied#[0-9a-f]+-[0-9]+")
+    by_item: dict[tuple[str, str], list[ItemWrite]] = defaultdict(list)
+    for call, write in busy.unit.writes:
         if write.base_units:
             name = _short_table(write.table)
-            item = agent.sub("<agent>", day.sub("<day>", write.key)) if name == "aggregates" else "(any)"
-            by_item[f"{name} {item}"].append(write)
-    rows = [[item, len(writes), _kb(max(max(w.size_before or 0, w.size_after or 0) for w in writes)),
+            item = (marker.sub("applied#<token>", agent.sub("<agent>", day.sub("<day>", write.key)))
+                    if name == "aggregates" else "(any)")
+            by_item[(call.label or "?", f"{name} {item}")].append(write)
+    order = list(busy.readers)
+    rows = [[reader, item, len(writes), _kb(max(max(w.size_before or 0, w.size_after or 0) for w in writes)),
              sum(w.base_units + w.index_units for w in writes),
              f"{sum(w.base_units + w.index_units for w in writes) / busy.lives:.1f}"]
-            for item, writes in sorted(by_item.items(), key=lambda kv: -sum(w.base_units for w in kv[1]))]
-    table(f"ticket_stream on a busy day: {busy.records} records of {busy.lives} lives in batches of {busy.batch} "
-          f"({busy.tickets_per_month:,.0f} tickets a month; today's aggregates filled first with {busy.events:,} "
-          f"events, a mid-day's worth: benchmarks/busy_day.py)",
-          ["item written", "writes", "largest KB", "WCU", "WCU per life"], rows)
+            for (reader, item), writes in sorted(by_item.items(), key=lambda kv: (
+                order.index(kv[0][0]) if kv[0][0] in order else len(order), -sum(w.base_units for w in kv[1])))]
+    table(f"The stream's readers on a busy day: {busy.records} records of {busy.lives} lives (on {busy.agents} "
+          f"agents), {busy.batching()} ({busy.tickets_per_month:,.0f} tickets a month; today's aggregates filled "
+          f"first with {busy.events:,} events, a mid-day's worth: benchmarks/busy_day.py)",
+          ["reader", "item written", "writes", "largest KB", "WCU", "WCU per life"], rows,
+          note="\n".join(f"{r.function}: {r.invocations} batches of {r.delivered} in this run (the records cut evenly "
+                         f"into batches of about {r.batch}: {r.lives_per_batch:.2f} lives each)"
+                         for r in busy.readers.values()))
     old_kb, old_wcu = aggregate_writes(budget.stream, budget.stream_lives) if budget.stream else (0.0, 0.0)
     new_kb, new_wcu = aggregate_writes(busy.unit, busy.lives)
     old_total, new_total = sum(budget.full_batch_share()), sum(budget.stream_share())
-    print(f"\n  ticket_stream per ticket life: old way {old_total} WCU (1/{budget.stream_lives} of one "
-          f"{budget.stream_records}-record batch on fresh aggregates; largest aggregate item {old_kb:.2f} KB, "
-          f"aggregates {old_wcu:.1f} WCU a life); busy day {new_total} WCU ({busy.batch} records a batch = "
-          f"{busy.lives_per_batch:.2f} lives; largest aggregate item {new_kb:.2f} KB, aggregates {new_wcu:.1f} WCU "
-          f"a life)")
+    readers = "; ".join(f"{r.function} {sum(busy.share(r.function))} ({r.batch} records a batch = "
+                        f"{r.lives_per_batch:.2f} lives, {r.window:g} s window)" for r in busy.readers.values())
+    print(f"\n  stream readers per ticket life: old way {old_total} WCU (1/{budget.stream_lives} of one "
+          f"{budget.stream_records}-record batch to each reader on fresh aggregates; largest aggregate item "
+          f"{old_kb:.2f} KB, aggregates {old_wcu:.1f} WCU a life); busy day {new_total} WCU: {readers}; largest "
+          f"aggregate item {new_kb:.2f} KB, aggregates {new_wcu:.1f} WCU a life")
 
 
 def _print_index_share(budget: Budget, index_names: Sequence[str]) -> None:

@@ -1,16 +1,20 @@
-"""A busy desk's day of KPI aggregates, so the ticket stream's writes are billed on the items a real desk has.
+"""A busy desk's day of KPI aggregates, so the stream readers' writes are billed on the items a real desk has.
 
 DynamoDB bills an UpdateItem on the size of the whole item, before or after, whichever is larger. The
-ticket stream's consumer (``service/ticket_stream.react``) ADDs each batch's counts into today's aggregate
-items (``storage/aggregates.record_all``), and those items grow all day: counters and histogram buckets. A
-measurement on a fresh desk writes into empty items (~0.3 KB: 1 write unit) and so under-bills every update
-a real desk makes by mid-day. And at a real desk's volume a stream batch holds the few records that arrive
-within the event source's batching window, not 100, so each batch's updates are shared by far fewer tickets.
+tickets table's stream has two readers (app.py): ``kpi_stream`` (``service/ticket_stream.measure_all``) ADDs
+each batch's counts into today's aggregate items (``storage/aggregates.record_all``), and ``ticket_stream``
+(``service/ticket_stream.react``) runs the reactions and moves the inbox counters. The KPI items grow all
+day: counters and histogram buckets. A measurement on a fresh desk writes into empty items (~0.3 KB: 1 write
+unit) and so under-bills every update a real desk makes by mid-day. And at a real desk's volume a stream
+batch holds the records that arrive within its reader's batching window, not a full ``BatchSize``, so each
+batch's updates are shared by fewer tickets: each reader by its own window (``ticket_stream`` 30 s,
+``kpi_stream`` 5 minutes, as deployed).
 
 ``fill`` records today's events as a desk at ``tickets_per_month`` has them by mid-day, through the public
 ``aggregates.record_all`` only: whatever item format the storage writes (one item per series and day, or
 the counters and each histogram apart) is the format that gets filled and billed. ``records_per_batch`` is
-the batch such a desk's ``ticket_stream`` sees (``stream_batching``: the deployed batch size and window).
+the batch such a desk's stream reader sees (``stream_batching(function_name)``: its deployed batch size and
+window; ``stream_readers``: the functions that read the tickets stream).
 
 The mix (channels, priorities, queues, agents, how many tickets get each event, the duration
 distributions) is stated below as assumptions: realistic, not measured.
@@ -29,7 +33,7 @@ if TYPE_CHECKING:
     from chalicelib.storage.aggregates import Tally
 
 __all__ = ["SECONDS_PER_MONTH", "TICKETS_PER_MONTH", "fill", "records_per_batch", "stream_batching",
-           "tallies", "tickets_per_day"]
+           "stream_readers", "tallies", "tickets_per_day"]
 
 PROJECT = Path(__file__).resolve().parents[1]
 TICKETS_PER_MONTH = 1_000_000  # the cost model's volume (benchmarks/cost.py prices 1M tickets a month)
@@ -59,25 +63,76 @@ def tickets_per_day(tickets_per_month: float = TICKETS_PER_MONTH) -> float:
     return tickets_per_month * 86400 / SECONDS_PER_MONTH
 
 
-def stream_batching() -> tuple[int, float]:
-    """ticket_stream's deployed batching, ``(BatchSize, MaximumBatchingWindowInSeconds)``: app.py's
-    ``batch_size`` and infra/resources.yaml's window. Lambda invokes when either is reached."""
-    decorators = re.findall(r"on_dynamodb_record\(((?:[^()]|\([^()]*\))*)\)", (PROJECT / "app.py").read_text())
-    size = next((re.search(r"batch_size=([0-9]+)", args) for args in decorators if 'name="ticket_stream"' in args),
-                None)
-    template = (PROJECT / "infra" / "resources.yaml").read_text()
-    window = re.search(r"TicketStreamDynamodbEventSource:.*?MaximumBatchingWindowInSeconds:\s*([0-9.]+)", template,
-                       re.DOTALL)
-    if size is None or window is None:
-        raise ValueError("ticket_stream's batch_size (app.py) or MaximumBatchingWindowInSeconds "
-                         "(infra/resources.yaml) not found")
-    return int(size.group(1)), float(window.group(1))
+_DECORATOR = re.compile(r"on_dynamodb_record\(((?:[^()]|\([^()]*\))*)\)")
+
+
+def _stream_decorators() -> dict[str, str]:
+    """app.py's ``@app.on_dynamodb_record(...)`` arguments by the function's ``name=``, in file order."""
+    found = {}
+    for args in _DECORATOR.findall((PROJECT / "app.py").read_text(encoding="utf-8")):
+        name = re.search(r"\bname=[\"']([A-Za-z0-9_]+)[\"']", args)
+        if name:
+            found[name.group(1)] = args
+    return found
+
+
+def stream_readers() -> tuple[str, ...]:
+    """The functions that read the tickets table's stream (app.py ``TICKETS_STREAM_ARN``), in app.py's order."""
+    return tuple(name for name, args in _stream_decorators().items() if "TICKETS_STREAM_ARN" in args)
+
+
+def stream_batching(function_name: str) -> tuple[int, float]:
+    """A stream reader's deployed batching, ``(BatchSize, MaximumBatchingWindowInSeconds)``: the batch size
+    of app.py's decorator named ``function_name``; the window from infra/resources.yaml's override on its event
+    source (``TicketStreamDynamodbEventSource`` for ``ticket_stream``), else the decorator's
+    ``maximum_batching_window_in_seconds``. Lambda invokes when either is reached."""
+    args = _stream_decorators().get(function_name)
+    if args is None:
+        raise ValueError(f"no @app.on_dynamodb_record(name={function_name!r}) in app.py")
+    size = re.search(r"\bbatch_size=([0-9]+)", args)
+    if size is None:
+        raise ValueError(f"{function_name}'s batch_size not found in its app.py decorator")
+    window = _infra_window(function_name)
+    if window is None:
+        in_app = re.search(r"\bmaximum_batching_window_in_seconds=([0-9.]+)", args)
+        window = float(in_app.group(1)) if in_app else None
+    if window is None:
+        raise ValueError(f"{function_name}'s batching window not found: neither infra/resources.yaml's "
+                         f"{_event_source(function_name)} MaximumBatchingWindowInSeconds nor app.py's "
+                         "maximum_batching_window_in_seconds=")
+    return int(size.group(1)), window
+
+
+def _event_source(function_name: str) -> str:
+    """The event source Chalice names for a function's stream: ``ticket_stream`` →
+    ``TicketStreamDynamodbEventSource``."""
+    return "".join(part.capitalize() for part in function_name.split("_")) + "DynamodbEventSource"
+
+
+def _infra_window(function_name: str) -> float | None:
+    """infra/resources.yaml's MaximumBatchingWindowInSeconds on the function's event source, if it sets one (the
+    template is merged over Chalice's, so it overrides the decorator)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):  # CloudFormation's short tags (!Sub, !GetAtt): their values are not needed
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load((PROJECT / "infra" / "resources.yaml").read_text(encoding="utf-8"),  # noqa: S506
+                         Loader=Loader) or {}
+    source = _event_source(function_name)
+    for resource in (template.get("Resources") or {}).values():
+        events = ((resource or {}).get("Properties") or {}).get("Events") or {}
+        properties = (events.get(source) or {}).get("Properties") or {}
+        if properties.get("MaximumBatchingWindowInSeconds") is not None:
+            return float(properties["MaximumBatchingWindowInSeconds"])
+    return None
 
 
 def records_per_batch(records_per_life: float, *, batch_size: int, window_seconds: float,
                       tickets_per_month: float = TICKETS_PER_MONTH) -> int:
-    """Stream records in one ticket_stream invocation at that volume: what arrives within the batching window
-    (ticket lives per second x stream records per life x window), at least 1, at most ``batch_size``."""
+    """Stream records in one invocation of a stream reader at that volume: what arrives within its batching
+    window (ticket lives per second x stream records per life x window), at least 1, at most ``batch_size``."""
     per_second = tickets_per_month / SECONDS_PER_MONTH * records_per_life
     return max(1, min(batch_size, round(per_second * window_seconds)))
 

@@ -9,7 +9,7 @@ from typing import Literal, get_args
 
 __all__ = ["ACTIVE_STATUSES", "CHANNELS", "CONTINUABLE", "Channel", "DEFAULT_LANGUAGE", "LANGUAGES", "Language",
            "PRIORITIES", "Priority", "REOPENABLE", "RESUMED_BY_CUSTOMER", "RESOLVED", "STATUSES", "SettableStatus",
-           "Status"]
+           "Status", "holds_capacity"]
 
 Status = Literal["open", "pending", "on_hold", "solved", "closed", "spam"]
 STATUSES: tuple[str, ...] = get_args(Status)
@@ -36,3 +36,8 @@ RESUMED_BY_CUSTOMER: tuple[str, ...] = ("pending",)  # waiting on the customer: 
 Language = Literal["en", "da", "no"]
 LANGUAGES: tuple[str, ...] = get_args(Language)
 DEFAULT_LANGUAGE = "en"  # the desk setting ``default_language`` chooses another one of LANGUAGES
+
+
+def holds_capacity(status: str, assignee_id: str | None) -> bool:
+    """Whether a ticket in ``status`` takes one of its assignee's slots (none without an assignee)."""
+    return bool(assignee_id) and status in ACTIVE_STATUSES

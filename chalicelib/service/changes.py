@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from chalicelib import clock
+from chalicelib.domain.vocabulary import holds_capacity
 from chalicelib.observability import logger
 from chalicelib.service import clocks
 from chalicelib.storage import agents as directory
@@ -121,10 +122,6 @@ def retrying(ticket: Any, attempt: Callable[[Any], T], *, gave_up: str, tries: i
         raise Conflict(gave_up)
     logger.warning(gave_up, extra={"ticket_id": ticket.ticket_id})
     return None
-
-
-def holds_capacity(status: str, assignee_id: str | None) -> bool:
-    return bool(assignee_id) and status in ticket_keys.ACTIVE
 
 
 def apply(ticket: Any, change: TicketChange, actor: Actor, *, action: str = "updated", detail: str | None = None,

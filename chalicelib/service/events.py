@@ -2,10 +2,11 @@
 
 A change does not call the services that react to it (that made ten service
 modules import each other in a circle); it publishes an event, and the one
-dispatcher (``bus``) hands it to the reactions registered for it. A person's
+dispatch (``dispatch.run``) hands it to the reactions registered for it
+(``bus.HANDLERS``) or, in ``kpi_stream``, to what it measures (``measures.MEASURES``). A person's
 edit is published by the service that made it (``TicketEdited``); everything
 else is read off the tickets table's stream after the change is stored
-(``ticket_stream.events_of``), each event carrying the ticket as written.
+(``change_events.events_of``), each event carrying the ticket as written.
 """
 from __future__ import annotations
 

@@ -7,42 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.service import assign, automate, measure
-from chalicelib.service.events import (AcknowledgementSent, AgentFreed, AgentReplied, StatusChanged, TicketAssigned,
-                                       TicketCreated, TicketDeflected, TicketEdited)
+from chalicelib.service import assign, automate
+from chalicelib.service.events import AgentFreed, TicketEdited
 from chalicelib.storage import agents as directory
 from chalicelib.storage import repository
 
-__all__ = ["follow_up_edit", "measure_acknowledgement", "measure_assignment", "measure_created", "measure_deflection",
-           "measure_reply", "measure_status_change", "refill_freed_agent"]
-
-
-def measure_created(event: TicketCreated) -> None:
-    measure.ticket_created(event.state, event.at)
-
-
-def measure_acknowledgement(event: AcknowledgementSent) -> None:
-    measure.auto_reply_sent(event.state, event.at)
-
-
-def measure_status_change(event: StatusChanged) -> None:
-    """Solved: resolution and handle time; reopened: counted (EMF and the KPI aggregates)."""
-    measure.status_changed(event.state, event.old, event.new, event.at)
-
-
-def measure_assignment(event: TicketAssigned) -> None:
-    """An agent got the ticket: their volume in the KPI report."""
-    measure.ticket_assigned(event.state, event.at)
-
-
-def measure_reply(event: AgentReplied) -> None:
-    """First response, or the next reply that ended the customer's wait."""
-    measure.agent_replied(event.state, event.at)
-
-
-def measure_deflection(event: TicketDeflected) -> None:
-    """Self-service answered it (the portal's "yes", the bot's, or the customer's silence): counted once."""
-    measure.ticket_deflected(event.state, event.at)
+__all__ = ["follow_up_edit", "refill_freed_agent"]
 
 
 def refill_freed_agent(event: AgentFreed) -> None:

@@ -37,6 +37,7 @@ from chalicelib import clock, configuration
 from chalicelib.domain import ids
 from chalicelib.domain.customers import normalise_identity
 from chalicelib.domain.triage import TriageInput
+from chalicelib.domain.vocabulary import holds_capacity
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.observability import count, logger
 from chalicelib.service import assign, changes, clocks
@@ -272,7 +273,7 @@ def _owner(opening: Opening, agent: Any, status: str, stamp: str) -> tuple[Any |
         owner, force = agent, True  # they are on the phone with the customer: capacity does not refuse it
     else:
         return None, None, None
-    claim = LoadChange(owner.agent_id, 1, force=force) if changes.holds_capacity(status, owner.agent_id) else None
+    claim = LoadChange(owner.agent_id, 1, force=force) if holds_capacity(status, owner.agent_id) else None
     return owner, "manual", claim
 
 

@@ -79,24 +79,21 @@ NEEDS = {
     # outbound/delivery_events.py → service/deliveries.py: the delivery status on the message and ticket,
     # found through a lookup item. It imports outbound.email only to parse ids: it sends nothing.
     "SesEvents": Needs(tables=frozenset({"tickets", "messages", "lookups"}), ssm=True),
-    # pipeline/stream.py → service/ticket_stream.py, measure, reactions: KPI aggregates and what a
-    # stored change sets in motion (assignment, automation, notifications: the same services the
-    # pipeline reaches, except the raw mail and chat media).
+    # pipeline/stream.py → service/ticket_stream.py, reactions: the inbox counts and what a stored change
+    # sets in motion (assignment, automation, notifications: the services the pipeline reaches, except the
+    # knowledge base, the raw mail, chat media and SES: mail goes out through send_outbound).
     "TicketStream": Needs(
-        tables=ALL_TABLES, indexes=ALL_INDEXES, send_to=frozenset({"OutboundQueue"}),
-        s3_get=frozenset({"uploads/", "kb/index/"}), s3_put=frozenset({"attachments/", "bodies/", "uploads/", "kb/index/"}),
-        ses=True, ssm=True),
-    # pipeline/stream.py → service/ticket_stream.measure_all: the KPI aggregates; it reaches what ticket_stream
-    # does (the module that reads a change's events is the one whose reactions reach every service).
-    "KpiStream": Needs(
-        tables=ALL_TABLES, indexes=ALL_INDEXES, send_to=frozenset({"OutboundQueue"}),
-        s3_get=frozenset({"uploads/", "kb/index/"}), s3_put=frozenset({"attachments/", "bodies/", "uploads/", "kb/index/"}),
-        ses=True, ssm=True),
-    # pipeline/schedule.py → service/sweeps.py: SLA clocks, timers, escalations, refills.
+        tables=ALL_TABLES - {"kb"}, indexes=ALL_INDEXES - {"kb/by_language"}, send_to=frozenset({"OutboundQueue"}),
+        s3_get=frozenset({"uploads/"}), s3_put=frozenset({"attachments/", "uploads/"}), ssm=True),
+    # pipeline/measure_stream.py → service/kpi_stream.py → measures, measure, storage.aggregates: the KPI
+    # aggregates (storage/aggregates.py reaches repository, which names tickets and agents). No queue, no
+    # bucket, no mail: none of what the reactions call.
+    "KpiStream": Needs(tables=frozenset({"tickets", "agents", "aggregates"}),
+                       indexes=frozenset({"tickets/by_status", "agents/directory"}), ssm=True),
+    # pipeline/schedule.py → service/sweeps.py: SLA clocks, timers, escalations, refills (as ticket_stream).
     "Sweep": Needs(
-        tables=ALL_TABLES, indexes=ALL_INDEXES, send_to=frozenset({"OutboundQueue"}),
-        s3_get=frozenset({"uploads/", "kb/index/"}), s3_put=frozenset({"attachments/", "bodies/", "uploads/", "kb/index/"}),
-        ses=True, ssm=True),
+        tables=ALL_TABLES - {"kb"}, indexes=ALL_INDEXES - {"kb/by_language"}, send_to=frozenset({"OutboundQueue"}),
+        s3_get=frozenset({"uploads/"}), s3_put=frozenset({"attachments/", "uploads/"}), ssm=True),
     # Every route and webhook: enqueues chat messages (receive.py, portal) and replies or links out, hands
     # out pre-signed upload/download URLs (service/uploads.py, service/attachments.py), rebuilds the
     # knowledge-base index on an edit. It never sends mail itself: send_outbound does.

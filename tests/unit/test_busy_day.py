@@ -24,21 +24,74 @@ def test_records_per_batch_is_what_arrives_within_the_batching_window(tickets_pe
                                       tickets_per_month=tickets_per_month) == records
 
 
-def test_the_batching_is_read_from_where_it_is_deployed():
-    from app import app
-
-    batch_size, window = busy_day.stream_batching()
-    assert batch_size == next(source.batch_size for source in app.event_sources if source.name == "ticket_stream")
+def _template() -> dict:
     import yaml
 
     class Loader(yaml.SafeLoader):  # CloudFormation's short tags (!Sub, !GetAtt): their values are not needed
         pass
 
     Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    template = yaml.load((busy_day.PROJECT / "infra" / "resources.yaml").read_text(encoding="utf-8"),  # noqa: S506
-                         Loader=Loader)
-    source = template["Resources"]["TicketStream"]["Properties"]["Events"]["TicketStreamDynamodbEventSource"]
-    assert window == source["Properties"]["MaximumBatchingWindowInSeconds"]
+    return yaml.load((busy_day.PROJECT / "infra" / "resources.yaml").read_text(encoding="utf-8"),  # noqa: S506
+                     Loader=Loader)
+
+
+def test_the_tickets_stream_has_both_readers_in_the_order_they_are_handed_a_change():
+    assert busy_day.stream_readers() == ("ticket_stream", "kpi_stream")
+
+
+@pytest.mark.parametrize(("function_name", "resource"), [("ticket_stream", "TicketStream"),
+                                                         ("kpi_stream", "KpiStream")])
+def test_each_readers_batching_is_read_from_where_it_is_deployed(function_name, resource):
+    from app import app
+
+    batch_size, window = busy_day.stream_batching(function_name)
+    source = next(source for source in app.event_sources if source.name == function_name)
+    assert batch_size == source.batch_size
+    events = _template()["Resources"][resource]["Properties"]["Events"]
+    overridden = events[f"{resource}DynamodbEventSource"]["Properties"].get("MaximumBatchingWindowInSeconds")
+    # infra/resources.yaml is merged over Chalice's template: its window wins, else the decorator's
+    assert window == (overridden if overridden is not None else source.maximum_batching_window_in_seconds)
+
+
+def test_the_deployed_windows_are_30_seconds_for_the_reactions_and_5_minutes_for_the_kpis():
+    assert busy_day.stream_batching("ticket_stream")[1] == 30  # infra: TicketStreamDynamodbEventSource
+    assert busy_day.stream_batching("kpi_stream")[1] == 300  # app.py's decorator; infra sets none
+
+
+def test_a_window_found_nowhere_is_an_error_not_a_guess(tmp_path, monkeypatch):
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "resources.yaml").write_text(
+        "Resources:\n  KpiStream:\n    Properties:\n      Events:\n        KpiStreamDynamodbEventSource:\n"
+        "          Properties:\n            MaximumRetryAttempts: 10\n")
+    (tmp_path / "app.py").write_text(
+        '@app.on_dynamodb_record(stream_arn=config.setting("TICKETS_STREAM_ARN"), batch_size=10000,\n'
+        '                        name="kpi_stream")\n'
+        "def kpi_stream(event):\n    pass\n")
+    monkeypatch.setattr(busy_day, "PROJECT", tmp_path)
+    with pytest.raises(ValueError, match="kpi_stream's batching window not found"):
+        busy_day.stream_batching("kpi_stream")
+    with pytest.raises(ValueError, match="ticket_stream"):
+        busy_day.stream_batching("ticket_stream")  # no such decorator
+
+
+def test_the_infra_window_overrides_the_decorators(tmp_path, monkeypatch):
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "resources.yaml").write_text(
+        "Resources:\n  KpiStream:\n    Properties:\n      Events:\n        KpiStreamDynamodbEventSource:\n"
+        "          Properties:\n            Stream: !GetAtt TicketsTable.StreamArn\n"
+        "            MaximumBatchingWindowInSeconds: 60\n"
+        "  TicketStream:\n    Properties:\n      Events:\n        TicketStreamDynamodbEventSource:\n"
+        "          Properties:\n            MaximumRetryAttempts: 10\n")
+    (tmp_path / "app.py").write_text(
+        '@app.on_dynamodb_record(stream_arn=config.setting("TICKETS_STREAM_ARN"), batch_size=1000,\n'
+        '                        name="ticket_stream", maximum_batching_window_in_seconds=2)\n'
+        "def ticket_stream(event):\n    pass\n\n\n"
+        '@app.on_dynamodb_record(stream_arn=config.setting("TICKETS_STREAM_ARN"), batch_size=500,\n'
+        '                        name="kpi_stream", maximum_batching_window_in_seconds=300)\n'
+        "def kpi_stream(event):\n    pass\n")
+    monkeypatch.setattr(busy_day, "PROJECT", tmp_path)
+    assert busy_day.stream_batching("kpi_stream") == (500, 60.0)
+    assert busy_day.stream_batching("ticket_stream") == (1000, 2.0)  # infra sets no window for it
 
 
 def test_a_million_tickets_a_month_fills_half_a_days_tickets_by_mid_day():
