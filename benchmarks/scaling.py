@@ -108,7 +108,7 @@ class CodeInputs:
     aggregate_histogram_bytes: int  # one histogram's item (every bucket set)
     inbox_item_bytes: int  # inbox#desk: every counter of domain/inbox_counts.py
     inbound_batch: int  # app.py process_inbound batch_size
-    stream_batch: int  # app.py ticket_stream batch_size
+    stream_batch: int  # app.py ticket_stream batch_size (reactions and the inbox counters)
     fifo_high_throughput: bool  # infra/resources.yaml FifoThroughputLimit: perMessageGroupId
     reserved_concurrency: bool  # any ReservedConcurrentExecutions in infra/resources.yaml
     queues: tuple[str, ...]  # chalicelib/routing.yaml
@@ -118,6 +118,7 @@ class CodeInputs:
     aggregate_shards: int = 1  # config AGGREGATE_SHARDS default (storage/aggregates.py)
     view_shards: int = 1  # config VIEW_SHARDS default (storage/ticket_keys.py)
     histograms: int = 4  # kpis.HISTOGRAMS: the items a batch touches per series when split
+    kpi_stream_batch: int = 0  # app.py kpi_stream batch_size: the KPI aggregates' own reader (0: ticket_stream's)
 
 
 def _day_item(counters: tuple[str, ...], histograms: tuple[str, ...], *, count: int,
@@ -198,7 +199,8 @@ def code_inputs(day_count: int) -> CodeInputs:
                                                                  own_item=True)),
         inbox_item_bytes=repository.item_size(inbox_item),
         inbound_batch=int(re.search(r'INBOUND_QUEUE"\), batch_size=(\d+)', app_text).group(1)),
-        stream_batch=int(re.search(r"TICKETS_STREAM_ARN\"\), batch_size=(\d+)", app_text).group(1)),
+        stream_batch=_stream_batch_size(app_text, "ticket_stream"),
+        kpi_stream_batch=_stream_batch_size(app_text, "kpi_stream") or 0,
         fifo_high_throughput=inbound_queue.get("FifoThroughputLimit") == "perMessageGroupId",
         reserved_concurrency="ReservedConcurrentExecutions" in resources_text,
         queues=tuple(routing.queues),
@@ -209,6 +211,25 @@ def code_inputs(day_count: int) -> CodeInputs:
         view_shards=max(1, int(config._DEFAULTS["VIEW_SHARDS"])),
         histograms=len(kpis.HISTOGRAMS),
     )
+
+
+def _stream_batch_size(app_text: str, function_name: str) -> int | None:
+    """The ``batch_size`` of app.py's ``@app.on_dynamodb_record(..., name=function_name)``; None without one."""
+    for args in re.findall(r"on_dynamodb_record\(((?:[^()]|\([^()]*\))*)\)", app_text):
+        if re.search(rf"\bname=[\"']{function_name}[\"']", args):
+            size = re.search(r"\bbatch_size=(\d+)", args)
+            return int(size.group(1)) if size else None
+    return None
+
+
+#: Lambda hands a stream reader at most 6 MB a batch (the synchronous invocation payload limit), whatever its
+#: BatchSize: a big BatchSize holds fewer records when the records are large.
+INVOCATION_PAYLOAD_BYTES = 6 * 1024 * 1024
+
+
+def _batch_records(batch_size: int, traffic: "Traffic") -> int:
+    """Records in a full stream batch at the peak: ``batch_size``, at most what fits in one invocation's payload."""
+    return max(1, min(batch_size, INVOCATION_PAYLOAD_BYTES // max(1, traffic.stream_record_bytes)))
 
 
 # --- traffic and design -----------------------------------------------------------------------------------
@@ -233,7 +254,9 @@ class Traffic:
     aws_call_ms: float = 12.0  # one DynamoDB/SQS/S3 call (assumption)
     ses_call_ms: float = 60.0  # one SES SendRawEmail (assumption; one of the calls above)
     ses_inbound_ms: float = 30.0  # ses_inbound per mail (one SQS call)
-    stream_batch_ms: float = 150.0  # ticket_stream per batch (one transaction, conflicts aside)
+    stream_batch_ms: float = 150.0  # a stream reader per batch (one transaction, conflicts aside)
+    stream_record_bytes: int = 5_000  # a change as Lambda hands it (assumption: the old and new image of the
+    # ~1.9 KB ticket, StreamViewType NEW_AND_OLD_IMAGES, in DynamoDB JSON with its type tags)
     day_count: int = 10_000 * 86_400  # a day's count in each aggregate number at this rate
     ticket_item_bytes: int = 1_900  # the ticket item (README budget paragraph: 1.5-1.9 KB)
     wcu_per_life: int = 60  # DynamoDB write units per ticket life (README, benchmarks/budget.py)
@@ -251,7 +274,8 @@ class Design:
     view_shards: int = 1  # suffixes on by_status / by_queue / by_assignee / waiting hash keys
     directory_shards: int = 1
     aggregate_shards: int = 1  # all#all#k (and every series, and inbox#desk) written to one of k
-    stream_batch: int = 100
+    stream_batch: int = 100  # ticket_stream's BatchSize (the inbox counters)
+    kpi_stream_batch: int = 0  # kpi_stream's BatchSize (the KPI aggregates); 0: written by ticket_stream's batches
     split_histograms: bool = False  # one item per series, day and histogram (counters apart)
     email_group: str = "sender"  # FIFO group: "sender" (email:<from>) or "thread" (sender + thread root)
     spread: int = 0  # assignment.SPREAD (0: the code's)
@@ -263,6 +287,7 @@ class Design:
     @classmethod
     def of_code(cls, code: CodeInputs) -> "Design":
         return cls(number_block=code.number_block, time_shards=code.time_shards, stream_batch=code.stream_batch,
+                   kpi_stream_batch=code.kpi_stream_batch,
                    split_histograms=code.split_histograms, directory_shards=code.directory_shards,
                    aggregate_shards=code.aggregate_shards, view_shards=code.view_shards)
 
@@ -407,8 +432,13 @@ def model(code: CodeInputs, traffic: Traffic, design: Design) -> list[Row]:
                     f"{racing} racing per shard, at most {claims:.2f} claims/round of {round_s * 1000:.0f} ms"))
 
     # KPI aggregates and inbox counters (storage/aggregates.py, storage/ticket_counts.py): one transactional
-    # update per series and day per stream batch.
-    batches = r * traffic.ticket_writes_per_life / design.stream_batch
+    # update per series and day per stream batch; the inbox counters per ticket_stream batch, the KPIs per
+    # kpi_stream batch (its own reader of the stream, app.py). At the peak each batch is full: BatchSize
+    # records, or the 6 MB a Lambda invocation takes, whichever is fewer.
+    records = r * traffic.ticket_writes_per_life
+    batches = records / _batch_records(design.stream_batch, traffic)
+    kpi_batch = _batch_records(design.kpi_stream_batch or design.stream_batch, traffic)
+    kpi_batches = records / kpi_batch if design.kpi_stream_batch else batches
     # Split, a batch at the peak updates the counters item and every histogram's item of the series, all in
     # the one partition of its hash key.
     if design.split_histograms:
@@ -420,9 +450,10 @@ def model(code: CodeInputs, traffic: Traffic, design: Design) -> list[Row]:
         item = code.aggregate_item_bytes
         batch_units = units(item, transactional=True)
         shape = f"{item / KB:.0f} KB item"
+    reader = f"kpi_stream batches of {kpi_batch:,}" if design.kpi_stream_batch else "ticket_stream batches"
     rows.append(partition_row(f"aggregates all#all/day ({shape})",
-                              shard_rate(batches, design.aggregate_shards) * batch_units,
-                              note=f"{batches:,.0f} batches/s; also channel#email, the outage queue's series"))
+                              shard_rate(kpi_batches, design.aggregate_shards) * batch_units,
+                              note=f"{kpi_batches:,.0f} {reader}/s; also channel#email, the outage queue's series"))
     rows.append(partition_row("aggregates inbox#desk/live",
                               shard_rate(batches, design.aggregate_shards)
                               * units(code.inbox_item_bytes, transactional=True)))
@@ -438,7 +469,7 @@ def model(code: CodeInputs, traffic: Traffic, design: Design) -> list[Row]:
                     traffic.noisy_sender_rate / threads, drain, f"{per_message * 1000:.0f} ms per message"))
 
     # Lambda (app.py, .chalice/config.json, infra/resources.yaml): concurrency = rate x time.
-    stream_conc = batches * traffic.stream_batch_ms / 1000
+    stream_conc = (batches + (kpi_batches if design.kpi_stream_batch else 0)) * traffic.stream_batch_ms / 1000
     ses_conc = r * traffic.ses_inbound_ms / 1000
     rows.append(Row("Lambda process_inbound concurrency", "concurrency", concurrency, design.esm_max,
                     "SQS event source ceiling"))
@@ -526,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--directory-shards", type=int)
     parser.add_argument("--aggregate-shards", type=int)
     parser.add_argument("--stream-batch", type=int)
+    parser.add_argument("--kpi-stream-batch", type=int)
     parser.add_argument("--split-histograms", action="store_true", default=None)
     parser.add_argument("--email-group", choices=("sender", "thread"))
     parser.add_argument("--spread", type=int)
@@ -549,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
           f"aggregates: histograms in their own items {code.split_histograms} (counters {code.aggregate_counters_bytes} "
           f"B, one histogram {code.aggregate_histogram_bytes / KB:.1f} KB; the one day item before the split "
           f"{code.aggregate_item_bytes / KB:.1f} KB); inbox#desk {code.inbox_item_bytes} B; "
-          f"batch sizes inbound {code.inbound_batch}, stream {code.stream_batch}; FIFO high throughput "
+          f"batch sizes inbound {code.inbound_batch}, ticket_stream {code.stream_batch}, kpi_stream "
+          f"{code.kpi_stream_batch or '(none: ticket_stream writes the KPIs)'}; FIFO high throughput "
           f"{code.fifo_high_throughput}; queues {len(code.queues)}")
     claims16, lost16 = race_round(16)
     print(f"assignment race check: 16 workers, 50 agents -> {lost16:.2f} lost races/decision simulated in lockstep "
@@ -557,14 +590,16 @@ def main(argv: list[str] | None = None) -> int:
     before = Design.of_code(code)
     print_table("BEFORE: the code's design", model(code, traffic, before), markdown=args.markdown)
     knobs = {name: getattr(args, name) for name in ("number_block", "time_shards", "view_shards", "directory_shards",
-                                                    "aggregate_shards", "stream_batch", "split_histograms",
+                                                    "aggregate_shards", "stream_batch", "kpi_stream_batch",
+                                                    "split_histograms",
                                                     "email_group", "spread", "account_concurrency", "esm_max",
                                                     "warm_tickets_per_s", "table_quota_wcu")
              if getattr(args, name) is not None}
     after = replace(before, **knobs) if knobs else fixed(code, traffic)
     print_table(f"AFTER: {'the knobs given' if knobs else 'the design knobs applied'}: number block {after.number_block}, "
                 f"time shards {after.time_shards}, view shards {after.view_shards}, directory shards "
-                f"{after.directory_shards}, aggregate shards {after.aggregate_shards}, stream batch {after.stream_batch}, "
+                f"{after.directory_shards}, aggregate shards {after.aggregate_shards}, stream batch {after.stream_batch}"
+                + (f" (kpi_stream {after.kpi_stream_batch})" if after.kpi_stream_batch else "") + ", "
                 f"split histograms {after.split_histograms}, email FIFO group per {after.email_group}, spread "
                 f"{after.spread or code.spread}; quotas: account concurrency {after.account_concurrency:,}, event source "
                 f"{after.esm_max:,}, warm throughput {after.warm_tickets_per_s:,.0f} tickets/s, table "

@@ -7,7 +7,7 @@ The mix is ``benchmarks/proof.py``'s ``Scenario`` (new mails, replies, auto-repl
 web chat, SMS, late chats, agents' replies and solves, schedule runs as the clock moves), fed in a closed
 loop: the rate is the highest this machine sustains, not a target. Stages are timed where Lambda would bill
 them: the webhook's answer (``POST /webhooks/...``), ``ses_inbound`` per invocation, ``process_inbound`` and
-``send_outbound`` per message, ``ticket_stream`` per batch.
+``send_outbound`` per message, the stream's readers (``ticket_stream``, ``kpi_stream``) per batch.
 
 Memory: RSS every 10 s, a least-squares line through the samples after the first fifth (warm-up: imports,
 caches, moto's indexes), its slope said per 1,000 events. Moto keeps every item, object, mail and stream
@@ -42,7 +42,8 @@ _SAMPLE_SECONDS = 10
 _CHUNK = 200  # events per Scenario.run: ten batches of 20, then the clock moves and the schedules run
 # (Scenario.run moves the clock every tenth batch of a call); the run ends after the chunk that passes the time
 _STAGES = ("webhook answer", "ses_inbound", "process_inbound per message", "send_outbound per message",
-           "ticket_stream batch")
+           "ticket_stream batch", "kpi_stream batch")
+_STREAM_READERS = ("ticket_stream", "kpi_stream")  # app.py: both read the tickets table's stream
 
 
 class _NoFaults:
@@ -91,8 +92,10 @@ def instrument(desk: Any, timings: Timings) -> None:
     from chalicelib.pipeline import worker as inbound
 
     def invoked(function_name: str, event: Any) -> str:
-        if function_name in ("ses_inbound", "ticket_stream"):
-            return function_name if function_name == "ses_inbound" else "ticket_stream batch"
+        if function_name == "ses_inbound":
+            return function_name
+        if function_name in _STREAM_READERS:
+            return f"{function_name} batch"
         if function_name in ("process_inbound", "send_outbound"):
             return ""  # timed per message below
         return f"schedule {function_name}"
