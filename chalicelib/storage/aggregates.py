@@ -202,18 +202,27 @@ class _Sum:
 
 @dataclass(frozen=True)
 class _Update:
-    """One item's ADDs: the counters of a series' day, or the buckets of one of its histograms."""
+    """One item's ADDs: the counters of a series' day (with an agent's histograms: ``inline``), or the buckets
+    of one of its histograms."""
 
     key: tuple[str, str]  # (series, range key)
     counters: Mapping[str, int] = field(default_factory=dict)
-    buckets: Mapping[str, int] = field(default_factory=dict)  # bucket key → count
+    buckets: Mapping[str, int] = field(default_factory=dict)  # bucket key → count, in a histogram's own item
+    inline: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (histogram, bucket key) → count
+
+
+#: Series whose day keeps its histograms on its counters item (``AggregateModel``: an agent's day is small).
+_INLINE_KINDS = ("agent#",)
 
 
 def _updates(series: str, day: str, total: _Sum) -> list[_Update]:
-    """A series' day as the items it touches: its counters item, and each histogram that gained a count."""
+    """A series' day as the items it touches: its counters item, and each histogram that gained a count (on
+    the counters item for an agent)."""
     from chalicelib.storage.models import AggregateModel
 
     counters = {name: value for name, value in total.counters.items() if value}
+    if series.startswith(_INLINE_KINDS):
+        return [_Update((series, day), counters=counters, inline=dict(total.buckets))] if total else []
     found = [_Update((series, day), counters=counters)] if counters else []
     per_histogram: dict[str, dict[str, int]] = {}
     for (name, key), count in total.buckets.items():
@@ -277,7 +286,9 @@ def _actions(update: _Update) -> tuple[list[Any], Any]:
 
     actions = [AggregateModel.counter(name).add(value) for name, value in sorted(update.counters.items())]
     actions += [AggregateModel.histogram_bucket(key).add(value) for key, value in sorted(update.buckets.items())]
-    if not update.buckets:
+    actions += [AggregateModel.inline_bucket(name, key).add(value)
+                for (name, key), value in sorted(update.inline.items())]
+    if not update.buckets and not update.inline:
         return actions, None
     actions.append(AggregateModel.histogram_scheme.set(histogram.SCHEME_VERSION))
     return actions, (AggregateModel.histogram_scheme.does_not_exist()

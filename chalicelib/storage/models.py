@@ -588,7 +588,11 @@ class AggregateModel(SharedConnection, Model):
     apart, with three-byte names instead of ``h_first_response_minutes_57``, a batch that
     adds one first response rewrites ~1 KB instead of the whole day's ~25 KB. Days
     written before the split keep their ``h_<histogram>_<bucket>`` attributes on the
-    ``YYYY-MM-DD`` item, and ``bucket_values`` reads both. A third kind holds no count: the
+    ``YYYY-MM-DD`` item, and ``bucket_values`` reads both. An agent's day is small (one
+    person's tickets: its counters and four histograms fit in well under 1 KB), and its
+    items are the ones a stream batch touches per ticket rather than per batch: its
+    histograms stay on its counters item as ``b<code>_<bucket>`` (``bf_57``; ``INLINE_CODES``),
+    one write unit where five items took five. A third kind holds no count: the
     marker each transaction of a stream batch puts (``applied#<token>-<n>`` / ``batch``,
     ``expires_at`` for the table's TTL), which no report reads (``storage/aggregates.py``).
     """
@@ -600,6 +604,10 @@ class AggregateModel(SharedConnection, Model):
     BUCKET_PREFIX = "h_"  # days counted before histograms had their own items
     HISTOGRAM_BUCKET_PREFIX = "b"
     HISTOGRAM_SEPARATOR = "#"
+    #: A histogram's code in ``b<code>_<bucket>`` on a counters item (an agent's day). Stored: never change or
+    #: reuse one; a new histogram gets a new code (tests/unit/test_aggregate_layout.py checks every one has one).
+    INLINE_CODES = {"first_response_minutes": "f", "first_response_business_minutes": "fb",
+                    "resolution_minutes": "r", "resolution_business_minutes": "rb"}
 
     series = UnicodeAttribute(hash_key=True)
     day = UnicodeAttribute(range_key=True)  # YYYY-MM-DD (UTC)
@@ -615,6 +623,11 @@ class AggregateModel(SharedConnection, Model):
     def histogram_bucket(cls, key: str) -> NumberAttribute:
         """The attribute of one bucket in a histogram's own item, e.g. ``b57``."""
         return NumberAttribute(attr_name=cls.HISTOGRAM_BUCKET_PREFIX + key)
+
+    @classmethod
+    def inline_bucket(cls, histogram_name: str, key: str) -> NumberAttribute:
+        """The attribute of one bucket kept on a counters item, e.g. ``bf_57`` (``INLINE_CODES``)."""
+        return NumberAttribute(attr_name=f"{cls.HISTOGRAM_BUCKET_PREFIX}{cls.INLINE_CODES[histogram_name]}_{key}")
 
     @classmethod
     def histogram_day(cls, day: str, histogram_name: str) -> str:
@@ -641,12 +654,19 @@ class AggregateModel(SharedConnection, Model):
         return {name[len(prefix):]: value for name, value in self._read_numbers().items() if name.startswith(prefix)}
 
     def bucket_values(self) -> dict[str, dict[str, int]]:
-        """Histogram name → {bucket key → count}, for the buckets this item has (either shape)."""
+        """Histogram name → {bucket key → count}, for the buckets this item has (any shape). ``ValueError``
+        for an inline bucket whose code names no histogram (corrupt: the report should fail, not skip it)."""
         found: dict[str, dict[str, int]] = {}
         _, separator, own_histogram = self.day.partition(self.HISTOGRAM_SEPARATOR)
         for name, value in self._read_numbers().items():
             if separator and name.startswith(self.HISTOGRAM_BUCKET_PREFIX):
                 found.setdefault(own_histogram, {})[name[len(self.HISTOGRAM_BUCKET_PREFIX):]] = value
+            elif name.startswith(self.HISTOGRAM_BUCKET_PREFIX):
+                code, _, key = name[len(self.HISTOGRAM_BUCKET_PREFIX):].partition("_")
+                histogram_name = _INLINE_NAMES.get(code)
+                if histogram_name is None or not key:
+                    raise ValueError(f"{self.series} {self.day}: {name} is no histogram bucket")
+                found.setdefault(histogram_name, {})[key] = value
             elif name.startswith(self.BUCKET_PREFIX):
                 histogram_name, _, key = name[len(self.BUCKET_PREFIX):].rpartition("_")
                 found.setdefault(histogram_name, {})[key] = value
@@ -654,6 +674,9 @@ class AggregateModel(SharedConnection, Model):
 
     def _read_numbers(self) -> dict[str, int]:
         return getattr(self, "_numbers", {})
+
+
+_INLINE_NAMES = {code: name for name, code in AggregateModel.INLINE_CODES.items()}
 
 
 # --- Knowledge base (storage/kb_articles.py): articles and the search index's marker, one table ---------

@@ -315,17 +315,20 @@ def test_one_event_is_one_transaction_over_its_series_and_all(desk, monkeypatch)
     aggregates.record(MONDAY, groups={**EMAIL, "agent": "a-0123456789ab"}, counters={"solved": 1},
                       durations={"resolution_minutes": 5.0})
     assert [call["operation"] for call in calls] == ["TransactWriteItems"]
-    assert calls[0]["items"] == 10  # per series: its counters and the histogram that gained a count
+    # per series: its counters and the histogram that gained a count; an agent's day, one item with both
+    assert calls[0]["items"] == 9
     items = {(item["series"]["S"], item["day"]["S"]): item for item in _aggregate_items(desk)}
-    series = ["agent#a-0123456789ab", "all#all", "channel#email", "priority#normal", "queue#general"]
-    assert sorted(items) == sorted((name, day) for name in series
-                                   for day in ("2025-03-03", "2025-03-03#resolution_minutes"))
-    bucket = f"b{histogram.item_key(5.0)}"
+    agent, series = "agent#a-0123456789ab", ["all#all", "channel#email", "priority#normal", "queue#general"]
+    assert sorted(items) == sorted([(agent, "2025-03-03")] + [
+        (name, day) for name in series for day in ("2025-03-03", "2025-03-03#resolution_minutes")])
+    bucket, scheme = histogram.item_key(5.0), {"N": str(histogram.SCHEME_VERSION)}
     assert all(items[name, "2025-03-03"] == {"series": {"S": name}, "day": {"S": "2025-03-03"},
                                              "c_solved": {"N": "1"}} for name in series)
     assert all(items[name, "2025-03-03#resolution_minutes"] == {
-        "series": {"S": name}, "day": {"S": "2025-03-03#resolution_minutes"}, bucket: {"N": "1"},
-        "histogram_scheme": {"N": str(histogram.SCHEME_VERSION)}} for name in series)
+        "series": {"S": name}, "day": {"S": "2025-03-03#resolution_minutes"}, f"b{bucket}": {"N": "1"},
+        "histogram_scheme": scheme} for name in series)
+    assert items[agent, "2025-03-03"] == {"series": {"S": agent}, "day": {"S": "2025-03-03"}, "c_solved": {"N": "1"},
+                                          f"br_{bucket}": {"N": "1"}, "histogram_scheme": scheme}
 
 
 def test_a_report_reads_aggregates_and_the_status_index_only(desk, admin_token, monkeypatch):
