@@ -172,7 +172,7 @@ def test_a_valid_ses_event_with_keys_dropped_or_replaced_is_enqueued_or_parked_n
 # --- Fixed cases the properties rely on ------------------------------------------------
 
 
-def test_a_valid_event_is_one_pointer_per_record_in_the_senders_thread():
+def test_a_valid_event_is_one_pointer_per_record_in_the_senders_conversation():
     from chalicelib.storage.queues import group_id
 
     event = _valid_event()
@@ -180,36 +180,7 @@ def test_a_valid_event_is_one_pointer_per_record_in_the_senders_thread():
     result, enqueued, parked = _handle(event)
     assert result == {"disposition": "CONTINUE"} and parked == []
     assert [m["body"]["ses_message_id"] for m in enqueued] == ["0123456789abcdef0123456789abcdef00000000", "second000"]
-    assert [m["group"] for m in enqueued] == [
-        group_id("email:ann@customer.example:0123456789abcdef0123456789abcdef00000000@customer.example"),
-        group_id("email:bob@example.org:second000@customer.example")]
-
-
-def _group(message_id, **compose_args):
-    [pointer] = _handle(_valid_event(message_id, **compose_args))[1]
-    return pointer["group"]
-
-
-def test_a_reply_is_in_its_threads_group_and_a_senders_other_thread_is_not():
-    """A thread's mails are processed in order (FIFO per group); one sender's threads side by side."""
-    first = _group("first")
-    assert _group("reply1", in_reply_to="<first@customer.example>",
-                  references=["<first@customer.example>"]) == first
-    # References' first id is the thread's root, whatever the direct parent
-    assert _group("reply2", in_reply_to="<reply1@customer.example>",
-                  references=["<first@customer.example>", "<reply1@customer.example>"]) == first
-    assert _group("reply3", in_reply_to="<first@customer.example>") == first  # a client that sets no References
-    assert _group("other", subject="Another question") != first
-    assert _group("bob", sender="Bob <bob@example.org>", in_reply_to="<first@customer.example>") != first
-
-
-def test_without_the_full_headers_the_group_is_the_senders():
-    from chalicelib.storage.queues import group_id
-
-    event = _valid_event("cut", in_reply_to="<first@customer.example>")
-    event["Records"][0]["ses"]["mail"]["headersTruncated"] = True
-    [pointer] = _handle(event)[1]
-    assert pointer["group"] == group_id("email:ann@customer.example")
+    assert [m["group"] for m in enqueued] == [group_id("email:ann@customer.example"), group_id("email:bob@example.org")]
 
 
 @pytest.mark.parametrize("event", [

@@ -4,17 +4,9 @@ SES has already stored the raw MIME in S3 (the rule's S3 action runs first).
 This function only checks the event's shape and enqueues a pointer with the
 verdicts, one SQS call per mail; the parsing happens behind the queue where
 retries and dead-lettering are SQS's job.
-
-The FIFO group is the sender's thread (``email:<sender>:<thread root>``), read
-from the headers SES hands over: a thread's mails are processed in order (a
-reply after the mail it answers), and one sender's separate threads in
-parallel, so one loud address is not one queue (docs/scaling.md: a group is
-processed one message at a time, 7 a second). Without the headers (SES
-truncated them) the group is the sender's, as before.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SESEvent
@@ -24,8 +16,6 @@ from chalicelib.observability import count, logger
 from chalicelib.storage import queues as queue
 
 VERDICTS = ("spam", "virus", "spf", "dkim", "dmarc")
-_MESSAGE_ID = re.compile(r"<([^<>\s]{1,250})>")  # a msg-id; SES's header values are bounded, this read is too
-_HEADER_CHARS = 2000  # of References: its first id is the root, at the front
 
 
 def handle(event: Any) -> dict[str, str]:
@@ -37,9 +27,9 @@ def handle(event: Any) -> dict[str, str]:
     except (KeyError, TypeError, AttributeError, ValueError) as err:
         queue.park(event, f"SES event of the wrong shape: {err!r}", source="ses_inbound")
         return {"disposition": "CONTINUE"}
-    for pointer, group in pointers:
+    for pointer, sender in pointers:
         logger.set_correlation_id(pointer["ses_message_id"])
-        queue.enqueue(pointer, conversation_key=group, dedup_key=pointer["ses_message_id"])
+        queue.enqueue(pointer, conversation_key=f"email:{sender}", dedup_key=pointer["ses_message_id"])
         logger.info("email enqueued", extra={"bucket": pointer["bucket"], "key": pointer["key"]})
     count("EmailsReceived", channel="email", value=len(pointers))
     return {"disposition": "CONTINUE"}
@@ -62,28 +52,7 @@ def _pointer(record: Any) -> tuple[dict[str, Any], str]:
         "recipients": [r.lower() for r in receipt.raw_event.get("recipients", []) if isinstance(r, str)],
         "timestamp": mail.raw_event.get("timestamp"),
     }
-    root = _thread_root(mail.raw_event)
-    return pointer, f"email:{sender}:{root}" if root else f"email:{sender}"
-
-
-def _thread_root(mail: dict[str, Any]) -> str | None:
-    """The Message-ID that started the mail's thread: References' first, else In-Reply-To, else its own;
-    None when SES truncated the headers (a reply's references may be what was cut)."""
-    if mail.get("headersTruncated") is not False:
-        return None
-    found: dict[str, str] = {}
-    headers = mail.get("headers")
-    for header in headers if isinstance(headers, list) else []:
-        name = header.get("name") if isinstance(header, dict) else None
-        value = header.get("value")
-        if isinstance(name, str) and isinstance(value, str) and name.lower() in ("references", "in-reply-to",
-                                                                                    "message-id"):
-            found.setdefault(name.lower(), value[:_HEADER_CHARS])
-    for name in ("references", "in-reply-to", "message-id"):
-        match = _MESSAGE_ID.search(found.get(name, ""))
-        if match:
-            return match.group(1)
-    return None
+    return pointer, sender
 
 
 def _verdict(receipt: Any, name: str) -> str:
