@@ -119,6 +119,7 @@ class CodeInputs:
     view_shards: int = 1  # config VIEW_SHARDS default (storage/ticket_keys.py)
     histograms: int = 4  # kpis.HISTOGRAMS: the items a batch touches per series when split
     kpi_stream_batch: int = 0  # app.py kpi_stream batch_size: the KPI aggregates' own reader (0: ticket_stream's)
+    email_group: str = "sender"  # channels/email/ses_inbound.py: "thread" once it groups by the thread's root
 
 
 def _day_item(counters: tuple[str, ...], histograms: tuple[str, ...], *, count: int,
@@ -146,6 +147,7 @@ def code_inputs(day_count: int) -> CodeInputs:
     import yaml
 
     from chalicelib import config
+    from chalicelib.channels.email import ses_inbound
     from chalicelib.domain import assignment, inbox_counts, kpis, vocabulary
     from chalicelib.service import assign
     from chalicelib.storage import agents, aggregates, models, repository
@@ -210,6 +212,7 @@ def code_inputs(day_count: int) -> CodeInputs:
         aggregate_shards=max(1, int(config._DEFAULTS["AGGREGATE_SHARDS"])),
         view_shards=max(1, int(config._DEFAULTS["VIEW_SHARDS"])),
         histograms=len(kpis.HISTOGRAMS),
+        email_group="thread" if hasattr(ses_inbound, "_thread_root") else "sender",
     )
 
 
@@ -273,7 +276,7 @@ class Design:
     time_shards: int
     view_shards: int = 1  # suffixes on by_status / by_queue / by_assignee / waiting hash keys
     directory_shards: int = 1
-    aggregate_shards: int = 1  # all#all#k (and every series, and inbox#desk) written to one of k
+    aggregate_shards: int = 1  # all#all#k (and every KPI series; never inbox#desk) written to one of k
     stream_batch: int = 100  # ticket_stream's BatchSize (the inbox counters)
     kpi_stream_batch: int = 0  # kpi_stream's BatchSize (the KPI aggregates); 0: written by ticket_stream's batches
     split_histograms: bool = False  # one item per series, day and histogram (counters apart)
@@ -289,7 +292,8 @@ class Design:
         return cls(number_block=code.number_block, time_shards=code.time_shards, stream_batch=code.stream_batch,
                    kpi_stream_batch=code.kpi_stream_batch,
                    split_histograms=code.split_histograms, directory_shards=code.directory_shards,
-                   aggregate_shards=code.aggregate_shards, view_shards=code.view_shards)
+                   aggregate_shards=code.aggregate_shards, view_shards=code.view_shards,
+                   email_group=code.email_group)
 
 
 # --- assignment races, simulated with the real ordering -------------------------------------------------
@@ -454,11 +458,10 @@ def model(code: CodeInputs, traffic: Traffic, design: Design) -> list[Row]:
     rows.append(partition_row(f"aggregates all#all/day ({shape})",
                               shard_rate(kpi_batches, design.aggregate_shards) * batch_units,
                               note=f"{kpi_batches:,.0f} {reader}/s; also channel#email, the outage queue's series"))
-    rows.append(partition_row("aggregates inbox#desk/live",
-                              shard_rate(batches, design.aggregate_shards)
-                              * units(code.inbox_item_bytes, transactional=True)))
+    rows.append(partition_row("aggregates inbox#desk/live",  # never suffixed: the console reads it by key
+                              batches * units(code.inbox_item_bytes, transactional=True)))
 
-    # SQS FIFO (infra/resources.yaml, storage/queues.py): one group per conversation (email: per sender).
+    # SQS FIFO (infra/resources.yaml, storage/queues.py): one group per conversation (email: per thread).
     queue_limit = LIMITS["fifo_queue_tps_high"] if code.fifo_high_throughput else LIMITS["fifo_queue_tps"]
     rows.append(Row("SQS inbound.fifo: queue", "calls/s", r, queue_limit,
                     "high throughput (perMessageGroupId)" if code.fifo_high_throughput else "no high throughput"))

@@ -2,10 +2,10 @@
 
 Items: series ``inbox#desk`` (status, priority, channel, queue, unassigned,
 overdue) and ``inbox#<agent id>`` (``mine``), day ``live``, each count a flat
-``c_<name>`` number — the aggregates' own shape, so the stream's consumer moves
-them with atomic ``ADD``s in the same transaction as the batch's KPI aggregates
-(``aggregates.record_all(adjustments=...)``), under the ClientRequestToken
-derived from the stream batch: a batch delivered again is not counted twice.
+``c_<name>`` number — the aggregates' own shape, so ``ticket_stream`` moves them
+with atomic ``ADD``s, one transaction per batch (``aggregates.record_all(adjustments=...)``;
+the KPI aggregates are ``kpi_stream``'s), under the ClientRequestToken derived
+from the stream batch: a batch delivered again is not counted twice.
 ``read`` is one BatchGetItem of two items.
 
 ``recount`` rebuilds them from the tickets (``python -m chalicelib.admin
