@@ -5,14 +5,33 @@ use it, ``ticket_stream`` for its reactions and ``kpi_stream`` for its measures.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalicelib import clock
 from chalicelib.domain.vocabulary import holds_capacity
+from chalicelib.observability import logger
 from chalicelib.service.events import (AcknowledgementSent, AgentFreed, AgentReplied, Event, StatusChanged,
                                        TicketAssigned, TicketCreated, TicketDeflected)
 
-__all__ = ["events_of"]
+__all__ = ["events_of", "publish_all"]
+
+
+def publish_all(stored: Iterable[Any], publish: Callable[[Event], None]) -> int:
+    """``publish`` every event of the stored changes (``.old``/``.new``), in stream order; returns how many.
+
+    One that fails is logged and the rest go on: a reader's batch fails only on its own
+    aggregates write (a reaction's work is redone by the sweep; a lost measure, by no one).
+    """
+    published = 0
+    for change in stored:
+        for event in events_of(change.old, change.new):
+            published += 1
+            try:
+                publish(event)
+            except Exception:
+                logger.exception("a reaction to a stored ticket change failed", extra={"event": type(event).__name__})
+    return published
 
 
 def events_of(old: Any, new: Any) -> list[Event]:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chalicelib.observability import logger
 from chalicelib.service import measure, measures
-from chalicelib.service.change_events import events_of
+from chalicelib.service.change_events import publish_all
 from chalicelib.storage import aggregates
 from chalicelib.storage.ticket_stream import StoredChange, batch_token
 
@@ -25,14 +24,7 @@ def measure_all(stored: Iterable[StoredChange]) -> int:
     fails the batch, delivered again under the same token (counted once).
     """
     stored = list(stored)
-    published = 0
     with measure.batched() as tallies:
-        for change in stored:
-            for event in events_of(change.old, change.new):
-                published += 1
-                try:
-                    measures.publish(event)
-                except Exception:
-                    logger.exception("measuring a stored ticket change failed", extra={"event": type(event).__name__})
+        published = publish_all(stored, measures.publish)
     aggregates.record_all(tallies, token=batch_token(stored, "kpi_stream"))
     return published

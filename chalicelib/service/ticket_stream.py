@@ -18,9 +18,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 from chalicelib.domain import inbox_counts
-from chalicelib.observability import logger
 from chalicelib.service import assign, bus
-from chalicelib.service.change_events import events_of
+from chalicelib.service.change_events import publish_all
 from chalicelib.storage import aggregates, ticket_counts
 from chalicelib.storage.ticket_stream import StoredChange, batch_token
 
@@ -37,16 +36,8 @@ def react(stored: Iterable[StoredChange]) -> int:
     the batch are refilled once per queue, after its events (``assign.refills_batched``).
     """
     stored = list(stored)
-    published = 0
     with assign.refills_batched():
-        for change in stored:
-            for event in events_of(change.old, change.new):
-                published += 1
-                try:
-                    bus.publish(event)
-                except Exception:
-                    logger.exception("a reaction to a stored ticket change failed",
-                                     extra={"event": type(event).__name__})
+        published = publish_all(stored, bus.publish)
     moves: Counter = Counter()
     for change in stored:
         moves.update(inbox_counts.moved(change.old, change.new))
