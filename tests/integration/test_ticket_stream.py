@@ -99,3 +99,31 @@ def test_a_batch_that_frees_many_agents_reads_each_queue_s_waiting_line_once(hel
     assert len(queries) == 5  # one per queue (routing.yaml's five), whichever agents were freed
     now = {t["id"]: t["assignee_id"] for t in desk.tickets()}
     assert all(now[t["id"]] in tokens for t in waiting)  # the three waiting tickets found freed agents
+
+
+def test_each_reader_reads_the_stream_on_its_own_so_a_failing_one_holds_back_only_its_own_work(held_desk,
+                                                                                                 monkeypatch, capsys):
+    """ticket_stream (the inbox counts) and kpi_stream (the KPIs) are two event source mappings on one stream:
+    a batch one of them gives up on neither blocks nor repeats the other's."""
+    from chalicelib.storage import ticket_counts
+
+    desk = held_desk
+    for n in range(3):
+        desk.receive_email(compose(sender=f"c{n}@shop.example", subject=f"question {n}"))
+    desk.pump()
+
+    def unavailable(*args, **kwargs):
+        raise RuntimeError("the inbox counters cannot be written")
+
+    monkeypatch.setattr(ticket_counts, "adjustments", unavailable)  # ticket_stream's write, not kpi_stream's
+    desk.deliver_streams()
+    assert "ticket_stream failed 11 times" in capsys.readouterr().out  # given up on, as Lambda does
+    assert _created(desk) == 3  # kpi_stream counted its batch regardless
+    assert ticket_counts.read("nobody")[0].get("status_open", 0) == 0  # and ticket_stream's counts stayed unwritten
+
+    monkeypatch.undo()
+    desk.receive_email(compose(sender="c9@shop.example", subject="question 9"))
+    desk.pump()
+    desk.deliver_streams()
+    assert _created(desk) == 4  # each reader goes on from its own position: nothing counted twice
+    assert ticket_counts.read("nobody")[0].get("status_open", 0) == 1
