@@ -601,7 +601,8 @@ def main(argv: list[str] | None = None) -> int:
     after = replace(before, **knobs) if knobs else fixed(code, traffic)
     print_table(f"AFTER: {'the knobs given' if knobs else 'the design knobs applied'}: number block {after.number_block}, "
                 f"time shards {after.time_shards}, view shards {after.view_shards}, directory shards "
-                f"{after.directory_shards}, aggregate shards {after.aggregate_shards}, stream batch {after.stream_batch}"
+                f"{after.directory_shards}, aggregate shards {after.aggregate_shards}, "
+                f"stream batch {after.stream_batch}"
                 + (f" (kpi_stream {after.kpi_stream_batch})" if after.kpi_stream_batch else "") + ", "
                 f"split histograms {after.split_histograms}, email FIFO group per {after.email_group}, spread "
                 f"{after.spread or code.spread}; quotas: account concurrency {after.account_concurrency:,}, event source "

@@ -37,8 +37,9 @@ range asked for: the whole desk's p50 and p90, or with ``--group-by`` each group
 
 ``python -m chalicelib.admin redrive`` after fixing what made messages fail: every dead-lettered
 message goes back where it came from (``--queue
-inbound|outbound|ses-failures|ses-events|ticket-stream|kpi-stream|all``, ``--dry-run``, ``--max N``) and leaves its dead-letter queue only once the put succeeded; the pipeline stores a
-message once, so a message redriven twice, or one that was stored before it was parked, changes nothing.
+inbound|outbound|ses-failures|ses-events|ticket-stream|kpi-stream|all``, ``--dry-run``, ``--max N``) and
+leaves its dead-letter queue only once the put succeeded; the pipeline stores a message once, so a message
+redriven twice, or one that was stored before it was parked, changes nothing.
 
 Runs against the AWS account and region of your environment (or ``AWS_ENDPOINT_URL``,
 e.g. ``make local``'s moto server), with the region every other part of the desk uses:

@@ -213,9 +213,9 @@ class LocalDesk:
         warning, like Lambda's MaximumRetryAttempts). Reactions write tickets too, so
         it goes on until the streams are quiet. Every function of a stream reads it on its own
         (``ticket_stream``, then ``kpi_stream``). Returns how many new records were read
-        (each once, however many functions it went to). Reads moto's shards in this process (moto answers the DynamoDB Streams
-        API with 404); against an external endpoint nothing is delivered. Safe to call from
-        any thread: it runs under the invocation lock (an HTTP route served by ``start_http``
+        (each once, however many functions it went to). Reads moto's shards in this process
+        (moto answers the DynamoDB Streams API with 404); against an external endpoint nothing
+        is delivered. Safe to call from any thread: it runs under the invocation lock (an HTTP route served by ``start_http``
         is no invocation, so a test hands its changes over with this).
         """
         with self._invoke_lock:

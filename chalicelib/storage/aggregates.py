@@ -42,9 +42,10 @@ triage rules is therefore no longer listed (its days stay in ``all#all``).
 
 Suffixes (``AGGREGATE_SHARDS``, default 1). Every ``kpi_stream`` batch updates ``all#all`` and the
 series every busy desk shares (``channel#email``): one partition, at most 1,000 write units a
-second, reached at ~7,400 new tickets a second (docs/scaling.md: batches full at Lambda's 6 MB). With N suffixes a batch writes
-its KPI series as ``<series>#<k>`` with ``k`` from a hash of the batch's token (a batch
-delivered again lands on the same items, so its ClientRequestToken still dedupes it), and
+second, reached at ~7,400 new tickets a second (docs/scaling.md: batches full at Lambda's 6 MB).
+With N suffixes a batch writes its KPI series as ``<series>#<k>`` with ``k`` from a hash of the
+batch's token (a batch delivered again lands on the same items, so its ClientRequestToken still
+dedupes it), and
 ``read`` queries the unsuffixed series and its N suffixes and merges them per day. The
 inbox counters (``ticket_counts``) are never suffixed: the console reads them by key. Raising
 N needs nothing more; lowering it hides the higher suffixes' counts from reports.
