@@ -30,7 +30,8 @@ def publish_all(stored: Iterable[Any], publish: Callable[[Event], None]) -> int:
             try:
                 publish(event)
             except Exception:
-                logger.exception("a reaction to a stored ticket change failed", extra={"event": type(event).__name__})
+                logger.exception("handling an event of a stored ticket change failed",
+                                 extra={"event": type(event).__name__})
     return published
 
 
