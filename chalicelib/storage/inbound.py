@@ -523,8 +523,21 @@ def _message_item(message: InboundMessage, ticket_id: str, now: str, *, joined_b
 
 
 def _sender(writes: repository.Writes, message: InboundMessage, sender: Sender, ticket_id: str, now: str) -> None:
-    """The sender's identity lookup (customer, open chat, contact and acknowledgement counts) and customer record."""
+    """The sender's identity lookup (customer, open chat, contact and acknowledgement counts) and customer record.
+
+    A known sender's message that opens nothing and sends no acknowledgement (a reply on its thread)
+    leaves the identity as it is, unwritten: 2 write units saved per reply, and a loud sender's replies
+    no longer all write one item (docs/scaling.md, "the loud sender's FIFO group").
+    """
+    _identity(writes, message, sender, now)
+    _customer(writes, message, sender, ticket_id, now)
+
+
+def _identity(writes: repository.Writes, message: InboundMessage, sender: Sender, now: str) -> None:
     identity = sender.identity
+    if (identity is not None and identity.customer_id and identity.created_at and sender.open_ticket_id is None
+            and sender.contacts_week is None and sender.acknowledgement is None):
+        return  # every action below would leave the item as it is
     actions = [
         LookupModel.customer_id.set(LookupModel.customer_id | sender.customer_id),
         LookupModel.created_at.set(LookupModel.created_at | now),
@@ -550,6 +563,8 @@ def _sender(writes: repository.Writes, message: InboundMessage, sender: Sender, 
             )
     writes.update(LookupModel(f"id:{message.sender.key}"), actions, condition)
 
+
+def _customer(writes: repository.Writes, message: InboundMessage, sender: Sender, ticket_id: str, now: str) -> None:
     customer_actions = [
         CustomerModel.identities.add({message.sender.key}),
         CustomerModel.first_seen_at.set(CustomerModel.first_seen_at | now),

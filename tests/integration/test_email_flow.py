@@ -56,6 +56,45 @@ def test_reply_by_in_reply_to_joins_the_ticket_without_a_second_acknowledgement(
     assert len(desk.sent_emails()) == 1
 
 
+def test_a_known_senders_reply_leaves_their_identity_unwritten_and_their_last_inquiry_current(desk, monkeypatch):
+    """A reply opens nothing and sends no acknowledgement: its transaction writes the customer (last
+    inquiry) but not the sender's identity item, which stays as the new ticket left it; the sender's
+    acknowledgement count still caps the next new tickets."""
+    from pynamodb.connection.base import Connection
+
+    from chalicelib.storage.models import LookupModel
+
+    written = []
+    send = Connection._make_api_call
+
+    def watched(self, operation_name, operation_kwargs):
+        if operation_name == "TransactWriteItems":
+            written.extend(next(iter(item.values()))["Key" if "Update" in item else "Item"].get("lookup_key", {})
+                           .get("S") for item in operation_kwargs["TransactItems"])
+        return send(self, operation_name, operation_kwargs)
+
+    monkeypatch.setattr(Connection, "_make_api_call", watched)
+    identity = "id:email:ann@customer.example"
+    desk.receive_email(compose(message_id="<first@customer.example>"))
+    desk.pump()
+    assert identity in written
+    written.clear()
+    stored = LookupModel.get(identity).attribute_values
+    ack = _only(desk.sent_emails())
+    desk.receive_email(compose(subject="Re: My order never arrived", body="Any news on the parcel?",
+                               in_reply_to=ack["Message-ID"], message_id="<second@customer.example>"))
+    desk.pump()
+    assert written and identity not in written  # the reply's transaction, without the identity
+    assert LookupModel.get(identity).attribute_values == stored
+    ticket = _only(desk.tickets())
+    assert ticket["message_count"] == 2
+    assert ticket["customer"]["last_inquiry"]["excerpt"].startswith("Any news on the parcel?")
+    for n in range(3):  # the acknowledgement counted by the first ticket still counts: 2 more, then the cap
+        desk.receive_email(compose(subject=f"another question {n}"))
+    desk.pump()
+    assert len(desk.sent_emails()) == 3
+
+
 def test_reply_via_signed_reply_address_threads_and_a_forged_one_does_not(desk):
     desk.receive_email(compose())
     desk.pump()
