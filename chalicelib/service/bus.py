@@ -17,6 +17,7 @@ __all__ = ["HANDLERS", "publish"]
 HANDLERS: dispatch.Table = {
     events.AgentFreed: (("chalicelib.service.reactions", "refill_freed_agent"),),
     events.TicketEdited: (("chalicelib.service.reactions", "follow_up_edit"),),
+    events.CustomerWrote: (("chalicelib.service.reactions", "remember_contact"),),
 }
 
 

@@ -11,8 +11,8 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.domain.vocabulary import holds_capacity
 from chalicelib.observability import logger
-from chalicelib.service.events import (AcknowledgementSent, AgentFreed, AgentReplied, Event, StatusChanged,
-                                       TicketAssigned, TicketCreated, TicketDeflected)
+from chalicelib.service.events import (AcknowledgementSent, AgentFreed, AgentReplied, CustomerWrote, Event,
+                                       StatusChanged, TicketAssigned, TicketCreated, TicketDeflected)
 
 __all__ = ["events_of", "publish_all"]
 
@@ -36,8 +36,8 @@ def publish_all(stored: Iterable[Any], publish: Callable[[Event], None]) -> int:
 
 
 def events_of(old: Any, new: Any) -> list[Event]:
-    """What one stored change of a ticket means: created, acknowledged, status moved, assigned, answered,
-    deflected, agent freed. A deflection is an event once: in the change where it first appears."""
+    """What one stored change of a ticket means: created, acknowledged, status moved, the customer wrote again,
+    assigned, answered, deflected, agent freed. A deflection is an event once: in the change where it first appears."""
     if new is None:
         return []
     ticket_id = new.ticket_id
@@ -56,6 +56,8 @@ def events_of(old: Any, new: Any) -> list[Event]:
     if new.status != old.status:
         found.append(StatusChanged(ticket_id, old.status, new.status,
                                    clock.parse_iso(new.status_changed_at or new.last_activity_at), new))
+    if new.last_customer_message_at and new.last_customer_message_at != old.last_customer_message_at:
+        found.append(CustomerWrote(ticket_id, clock.parse_iso(new.last_customer_message_at), new))
     if new.last_agent_reply_at and new.last_agent_reply_at != old.last_agent_reply_at:
         found.append(AgentReplied(ticket_id, clock.parse_iso(new.last_agent_reply_at), new))
     if new.assignee_id and new.assignee_id != old.assignee_id:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["AcknowledgementSent", "AgentFreed", "AgentReplied", "Event", "StatusChanged", "TicketAssigned",
-           "TicketCreated", "TicketDeflected", "TicketEdited"]
+__all__ = ["AcknowledgementSent", "AgentFreed", "AgentReplied", "CustomerWrote", "Event", "StatusChanged",
+           "TicketAssigned", "TicketCreated", "TicketDeflected", "TicketEdited"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,12 @@ class AgentReplied(_Moment):
 
 
 @dataclass(frozen=True)
+class CustomerWrote(_Moment):
+    """Stored: a customer's message joined an existing ticket (``state.last_customer_message_at`` moved; an
+    out-of-office does not move it). Their customer record follows: last seen, last inquiry."""
+
+
+@dataclass(frozen=True)
 class TicketDeflected(_Moment):
     """Stored: self-service answered the ticket (its ``deflection`` appeared: confirmed or silent). Counted once."""
 
@@ -93,4 +99,4 @@ class TicketEdited:
 
 
 Event = (TicketCreated | AcknowledgementSent | StatusChanged | TicketAssigned | AgentReplied | AgentFreed | TicketEdited
-         | TicketDeflected)
+         | TicketDeflected | CustomerWrote)

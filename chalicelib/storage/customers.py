@@ -20,9 +20,10 @@ from chalicelib.domain import finding
 from chalicelib.storage.exceptions import ConditionFailed, TransactionCancelled, condition_failed
 
 __all__ = [
-    "KEEP", "CustomerUpdate", "IdentityLookup", "IdentityUpdate",
-    "add_identities", "customer_ids_named", "customers_by_ids", "get_customer", "identity_lookups", "index_all",
-    "merge_customers", "move_identity", "name_actions", "order_key", "preferred_language", "save_customer",
+    "KEEP", "Contact", "CustomerUpdate", "IdentityLookup", "IdentityUpdate",
+    "add_identities", "contact_actions", "customer_ids_named", "customers_by_ids", "get_customer", "identity_lookups", "index_all",
+    "merge_customers", "move_identity", "name_actions", "order_key", "preferred_language", "record_contact",
+    "save_customer",
 ]
 
 KEEP: Any = object()  # "leave the lookup's tier as it is"
@@ -48,6 +49,24 @@ class CustomerUpdate:
 
     def __bool__(self) -> bool:
         return bool(self.values or self.add_identities or self.add_tickets)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One message as its sender's customer record keeps it: seen at ``at``; with ``inquiry`` also their last
+    inquiry (ticket, channel, subject, the start of their own words); a display name it learns if it has none."""
+
+    identity: str
+    at: str
+    ticket_id: str
+    channel: str
+    subject: str = ""
+    text: str = ""
+    name: str | None = None
+    inquiry: bool = True  # False: seen, not an inquiry (an out-of-office, held mail)
+
+
+EXCERPT_CHARS = 280  # the customer's last inquiry, as agents see it in a list
 
 
 @dataclass(frozen=True)
@@ -210,6 +229,27 @@ def move_identity(change: IdentityUpdate, *, at: str) -> None:
         raise ConditionFailed(f"{change.identity} is no longer {change.expected_owner or 'unclaimed'}") from err
 
 
+def record_contact(customer_id: str, contact: Contact) -> bool:
+    """A known sender's message on an existing ticket, read off the tickets' stream (``contact_actions``).
+
+    Not applied (False) when the record was already seen later: a stream record delivered again, or
+    after a newer one, never moves the last inquiry back. Nor to a customer that does not exist.
+    """
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.storage.models import CustomerModel
+
+    condition = CustomerModel.customer_id.exists() & (
+        CustomerModel.last_seen_at.does_not_exist() | (CustomerModel.last_seen_at <= contact.at))
+    try:
+        CustomerModel(customer_id).update(actions=contact_actions(contact), condition=condition)
+    except UpdateError as err:
+        if condition_failed(err):
+            return False
+        raise
+    return True
+
+
 def add_identities(customer_id: str, identities: Iterable[str]) -> None:
     """Add identities to a customer's list (a set: adding one it has is a no-op)."""
     from chalicelib.storage.models import CustomerModel
@@ -235,6 +275,27 @@ def _customer_actions(update: CustomerUpdate) -> list[Any]:
         actions.append(CustomerModel.identities.add(set(update.add_identities)))
     if update.add_tickets:
         actions.append(CustomerModel.ticket_count.add(update.add_tickets))
+    return actions
+
+
+def contact_actions(contact: Contact) -> list[Any]:
+    """What one message changes on its sender's customer record: the identity listed, first and last seen,
+    the first name learned, and the last inquiry. The pipeline writes them with a new ticket (in its
+    transaction); a known sender's later messages, ``record_contact`` from the stream."""
+    from chalicelib.storage.models import CustomerModel, LastInquiry
+
+    actions = [
+        CustomerModel.identities.add({contact.identity}),
+        CustomerModel.first_seen_at.set(CustomerModel.first_seen_at | contact.at),
+        CustomerModel.last_seen_at.set(contact.at),
+    ]
+    if contact.name:  # the first name we learn (or import) stays
+        actions.append(CustomerModel.name.set(CustomerModel.name | contact.name))
+        actions += name_actions(contact.name, if_new=True)  # found by name (GET /search)
+    if contact.inquiry:
+        actions.append(CustomerModel.last_inquiry.set(LastInquiry(
+            ticket_id=contact.ticket_id, channel=contact.channel, subject=contact.subject,
+            excerpt=contact.text[:EXCERPT_CHARS], at=contact.at)))
     return actions
 
 

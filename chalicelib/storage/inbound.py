@@ -24,8 +24,7 @@ from typing import Any, Protocol
 from chalicelib.domain import ids, threading
 from chalicelib.domain.acknowledgement import AckDecision
 from chalicelib.domain.messages import InboundMessage
-from chalicelib.storage import blobs, repository, ticket_keys
-from chalicelib.storage.customers import name_actions
+from chalicelib.storage import blobs, customers, repository, ticket_keys
 from chalicelib.storage.exceptions import AgentCannotTake, DuplicateDelivery, TransactionCancelled, condition_failed
 from chalicelib.storage.ticket_changes import LoadChange, load_update
 from chalicelib.storage.models import (
@@ -34,7 +33,6 @@ from chalicelib.storage.models import (
     AttachmentInfo,
     AuditModel,
     CustomerModel,
-    LastInquiry,
     LookupModel,
     MessageModel,
     TicketModel,
@@ -48,7 +46,6 @@ __all__ = [
 
 INLINE_BODY_BYTES = 300_000  # DynamoDB items are at most 400 KB; the rest of the item needs room
 _PREVIEW_CHARS = 4_000
-_EXCERPT_CHARS = 280  # the customer's last inquiry, as agents see it in a list
 _REASON_CHARS = 500
 
 
@@ -525,9 +522,10 @@ def _message_item(message: InboundMessage, ticket_id: str, now: str, *, joined_b
 def _sender(writes: repository.Writes, message: InboundMessage, sender: Sender, ticket_id: str, now: str) -> None:
     """The sender's identity lookup (customer, open chat, contact and acknowledgement counts) and customer record.
 
-    A known sender's message that opens nothing and sends no acknowledgement (a reply on its thread)
-    leaves the identity as it is, unwritten: 2 write units saved per reply, and a loud sender's replies
-    no longer all write one item (docs/scaling.md, "the loud sender's FIFO group").
+    A known sender's message on an existing ticket writes neither: nothing on the identity changes,
+    and ``ticket_stream`` brings the customer's last inquiry up to date from the stored change
+    (``reactions.remember_contact``). 4 write units saved per reply, and a loud sender's replies no
+    longer all write the same two items (docs/scaling.md, "the loud sender's FIFO group").
     """
     _identity(writes, message, sender, now)
     _customer(writes, message, sender, ticket_id, now)
@@ -535,8 +533,8 @@ def _sender(writes: repository.Writes, message: InboundMessage, sender: Sender, 
 
 def _identity(writes: repository.Writes, message: InboundMessage, sender: Sender, now: str) -> None:
     identity = sender.identity
-    if (identity is not None and identity.customer_id and identity.created_at and sender.open_ticket_id is None
-            and sender.contacts_week is None and sender.acknowledgement is None):
+    if _known(identity) and sender.open_ticket_id is None and sender.contacts_week is None \
+            and sender.acknowledgement is None:
         return  # every action below would leave the item as it is
     actions = [
         LookupModel.customer_id.set(LookupModel.customer_id | sender.customer_id),
@@ -565,29 +563,19 @@ def _identity(writes: repository.Writes, message: InboundMessage, sender: Sender
 
 
 def _customer(writes: repository.Writes, message: InboundMessage, sender: Sender, ticket_id: str, now: str) -> None:
-    customer_actions = [
-        CustomerModel.identities.add({message.sender.key}),
-        CustomerModel.first_seen_at.set(CustomerModel.first_seen_at | now),
-        CustomerModel.last_seen_at.set(now),
-    ]
-    if sender.name:  # the first name we learn (or import) stays
-        customer_actions.append(CustomerModel.name.set(CustomerModel.name | sender.name))
-        customer_actions += name_actions(sender.name, if_new=True)  # found by name (GET /search)
-    if sender.last_inquiry:
-        customer_actions.append(
-            CustomerModel.last_inquiry.set(
-                LastInquiry(
-                    ticket_id=ticket_id,
-                    channel=message.channel,
-                    subject=message.subject,
-                    excerpt=(message.reply_text or message.text)[:_EXCERPT_CHARS],
-                    at=now,
-                )
-            )
-        )
+    if not sender.opened_ticket and sender.last_inquiry and _known(sender.identity):
+        return  # a known sender's message on a ticket: ticket_stream records it (reactions.remember_contact)
+    actions = customers.contact_actions(customers.Contact(
+        identity=message.sender.key, at=now, ticket_id=ticket_id, channel=message.channel, subject=message.subject,
+        text=message.reply_text or message.text, name=sender.name, inquiry=sender.last_inquiry))
     if sender.opened_ticket:
-        customer_actions.append(CustomerModel.ticket_count.add(1))
-    writes.update(CustomerModel(sender.customer_id), customer_actions)
+        actions.append(CustomerModel.ticket_count.add(1))
+    writes.update(CustomerModel(sender.customer_id), actions)
+
+
+def _known(identity: Any) -> bool:
+    """An identity lookup that already leads to a customer (its ``customer_id`` and ``created_at`` are set)."""
+    return identity is not None and bool(identity.customer_id) and bool(identity.created_at)
 
 
 def _conversation_lookup(writes: repository.Writes, conversation_key: str, ticket_id: str, now: str) -> None:

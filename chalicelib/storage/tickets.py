@@ -24,7 +24,7 @@ from chalicelib.storage import ticket_keys
 from chalicelib.storage.exceptions import BadCursor
 
 __all__ = ["DUE_INDEXES", "VIEWS", "TicketPage", "audit_trail", "customer_ticket_ids", "customer_tickets",
-           "due_ticket_ids", "message", "messages", "overdue_tickets", "ticket_ids_held_by", "ticket_ids_in_status",
+           "due_ticket_ids", "message", "messages", "messages_at", "overdue_tickets", "ticket_ids_held_by", "ticket_ids_in_status",
            "rekey_all", "tickets_by_ids", "tickets_in_view", "waiting_ticket_ids"]
 
 _MAX_BATCH_GET = 100  # DynamoDB BatchGetItem limit
@@ -184,6 +184,13 @@ def message(ticket_id: str, message_sk: str) -> Any | None:
         return MessageModel.get(ticket_id, message_sk)
     except MessageModel.DoesNotExist:
         return None
+
+
+def messages_at(ticket_id: str, at: str) -> list[Any]:
+    """The ticket's messages stored at ``at`` (sort keys ``<at>#<digest>``): one Query, usually one message."""
+    from chalicelib.storage.models import MessageModel
+
+    return list(MessageModel.query(ticket_id, MessageModel.sk.startswith(f"{at}#"), limit=10))
 
 
 def audit_trail(ticket_id: str, *, limit: int) -> list[Any]:

@@ -56,10 +56,11 @@ def test_reply_by_in_reply_to_joins_the_ticket_without_a_second_acknowledgement(
     assert len(desk.sent_emails()) == 1
 
 
-def test_a_known_senders_reply_leaves_their_identity_unwritten_and_their_last_inquiry_current(desk, monkeypatch):
-    """A reply opens nothing and sends no acknowledgement: its transaction writes the customer (last
-    inquiry) but not the sender's identity item, which stays as the new ticket left it; the sender's
-    acknowledgement count still caps the next new tickets."""
+def test_a_known_senders_reply_writes_no_per_sender_item_and_their_last_inquiry_follows(desk, monkeypatch):
+    """A reply opens nothing and sends no acknowledgement: its transaction writes neither the sender's
+    identity item (it stays as the new ticket left it) nor their customer record, whose last inquiry
+    ticket_stream brings up to date from the stored change; the sender's acknowledgement count still
+    caps the next new tickets."""
     from pynamodb.connection.base import Connection
 
     from chalicelib.storage.models import LookupModel
@@ -69,22 +70,24 @@ def test_a_known_senders_reply_leaves_their_identity_unwritten_and_their_last_in
 
     def watched(self, operation_name, operation_kwargs):
         if operation_name == "TransactWriteItems":
-            written.extend(next(iter(item.values()))["Key" if "Update" in item else "Item"].get("lookup_key", {})
-                           .get("S") for item in operation_kwargs["TransactItems"])
+            for item in operation_kwargs["TransactItems"]:  # the key of each item written: lookups, customers
+                key = item["Update"]["Key"] if "Update" in item else next(iter(item.values())).get("Item", {})
+                written.append((key.get("lookup_key") or ("Update" in item and key.get("customer_id")) or {}).get("S"))
         return send(self, operation_name, operation_kwargs)
 
     monkeypatch.setattr(Connection, "_make_api_call", watched)
     identity = "id:email:ann@customer.example"
     desk.receive_email(compose(message_id="<first@customer.example>"))
     desk.pump()
-    assert identity in written
+    customer_id = LookupModel.get(identity).customer_id
+    assert identity in written and customer_id in written
     written.clear()
     stored = LookupModel.get(identity).attribute_values
     ack = _only(desk.sent_emails())
     desk.receive_email(compose(subject="Re: My order never arrived", body="Any news on the parcel?",
                                in_reply_to=ack["Message-ID"], message_id="<second@customer.example>"))
     desk.pump()
-    assert written and identity not in written  # the reply's transaction, without the identity
+    assert written and identity not in written and customer_id not in written  # the reply's transaction
     assert LookupModel.get(identity).attribute_values == stored
     ticket = _only(desk.tickets())
     assert ticket["message_count"] == 2

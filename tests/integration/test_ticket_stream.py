@@ -127,3 +127,30 @@ def test_each_reader_reads_the_stream_on_its_own_so_a_failing_one_holds_back_onl
     desk.deliver_streams()
     assert _created(desk) == 4  # each reader goes on from its own position: nothing counted twice
     assert ticket_counts.read("nobody")[0].get("status_open", 0) == 1
+
+
+def test_a_customers_last_inquiry_follows_their_replies_from_the_stream_and_never_moves_back(held_desk):
+    """A known sender's reply leaves their customer record to ticket_stream: it is current once the batch
+    is read, and a record delivered again or late (Lambda retries, out-of-order batches) changes nothing."""
+    desk = held_desk
+    desk.receive_email(compose(message_id="<first@customer.example>"))
+    desk.pump()
+    desk.deliver_streams()
+    for n, text in enumerate(("First follow-up: still nothing.", "Second follow-up: it came, thanks!")):
+        desk.receive_email(compose(subject="Re: My order never arrived", body=text,
+                                   message_id=f"<reply{n}@customer.example>",
+                                   references=["<first@customer.example>"]))
+        desk.pump()
+
+    def last_inquiry():
+        (ticket,) = desk.tickets()
+        return ticket["customer"]["last_inquiry"]
+
+    assert last_inquiry()["subject"] == "My order never arrived"  # the replies' requests wrote no customer
+    records = desk.undelivered_stream_records("ticket_stream")
+    desk.deliver_streams()
+    latest = last_inquiry()
+    assert latest["excerpt"].startswith("Second follow-up") and latest["subject"] == "Re: My order never arrived"
+
+    desk.invoke("ticket_stream", {"Records": list(reversed(records))})  # again, the newest first
+    assert last_inquiry() == latest
