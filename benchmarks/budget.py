@@ -778,11 +778,32 @@ def measure_budget(hook: CallHook, *, warm: int = 3, repeats: int = 3, measured_
         stream = run("stream readers", lambda: records.append(desk.local.deliver_streams(batch_size=STREAM_BATCH)))
         stream.outcome = f"{records[0]} records of {batch_lives} lives"
         busy = measure_busy_stream(desk, run, lambda n: extra_life(n, "busy"), lives=busy_lives or 2 * repeats)
+        units["threaded reply: ticket_stream"].append(_follow_up_reaction(desk, run))
         tables = dict(hook.writes.tables)
         hook.writes = None
     meter.uninstall()
     return Budget(dict(units), lives, outbound_counts, acks, time.perf_counter() - started, tables, tuple(coverage),
                   stream, records[0], batch_lives, busy)
+
+
+def _follow_up_reaction(desk: Desk, run: Callable[[str, Callable[[], Any]], Unit]) -> Unit:
+    """A customer's follow-up on their ticket, then ``ticket_stream`` on its records alone: what a follow-up costs
+    off the request path (``reactions.remember_contact`` brings the customer's last inquiry up to date).
+    Only its customers-table writes are the follow-up's own: a busy batch shares the rest (``measure_busy_stream``)."""
+    from tests.mail import compose
+
+    sender = "Follow Customer <follow@budget.example>"
+    desk.local.receive_email(compose(sender=sender, subject="Where is my parcel?", message_id="<follow@budget.example>"))
+    desk.local.pump()
+    desk.local.deliver_streams()
+    desk.local.receive_email(compose(sender=sender, subject="Re: Where is my parcel?", body="Any news?",
+                                     in_reply_to="<follow@budget.example>", message_id="<follow-2@budget.example>"))
+    desk.local.pump()
+    records = desk.local.undelivered_stream_records("ticket_stream")
+    unit = run("threaded reply: ticket_stream", lambda: desk.local.invoke("ticket_stream", {"Records": records}))
+    desk.local.deliver_streams()  # kpi_stream's share of them, and ticket_stream's position (read above)
+    unit.outcome = f"{len(records)} stream records"
+    return unit
 
 
 def _spread(values: Sequence[int]) -> str:
@@ -965,6 +986,9 @@ def print_write_units(budget: Budget, summary: dict[str, str]) -> None:
     rows.append(["threaded reply (not in the life)", *(_spread([f(_totals([u])) for u in budget.units["threaded reply"]])
                                                        for f in (lambda t: t[0], lambda t: t[1], sum)),
                  max(len(u.writes) for u in budget.units["threaded reply"])])
+    for unit in budget.units.get("threaded reply: ticket_stream", [])[-1:]:
+        rows.append(["  its ticket_stream reaction (the customer's last inquiry)", *_totals([unit]), sum(_totals([unit])),
+                     len(unit.writes)])
     if budget.busy is not None and budget.stream is not None:
         old_base, old_index = budget.full_batch_share()
         rows.append([f"old: stream readers 1/{budget.stream_lives} of a full batch (not in the life)", old_base,

@@ -699,12 +699,17 @@ def _tickets(steps: dict[str, Quantities], chat_steps: dict[str, Quantities], em
     """(email, chat, mixed) ticket from the measured steps in ``MIX``, each with its stream share per life."""
     follow_ups, replies, changes = MIX["customer messages"] - 1, MIX["agent replies"], MIX["status changes"]
     email = Quantities()
-    email.add(steps["new ticket"]).add(steps["threaded reply"], follow_ups)
+    # A follow-up's record also costs ticket_stream its reaction (the customer's last inquiry): its reads and
+    # writes, from an email follow-up's records read alone (the same code serves chat); the invocation's
+    # Lambda time is the busy batch's, priced below.
+    follow_reaction = steps["threaded reply: ticket_stream"]
+    reaction = Quantities(wru=follow_reaction.wru, rru=follow_reaction.rru)
+    email.add(steps["new ticket"]).add(steps["threaded reply"], follow_ups).add(reaction, follow_ups)
     email.add(steps["agent reply"], replies).add(steps["reply delivered"], replies)
     email.add(steps["status change"], changes).add(steps["status change: outbound pumped after"], changes)
     email.add(email_stream)
     chat_ticket = Quantities()
-    chat_ticket.add(chat_steps["chat new"]).add(chat_steps["chat follow-up"], follow_ups)
+    chat_ticket.add(chat_steps["chat new"]).add(chat_steps["chat follow-up"], follow_ups).add(reaction, follow_ups)
     chat_ticket.add(chat_steps["chat agent reply"], replies).add(chat_steps["chat status change"], changes)
     chat_ticket.add(chat_stream)
     return email, chat_ticket, Quantities().add(email, MIX["email share"]).add(chat_ticket, MIX["chat share"])
