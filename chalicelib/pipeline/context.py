@@ -36,6 +36,7 @@ class Context:
     reply_language: str | None = None  # the language the customer reads (their preference read once)
     suggested: list[Any] | None = None  # knowledge-base hits for the customer's question (searched once)
     done: bool = False  # a step decided nothing more is to be written
+    number: int | None = None  # the new ticket's number once taken (a run again keeps it: no gap)
 
     @property
     def outcome(self) -> str:

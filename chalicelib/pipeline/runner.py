@@ -10,6 +10,7 @@ from chalicelib.observability import logger
 from chalicelib.pipeline.context import Context, Outcome
 from chalicelib.pipeline.steps import AFTER, STEPS, already_stored_in, read_lookups
 from chalicelib.configuration import desk_settings
+from chalicelib.storage.exceptions import SenderCountsMoved
 
 
 class FollowUpFailed(RuntimeError):
@@ -25,9 +26,31 @@ class FollowUpFailed(RuntimeError):
         self.ticket_id = ticket_id
 
 
+#: Runs of one message whose sender's counts another of their messages moved meanwhile (then redelivered).
+RUNS_WHEN_COUNTS_MOVE = 3
+
+
 def run(message: InboundMessage, *, blobs: Sequence[Any] = ()) -> Outcome:
-    """``blobs``: the message's attachment bytes, stored only if the message is kept (see ``steps.write``)."""
-    ctx = Context(message=message, now=clock.now(), settings=desk_settings(), blobs=list(blobs))
+    """``blobs``: the message's attachment bytes, stored only if the message is kept (see ``steps.write``).
+
+    A message that read its sender's counts just before another of theirs moved them stored and sent
+    nothing (``SenderCountsMoved``): it runs again at once, from fresh reads, rather than after the queue's
+    visibility timeout.
+    """
+    number = None
+    attempt = 1
+    while True:
+        ctx = Context(message=message, now=clock.now(), settings=desk_settings(), blobs=list(blobs), number=number)
+        try:
+            return _run_once(ctx)
+        except SenderCountsMoved:
+            if attempt == RUNS_WHEN_COUNTS_MOVE:
+                raise  # the queue delivers it again
+            number, attempt = ctx.number, attempt + 1  # the ticket number it took stays this message's
+            logger.info("the sender's counts moved meanwhile; running the message again", extra={"run": attempt})
+
+
+def _run_once(ctx: Context) -> Outcome:
     try:
         for step in STEPS:
             if ctx.done:

@@ -321,21 +321,28 @@ def _record_new_ticket(ctx: Context, ticket_id: str, message_id_known: bool) -> 
     routed_by_rules = preview is None or automation.changes_routing(preview)
     claim = None if routed_by_rules else assignment.plan_claim(ticket, now=ctx.now)
     planned = _planned(ctx, ticket, claim)
-    prepared = inbound.prepare_new_ticket(ctx.message, planned, sender, **options)  # checked: never stored, never told
-    if planned.acknowledgement.status == "pending" and planned.channel == "email":
-        if _acknowledgement_intent(ctx) is not None:  # an earlier attempt may have sent it: at most once
+    emailed = planned.acknowledgement.status == "pending" and planned.channel == "email"
+    # An emailed acknowledgement counts the sender with its intent, before SES: the ticket's write leaves them be.
+    written_sender = dataclasses.replace(sender, counted=True) if emailed else sender
+    prepared = inbound.prepare_new_ticket(ctx.message, planned, written_sender, **options)  # never stored, never told
+    if emailed:
+        intent = _acknowledgement_intent(ctx)
+        if intent is not None and not intent.not_sent:  # an earlier attempt may have sent it: at most once
             acknowledgement = dataclasses.replace(planned.acknowledgement, status="unknown",
                                                   reason=ack_policy.OUTCOME_UNKNOWN)
             count("AcknowledgementsUnknown", channel="email")
         else:
-            inbound.intend_acknowledgement(ctx.message.dedup_key, ticket_id, int(planned.number),
-                                           at=clock.iso(ctx.now))
+            if intent is None:
+                inbound.intend_acknowledgement(ctx.message, sender, ticket_id, int(planned.number),
+                                               at=clock.iso(ctx.now))
+            else:  # an earlier attempt counted it and SES certainly did not send it: send it now
+                inbound.resume_acknowledgement(ctx.message.dedup_key)
             acknowledgement = _acknowledged_first(ctx, planned, preview)
         inbound.acknowledged(prepared, acknowledgement)
         ticket = dataclasses.replace(ticket, acknowledgement=acknowledgement)
 
     def record(new: inbound.NewTicket) -> Any:
-        return inbound.record_new_ticket(ctx.message, new, sender, attachments=ctx.blobs, **options)
+        return inbound.record_new_ticket(ctx.message, new, written_sender, attachments=ctx.blobs, **options)
 
     if claim is not None:
         try:
@@ -363,7 +370,9 @@ def _ticket_number(ctx: Context) -> int:
     intent = _acknowledgement_intent(ctx)
     if intent is not None and intent.value:
         return int(intent.value)
-    return repository.next_ticket_number()
+    if ctx.number is None:
+        ctx.number = repository.next_ticket_number()
+    return ctx.number
 
 
 def _with_suggestions(ctx: Context, ticket: inbound.NewTicket) -> inbound.NewTicket:
@@ -388,10 +397,11 @@ def _acknowledged_first(ctx: Context, ticket: inbound.NewTicket, preview: Any) -
     Writing it pending and marking it sent afterwards cost a second transaction per
     ticket; now the write is built and checked first (``prepare_new_ticket``) and carries the
     id SES gave the mail. SES takes no idempotency key, so the caller first records that it is
-    about to send (``inbound.intend_acknowledgement``): if the write then fails or the function
-    dies, the redelivery reuses the ticket number and sends no second acknowledgement (recorded
-    ``unknown``). When SES certainly did not send (it answered with an error, or was never
-    reached), that record is removed and the redelivery sends. What remains: a failure between
+    about to send (``inbound.intend_acknowledgement``, which also counts it against the sender's
+    cap): if the write then fails or the function dies, the redelivery reuses the ticket number and
+    sends no second acknowledgement (recorded ``unknown``). When SES certainly did not send (it
+    answered with an error, or was never reached), that record says so and the redelivery sends,
+    counting nothing again. What remains: a failure between
     the record and SES's answer (a timeout, a crash) leaves the customer with no acknowledgement
     rather than two. The promise is the response time of the priority the "created" triggers will set.
     """
@@ -404,7 +414,7 @@ def _acknowledged_first(ctx: Context, ticket: inbound.NewTicket, preview: Any) -
         logger.warning("acknowledgement cannot be sent", extra={"reason": err.reason})
         return dataclasses.replace(owed, status="failed", reason=err.reason)
     except (email_out.NotSent, ConnectionError):  # SES said not now, or was never reached: certainly not sent
-        inbound.forget_acknowledgement_intent(ctx.message.dedup_key)  # so the redelivery sends it
+        inbound.acknowledgement_not_sent(ctx.message.dedup_key)  # so the redelivery sends it
         raise
     ctx.ack_sent = True
     return dataclasses.replace(owed, status="sent", provider_message_id=provider_id, sent_at=clock.iso(clock.now()))

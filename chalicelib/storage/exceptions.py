@@ -67,6 +67,11 @@ class TransactionCancelled(Exception):
         return [i for i, code in enumerate(self.codes) if code in codes]
 
 
+class SenderCountsMoved(Exception):
+    """The sender's identity counts (acknowledgements, repeat contacts) moved since the message read them:
+    another of their messages counted at the same instant. Nothing of this one was stored or sent: run it again."""
+
+
 class ConditionFailed(Exception):
     """A conditional write found the item not as the caller read it: changed, merged, claimed or already there.
 

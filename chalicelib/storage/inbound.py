@@ -25,7 +25,8 @@ from chalicelib.domain import ids, threading
 from chalicelib.domain.acknowledgement import AckDecision
 from chalicelib.domain.messages import InboundMessage
 from chalicelib.storage import blobs, customers, repository, ticket_keys
-from chalicelib.storage.exceptions import AgentCannotTake, DuplicateDelivery, TransactionCancelled, condition_failed
+from chalicelib.storage.exceptions import (AgentCannotTake, DuplicateDelivery, SenderCountsMoved,
+                                         TransactionCancelled, condition_failed)
 from chalicelib.storage.ticket_changes import LoadChange, load_update
 from chalicelib.storage.models import (
     Acknowledgement,
@@ -160,6 +161,7 @@ class Sender:
     acknowledgement: AckDecision | None = None  # an acknowledgement counted against the sender's limits
     name: str | None = None  # the customer's name, if none is known yet (a display name is not an edit)
     last_inquiry: bool = False  # the message becomes the customer's last inquiry
+    counted: bool = False  # its identity counts went with the acknowledgement's intent (``intend_acknowledgement``)
 
 
 def content_digest(message: InboundMessage) -> str:
@@ -222,37 +224,61 @@ def acknowledgement_intent_key(dedup_key: str) -> str:
     return f"ack:{dedup_key}"
 
 
-def intend_acknowledgement(dedup_key: str, ticket_id: str, number: int, *, at: str) -> None:
+def intend_acknowledgement(message: InboundMessage, sender: Sender, ticket_id: str, number: int, *, at: str) -> None:
     """Record, before SES sends a new ticket's acknowledgement, that it is about to be sent and under which ticket
-    number (one PutItem, 1 write unit, outside the ticket's transaction).
+    number, and count it (with the sender's repeat contacts) on their identity: one TransactWriteItems.
 
     SES takes no idempotency key: if the ticket's write then fails (or the function dies), the
-    message's redelivery finds this item (read with the other lookups) and reuses the number the
-    customer was told, and sends no second acknowledgement (its outcome is unknown: at most once).
+    message's redelivery finds this item (read with the other lookups), reuses the number the
+    customer was told, sends no second acknowledgement (its outcome is unknown: at most once) and
+    counts nothing again (the ticket's own write then leaves the identity alone: ``Sender.counted``).
+    Counting here, before anything is sent, keeps the sender's acknowledgement cap exact when two of
+    their messages are processed at once (``EMAIL_FIFO_GROUP=thread``): the later one finds the counts
+    moved (``SenderCountsMoved``) with nothing sent, and runs again.
     Raises ``DuplicateDelivery`` when another copy of the message recorded it first.
     """
-    from pynamodb.exceptions import PutError
+    key = acknowledgement_intent_key(message.dedup_key)
+    writes = repository.Writes(idempotency_key=key)
+    writes.save(LookupModel(key, ticket_id=ticket_id, value=number, created_at=at),
+                LookupModel.lookup_key.does_not_exist())
+    identity = _identity_write(message, sender, at)
+    if identity is not None:
+        writes.update(*identity)
+    try:
+        repository.commit(writes)
+    except TransactionCancelled as err:
+        if _sender_moved(err, writes):
+            raise SenderCountsMoved(err.codes) from err
+        raise
+
+
+def acknowledgement_not_sent(dedup_key: str) -> None:
+    """SES certainly did not send the acknowledgement (it answered with an error, or was never reached): the
+    redelivery may send it (``resume_acknowledgement``), under the same number, counted once already."""
+    LookupModel(acknowledgement_intent_key(dedup_key)).update(
+        actions=[LookupModel.not_sent.set(True)], condition=LookupModel.lookup_key.exists())
+
+
+def resume_acknowledgement(dedup_key: str) -> None:
+    """Take up an acknowledgement an earlier delivery certainly did not send, before SES is asked again.
+    Raises ``DuplicateDelivery`` when another copy of the message took it up first."""
+    from pynamodb.exceptions import UpdateError
 
     try:
-        LookupModel(acknowledgement_intent_key(dedup_key), ticket_id=ticket_id, value=number,
-                    created_at=at).save(condition=LookupModel.lookup_key.does_not_exist())
-    except PutError as err:
+        LookupModel(acknowledgement_intent_key(dedup_key)).update(
+            actions=[LookupModel.not_sent.remove()], condition=LookupModel.not_sent == True)  # noqa: E712
+    except UpdateError as err:
         if condition_failed(err):
             raise DuplicateDelivery(dedup_key) from None
         raise
 
 
-def forget_acknowledgement_intent(dedup_key: str) -> None:
-    """SES certainly did not send the acknowledgement (it answered with an error, or was never reached): the
-    redelivery may send it."""
-    LookupModel(acknowledgement_intent_key(dedup_key)).delete()
-
-
 def commit_new_ticket(prepared: PreparedTicket, attachments: Iterable[Attachment] = ()) -> TicketModel:
     """Write a prepared new ticket in one transaction; returns the ticket written.
 
-    Raises ``DuplicateDelivery`` when another delivery of the message was recorded first, and
-    ``AgentCannotTake`` when the ticket's claim lost its race (nothing is written: write it unclaimed).
+    Raises ``DuplicateDelivery`` when another delivery of the message was recorded first,
+    ``AgentCannotTake`` when the ticket's claim lost its race (nothing is written: write it unclaimed), and
+    ``SenderCountsMoved`` when the sender's identity counts moved since they were read (nothing is written).
     """
     writes = prepared.writes
     try:
@@ -261,6 +287,8 @@ def commit_new_ticket(prepared: PreparedTicket, attachments: Iterable[Attachment
         agent_write = len(writes.saves) + len(writes.updates) - 1
         if prepared.claimed and agent_write in err.failed("ConditionalCheckFailed", "TransactionConflict"):
             raise AgentCannotTake(err.codes) from err
+        if _sender_moved(err, writes):
+            raise SenderCountsMoved(err.codes) from err
         raise
     return prepared.model
 
@@ -376,7 +404,12 @@ def record_message_on_ticket(message: InboundMessage, ticket: Any, update: Ticke
                                    detail="the customer wrote again"))
     writes.update(ticket, actions)
     _sender(writes, message, sender, ticket.ticket_id, now)
-    _commit(writes, [*attachments, *([body] if body else [])])
+    try:
+        _commit(writes, [*attachments, *([body] if body else [])])
+    except TransactionCancelled as err:
+        if _sender_moved(err, writes):
+            raise SenderCountsMoved(err.codes) from err
+        raise
 
 
 def mark_acknowledgement_sent(ticket: Any, provider_message_id: str, *, sent_at: str, recorded_at: str) -> None:
@@ -532,34 +565,60 @@ def _sender(writes: repository.Writes, message: InboundMessage, sender: Sender, 
 
 
 def _identity(writes: repository.Writes, message: InboundMessage, sender: Sender, now: str) -> None:
+    if sender.counted:
+        return  # written with the acknowledgement's intent
+    identity = _identity_write(message, sender, now)
+    if identity is not None:
+        writes.update(*identity)
+
+
+def _identity_write(message: InboundMessage, sender: Sender, now: str) -> tuple[Any, list[Any], Any] | None:
+    """The sender's identity update (model, actions, condition), or None when it would change nothing."""
     identity = sender.identity
     if _known(identity) and sender.open_ticket_id is None and sender.contacts_week is None \
             and sender.acknowledgement is None:
-        return  # every action below would leave the item as it is
+        return None  # every action below would leave the item as it is
     actions = [
         LookupModel.customer_id.set(LookupModel.customer_id | sender.customer_id),
         LookupModel.created_at.set(LookupModel.created_at | now),
     ]
     if sender.open_ticket_id is not None:
         actions.append(LookupModel.open_ticket_id.set(sender.open_ticket_id))
+    counted: list[str] = []  # the counts this message moves, from what was read: nobody may count meanwhile
     if sender.contacts_week is not None:
         actions += [LookupModel.contacts_week.set(sender.contacts_week),
                     LookupModel.contacts_count.set(sender.contacts_count)]
-    condition = None
+        counted += ["contacts_week", "contacts_count"]
     ack = sender.acknowledgement
     if ack is not None:
         actions += [LookupModel.ack_window.set(ack.window), LookupModel.ack_count.set(ack.count),
                     LookupModel.ack_day.set(ack.day), LookupModel.ack_day_count.set(ack.day_count)]
-        # The counts were read before: nobody else may have counted meanwhile.
-        if identity is None:  # first contact
-            condition = LookupModel.lookup_key.does_not_exist()
-        elif identity.ack_window is None:
-            condition = LookupModel.ack_window.does_not_exist()
-        else:
-            condition = (LookupModel.ack_window == identity.ack_window) & (
-                LookupModel.ack_count == identity.ack_count
-            )
-    writes.update(LookupModel(f"id:{message.sender.key}"), actions, condition)
+        counted += ["ack_window", "ack_count"]
+    return LookupModel(f"id:{message.sender.key}"), actions, _as_read(identity, counted) if counted else None
+
+
+def _sender_moved(err: TransactionCancelled, writes: repository.Writes) -> bool:
+    """Did the transaction fail on a sender's identity (``id:`` lookup), i.e. on counts that moved?"""
+    failed = set(err.failed("ConditionalCheckFailed", "TransactionConflict"))
+    return any(model.lookup_key.startswith("id:") and position in failed
+               for position, model in writes.positions() if isinstance(model, LookupModel))
+
+
+def _as_read(identity: Any, names: list[str]) -> Any:
+    """The condition that the identity's ``names`` are still as read (a first contact: that there is none yet).
+
+    One sender's mail is processed one at a time in their FIFO group; with ``EMAIL_FIFO_GROUP=thread``, or mail
+    and a portal form at once, two messages can count at the same instant: the later write then fails and its
+    message is delivered again, to count from the new figures.
+    """
+    if identity is None:
+        return LookupModel.lookup_key.does_not_exist()
+    condition = None
+    for name in names:
+        attribute, value = getattr(LookupModel, name), getattr(identity, name)
+        clause = attribute.does_not_exist() if value is None else attribute == value
+        condition = clause if condition is None else condition & clause
+    return condition
 
 
 def _customer(writes: repository.Writes, message: InboundMessage, sender: Sender, ticket_id: str, now: str) -> None:

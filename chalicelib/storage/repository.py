@@ -124,6 +124,11 @@ class Writes:
             else:
                 item[attribute.attr_name] = {attribute.attr_type: serialized}
 
+    def positions(self) -> list[tuple[int, Any]]:
+        """Each model written with its position in the transaction (``commit`` sends saves, then updates):
+        where ``TransactionCancelled.codes`` says why it failed."""
+        return list(enumerate([model for model, _ in self.saves] + [model for model, *_ in self.updates]))
+
     def serialized(self, model: Any) -> dict[str, Any]:
         """The saved ``model`` as DynamoDB will store it (serialised once, until ``changed``)."""
         item = self._serialized.get(id(model))

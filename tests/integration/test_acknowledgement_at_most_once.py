@@ -56,3 +56,31 @@ def test_without_failures_the_acknowledgement_is_sent_and_recorded_as_before(des
     desk.pump()
     (ticket,) = desk.tickets()
     assert ticket["acknowledgement"]["status"] == "sent" and len(_acknowledgements(desk)) == 1
+
+
+def test_an_acknowledgement_ses_certainly_did_not_send_goes_out_on_the_redelivery_counted_once(desk, monkeypatch):
+    """SES throttled the send: the intent says "not sent", the redelivery takes it up and sends under the same
+    number, and the sender's acknowledgement and contact counts (made with the intent) are not made again."""
+    from chalicelib.outbound import email as email_out
+    from chalicelib.storage.models import LookupModel
+
+    real, calls = email_out.send, []
+
+    def throttled_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise email_out.NotSent("Throttling: Maximum sending rate exceeded")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(email_out, "send", throttled_once)
+    desk.receive_email(compose(sender="Ann <ann@customer.example>", subject="Where is my order?"))
+    desk.pump()
+
+    assert len(calls) == 2
+    (ack,) = _acknowledgements(desk)
+    (ticket,) = desk.tickets()
+    assert ticket["acknowledgement"]["status"] == "sent"
+    assert f"[#{ticket['number']}]" in str(ack["Subject"])
+    identity = LookupModel.get("id:email:ann@customer.example")
+    assert (identity.ack_count, identity.ack_day_count, identity.contacts_count) == (1, 1, 1)
+    assert desk.dead_letters() == []
