@@ -119,7 +119,7 @@ class CodeInputs:
     view_shards: int = 1  # config VIEW_SHARDS default (storage/ticket_keys.py)
     histograms: int = 4  # kpis.HISTOGRAMS: the items a batch touches per series when split
     kpi_stream_batch: int = 0  # app.py kpi_stream batch_size: the KPI aggregates' own reader (0: ticket_stream's)
-    email_group: str = "sender"  # channels/email/ses_inbound.py: "thread" once it groups by the thread's root
+    email_group: str = "sender"  # EMAIL_FIFO_GROUP's default (channels/email/ses_inbound.py); "thread" a knob
 
 
 def _day_item(counters: tuple[str, ...], histograms: tuple[str, ...], *, count: int,
@@ -147,7 +147,6 @@ def code_inputs(day_count: int) -> CodeInputs:
     import yaml
 
     from chalicelib import config
-    from chalicelib.channels.email import ses_inbound
     from chalicelib.domain import assignment, inbox_counts, kpis, vocabulary
     from chalicelib.service import assign
     from chalicelib.storage import agents, aggregates, models, repository
@@ -212,7 +211,7 @@ def code_inputs(day_count: int) -> CodeInputs:
         aggregate_shards=max(1, int(config._DEFAULTS["AGGREGATE_SHARDS"])),
         view_shards=max(1, int(config._DEFAULTS["VIEW_SHARDS"])),
         histograms=len(kpis.HISTOGRAMS),
-        email_group="thread" if hasattr(ses_inbound, "_thread_root") else "sender",
+        email_group=config._DEFAULTS["EMAIL_FIFO_GROUP"],  # the default; EMAIL_FIFO_GROUP=thread is a knob
     )
 
 
@@ -401,8 +400,12 @@ def model(code: CodeInputs, traffic: Traffic, design: Design) -> list[Row]:
     noisy_processed = min(traffic.noisy_sender_rate, drain)
     rows.append(partition_row("lookups id:email:<big-domain address> + customer", per_address * 2,
                               note=f"{traffic.domain_addresses:,} addresses"))
-    rows.append(partition_row("customers/by_customer: the noisy sender", noisy_processed * 2,
-                              note="capped by its FIFO group's drain"))
+    if design.email_group == "sender":
+        rows.append(partition_row("customers/by_customer: the noisy sender", noisy_processed * 2,
+                                  note="capped by its FIFO group's drain"))
+    else:  # its replies no longer write it in their transaction: ticket_stream's last inquiry, 1 unit each
+        rows.append(partition_row("customers/by_customer: the noisy sender", traffic.noisy_sender_rate,
+                                  note="ticket_stream: 1 WCU a reply (reactions.remember_contact)"))
 
     # Agents (storage/agents.py, models.AgentDirectory): one hash key value unless sharded.
     assigned = r  # every ticket is assigned once and released once

@@ -46,6 +46,7 @@ _DEFAULTS = {
     "AGGREGATE_SHARDS": "1",  # suffixes on the KPI aggregate series (storage/aggregates.py)
     "DIRECTORY_SHARDS": "1",  # agent directory shards (storage/agents.py); changing it: admin reshard-agents
     "VIEW_SHARDS": "1",  # partitions of each agent view and waiting line (storage/ticket_keys.py)
+    "EMAIL_FIFO_GROUP": "sender",  # email's FIFO group: "sender", or "thread" for loud senders (ses_inbound.py)
     "METRICS_NAMESPACE": "RelayDesk",
     "TEAM_LEAD": "",  # where escalations go: email:<address> or slack:<channel id>
     # Console sign-in (service/signin.py): where the console is, how long a mailed link and a session last,

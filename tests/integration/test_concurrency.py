@@ -151,3 +151,50 @@ def test_thirty_mails_processed_by_four_lambda_copies_at_once_are_tickets_one_to
     for ack in acks:
         text = ack.get_body(("plain",)).get_content()
         assert f"#{number_of[ack['To'].addresses[0].addr_spec]}" in text
+
+
+def test_one_senders_threads_processed_side_by_side_store_every_mail_once_and_count_exactly(server_desk,
+                                                                                            monkeypatch):
+    """EMAIL_FIFO_GROUP=thread: one sender's six threads (a new mail and the customer's own follow-up each) go
+    to four Lambda copies at once. A thread stays in order (the follow-up joins its ticket), and the sender's
+    counts are exact: a message that counted on stale figures loses its write and is delivered again."""
+    desk = server_desk
+    monkeypatch.setenv("EMAIL_FIFO_GROUP", "thread")
+    sender = "Ann Loud <ann@loud.example>"
+    threads = 6
+    for n in range(threads):
+        desk.receive_email(compose(sender=sender, subject=f"Incident {n}", message_id=f"<incident{n}@loud.example>"))
+        desk.receive_email(compose(sender=sender, subject=f"Re: Incident {n}", body=f"More on incident {n}.",
+                                   message_id=f"<incident{n}-more@loud.example>",
+                                   references=[f"<incident{n}@loud.example>"]))
+
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(_CONTAINERS), context.Queue()
+    copies = [context.Process(target=_lambda_copy, args=(f"copy-{n}", dict(os.environ), start, results, 1))
+              for n in range(_CONTAINERS)]
+    for copy in copies:
+        copy.start()
+    for copy in copies:
+        copy.join(timeout=600)
+    assert [copy.exitcode for copy in copies] == [0] * len(copies), copies
+    outcomes = [results.get(timeout=30) for _ in copies]
+    assert sum(deliveries - failures for _, deliveries, failures in outcomes) == 2 * threads, outcomes
+    assert sum(1 for _, deliveries, _ in outcomes if deliveries) >= 2, outcomes  # really side by side
+    assert desk.pump() == 0 and desk.dead_letters() == []
+
+    tickets = desk.tickets()
+    assert sorted(ticket["subject"] for ticket in tickets) == [f"Incident {n}" for n in range(threads)]
+    assert all(ticket["message_count"] == 2 for ticket in tickets)  # each follow-up joined its own thread
+    assert len({ticket["number"] for ticket in tickets}) == threads  # unique (a copy that dies may leave a gap)
+    customer = tickets[0]["customer"]
+    assert customer["ticket_count"] == threads
+
+    from chalicelib.storage.models import LookupModel
+
+    identity = LookupModel.get("id:email:ann@loud.example")
+    assert identity.contacts_count == threads  # no count lost to a race
+    acks = desk.sent_emails()
+    acknowledged = [ticket for ticket in tickets if ticket["acknowledgement"]["status"] in ("sent", "unknown")]
+    assert len(acks) == len(acknowledged) and identity.ack_count == len(acks)  # each counted once, none twice
+    assert len(acks) == 3  # the cap (desk_settings.json: 3 a sender an hour) holds with threads side by side
+    assert len({ack["Subject"] for ack in acks}) == len(acks)

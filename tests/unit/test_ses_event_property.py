@@ -183,6 +183,58 @@ def test_a_valid_event_is_one_pointer_per_record_in_the_senders_conversation():
     assert [m["group"] for m in enqueued] == [group_id("email:ann@customer.example"), group_id("email:bob@example.org")]
 
 
+def _group(message_id, **compose_args):
+    [pointer] = _handle(_valid_event(message_id, **compose_args))[1]
+    return pointer["group"]
+
+
+def test_by_default_a_senders_threads_share_their_group():
+    assert _group("first") == _group("other", subject="Another question")
+
+
+@pytest.fixture
+def by_thread(monkeypatch):
+    monkeypatch.setenv("EMAIL_FIFO_GROUP", "thread")
+
+
+def test_by_thread_a_reply_is_in_its_threads_group_and_a_senders_other_thread_is_not(by_thread):
+    """EMAIL_FIFO_GROUP=thread: a thread's mails are processed in order (FIFO per group); one sender's threads
+    side by side."""
+    first = _group("first")
+    assert _group("reply1", in_reply_to="<first@customer.example>",
+                  references=["<first@customer.example>"]) == first
+    # References' first id is the thread's root, whatever the direct parent
+    assert _group("reply2", in_reply_to="<reply1@customer.example>",
+                  references=["<first@customer.example>", "<reply1@customer.example>"]) == first
+    assert _group("reply3", in_reply_to="<first@customer.example>") == first  # a client that sets no References
+    assert _group("other", subject="Another question") != first
+    assert _group("bob", sender="Bob <bob@example.org>", in_reply_to="<first@customer.example>") != first
+
+
+def test_by_thread_without_the_full_headers_the_group_is_the_senders(by_thread):
+    from chalicelib.storage.queues import group_id
+
+    event = _valid_event("cut", in_reply_to="<first@customer.example>")
+    event["Records"][0]["ses"]["mail"]["headersTruncated"] = True
+    [pointer] = _handle(event)[1]
+    assert pointer["group"] == group_id("email:ann@customer.example")
+
+
+@settings(max_examples=60, deadline=None)
+@given(_mutated_events())
+def test_by_thread_a_mutated_event_is_still_enqueued_or_parked_never_raised(event):
+    with mock.patch.dict("os.environ", {"EMAIL_FIFO_GROUP": "thread"}):
+        assert_enqueued_or_parked(event)
+
+
+def test_a_mistyped_group_setting_parks_the_mail_with_the_fix_not_loses_it(monkeypatch):
+    monkeypatch.setenv("EMAIL_FIFO_GROUP", "threads")
+    result, enqueued, parked = _handle(_valid_event())
+    assert result == {"disposition": "CONTINUE"} and enqueued == []
+    [dead] = parked
+    assert "EMAIL_FIFO_GROUP must be one of sender, thread, not 'threads'" in json.dumps(dead["body"])
+
+
 @pytest.mark.parametrize("event", [
     {}, [], "", 0, None, {"Records": {}}, {"Records": [None]}, {"Records": [{"ses": {"mail": {}, "receipt": {}}}]},
 ])
