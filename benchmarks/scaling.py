@@ -403,9 +403,11 @@ def model(code: CodeInputs, traffic: Traffic, design: Design) -> list[Row]:
     if design.email_group == "sender":
         rows.append(partition_row("customers/by_customer: the noisy sender", noisy_processed * 2,
                                   note="capped by its FIFO group's drain"))
-    else:  # its replies no longer write it in their transaction: ticket_stream's last inquiry, 1 unit each
-        rows.append(partition_row("customers/by_customer: the noisy sender", traffic.noisy_sender_rate,
-                                  note="ticket_stream: 1 WCU a reply (reactions.remember_contact)"))
+    else:  # its replies no longer write it in their transaction: ticket_stream writes it once per batch
+        stream_batches = r * traffic.ticket_writes_per_life / _batch_records(design.stream_batch, traffic)
+        rows.append(partition_row("customers/by_customer: the noisy sender",
+                                  min(traffic.noisy_sender_rate, stream_batches),
+                                  note="ticket_stream: 1 WCU a batch holding its replies (service/contacts.py)"))
 
     # Agents (storage/agents.py, models.AgentDirectory): one hash key value unless sharded.
     assigned = r  # every ticket is assigned once and released once

@@ -1,6 +1,7 @@
 """Runs the steps over one message and reports what happened."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,7 +41,9 @@ def run(message: InboundMessage, *, blobs: Sequence[Any] = ()) -> Outcome:
     number = None
     attempt = 1
     while True:
-        ctx = Context(message=message, now=clock.now(), settings=desk_settings(), blobs=list(blobs), number=number)
+        # A copy: the steps note what they find on the message (a held sender's reason), once a run.
+        ctx = Context(message=copy.copy(message), now=clock.now(), settings=desk_settings(), blobs=list(blobs),
+                      number=number)
         try:
             return _run_once(ctx)
         except SenderCountsMoved:

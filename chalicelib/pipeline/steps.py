@@ -200,10 +200,8 @@ def triage(ctx: Context) -> None:
         return
     from chalicelib.domain import triage as rules
 
-    identity = ctx.found.get(f"id:{ctx.message.sender.key}")
-    week = _contacts_week(ctx.now)
-    repeat = int(identity.contacts_count or 0) if identity is not None and identity.contacts_week == week else 0
-    ctx.triage = rules.triage(triage_input(ctx.message, repeat_contacts=repeat), configuration.triage_rules())
+    ctx.triage = rules.triage(triage_input(ctx.message, repeat_contacts=_repeat_contacts(ctx)),
+                              configuration.triage_rules())
     from chalicelib.domain import language
 
     ctx.language = language.detect(f"{ctx.message.subject}\n{ctx.message.own_words}")
@@ -221,6 +219,17 @@ def triage_input(message: InboundMessage, repeat_contacts: int = 0) -> TriageInp
                        machine_reason=message.auto_reply_reason or "")
 
 
+def _repeat_contacts(ctx: Context) -> int:
+    """The sender's new tickets this week before this one: as an earlier attempt read them when it counted
+    this one with its acknowledgement's intent (the identity holds this one too by now), else as read now."""
+    intent = _acknowledgement_intent(ctx)
+    if inbound.counted_intent(intent):
+        return int(intent.repeat_contacts)
+    identity = ctx.found.get(f"id:{ctx.message.sender.key}")
+    week = _contacts_week(ctx.now)
+    return int(identity.contacts_count or 0) if identity is not None and identity.contacts_week == week else 0
+
+
 def _contacts_week(moment) -> str:
     return f"7d:{int(moment.timestamp()) // (7 * 86400)}"
 
@@ -230,6 +239,10 @@ def decide_acknowledgement(ctx: Context) -> None:
         return
     limit = ctx.settings.acknowledgement_limit
     identity = ctx.found.get(f"id:{ctx.message.sender.key}")
+    if inbound.counted_intent(_acknowledgement_intent(ctx)):
+        # An earlier attempt decided to send it and counted it: the identity's counts include it by now.
+        ctx.ack = ack_policy.AckDecision(True)
+        return
     ctx.ack = ack_policy.decide(
         quarantine_reason=ctx.message.quarantine_reason,
         auto_reply_reason=ctx.message.auto_reply_reason,
@@ -322,11 +335,12 @@ def _record_new_ticket(ctx: Context, ticket_id: str, message_id_known: bool) -> 
     claim = None if routed_by_rules else assignment.plan_claim(ticket, now=ctx.now)
     planned = _planned(ctx, ticket, claim)
     emailed = planned.acknowledgement.status == "pending" and planned.channel == "email"
+    intent = _acknowledgement_intent(ctx)
     # An emailed acknowledgement counts the sender with its intent, before SES: the ticket's write leaves them be.
-    written_sender = dataclasses.replace(sender, counted=True) if emailed else sender
+    counted = (emailed and intent is None) or inbound.counted_intent(intent)
+    written_sender = dataclasses.replace(sender, counted=True) if counted else sender
     prepared = inbound.prepare_new_ticket(ctx.message, planned, written_sender, **options)  # never stored, never told
     if emailed:
-        intent = _acknowledgement_intent(ctx)
         if intent is not None and not intent.not_sent:  # an earlier attempt may have sent it: at most once
             acknowledgement = dataclasses.replace(planned.acknowledgement, status="unknown",
                                                   reason=ack_policy.OUTCOME_UNKNOWN)

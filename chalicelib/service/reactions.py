@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.service import assign, automate
+from chalicelib.service import assign, automate, contacts
 from chalicelib.service.events import AgentFreed, CustomerWrote, TicketEdited
 from chalicelib.storage import agents as directory
-from chalicelib.storage import customers, repository, tickets
+from chalicelib.storage import repository
 
 __all__ = ["follow_up_edit", "refill_freed_agent", "remember_contact"]
 
@@ -51,17 +51,6 @@ def route_if_unassigned(ticket: Any, event: TicketEdited) -> str | None:
 
 
 def remember_contact(event: CustomerWrote) -> None:
-    """The customer who wrote on an existing ticket: their record's last seen and last inquiry follow (and a
-    first name, if it has none). The pipeline leaves this to the stream so that a reply's transaction writes
-    no per-sender item; a record delivered again, or late, changes nothing (``customers.record_contact``)."""
-    at = event.state.last_customer_message_at
-    for message in tickets.messages_at(event.ticket_id, at):
-        if message.direction != "inbound" or message.kind != "customer":
-            continue
-        owner = customers.identity_lookups([message.sender]).get(message.sender)
-        if owner is None or owner.customer_id is None:
-            continue
-        customers.record_contact(owner.customer_id, customers.Contact(
-            identity=message.sender, at=at, ticket_id=event.ticket_id, channel=message.channel,
-            subject=message.subject or "", text=message.reply_text or message.text or "",
-            name=message.sender_name or None))
+    """The customer who wrote on an existing ticket: their record's last seen and last inquiry follow, once per
+    customer per stream batch (``contacts``)."""
+    contacts.remember(event)

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from chalicelib.domain import inbox_counts
-from chalicelib.service import assign, bus
+from chalicelib.service import assign, bus, contacts
 from chalicelib.service.change_events import publish_all
 from chalicelib.storage import aggregates, ticket_counts
 from chalicelib.storage.ticket_stream import StoredChange, batch_token
@@ -31,12 +31,15 @@ def react(stored: Iterable[StoredChange]) -> int:
     record how they moved the inbox counters (``domain.inbox_counts``) in one go. Returns the events.
 
     A reaction that fails is logged and the batch goes on (the sweep refills and
-    re-checks every minute); only the counters' write fails the batch, and the
-    stream delivers it again under the same token (counted once). Agents freed in
-    the batch are refilled once per queue, after its events (``assign.refills_batched``).
+    re-checks every minute); only the counters' write and the customers' records
+    (``contacts.batched``: nothing else would redo them) fail the batch, and the
+    stream delivers it again (the counters under the same token, counted once; the
+    records conditionally). Agents freed in the batch are refilled once per queue,
+    after its events (``assign.refills_batched``); each customer who wrote is
+    written once.
     """
     stored = list(stored)
-    with assign.refills_batched():
+    with assign.refills_batched(), contacts.batched():
         published = publish_all(stored, bus.publish)
     moves: Counter = Counter()
     for change in stored:

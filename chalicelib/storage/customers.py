@@ -232,22 +232,27 @@ def move_identity(change: IdentityUpdate, *, at: str) -> None:
 def record_contact(customer_id: str, contact: Contact) -> bool:
     """A known sender's message on an existing ticket, read off the tickets' stream (``contact_actions``).
 
-    Not applied (False) when the record was already seen later: a stream record delivered again, or
-    after a newer one, never moves the last inquiry back. Nor to a customer that does not exist.
+    Not applied (False) when the record already holds a later inquiry: a stream record delivered again,
+    or after a newer one, never moves the last inquiry back. "Last seen" is left as it is when something
+    later was seen meanwhile (an out-of-office written with its own message): then a second, conditional
+    write records the inquiry alone. Nothing is written to a customer that does not exist.
     """
     from pynamodb.exceptions import UpdateError
 
     from chalicelib.storage.models import CustomerModel
 
-    condition = CustomerModel.customer_id.exists() & (
-        CustomerModel.last_seen_at.does_not_exist() | (CustomerModel.last_seen_at <= contact.at))
-    try:
-        CustomerModel(customer_id).update(actions=contact_actions(contact), condition=condition)
-    except UpdateError as err:
-        if condition_failed(err):
-            return False
-        raise
-    return True
+    exists = CustomerModel.customer_id.exists()
+    inquiry_later = CustomerModel.last_inquiry.does_not_exist() | (CustomerModel.last_inquiry.at <= contact.at)
+    seen_later = CustomerModel.last_seen_at.does_not_exist() | (CustomerModel.last_seen_at <= contact.at)
+    for seen, condition in ((True, exists & inquiry_later & seen_later), (False, exists & inquiry_later)):
+        try:
+            CustomerModel(customer_id).update(actions=contact_actions(contact, seen=seen), condition=condition)
+        except UpdateError as err:
+            if not condition_failed(err):
+                raise
+        else:
+            return True
+    return False
 
 
 def add_identities(customer_id: str, identities: Iterable[str]) -> None:
@@ -278,7 +283,7 @@ def _customer_actions(update: CustomerUpdate) -> list[Any]:
     return actions
 
 
-def contact_actions(contact: Contact) -> list[Any]:
+def contact_actions(contact: Contact, *, seen: bool = True) -> list[Any]:
     """What one message changes on its sender's customer record: the identity listed, first and last seen,
     the first name learned, and the last inquiry. The pipeline writes them with a new ticket (in its
     transaction); a known sender's later messages, ``record_contact`` from the stream."""
@@ -287,8 +292,9 @@ def contact_actions(contact: Contact) -> list[Any]:
     actions = [
         CustomerModel.identities.add({contact.identity}),
         CustomerModel.first_seen_at.set(CustomerModel.first_seen_at | contact.at),
-        CustomerModel.last_seen_at.set(contact.at),
     ]
+    if seen:  # False: something later was seen meanwhile
+        actions.append(CustomerModel.last_seen_at.set(contact.at))
     if contact.name:  # the first name we learn (or import) stays
         actions.append(CustomerModel.name.set(CustomerModel.name | contact.name))
         actions += name_actions(contact.name, if_new=True)  # found by name (GET /search)

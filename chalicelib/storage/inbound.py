@@ -234,12 +234,16 @@ def intend_acknowledgement(message: InboundMessage, sender: Sender, ticket_id: s
     counts nothing again (the ticket's own write then leaves the identity alone: ``Sender.counted``).
     Counting here, before anything is sent, keeps the sender's acknowledgement cap exact when two of
     their messages are processed at once (``EMAIL_FIFO_GROUP=thread``): the later one finds the counts
-    moved (``SenderCountsMoved``) with nothing sent, and runs again.
+    moved (``SenderCountsMoved``) with nothing sent, and runs again. The intent keeps the repeat-contact
+    count the decision read (``repeat_contacts``): a redelivery reads the identity with this message
+    already counted, and must decide as the first attempt did (``counted_intent``).
     Raises ``DuplicateDelivery`` when another copy of the message recorded it first.
     """
     key = acknowledgement_intent_key(message.dedup_key)
     writes = repository.Writes(idempotency_key=key)
-    writes.save(LookupModel(key, ticket_id=ticket_id, value=number, created_at=at),
+    # What the decision read, for a redelivery to decide the same: its own count is in the identity by then.
+    repeat = (sender.contacts_count or 1) - 1
+    writes.save(LookupModel(key, ticket_id=ticket_id, value=number, created_at=at, repeat_contacts=repeat),
                 LookupModel.lookup_key.does_not_exist())
     identity = _identity_write(message, sender, at)
     if identity is not None:
@@ -250,6 +254,12 @@ def intend_acknowledgement(message: InboundMessage, sender: Sender, ticket_id: s
         if _sender_moved(err, writes):
             raise SenderCountsMoved(err.codes) from err
         raise
+
+
+def counted_intent(intent: Any) -> bool:
+    """Was this acknowledgement intent written with its sender's counts (so a redelivery counts nothing again)?
+    One written before the counts moved into it has no ``repeat_contacts``: its ticket's write counts."""
+    return intent is not None and intent.repeat_contacts is not None
 
 
 def acknowledgement_not_sent(dedup_key: str) -> None:

@@ -460,7 +460,8 @@ class LookupModel(SharedConnection, Model):
     digest = UnicodeAttribute(null=True)  # ...and a digest of its content, so a reused id is not a duplicate
     expires_at = NumberAttribute(null=True)  # epoch seconds: DynamoDB's TTL deletes rate-limit counters (rl: keys)
     open_ticket_id = UnicodeAttribute(null=True)  # on identities: the chat ticket an email may continue
-    not_sent = BooleanAttribute(null=True)  # on ack: keys: SES certainly did not send it (a redelivery may)
+    not_sent = BooleanAttribute(null=True)  # on ack: keys: SES certainly did not send it (a redelivery may)...
+    repeat_contacts = NumberAttribute(null=True)  # ...and the sender's contacts this week before it, as first read
     contacts_week = UnicodeAttribute(null=True)  # on identities: tickets opened in this 7-day bucket...
     contacts_count = NumberAttribute(null=True)  # ...for triage's repeat-contact rule
     tier = UnicodeAttribute(null=True)  # on identities: the customer's tier, so triage needs no extra read

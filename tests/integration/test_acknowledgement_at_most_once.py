@@ -18,19 +18,25 @@ def _acknowledgements(desk: Any) -> list[Any]:
     return [m for m in desk.sent_emails() if m["Auto-Submitted"] == "auto-replied"]
 
 
-def test_a_write_that_fails_after_the_acknowledgement_went_out_keeps_its_number_and_sends_no_second(desk,
-                                                                                                   monkeypatch):
-    from chalicelib.storage import inbound
-
-    real, calls = inbound.commit_new_ticket, []
+def _fails_first_time(monkeypatch: Any, owner: Any, name: str, error: Exception) -> list[int]:
+    """``owner.name`` raises ``error`` on its first call and works after; returns the list its calls fill."""
+    real, calls = getattr(owner, name), []
 
     def fails_once(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         if len(calls) == 1:
-            raise RuntimeError("the ticket's write failed after SES accepted the acknowledgement")
+            raise error
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(inbound, "commit_new_ticket", fails_once)
+    monkeypatch.setattr(owner, name, fails_once)
+    return calls
+
+
+def test_a_write_that_fails_after_the_acknowledgement_went_out_keeps_its_number_and_sends_no_second(desk,
+                                                                                                   monkeypatch):
+    from chalicelib.storage import inbound
+
+    calls = _fails_first_time(monkeypatch, inbound, "commit_new_ticket", RuntimeError("the ticket's write failed after SES accepted the acknowledgement"))
     desk.receive_email(compose(sender="Ann <ann@customer.example>", subject="Where is my order?",
                                body="Order 12 has not arrived."))
     desk.pump()
@@ -64,15 +70,7 @@ def test_an_acknowledgement_ses_certainly_did_not_send_goes_out_on_the_redeliver
     from chalicelib.outbound import email as email_out
     from chalicelib.storage.models import LookupModel
 
-    real, calls = email_out.send, []
-
-    def throttled_once(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 1:
-            raise email_out.NotSent("Throttling: Maximum sending rate exceeded")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(email_out, "send", throttled_once)
+    calls = _fails_first_time(monkeypatch, email_out, "send", email_out.NotSent("Throttling: Maximum sending rate exceeded"))
     desk.receive_email(compose(sender="Ann <ann@customer.example>", subject="Where is my order?"))
     desk.pump()
 
@@ -84,3 +82,42 @@ def test_an_acknowledgement_ses_certainly_did_not_send_goes_out_on_the_redeliver
     identity = LookupModel.get("id:email:ann@customer.example")
     assert (identity.ack_count, identity.ack_day_count, identity.contacts_count) == (1, 1, 1)
     assert desk.dead_letters() == []
+
+
+def _two_earlier_tickets(desk: Any) -> None:
+    for n in range(2):
+        desk.receive_email(compose(sender="Ann <ann@customer.example>", subject=f"question {n}",
+                                   message_id=f"<q{n}@customer.example>"))
+        desk.pump()
+    assert len(_acknowledgements(desk)) == 2
+
+
+def test_at_the_cap_a_redelivery_decides_as_its_first_attempt_did_not_on_counts_that_hold_it(desk, monkeypatch):
+    """The third mail of the hour (the cap: 3) is counted with its intent; SES throttles the send. The
+    redelivery reads the identity with that mail already counted (3), yet sends it, as the first attempt
+    decided, and counts nothing again (acknowledgements 3, new tickets 3)."""
+    from chalicelib.outbound import email as email_out
+    from chalicelib.storage.models import LookupModel
+
+    _two_earlier_tickets(desk)
+    calls = _fails_first_time(monkeypatch, email_out, "send", email_out.NotSent("Throttling: Maximum sending rate exceeded"))
+    desk.receive_email(compose(sender="Ann <ann@customer.example>", subject="question 3"))
+    desk.pump()
+    (third,) = [ticket for ticket in desk.tickets() if ticket["subject"] == "question 3"]
+    assert third["acknowledgement"]["status"] == "sent" and len(_acknowledgements(desk)) == 3
+    identity = LookupModel.get("id:email:ann@customer.example")
+    assert (identity.ack_count, identity.contacts_count) == (3, 3)
+
+
+def test_at_the_cap_a_write_that_failed_after_sending_is_recorded_unknown_not_rate_limited(desk, monkeypatch):
+    from chalicelib.storage import inbound
+    from chalicelib.storage.models import LookupModel
+
+    _two_earlier_tickets(desk)
+    calls = _fails_first_time(monkeypatch, inbound, "commit_new_ticket", RuntimeError("the ticket's write failed after SES accepted the acknowledgement"))
+    desk.receive_email(compose(sender="Ann <ann@customer.example>", subject="question 3"))
+    desk.pump()
+    (third,) = [ticket for ticket in desk.tickets() if ticket["subject"] == "question 3"]
+    assert third["acknowledgement"]["status"] == "unknown" and len(_acknowledgements(desk)) == 3
+    identity = LookupModel.get("id:email:ann@customer.example")
+    assert (identity.ack_count, identity.contacts_count) == (3, 3)

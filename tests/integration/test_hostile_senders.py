@@ -36,6 +36,29 @@ def test_forged_senders_failing_dmarc_get_no_acknowledgement_and_wait_for_review
         assert ticket["assignee_id"] is None
 
 
+def test_a_held_mail_run_again_after_its_senders_counts_moved_is_held_for_one_reason(desk, monkeypatch):
+    """The pipeline runs a message again when another of its sender's messages moved their counts: each run
+    starts from the message as received, so the reason it is held is not noted twice."""
+    from chalicelib.storage import inbound
+    from chalicelib.storage.exceptions import SenderCountsMoved
+
+    real, calls = inbound.commit_new_ticket, []
+
+    def moved_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise SenderCountsMoved(["ConditionalCheckFailed"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inbound, "commit_new_ticket", moved_once)
+    desk.receive_email(compose(sender="CEO <ceo@bank.example>", subject="Invoice"), spf="FAIL", dkim="FAIL",
+                       dmarc="FAIL")
+    desk.pump()
+    (ticket,) = desk.tickets()
+    assert len(calls) == 2 and ticket["quarantine_reason"].count("sender authentication failed") == 1
+    assert desk.dead_letters() == []
+
+
 def test_spf_and_dkim_failing_without_dmarc_is_held_but_one_pass_is_enough(desk):
     desk.receive_email(compose(sender="a@nodmarc.example"), spf="FAIL", dkim="FAIL", dmarc="GRAY")
     desk.receive_email(compose(sender="b@nodmarc.example"), spf="FAIL", dkim="PASS", dmarc="GRAY")

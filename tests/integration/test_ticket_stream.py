@@ -154,3 +154,77 @@ def test_a_customers_last_inquiry_follows_their_replies_from_the_stream_and_neve
 
     desk.invoke("ticket_stream", {"Records": list(reversed(records))})  # again, the newest first
     assert last_inquiry() == latest
+
+
+def _last_inquiry_and_seen(desk):
+    (ticket,) = desk.tickets()
+    from chalicelib.storage.models import CustomerModel
+
+    customer = CustomerModel.get(ticket["customer"]["id"])
+    return customer.last_inquiry.excerpt, customer.last_seen_at
+
+
+def _first_mail_and_a_reply(desk):
+    desk.receive_email(compose(message_id="<first@customer.example>"))
+    desk.pump()
+    desk.deliver_streams()
+    desk.receive_email(compose(subject="Re: My order never arrived", body="REPLY: still nothing",
+                               message_id="<r1@customer.example>", references=["<first@customer.example>"]))
+    desk.pump()
+
+
+def test_an_out_of_office_stored_before_the_batch_is_read_keeps_the_replys_last_inquiry(held_desk):
+    """The out-of-office writes "last seen" with its own message; the reply's later stream record still
+    becomes the last inquiry, and "last seen" stays the out-of-office's (the later one)."""
+    desk = held_desk
+    _first_mail_and_a_reply(desk)
+    desk.receive_email(compose(subject="Automatic reply: Re: My order never arrived", body="I am away",
+                               message_id="<ooo@customer.example>", references=["<first@customer.example>"],
+                               headers={"Auto-Submitted": "auto-replied"}))
+    desk.pump()
+    seen_before = _last_inquiry_and_seen(desk)[1]
+    desk.deliver_streams()
+    excerpt, seen = _last_inquiry_and_seen(desk)
+    assert excerpt.startswith("REPLY") and seen == seen_before
+
+
+def test_a_customer_record_the_batch_could_not_write_is_written_when_the_batch_comes_again(held_desk, monkeypatch):
+    """Nothing else would redo it: the batch fails, and Lambda delivers it again."""
+    from chalicelib.storage import customers
+
+    desk = held_desk
+    _first_mail_and_a_reply(desk)
+    real, calls = customers.record_contact, []
+
+    def throttled_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(customers, "record_contact", throttled_once)
+    desk.deliver_streams()
+    assert len(calls) == 2 and _last_inquiry_and_seen(desk)[0].startswith("REPLY")
+
+
+def test_a_batch_writes_each_customer_who_wrote_once_with_their_latest_message(held_desk, monkeypatch):
+    """Three follow-ups of one customer in one batch: one write of their record (a loud sender's replies do
+    not each write the same item), and it is the latest."""
+    from pynamodb.connection.base import Connection
+
+    desk = held_desk
+    _first_mail_and_a_reply(desk)
+    for n in (2, 3):
+        desk.receive_email(compose(subject="Re: My order never arrived", body=f"REPLY {n}",
+                                   message_id=f"<r{n}@customer.example>", references=["<first@customer.example>"]))
+        desk.pump()
+    writes, send = [], Connection._make_api_call
+
+    def watched(self, operation_name, operation_kwargs):
+        if operation_name == "UpdateItem" and operation_kwargs.get("TableName") == "relay-desk-customers":
+            writes.append(operation_kwargs)
+        return send(self, operation_name, operation_kwargs)
+
+    monkeypatch.setattr(Connection, "_make_api_call", watched)
+    desk.deliver_streams()
+    assert len(writes) == 1 and _last_inquiry_and_seen(desk)[0].startswith("REPLY 3")
