@@ -16,6 +16,13 @@ conditional write, both pass the condition and one update is lost. The code reli
 DynamoDB's atomic conditional writes (the optimistic retries, the claims), so ``apply()``
 also runs every DynamoDB request under one lock.
 
+moto's Query on a table's own key reads every item of every partition, sorted
+(``Table.all_items``), to keep one partition's: O(items in the table) per Query, where
+DynamoDB reads the one partition. The pipeline's stream reader queries a ticket's
+messages for each customer who wrote, and a 10,000-event proof took twice as long.
+``apply()`` also has such a Query see only its partition (``_PartitionQuery``); the
+filtering, sorting, paging and answer are moto's.
+
 Pinned to moto 5.2.5 (the method body below is that release's): on any other
 version ``apply()`` warns and leaves moto alone. Only the local harness and its
 tests import this module; Lambda code never does.
@@ -68,6 +75,7 @@ def apply() -> bool:
         DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
         _tokens.install()
         _atomic.install()
+        _partition_query.install()
     _tokens.seen.clear()  # a new desk is a new account: tokens of an earlier one mean nothing (and would repeat)
     return True
 
@@ -80,6 +88,7 @@ def remove() -> None:
         _stock = None
         _tokens.uninstall()
         _atomic.uninstall()
+        _partition_query.uninstall()
 
 
 class _RequestTokens:
@@ -172,6 +181,49 @@ class _AtomicRequests:
 
 
 _atomic = _AtomicRequests()
+
+
+class _PartitionQuery:
+    """A Query on a table's own hash key (no index) hands moto's ``Table.query`` that one partition where it
+    asks ``all_items()``, in the order ``all_items`` gives (by range key). Index queries, and tables without a
+    range key, keep moto's path. The partition is noted per thread, so another thread reading the table
+    meanwhile (a test looking into moto's backend) sees every item."""
+
+    def __init__(self) -> None:
+        self.scope = threading.local()
+        self._stock: tuple[Callable[..., Any], Callable[..., Any]] | None = None
+
+    def install(self) -> None:
+        if self._stock is not None:
+            return
+        stock_query, stock_all_items = self._stock = Table.query, Table.all_items
+        scope = self.scope
+
+        def all_items(table: Table) -> list[Item]:
+            partition = getattr(scope, "partition", None)
+            if partition is not None and partition[0] is table:
+                return sorted(partition[1].values(), key=lambda item: item.range_key)
+            return stock_all_items(table)
+
+        def query(table: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+            index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+            if index_name or hash_key is None or not table.range_key_attr:
+                return stock_query(table, hash_key, *args, **kwargs)
+            scope.partition = (table, table.items.get(hash_key, {}))
+            try:
+                return stock_query(table, hash_key, *args, **kwargs)
+            finally:
+                scope.partition = None
+
+        Table.query, Table.all_items = query, all_items  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        if self._stock is not None:
+            Table.query, Table.all_items = self._stock  # type: ignore[method-assign]
+            self._stock = None
+
+
+_partition_query = _PartitionQuery()
 
 
 @dataclass

@@ -474,3 +474,68 @@ def test_conditional_writes_from_many_threads_lose_no_update(ddb: Any) -> None:
     commits, counter = _racing_increments(ddb)
     assert commits == 160
     assert counter == commits
+
+
+# --- Query on a table's own key: one partition -------------------------------------------------------------
+
+def _queries(ddb: Any) -> list[dict[str, Any]]:
+    """The same Queries as the app makes on a table's own key: a prefix, newest first, pages, a filter."""
+    def run(**kwargs: Any) -> list[Any]:
+        pages, start = [], None
+        while True:
+            page = ddb.query(TableName="q", **kwargs, **({"ExclusiveStartKey": start} if start else {}))
+            pages.append([item["sk"]["S"] for item in page["Items"]])
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return pages
+
+    key = {":p": {"S": "p-7"}}
+    return [
+        run(KeyConditionExpression="pk = :p", ExpressionAttributeValues=key),
+        run(KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+            ExpressionAttributeValues={**key, ":s": {"S": "2026-12-05T10:00:03"}}),
+        run(KeyConditionExpression="pk = :p", ExpressionAttributeValues=key, ScanIndexForward=False, Limit=3),
+        run(KeyConditionExpression="pk = :p AND sk > :s", FilterExpression="#s = :open",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={**key, ":s": {"S": "2026-12-05T10:00:05"}, ":open": {"S": "open"}}),
+        run(KeyConditionExpression="pk = :nobody", ExpressionAttributeValues={":nobody": {"S": "p-none"}}),
+        run(IndexName="by_status", KeyConditionExpression="#s = :open", ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":open": {"S": "open"}}, Limit=4),
+    ]
+
+
+def _fill_partitions(ddb: Any, partitions: int, per_partition: int) -> None:
+    create_table(ddb, "q", range_key=True)
+    for p in range(partitions):
+        for n in range(per_partition):
+            ddb.put_item(TableName="q", Item={"pk": {"S": f"p-{p}"}, "sk": {"S": f"2026-12-05T10:00:0{n}#{p}"},
+                                              "status": {"S": "open" if n % 2 else "solved"},
+                                              "at": {"S": f"{n:03d}"}})
+
+
+def test_a_query_on_the_tables_key_answers_as_stock_moto_does(ddb: Any) -> None:
+    _fill_partitions(ddb, partitions=12, per_partition=8)
+    patched = _queries(ddb)
+    moto_patch.remove()
+    try:
+        assert patched == _queries(ddb)
+    finally:
+        moto_patch.apply()
+
+
+def test_a_query_on_the_tables_key_reads_its_partition_not_the_table(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counted: the items moto's query sorts through, for one partition of 8 in tables of 10 and 200 partitions."""
+    from moto.dynamodb.models.table import Table
+
+    seen: list[int] = []
+    patched_all_items = Table.all_items
+
+    def counting(table: Any) -> list[Any]:
+        items = patched_all_items(table)
+        seen.append(len(items))
+        return items
+
+    monkeypatch.setattr(Table, "all_items", counting)
+    _fill_partitions(ddb, partitions=200, per_partition=8)
+    ddb.query(TableName="q", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p-7"}})
+    assert seen == [8]
