@@ -237,12 +237,12 @@ def _contacts_week(moment) -> str:
 def decide_acknowledgement(ctx: Context) -> None:
     if not ctx.is_new:
         return
-    limit = ctx.settings.acknowledgement_limit
-    identity = ctx.found.get(f"id:{ctx.message.sender.key}")
     if inbound.counted_intent(_acknowledgement_intent(ctx)):
         # An earlier attempt decided to send it and counted it: the identity's counts include it by now.
         ctx.ack = ack_policy.AckDecision(True)
         return
+    limit = ctx.settings.acknowledgement_limit
+    identity = ctx.found.get(f"id:{ctx.message.sender.key}")
     ctx.ack = ack_policy.decide(
         quarantine_reason=ctx.message.quarantine_reason,
         auto_reply_reason=ctx.message.auto_reply_reason,
@@ -712,9 +712,7 @@ def _sender(ctx: Context, ticket_id: str) -> inbound.Sender:
     held = bool(message.quarantine_reason)  # a forger must not name the customer or write their last inquiry
     contacts_week = contacts_count = None
     if ctx.is_new and not held:  # forged mail must not count as the customer's contacts (triage's repeat rule)
-        contacts_week = _contacts_week(ctx.now)
-        same_week = identity is not None and identity.contacts_week == contacts_week
-        contacts_count = int(identity.contacts_count or 0) + 1 if same_week else 1
+        contacts_week, contacts_count = _contacts_week(ctx.now), _repeat_contacts(ctx) + 1
     return inbound.Sender(
         customer_id=ctx.customer_id,
         identity=identity,

@@ -10,11 +10,10 @@ processed one at a time, in arrival order, so their per-sender counts (the
 acknowledgement cap, repeat contacts) are exact. ``thread`` makes it the sender's
 thread (``email:<sender>:<thread root>``, read from the headers SES hands over): a
 thread's mails stay in order, one sender's threads run side by side, for a sender
-mailing faster than one group drains (docs/scaling.md, ~7 a second). Then two of their
-new mails at the same instant race on those counts: the loser is delivered again
-(its acknowledgement already sent, never twice), and the cap can let through one more
-acknowledgement per mail in that race. Without the headers (SES truncated them) the
-group is the sender's.
+mailing faster than one group drains (docs/scaling.md, ~7 a second). Their counts stay
+exact: two of their new mails at the same instant race on them, and the one that finds
+them moved has sent and stored nothing and runs again (``storage.inbound.intend_acknowledgement``).
+Without the headers (SES truncated them) the group is the sender's.
 """
 from __future__ import annotations
 
