@@ -64,6 +64,11 @@ def kpi_stream(event):
     return measure_stream.measure_batch(event.to_dict(), event.context)
 
 
+# --- API Gateway's HTTP API: every path arrives here (infra/resources.yaml), routed to the views below ---
+def http_api(event, context):
+    return api.http_api.handle(app, event, context)
+
+
 # --- Chat webhooks (API Gateway): authenticate, parse, enqueue, answer fast ---
 _WEBHOOK_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
 

@@ -187,12 +187,16 @@ def post_twilio(desk: Any, fields: dict[str, str], *, token: str = TWILIO_AUTH_T
 def from_address(source_ip: str | None) -> Iterator[None]:
     """Requests made inside come from ``source_ip`` (API Gateway's ``requestContext.identity.sourceIp``).
 
-    Chalice's test client puts the same address on every request (``LambdaEventConverter.LOCAL_SOURCE_IP``,
-    127.0.0.1); ``None`` sends a request without one, as some other front ends do.
+    Both local front ends put the same address on every request, 127.0.0.1: the HTTP API's
+    (``chalicelib/local/gateway.py``) and Chalice's test client (``LambdaEventConverter.LOCAL_SOURCE_IP``).
+    ``None`` sends a request without one, as some other front ends do.
     """
     from chalice.local import LambdaEventConverter
 
-    with mock.patch.object(LambdaEventConverter, "LOCAL_SOURCE_IP", source_ip):
+    from chalicelib.local import gateway
+
+    with mock.patch.object(LambdaEventConverter, "LOCAL_SOURCE_IP", source_ip), \
+            mock.patch.object(gateway, "SOURCE_IP", source_ip):
         yield
 
 

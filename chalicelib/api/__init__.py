@@ -13,7 +13,7 @@ from types import ModuleType
 
 #: The modules app.py's routes call (an explicit list: a typo is an AttributeError, not an import attempt).
 ROUTED = frozenset({
-    "agent_api", "agents_api", "attachments_api", "customers_api", "inbox_api", "kb_api", "kb_links_api",
+    "agent_api", "agents_api", "attachments_api", "customers_api", "http_api", "inbox_api", "kb_api", "kb_links_api",
     "macros_api", "openapi", "portal_api", "reports_api", "search_api", "signin_api", "static", "surveys_api",
     "ticket_api", "ticket_open_api",
 })

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.local.faults import FunctionCrashed  # no AWS, no settings: safe before the environment
+from chalicelib.local.gateway import HttpApiClient  # no AWS, no settings: safe before the environment
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 _FAKE_CREDENTIALS = {
@@ -54,8 +55,11 @@ class LocalDesk:
                  environment: dict[str, str] | None = None, triage_rules: str | Path | None = None,
                  automation_rules: str | Path | None = None, routing_rules: str | Path | None = None,
                  macros: str | Path | None = None, sla_policies: str | Path | None = None,
-                 stream_delivery: str = "immediate") -> None:
+                 stream_delivery: str = "immediate", api_gateway: str = "http") -> None:
         """Rule files default to the deployment's own (``chalicelib/*.yaml``); pass paths to test yours.
+
+        ``api_gateway``: ``http`` sends ``desk.http``'s requests as the deployed HTTP API does
+        (``chalicelib/local/gateway.py``); ``rest`` through Chalice's test client, as a REST API would.
 
         ``stream_delivery``: ``immediate`` hands the table streams' new records to their
         functions after every invocation (deployed, that takes about a second);
@@ -63,6 +67,9 @@ class LocalDesk:
         """
         if stream_delivery not in ("immediate", "manual"):
             raise ValueError(f"stream_delivery must be immediate or manual, not {stream_delivery!r}")
+        if api_gateway not in ("http", "rest"):
+            raise ValueError(f"api_gateway must be http or rest, not {api_gateway!r}")
+        self.api_gateway = api_gateway
         self.stream_delivery = stream_delivery
         self._stream_positions: dict[tuple[str, str], int] = {}  # (table, function) → records handed over
         self._delivering_streams = False
@@ -159,7 +166,8 @@ class LocalDesk:
 
     @property
     def http(self) -> Any:
-        """The API through Chalice's test client; EMF the routes print lands in ``desk.metrics``."""
+        """The API as the deployment's gateway serves it (``api_gateway``); EMF the routes print lands in
+        ``desk.metrics``."""
         return _CapturingHttp(self)
 
     # --- feeding it ------------------------------------------------------
@@ -545,7 +553,8 @@ class _CapturingHttp:
         self._desk = desk
 
     def __getattr__(self, method: str) -> Any:
-        request = getattr(self._desk.client.http, method)
+        gateway = HttpApiClient(self._desk.client) if self._desk.api_gateway == "http" else self._desk.client.http
+        request = getattr(gateway, method)
         return lambda *args, **kwargs: self._desk._captured(lambda: request(*args, **kwargs))
 
 

@@ -1,0 +1,90 @@
+"""API Gateway's HTTP API in front of Chalice's routes: the event Chalice routes on, made from the HTTP API's.
+
+Why an HTTP API: a request costs $1.00 per million there against $3.50 on the REST API Chalice deploys, the
+biggest line of the bill after DynamoDB's writes (``make cost``). Chalice has no HTTP API of its own and routes on
+the REST proxy event's ``requestContext.resourcePath``: the route *template*, ``/tickets/{ticket_id}``.
+``infra/resources.yaml`` sends every path to ``api_handler`` through one greedy route, ``ANY /{proxy+}``, with
+payload format 1.0 (the REST proxy event's shape), so the event names the path but not the template. This finds
+the template among the app's routes as the REST API did — a literal segment wins over a variable one — and fills
+in ``resourcePath`` and ``pathParameters``. Nothing else in the event changes, and the app runs as before.
+
+The greedy route's ``proxy`` parameter is the path after the stage, and after a custom domain's API mapping, so
+the same code serves ``https://<api id>.execute-api.<region>.amazonaws.com/api/...`` and ``https://help.acme.test/
+api/...``. A path no route takes is answered here: 404 with the API's ``{"error", "reason"}`` shape (the REST API
+answered 403 "Missing Authentication Token").
+"""
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["PAYLOAD_FORMAT", "find_route", "handle", "rest_event"]
+
+#: The integration's payloadFormatVersion (infra/resources.yaml): 2.0 has another shape, which Chalice cannot read.
+PAYLOAD_FORMAT = "1.0"
+#: A path longer than this is no route of ours: it is refused before it is split.
+MAX_PATH_CHARS = 2048
+
+
+def handle(app: Any, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Answer one HTTP API request: through ``app`` (the Chalice app) when one of its routes takes the path."""
+    if event.get("version") != PAYLOAD_FORMAT:
+        return _error(500, "misconfigured", f"api_handler reads API Gateway payload format {PAYLOAD_FORMAT}; this "
+                                            f"event is format {event.get('version')!r} (infra/resources.yaml sets it)")
+    path = "/" + str((event.get("pathParameters") or {}).get("proxy") or "")
+    found = find_route(app.routes, path)
+    if found is None:
+        method = (event.get("requestContext") or {}).get("httpMethod") or event.get("httpMethod") or "?"
+        return _error(404, "not_found", f"no route for {method} {path[:200]}")
+    template, parameters = found
+    return app(rest_event(event, template, parameters), context)
+
+
+def rest_event(event: Mapping[str, Any], template: str, parameters: Mapping[str, str]) -> dict[str, Any]:
+    """``event`` as the REST API would have sent it for the route ``template``."""
+    context = {**(event.get("requestContext") or {}), "resourcePath": template}
+    return {**event, "resource": template, "requestContext": context, "pathParameters": dict(parameters) or None}
+
+
+def find_route(routes: Iterable[str], path: str) -> tuple[str, dict[str, str]] | None:
+    """The route template that takes ``path`` and its path parameters, or None.
+
+    Of several, the one with a literal segment where the others have a variable, leftmost first: ``/tickets/counts``
+    before ``/tickets/{ticket_id}``, as API Gateway chooses.
+    """
+    if len(path) > MAX_PATH_CHARS or not path.startswith("/"):
+        return None
+    segments = path[1:].split("/")
+    best: tuple[tuple[bool, ...], str, dict[str, str]] | None = None
+    for template, pattern in _patterns(tuple(routes)).get(len(segments), ()):
+        parameters = {}
+        for wanted, given in zip(pattern, segments):
+            if not given:
+                break
+            if wanted.startswith("{"):
+                parameters[wanted[1:-1]] = given
+            elif wanted != given:
+                break
+        else:
+            rank = tuple(not wanted.startswith("{") for wanted in pattern)
+            if best is None or rank > best[0]:
+                best = (rank, template, parameters)
+    return None if best is None else (best[1], best[2])
+
+
+@functools.lru_cache(maxsize=4)
+def _patterns(routes: tuple[str, ...]) -> dict[int, list[tuple[str, list[str]]]]:
+    """The route templates by their number of segments: a request is compared with those of its length only."""
+    by_length: dict[int, list[tuple[str, list[str]]]] = {}
+    for template in routes:
+        pattern = template[1:].split("/")
+        by_length.setdefault(len(pattern), []).append((template, pattern))
+    return by_length
+
+
+def _error(status: int, code: str, reason: str) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff",
+                                              "Cache-Control": "no-store"},
+            "multiValueHeaders": {}, "body": json.dumps({"error": code, "reason": reason}), "isBase64Encoded": False}
