@@ -634,7 +634,9 @@ def lines_of(q: Quantities, stage: Stage, *, raw_mail_bytes: float, arch: str) -
         "SQS FIFO requests": q.sqs_requests * PRICES["sqs_fifo"].usd,
         "S3 requests": q.s3_put * PRICES["s3_put"].usd + q.s3_get * PRICES["s3_get"].usd,
         "S3 storage (1st month)": s3_gb * PRICES["s3_storage"].usd,
-        "API Gateway (REST)": q.api_requests * PRICES["apigw_rest"].usd,
+        # The HTTP API serves every route (infra/resources.yaml); the REST API only while a migrating stack keeps
+        # its old URLs (KeepRestApi=yes), for what still calls them.
+        "API Gateway (HTTP API)": q.api_requests * PRICES["apigw_http"].usd,
         "CloudWatch Logs ingestion": logs_gb * PRICES["logs_ingest"].usd,
         XRAY_LINE: xray_traces(_traced(q, stage)) / TICKETS_PER_MONTH * PRICES["xray_trace"].usd,
     }
@@ -821,6 +823,10 @@ def bill(quick: bool, stage_name: str = "prod") -> int:
           f"${totals['arm64']:.2f} on arm64; target <= ${TARGET_PER_MILLION:g}: {verdict}")
     print(f"  (with the old stream figure, one 100-record batch to each reader on a fresh desk's aggregates: "
           f"${old_total:.2f} x86_64)")
+    rest_api = ticket.api_requests * PRICES["apigw_rest"].usd * MILLION
+    print(f"  API Gateway: the HTTP API's {ticket.api_requests:.2f} requests a ticket; on the REST API Chalice generates "
+          f"(until 2026-12-05) they cost ${rest_api:.2f}, ${rest_api - by_arch['x86']['API Gateway (HTTP API)'] * MILLION:.2f} "
+          f"more")
     ranked = sorted(by_arch["x86"].items(), key=lambda kv: kv[1], reverse=True)
     print("  biggest items: " + ", ".join(f"{k} ${v * MILLION:.2f}" for k, v in ranked[:4]))
     print("  memory as the stage deploys them: " + ", ".join(
@@ -917,8 +923,6 @@ def _print_levers(ticket: Quantities, by_arch: dict[str, dict[str, float]], tota
         ("no TransactWriteItems", ticket.wru_transaction_doubling * wru * MILLION,
          "code: ordered single conditional writes, the ticket's put last as the commit point, the others "
          "idempotent (a redesign of storage; the x2 goes)"),
-        ("HTTP API instead of REST", ticket.api_requests * (PRICES["apigw_rest"].usd - PRICES["apigw_http"].usd)
-         * MILLION, "infra: Chalice deploys a REST API; an HTTP API needs its own template"),
         ("ticket item < 1 KB", ticket.wru_ticket_over_1kb * wru * MILLION,
          "data: shorter stored attribute names (a migration)"),
         ("INFO logs off in production", x86["CloudWatch Logs ingestion"] * MILLION * _info_share(ticket),

@@ -11,7 +11,8 @@ in ``resourcePath`` and ``pathParameters``. Nothing else in the event changes, a
 The greedy route's ``proxy`` parameter is the path after the stage, and after a custom domain's API mapping, so
 the same code serves ``https://<api id>.execute-api.<region>.amazonaws.com/api/...`` and ``https://help.acme.test/
 api/...``. A path no route takes is answered here: 404 with the API's ``{"error", "reason"}`` shape (the REST API
-answered 403 "Missing Authentication Token").
+answered 403 "Missing Authentication Token"). The REST API's own events, while a stack keeps it
+(``KeepRestApi``), go to the app as they are.
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ MAX_PATH_CHARS = 2048
 
 def handle(app: Any, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer one HTTP API request: through ``app`` (the Chalice app) when one of its routes takes the path."""
+    if "version" not in event and "resourcePath" in (event.get("requestContext") or {}):
+        return app(event, context)  # the REST API's (KeepRestApi): Chalice's own event
     if event.get("version") != PAYLOAD_FORMAT:
         return _error(500, "misconfigured", f"api_handler reads API Gateway payload format {PAYLOAD_FORMAT}; this "
                                             f"event is format {event.get('version')!r} (infra/resources.yaml sets it)")

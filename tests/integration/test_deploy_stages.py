@@ -38,10 +38,10 @@ STAGES = ("dev", "prod")
 OPERATOR_PARAMETERS = {
     "dev": {"InboundRecipients": "support@dev.acme.test", "InboundRetentionDays": "14",
             "AlarmEmail": "dev-alerts@acme.test", "SlaBreachesPerHour": "5", "PublicBaseUrl": "",
-            "ConsoleOrigins": ""},
+            "ConsoleOrigins": "", "KeepRestApi": "no"},
     "prod": {"InboundRecipients": "support@acme.test,help@acme.test", "InboundRetentionDays": "90",
              "AlarmEmail": "oncall@acme.test", "SlaBreachesPerHour": "0",
-             "PublicBaseUrl": "https://help.acme.test/api", "ConsoleOrigins": ""},
+             "PublicBaseUrl": "https://help.acme.test/api", "ConsoleOrigins": "", "KeepRestApi": "no"},
 }
 GOOD_SECRET = "6f1c0b8e9a3d47c2b5e8f0a1d2c3b4a5968778695a4b3c2d1e0f"
 

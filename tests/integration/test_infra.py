@@ -55,7 +55,15 @@ MOTO_CFN_UNSUPPORTED = {
     "SendingConfigurationSet": "AWS::SES::ConfigurationSet",
     "SendingEventDestination": "AWS::SES::ConfigurationSetEventDestination",
     "SesEventsSesEventsSnsSubscription": "AWS::SNS::Subscription",  # SAM's, expanded by _expand_serverless
+    # The HTTP API in front of api_handler (SAM's, expanded by _expand_serverless): test_http_api_sam_translation
+    # checks what the SAM transform makes of it.
+    "HttpAPI": "AWS::ApiGatewayV2::Api",
+    "HttpAPIapiStage": "AWS::ApiGatewayV2::Stage",
+    "APIHandlerHttpApiIntegration": "AWS::ApiGatewayV2::Integration",
+    "APIHandlerHttpApiRoute": "AWS::ApiGatewayV2::Route",
 }
+#: Resources only a stack with KeepRestApi=yes has (the template's default is "no").
+KEPT_REST_API = {"RestAPI", "APIHandlerInvokePermission"}
 
 
 # --- Fixtures ---------------------------------------------------------------
@@ -237,6 +245,69 @@ def test_cfn_lint_reports_nothing_on_the_packaged_template(packaged_template_pat
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
+def _sam_transform(packaged: dict[str, Any], monkeypatch: pytest.MonkeyPatch, **parameters: str) -> dict[str, Any]:
+    """The packaged template as CloudFormation's AWS::Serverless transform makes it (AWS's own translator)."""
+    import copy
+
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:  # the translator looks up AWS-managed policy names; the template uses none
+        def load(self) -> dict[str, str]:
+            return {}
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)  # the translator fills AWS::Region from it
+    template = copy.deepcopy(packaged)
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":  # make deploy uploads the bundle first
+            resource["Properties"]["CodeUri"] = "s3://relay-desk-artifacts/deployment.zip"
+    return transform(template, parameters, NoManagedPolicies())
+
+
+@requires_chalice
+def test_http_api_sam_translation_sends_every_path_to_api_handler_in_payload_format_1(
+        packaged: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """What API Gateway gets: one HTTP API, stage "api", route ANY /{proxy+} to api_handler's app.http_api with
+    the REST proxy event's shape (payload 1.0), and nothing else allowed to invoke it; the REST API only on
+    request (KeepRestApi=yes)."""
+    import app as app_module
+    from chalicelib.api import http_api
+
+    resources = _sam_transform(packaged, monkeypatch)["Resources"]
+    apis = {k: r for k, r in resources.items() if r["Type"] == "AWS::ApiGatewayV2::Api"}
+    assert list(apis) == ["HttpAPI"]
+    paths = apis["HttpAPI"]["Properties"]["Body"]["paths"]
+    operations = [k for k in paths.get("/{proxy+}", {}) if k not in ("parameters", "responses")]
+    assert list(paths) == ["/{proxy+}"] and operations == ["x-amazon-apigateway-any-method"]
+    integration = paths["/{proxy+}"]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]
+    assert integration["type"] == "aws_proxy" and integration["payloadFormatVersion"] == http_api.PAYLOAD_FORMAT
+    assert "${APIHandler.Arn}" in integration["uri"]["Fn::Sub"]
+    assert "cors" not in json.dumps(apis["HttpAPI"]).lower()  # preflights reach the app, which answers them
+    stages = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    assert [(s["ApiId"], s["StageName"]) for s in stages] == [({"Ref": "HttpAPI"}, "api")]
+    handler = resources["APIHandler"]["Properties"]["Handler"]
+    module, function = handler.split(".")
+    assert (module, callable(getattr(app_module, function, None))) == ("app", True)
+    invokers = {k: r for k, r in resources.items()
+                if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["FunctionName"] == {"Ref": "APIHandler"}}
+    assert {k: r.get("Condition") for k, r in invokers.items()} == {
+        "APIHandlerHttpApiPermission": None, "APIHandlerInvokePermission": "KeepsRestApi"}
+    assert invokers["APIHandlerHttpApiPermission"]["Properties"]["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == {
+        "Ref": "HttpAPI"}
+    rest = {k: r.get("Condition") for k, r in resources.items() if r["Type"].startswith("AWS::ApiGateway::")}
+    assert rest and set(rest.values()) == {"KeepsRestApi"}  # the REST API, its deployment and stage
+
+
+@requires_chalice
+def test_endpoint_url_names_the_http_api_and_the_rest_apis_only_while_it_is_kept(packaged: dict[str, Any]) -> None:
+    outputs = packaged["Outputs"]
+    assert outputs["EndpointURL"]["Value"]["Fn::Sub"].startswith("https://${HttpAPI}.execute-api.")
+    assert outputs["EndpointURL"]["Value"]["Fn::Sub"].endswith("/api/")
+    assert {k: outputs[k].get("Condition") for k in ("RestAPIId", "RestApiURL")} == dict.fromkeys(
+        ("RestAPIId", "RestApiURL"), "KeepsRestApi")
+    assert packaged["Conditions"]["KeepsRestApi"] == {"Fn::Equals": [{"Ref": "KeepRestApi"}, "yes"]}
+    assert packaged["Parameters"]["KeepRestApi"]["Default"] == "no"
+
+
 # --- (c) The packaged template in moto's CloudFormation ----------------------
 
 
@@ -258,7 +329,15 @@ def _expand_serverless(template: dict[str, Any], code_bucket: str, code_key: str
         kind = resource["Type"]
         if kind == "AWS::Serverless::Api":
             title = resource["Properties"]["DefinitionBody"]["info"]["title"]
-            resources[logical_id] = {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": title}}
+            resources[logical_id] = {**resource, "Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": title}}
+            continue
+        if kind == "AWS::Serverless::HttpApi":  # SAM: the API and its stage (moto's CloudFormation has neither)
+            resources[logical_id] = {"Type": "AWS::ApiGatewayV2::Api", "Properties": {
+                "Name": logical_id, "ProtocolType": "HTTP"}}
+            resources[f"{logical_id}{resource['Properties']['StageName']}Stage"] = {
+                "Type": "AWS::ApiGatewayV2::Stage", "Properties": {
+                    "ApiId": {"Ref": logical_id}, "StageName": resource["Properties"]["StageName"],
+                    "AutoDeploy": True}}
             continue
         if kind != "AWS::Serverless::Function":
             resources[logical_id] = resource
@@ -287,6 +366,21 @@ def _expand_serverless(template: dict[str, Any], code_bucket: str, code_key: str
                 resources[f"{logical_id}{event_id}Permission"] = {"Type": "AWS::Lambda::Permission", "Properties": {
                     "Action": "lambda:InvokeFunction", "FunctionName": {"Ref": logical_id},
                     "Principal": "sns.amazonaws.com", "SourceArn": topic}}
+                continue
+            if event["Type"] == "HttpApi":  # SAM: the route's integration and API Gateway's permission to invoke
+                api = event["Properties"]["ApiId"]
+                resources[f"{logical_id}{event_id}Integration"] = {"Type": "AWS::ApiGatewayV2::Integration",
+                                                                   "Properties": {
+                    "ApiId": api, "IntegrationType": "AWS_PROXY", "IntegrationUri": {"Fn::GetAtt": [logical_id, "Arn"]},
+                    "PayloadFormatVersion": event["Properties"]["PayloadFormatVersion"]}}
+                resources[f"{logical_id}{event_id}Route"] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {
+                    "ApiId": api, "RouteKey": f"{event['Properties']['Method']} {event['Properties']['Path']}",
+                    "Target": {"Fn::Sub": f"integrations/${{{logical_id}{event_id}Integration}}"}}}
+                resources[f"{logical_id}{event_id}Permission"] = {"Type": "AWS::Lambda::Permission", "Properties": {
+                    "Action": "lambda:InvokeFunction", "FunctionName": {"Ref": logical_id},
+                    "Principal": "apigateway.amazonaws.com",
+                    "SourceArn": {"Fn::Sub": ["arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+                                              "${ApiId}/*", {"ApiId": api}]}}}
                 continue
             assert event["Type"] in ("SQS", "DynamoDB"), \
                 f"{logical_id}.{event_id}: only SQS, DynamoDB and Schedule events are expanded here"
@@ -343,7 +437,7 @@ def test_packaged_template_deploys_into_moto(aws: None, packaged: dict[str, Any]
         )
     skipped = {str(w.message).split()[3] for w in caught if "not supported by moto" in str(w.message)}
     assert skipped == set(MOTO_CFN_UNSUPPORTED.values()) | MOTO_CFN_UNSUPPORTED_TYPES
-    not_deployed = set(MOTO_CFN_UNSUPPORTED) | {
+    not_deployed = set(MOTO_CFN_UNSUPPORTED) | KEPT_REST_API | {
         logical_id for logical_id, resource in template["Resources"].items()
         if resource["Type"] in MOTO_CFN_UNSUPPORTED_TYPES}
     stack = cloudformation.describe_stacks(StackName="relay-desk")["Stacks"][0]
