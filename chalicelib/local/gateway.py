@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["HttpApiClient", "http_api_event"]
+__all__ = ["HttpApiClient", "HttpApiGateway", "http_api_event"]
 
 #: The caller's address in every event, as Chalice's test client has one (``LambdaEventConverter.LOCAL_SOURCE_IP``);
 #: tests set another (``tests/chat.py`` ``from_address``), or None for a front end that sends none.
@@ -71,25 +71,40 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
+class HttpApiGateway:
+    """``chalice.local.LocalGateway``'s one method, answered as the HTTP API and ``app.http_api`` do.
+
+    ``make local``'s server (``chalicelib/local/serve.py``) and ``desk.http`` both call it.
+    """
+
+    def __init__(self, config: Any) -> None:
+        scoped = config.scope(config.chalice_stage, "api_handler")  # the stage's memory and timeout
+        self.environment: dict[str, str] = dict(scoped.environment_variables)
+        self._memory_mb = scoped.lambda_memory_size
+        self._timeout_ms = int(scoped.lambda_timeout or 30) * 1000
+
+    def handle_request(self, method: str, path: str, headers: dict[str, str], body: bytes | str | None) -> Any:
+        from chalice.local import LambdaContext
+
+        context = LambdaContext("api_handler", memory_size=self._memory_mb, max_runtime_ms=self._timeout_ms)
+        handler = sys.modules["app"].http_api  # the function infra/resources.yaml names: app.http_api
+        return handler(http_api_event(method, path, dict(headers), body), context)
+
+
 class HttpApiClient:
-    """``chalice.test.Client().http``'s methods, through the HTTP API's event and ``app.http_api``."""
+    """``chalice.test.Client().http``'s methods, through ``HttpApiGateway``."""
 
     def __init__(self, client: Any) -> None:
         self._client = client  # chalice.test.Client on the loaded app: its config and environment patching
 
     def request(self, method: str, path: str, headers: dict[str, str] | None = None,
                 body: bytes | str | None = b"") -> Any:
-        from chalice.local import LambdaContext
         from chalice.test import HTTPResponse
 
         rest = self._client.http
-        config = rest._config
-        scoped = config.scope(config.chalice_stage, "api_handler")
-        context = LambdaContext("api_handler", memory_size=scoped.lambda_memory_size,
-                                max_runtime_ms=int(scoped.lambda_timeout or 30) * 1000)
-        handler = sys.modules["app"].http_api  # the function infra/resources.yaml names: app.http_api
-        with rest._patched_env_vars(scoped.environment_variables):
-            response = handler(http_api_event(method, path, headers or {}, body), context)
+        gateway = HttpApiGateway(rest._config)
+        with rest._patched_env_vars(gateway.environment):
+            response = gateway.handle_request(method, path, headers or {}, body)
         return HTTPResponse.create_from_dict(response)
 
     def get(self, path: str, **kwargs: Any) -> Any:

@@ -2,7 +2,8 @@
 
 Starts a moto server in this process and provisions the deployment's resources, then:
 
-* serves the Chalice app over HTTP (as ``chalice local`` does): console, portal, widget, webhooks, API;
+* serves the Chalice app over HTTP as the deployed HTTP API does (``chalicelib/local/gateway.py``): console,
+  portal, widget, webhooks, API;
 * listens for mail over SMTP (``chalicelib/local/smtp.py``): a message to any address at the support
   domain is stored in the mail bucket and handed to ``ses_inbound``, as SES's receipt rule does;
 * runs every ``@app.schedule`` function on its cadence (``chalicelib/local/schedules.py``);
@@ -36,6 +37,7 @@ from typing import Any, TextIO
 
 from chalicelib.local.console import Console, DeskEvents, LogFile
 from chalicelib.local.desk import PROJECT_DIR, LocalDesk
+from chalicelib.local.gateway import HttpApiGateway
 from chalicelib.local.schedules import Scheduler
 from chalicelib.local.smtp import MAX_MESSAGE_BYTES, Received, start_smtp
 
@@ -334,14 +336,27 @@ def start_http(desk: LocalDesk, port: int, host: str = "127.0.0.1", *, quiet: bo
 
     ``quiet`` drops the per-request log lines (the browser tests make hundreds); ``on_request(method, path,
     status)`` replaces them (the path without its query, which may carry tokens)."""
+    from http.server import BaseHTTPRequestHandler
+
     from chalice.cli.factory import CLIFactory
     from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
 
-    class QuietHandler(ChaliceRequestHandler):
+    class HttpApiHandler(ChaliceRequestHandler):
+        """Each request as the deployed HTTP API hands it to api_handler (``chalicelib/local/gateway.py``),
+        unless the desk was made with ``api_gateway="rest"``: then as ``chalice local`` does."""
+
+        def __init__(self, request: Any, client_address: Any, server: Any, app_object: Any, config: Any) -> None:
+            if desk.api_gateway == "rest":
+                super().__init__(request, client_address, server, app_object, config)
+                return
+            self.local_gateway = HttpApiGateway(config)  # Chalice's __init__ handles the request at once: not it
+            BaseHTTPRequestHandler.__init__(self, request, client_address, server)
+
+    class QuietHandler(HttpApiHandler):
         def log_message(self, *args: Any) -> None:
             pass
 
-    class ReportingHandler(ChaliceRequestHandler):
+    class ReportingHandler(HttpApiHandler):
         def log_request(self, code: Any = "-", size: Any = "-") -> None:  # errors still go to log_message
             on_request(self.command, self.path.split("?", 1)[0], int(code) if str(code).isdigit() else code)
 
@@ -353,7 +368,7 @@ def start_http(desk: LocalDesk, port: int, host: str = "127.0.0.1", *, quiet: bo
     if not isinstance(app, CustomLocalChalice):
         CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
         app.__class__ = CustomLocalChalice
-    handler = QuietHandler if quiet else ReportingHandler if on_request else ChaliceRequestHandler
+    handler = QuietHandler if quiet else ReportingHandler if on_request else HttpApiHandler
     server = LocalDevServer(app, config, host, port, handler_cls=handler)
     threading.Thread(target=server.server.serve_forever, daemon=True).start()
     return server

@@ -1,5 +1,6 @@
 """LocalDesk against an endpoint it did not start (AWS_ENDPOINT_URL), as teams with their own moto server use it."""
 import pytest
+import requests
 from moto.server import ThreadedMotoServer
 
 from chalicelib.local import LocalDesk
@@ -11,6 +12,9 @@ def external_moto(monkeypatch):
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    # A server in this process serves moto's process-wide backends: start from none of what earlier tests on
+    # this worker left there (a desk served over HTTP leaves its acknowledgements in SES's).
+    requests.post(f"http://{host}:{port}/moto-api/reset", timeout=10).raise_for_status()
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
     yield
     server.stop()
