@@ -11,6 +11,7 @@ stacks that still serve the REST API (``KeepRestApi``).
 from __future__ import annotations
 
 import base64
+import functools
 import sys
 import time
 import uuid
@@ -23,6 +24,7 @@ __all__ = ["HttpApiClient", "HttpApiGateway", "http_api_event"]
 #: tests set another (``tests/chat.py`` ``from_address``), or None for a front end that sends none.
 SOURCE_IP: str | None = "127.0.0.1"
 STAGE = "api"  # the HTTP API's stage in infra/resources.yaml: https://<api id>.execute-api.<region>.amazonaws.com/api
+_METHODS = frozenset({"get", "post", "put", "patch", "delete", "options", "head"})
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/javascript",
                "application/xml")
 
@@ -107,23 +109,8 @@ class HttpApiClient:
             response = gateway.handle_request(method, path, headers or {}, body)
         return HTTPResponse.create_from_dict(response)
 
-    def get(self, path: str, **kwargs: Any) -> Any:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> Any:
-        return self.request("POST", path, **kwargs)
-
-    def put(self, path: str, **kwargs: Any) -> Any:
-        return self.request("PUT", path, **kwargs)
-
-    def patch(self, path: str, **kwargs: Any) -> Any:
-        return self.request("PATCH", path, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> Any:
-        return self.request("DELETE", path, **kwargs)
-
-    def options(self, path: str, **kwargs: Any) -> Any:
-        return self.request("OPTIONS", path, **kwargs)
-
-    def head(self, path: str, **kwargs: Any) -> Any:
-        return self.request("HEAD", path, **kwargs)
+    def __getattr__(self, method: str) -> Any:
+        """``get``, ``post``, ``put``, ``patch``, ``delete``, ``options``, ``head``: ``request`` with that method."""
+        if method not in _METHODS:
+            raise AttributeError(method)
+        return functools.partial(self.request, method.upper())
