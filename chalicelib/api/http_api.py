@@ -5,13 +5,15 @@ biggest line of the bill after DynamoDB's writes (``make cost``). Chalice has no
 the REST proxy event's ``requestContext.resourcePath``: the route *template*, ``/tickets/{ticket_id}``.
 ``infra/resources.yaml`` sends every path to ``api_handler`` through one greedy route, ``ANY /{proxy+}``, with
 payload format 1.0 (the REST proxy event's shape), so the event names the path but not the template. This finds
-the template among the app's routes as the REST API did — a literal segment wins over a variable one — and fills
-in ``resourcePath`` and ``pathParameters``. Nothing else in the event changes, and the app runs as before.
+the template among the app's routes as the REST API did — a literal segment wins over a variable one, and one
+trailing slash is dropped — and fills in ``resourcePath`` and ``pathParameters``. Nothing else in the event
+changes, and the app runs as before.
 
 The greedy route's ``proxy`` parameter is the path after the stage, and after a custom domain's API mapping, so
 the same code serves ``https://<api id>.execute-api.<region>.amazonaws.com/api/...`` and ``https://help.acme.test/
 api/...``. A path no route takes is answered here: 404 with the API's ``{"error", "reason"}`` shape (the REST API
-answered 403 "Missing Authentication Token"). The REST API's own events, while a stack keeps it
+answered 403 "Missing Authentication Token"); the root, ``/``, which ``/{proxy+}`` does not take, API Gateway
+answers itself (404 ``{"message": "Not Found"}``). A method a route lacks is Chalice's 405 with ``Allow``. The REST API's own events, while a stack keeps it
 (``KeepRestApi``), go to the app as they are.
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ import functools
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 __all__ = ["PAYLOAD_FORMAT", "find_route", "handle", "rest_event"]
 
@@ -37,10 +40,11 @@ def handle(app: Any, event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _error(500, "misconfigured", f"api_handler reads API Gateway payload format {PAYLOAD_FORMAT}; this "
                                             f"event is format {event.get('version')!r} (infra/resources.yaml sets it)")
     path = "/" + str((event.get("pathParameters") or {}).get("proxy") or "")
-    found = find_route(app.routes, path)
+    # One trailing slash is dropped: the REST API took /tickets/ for /tickets.
+    found = find_route(app.routes, path[:-1] if len(path) > 1 and path.endswith("/") else path)
     if found is None:
         method = (event.get("requestContext") or {}).get("httpMethod") or event.get("httpMethod") or "?"
-        return _error(404, "not_found", f"no route for {method} {path[:200]}")
+        return _error(404, "not_found", f"no route for {method} {quote(path[:200], safe='/')}")  # no markup echoed
     template, parameters = found
     return app(rest_event(event, template, parameters), context)
 
@@ -48,7 +52,11 @@ def handle(app: Any, event: dict[str, Any], context: Any) -> dict[str, Any]:
 def rest_event(event: Mapping[str, Any], template: str, parameters: Mapping[str, str]) -> dict[str, Any]:
     """``event`` as the REST API would have sent it for the route ``template``."""
     context = {**(event.get("requestContext") or {}), "resourcePath": template}
-    return {**event, "resource": template, "requestContext": context, "pathParameters": dict(parameters) or None}
+    # Chalice's Request reads these with [], as the REST API always sends them (None when empty).
+    present = {key: event.get(key) for key in ("headers", "multiValueQueryStringParameters", "stageVariables",
+                                                 "body")}
+    return {**event, **present, "resource": template, "requestContext": context,
+            "pathParameters": dict(parameters) or None}
 
 
 def find_route(routes: Iterable[str], path: str) -> tuple[str, dict[str, str]] | None:

@@ -4,9 +4,10 @@
 handler ``app.http_api``. Chalice's test client speaks the REST API (it routes before the app does, answers 403
 for an unknown path, and makes up CORS preflights), so the suite would test a front door nobody deploys. This
 client builds the event the HTTP API sends, after the documented format 1.0 (header names in lower case, the
-greedy route's ``proxy`` parameter, a binary body base64-encoded), and calls the deployed handler with it, in the
-function's environment as the test client does. ``LocalDesk(api_gateway="rest")`` keeps Chalice's client, for the
-stacks that still serve the REST API (``KeepRestApi``).
+greedy route's ``proxy`` parameter percent-decoded, a body base64-encoded unless it is text or JSON), and calls
+the deployed handler with it, in the function's environment as the test client does.
+``LocalDesk(api_gateway="rest")`` keeps Chalice's client, for the stacks that still serve the REST API
+(``KeepRestApi``).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import sys
 import time
 import uuid
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 __all__ = ["HttpApiClient", "HttpApiGateway", "http_api_event"]
 
@@ -25,8 +26,8 @@ __all__ = ["HttpApiClient", "HttpApiGateway", "http_api_event"]
 SOURCE_IP: str | None = "127.0.0.1"
 STAGE = "api"  # the HTTP API's stage in infra/resources.yaml: https://<api id>.execute-api.<region>.amazonaws.com/api
 _METHODS = frozenset({"get", "post", "put", "patch", "delete", "options", "head"})
-_TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/javascript",
-               "application/xml")
+#: Bodies the HTTP API hands over as text; any other (a form post, no Content-Type, binary) arrives base64-encoded.
+_TEXT_TYPES = ("text/", "application/json", "application/javascript", "application/xml")
 
 
 def http_api_event(method: str, path: str, headers: dict[str, str], body: bytes | str | None) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def http_api_event(method: str, path: str, headers: dict[str, str], body: bytes 
     content_type = multi_headers.get("content-type", [""])[-1].lower()
     binary = bool(raw) and not (content_type.startswith(_TEXT_TYPES) and _is_utf8(raw))
     now = time.time()
-    proxy = parts.path[1:]
+    proxy = unquote(parts.path[1:])  # the greedy parameter arrives percent-decoded
     return {
         "version": "1.0",
         "resource": "/{proxy+}",

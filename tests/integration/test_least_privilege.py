@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.local.provision import load_template
 from tests.integration.test_infra import package_dir, packaged, packaged_template_path, requires_chalice  # noqa: F401
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -219,12 +220,20 @@ def entry_points() -> dict[str, frozenset[str]]:
     _, tree = _parsed("app")
     aliases = _imports("app")[1]
     functions: dict[str, set[str]] = {}
+    # Undecorated handlers the merge template names (``Handler: app.http_api``: the HTTP API's way in).
+    handlers = {resource["Properties"]["Handler"].split(".", 1)[1]: logical_id
+                for logical_id, resource in load_template()["Resources"].items()
+                if str(resource.get("Properties", {}).get("Handler", "")).startswith("app.")}
     for node in tree.body:
-        if not isinstance(node, ast.FunctionDef) or not node.decorator_list:
+        if not isinstance(node, ast.FunctionDef) or not (node.decorator_list or node.name in handlers):
             continue
-        [decorator] = node.decorator_list
-        assert isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute), node.name
-        if decorator.func.attr == "route":
+        decorator = node.decorator_list[0] if node.decorator_list else None
+        assert decorator is None or len(node.decorator_list) == 1, node.name
+        if decorator is None:
+            logical_id = handlers[node.name]
+        elif not (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)):
+            raise AssertionError(node.name)
+        elif decorator.func.attr == "route":
             logical_id = "APIHandler"  # Chalice: every route in one function
         else:
             [name] = [k.value.value for k in decorator.keywords if k.arg == "name"]  # type: ignore[attr-defined]

@@ -93,6 +93,23 @@ def test_the_event_gets_the_template_and_path_parameters_and_keeps_the_rest():
     assert event["requestContext"]["resourcePath"] == "/{proxy+}"  # the caller's event is not changed
 
 
+def test_one_trailing_slash_is_dropped_as_the_rest_api_did():
+    fake = _App()
+    http_api.handle(fake, http_api_event("GET", "/tickets/", {}, None), None)
+    http_api.handle(fake, http_api_event("GET", "/tickets/t-1/", {}, None), None)
+    assert [e["resource"] for e in fake.events] == ["/tickets", "/tickets/{ticket_id}"]
+    assert fake.events[1]["pathParameters"] == {"ticket_id": "t-1"}
+
+
+def test_chalices_request_keys_are_there_even_when_the_event_lacks_them():
+    fake = _App()
+    http_api.handle(fake, {"version": "1.0", "pathParameters": {"proxy": "tickets"},
+                           "requestContext": {"httpMethod": "GET"}}, None)
+    (handed,) = fake.events
+    assert {k: handed[k] for k in ("headers", "multiValueQueryStringParameters", "stageVariables", "body")} == \
+        dict.fromkeys(("headers", "multiValueQueryStringParameters", "stageVariables", "body"))
+
+
 def test_a_route_without_parameters_gets_none_as_the_rest_api_sends():
     fake = _App()
     http_api.handle(fake, http_api_event("GET", "/tickets", {}, None), None)
@@ -101,7 +118,7 @@ def test_a_route_without_parameters_gets_none_as_the_rest_api_sends():
 
 def test_unknown_paths_are_404_with_a_json_reason_and_never_reach_the_app():
     fake = _App()
-    for path in ("/", "/nope", "/tickets/", "/" + "x" * 10_000):
+    for path in ("/nope", "/tickets//", "/tickets/t-1/unknown", "/" + "x" * 10_000):
         answer = http_api.handle(fake, http_api_event("GET", path, {}, None), None)
         body = json.loads(answer["body"])
         assert answer["statusCode"] == 404 and body["error"] == "not_found" and body["reason"].startswith("no route")
@@ -128,8 +145,10 @@ def test_the_rest_apis_own_events_pass_through_unchanged():
     assert fake.events == [event]
 
 
-def test_a_binary_body_arrives_base64_encoded_as_the_http_api_sends_it():
+def test_a_body_other_than_text_or_json_arrives_base64_encoded_as_the_http_api_sends_it():
     event = http_api_event("POST", "/webhooks/twilio", {"Content-Type": "application/octet-stream"}, b"\xff\x00")
     assert event["isBase64Encoded"] is True and event["body"] == "/wA="
+    form = http_api_event("POST", "/webhooks/twilio", {"Content-Type": "application/x-www-form-urlencoded"}, b"a=1")
+    assert form["isBase64Encoded"] is True and form["body"] == "YT0x"
     event = http_api_event("POST", "/webhooks/twilio", {"Content-Type": "application/json"}, b'{"a": "\xc3\xa6"}')
     assert event["isBase64Encoded"] is False and event["body"] == '{"a": "æ"}'
