@@ -13,23 +13,31 @@ The greedy route's ``proxy`` parameter is the path after the stage, and after a 
 the same code serves ``https://<api id>.execute-api.<region>.amazonaws.com/api/...`` and ``https://help.acme.test/
 api/...``. A path no route takes is answered here: 404 with the API's ``{"error", "reason"}`` shape (the REST API
 answered 403 "Missing Authentication Token"); the root, ``/``, which ``/{proxy+}`` does not take, API Gateway
-answers itself (404 ``{"message": "Not Found"}``). A method a route lacks is Chalice's 405 with ``Allow``. The REST API's own events, while a stack keeps it
-(``KeepRestApi``), go to the app as they are.
+answers itself (404 ``{"message": "Not Found"}``). A method a route lacks is Chalice's 405 with ``Allow``. The
+REST API's own events, while a stack keeps it (``KeepRestApi``), go to the app as they are.
+
+One more thing the REST API did and an HTTP API does not: gzip text answers of 1 KB or more (``compressed``).
 """
 from __future__ import annotations
 
+import base64
 import functools
+import gzip
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["PAYLOAD_FORMAT", "find_route", "handle", "rest_event"]
+__all__ = ["MIN_COMPRESSED_BYTES", "PAYLOAD_FORMAT", "compressed", "find_route", "handle", "rest_event"]
 
 #: The integration's payloadFormatVersion (infra/resources.yaml): 2.0 has another shape, which Chalice cannot read.
 PAYLOAD_FORMAT = "1.0"
 #: A path longer than this is no route of ours: it is refused before it is split.
 MAX_PATH_CHARS = 2048
+#: Text answers from this size on are gzipped for a client that takes gzip (the REST API's threshold: 1 KB).
+MIN_COMPRESSED_BYTES = 1024
+_COMPRESSED_TYPES = ("text/", "application/json", "application/javascript", "application/problem+json",
+                     "image/svg+xml")
 
 
 def handle(app: Any, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -46,7 +54,47 @@ def handle(app: Any, event: dict[str, Any], context: Any) -> dict[str, Any]:
         method = (event.get("requestContext") or {}).get("httpMethod") or event.get("httpMethod") or "?"
         return _error(404, "not_found", f"no route for {method} {quote(path[:200], safe='/')}")  # no markup echoed
     template, parameters = found
-    return app(rest_event(event, template, parameters), context)
+    return compressed(app(rest_event(event, template, parameters), context), event.get("headers") or {})
+
+
+def compressed(response: dict[str, Any], request_headers: Mapping[str, Any]) -> dict[str, Any]:
+    """``response`` gzipped when the client takes gzip and the body is text of ``MIN_COMPRESSED_BYTES`` or more.
+
+    The REST API did this (``minimum_compression_size``); the HTTP API does not. A gzipped answer's ETag
+    becomes weak (``W/"…"``, as RFC 9110 asks when a content coding changes the bytes), and
+    ``If-None-Match`` is compared weakly (``api/static.py``), so a revalidation still gets its 304.
+    """
+    body = response.get("body")
+    if (not isinstance(body, str) or len(body) < MIN_COMPRESSED_BYTES or response.get("isBase64Encoded")
+            or not _accepts_gzip(request_headers)):
+        return response
+    headers = dict(response.get("headers") or {})
+    names = {name.lower(): name for name in headers}
+    if "content-encoding" in names or not str(headers.get(names.get("content-type", ""), "")).lower().startswith(
+            _COMPRESSED_TYPES):
+        return response
+    headers["Content-Encoding"] = "gzip"
+    vary = headers.pop(names["vary"], "") if "vary" in names else ""
+    headers["Vary"] = ", ".join(filter(None, [vary, "Accept-Encoding"]))
+    if "etag" in names and not str(headers[names["etag"]]).startswith("W/"):
+        headers[names["etag"]] = "W/" + str(headers[names["etag"]])
+    payload = gzip.compress(body.encode("utf-8"), compresslevel=6, mtime=0)
+    return {**response, "headers": headers, "body": base64.b64encode(payload).decode("ascii"),
+            "isBase64Encoded": True}
+
+
+def _accepts_gzip(headers: Mapping[str, Any]) -> bool:
+    """``Accept-Encoding`` names gzip (or ``*``) without ``q=0``."""
+    accepted = next((str(v) for k, v in headers.items() if str(k).lower() == "accept-encoding"), "")
+    for coding in accepted.split(","):
+        name, _, parameters = coding.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            quality = parameters.strip().lower().removeprefix("q=").strip() if parameters else "1"
+            try:
+                return float(quality) > 0
+            except ValueError:
+                return False
+    return False
 
 
 def rest_event(event: Mapping[str, Any], template: str, parameters: Mapping[str, str]) -> dict[str, Any]:

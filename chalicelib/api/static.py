@@ -77,9 +77,16 @@ def _serve(request: Any, name: str, extra: dict[str, str] | None = None) -> Any:
     headers = {**_COMMON, **(extra or {}), "ETag": asset.etag, "Content-Type": asset.content_type}
     if asset.content_type.startswith("text/html"):
         headers["Content-Security-Policy"] = content_security_policy()
-    if (request.headers or {}).get("if-none-match") == asset.etag:
+    if _weakly(asset.etag) in {_weakly(tag) for tag in (request.headers or {}).get("if-none-match", "").split(",")}:
         return Response(body="", status_code=304, headers=headers)
     return Response(body=asset.body, status_code=200, headers=headers)
+
+
+def _weakly(tag: str) -> str:
+    """An entity tag for If-None-Match's weak comparison (RFC 9110 13.1.2): ``W/"x"`` matches ``"x"``. The HTTP
+    API's gzipped answers carry the weak form (``api/http_api.py``)."""
+    tag = tag.strip()
+    return tag[2:] if tag.startswith("W/") else tag
 
 
 @api_endpoint

@@ -83,3 +83,21 @@ def test_a_path_no_route_takes_is_404_with_a_reason_on_the_http_api():
             assert status == 404 and body == {"error": "not_found", "reason": f"no route for GET {path}"}
     with LocalDesk(api_gateway="rest") as desk:  # Chalice's emulation of the REST API's answer
         assert call(desk, "get", "/nope")[0] == 403
+
+
+def test_the_http_api_path_gzips_text_and_a_revalidation_still_gets_its_304():
+    import gzip
+
+    with LocalDesk() as desk:
+        plain = desk.http.get("/openapi.json")
+        zipped = desk.http.get("/openapi.json", headers={"Accept-Encoding": "gzip, deflate, br"})
+        assert "Content-Encoding" not in plain.headers and zipped.headers["Content-Encoding"] == "gzip"
+        assert json.loads(gzip.decompress(zipped.body)) == json.loads(plain.body)
+        assert len(zipped.body) < len(plain.body) / 3
+
+        first = desk.http.get("/console/app.js", headers={"Accept-Encoding": "gzip"})
+        assert first.status_code == 200 and first.headers["ETag"].startswith('W/"')
+        again = desk.http.get("/console/app.js", headers={"Accept-Encoding": "gzip",
+                                                          "If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304 and not again.body
+        assert desk.http.get("/console/app.js", headers={"If-None-Match": first.headers["ETag"][2:]}).status_code == 304

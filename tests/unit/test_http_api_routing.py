@@ -152,3 +152,38 @@ def test_a_body_other_than_text_or_json_arrives_base64_encoded_as_the_http_api_s
     assert form["isBase64Encoded"] is True and form["body"] == "YT0x"
     event = http_api_event("POST", "/webhooks/twilio", {"Content-Type": "application/json"}, b'{"a": "\xc3\xa6"}')
     assert event["isBase64Encoded"] is False and event["body"] == '{"a": "æ"}'
+
+
+# --- gzip: what the REST API did (minimum_compression_size) and the HTTP API does not ------------------------
+
+
+def _answer(body: str, **headers: str) -> dict:
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json", **headers}, "multiValueHeaders": {},
+            "body": body}
+
+
+def test_a_text_answer_of_1_kb_or_more_is_gzipped_for_a_client_that_takes_gzip():
+    import base64
+    import gzip
+
+    body = json.dumps({"tickets": [{"subject": f"Order {n} never arrived"} for n in range(60)]})
+    out = http_api.compressed(_answer(body, ETag='"abc"', Vary="Origin"), {"Accept-Encoding": "br, gzip;q=0.8"})
+    assert out["isBase64Encoded"] is True and out["headers"]["Content-Encoding"] == "gzip"
+    assert gzip.decompress(base64.b64decode(out["body"])).decode() == body
+    assert out["headers"]["Vary"] == "Origin, Accept-Encoding" and out["headers"]["ETag"] == 'W/"abc"'
+
+
+def test_small_binary_refused_or_already_encoded_answers_are_left_as_they_are():
+    big = "x" * http_api.MIN_COMPRESSED_BYTES
+    takes = {"accept-encoding": "gzip"}
+    for answer, headers in [
+        (_answer(big[:-1]), takes),  # under 1 KB
+        (_answer(big), {}),  # no Accept-Encoding
+        (_answer(big), {"accept-encoding": "gzip;q=0, deflate"}),  # gzip refused
+        (_answer(big), {"accept-encoding": "br"}),
+        (_answer(big, **{"Content-Encoding": "br"}), takes),
+        ({**_answer(big), "isBase64Encoded": True}, takes),
+        (_answer(big, **{"Content-Type": "application/pdf"}), takes),
+        ({**_answer(big), "body": None}, takes),
+    ]:
+        assert http_api.compressed(answer, headers) is answer
