@@ -23,10 +23,12 @@ from __future__ import annotations
 import base64
 import functools
 import gzip
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
+
+from chalicelib.api.errors import json_response
+from chalicelib.domain import accept
 
 __all__ = ["MIN_COMPRESSED_BYTES", "PAYLOAD_FORMAT", "compressed", "find_route", "handle", "rest_event"]
 
@@ -84,17 +86,9 @@ def compressed(response: dict[str, Any], request_headers: Mapping[str, Any]) -> 
 
 
 def _accepts_gzip(headers: Mapping[str, Any]) -> bool:
-    """``Accept-Encoding`` names gzip (or ``*``) without ``q=0``."""
-    accepted = next((str(v) for k, v in headers.items() if str(k).lower() == "accept-encoding"), "")
-    for coding in accepted.split(","):
-        name, _, parameters = coding.strip().partition(";")
-        if name.strip().lower() in ("gzip", "*"):
-            quality = parameters.strip().lower().removeprefix("q=").strip() if parameters else "1"
-            try:
-                return float(quality) > 0
-            except ValueError:
-                return False
-    return False
+    """``Accept-Encoding`` weighs gzip (or, when gzip is not listed, ``*``) above 0."""
+    weights = accept.weights(next((str(v) for k, v in headers.items() if str(k).lower() == "accept-encoding"), None))
+    return (weights["gzip"] if "gzip" in weights else weights.get("*", 0.0)) > 0
 
 
 def rest_event(event: Mapping[str, Any], template: str, parameters: Mapping[str, str]) -> dict[str, Any]:
@@ -144,6 +138,6 @@ def _patterns(routes: tuple[str, ...]) -> dict[int, list[tuple[str, list[str]]]]
 
 
 def _error(status: int, code: str, reason: str) -> dict[str, Any]:
-    return {"statusCode": status, "headers": {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff",
-                                              "Cache-Control": "no-store"},
-            "multiValueHeaders": {}, "body": json.dumps({"error": code, "reason": reason}), "isBase64Encoded": False}
+    """The API's one error shape (``api.errors``), as the dict Lambda returns: no Chalice view answered."""
+    return json_response({"error": code, "reason": reason}, status,
+                         {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}).to_dict()
