@@ -17,7 +17,8 @@ written.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -248,12 +249,8 @@ def intend_acknowledgement(message: InboundMessage, sender: Sender, ticket_id: s
     identity = _identity_write(message, sender, at)
     if identity is not None:
         writes.update(*identity)
-    try:
+    with _sender_counts_checked(writes):
         repository.commit(writes)
-    except TransactionCancelled as err:
-        if _sender_moved(err, writes):
-            raise SenderCountsMoved(err.codes) from err
-        raise
 
 
 def counted_intent(intent: Any) -> bool:
@@ -291,15 +288,14 @@ def commit_new_ticket(prepared: PreparedTicket, attachments: Iterable[Attachment
     ``SenderCountsMoved`` when the sender's identity counts moved since they were read (nothing is written).
     """
     writes = prepared.writes
-    try:
-        _commit(writes, [*attachments, *([prepared.body] if prepared.body else [])])
-    except TransactionCancelled as err:
-        agent_write = len(writes.saves) + len(writes.updates) - 1
-        if prepared.claimed and agent_write in err.failed("ConditionalCheckFailed", "TransactionConflict"):
-            raise AgentCannotTake(err.codes) from err
-        if _sender_moved(err, writes):
-            raise SenderCountsMoved(err.codes) from err
-        raise
+    with _sender_counts_checked(writes):  # after the claim's check below: a lost claim is AgentCannotTake
+        try:
+            _commit(writes, [*attachments, *([prepared.body] if prepared.body else [])])
+        except TransactionCancelled as err:
+            agent_write = len(writes.saves) + len(writes.updates) - 1
+            if prepared.claimed and agent_write in err.failed("ConditionalCheckFailed", "TransactionConflict"):
+                raise AgentCannotTake(err.codes) from err
+            raise
     return prepared.model
 
 
@@ -414,12 +410,8 @@ def record_message_on_ticket(message: InboundMessage, ticket: Any, update: Ticke
                                    detail="the customer wrote again"))
     writes.update(ticket, actions)
     _sender(writes, message, sender, ticket.ticket_id, now)
-    try:
+    with _sender_counts_checked(writes):
         _commit(writes, [*attachments, *([body] if body else [])])
-    except TransactionCancelled as err:
-        if _sender_moved(err, writes):
-            raise SenderCountsMoved(err.codes) from err
-        raise
 
 
 def mark_acknowledgement_sent(ticket: Any, provider_message_id: str, *, sent_at: str, recorded_at: str) -> None:
@@ -607,11 +599,18 @@ def _identity_write(message: InboundMessage, sender: Sender, now: str) -> tuple[
     return LookupModel(f"id:{message.sender.key}"), actions, _as_read(identity, counted) if counted else None
 
 
-def _sender_moved(err: TransactionCancelled, writes: repository.Writes) -> bool:
-    """Did the transaction fail on a sender's identity (``id:`` lookup), i.e. on counts that moved?"""
-    failed = set(err.failed("ConditionalCheckFailed", "TransactionConflict"))
-    return any(model.lookup_key.startswith("id:") and position in failed
-               for position, model in writes.positions() if isinstance(model, LookupModel))
+@contextmanager
+def _sender_counts_checked(writes: repository.Writes) -> Iterator[None]:
+    """A transaction of ``writes`` that failed on a sender's identity (``id:`` lookup), i.e. on counts that
+    moved since they were read, raises ``SenderCountsMoved``; any other failure as it was."""
+    try:
+        yield
+    except TransactionCancelled as err:
+        failed = set(err.failed("ConditionalCheckFailed", "TransactionConflict"))
+        if any(model.lookup_key.startswith("id:") and position in failed
+               for position, model in writes.positions() if isinstance(model, LookupModel)):
+            raise SenderCountsMoved(err.codes) from err
+        raise
 
 
 def _as_read(identity: Any, names: list[str]) -> Any:

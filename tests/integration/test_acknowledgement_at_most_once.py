@@ -92,32 +92,37 @@ def _two_earlier_tickets(desk: Any) -> None:
     assert len(_acknowledgements(desk)) == 2
 
 
+def _third_of_the_hour(desk: Any, monkeypatch: Any, owner: Any, name: str, error: Exception) -> tuple[Any, Any]:
+    """Two acknowledged tickets, then a third mail whose first run fails at ``owner.name`` with ``error``
+    and whose redelivery goes through: the third ticket and the sender's (ack_count, contacts_count)."""
+    from chalicelib.storage.models import LookupModel
+
+    _two_earlier_tickets(desk)
+    calls = _fails_first_time(monkeypatch, owner, name, error)
+    desk.receive_email(compose(sender="Ann <ann@customer.example>", subject="question 3"))
+    desk.pump()
+    assert len(calls) == 2  # it failed once, then the redelivery got through
+    (third,) = [ticket for ticket in desk.tickets() if ticket["subject"] == "question 3"]
+    identity = LookupModel.get("id:email:ann@customer.example")
+    return third, (identity.ack_count, identity.contacts_count)
+
+
 def test_at_the_cap_a_redelivery_decides_as_its_first_attempt_did_not_on_counts_that_hold_it(desk, monkeypatch):
     """The third mail of the hour (the cap: 3) is counted with its intent; SES throttles the send. The
     redelivery reads the identity with that mail already counted (3), yet sends it, as the first attempt
     decided, and counts nothing again (acknowledgements 3, new tickets 3)."""
     from chalicelib.outbound import email as email_out
-    from chalicelib.storage.models import LookupModel
 
-    _two_earlier_tickets(desk)
-    calls = _fails_first_time(monkeypatch, email_out, "send", email_out.NotSent("Throttling: Maximum sending rate exceeded"))
-    desk.receive_email(compose(sender="Ann <ann@customer.example>", subject="question 3"))
-    desk.pump()
-    (third,) = [ticket for ticket in desk.tickets() if ticket["subject"] == "question 3"]
+    third, counts = _third_of_the_hour(desk, monkeypatch, email_out, "send",
+                                       email_out.NotSent("Throttling: Maximum sending rate exceeded"))
     assert third["acknowledgement"]["status"] == "sent" and len(_acknowledgements(desk)) == 3
-    identity = LookupModel.get("id:email:ann@customer.example")
-    assert (identity.ack_count, identity.contacts_count) == (3, 3)
+    assert counts == (3, 3)
 
 
 def test_at_the_cap_a_write_that_failed_after_sending_is_recorded_unknown_not_rate_limited(desk, monkeypatch):
     from chalicelib.storage import inbound
-    from chalicelib.storage.models import LookupModel
 
-    _two_earlier_tickets(desk)
-    calls = _fails_first_time(monkeypatch, inbound, "commit_new_ticket", RuntimeError("the ticket's write failed after SES accepted the acknowledgement"))
-    desk.receive_email(compose(sender="Ann <ann@customer.example>", subject="question 3"))
-    desk.pump()
-    (third,) = [ticket for ticket in desk.tickets() if ticket["subject"] == "question 3"]
+    third, counts = _third_of_the_hour(desk, monkeypatch, inbound, "commit_new_ticket",
+                                       RuntimeError("the ticket's write failed after SES accepted the acknowledgement"))
     assert third["acknowledgement"]["status"] == "unknown" and len(_acknowledgements(desk)) == 3
-    identity = LookupModel.get("id:email:ann@customer.example")
-    assert (identity.ack_count, identity.contacts_count) == (3, 3)
+    assert counts == (3, 3)
