@@ -56,6 +56,7 @@ from benchmarks.budget import (  # noqa: E402
     STREAM_BATCH, BusyStream, CallHook, Desk, Unit, WriteMeter, aggregate_writes, measure_budget, measure_busy_stream,
 )
 from benchmarks.run import _prepare_environment, _prewarm, section, table  # noqa: E402
+from infra import deploy  # noqa: E402
 
 __all__ = ["MIX", "PRICES", "TARGET_PER_MILLION", "XRAY_LINE", "Quantities", "Stage", "billed_ms", "gb_seconds",
            "lines_of", "read_units", "sqs_requests", "xray_traces", "ses_inbound_chunks", "write_units", "main"]
@@ -827,6 +828,7 @@ def bill(quick: bool, stage_name: str = "prod") -> int:
     print(f"  API Gateway: the HTTP API's {ticket.api_requests:.2f} requests a ticket; on the REST API Chalice generates "
           f"(until 2026-12-05) they cost ${rest_api:.2f}, ${rest_api - by_arch['x86']['API Gateway (HTTP API)'] * MILLION:.2f} "
           f"more")
+    _print_flood_ceiling(ticket, stage)
     ranked = sorted(by_arch["x86"].items(), key=lambda kv: kv[1], reverse=True)
     print("  biggest items: " + ", ".join(f"{k} ${v * MILLION:.2f}" for k, v in ranked[:4]))
     print("  memory as the stage deploys them: " + ", ".join(
@@ -859,6 +861,27 @@ def bill(quick: bool, stage_name: str = "prod") -> int:
     print(f"  EMF metrics seen (name|dimensions): {len(ticket.metrics | sweep.metrics)}")
     print(f"\n  (measured in {measured_seconds:.0f} s: {len(meter.invocations)} invocations timed)")
     return 0
+
+
+def flood_ceiling_per_hour(rate_per_second: float, *, memory_mb: int, billed_ms_per_request: float) -> float:
+    """USD an hour of requests at the HTTP API's throttle costs (API Gateway, Lambda requests and duration):
+    above ``ApiRateLimit`` API Gateway answers 429 itself, and a refused request bills nothing."""
+    requests = rate_per_second * 3600
+    per_request = (PRICES["apigw_http"].usd + PRICES["lambda_request"].usd
+                   + memory_mb / 1024 * billed_ms_per_request / 1000 * PRICES["lambda_gbs_x86"].usd)
+    return requests * per_request
+
+
+def _print_flood_ceiling(ticket: Quantities, stage: Stage) -> None:
+    parameters = deploy.load_stage(stage.name).parameters
+    rate, burst = float(parameters["ApiRateLimit"]), parameters["ApiBurstLimit"]
+    requests = ticket.lambda_requests.get("api_handler", 0)
+    mean_ms = ticket.lambda_ms.get("api_handler", 0) / requests if requests else 0.0
+    hour = flood_ceiling_per_hour(rate, memory_mb=stage.memory_mb("api_handler"), billed_ms_per_request=mean_ms)
+    print(f"  flood ceiling: the HTTP API throttles at ApiRateLimit {rate:g}/s (burst {burst}, "
+          f"infra/stages/{stage.name}.yaml); an hour at that rate costs at most ${hour:.2f} (API Gateway, Lambda "
+          f"requests, {mean_ms:.0f} ms at {stage.memory_mb('api_handler')} MB each: the mix's mean api_handler "
+          f"run), and above it API Gateway answers 429 without running a Lambda")
 
 
 def _reader_per_life(busy: BusyStream, function: str, meter: InvocationMeter) -> Quantities:

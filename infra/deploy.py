@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -129,8 +130,9 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def template_parameter_names(template_path: Path = MERGE_TEMPLATE) -> list[str]:
-    return list(load_template(template_path).get("Parameters", {}))
+def template_parameters(template_path: Path = MERGE_TEMPLATE) -> dict[str, dict[str, Any]]:
+    """The template's parameters: name → its definition (Type, Default, MinValue, ...)."""
+    return dict(load_template(template_path).get("Parameters", {}))
 
 
 # --- Refusals -----------------------------------------------------------------------
@@ -180,8 +182,8 @@ def check_addresses(stage: Stage) -> None:
                           "set your own (docs/deploying.md)")
 
 
-def check_parameters(stage: Stage, template_names: Sequence[str]) -> None:
-    expected = set(template_names) - set(DERIVED_PARAMETERS)
+def check_parameters(stage: Stage, template: Mapping[str, Mapping[str, Any]]) -> None:
+    expected = set(template) - set(DERIVED_PARAMETERS)
     missing = sorted(expected - set(stage.parameters))
     if missing:
         raise Refused(f"infra/stages/{stage.name}.yaml: set {', '.join(missing)} under parameters "
@@ -194,6 +196,24 @@ def check_parameters(stage: Stage, template_names: Sequence[str]) -> None:
     for name in ("AlarmEmail", "InboundRecipients"):
         if not stage.parameters[name].strip():
             raise Refused(f"infra/stages/{stage.name}.yaml: {name} is empty")
+    for name in sorted(expected):
+        _check_number(stage, name, template[name])
+
+
+def _check_number(stage: Stage, name: str, definition: Mapping[str, Any]) -> None:
+    """A Number parameter's value, refused here in the stage file's words rather than by CloudFormation mid-deploy."""
+    if definition.get("Type") != "Number":
+        return
+    value = stage.parameters[name].strip()
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise Refused(f"infra/stages/{stage.name}.yaml: {name} is {value!r}, not a number")
+    least = definition.get("MinValue")
+    if least is not None and number < float(least):
+        raise Refused(f"infra/stages/{stage.name}.yaml: {name} is {value}, under its least value {least}")
 
 
 def stored_secrets(ssm: Any, stage: Stage) -> dict[str, tuple[str, str]]:
@@ -382,7 +402,7 @@ def check(stage_name: str, session: Any, *, out: Any = None) -> tuple[Stage, str
     """Every refusal, cheapest first; returns the stage, account and region."""
     out = out or sys.stdout
     stage = load_stage(stage_name)
-    check_parameters(stage, template_parameter_names())
+    check_parameters(stage, template_parameters())
     check_config_secrets(stage)
     check_addresses(stage)
     region = session.region_name

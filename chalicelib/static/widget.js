@@ -86,7 +86,10 @@
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (ignored) { data = null; }
         if (!response.ok) {
-          var error = new Error((data && (data.reason || data.Message)) || ("HTTP " + response.status));
+          // 429 comes from API Gateway's throttle (ApiRateLimit), before the desk sees the request: nothing was stored.
+          var reason = response.status === 429 ? "the desk is busy, please try again in a moment" :
+              data && (data.reason || data.message || data.Message);
+          var error = new Error(reason || ("HTTP " + response.status));
           error.status = response.status;
           throw error;
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 import time
 import urllib.request
@@ -146,6 +147,36 @@ def test_a_site_that_is_not_on_the_allow_list_gets_no_chat(live_desk, shop, page
     expect(page.locator("[data-part=error]")).to_contain_text("Not sent")
     assert page.evaluate("() => Object.keys(localStorage).length") == 0  # no session was opened
     assert not any("does not know" in m["text"] for t in live_desk.desk.tickets() for m in t["messages"])
+
+
+def test_a_message_the_api_throttled_is_not_lost_and_goes_through_when_sent_again(live_desk, allowed,
+                                                                                 page: Page, shot):
+    """API Gateway answers 429 {"message": "Too Many Requests"} above ApiRateLimit, before the desk sees the
+    request: the visitor is told the desk is busy, keeps their text, and sending again stores it once."""
+    page.goto(allowed + "/")
+    page.locator("[data-part=launcher]").click()
+    question = "Is the red teapot dishwasher safe?"
+    throttled: list[str] = []
+
+    def throttle(route: Any) -> None:
+        throttled.append(route.request.method)
+        route.fulfill(status=429, content_type="application/json", body='{"message":"Too Many Requests"}')
+
+    page.route("**/webhooks/webchat", throttle)
+    page.locator("[data-part=input]").fill(question)
+    page.locator("[data-part=send]").click()
+    expect(page.locator("[data-part=error]")).to_have_text(
+        "Not sent: the desk is busy, please try again in a moment")
+    expect(page.locator("[data-part=input]")).to_have_value(question)
+    expect(page.locator("[data-from=visitor]")).to_have_class(re.compile(r"\bfailed\b"))
+    shot(page, "throttled")
+    assert "POST" in throttled
+
+    page.unroute("**/webhooks/webchat")
+    page.locator("[data-part=send]").click()
+    ticket = _webchat_ticket(live_desk, question)
+    expect(page.locator("[data-part=error]")).to_have_text("")
+    assert [m["text"] for m in ticket["messages"] if m["direction"] == "inbound"] == [question]
 
 
 @pytest.fixture

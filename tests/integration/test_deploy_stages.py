@@ -38,10 +38,11 @@ STAGES = ("dev", "prod")
 OPERATOR_PARAMETERS = {
     "dev": {"InboundRecipients": "support@dev.acme.test", "InboundRetentionDays": "14",
             "AlarmEmail": "dev-alerts@acme.test", "SlaBreachesPerHour": "5", "PublicBaseUrl": "",
-            "ConsoleOrigins": "", "KeepRestApi": "no"},
+            "ConsoleOrigins": "", "KeepRestApi": "no", "ApiRateLimit": "50", "ApiBurstLimit": "100"},
     "prod": {"InboundRecipients": "support@acme.test,help@acme.test", "InboundRetentionDays": "90",
              "AlarmEmail": "oncall@acme.test", "SlaBreachesPerHour": "0",
-             "PublicBaseUrl": "https://help.acme.test/api", "ConsoleOrigins": "", "KeepRestApi": "no"},
+             "PublicBaseUrl": "https://help.acme.test/api", "ConsoleOrigins": "", "KeepRestApi": "no",
+             "ApiRateLimit": "1000", "ApiBurstLimit": "2000"},
 }
 GOOD_SECRET = "6f1c0b8e9a3d47c2b5e8f0a1d2c3b4a5968778695a4b3c2d1e0f"
 
@@ -550,8 +551,12 @@ def _put(name: str, value: str, kind: str = "SecureString") -> None:
      "infra/stages/prod.yaml: remove NamePrefix (the deploy derives it)"),
     (lambda s: (s["stage_file"]["parameters"].update(AlarmEmail="oncall@example.com"), s["write"]()),
      "infra/stages/prod.yaml: AlarmEmail is a placeholder ('oncall@example.com')"),
+    (lambda s: (s["stage_file"]["parameters"].update(ApiRateLimit="fast"), s["write"]()),
+     "infra/stages/prod.yaml: ApiRateLimit is 'fast', not a number"),
+    (lambda s: (s["stage_file"]["parameters"].update(ApiBurstLimit="0"), s["write"]()),
+     "infra/stages/prod.yaml: ApiBurstLimit is 0, under its least value 1"),
 ], ids=["missing", "placeholder", "empty", "short", "plain-string", "platform-placeholder", "in-config-json",
-        "parameter-missing", "derived-parameter", "example-address"])
+        "parameter-missing", "derived-parameter", "example-address", "not-a-number", "under-least"])
 def test_deploy_refuses_in_one_line_with_exit_code_2(aws: None, prod_stage: dict[str, Any], arrange: Any,
                                                      message: str, capsys: pytest.CaptureFixture[str]) -> None:
     arrange(prod_stage)

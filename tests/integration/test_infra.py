@@ -284,6 +284,12 @@ def test_http_api_sam_translation_sends_every_path_to_api_handler_in_payload_for
     assert "cors" not in json.dumps(apis["HttpAPI"]).lower()  # preflights reach the app, which answers them
     stages = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
     assert [(s["ApiId"], s["StageName"]) for s in stages] == [({"Ref": "HttpAPI"}, "api")]
+    # The one route's throttle, from the stage's parameters: a flood gets 429 before any Lambda runs.
+    assert stages[0]["DefaultRouteSettings"] == {"ThrottlingRateLimit": {"Ref": "ApiRateLimit"},
+                                                 "ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"}}
+    assert {name: (packaged["Parameters"][name]["Type"], packaged["Parameters"][name]["MinValue"])
+            for name in ("ApiRateLimit", "ApiBurstLimit")} == dict.fromkeys(("ApiRateLimit", "ApiBurstLimit"),
+                                                                          ("Number", 1))
     handler = resources["APIHandler"]["Properties"]["Handler"]
     module, function = handler.split(".")
     assert (module, callable(getattr(app_module, function, None))) == ("app", True)

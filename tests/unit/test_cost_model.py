@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.cost import (
-    PRICES, XRAY_LINE, Quantities, Stage, billed_ms, gb_seconds, lines_of, read_units, ses_inbound_chunks,
-    sqs_requests, write_units, xray_traces,
+    PRICES, XRAY_LINE, Quantities, Stage, billed_ms, flood_ceiling_per_hour, gb_seconds, lines_of, read_units,
+    ses_inbound_chunks, sqs_requests, write_units, xray_traces,
 )
 
 
@@ -55,6 +55,14 @@ def test_gb_seconds_and_their_price():
     assert 1_000_000 * gb_seconds(1024, 43) * PRICES["lambda_gbs_x86"].usd == pytest.approx(0.7167, abs=1e-4)
     # arm64 is 20 % cheaper per GB-s
     assert PRICES["lambda_gbs_arm64"].usd / PRICES["lambda_gbs_x86"].usd == pytest.approx(0.8, abs=1e-4)
+
+
+def test_an_hour_at_the_api_throttle_costs_its_requests_and_their_lambda_runs():
+    # 1,000/s for an hour: 3.6 M requests x ($1.00/M HTTP API + $0.20/M Lambda) = $4.32, plus
+    # 3.6 M x 20 ms at 1,024 MB = 72,000 GB-s x $0.0000166667 = $1.20
+    assert flood_ceiling_per_hour(1000, memory_mb=1024, billed_ms_per_request=20) == pytest.approx(4.32 + 1.20,
+                                                                                                   abs=1e-3)
+    assert flood_ceiling_per_hour(50, memory_mb=1024, billed_ms_per_request=0) == pytest.approx(0.216)
 
 
 def test_sqs_and_ses_chunking():
