@@ -37,7 +37,7 @@ $(CHROMIUM):  ## the browser tests drive Debian's chromium (Playwright cannot do
 	else echo "tests/browser needs Chromium: run 'apt-get install chromium' as root (or set CHROMIUM=/path/to/chromium)" >&2; exit 1; fi
 
 test: $(STAMP) $(CHROMIUM)  ## the whole suite, against moto; browser tests in headless Chromium
-	RELAY_DESK_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n 2 -q
+	RELAY_DESK_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n 3 -q
 
 local: $(STAMP)  ## the whole desk: HTTP on :8000, SMTP on :2525, schedules every minute, AWS in moto; ARGS=--help lists options
 	$(PY) -m chalicelib.local.serve $(ARGS)
