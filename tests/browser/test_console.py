@@ -242,6 +242,50 @@ def test_a_concurrent_edit_is_shown_and_nothing_the_agent_typed_is_lost(live_des
     shot(page, "2-resolved")
 
 
+def test_a_throttled_request_is_sent_again_and_a_lasting_throttle_keeps_the_agents_text(
+        live_desk: Any, page: Page, shot: Any) -> None:
+    """API Gateway answers 429 {"message": "Too Many Requests"}, no Retry-After, above ApiRateLimit, before the desk
+    sees the request: the console sends it again (1 s, then 2 s later), and when that fails too it says the desk is
+    busy and keeps what the agent wrote."""
+    live_desk.desk.receive_email(compose(sender="Ines Lund <ines@customer.example>", subject="Wrong colour delivered",
+                                         body="I ordered the blue one and got the red one."))
+    ticket = settled(live_desk, ticket_from(live_desk, "ines@customer.example", "Wrong colour delivered")["id"])
+    sign_in_with_token(page, live_desk, hash_=f"#ticket/{ticket['id']}")
+    expect(page.locator(".ticket h1")).to_contain_text("Wrong colour delivered")
+    seen: list[str] = []
+
+    def throttle(times: int) -> Any:
+        def handler(route: Any) -> None:
+            seen.append(route.request.method)
+            if seen.count(route.request.method) <= times:
+                route.fulfill(status=429, content_type="application/json", body='{"message":"Too Many Requests"}')
+            else:
+                route.continue_()
+        return handler
+
+    path = f"**/tickets/{ticket['id']}"
+    page.route(path, throttle(2))  # the PATCH: twice throttled, then through
+    page.get_by_label("Priority").select_option("high")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#notice")).to_contain_text("priority: normal → high", timeout=15_000)
+    assert seen.count("PATCH") == 3
+    assert call(live_desk, "GET", f"/tickets/{ticket['id']}")[1]["priority"] == "high"
+    page.unroute(path)
+
+    replies = f"**/tickets/{ticket['id']}/replies"
+    seen.clear()
+    page.route(replies, throttle(99))  # the reply: throttled on every try
+    page.get_by_label("Message").fill("Sorry, Ines: the blue one is on its way.")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.locator(".composer .status")).to_have_text(
+        "Reply not sent (429): the desk is busy, please try again in a moment. Your text is kept.", timeout=15_000)
+    assert seen == ["POST"] * 3
+    expect(page.get_by_label("Message")).to_have_value("Sorry, Ines: the blue one is on its way.")
+    assert [m for m in call(live_desk, "GET", f"/tickets/{ticket['id']}")[1]["messages"]
+            if m["direction"] == "outbound" and m["kind"] == "agent"] == []
+    shot(page, "busy")
+
+
 def test_tags_an_internal_note_and_a_merge(live_desk: Any, page: Page, shot: Any) -> None:
     desk = live_desk.desk
     desk.receive_email(compose(sender="Ivar Dahl <ivar@customer.example>", subject="Printer jams on page 2",

@@ -33,8 +33,25 @@ export async function api(method, path, {query, body, auth = true, idempotencyKe
   }
 }
 
+// API Gateway's throttle (the ApiRateLimit template parameter) answers 429 with no Retry-After before the desk
+// sees the request, so sending it again stores nothing twice, whatever the method: wait about 1 s, then 2 s.
+// The desk's own 429s (sign-in links, per-client windows) name their wait in Retry-After and are not retried.
+const THROTTLE_WAITS_MS = [1000, 2000];
+const BUSY = "the desk is busy, please try again in a moment";
+
 // One call to the desk (the console's and the portal's): JSON in and out, the desk's reason in ApiError.
-export async function request(method, path, {query, body, token, idempotencyKey} = {}) {
+export async function request(method, path, options = {}) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await requestOnce(method, path, options);
+    } catch (error) {
+      if (!(error.throttled && attempt < THROTTLE_WAITS_MS.length)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, THROTTLE_WAITS_MS[attempt] * (0.75 + Math.random() / 2)));
+    }
+  }
+}
+
+async function requestOnce(method, path, {query, body, token, idempotencyKey} = {}) {
   const url = new URL(path, document.baseURI);
   for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
   const headers = {Accept: "application/json"};
@@ -51,6 +68,11 @@ export async function request(method, path, {query, body, token, idempotencyKey}
   const text = await response.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = {reason: text.slice(0, 200)}; }
+  if (response.status === 429 && !response.headers.has("Retry-After")) {
+    const error = new ApiError(429, {reason: BUSY});
+    error.throttled = true;
+    throw error;
+  }
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }
