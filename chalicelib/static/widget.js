@@ -65,7 +65,13 @@
   }
 
   // --- the desk's API ------------------------------------------------------------------------
-  function api(method, path, body, options) {
+  // API Gateway's throttle (ApiRateLimit) answers 429 with no Retry-After before the desk sees the request, so it
+  // is sent again (every send carries its message_id: nothing is stored twice) after about 1 s, then 2 s. The
+  // desk's own 429s name their wait in Retry-After (exposed to this origin) and are not retried.
+  var THROTTLE_WAITS_MS = [1000, 2000];
+
+  function api(method, path, body, options, attempt) {
+    attempt = attempt || 0;
     var headers = {};
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
@@ -85,9 +91,16 @@
       return response.text().then(function (text) {
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (ignored) { data = null; }
+        var throttled = response.status === 429 && !response.headers.has("Retry-After");
+        if (throttled && attempt < THROTTLE_WAITS_MS.length) {
+          return new Promise(function (resolve) {
+            window.setTimeout(resolve, THROTTLE_WAITS_MS[attempt] * (0.75 + Math.random() / 2));
+          }).then(function () {
+            return api(method, path, body, options, attempt + 1);
+          });
+        }
         if (!response.ok) {
-          // 429 comes from API Gateway's throttle (ApiRateLimit), before the desk sees the request: nothing was stored.
-          var reason = response.status === 429 ? "the desk is busy, please try again in a moment" :
+          var reason = throttled ? "the desk is busy, please try again in a moment" :
               data && (data.reason || data.message || data.Message);
           var error = new Error(reason || ("HTTP " + response.status));
           error.status = response.status;
