@@ -864,8 +864,9 @@ def bill(quick: bool, stage_name: str = "prod") -> int:
 
 
 def flood_ceiling_per_hour(rate_per_second: float, *, memory_mb: int, billed_ms_per_request: float) -> float:
-    """USD an hour of requests at the HTTP API's throttle costs (API Gateway, Lambda requests and duration):
-    above ``ApiRateLimit`` API Gateway answers 429 itself, and a refused request bills nothing."""
+    """USD an hour of requests let through at the HTTP API's throttle costs (API Gateway, Lambda requests and
+    duration). Above ``ApiRateLimit`` API Gateway answers 429 itself and no Lambda runs; whether it bills those
+    refusals is not in the stored price pages (at most its $1.00 per million), so they are not priced."""
     requests = rate_per_second * 3600
     per_request = (PRICES["apigw_http"].usd + PRICES["lambda_request"].usd
                    + memory_mb / 1024 * billed_ms_per_request / 1000 * PRICES["lambda_gbs_x86"].usd)
@@ -881,7 +882,8 @@ def _print_flood_ceiling(ticket: Quantities, stage: Stage) -> None:
     print(f"  flood ceiling: the HTTP API throttles at ApiRateLimit {rate:g}/s (burst {burst}, "
           f"infra/stages/{stage.name}.yaml); an hour at that rate costs at most ${hour:.2f} (API Gateway, Lambda "
           f"requests, {mean_ms:.0f} ms at {stage.memory_mb('api_handler')} MB each: the mix's mean api_handler "
-          f"run), and above it API Gateway answers 429 without running a Lambda")
+          f"run); above it API Gateway answers 429 and no Lambda runs (those refusals, if API Gateway bills them, "
+          f"${PRICES['apigw_http'].usd * MILLION:.2f} per million)")
 
 
 def _reader_per_life(busy: BusyStream, function: str, meter: InvocationMeter) -> Quantities:
