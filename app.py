@@ -6,13 +6,8 @@ triages and acknowledges, storage and outbound live at the edges.
 """
 from chalice import Chalice, ConvertToMiddleware
 
-from chalicelib import api, channels, config
-from chalicelib.channels.email import ses_failures
-from chalicelib.channels.email import ses_inbound as ses_adapter
+from chalicelib import api, channels, config, outbound, pipeline
 from chalicelib.observability import logger
-from chalicelib.outbound import delivery_events
-from chalicelib.outbound import worker as outbound_worker
-from chalicelib.pipeline import measure_stream, schedule, stream, worker
 
 app = Chalice(app_name="relay-desk")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
@@ -21,39 +16,39 @@ app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_s
 # --- Email: SES receipt rule (S3 action, then this Lambda action) -----------
 @app.lambda_function(name="ses_inbound")
 def ses_inbound(event, context):
-    return ses_adapter.handle(event)
+    return channels.email.ses_inbound.handle(event)
 
 
 # What ses_inbound failed on after Lambda's retries: handed over again at once (a mail
 # stored once, the rest parked with its reason in the inbound dead-letter queue).
 @app.on_sqs_message(queue=config.setting("SES_FAILURE_QUEUE"), batch_size=1, name="ses_failures")
 def ses_inbound_failures(event):
-    return ses_failures.process_batch(event.to_dict(), event.context)
+    return channels.email.ses_failures.process_batch(event.to_dict(), event.context)
 
 
 # --- The pipeline: every channel's messages, in order per conversation ------
 @app.on_sqs_message(queue=config.setting("INBOUND_QUEUE"), batch_size=10, name="process_inbound")
 def process_inbound(event):
-    return worker.process_batch(event.to_dict(), event.context)
+    return pipeline.worker.process_batch(event.to_dict(), event.context)
 
 
 # --- Replies out: every chat reply through the ticket's channel --------------
 @app.on_sqs_message(queue=config.setting("OUTBOUND_QUEUE"), batch_size=10, name="send_outbound")
 def send_outbound(event):
-    return outbound_worker.process_batch(event.to_dict(), event.context)
+    return outbound.worker.process_batch(event.to_dict(), event.context)
 
 
 # --- Delivery status: SES sending events (configuration set → SNS) -------------
 @app.on_sns_message(topic="relay-desk-ses-events", name="ses_events")
 def ses_events(event):
-    return delivery_events.handle(event.to_dict())
+    return outbound.delivery_events.handle(event.to_dict())
 
 
 # --- After a ticket change is stored: the inbox counts, a freed agent's next ticket (within ~30 s) --
 @app.on_dynamodb_record(stream_arn=config.setting("TICKETS_STREAM_ARN"), batch_size=1000,
                         starting_position="TRIM_HORIZON", name="ticket_stream")
 def ticket_stream(event):
-    return stream.process_batch(event.to_dict(), event.context)
+    return pipeline.stream.process_batch(event.to_dict(), event.context)
 
 
 # --- ... and, from the same stream, the KPI aggregates and metrics (up to 5 minutes of changes a batch) --
@@ -61,7 +56,7 @@ def ticket_stream(event):
 @app.on_dynamodb_record(stream_arn=config.setting("TICKETS_STREAM_ARN"), batch_size=10000,
                         starting_position="LATEST", name="kpi_stream", maximum_batching_window_in_seconds=300)
 def kpi_stream(event):
-    return measure_stream.measure_batch(event.to_dict(), event.context)
+    return pipeline.measure_stream.measure_batch(event.to_dict(), event.context)
 
 
 # --- API Gateway's HTTP API: every path arrives here (infra/resources.yaml), routed to the views below ---
@@ -353,4 +348,4 @@ def openapi_document():
 # --- Schedules (EventBridge) ----------------------------------------------------
 @app.schedule("rate(1 minute)", name="sweep")
 def sweep(event):
-    return schedule.tick(event.to_dict())
+    return pipeline.schedule.tick(event.to_dict())

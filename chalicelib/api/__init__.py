@@ -8,8 +8,7 @@ module on its first request for it.
 """
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from chalicelib import lazy
 
 #: The modules app.py's routes call (an explicit list: a typo is an AttributeError, not an import attempt).
 ROUTED = frozenset({
@@ -18,8 +17,4 @@ ROUTED = frozenset({
     "ticket_api", "ticket_open_api",
 })
 
-
-def __getattr__(name: str) -> ModuleType:
-    if name in ROUTED:
-        return importlib.import_module(f"{__name__}.{name}")  # also binds it here: later reads skip this
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy.submodules(__name__, ROUTED)

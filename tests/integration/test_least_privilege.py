@@ -247,14 +247,18 @@ def entry_points() -> dict[str, frozenset[str]]:
 
 
 def _called_module(target: ast.expr, aliases: dict[str, str]) -> str | None:
-    """The chalicelib module a call's ``module.function`` or ``package.module.function`` names (the packages
-    load their routed modules on first use, PEP 562: ``api.agent_api.list_tickets``)."""
-    if isinstance(target, ast.Name):
-        return aliases.get(target.id)
-    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id in aliases:
-        module = f"{aliases[target.value.id]}.{target.attr}"
-        return module if module in _modules() else None
-    return None
+    """The chalicelib module a call's ``module.function`` or ``package[.subpackage].module.function`` names (the
+    packages load the modules app.py calls on first use, ``chalicelib.lazy``: ``api.agent_api.list_tickets``,
+    ``channels.email.ses_inbound.handle``): the longest dotted prefix that is a module."""
+    parts: list[str] = []
+    while isinstance(target, ast.Attribute):
+        parts.append(target.attr)
+        target = target.value
+    if not (isinstance(target, ast.Name) and target.id in aliases):
+        return None
+    dotted = [aliases[target.id], *reversed(parts)]
+    return next((module for end in range(len(dotted), 0, -1)
+                 for module in [".".join(dotted[:end])] if module in _modules()), None)
 
 
 @cache
