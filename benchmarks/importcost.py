@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["HEAVY", "ImportReport", "measure"]
+__all__ = ["FUNCTION_EDGES", "HEAVY", "ImportReport", "function_cold_imports", "measure"]
 
 #: Modules a cold start should not pay for (STYLE.md: import heavy modules where they are used).
 HEAVY = ("boto3", "botocore", "pynamodb", "moto", "jinja2", "pydantic")
@@ -72,6 +72,20 @@ except BaseException as err:
     error = repr(err)
 print(json.dumps({"calls": calls, "connects": connects, "clients": clients, "error": error}))
 """
+
+#: Each function's own edge, what its handler in app.py loads on its first invocation (chalicelib.lazy); the API
+#: function's first request also loads the route's module (the ticket list's here).
+FUNCTION_EDGES = {
+    "ses_inbound": ("chalicelib.channels.email.ses_inbound",),
+    "ses_failures": ("chalicelib.channels.email.ses_failures",),
+    "ses_events": ("chalicelib.outbound.delivery_events",),
+    "process_inbound": ("chalicelib.pipeline.worker",),
+    "send_outbound": ("chalicelib.outbound.worker",),
+    "ticket_stream": ("chalicelib.pipeline.stream",),
+    "kpi_stream": ("chalicelib.pipeline.measure_stream",),
+    "sweep": ("chalicelib.pipeline.schedule",),
+    "api_handler": ("chalicelib.api.http_api", "chalicelib.api.agent_api"),
+}
 
 _TIMED = r"""
 import json, sys, time
@@ -257,3 +271,21 @@ def measure(project: Path, repeats: int = 9, env: dict[str, str] | None = None) 
         heavy_loaded_by=heavy_by,
         extra=extra,
     )
+
+
+def function_cold_imports(project: Path, repeats: int = 9, env: dict[str, str] | None = None) -> dict[str, float]:
+    """function → median seconds of ``import app`` and then its own edge (``FUNCTION_EDGES``), each in a fresh
+    interpreter: what a cold start of that function imports before its handler runs."""
+    env = dict(env or os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    variants = {name: _TIMED.format(names=["app", *edges]) for name, edges in FUNCTION_EDGES.items()}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for round_ in range(repeats + 1):  # round 0 warms the page cache and .pyc files; not counted
+        for name, code in variants.items():
+            out, _ = _python(code, project, env)
+            elapsed, failed = json.loads(out)
+            if failed:
+                raise RuntimeError(f"{name}: could not import {failed}")
+            if round_:
+                times[name].append(elapsed)
+    return {name: statistics.median(values) for name, values in times.items()}

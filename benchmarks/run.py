@@ -180,6 +180,12 @@ def bench_import(plan: Plan, env: dict[str, str], summary: dict[str, str]) -> No
               [[name, origin, f"{micros / 1000:.1f}"] for name, origin, micros in extra["top"]],
               note=(f"total self time of modules only app loads: project {extra['project_us'] / 1000:.1f} ms, "
                     f"stdlib {extra['stdlib_us'] / 1000:.1f} ms, third-party {extra['third_us'] / 1000:.1f} ms"))
+    cold = importcost.function_cold_imports(PROJECT, repeats=plan.import_repeats, env=env)
+    table("Each function's cold import: `import app`, then the edge its handler loads on first use (chalicelib.lazy)",
+          ["function", "its edge", "p50 ms", "vs import app alone"],
+          [[name, ", ".join(importcost.FUNCTION_EDGES[name]), ms(seconds),
+            f"{seconds / report.app.median_import:.2f}x"] for name, seconds in cold.items()],
+          note="medians of fresh processes, as above; before the edges loaded lazily every function paid for all of them")
     print(f"\n  (section 1: {time.perf_counter() - started:.1f} s)")
     summary["import"] = (f"import app {ms(report.app.median_import)} ms = {ratio:.2f}x its third-party modules "
                          f"({ms(full.median_import)} ms; target <= {TARGET_IMPORT_RATIO:.2f}x: {verdict}); "

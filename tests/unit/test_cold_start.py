@@ -45,18 +45,26 @@ def test_import_app_loads_no_functions_edge_and_no_heavy_library():
     assert sorted(name for name in NOT_AT_IMPORT if name in loaded) == []
 
 
-def _edge_names() -> list[str]:
-    """Every dotted name app.py's functions read from the edge packages, e.g. ``pipeline.worker.process_batch``."""
+def _edge_names(*, routes: bool = True) -> list[str]:
+    """Every dotted name app.py's functions read from the edge packages, e.g. ``pipeline.worker.process_batch``
+    (``routes=False``: only the event triggers', not the API function's routes and HTTP API entry)."""
     names = set()
-    for node in ast.walk(ast.parse((ROOT / "app.py").read_text())):
-        if isinstance(node, ast.Attribute):
-            parts = []
-            current: ast.AST = node
-            while isinstance(current, ast.Attribute):
-                parts.append(current.attr)
-                current = current.value
-            if isinstance(current, ast.Name) and current.id in EDGE_PACKAGES:
-                names.add(".".join([current.id, *reversed(parts)]))
+    for function in ast.parse((ROOT / "app.py").read_text()).body:
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        decorators = [d.func.attr for d in function.decorator_list
+                      if isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute)]
+        if not routes and ("route" in decorators or not decorators):
+            continue
+        for node in ast.walk(function):
+            if isinstance(node, ast.Attribute):
+                parts = []
+                current: ast.AST = node
+                while isinstance(current, ast.Attribute):
+                    parts.append(current.attr)
+                    current = current.value
+                if isinstance(current, ast.Name) and current.id in EDGE_PACKAGES:
+                    names.add(".".join([current.id, *reversed(parts)]))
     # only the longest chains: pipeline.worker.process_batch covers pipeline.worker
     return sorted(n for n in names if not any(other.startswith(n + ".") for other in names))
 
@@ -89,3 +97,16 @@ def test_a_lazy_package_imports_a_listed_module_once_and_refuses_any_other_name(
     with pytest.raises(AttributeError, match="module 'json' has no attribute 'encoderr'"):
         getattr_("encoderr")  # a typo is not an import attempt
     assert imported == ["json.decoder"]
+
+
+def test_the_benchmarks_edges_are_every_functions_own():
+    """``make bench`` times each function's cold import with its edge (``benchmarks/importcost.FUNCTION_EDGES``):
+    one entry per Chalice function, and together the modules app.py's triggers name."""
+    import app
+    from benchmarks.importcost import FUNCTION_EDGES
+
+    functions = {e.name for e in app.app.event_sources} | {f.name for f in app.app.pure_lambda_functions}
+    assert set(FUNCTION_EDGES) == functions | {"api_handler"}
+    named = {f"chalicelib.{name.rpartition('.')[0]}" for name in _edge_names(routes=False)}
+    listed = {module for name, edges in FUNCTION_EDGES.items() if name != "api_handler" for module in edges}
+    assert listed == named
