@@ -32,6 +32,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -336,8 +337,6 @@ def start_http(desk: LocalDesk, port: int, host: str = "127.0.0.1", *, quiet: bo
 
     ``quiet`` drops the per-request log lines (the browser tests make hundreds); ``on_request(method, path,
     status)`` replaces them (the path without its query, which may carry tokens)."""
-    from http.server import BaseHTTPRequestHandler
-
     from chalice.cli.factory import CLIFactory
     from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
 

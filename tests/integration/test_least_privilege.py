@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from chalicelib.local.provision import load_template
+from tests.app_calls import attribute_chain
 from tests.integration.test_infra import package_dir, packaged, packaged_template_path, requires_chalice  # noqa: F401
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -250,13 +251,10 @@ def _called_module(target: ast.expr, aliases: dict[str, str]) -> str | None:
     """The chalicelib module a call's ``module.function`` or ``package[.subpackage].module.function`` names (the
     packages load the modules app.py calls on first use, ``chalicelib.lazy``: ``api.agent_api.list_tickets``,
     ``channels.email.ses_inbound.handle``): the longest dotted prefix that is a module."""
-    parts: list[str] = []
-    while isinstance(target, ast.Attribute):
-        parts.append(target.attr)
-        target = target.value
-    if not (isinstance(target, ast.Name) and target.id in aliases):
+    chain = attribute_chain(target)
+    if chain is None or chain[0] not in aliases:
         return None
-    dotted = [aliases[target.id], *reversed(parts)]
+    dotted = [aliases[chain[0]], *chain[1]]
     return next((module for end in range(len(dotted), 0, -1)
                  for module in [".".join(dotted[:end])] if module in _modules()), None)
 

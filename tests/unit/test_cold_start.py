@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib import lazy
+from tests.app_calls import attribute_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The packages app.py's handlers reach into (``pipeline.worker.process_batch``).
@@ -57,14 +58,9 @@ def _edge_names(*, routes: bool = True) -> list[str]:
         if not routes and ("route" in decorators or not decorators):
             continue
         for node in ast.walk(function):
-            if isinstance(node, ast.Attribute):
-                parts = []
-                current: ast.AST = node
-                while isinstance(current, ast.Attribute):
-                    parts.append(current.attr)
-                    current = current.value
-                if isinstance(current, ast.Name) and current.id in EDGE_PACKAGES:
-                    names.add(".".join([current.id, *reversed(parts)]))
+            chain = attribute_chain(node) if isinstance(node, ast.Attribute) else None
+            if chain is not None and chain[0] in EDGE_PACKAGES:
+                names.add(".".join([chain[0], *chain[1]]))
     # only the longest chains: pipeline.worker.process_batch covers pipeline.worker
     return sorted(n for n in names if not any(other.startswith(n + ".") for other in names))
 
